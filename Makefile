@@ -1,0 +1,44 @@
+# Quick start: `make run` checks this machine; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck compat pytest system-deps zipapp bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	@# Findings are a result, not a failure of `make run`: exit 1 means "found something".
+	$(VENV)/bin/nodedoctor check; rc=$$?; [ $$rc -le 1 ]
+
+system-deps:
+	./scripts/install-system-deps
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+compat: $(STAMP)
+	$(VENV)/bin/vermin --no-tips --violations --target=3.9- --eval-annotations src/nodedoctor
+
+pytest: $(STAMP) system-deps
+	$(PY) -m pytest -q
+
+test: lint typecheck compat pytest
+
+zipapp: $(STAMP)
+	$(PY) scripts/build_zipapp.py dist/nodedoctor.pyz
+
+bench: $(STAMP) system-deps zipapp
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) dist build src/*.egg-info

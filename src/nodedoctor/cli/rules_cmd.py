@@ -1,0 +1,52 @@
+"""``nodedoctor rules`` and ``nodedoctor explain ID``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from nodedoctor.cli.common import EXIT_OK, UsageError
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("rules", help="list the rules")
+    p.set_defaults(func=run_rules)
+    e: argparse.ArgumentParser = sub.add_parser(
+        "explain", help="show a rule's documentation: symptoms, cause, impact, fix, verify"
+    )
+    e.add_argument("rule_id", metavar="ID")
+    e.set_defaults(func=run_explain)
+
+
+def run_rules(args: argparse.Namespace) -> int:
+    from nodedoctor.rules import all_rules
+
+    rules = all_rules()
+    width = max(len(r.id) for r in rules)
+    for r in rules:
+        sys.stdout.write(f"{r.id:<{width}}  {r.severity.value:<7}  {r.title}\n")
+    return EXIT_OK
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    from nodedoctor.rules import rule_by_id
+    from nodedoctor.rules.base import DOC_SECTIONS
+
+    rule = rule_by_id(args.rule_id)
+    if rule is None:
+        raise UsageError(f"unknown rule {args.rule_id!r}; see 'nodedoctor rules'")
+    doc = rule.doc
+    out = [f"{rule.id} ({rule.severity.value}): {rule.title}", ""]
+    if doc.summary:
+        out += [doc.summary, ""]
+    out.append(f"Applies to: {rule.applies_to}")
+    if rule.tags:
+        out.append(f"Tags: {', '.join(rule.tags)}")
+    out.append("")
+    for name in DOC_SECTIONS:
+        body = doc.section(name)
+        if body:
+            out += [name.upper(), body, ""]
+    sys.stdout.write("\n".join(out))
+    return EXIT_OK

@@ -1,0 +1,96 @@
+"""Runs rules over facts and builds the report. One rule's crash never stops the run."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Iterable, Sequence
+
+from nodedoctor import __version__
+from nodedoctor.facts import Facts
+from nodedoctor.facts.summary import node_summary
+from nodedoctor.model import Evidence, Finding, Report, Skipped
+from nodedoctor.rules.base import Rule, SkipRuleError
+from nodedoctor.rules.builtin import ENGINE_RULES, INTERNAL_ERROR, PARSE_ERROR
+
+
+def select_rules(
+    rules: Sequence[Rule], only: Iterable[str] = (), skip: Iterable[str] = ()
+) -> list[Rule]:
+    only_set, skip_set = set(only), set(skip)
+
+    def named(rule: Rule, names: set[str]) -> bool:
+        return rule.id in names or bool(names & set(rule.aliases))
+
+    chosen = [r for r in rules if not named(r, skip_set)]
+    if only_set:
+        chosen = [r for r in chosen if named(r, only_set) or r.id in ENGINE_RULES]
+    return chosen
+
+
+def _evaluate(rule: Rule, facts: Facts) -> tuple[list[Finding], Skipped | None]:
+    try:
+        issues = list(rule.check(facts))
+    except SkipRuleError as skip:
+        return [], Skipped(rule.id, skip.reason)
+    except Exception as exc:  # noqa: BLE001 - a crashing rule becomes a finding, not a traceback
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        return [
+            Finding(
+                rule=INTERNAL_ERROR.id,
+                severity=INTERNAL_ERROR.severity,
+                title=f"rule {rule.id} crashed: {type(exc).__name__}",
+                message=f"{rule.id} raised {type(exc).__name__}: {exc}; its verdict is unknown",
+                evidence=(
+                    Evidence(f"{where.filename}:{where.lineno}", f"{type(exc).__name__}: {exc}"),
+                ),
+            )
+        ], None
+    findings = [
+        Finding(
+            rule=rule.id,
+            severity=issue.severity or rule.severity,
+            title=issue.title,
+            message=issue.message,
+            evidence=issue.evidence,
+            fix=issue.fix,
+            impact=issue.impact,
+        )
+        for issue in issues
+    ]
+    return findings, None
+
+
+def run(facts: Facts, rules: Sequence[Rule]) -> Report:
+    started = time.perf_counter()
+    findings: list[Finding] = []
+    skipped: list[Skipped] = []
+    passed: list[str] = []
+    checked: list[str] = []
+    ordinary = [r for r in rules if r.id not in ENGINE_RULES]
+    for rule in ordinary:
+        rule_findings, skip = _evaluate(rule, facts)
+        checked.append(rule.id)
+        if skip is not None:
+            skipped.append(skip)
+        elif not rule_findings:
+            passed.append(rule.id)
+        findings.extend(rule_findings)
+    node = node_summary(facts)
+    if any(r.id == PARSE_ERROR.id for r in rules):
+        # Last, so it sees every problem the other rules' facts ran into.
+        parse_findings, _ = _evaluate(PARSE_ERROR, facts)
+        checked.append(PARSE_ERROR.id)
+        findings.extend(parse_findings)
+        if not parse_findings:
+            passed.append(PARSE_ERROR.id)
+    return Report(
+        tool_version=__version__,
+        node=node,
+        findings=tuple(findings),
+        skipped=tuple(skipped),
+        passed=tuple(passed),
+        duration_seconds=time.perf_counter() - started,
+        timestamp=time.time(),
+        rules_checked=tuple(checked),
+    )

@@ -1,0 +1,81 @@
+"""Facts: the node, typed, each value with the evidence it came from.
+
+Facts are gathered lazily: a rule asks ``facts.get(provider)`` and only the files that
+provider needs are read, once per run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from nodedoctor.model import Evidence
+from nodedoctor.parsers import ParseError
+from nodedoctor.sources.root import Root
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Sourced(Generic[T]):
+    """A value and where it came from."""
+
+    value: T
+    evidence: Evidence
+
+
+@dataclass(frozen=True)
+class ParseProblem:
+    path: str
+    line: int | None
+    message: str
+
+
+class Facts:
+    def __init__(self, root: Root, profile: str | None = None) -> None:
+        self.root = root
+        self.profile = profile
+        self.parse_problems: list[ParseProblem] = []
+        self._cache: dict[Callable[[Facts], object], object] = {}
+        self._parsed: dict[tuple[str, Callable[[str], object]], object] = {}
+
+    @property
+    def live(self) -> bool:
+        return self.root.live
+
+    def get(self, provider: Callable[[Facts], T]) -> T:
+        if provider not in self._cache:
+            self._cache[provider] = provider(self)
+        return self._cache[provider]  # type: ignore[return-value]
+
+    def read(self, path: str) -> str | None:
+        return self.root.read_text(path)
+
+    def parse(self, path: str, parser: Callable[[str], T]) -> T | None:
+        """Parse ``path`` with ``parser``; ``None`` if absent. A parse error is recorded
+        (it becomes a ``parse-error`` finding) and also gives ``None``."""
+        key = (path, parser)
+        if key in self._parsed:
+            return self._parsed[key]  # type: ignore[return-value]
+        text = self.root.read_text(path)
+        result: T | None = None
+        if text is not None:
+            try:
+                result = parser(text)
+            except ParseError as exc:
+                self.record_problem(path, exc.line, exc.message)
+        self._parsed[key] = result
+        return result
+
+    def record_problem(self, path: str, line: int | None, message: str) -> None:
+        problem = ParseProblem(path, line, message)
+        if problem not in self.parse_problems:
+            self.parse_problems.append(problem)
+
+    def parse_failed(self, path: str) -> bool:
+        return any(p.path == path for p in self.parse_problems)
+
+
+def file_evidence(path: str, text: str, line: int | None = None) -> Evidence:
+    return Evidence(source=path, text=text.strip(), line=line)

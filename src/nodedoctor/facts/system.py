@@ -1,0 +1,145 @@
+"""Who the node is: OS, kernel, architecture, hostname, init system, Raspberry Pi."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from dataclasses import dataclass
+
+from nodedoctor.facts import Facts, Sourced, file_evidence
+from nodedoctor.model import Evidence
+from nodedoctor.parsers.osrelease import parse_env_file
+
+
+@dataclass(frozen=True)
+class OsRelease:
+    id: str | None
+    id_like: tuple[str, ...]
+    version_id: str | None
+    pretty_name: str | None
+    version_codename: str | None
+    source: str | None
+
+    @property
+    def family(self) -> set[str]:
+        return {x for x in (self.id, *self.id_like) if x}
+
+    @property
+    def rhel_like(self) -> bool:
+        return bool(self.family & {"rhel", "centos", "fedora", "rocky", "almalinux"})
+
+
+def os_release(facts: Facts) -> OsRelease:
+    for path in ("/etc/os-release", "/usr/lib/os-release"):
+        parsed = facts.parse(path, parse_env_file)
+        if parsed is not None:
+
+            def get(key: str, parsed: dict[str, object] = parsed) -> str | None:
+                a = parsed.get(key)
+                return getattr(a, "value", None)
+
+            return OsRelease(
+                id=get("ID"),
+                id_like=tuple((get("ID_LIKE") or "").split()),
+                version_id=get("VERSION_ID"),
+                pretty_name=get("PRETTY_NAME"),
+                version_codename=get("VERSION_CODENAME"),
+                source=path,
+            )
+    return OsRelease(None, (), None, None, None, None)
+
+
+@dataclass(frozen=True)
+class Kernel:
+    release: Sourced[str] | None
+    arch: str | None
+
+    @property
+    def version(self) -> tuple[int, ...] | None:
+        if self.release is None:
+            return None
+        m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", self.release.value)
+        if not m:
+            return None
+        return tuple(int(x) for x in m.groups() if x is not None)
+
+
+_ARCH_FROM_RELEASE = re.compile(r"(x86_64|aarch64|armv7l|armv6l|ppc64le|s390x|riscv64)")
+
+
+def kernel(facts: Facts) -> Kernel:
+    release: Sourced[str] | None = None
+    text = facts.read("/proc/sys/kernel/osrelease")
+    if text and text.strip():
+        release = Sourced(text.strip(), file_evidence("/proc/sys/kernel/osrelease", text))
+    elif facts.live:
+        rel = platform.release()
+        release = Sourced(rel, Evidence("uname -r", rel))
+    arch: str | None = None
+    if facts.live:
+        arch = platform.machine()
+    elif release is not None:
+        m = _ARCH_FROM_RELEASE.search(release.value)
+        arch = m.group(1) if m else None
+        if arch is None and "-v8" in release.value:
+            arch = "aarch64"
+    return Kernel(release, arch)
+
+
+def hostname(facts: Facts) -> str | None:
+    for path in ("/proc/sys/kernel/hostname", "/etc/hostname"):
+        text = facts.read(path)
+        if text and text.strip():
+            return text.strip().splitlines()[0]
+    return platform.node() if facts.live else None
+
+
+@dataclass(frozen=True)
+class Board:
+    model: str | None
+    raspberry_pi: bool
+    evidence: Evidence | None
+
+
+def board(facts: Facts) -> Board:
+    """Raspberry Pi detection, as k3s-ansible does it (device-tree model, then cpuinfo)."""
+    model = facts.read("/proc/device-tree/model")
+    if model:
+        model = model.replace("\x00", "").strip()
+        return Board(
+            model, "Raspberry Pi" in model, file_evidence("/proc/device-tree/model", model)
+        )
+    cpuinfo = facts.read("/proc/cpuinfo") or ""
+    for lineno, line in enumerate(cpuinfo.splitlines(), 1):
+        if re.search(r"BCM270[89]|BCM283[56]|BCM2711|BCM2712", line) or (
+            line.startswith("Model") and "Raspberry Pi" in line
+        ):
+            return Board(line.split(":", 1)[-1].strip(), True, file_evidence(
+                "/proc/cpuinfo", line, lineno))
+    return Board(None, False, None)
+
+
+@dataclass(frozen=True)
+class InitSystem:
+    """What PID 1 is. ``systemd`` is ``None`` when it cannot be told (an offline root
+    without systemd installed tells ``False``)."""
+
+    systemd: bool | None
+    evidence: Evidence | None
+
+
+def init_system(facts: Facts) -> InitSystem:
+    if facts.live:
+        comm = facts.read("/proc/1/comm")
+        if comm is not None:
+            name = comm.strip()
+            return InitSystem(name == "systemd", Evidence("/proc/1/comm", name))
+        running = os.path.isdir("/run/systemd/system")
+        return InitSystem(running, Evidence("/run/systemd/system", "exists" if running else "absent"))
+    for path in ("/usr/lib/systemd/systemd", "/lib/systemd/systemd"):
+        if facts.root.exists(path):
+            return InitSystem(True, Evidence(path, "systemd is installed in the image"))
+    if facts.root.exists("/sbin/init") or facts.root.exists("/etc"):
+        return InitSystem(None, None)
+    return InitSystem(None, None)

@@ -1,0 +1,93 @@
+"""Kernel command lines: ``/proc/cmdline``, ``cmdline.txt``, GRUB and ``/etc/kernel/cmdline``.
+
+>>> params = parse_cmdline('console=tty1 cgroup_disable=memory quiet cgroup_enable=memory')
+>>> [(p.key, p.value) for p in params]
+[('console', 'tty1'), ('cgroup_disable', 'memory'), ('quiet', None), ('cgroup_enable', 'memory')]
+>>> parse_cmdline('a="b c" d')[0].value
+'b c'
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from nodedoctor.parsers import ParseError
+
+
+@dataclass(frozen=True)
+class Param:
+    key: str
+    value: str | None
+    text: str
+    index: int
+
+
+def parse_cmdline(text: str) -> list[Param]:
+    """Split a command line the way the kernel does (double quotes group, no escapes)."""
+    tokens: list[str] = []
+    current: list[str] = []
+    in_quotes = False
+    started = False
+    for ch in text:
+        if ch == '"':
+            in_quotes = not in_quotes
+            started = True
+            continue
+        if ch.isspace() and not in_quotes:
+            if started:
+                tokens.append("".join(current))
+                current, started = [], False
+            continue
+        current.append(ch)
+        started = True
+    if started:
+        tokens.append("".join(current))
+    params = []
+    for i, tok in enumerate(tokens):
+        key, sep, value = tok.partition("=")
+        params.append(Param(key, value if sep else None, tok, i))
+    return params
+
+
+def values_of(params: list[Param], key: str) -> list[str]:
+    """All values of ``key`` in order; comma lists are split (``cgroup_disable=memory,cpuset``)."""
+    out: list[str] = []
+    for p in params:
+        if p.key == key and p.value is not None:
+            out.extend(v for v in p.value.split(",") if v)
+    return out
+
+
+@dataclass(frozen=True)
+class GrubDefault:
+    """The ``GRUB_CMDLINE_LINUX*`` assignments of ``/etc/default/grub``."""
+
+    variables: dict[str, tuple[str, int, str]]  # name -> (value, line, text)
+
+
+def parse_default_grub(text: str) -> GrubDefault:
+    """Shell-style assignments; only the ``GRUB_CMDLINE_LINUX`` family is kept.
+
+    >>> g = parse_default_grub('GRUB_TIMEOUT=5\\nGRUB_CMDLINE_LINUX="quiet cgroup_enable=memory"\\n')
+    >>> g.variables['GRUB_CMDLINE_LINUX'][:2]
+    ('quiet cgroup_enable=memory', 2)
+    """
+    variables: dict[str, tuple[str, int, str]] = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped.startswith("GRUB_CMDLINE_LINUX"):
+            continue
+        name, sep, raw = stripped.partition("=")
+        if not sep:
+            continue
+        try:
+            words = shlex.split(raw, comments=True, posix=True)
+        except ValueError as exc:
+            raise ParseError(f"{name}: {exc}", lineno) from None
+        value = " ".join(words)
+        # GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX more" appends; keep what is known.
+        prior = variables.get(name.strip(), ("", 0, ""))[0]
+        value = value.replace(f"${name.strip()}", prior).replace(f"${{{name.strip()}}}", prior)
+        variables[name.strip()] = (value.strip(), lineno, line)
+    return GrubDefault(variables)

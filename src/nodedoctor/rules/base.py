@@ -1,0 +1,103 @@
+"""What a rule is: a public id, a severity, tags, a pure ``check(facts)`` and its documentation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+from nodedoctor.facts import Facts
+from nodedoctor.model import Issue, Severity
+
+DOC_SECTIONS = ("Symptoms", "Cause", "Impact", "Fix", "Verify", "References")
+_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+class SkipRuleError(Exception):
+    """Raised by a check that lacks the facts it needs; the reason is shown to the user."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+Check = Callable[[Facts], Iterable[Issue]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: Severity
+    title: str
+    check: Check
+    tags: tuple[str, ...] = ()
+    #: Which versions the rule applies to, in words (shown by ``rules`` and ``explain``).
+    applies_to: str = "all versions"
+    #: Problem families (node-problem-detector conditions, fleet report grouping).
+    family: str = "NodeMisconfigured"
+    aliases: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not _ID.match(self.id):
+            raise ValueError(f"rule id {self.id!r} is not kebab-case")
+
+    @property
+    def doc(self) -> RuleDoc:
+        return load_doc(self.id)
+
+
+@dataclass(frozen=True)
+class RuleDoc:
+    rule_id: str
+    summary: str
+    sections: dict[str, str]
+
+    def section(self, name: str) -> str:
+        return self.sections.get(name, "")
+
+    @property
+    def symptoms(self) -> list[str]:
+        """The exact strings users see: every backquoted span in the Symptoms section."""
+        return re.findall(r"`([^`]+)`", self.section("Symptoms"))
+
+
+@lru_cache(maxsize=None)
+def load_doc(rule_id: str) -> RuleDoc:
+    """A rule's documentation from ``rules/docs/<id>.md`` (works from a wheel or a zipapp)."""
+    try:
+        text = (
+            resources.files("nodedoctor.rules")
+            .joinpath("docs", f"{rule_id}.md")
+            .read_text(encoding="utf-8")
+        )
+    except (FileNotFoundError, OSError):
+        return RuleDoc(rule_id, "", {})
+    return parse_doc(rule_id, text)
+
+
+def parse_doc(rule_id: str, text: str) -> RuleDoc:
+    """Split a rule document into its ``## `` sections.
+
+    >>> d = parse_doc("x", "# x\\n\\nOne line.\\n\\n## Symptoms\\n\\n`boom`\\n\\n## Fix\\n\\nDo.\\n")
+    >>> d.summary, d.symptoms, d.section("Fix")
+    ('One line.', ['boom'], 'Do.')
+    """
+    sections: dict[str, str] = {}
+    summary_lines: list[str] = []
+    current: str | None = None
+    buf: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("## "):
+            if current is not None:
+                sections[current] = "\n".join(buf).strip()
+            current, buf = line[3:].strip(), []
+        elif current is None:
+            if not line.startswith("# "):
+                summary_lines.append(line)
+        else:
+            buf.append(line)
+    if current is not None:
+        sections[current] = "\n".join(buf).strip()
+    return RuleDoc(rule_id, "\n".join(summary_lines).strip(), sections)

@@ -1,0 +1,179 @@
+"""Roots: a node's files at their absolute paths, read safely.
+
+Every read is resolved component by component as if the root were ``/`` (a chroot):
+absolute links are re-rooted, ``..`` never climbs above the root, and a link that
+would leave it is refused. Reads are capped in size. A missing file is ``None``
+("unknown"), never an error.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import stat
+from dataclasses import dataclass
+
+from nodedoctor.sources.commands import CommandResult, CommandRunner
+
+DEFAULT_READ_LIMIT = 4 * 1024 * 1024
+_MAX_LINK_HOPS = 40
+
+
+class UnsafePathError(Exception):
+    """A path that would leave the root, or is not a plain relative request."""
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    text: str
+    truncated: bool
+
+
+class Root:
+    """A node's filesystem. ``base`` is where ``/`` of the node is on this machine."""
+
+    def __init__(
+        self,
+        base: str,
+        *,
+        live: bool = False,
+        commands: CommandRunner | None = None,
+        label: str | None = None,
+    ) -> None:
+        self.base = os.path.realpath(base)
+        self.live = live
+        self.commands = commands
+        self.label = label or ("/" if live else base)
+
+    # -- path resolution -------------------------------------------------
+    def resolve(self, path: str) -> str:
+        """The host path for node path ``path``, following links inside the root only.
+
+        >>> import tempfile
+        >>> r = Root(tempfile.mkdtemp())
+        >>> r.resolve("/etc/os-release") == r.base + "/etc/os-release"
+        True
+        >>> r.resolve("/etc/../../x")
+        Traceback (most recent call last):
+        ...
+        nodedoctor.sources.root.UnsafePathError: '/etc/../../x': '..' is not allowed in a node path
+        """
+        if not path.startswith("/"):
+            raise UnsafePathError(f"{path!r}: node paths are absolute")
+        parts = [p for p in path.split("/") if p not in ("", ".")]
+        if ".." in parts:
+            raise UnsafePathError(f"{path!r}: '..' is not allowed in a node path")
+        if self.base == "/":
+            return os.path.normpath(path)
+        resolved: list[str] = []
+        hops = 0
+        pending = parts
+        while pending:
+            part, pending = pending[0], pending[1:]
+            if part == "..":
+                if not resolved:
+                    raise UnsafePathError(f"{path!r}: a link leads outside the root")
+                resolved.pop()
+                continue
+            candidate = os.path.join(self.base, *resolved, part)
+            try:
+                st = os.lstat(candidate)
+            except OSError:
+                if ".." in pending:
+                    raise UnsafePathError(f"{path!r}: a link leads through a missing directory")
+                return os.path.join(self.base, *resolved, part, *pending)
+            if stat.S_ISLNK(st.st_mode):
+                hops += 1
+                if hops > _MAX_LINK_HOPS:
+                    raise UnsafePathError(f"{path!r}: too many levels of links")
+                target = os.readlink(candidate)
+                target_parts = [p for p in target.split("/") if p not in ("", ".")]
+                if target.startswith("/"):
+                    resolved = []
+                pending = target_parts + pending
+                continue
+            resolved.append(part)
+        return os.path.join(self.base, *resolved)
+
+    # -- reads -----------------------------------------------------------
+    def read(self, path: str, limit: int = DEFAULT_READ_LIMIT) -> ReadResult | None:
+        """Text of ``path`` (UTF-8, undecodable bytes replaced), or ``None`` when absent."""
+        data = self.read_bytes(path, limit)
+        if data is None:
+            return None
+        raw, truncated = data
+        return ReadResult(raw.decode("utf-8", errors="replace"), truncated)
+
+    def read_text(self, path: str, limit: int = DEFAULT_READ_LIMIT) -> str | None:
+        result = self.read(path, limit)
+        return None if result is None else result.text
+
+    def read_bytes(self, path: str, limit: int = DEFAULT_READ_LIMIT) -> tuple[bytes, bool] | None:
+        try:
+            host = self.resolve(path)
+        except UnsafePathError:
+            return None
+        try:
+            fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            chunks: list[bytes] = []
+            size = 0
+            while size <= limit:
+                chunk = os.read(fd, min(65536, limit + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        raw = b"".join(chunks)
+        return raw[:limit], len(raw) > limit
+
+    def exists(self, path: str) -> bool:
+        try:
+            return os.path.lexists(self.resolve(path))
+        except UnsafePathError:
+            return False
+
+    def is_dir(self, path: str) -> bool:
+        try:
+            return os.path.isdir(self.resolve(path))
+        except UnsafePathError:
+            return False
+
+    def listdir(self, path: str) -> list[str] | None:
+        """Sorted entry names of a directory, or ``None`` when it is absent."""
+        try:
+            return sorted(os.listdir(self.resolve(path)))
+        except (OSError, UnsafePathError):
+            return None
+
+    def glob(self, directory: str, pattern: str) -> list[str]:
+        """Node paths in ``directory`` whose names match ``pattern``, in lexical order."""
+        names = self.listdir(directory) or []
+        base = directory.rstrip("/")
+        return [f"{base}/{n}" for n in names if fnmatch.fnmatchcase(n, pattern)]
+
+    def run(self, name: str) -> CommandResult | None:
+        """Output of allowlisted command ``name``; ``None`` when this root cannot run commands."""
+        if self.commands is None:
+            return None
+        return self.commands.run(name)
+
+
+def live_root() -> Root:
+    from nodedoctor.sources.commands import LiveCommands
+
+    return Root("/", live=True, commands=LiveCommands())
+
+
+def directory_root(path: str) -> Root:
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"{path}: not a directory")
+    return Root(path, live=False, label=path)

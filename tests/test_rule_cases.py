@@ -1,0 +1,55 @@
+"""One runner for every rule's example roots (tests/cases/<rule-id>/<case>/).
+
+A case directory holds ``root/`` (the node's files) and an optional ``expect.yaml``:
+
+    severity: error                  # of every finding of the rule
+    count: 1                         # number of findings of the rule
+    evidence: ["cmdline.txt"]        # substrings found in some evidence source or text
+    message: ["cgroup_enable"]       # substrings of some finding's message or title
+    fix_files: ["/boot/cmdline.txt"] # the finding's fix.files
+    profile: microk8s                # --profile for the run
+
+Cases named ``bad*`` must raise that rule and no other; ``good*`` must raise nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import CASES, check_root, load_expect
+
+CASE_DIRS = sorted(p for p in CASES.glob("*/*") if p.is_dir() and (p / "root").is_dir())
+
+
+def _id(p: Path) -> str:
+    return f"{p.parent.name}/{p.name}"
+
+
+@pytest.mark.parametrize("case", CASE_DIRS, ids=[_id(p) for p in CASE_DIRS])
+def test_rule_case(case: Path) -> None:
+    rule_id = case.parent.name
+    expect = load_expect(case / "expect.yaml")
+    profile = expect.get("profile")
+    report = check_root(case / "root", profile=str(profile) if profile else None)
+    raised = {f.rule for f in report.findings}
+    mine = [f for f in report.findings if f.rule == rule_id]
+    if case.name.startswith("bad"):
+        assert raised == {rule_id}, [f.to_json() for f in report.findings]
+        if "severity" in expect:
+            assert {f.severity.value for f in mine} == {expect["severity"]}
+        if "count" in expect:
+            assert len(mine) == expect["count"]
+        blob_ev = "\n".join(f"{e.source} {e.text}" for f in mine for e in f.evidence)
+        for needle in expect.get("evidence", []) or []:  # type: ignore[attr-defined]
+            assert needle in blob_ev, (needle, blob_ev)
+        blob_msg = "\n".join(f"{f.title} {f.message} {f.impact}" for f in mine)
+        for needle in expect.get("message", []) or []:  # type: ignore[attr-defined]
+            assert needle in blob_msg, (needle, blob_msg)
+        if "fix_files" in expect:
+            files = {p for f in mine if f.fix for p in f.fix.files}
+            assert set(expect["fix_files"]) <= files, files  # type: ignore[call-overload]
+    else:
+        assert case.name.startswith("good"), f"{case}: case names start with bad or good"
+        assert not report.findings, [f.to_json() for f in report.findings]
