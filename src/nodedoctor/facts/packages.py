@@ -1,0 +1,121 @@
+"""Installed versions of the components the rules reason about, each with its evidence.
+
+Sources, best first: the binary's own ``--version`` (live only), the snap's
+``meta/snap.yaml`` (MicroK8s bundles its kubelet and containerd), ``/var/lib/dpkg/status``.
+An unknown version is ``None``, never zero.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from nodedoctor.facts import Facts, file_evidence
+from nodedoctor.facts.versions import Version
+from nodedoctor.model import Evidence
+from nodedoctor.parsers.dpkg import DebPackage, parse_dpkg_status
+
+#: component -> Debian package names that carry it, best first.
+DEB_NAMES: dict[str, tuple[str, ...]] = {
+    "kubelet": ("kubelet",),
+    "kubeadm": ("kubeadm",),
+    "containerd": ("containerd.io", "containerd"),
+    "runc": ("runc", "containerd.io"),
+    "cri-o": ("cri-o",),
+    "docker": ("docker-ce", "docker.io"),
+    "cri-dockerd": ("cri-dockerd",),
+    "apparmor": ("apparmor",),
+    "cloud-init": ("cloud-init",),
+    "systemd": ("systemd",),
+    "google-guest-agent": ("google-guest-agent",),
+}
+
+#: component -> allowlisted command printing its version.
+VERSION_COMMANDS: dict[str, str] = {
+    "kubelet": "kubelet-version",
+    "containerd": "containerd-version",
+    "runc": "runc-version",
+    "cri-o": "crio-version",
+    "k3s": "k3s-version",
+}
+
+_VERSION_IN_OUTPUT = {
+    # containerd containerd.io 1.7.27 05044ec0a9a75232cad458027ca83437aae3f4da
+    "containerd": re.compile(r"containerd\s+\S+\s+v?(\d+\.\d+\.\d+\S*)"),
+    "runc": re.compile(r"runc version\s+(\S+)"),
+    "kubelet": re.compile(r"Kubernetes\s+(v\S+)"),
+    "cri-o": re.compile(r"[Vv]ersion:\s+(\S+)"),
+    "k3s": re.compile(r"k3s version\s+(\S+)"),
+}
+
+
+@dataclass(frozen=True)
+class Installed:
+    component: str
+    version: Version | None
+    evidence: Evidence
+    #: Where it came from: "command", "snap:microk8s", "deb:containerd.io", ...
+    origin: str
+
+
+@dataclass(frozen=True)
+class Packages:
+    deb: dict[str, DebPackage] | None
+    snaps: dict[str, Installed]
+    found: dict[str, Installed]
+
+    def get(self, component: str) -> Installed | None:
+        return self.found.get(component)
+
+    def version(self, component: str) -> Version | None:
+        item = self.found.get(component)
+        return item.version if item else None
+
+    def has_snap(self, name: str) -> bool:
+        return name in self.snaps
+
+
+def _snap(facts: Facts, name: str) -> Installed | None:
+    path = f"/snap/{name}/current/meta/snap.yaml"
+    text = facts.read(path)
+    if text is None:
+        return None
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if line.startswith("version:"):
+            raw = line.split(":", 1)[1].strip().strip("'\"")
+            return Installed(name, Version.parse(raw), file_evidence(path, line, lineno), f"snap:{name}")
+    return Installed(name, None, file_evidence(path, "(no version line)"), f"snap:{name}")
+
+
+def packages(facts: Facts) -> Packages:
+    found: dict[str, Installed] = {}
+    deb = facts.parse("/var/lib/dpkg/status", parse_dpkg_status)
+    if deb:
+        for component, names in DEB_NAMES.items():
+            for name in names:
+                pkg = deb.get(name)
+                if pkg is not None and (component != "runc" or name == "runc" or "runc" not in deb):
+                    found[component] = Installed(
+                        component,
+                        Version.parse(pkg.version),
+                        file_evidence("/var/lib/dpkg/status", f"{pkg.name} {pkg.version}", pkg.line),
+                        f"deb:{pkg.name}",
+                    )
+                    break
+    snaps: dict[str, Installed] = {}
+    for snap in ("microk8s", "k8s"):
+        item = _snap(facts, snap)
+        if item is not None:
+            snaps[snap] = item
+    if facts.live:
+        for component, command in VERSION_COMMANDS.items():
+            result = facts.root.run(command)
+            if result is None or not result.ok:
+                continue
+            m = _VERSION_IN_OUTPUT[component].search(result.stdout)
+            if m:
+                first = result.stdout.strip().splitlines()[0] if result.stdout.strip() else ""
+                found[component] = Installed(
+                    component, Version.parse(m.group(1)), Evidence(result.display, first), "command"
+                )
+    return Packages(deb, snaps, found)
