@@ -21,9 +21,7 @@ def test_rule_has_every_doc_section(rule: object) -> None:
         assert doc.section(section), f"{doc.rule_id}: missing section {section}"
 
 
-@pytest.mark.parametrize(
-    "rule", [r for r in RULES if r.id not in ENGINE_RULES], ids=lambda r: r.id
-)
+@pytest.mark.parametrize("rule", [r for r in RULES if r.id not in ENGINE_RULES], ids=lambda r: r.id)
 def test_rule_has_bad_and_good_cases(rule: object) -> None:
     rule_id = rule.id  # type: ignore[attr-defined]
     names = [p.name for p in (CASES / rule_id).glob("*") if (p / "root").is_dir()]

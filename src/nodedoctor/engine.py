@@ -33,7 +33,7 @@ def _evaluate(rule: Rule, facts: Facts) -> tuple[list[Finding], Skipped | None]:
         issues = list(rule.check(facts))
     except SkipRuleError as skip:
         return [], Skipped(rule.id, skip.reason)
-    except Exception as exc:  # noqa: BLE001 - a crashing rule becomes a finding, not a traceback
+    except Exception as exc:
         where = traceback.extract_tb(exc.__traceback__)[-1]
         return [
             Finding(

@@ -49,9 +49,7 @@ def parse_severity(value: str) -> Severity:
     try:
         return Severity(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not one of: error, warning, info"
-        ) from None
+        raise argparse.ArgumentTypeError(f"{value!r} is not one of: error, warning, info") from None
 
 
 def use_color(stream: object = None) -> bool:

@@ -1,4 +1,4 @@
-"""The node's mount table: ``/proc/self/mountinfo``, then ``/proc/1/mountinfo``, then ``/proc/mounts``."""
+"""The mount table: `/proc/self/mountinfo`, then `/proc/1/mountinfo`, then `/proc/mounts`."""
 
 from __future__ import annotations
 

@@ -83,7 +83,9 @@ def _snap(facts: Facts, name: str) -> Installed | None:
     for lineno, line in enumerate(text.splitlines(), 1):
         if line.startswith("version:"):
             raw = line.split(":", 1)[1].strip().strip("'\"")
-            return Installed(name, Version.parse(raw), file_evidence(path, line, lineno), f"snap:{name}")
+            return Installed(
+                name, Version.parse(raw), file_evidence(path, line, lineno), f"snap:{name}"
+            )
     return Installed(name, None, file_evidence(path, "(no version line)"), f"snap:{name}")
 
 
@@ -98,7 +100,9 @@ def packages(facts: Facts) -> Packages:
                     found[component] = Installed(
                         component,
                         Version.parse(pkg.version),
-                        file_evidence("/var/lib/dpkg/status", f"{pkg.name} {pkg.version}", pkg.line),
+                        file_evidence(
+                            "/var/lib/dpkg/status", f"{pkg.name} {pkg.version}", pkg.line
+                        ),
                         f"deb:{pkg.name}",
                     )
                     break

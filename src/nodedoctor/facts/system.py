@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from nodedoctor.facts import Facts, Sourced, file_evidence
 from nodedoctor.model import Evidence
-from nodedoctor.parsers.osrelease import parse_env_file
+from nodedoctor.parsers.osrelease import Assignment, parse_env_file
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,9 @@ def os_release(facts: Facts) -> OsRelease:
         parsed = facts.parse(path, parse_env_file)
         if parsed is not None:
 
-            def get(key: str, parsed: dict[str, object] = parsed) -> str | None:
+            def get(key: str, parsed: dict[str, Assignment] = parsed) -> str | None:
                 a = parsed.get(key)
-                return getattr(a, "value", None)
+                return a.value if a else None
 
             return OsRelease(
                 id=get("ID"),
@@ -115,8 +115,9 @@ def board(facts: Facts) -> Board:
         if re.search(r"BCM270[89]|BCM283[56]|BCM2711|BCM2712", line) or (
             line.startswith("Model") and "Raspberry Pi" in line
         ):
-            return Board(line.split(":", 1)[-1].strip(), True, file_evidence(
-                "/proc/cpuinfo", line, lineno))
+            return Board(
+                line.split(":", 1)[-1].strip(), True, file_evidence("/proc/cpuinfo", line, lineno)
+            )
     return Board(None, False, None)
 
 
@@ -136,7 +137,9 @@ def init_system(facts: Facts) -> InitSystem:
             name = comm.strip()
             return InitSystem(name == "systemd", Evidence("/proc/1/comm", name))
         running = os.path.isdir("/run/systemd/system")
-        return InitSystem(running, Evidence("/run/systemd/system", "exists" if running else "absent"))
+        return InitSystem(
+            running, Evidence("/run/systemd/system", "exists" if running else "absent")
+        )
     for path in ("/usr/lib/systemd/systemd", "/lib/systemd/systemd"):
         if facts.root.exists(path):
             return InitSystem(True, Evidence(path, "systemd is installed in the image"))

@@ -69,7 +69,8 @@ class GrubDefault:
 def parse_default_grub(text: str) -> GrubDefault:
     """Shell-style assignments; only the ``GRUB_CMDLINE_LINUX`` family is kept.
 
-    >>> g = parse_default_grub('GRUB_TIMEOUT=5\\nGRUB_CMDLINE_LINUX="quiet cgroup_enable=memory"\\n')
+    >>> g = parse_default_grub('GRUB_TIMEOUT=5\\n'
+    ...                        'GRUB_CMDLINE_LINUX="quiet cgroup_enable=memory"\\n')
     >>> g.variables['GRUB_CMDLINE_LINUX'][:2]
     ('quiet cgroup_enable=memory', 2)
     """

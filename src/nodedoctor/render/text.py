@@ -7,7 +7,11 @@ from typing import Any
 
 from nodedoctor.model import Finding, Report, Severity
 
-_COLORS = {Severity.ERROR: "\033[1;31m", Severity.WARNING: "\033[1;33m", Severity.INFO: "\033[1;36m"}
+_COLORS = {
+    Severity.ERROR: "\033[1;31m",
+    Severity.WARNING: "\033[1;33m",
+    Severity.INFO: "\033[1;36m",
+}
 _RESET = "\033[0m"
 _DIM = "\033[2m"
 
@@ -33,9 +37,7 @@ def _header(node: dict[str, Any], version: str) -> list[str]:
     kubelet = node.get("kubelet")
     if isinstance(kubelet, dict):
         if kubelet.get("version") or kubelet.get("cgroup_driver"):
-            desc = " ".join(
-                x for x in (kubelet.get("version"), kubelet.get("cgroup_driver")) if x
-            )
+            desc = " ".join(x for x in (kubelet.get("version"), kubelet.get("cgroup_driver")) if x)
             parts.append(f"kubelet: {desc}")
         else:
             parts.append("kubelet: not installed")

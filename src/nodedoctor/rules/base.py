@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 from nodedoctor.facts import Facts
@@ -63,13 +63,14 @@ class RuleDoc:
         return re.findall(r"`([^`]+)`", self.section("Symptoms"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_doc(rule_id: str) -> RuleDoc:
     """A rule's documentation from ``rules/docs/<id>.md`` (works from a wheel or a zipapp)."""
     try:
         text = (
             resources.files("nodedoctor.rules")
-            .joinpath("docs", f"{rule_id}.md")
+            .joinpath("docs")
+            .joinpath(f"{rule_id}.md")
             .read_text(encoding="utf-8")
         )
     except (FileNotFoundError, OSError):
@@ -80,7 +81,8 @@ def load_doc(rule_id: str) -> RuleDoc:
 def parse_doc(rule_id: str, text: str) -> RuleDoc:
     """Split a rule document into its ``## `` sections.
 
-    >>> d = parse_doc("x", "# x\\n\\nOne line.\\n\\n## Symptoms\\n\\n`boom`\\n\\n## Fix\\n\\nDo.\\n")
+    >>> d = parse_doc("x", "# x\\n\\nOne line.\\n\\n## Symptoms\\n\\n`boom`\\n"
+    ...                    "\\n## Fix\\n\\nDo.\\n")
     >>> d.summary, d.symptoms, d.section("Fix")
     ('One line.', ['boom'], 'Do.')
     """

@@ -32,6 +32,7 @@ PARSE_ERROR = Rule(
     family="NodedoctorInput",
 )
 
+
 def _no_check(facts: Facts) -> Iterator[Issue]:
     """The engine itself reports a crashing rule under this id."""
     return iter(())

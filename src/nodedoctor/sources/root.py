@@ -80,7 +80,9 @@ class Root:
                 st = os.lstat(candidate)
             except OSError:
                 if ".." in pending:
-                    raise UnsafePathError(f"{path!r}: a link leads through a missing directory")
+                    raise UnsafePathError(
+                        f"{path!r}: a link leads through a missing directory"
+                    ) from None
                 return os.path.join(self.base, *resolved, part, *pending)
             if stat.S_ISLNK(st.st_mode):
                 hops += 1
