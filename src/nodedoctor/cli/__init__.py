@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from nodedoctor import __version__
+from nodedoctor.buildinfo import build_info
 from nodedoctor.cli import check, rules_cmd
 from nodedoctor.cli.common import EXIT_INTERNAL, EXIT_USAGE, UsageError
 
@@ -18,8 +18,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nodedoctor",
         description="Find, explain and safely fix what stops a Kubernetes node from running pods.",
+        # Keeps the one-line ``--version`` (version, commit, build date) on one line.
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"nodedoctor {__version__}")
+    parser.add_argument("--version", action="version", version=build_info().line())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS:
         module.register(sub)
