@@ -26,8 +26,14 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--format",
         default="text",
-        choices=["text", "json"],
-        help="report format (default: text)",
+        choices=["text", "json", "junit", "sarif", "npd", "prometheus", "html"],
+        help="report format (default: text); npd exits 0 OK, 1 problem, 2 unknown",
+    )
+    p.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write the report to FILE atomically (temp file and rename) instead of stdout",
     )
     p.add_argument(
         "--fail-on",
@@ -38,7 +44,13 @@ def register(sub: Any) -> None:
         "(default: error)",
     )
     p.add_argument("--skip", nargs="+", default=[], metavar="ID", help="rules not to run")
-    p.add_argument("--only", nargs="+", default=[], metavar="ID", help="run only these rules")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        default=[],
+        metavar="ID",
+        help="run only these rules; a family name (e.g. CgroupDriverMismatch) names its rules",
+    )
     p.set_defaults(func=run)
 
 
@@ -47,14 +59,38 @@ def run(args: argparse.Namespace) -> int:
     from nodedoctor.facts import Facts
     from nodedoctor.render import Format, renderer
     from nodedoctor.rules import all_rules, rule_by_id
+    from nodedoctor.rules.builtin import ENGINE_RULES
+    from nodedoctor.rules.families import expand_families
 
-    for rule_id in [*args.only, *args.skip]:
+    try:
+        only = expand_families(args.only, all_rules())
+        skip = expand_families(args.skip, all_rules())
+    except KeyError as exc:
+        raise UsageError(f"unknown rule family {exc.args[0]!r}") from None
+    for rule_id in [*only, *skip]:
         if rule_by_id(rule_id) is None:
             raise UsageError(f"unknown rule {rule_id!r}; see 'nodedoctor rules'")
     root = open_root(args)
     facts = Facts(root, profile=args.profile)
-    report = engine.run(facts, engine.select_rules(all_rules(), args.only, args.skip))
-    text = renderer(Format(args.format))(report, use_color())
-    sys.stdout.write(text)
+    if args.only and not only:  # a family with no rules yet: run only the engine's own
+        only = sorted(ENGINE_RULES)
+    report = engine.run(facts, engine.select_rules(all_rules(), only, skip))
+    fmt = Format(args.format)
+    exit_code = None
+    if fmt is Format.NPD:
+        from nodedoctor.render.npd import npd_status
+
+        exit_code, line = npd_status(report, args.fail_on)
+        text = line + "\n"
+    else:
+        text = renderer(fmt)(report, use_color() and not args.output)
+    if args.output:
+        from nodedoctor.cli.output import write_atomic
+
+        write_atomic(args.output, text)
+    else:
+        sys.stdout.write(text)
+    if exit_code is not None:
+        return exit_code
     worst = report.worst()
     return EXIT_FINDINGS if worst is not None and worst.at_least(args.fail_on) else EXIT_OK

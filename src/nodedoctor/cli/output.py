@@ -1,0 +1,31 @@
+"""Writing a command's output to a file: atomically, so readers never see half of it.
+
+The node exporter's textfile collector, NPD and CI systems read these files while nodedoctor
+writes them; a temp file in the same directory renamed over the target is all or nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+
+from nodedoctor.cli.common import UsageError
+
+
+def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise UsageError(f"--output {path}: directory {directory} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

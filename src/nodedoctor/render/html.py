@@ -1,0 +1,373 @@
+"""One self-contained HTML page for a fleet: a node x rule matrix, counts per rule, filters
+by severity, rule and node, and each cell opening the findings' evidence and fix.
+
+Reports are untrusted input (they come from other machines), so every value is escaped
+when the page is built, the script never turns data into markup (it only shows, hides and
+clones elements that are already escaped), and a Content-Security-Policy allows nothing but
+this page's own style and script, by hash: no external assets, no other script.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from collections.abc import Sequence
+from html import escape
+from typing import Any
+
+from nodedoctor.model import Finding, Report, Severity
+from nodedoctor.rules import all_rules
+from nodedoctor.rules.families import family_of_id
+
+_SEV_ORDER = (Severity.ERROR, Severity.WARNING, Severity.INFO)
+_LETTER = {Severity.ERROR: "E", Severity.WARNING: "W", Severity.INFO: "I"}
+
+_STYLE = """
+:root{--err:#c62828;--warn:#b26a00;--info:#1565c0;--ok:#2e7d32;--mute:#6b7280;--line:#e5e7eb}
+*{box-sizing:border-box}
+body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#111827;
+background:#f9fafb}
+header{padding:16px 24px;background:#111827;color:#f9fafb}
+header h1{margin:0 0 4px;font-size:20px}
+header p{margin:0;color:#d1d5db}
+main{padding:16px 24px}
+.filters{display:flex;flex-wrap:wrap;gap:12px;align-items:center;margin-bottom:12px;
+padding:10px 12px;background:#fff;border:1px solid var(--line);border-radius:6px}
+.filters label{display:flex;gap:6px;align-items:center}
+.filters select,.filters input[type=search]{font:inherit;padding:3px 6px}
+#visible-count{margin-left:auto;color:var(--mute)}
+.scroll{overflow:auto;background:#fff;border:1px solid var(--line);border-radius:6px}
+table{border-collapse:collapse;width:100%}
+th,td{padding:6px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+thead th{position:sticky;top:0;background:#f3f4f6;z-index:1}
+th.rule{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap;font-weight:600;
+max-height:220px;text-align:left}
+th.rule .n{color:var(--mute);font-weight:400}
+td.node .name{font-weight:600}
+td.node .meta{color:var(--mute);font-size:12px}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.cell{text-align:center;min-width:34px}
+.cell button{font:inherit;font-weight:700;border:0;border-radius:4px;padding:2px 7px;color:#fff;
+cursor:pointer}
+.sev-error button,.badge.sev-error{background:var(--err)}
+.sev-warning button,.badge.sev-warning{background:var(--warn)}
+.sev-info button,.badge.sev-info{background:var(--info)}
+td.pass{color:var(--ok)}
+td.skip{color:var(--mute)}
+.badge{display:inline-block;color:#fff;border-radius:4px;padding:0 6px;font-size:12px;
+font-weight:700}
+h2{font-size:16px;margin:24px 0 8px}
+.hidden{display:none}
+dialog{max-width:min(900px,95vw);border:1px solid var(--line);border-radius:8px;padding:0}
+dialog::backdrop{background:rgba(17,24,39,.45)}
+.detail{padding:16px 20px}
+.detail h3{margin:0 0 4px;font-size:16px}
+.detail .where{color:var(--mute);margin:0 0 12px}
+.finding{border-top:1px solid var(--line);padding-top:10px;margin-top:10px}
+.finding h4{margin:0 0 6px;font-size:15px}
+.finding dt{font-weight:600;color:#374151;margin-top:6px}
+.finding dd{margin:2px 0 0 0}
+pre{background:#f3f4f6;padding:6px 8px;border-radius:4px;white-space:pre-wrap;
+word-break:break-word;margin:2px 0}
+.close{float:right;font:inherit;margin:10px}
+.empty{color:var(--mute);padding:12px}
+"""
+
+_SCRIPT = """
+(function () {
+  "use strict";
+  var rank = {"": 0, "info": 1, "warning": 2, "error": 3};
+  var sevSel = document.getElementById("f-severity");
+  var ruleSel = document.getElementById("f-rule");
+  var nodeBox = document.getElementById("f-node");
+  var problemsBox = document.getElementById("f-problems");
+  var rows = Array.prototype.slice.call(document.querySelectorAll("#matrix tbody tr.node"));
+  var columns = document.querySelectorAll("[data-col]");
+  var counter = document.getElementById("visible-count");
+  function apply() {
+    var min = rank[sevSel.value] || 0;
+    var rule = ruleSel.value;
+    var needle = nodeBox.value.trim().toLowerCase();
+    var onlyProblems = problemsBox.checked;
+    var shown = 0;
+    rows.forEach(function (row) {
+      var ok = !needle || row.getAttribute("data-node").toLowerCase().indexOf(needle) >= 0;
+      var cells = row.querySelectorAll("td[data-rank]");
+      var best = 0;
+      for (var i = 0; i < cells.length; i++) {
+        if (rule && cells[i].getAttribute("data-rule") !== rule) { continue; }
+        best = Math.max(best, Number(cells[i].getAttribute("data-rank")));
+      }
+      if (ok && (min > 0 || rule || onlyProblems)) { ok = best > 0 && best >= min; }
+      row.classList.toggle("hidden", !ok);
+      if (ok) { shown++; }
+    });
+    for (var j = 0; j < columns.length; j++) {
+      var col = columns[j];
+      col.classList.toggle("hidden", !!rule && col.getAttribute("data-col") !== rule);
+    }
+    counter.textContent = shown + " of " + rows.length + " nodes";
+  }
+  [sevSel, ruleSel, problemsBox].forEach(function (el) { el.addEventListener("change", apply); });
+  nodeBox.addEventListener("input", apply);
+  var dialog = document.getElementById("viewer");
+  var body = document.getElementById("viewer-body");
+  document.getElementById("matrix").addEventListener("click", function (ev) {
+    var button = ev.target.closest("button[data-detail]");
+    if (!button) { return; }
+    var source = document.getElementById(button.getAttribute("data-detail"));
+    if (!source) { return; }
+    body.replaceChildren(source.content.cloneNode(true));
+    dialog.showModal();
+  });
+  document.getElementById("viewer-close").addEventListener("click", function () {
+    dialog.close();
+  });
+  apply();
+})();
+"""
+
+
+def _csp_hash(text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+def _e(value: Any) -> str:
+    return escape(str(value), quote=True)
+
+
+def _node_label(report: Report) -> str:
+    node = report.node
+    return str(node.get("hostname") or node.get("root") or "unknown node")
+
+
+def _node_meta(node: dict[str, Any]) -> str:
+    os_value, cgroup_value = node.get("os"), node.get("cgroup")
+    os_info: dict[str, Any] = os_value if isinstance(os_value, dict) else {}
+    os_name = os_info.get("pretty_name") or " ".join(
+        str(x) for x in (os_info.get("id"), os_info.get("version_id")) if x
+    )
+    cgroup: dict[str, Any] = cgroup_value if isinstance(cgroup_value, dict) else {}
+    parts = [
+        os_name,
+        node.get("arch"),
+        f"kernel {node['kernel']}" if node.get("kernel") else None,
+        f"cgroup {cgroup['mode']}" if cgroup.get("mode") else None,
+    ]
+    for key in ("kubelet", "runtime"):
+        value = node.get(key)
+        if isinstance(value, dict):
+            desc = " ".join(
+                str(value[k]) for k in ("name", "version", "cgroup_driver") if value.get(k)
+            )
+            if desc:
+                parts.append(f"{key} {desc}" if key == "kubelet" else desc)
+    return " · ".join(str(p) for p in parts if p)
+
+
+def _unique_labels(reports: Sequence[Report]) -> list[str]:
+    seen: dict[str, int] = {}
+    labels = []
+    for r in reports:
+        base = _node_label(r)
+        seen[base] = seen.get(base, 0) + 1
+        labels.append(base if seen[base] == 1 else f"{base} #{seen[base]}")
+    return labels
+
+
+def _worst(findings: Sequence[Finding]) -> Severity:
+    return max((f.severity for f in findings), key=lambda s: s.rank)
+
+
+def _detail(detail_id: str, node: str, rule_id: str, findings: Sequence[Finding]) -> str:
+    out = [
+        f'<template id="{_e(detail_id)}"><div class="detail">',
+        f"<h3>{_e(rule_id)}</h3>",
+        f'<p class="where">on {_e(node)} · more: <code>nodedoctor explain {_e(rule_id)}</code></p>',
+    ]
+    for f in findings:
+        out.append('<div class="finding">')
+        out.append(
+            f'<h4><span class="badge sev-{_e(f.severity.value)}">'
+            f"{_e(f.severity.value.upper())}</span> {_e(f.title)}</h4><dl>"
+        )
+        if f.message:
+            out.append(f"<dt>What</dt><dd>{_e(f.message)}</dd>")
+        if f.evidence:
+            out.append("<dt>Evidence</dt><dd>")
+            for ev in f.evidence:
+                where = f"{ev.source}:{ev.line}" if ev.line is not None else ev.source
+                out.append(f"<pre>{_e(where)}: {_e(ev.text)}</pre>")
+            out.append("</dd>")
+        if f.impact:
+            out.append(f"<dt>Impact</dt><dd>{_e(f.impact)}</dd>")
+        if f.fix is not None:
+            out.append(f"<dt>Fix</dt><dd>{_e(f.fix.summary)}")
+            if f.fix.files:
+                out.append(f"<br>files: {_e(', '.join(f.fix.files))}")
+            for command in f.fix.commands:
+                out.append(f"<pre>$ {_e(command)}</pre>")
+            if f.fix.restart:
+                out.append(f"<br>then restart: {_e(', '.join(f.fix.restart))}")
+            if f.fix.reboot:
+                out.append("<br>a reboot is needed for this to take effect")
+            if f.fix.available:
+                out.append(f"<pre>$ nodedoctor fix --only {_e(f.rule)} --apply</pre>")
+            out.append("</dd>")
+        out.append("</dl></div>")
+    out.append("</div></template>")
+    return "".join(out)
+
+
+def render_html_many(reports: Sequence[Report], title: str = "nodedoctor fleet report") -> str:
+    labels = _unique_labels(reports)
+    registry = all_rules()
+    titles = {r.id: r.title for r in registry}
+
+    # Columns: every rule that fired somewhere, worst first, then by how many nodes.
+    per_rule: dict[str, dict[str, int]] = {}
+    for r in reports:
+        for f in r.findings:
+            per_rule.setdefault(f.rule, {"error": 0, "warning": 0, "info": 0, "nodes": 0})
+        for rule_id in {f.rule for f in r.findings}:
+            per_rule[rule_id]["nodes"] += 1
+            worst = _worst([f for f in r.findings if f.rule == rule_id])
+            per_rule[rule_id][worst.value] += 1
+    columns = sorted(
+        per_rule,
+        key=lambda rid: (
+            -per_rule[rid]["error"],
+            -per_rule[rid]["warning"],
+            -per_rule[rid]["nodes"],
+            rid,
+        ),
+    )
+    skipped_count: dict[str, int] = {}
+    passed_count: dict[str, int] = {}
+    for r in reports:
+        for s in r.skipped:
+            skipped_count[s.rule] = skipped_count.get(s.rule, 0) + 1
+        for p in r.passed:
+            passed_count[p] = passed_count.get(p, 0) + 1
+
+    nodes_with = {s: sum(1 for r in reports if r.count(s)) for s in _SEV_ORDER}
+    generated = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    head = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        f"style-src {_csp_hash(_STYLE)}; script-src {_csp_hash(_SCRIPT)}; "
+        "img-src 'none'; base-uri 'none'; form-action 'none'\">",
+        f"<title>{_e(title)}</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        f"<header><h1>{_e(title)}</h1><p>{len(reports)} node{'s' if len(reports) != 1 else ''}"
+        f" · {nodes_with[Severity.ERROR]} with errors · {nodes_with[Severity.WARNING]} with"
+        f" warnings · {len(columns)} rule{'s' if len(columns) != 1 else ''} firing"
+        f" · generated {_e(generated)}</p></header><main>",
+    ]
+
+    filters = [
+        '<form class="filters" id="filters" role="search">',
+        '<label>Severity <select id="f-severity">'
+        '<option value="">any</option><option value="error">error</option>'
+        '<option value="warning">warning or worse</option>'
+        '<option value="info">info or worse</option></select></label>',
+        '<label>Rule <select id="f-rule"><option value="">all rules</option>',
+        *(f'<option value="{_e(rid)}">{_e(rid)}</option>' for rid in columns),
+        "</select></label>",
+        '<label>Node <input type="search" id="f-node" placeholder="name contains"></label>',
+        '<label><input type="checkbox" id="f-problems"> only nodes with findings</label>',
+        '<span id="visible-count" aria-live="polite"></span></form>',
+    ]
+
+    matrix = ['<div class="scroll"><table id="matrix"><thead><tr>', "<th>Node</th>"]
+    matrix += [f'<th class="num" title="{s.value}s">{_LETTER[s]}</th>' for s in _SEV_ORDER]
+    matrix.append('<th class="num" title="rules passed / skipped">passed / skipped</th>')
+    for rid in columns:
+        matrix.append(
+            f'<th class="rule" data-col="{_e(rid)}" title="{_e(titles.get(rid, rid))}">'
+            f'{_e(rid)} <span class="n">({per_rule[rid]["nodes"]})</span></th>'
+        )
+    matrix.append("</tr></thead><tbody>")
+    templates: list[str] = []
+    for index, (report, label) in enumerate(zip(reports, labels)):
+        by_rule: dict[str, list[Finding]] = {}
+        for f in report.findings:
+            by_rule.setdefault(f.rule, []).append(f)
+        skipped = {s.rule: s.reason for s in report.skipped}
+        passed = set(report.passed)
+        row = [
+            f'<tr class="node" data-node="{_e(label)}"><td class="node">'
+            f'<div class="name">{_e(label)}</div>'
+            f'<div class="meta">{_e(_node_meta(report.node))}</div></td>'
+        ]
+        row += [f'<td class="num">{report.count(s) or ""}</td>' for s in _SEV_ORDER]
+        row.append(f'<td class="num">{len(report.passed)} / {len(report.skipped)}</td>')
+        for col, rid in enumerate(columns):
+            found = by_rule.get(rid)
+            attrs = f'data-col="{_e(rid)}" data-rule="{_e(rid)}"'
+            if found:
+                worst = _worst(found)
+                detail_id = f"d-{index}-{col}"
+                templates.append(_detail(detail_id, label, rid, found))
+                count = f"\u00d7{len(found)}" if len(found) > 1 else ""
+                row.append(
+                    f'<td class="cell sev-{worst.value}" {attrs} data-rank="{worst.rank}">'
+                    f'<button type="button" data-detail="{detail_id}" '
+                    f'title="{_e(found[0].title)}">{_LETTER[worst]}{count}</button></td>'
+                )
+            elif rid in skipped:
+                row.append(
+                    f'<td class="cell skip" {attrs} data-rank="0" '
+                    f'title="skipped: {_e(skipped[rid])}">\u2013</td>'
+                )
+            elif rid in passed:
+                row.append(
+                    f'<td class="cell pass" {attrs} data-rank="0" title="passed">\u2713</td>'
+                )
+            else:
+                row.append(f'<td class="cell" {attrs} data-rank="0" title="not checked"></td>')
+        row.append("</tr>")
+        matrix += row
+    matrix.append("</tbody></table>")
+    if not reports:
+        matrix.append('<p class="empty">No reports.</p>')
+    matrix.append("</div>")
+
+    counts = [
+        "<h2>Counts per rule</h2>",
+        '<div class="scroll"><table id="rule-counts"><thead><tr><th>Rule</th><th>Title</th>'
+        "<th>Family</th>"
+        '<th class="num">nodes with error</th><th class="num">warning</th>'
+        '<th class="num">info</th><th class="num">passed</th><th class="num">skipped</th>'
+        "</tr></thead><tbody>",
+    ]
+    for rid in columns:
+        c = per_rule[rid]
+        counts.append(
+            f'<tr data-col="{_e(rid)}"><td><code>{_e(rid)}</code></td>'
+            f"<td>{_e(titles.get(rid, ''))}</td><td>{_e(family_of_id(rid, registry))}</td>"
+            f'<td class="num">{c["error"]}</td><td class="num">{c["warning"]}</td>'
+            f'<td class="num">{c["info"]}</td><td class="num">{passed_count.get(rid, 0)}</td>'
+            f'<td class="num">{skipped_count.get(rid, 0)}</td></tr>'
+        )
+    counts.append("</tbody></table>")
+    if not columns:
+        counts.append('<p class="empty">No rule fired on any node.</p>')
+    counts.append("</div>")
+
+    tail = [
+        *templates,
+        '<dialog id="viewer" aria-label="finding details">'
+        '<button type="button" class="close" id="viewer-close">Close</button>'
+        '<div id="viewer-body"></div></dialog>',
+        f"</main><script>{_SCRIPT}</script></body></html>",
+    ]
+    return "\n".join(head + filters + matrix + counts + tail) + "\n"
+
+
+def render_html(report: Report, color: bool = False) -> str:
+    return render_html_many([report], title=f"nodedoctor report: {_node_label(report)}")

@@ -1,0 +1,85 @@
+"""The node-problem-detector custom-plugin protocol: one line of stdout and an exit status.
+
+NPD runs a plugin, reads at most 4 KiB of its stdout, trims it, cuts it to
+``max_output_length`` *bytes* (default 80) and maps the exit status: 0 OK, 1 NonOK, any
+other Unknown (kubernetes/node-problem-detector ``pkg/custompluginmonitor/plugin/plugin.go``,
+``types/config.go``, ``docs/custom_plugin_monitor.md``). The line is the condition's message
+while the problem lasts, so it is ASCII, one line, and at most 80 bytes here: nothing of
+it is lost to NPD's cut. ``check --only FAMILY`` makes one plugin per condition.
+"""
+
+from __future__ import annotations
+
+from nodedoctor.model import Finding, Report, Severity
+from nodedoctor.rules.builtin import ENGINE_RULES, INTERNAL_ERROR
+
+#: NPD's default ``max_output_length``.
+MAX_OUTPUT = 80
+
+NPD_OK = 0
+NPD_PROBLEM = 1
+NPD_UNKNOWN = 2
+
+
+def _ascii_line(text: str) -> str:
+    """One printable ASCII line: NPD cuts bytes, so a multi-byte character could split.
+
+    >>> _ascii_line("kubelet\\n“systemd”\\tdriver")
+    'kubelet ?systemd? driver'
+    """
+    out = []
+    for ch in " ".join(text.split()):
+        out.append(ch if " " <= ch <= "~" else "?")
+    return "".join(out)
+
+
+def _fit(text: str, limit: int = MAX_OUTPUT) -> str:
+    """``text`` cut to ``limit`` characters, with ``...`` where it was cut.
+
+    >>> _fit("x" * 90)[-5:], len(_fit("x" * 90))
+    ('xx...', 80)
+    """
+    if len(text) <= limit:
+        return text
+    return text[: limit - 3].rstrip() + "..."
+
+
+def _problems(report: Report, fail_on: Severity) -> list[Finding]:
+    real = [f for f in report.findings if f.rule != INTERNAL_ERROR.id]
+    ranked = sorted(real, key=lambda f: -f.severity.rank)
+    return [f for f in ranked if f.severity.at_least(fail_on)]
+
+
+def _evaluated(report: Report) -> int:
+    """Ordinary rules that reached a verdict (passed or found something)."""
+    found = {f.rule for f in report.findings}
+    return sum(
+        1
+        for r in report.rules_checked
+        if r not in ENGINE_RULES and (r in report.passed or r in found)
+    )
+
+
+def npd_status(report: Report, fail_on: Severity = Severity.ERROR) -> tuple[int, str]:
+    """The exit status and the one line NPD shows for ``report``."""
+    problems = _problems(report, fail_on)
+    if problems:
+        first = problems[0]
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        head = _ascii_line(f"{first.rule}: {first.title}")
+        return NPD_PROBLEM, _fit(head, MAX_OUTPUT - len(more)) + more
+    crashed = [f for f in report.findings if f.rule == INTERNAL_ERROR.id]
+    if crashed:
+        return NPD_UNKNOWN, _fit(_ascii_line(f"unknown: {crashed[0].title}"))
+    if _evaluated(report) == 0:
+        reason = report.skipped[0].reason if report.skipped else "no rule in this selection"
+        return NPD_UNKNOWN, _fit(_ascii_line(f"unknown: {reason}"))
+    below = len(report.findings)
+    tail = f", {below} below {fail_on.value}" if below else ""
+    line = f"ok: {len(report.passed)} passed, {len(report.skipped)} skipped{tail}"
+    return NPD_OK, _fit(_ascii_line(line))
+
+
+def render_npd(report: Report, color: bool = False) -> str:
+    """The line for the default threshold; ``check`` passes its ``--fail-on`` itself."""
+    return npd_status(report)[1] + "\n"
