@@ -1,0 +1,351 @@
+"""The fix engine: shows a plan as unified diffs, applies it safely, rolls it back.
+
+Apply, in order:
+
+1. preflight every step: the path resolves inside the root, the file is a regular file
+   whose bytes still hash to what the plan was made from, it is writable (not mode
+   ``a-w``, not immutable, not on a read-only filesystem) and the new bytes parse. One
+   refusal refuses the whole apply: nothing is written;
+2. record the originals in the journal (fsynced) before the first write;
+3. write each file atomically (temp file in the same directory, fsync, rename, fsync
+   the directory), keeping mode, owner and SELinux label;
+4. live only: run the plan's commands (``systemctl daemon-reload``, ``update-grub`` ...)
+   and, with ``--restart`` only, restart the services the plan names.
+
+Test hook: ``NODEDOCTOR_TEST_PAUSE_BETWEEN_STEPS=SECONDS`` makes apply and rollback print
+``nodedoctor-test: <stage>`` to stderr and sleep that long after the journal is written
+and after each file (crash-safety tests kill the process there).
+"""
+
+from __future__ import annotations
+
+import configparser
+import difflib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import yaml
+
+from nodedoctor.fix import fsops, journal
+from nodedoctor.fix.plan import Command, Plan, Step, StepKind, sha256
+from nodedoctor.fix.textedit import EditError, check_systemd_unit
+from nodedoctor.fix.tomledit import parse as parse_toml
+from nodedoctor.model import Finding, Report
+from nodedoctor.sources.root import Root
+
+PAUSE_ENV = "NODEDOCTOR_TEST_PAUSE_BETWEEN_STEPS"
+COMMAND_TIMEOUT = 300.0
+
+
+def _test_pause(stage: str) -> None:
+    value = os.environ.get(PAUSE_ENV)
+    if not value:
+        return
+    sys.stderr.write(f"nodedoctor-test: {stage}\n")
+    sys.stderr.flush()
+    time.sleep(float(value))
+
+
+# -- showing ----------------------------------------------------------------------
+def unified_diff(step: Step) -> str:
+    """The step as a unified diff (``/dev/null`` for a created file)."""
+    old = (step.original or b"").decode("utf-8", errors="replace").splitlines(keepends=True)
+    new = step.new.decode("utf-8", errors="replace").splitlines(keepends=True)
+    before = "/dev/null" if step.kind is StepKind.CREATE else f"a{step.path}"
+    lines = []
+    for line in difflib.unified_diff(old, new, before, f"b{step.path}"):
+        lines.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(lines)
+
+
+def changed_lines(step: Step) -> int:
+    """How many lines the step removes plus adds (for diff-size assertions)."""
+    return sum(
+        1
+        for line in unified_diff(step).splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    )
+
+
+# -- validating ------------------------------------------------------------------
+def validate(fmt: str, data: bytes) -> None:
+    """Raise :class:`EditError` unless ``data`` parses as ``fmt``."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise EditError("the new content is not UTF-8") from None
+    if fmt == "toml":
+        parse_toml(text)
+    elif fmt == "yaml":
+        try:
+            yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise EditError(f"the new content is not valid YAML: {exc}") from None
+    elif fmt == "json":
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            raise EditError(f"the new content is not valid JSON: {exc}") from None
+    elif fmt == "cmdline":
+        if len([ln for ln in text.splitlines() if ln.strip()]) != 1:
+            raise EditError("a command-line file must be exactly one line")
+    elif fmt == "systemd":
+        check_systemd_unit(text)
+    elif fmt == "ini":
+        try:
+            configparser.ConfigParser(strict=False, interpolation=None).read_string(text)
+        except configparser.Error as exc:
+            raise EditError(f"the new content does not parse: {exc}") from None
+
+
+# -- applying ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class CommandRun:
+    argv: tuple[str, ...]
+    returncode: int | None
+    output: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+@dataclass
+class ApplyResult:
+    journal_id: str | None
+    written: list[str] = field(default_factory=list)
+    commands: list[CommandRun] = field(default_factory=list)
+    restarts: list[CommandRun] = field(default_factory=list)
+    #: Commands and restarts not run, and why (offline root, no --restart).
+    not_run: list[tuple[str, str]] = field(default_factory=list)
+
+
+Runner = Callable[[tuple[str, ...]], CommandRun]
+
+
+def run_command(argv: tuple[str, ...]) -> CommandRun:
+    """Run a fix command without a shell; a missing program is a result, not a crash."""
+    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LC_ALL": "C"}
+    try:
+        proc = subprocess.run(
+            list(argv),
+            capture_output=True,
+            timeout=COMMAND_TIMEOUT,
+            check=False,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        return CommandRun(argv, None, f"timed out after {COMMAND_TIMEOUT:.0f}s")
+    except OSError as exc:
+        return CommandRun(argv, None, str(exc))
+    out = (proc.stdout + proc.stderr).decode("utf-8", errors="replace")
+    return CommandRun(argv, proc.returncode, out[-4000:])
+
+
+@dataclass(frozen=True)
+class Prepared:
+    step: Step
+    host: str
+    state: fsops.FileState
+
+
+def _target_node_path(root: Root, host: str) -> str:
+    if root.base == "/":
+        return host
+    return "/" + os.path.relpath(host, root.base)
+
+
+def preflight(root: Root, step: Step) -> Prepared:
+    """Check that ``step`` may be applied now; raise :class:`fsops.RefusedError` if not."""
+    host = fsops.host_path(root, step.path)
+    try:
+        state = fsops.read_state(host)
+    except fsops.RefusedError as exc:
+        raise fsops.RefusedError(step.path, exc.reason) from None
+    except OSError as exc:
+        raise fsops.RefusedError(step.path, f"refused: cannot read it: {exc.strerror}") from None
+    if step.kind is StepKind.CREATE and state.exists:
+        raise fsops.RefusedError(step.path, "refused: it was created after the plan was made")
+    if step.kind is StepKind.EDIT and not state.exists:
+        raise fsops.RefusedError(step.path, "refused: it was removed after the plan was made")
+    if sha256(state.data) != step.original_sha256:
+        raise fsops.RefusedError(step.path, "refused: it changed after the plan was made")
+    try:
+        fsops.check_writable(host, state)
+    except fsops.RefusedError as exc:
+        raise fsops.RefusedError(step.path, exc.reason) from None
+    try:
+        validate(step.format, step.new)
+    except EditError as exc:
+        raise fsops.RefusedError(step.path, f"refused: {exc}") from None
+    return Prepared(step, host, state)
+
+
+def apply(
+    root: Root,
+    plan: Plan,
+    *,
+    restart: bool = False,
+    runner: Runner = run_command,
+) -> ApplyResult:
+    """Apply ``plan`` to ``root``. Raises :class:`fsops.RefusedError` (nothing written)
+    when a step fails its preflight."""
+    prepared = [preflight(root, step) for step in plan.steps]
+    result = ApplyResult(journal_id=None)
+    if prepared:
+        entry = journal.begin(
+            root,
+            list(plan.addressed),
+            [(p.step.path, _target_node_path(root, p.host), p.state, p.step.new) for p in prepared],
+        )
+        result.journal_id = entry.id
+        _test_pause("journal written")
+        for p in prepared:
+            # The file may have changed while earlier steps ran: check again, then write.
+            now = fsops.read_state(p.host)
+            if sha256(now.data) != p.step.original_sha256:
+                raise fsops.RefusedError(p.step.path, "refused: it changed during the apply")
+            if not p.state.exists:
+                created = fsops.make_dirs(os.path.dirname(p.host))
+                if created:
+                    entry.created_dirs.extend(_target_node_path(root, d) for d in created)
+                    entry.save()
+            fsops.atomic_write(
+                p.host,
+                p.step.new,
+                tag=entry.id,
+                mode=p.state.mode if p.state.mode is not None else p.step.create_mode,
+                uid=p.state.uid,
+                gid=p.state.gid,
+                selinux=p.state.selinux,
+            )
+            result.written.append(p.step.path)
+            _test_pause(f"wrote {p.step.path}")
+        entry.state = "applied"
+        entry.save()
+    _run_after(root, plan, restart, runner, result)
+    return result
+
+
+def _run_after(root: Root, plan: Plan, restart: bool, runner: Runner, result: ApplyResult) -> None:
+    commands: list[Command] = list(plan.commands)
+    if not root.live:
+        for c in commands:
+            result.not_run.append((c.display, "offline root: run it on the node"))
+        for r in plan.restarts:
+            result.not_run.append((" ".join(r.argv), "offline root: nothing is restarted"))
+        return
+    for c in commands:
+        result.commands.append(runner(c.argv))
+    for r in plan.restarts:
+        if restart:
+            result.restarts.append(runner(r.argv))
+        else:
+            result.not_run.append((" ".join(r.argv), "not restarted without --restart"))
+
+
+# -- rolling back -----------------------------------------------------------------
+@dataclass
+class RollbackResult:
+    entry_id: str
+    restored: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    #: Files changed since the apply (path, why); refused unless forced.
+    changed_since: list[tuple[str, str]] = field(default_factory=list)
+    refused: bool = False
+
+
+def rollback(root: Root, entry: journal.Entry, *, force: bool = False) -> RollbackResult:
+    """Restore every file of ``entry`` byte for byte (and remove files it created)."""
+    result = RollbackResult(entry.id)
+    actions: list[tuple[journal.JournalFile, str, fsops.FileState]] = []
+    for f in entry.files:
+        host = fsops.host_path(root, f.target)
+        state = fsops.read_state(host)
+        current = sha256(state.data)
+        actions.append((f, host, state))
+        if current == f.sha256_before:
+            continue
+        if current != f.sha256_after:
+            why = "removed since the apply" if not state.exists else "changed since the apply"
+            result.changed_since.append((f.path, why))
+    if result.changed_since and not force:
+        result.refused = True
+        return result
+    for f, host, state in actions:
+        if f.existed:
+            data = entry.backup_bytes(f)
+            same_meta = (state.mode, state.uid, state.gid) == (f.mode, f.uid, f.gid)
+            if state.exists and state.data == data and same_meta:
+                result.unchanged.append(f.path)
+            else:
+                fsops.make_dirs(os.path.dirname(host))
+                fsops.atomic_write(
+                    host,
+                    data,
+                    tag=entry.id,
+                    mode=f.mode if f.mode is not None else 0o644,
+                    uid=f.uid,
+                    gid=f.gid,
+                    selinux=f.selinux,
+                )
+                result.restored.append(f.path)
+        elif state.exists:
+            fsops.remove_file(host)
+            result.removed.append(f.path)
+        else:
+            result.unchanged.append(f.path)
+        stale = fsops.temp_name(host, entry.id)
+        if os.path.lexists(stale):
+            os.unlink(stale)
+        _test_pause(f"restored {f.path}")
+    for d in reversed(entry.created_dirs):
+        host = fsops.host_path(root, d)
+        try:
+            os.rmdir(host)
+        except OSError:
+            continue
+    entry.state = "rolled-back"
+    entry.rolled_back_at = time.time()
+    entry.save()
+    return result
+
+
+# -- re-checking -----------------------------------------------------------------
+@dataclass(frozen=True)
+class Outcome:
+    rule: str
+    status: str  # fixed | needs-reboot | still-wrong | not-attempted
+    detail: str = ""
+
+
+def outcomes(
+    plan: Plan, result: ApplyResult, before: list[Finding], after: Report
+) -> list[Outcome]:
+    """What the re-run of the rules says about each finding the plan addressed."""
+    still = {f.rule for f in after.findings}
+    restarted = {r.argv for r in result.restarts if r.ok}
+    out: list[Outcome] = []
+    for rule in dict.fromkeys(f.rule for f in before):
+        if rule not in plan.addressed:
+            continue
+        pending_restarts = [
+            " ".join(r.argv) for r in plan.restarts if r.rule == rule and r.argv not in restarted
+        ]
+        if rule not in still:
+            detail = f"restart needed: {', '.join(pending_restarts)}" if pending_restarts else ""
+            if rule in plan.reboot:
+                detail = "reboot needed to take effect" + (f"; {detail}" if detail else "")
+            out.append(Outcome(rule, "fixed", detail))
+        elif rule in plan.reboot:
+            out.append(Outcome(rule, "needs-reboot", "the file is fixed; reboot the node"))
+        else:
+            out.append(Outcome(rule, "still-wrong", "the rule still fires after the fix"))
+    return out

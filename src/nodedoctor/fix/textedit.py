@@ -1,0 +1,393 @@
+"""Format-preserving edits of line-oriented files: kernel command lines, ``/etc/default/grub``,
+kubelet YAML, kubelet flag files and systemd drop-ins.
+
+Each editor changes only what it must (a token, a value on one line, an appended line) and
+verifies its own result by re-parsing; anything it cannot edit safely raises
+:class:`EditError`, which the planner turns into a refusal that names the file.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import yaml
+
+
+class EditError(Exception):
+    """The file cannot be edited safely; the message says why."""
+
+
+# -- kernel command lines -------------------------------------------------------------
+_TOKEN = re.compile(r'(?:[^\s"]|"[^"]*")+')
+
+
+def _key(token: str) -> str:
+    return token.partition("=")[0]
+
+
+def _values(token: str) -> list[str]:
+    return [v for v in token.partition("=")[2].split(",") if v]
+
+
+@dataclass(frozen=True)
+class ParamEdit:
+    """What a command line must end up with.
+
+    ``enable`` names cgroup controllers that must be on (``cgroup_enable=X`` present and no
+    later ``cgroup_disable`` naming X); ``set`` holds ``key=value`` tokens whose last
+    occurrence must carry that value; ``remove`` holds tokens (or bare keys) to drop.
+    """
+
+    enable: tuple[str, ...] = ()
+    set: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+
+
+def edit_params(tokens: Sequence[str], edit: ParamEdit) -> list[str]:
+    """Apply ``edit`` to command-line tokens, keeping every other token where it is.
+
+    >>> edit_params("console=tty1 cgroup_disable=memory root=/dev/sda".split(),
+    ...             ParamEdit(enable=("memory",)))
+    ['console=tty1', 'cgroup_disable=memory', 'root=/dev/sda', 'cgroup_enable=memory']
+    >>> edit_params("cgroup_enable=memory quiet cgroup_disable=memory,cpuset".split(),
+    ...             ParamEdit(enable=("memory",)))
+    ['cgroup_enable=memory', 'quiet', 'cgroup_disable=cpuset']
+    >>> edit_params(["a=1", "b"], ParamEdit(set=("a=2",), remove=("b",)))
+    ['a=2']
+    """
+    out = list(tokens)
+    for token in edit.remove:
+        if "=" in token:
+            out = [t for t in out if t != token]
+        else:
+            out = [t for t in out if _key(t) != token]
+    for controller in edit.enable:
+        enables = [
+            i for i, t in enumerate(out) if _key(t) == "cgroup_enable" and controller in _values(t)
+        ]
+        if not enables:
+            out.append(f"cgroup_enable={controller}")
+            last = len(out) - 1
+        else:
+            last = enables[-1]
+        # A cgroup_disable after the last enable wins over it: take the controller out of it.
+        for i in range(len(out) - 1, last, -1):
+            t = out[i]
+            if _key(t) == "cgroup_disable" and controller in _values(t):
+                rest = [v for v in _values(t) if v != controller]
+                if rest:
+                    out[i] = "cgroup_disable=" + ",".join(rest)
+                else:
+                    del out[i]
+    for token in edit.set:
+        key = _key(token)
+        where = [i for i, t in enumerate(out) if _key(t) == key]
+        if where and out[where[-1]] == token:
+            continue
+        if where:
+            out[where[-1]] = token
+        else:
+            out.append(token)
+    return out
+
+
+def edit_cmdline_file(text: str, edit: ParamEdit) -> tuple[str, int]:
+    """Edit a one-line command-line file (``cmdline.txt``, ``/etc/kernel/cmdline``).
+
+    The result is ONE line: a bootloader reads only the first, so parameters the user
+    put on later lines are joined onto it. Returns the new text and how many extra
+    lines were joined.
+
+    >>> edit_cmdline_file("console=tty1 root=/dev/mmcblk0p2 rootwait\\n",
+    ...                   ParamEdit(enable=("memory",)))
+    ('console=tty1 root=/dev/mmcblk0p2 rootwait cgroup_enable=memory\\n', 0)
+    >>> edit_cmdline_file("console=tty1\\ncgroup_enable=memory\\n", ParamEdit(enable=("memory",)))
+    ('console=tty1 cgroup_enable=memory\\n', 1)
+    """
+    if "\x00" in text:
+        raise EditError("the file holds NUL bytes; not a command line")
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        raise EditError("the file is empty; refusing to write a command line from nothing")
+    tokens: list[str] = []
+    for line in lines:
+        if line.count('"') % 2:
+            raise EditError(f"unbalanced quote in {line.strip()!r}")
+        tokens.extend(_TOKEN.findall(line))
+    edited = edit_params(tokens, edit)
+    ending = "\n" if text.endswith("\n") else ""
+    return " ".join(edited) + ending, len(lines) - 1
+
+
+# -- /etc/default/grub --------------------------------------------------------------
+_GRUB_ASSIGN = re.compile(
+    r"^(?P<lead>\s*(?:export\s+)?)(?P<name>GRUB_CMDLINE_LINUX(?:_DEFAULT)?)=(?P<value>.*)$"
+)
+
+
+def _grub_value(raw: str) -> tuple[str, str, str]:
+    """Split a simple shell value into (quote, words, trailing comment)."""
+    raw = raw.rstrip()
+    m = re.match(r'^(?P<q>["\'])(?P<body>[^"\']*)(?P=q)(?P<rest>\s*(?:#.*)?)$', raw)
+    if m:
+        body, quote, rest = m.group("body"), m.group("q"), m.group("rest")
+    else:
+        m = re.match(r"^(?P<body>[^\s\"'#]*)(?P<rest>\s*(?:#.*)?)$", raw)
+        if not m:
+            raise EditError(f"value {raw!r} is not a simple quoted string")
+        body, quote, rest = m.group("body"), '"', m.group("rest")
+    if quote == '"' and re.search(r"[$`\\]", body):
+        raise EditError(f"value {raw!r} uses shell expansion; edit it by hand")
+    return quote, body, rest
+
+
+def edit_default_grub(text: str, edit: ParamEdit, cancel_in_default: bool = True) -> str:
+    """Edit ``GRUB_CMDLINE_LINUX`` (its last assignment), appending it when absent.
+
+    ``GRUB_CMDLINE_LINUX_DEFAULT`` follows it on normal boot entries, so a
+    ``cgroup_disable`` there would cancel an enable: it is taken out too.
+
+    >>> print(edit_default_grub('GRUB_TIMEOUT=5\\nGRUB_CMDLINE_LINUX="quiet"  # ours\\n',
+    ...                         ParamEdit(enable=("memory",))), end="")
+    GRUB_TIMEOUT=5
+    GRUB_CMDLINE_LINUX="quiet cgroup_enable=memory"  # ours
+    """
+    lines = text.splitlines(keepends=True)
+    found: dict[str, int] = {}
+    for i, line in enumerate(lines):
+        if line.rstrip("\n").endswith("\\"):
+            m = _GRUB_ASSIGN.match(line.rstrip("\n"))
+            if m:
+                raise EditError(f"line {i + 1}: {m.group('name')} continues on the next line")
+        m = _GRUB_ASSIGN.match(line.rstrip("\n"))
+        if m:
+            found[m.group("name")] = i
+
+    def rewrite(index: int, change: ParamEdit) -> None:
+        line = lines[index]
+        ending = "\n" if line.endswith("\n") else ""
+        m = _GRUB_ASSIGN.match(line.rstrip("\n"))
+        if m is None:
+            raise EditError(f"line {index + 1}: not an assignment")
+        quote, body, rest = _grub_value(m.group("value"))
+        try:
+            words = shlex.split(body)
+        except ValueError as exc:
+            raise EditError(f"line {index + 1}: {exc}") from None
+        new_words = edit_params(words, change)
+        if new_words == words:
+            return
+        joined = " ".join(new_words)
+        if quote == "'" and "'" in joined:
+            raise EditError(f"line {index + 1}: cannot quote the new value")
+        lines[index] = f"{m.group('lead')}{m.group('name')}={quote}{joined}{quote}{rest}{ending}"
+
+    if "GRUB_CMDLINE_LINUX" in found:
+        rewrite(found["GRUB_CMDLINE_LINUX"], edit)
+    else:
+        words = edit_params([], edit)
+        if words:
+            if lines and not lines[-1].endswith("\n"):
+                lines[-1] += "\n"
+            lines.append(f'GRUB_CMDLINE_LINUX="{" ".join(words)}"\n')
+    if cancel_in_default and edit.enable and "GRUB_CMDLINE_LINUX_DEFAULT" in found:
+        # Only take the cancelling disables out of the second variable.
+        rewrite(
+            found["GRUB_CMDLINE_LINUX_DEFAULT"],
+            ParamEdit(remove=tuple(f"cgroup_disable={c}" for c in edit.enable)),
+        )
+    return "".join(lines)
+
+
+# -- kubelet YAML -------------------------------------------------------------------
+def _load_mapping(text: str, what: str) -> dict[str, object]:
+    stripped = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if stripped and stripped[0].lstrip().startswith("{"):
+        raise EditError(f"{what} is flow-style (JSON); refusing a line edit")
+    if any(ln.rstrip() == "---" for ln in stripped[1:]) or any(
+        ln.startswith("---") and ln.strip() != "---" for ln in stripped
+    ):
+        raise EditError(f"{what} holds several YAML documents")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise EditError(f"{what} is not valid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise EditError(f"{what} is not a YAML mapping")
+    return data
+
+
+def _key_line(key: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"^(?P<key>{re.escape(key)}|\"{re.escape(key)}\"|'{re.escape(key)}')"
+        r"(?P<sep>[ \t]*:[ \t]*)(?P<value>[^#\n]*?)(?P<comment>[ \t]+#.*)?$"
+    )
+
+
+def set_yaml_key(text: str, key: str, value: str) -> str:
+    """Set top-level ``key`` to the scalar ``value`` (YAML text), changing only its line.
+
+    >>> print(set_yaml_key("kind: KubeletConfiguration\\ncgroupDriver: cgroupfs # x\\n",
+    ...                    "cgroupDriver", "systemd"), end="")
+    kind: KubeletConfiguration
+    cgroupDriver: systemd # x
+    >>> print(set_yaml_key("kind: KubeletConfiguration", "cgroupDriver", "systemd"), end="")
+    kind: KubeletConfiguration
+    cgroupDriver: systemd
+    """
+    before = _load_mapping(text, "the file")
+    wanted = yaml.safe_load(value)
+    if before.get(key) == wanted and key in before:
+        return text
+    lines = text.splitlines(keepends=True)
+    pattern = _key_line(key)
+    hits = [i for i, ln in enumerate(lines) if pattern.match(ln.rstrip("\n"))]
+    if len(hits) > 1:
+        raise EditError(f"{key} is set on several lines")
+    if hits:
+        i = hits[0]
+        m = pattern.match(lines[i].rstrip("\n"))
+        if m is None or not m.group("value").strip():
+            raise EditError(f"{key} has a block value on line {i + 1}")
+        ending = "\n" if lines[i].endswith("\n") else ""
+        lines[i] = f"{m.group('key')}{m.group('sep')}{value}{m.group('comment') or ''}{ending}"
+    else:
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+        lines.append(f"{key}: {value}\n")
+    out = "".join(lines)
+    after = _load_mapping(out, "the edited file")
+    if after != {**before, key: wanted}:
+        raise EditError(f"setting {key} on one line would change other keys")
+    return out
+
+
+def remove_yaml_key(text: str, key: str) -> str:
+    """Remove top-level ``key`` and its value (one line, or its indented/list block).
+
+    >>> print(remove_yaml_key("a: 1\\ncgroupsPerQOS: false\\nenforceNodeAllocatable:\\n"
+    ...                       "- none\\nb: 2\\n", "enforceNodeAllocatable"), end="")
+    a: 1
+    cgroupsPerQOS: false
+    b: 2
+    """
+    before = _load_mapping(text, "the file")
+    if key not in before:
+        return text
+    lines = text.splitlines(keepends=True)
+    pattern = _key_line(key)
+    hits = [i for i, ln in enumerate(lines) if pattern.match(ln.rstrip("\n"))]
+    if len(hits) != 1:
+        raise EditError(f"{key} is not on exactly one top-level line")
+    start = hits[0]
+    end = start + 1
+    m = pattern.match(lines[start].rstrip("\n"))
+    if m is None or not m.group("value").strip():
+        while end < len(lines):
+            ln = lines[end]
+            if ln.strip() == "" or ln[0] in " \t" or ln.startswith("- ") or ln.rstrip() == "-":
+                end += 1
+                continue
+            break
+        while end > start + 1 and not lines[end - 1].strip():
+            end -= 1
+    del lines[start:end]
+    out = "".join(lines)
+    after = _load_mapping(out, "the edited file")
+    expected = {k: v for k, v in before.items() if k != key}
+    if after != expected:
+        raise EditError(f"removing {key} would change other keys")
+    return out
+
+
+# -- kubelet flags -------------------------------------------------------------------
+def _flag_token(flag: str) -> str:
+    return rf"{re.escape(flag)}(?:=(?:\"\"|''|\\\"\\\"|[^\s\"'\\]*))?(?=$|[\s\"'\\])"
+
+
+def remove_flag(text: str, flag: str) -> str:
+    """Remove every ``--flag`` / ``--flag=value`` token (args files and env files alike).
+
+    A line left empty (or holding only a line continuation) goes away; otherwise the
+    space that separated the token goes with it.
+
+    >>> remove_flag('--kubeconfig=x\\n--cgroups-per-qos=false\\n--v=2\\n', '--cgroups-per-qos')
+    '--kubeconfig=x\\n--v=2\\n'
+    >>> remove_flag('ARGS="--a=1 --enforce-node-allocatable=\\"\\" --b"\\n',
+    ...             '--enforce-node-allocatable')
+    'ARGS="--a=1 --b"\\n'
+    >>> remove_flag('ARGS="--cgroups-per-qos=false --b"\\n', '--cgroups-per-qos')
+    'ARGS="--b"\\n'
+    """
+    token = _flag_token(flag)
+    after_blank = re.compile(rf"[ \t]+{token}")
+    at_start = re.compile(rf"(?:^|(?<=[\"']))[ \t]*{token}[ \t]*")
+    out: list[str] = []
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\n")
+        ending = line[len(body) :]
+        if body.lstrip().startswith("#"):
+            out.append(line)
+            continue
+        edited = at_start.sub("", after_blank.sub("", body))
+        if edited == body:
+            out.append(line)
+        elif edited.strip() not in ("", "\\"):
+            out.append(edited + ending)
+    return "".join(out)
+
+
+def set_flag_line(text: str, flag: str, value: str) -> str:
+    """In a one-flag-per-line args file (MicroK8s ``args/kubelet``), set ``--flag=value``.
+
+    >>> set_flag_line("--a=1\\n--cgroup-driver=cgroupfs\\n", "--cgroup-driver", "systemd")
+    '--a=1\\n--cgroup-driver=systemd\\n'
+    >>> set_flag_line("--a=1", "--cgroup-driver", "systemd")
+    '--a=1\\n--cgroup-driver=systemd\\n'
+    """
+    lines = text.splitlines(keepends=True)
+    pattern = re.compile(rf"^\s*{re.escape(flag)}(?:[=\s].*)?$")
+    hits = [i for i, ln in enumerate(lines) if pattern.match(ln.rstrip("\n"))]
+    if len(hits) > 1:
+        raise EditError(f"{flag} is set on several lines")
+    token = f"{flag}={value}"
+    if hits:
+        ending = "\n" if lines[hits[0]].endswith("\n") else ""
+        lines[hits[0]] = token + ending
+    else:
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+        lines.append(token + "\n")
+    return "".join(lines)
+
+
+# -- systemd ------------------------------------------------------------------------
+def systemd_dropin(section: str, settings: Sequence[tuple[str, str]], comment: str) -> str:
+    """The text of a drop-in that sets ``settings`` in ``[section]``.
+
+    >>> print(systemd_dropin("Service", [("Delegate", "yes")], "why"), end="")
+    # why
+    [Service]
+    Delegate=yes
+    """
+    body = "\n".join(f"{k}={v}" for k, v in settings)
+    return f"# {comment}\n[{section}]\n{body}\n"
+
+
+def check_systemd_unit(text: str) -> None:
+    """Raise :class:`EditError` unless ``text`` is a plausible unit file (sections, keys)."""
+    section = None
+    for lineno, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        if not s or s.startswith(("#", ";")):
+            continue
+        if s.startswith("[") and s.endswith("]"):
+            section = s
+            continue
+        if section is None or "=" not in s:
+            raise EditError(f"line {lineno}: {s!r} is not a unit setting")
