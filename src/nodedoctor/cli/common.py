@@ -21,13 +21,23 @@ class UsageError(Exception):
     """Bad arguments or unreadable input: exit code 2, a one-line message, no traceback."""
 
 
-def add_root_options(parser: argparse.ArgumentParser) -> None:
+def add_root_options(parser: argparse.ArgumentParser, many: bool = False) -> None:
+    """``--root``/``--bundle``; with ``many`` each takes several (``check``'s batch mode)."""
     where = parser.add_mutually_exclusive_group()
+    nargs = "+" if many else None
     where.add_argument(
         "--root",
         metavar="DIR",
         help="check a node's files under DIR (a mounted image, an extracted bundle) "
-        "instead of this machine",
+        "instead of this machine" + ("; several: one JSON line each" if many else ""),
+        nargs=nargs,
+    )
+    where.add_argument(
+        "--bundle",
+        metavar="FILE",
+        help="check a bundle written by 'nodedoctor collect' (a .tar.gz), extracted safely "
+        "into a private temporary directory" + ("; several: one JSON line each" if many else ""),
+        nargs=nargs,
     )
     parser.add_argument(
         "--profile",
@@ -37,12 +47,35 @@ def add_root_options(parser: argparse.ArgumentParser) -> None:
 
 
 def open_root(args: argparse.Namespace) -> Root:
-    if getattr(args, "root", None):
-        path = args.root
-        if not os.path.isdir(path):
-            raise UsageError(f"--root {path}: not a directory")
-        return directory_root(path)
+    for kind in ("bundle", "root"):
+        value = getattr(args, kind, None)
+        if isinstance(value, list):  # ``many`` options; batch mode handles more than one
+            if len(value) != 1:
+                raise UsageError(f"--{kind}: this command checks one node at a time")
+            value = value[0]
+        if value:
+            return open_target(kind, value)
     return live_root()
+
+
+def open_target(kind: str, path: str) -> Root:
+    """The root for ``--bundle FILE`` (``kind`` ``bundle``) or ``--root DIR`` (``root``)."""
+    if kind == "bundle":
+        from nodedoctor.sources.bundle import BundleError, open_bundle
+
+        try:
+            return open_bundle(path)
+        except BundleError as exc:
+            raise UsageError(f"--bundle: {exc}") from None
+    if not os.path.isdir(path):
+        raise UsageError(f"--root {path}: not a directory")
+    # An extracted bundle keeps its recorded commands and running state. The bundle module
+    # (tarfile, gzip) is imported only when the directory has a manifest: start-up cost.
+    if os.path.lexists(os.path.join(path, ".nodedoctor")):
+        from nodedoctor.sources.bundle import bundle_directory_root
+
+        return bundle_directory_root(path) or directory_root(path)
+    return directory_root(path)
 
 
 def parse_severity(value: str) -> Severity:

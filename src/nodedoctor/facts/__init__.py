@@ -44,6 +44,11 @@ class Facts:
     def live(self) -> bool:
         return self.root.live
 
+    @property
+    def running(self) -> bool:
+        """``/proc`` and command outputs describe a running node (live, or a recorded bundle)."""
+        return self.root.running
+
     def get(self, provider: Callable[[Facts], T]) -> T:
         if provider not in self._cache:
             self._cache[provider] = provider(self)

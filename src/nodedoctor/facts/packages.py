@@ -111,7 +111,7 @@ def packages(facts: Facts) -> Packages:
         item = _snap(facts, snap)
         if item is not None:
             snaps[snap] = item
-    if facts.live:
+    if facts.running:  # live, or the outputs a bundle recorded
         for component, command in VERSION_COMMANDS.items():
             result = facts.root.run(command)
             if result is None or not result.ok:

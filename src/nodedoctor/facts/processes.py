@@ -1,6 +1,7 @@
-"""Which node daemons are running (live only: read from ``/proc``).
+"""Which node daemons are running, read from ``/proc``: live, or from a bundle, which records
+the ``/proc/<pid>/comm`` and ``cmdline`` of the watched daemons (``nodedoctor collect``).
 
-Offline roots cannot tell; the answer is then ``None`` ("unknown"), never "not running".
+Other offline roots cannot tell; the answer is then ``None`` ("unknown"), never "not running".
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class Processes:
 
 
 def processes(facts: Facts) -> Processes:
-    if not facts.live:
+    if not facts.running:
         return Processes(None)
     found: list[Process] = []
     for name in facts.root.listdir("/proc") or []:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import platform
 import re
 from dataclasses import dataclass
@@ -77,8 +76,11 @@ def kernel(facts: Facts) -> Kernel:
         rel = platform.release()
         release = Sourced(rel, Evidence("uname -r", rel))
     arch: str | None = None
+    recorded = facts.root.run("uname-m") if facts.running and not facts.live else None
     if facts.live:
         arch = platform.machine()
+    elif recorded is not None and recorded.ok and recorded.stdout.strip():
+        arch = recorded.stdout.strip()  # a bundle: `uname -m` as recorded on the node
     elif release is not None:
         m = _ARCH_FROM_RELEASE.search(release.value)
         arch = m.group(1) if m else None
@@ -131,12 +133,12 @@ class InitSystem:
 
 
 def init_system(facts: Facts) -> InitSystem:
-    if facts.live:
+    if facts.running:  # live, or a bundle that recorded /proc/1/comm
         comm = facts.read("/proc/1/comm")
         if comm is not None:
             name = comm.strip()
             return InitSystem(name == "systemd", Evidence("/proc/1/comm", name))
-        running = os.path.isdir("/run/systemd/system")
+        running = facts.root.is_dir("/run/systemd/system")
         return InitSystem(
             running, Evidence("/run/systemd/system", "exists" if running else "absent")
         )

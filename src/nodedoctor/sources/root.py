@@ -39,9 +39,14 @@ class Root:
         live: bool = False,
         commands: CommandRunner | None = None,
         label: str | None = None,
+        running: bool | None = None,
     ) -> None:
         self.base = os.path.realpath(base)
         self.live = live
+        #: Whether ``/proc`` and the command outputs describe a running node: live, or a
+        #: bundle recorded on one. Facts about running state (processes, PID 1, ``--version``
+        #: outputs) ask this; ``live`` means "this machine, now" (platform calls, actions).
+        self.running = live if running is None else running
         self.commands = commands
         self.label = label or ("/" if live else base)
 
@@ -109,6 +114,37 @@ class Root:
     def read_text(self, path: str, limit: int = DEFAULT_READ_LIMIT) -> str | None:
         result = self.read(path, limit)
         return None if result is None else result.text
+
+    def read_tail(self, path: str, limit: int = DEFAULT_READ_LIMIT) -> ReadResult | None:
+        """The last ``limit`` bytes of ``path`` (for logs), from the first whole line;
+        ``truncated`` tells that the start was cut. ``None`` when absent."""
+        try:
+            host = self.resolve(path)
+            fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except (OSError, UnsafePathError):
+            return None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            start = max(0, st.st_size - limit)
+            os.lseek(fd, start, os.SEEK_SET)
+            chunks: list[bytes] = []
+            size = 0
+            while size < limit:
+                chunk = os.read(fd, min(65536, limit - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        raw = b"".join(chunks)
+        if start > 0:
+            raw = raw[raw.find(b"\n") + 1 :] if b"\n" in raw else b""
+        return ReadResult(raw.decode("utf-8", errors="replace"), start > 0)
 
     def read_bytes(self, path: str, limit: int = DEFAULT_READ_LIMIT) -> tuple[bytes, bool] | None:
         try:

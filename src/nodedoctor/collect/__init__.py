@@ -1,0 +1,410 @@
+"""``nodedoctor collect``: write a bundle that is itself a root (DESIGN.md "Bundle").
+
+Which files go in is derived, not listed by hand: the whole check runs once on a
+:class:`RecordingRoot`, which notes every path the facts layer reads, probes or lists, so a
+new rule's files are collected as soon as the rule reads them. :data:`ALWAYS` adds the
+files the rules read only in some states (a kubelet config when the kubelet is installed,
+say), and the kubepods cgroup tree is walked within bounds. Every file then passes
+:mod:`nodedoctor.collect.secrets`: credentials are withheld or redacted line by line.
+
+Running state goes in as the node shows it: ``/proc/1/comm`` and the ``/proc/<pid>/comm``
+and ``cmdline`` of the watched daemons (credential flags redacted), and the output of each
+allowlisted command under ``.nodedoctor/commands/<name>.json``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import socket
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nodedoctor import __version__
+from nodedoctor.collect.secrets import redact_argv, redact_text, withheld_reason
+from nodedoctor.sources.bundle import COMMANDS_DIR, MANIFEST, MANIFEST_SCHEMA, command_to_json
+from nodedoctor.sources.commands import ALLOWLIST, CommandResult
+from nodedoctor.sources.root import DEFAULT_READ_LIMIT, Root
+
+#: Files and globs always collected when present (``dir/*pattern``: entries of ``dir``).
+ALWAYS: tuple[str, ...] = (
+    "/proc/cmdline",
+    "/proc/cgroups",
+    "/proc/self/mountinfo",
+    "/proc/swaps",
+    "/proc/sys/kernel/osrelease",
+    "/proc/sys/kernel/hostname",
+    "/proc/device-tree/model",
+    "/proc/1/comm",
+    "/etc/os-release",
+    "/usr/lib/os-release",
+    "/etc/hostname",
+    "/etc/default/grub",
+    "/etc/kernel/cmdline",
+    "/boot/cmdline.txt",
+    "/boot/firmware/cmdline.txt",
+    "/var/lib/dpkg/status",
+    "/snap/microk8s/current/meta/snap.yaml",
+    "/snap/k8s/current/meta/snap.yaml",
+    "/sys/fs/cgroup/cgroup.controllers",
+    "/sys/fs/cgroup/cgroup.subtree_control",
+    "/sys/fs/cgroup/cpu.stat",
+    "/sys/class/dmi/id/product_name",
+    "/var/lib/kubelet/config.yaml",
+    "/var/lib/kubelet/kubeadm-flags.env",
+    "/etc/default/kubelet",
+    "/etc/sysconfig/kubelet",
+    "/etc/systemd/system/kubelet.service.d/*.conf",
+    "/usr/lib/systemd/system/kubelet.service.d/*.conf",
+    "/lib/systemd/system/kubelet.service.d/*.conf",
+    "/etc/systemd/system/kubelet.service",
+    "/usr/lib/systemd/system/kubelet.service",
+    "/lib/systemd/system/kubelet.service",
+    "/etc/kubernetes/kubelet-config.yaml",
+    "/etc/kubernetes/kubelet.env",
+    "/var/snap/microk8s/current/args/*",
+    "/etc/rancher/k3s/config.yaml",
+    "/etc/rancher/k3s/config.yaml.d/*.yaml",
+    "/etc/containerd/config.toml",
+    "/etc/containerd/conf.d/*.toml",
+    "/var/lib/rancher/k3s/agent/etc/containerd/config.toml",
+    "/var/lib/rancher/k3s/agent/etc/containerd/config.toml.tmpl",
+    "/var/lib/rancher/k3s/agent/etc/containerd/config-v3.toml.tmpl",
+    "/etc/crio/crio.conf",
+    "/etc/crio/crio.conf.d/*.conf",
+    "/etc/docker/daemon.json",
+    "/etc/apparmor.d/runc",
+    "/etc/cloud/cloud-init.disabled",
+    "/etc/cloud/cloud.cfg",
+    "/etc/cloud/cloud.cfg.d/*.cfg",
+)
+
+#: Where kubepods lives on each hierarchy (both drivers), walked within the bounds below.
+KUBEPODS_NAMES = ("kubepods", "kubepods.slice")
+CGROUP_FILES = ("cgroup.controllers", "cgroup.subtree_control", "cgroup.procs", "cgroup.type")
+MAX_CGROUP_DIRS = 2000
+MAX_CGROUP_DEPTH = 4
+MAX_DIR_ENTRIES = 2000
+#: Files read for the explicit list are capped lower than what the rules may read.
+ALWAYS_LIMIT = 1024 * 1024
+#: Total bytes of file contents in a bundle; past it, files are left out and listed.
+TOTAL_LIMIT = 64 * 1024 * 1024
+
+_PID_PATH = re.compile(r"^/proc/(\d+)/")
+_WATCHED_PID_FILES = ("comm", "cmdline")
+
+
+class RecordingRoot(Root):
+    """A root that remembers every node path the facts layer touched."""
+
+    def __init__(self, inner: Root) -> None:
+        super().__init__(
+            inner.base,
+            live=inner.live,
+            commands=inner.commands,
+            label=inner.label,
+            running=inner.running,
+        )
+        self.files: dict[str, int] = {}
+        self.probed: set[str] = set()
+        self.listed: set[str] = set()
+        self.commands_run: set[str] = set()
+
+    def read_bytes(self, path: str, limit: int = DEFAULT_READ_LIMIT) -> tuple[bytes, bool] | None:
+        self.files[path] = max(limit, self.files.get(path, 0))
+        return super().read_bytes(path, limit)
+
+    def exists(self, path: str) -> bool:
+        self.probed.add(path)
+        return super().exists(path)
+
+    def is_dir(self, path: str) -> bool:
+        self.probed.add(path)
+        return super().is_dir(path)
+
+    def listdir(self, path: str) -> list[str] | None:
+        self.listed.add(path)
+        return super().listdir(path)
+
+    def run(self, name: str) -> CommandResult | None:
+        self.commands_run.add(name)
+        return super().run(name)
+
+
+@dataclass
+class Plan:
+    """What goes into the bundle: node paths of files (with read limits) and directories."""
+
+    files: dict[str, int] = field(default_factory=dict)
+    dirs: set[str] = field(default_factory=set)
+
+    def add_file(self, path: str, limit: int) -> None:
+        self.files[path] = max(limit, self.files.get(path, 0))
+
+
+@dataclass(frozen=True)
+class CollectResult:
+    path: str
+    files: tuple[str, ...]
+    withheld: tuple[tuple[str, str], ...]
+    redacted: tuple[tuple[str, tuple[int, ...]], ...]
+    left_out: tuple[str, ...]
+    commands: tuple[str, ...]
+    size: int
+
+
+def _record_check(root: Root) -> RecordingRoot:
+    """Run every rule once on a recording root; what it touched is what the rules read."""
+    from nodedoctor import engine
+    from nodedoctor.facts import Facts
+    from nodedoctor.rules import all_rules
+
+    recording = RecordingRoot(root)
+    engine.run(Facts(recording), list(all_rules()))
+    return recording
+
+
+def _expand(root: Root, pattern: str) -> list[str]:
+    directory, _, name = pattern.rpartition("/")
+    if any(c in name for c in "*?["):
+        return root.glob(directory or "/", name)
+    return [pattern]
+
+
+def _watched_pids(root: Root, paths: Iterable[str]) -> set[str]:
+    from nodedoctor.facts.processes import WATCHED
+
+    pids: set[str] = set()
+    for path in paths:
+        m = _PID_PATH.match(path)
+        if m and path.endswith("/comm"):
+            comm = (root.read_text(path, 256) or "").strip()
+            if comm in WATCHED:
+                pids.add(m.group(1))
+    return pids
+
+
+def _kubepods_tree(root: Root, plan: Plan) -> None:
+    """The kubepods cgroups of every hierarchy, bounded in depth and count."""
+    hierarchies = ["/sys/fs/cgroup"]
+    hierarchies += [
+        f"/sys/fs/cgroup/{name}"
+        for name in root.listdir("/sys/fs/cgroup") or []
+        if root.is_dir(f"/sys/fs/cgroup/{name}")
+    ]
+    budget = MAX_CGROUP_DIRS
+    for hierarchy in hierarchies:
+        for top in KUBEPODS_NAMES:
+            queue = [(f"{hierarchy}/{top}", 0)]
+            while queue and budget > 0:
+                directory, depth = queue.pop(0)
+                entries = root.listdir(directory)
+                if entries is None:
+                    continue
+                budget -= 1
+                plan.dirs.add(directory)
+                for name in CGROUP_FILES:
+                    if name in entries:
+                        plan.add_file(f"{directory}/{name}", 64 * 1024)
+                if depth >= MAX_CGROUP_DEPTH:
+                    continue
+                for name in entries:
+                    child = f"{directory}/{name}"
+                    if "." in name and not name.endswith(".slice") and not name.endswith(".scope"):
+                        continue  # interface files, not cgroups
+                    if root.is_dir(child):
+                        queue.append((child, depth + 1))
+
+
+def plan_collection(root: Root) -> tuple[Plan, RecordingRoot]:
+    recording = _record_check(root)
+    plan = Plan()
+    touched = set(recording.files) | recording.probed
+    keep_pids = _watched_pids(root, touched)
+
+    def wanted(path: str) -> bool:
+        m = _PID_PATH.match(path)
+        if m is None:
+            return True
+        if path == "/proc/1/comm":
+            return True
+        return m.group(1) in keep_pids and path.rsplit("/", 1)[-1] in _WATCHED_PID_FILES
+
+    for path, limit in recording.files.items():
+        if wanted(path):
+            plan.add_file(path, limit)
+    plan.add_file("/proc/1/comm", 256)
+    for pid in sorted(keep_pids - {"1"}):
+        for name in _WATCHED_PID_FILES:
+            plan.add_file(f"/proc/{pid}/{name}", 64 * 1024)
+    for path in recording.probed:
+        if not wanted(path) or not root.exists(path):
+            continue
+        if root.is_dir(path):
+            plan.dirs.add(path)
+        else:
+            plan.add_file(path, DEFAULT_READ_LIMIT)
+    for directory in recording.listed:
+        if directory == "/proc" or _PID_PATH.match(directory + "/"):
+            continue  # pids: only the watched daemons' files, added above
+        entries = root.listdir(directory)
+        if entries is None:
+            continue
+        plan.dirs.add(directory)
+        for name in entries[:MAX_DIR_ENTRIES]:
+            child = f"{directory.rstrip('/')}/{name}"
+            if root.is_dir(child):
+                plan.dirs.add(child)
+    for pattern in ALWAYS:
+        for path in _expand(root, pattern):
+            if root.exists(path) and not root.is_dir(path):
+                plan.add_file(path, ALWAYS_LIMIT)
+    _kubepods_tree(root, plan)
+    return plan, recording
+
+
+def _tar_dirs(paths: Iterable[str]) -> list[str]:
+    out: set[str] = set()
+    for path in paths:
+        parts = path.strip("/").split("/")
+        for i in range(1, len(parts) + 1):
+            out.add("/".join(parts[:i]))
+    return sorted(out)
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes | None, mtime: float) -> None:
+    info = tarfile.TarInfo(name)
+    info.mtime = int(mtime)
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    if data is None:
+        info.type = tarfile.DIRTYPE
+        info.mode = 0o755
+        tar.addfile(info)
+        return
+    info.mode = 0o644
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _content(root: Root, path: str, limit: int) -> bytes | None:
+    """What the bundle holds for ``path``: at most ``limit + 1`` bytes, so a reader with the
+    same limit sees the same text and the same "truncated" verdict."""
+    got = root.read_bytes(path, limit + 1)
+    if got is None:
+        return None
+    data, _ = got
+    return data
+
+
+def default_output(hostname: str | None, now: float) -> str:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    host = re.sub(r"[^A-Za-z0-9_.-]", "_", hostname or "node")
+    return f"nodedoctor-{host}-{stamp}.tar.gz"
+
+
+def collect(root: Root, output: str | None = None, *, now: float | None = None) -> CollectResult:
+    """Write the bundle of ``root`` to ``output`` (atomically, mode 0600)."""
+    now = time.time() if now is None else now
+    plan, recording = plan_collection(root)
+    host = (root.read_text("/proc/sys/kernel/hostname") or "").strip() or (
+        socket.gethostname() if root.live else None
+    )
+    output = output or default_output(host, now)
+
+    files: dict[str, bytes] = {}
+    withheld: list[tuple[str, str]] = []
+    redacted: list[tuple[str, tuple[int, ...]]] = []
+    left_out: list[str] = []
+    total = 0
+    for path in sorted(plan.files):
+        reason = withheld_reason(path)
+        if reason is not None:
+            withheld.append((path, reason))
+            continue
+        data = _content(root, path, plan.files[path])
+        if data is None:
+            continue
+        if path.endswith("/cmdline") and path.startswith("/proc/"):
+            argv = data.decode("utf-8", errors="replace").split("\x00")
+            cleaned = "\x00".join(redact_argv(argv)).encode()
+            if cleaned != data.decode("utf-8", errors="replace").encode():
+                redacted.append((path, ()))
+            data = cleaned
+        elif b"\x00" not in data[:8192]:
+            text, lines = redact_text(data.decode("utf-8", errors="surrogateescape"))
+            if lines:
+                redacted.append((path, tuple(lines)))
+                data = text.encode("utf-8", errors="surrogateescape")
+        if total + len(data) > TOTAL_LIMIT:
+            left_out.append(path)
+            continue
+        total += len(data)
+        files[path] = data
+
+    commands: dict[str, CommandResult] = {}
+    if root.commands is not None:
+        names = sorted(set(ALLOWLIST) | recording.commands_run) if root.live else []
+        names += sorted(recording.commands_run - set(names))
+        for name in names:
+            result = root.run(name)
+            if result is not None:
+                commands[name] = result
+
+    # Directory names are kept even where contents are withheld (pod UIDs under
+    # /var/lib/kubelet/pods tell which pods the kubelet still has).
+    dirs = set(plan.dirs)
+    manifest: dict[str, Any] = {
+        "schema": MANIFEST_SCHEMA,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "hostname": host,
+        "source": root.label,
+        "tool": {"name": "nodedoctor", "version": __version__},
+        "files": sorted(files),
+        "directories": sorted(dirs),
+        "commands": sorted(commands),
+        "withheld": [{"path": p, "reason": r} for p, r in withheld],
+        "redacted": [{"path": p, "lines": list(lines)} for p, lines in redacted],
+        "left_out": left_out,
+    }
+    directory = os.path.dirname(os.path.abspath(output))
+    fd, tmp = tempfile.mkstemp(prefix=".nodedoctor-collect-", suffix=".tar.gz", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            with tarfile.open(fileobj=raw, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+                names = [p.lstrip("/") for p in files] + [d.lstrip("/") for d in dirs]
+                for name in _tar_dirs(names):
+                    if f"/{name}" not in files:
+                        _add(tar, name, None, now)
+                for path in sorted(files):
+                    _add(tar, path.lstrip("/"), files[path], now)
+                _add(tar, ".nodedoctor", None, now)
+                _add(tar, COMMANDS_DIR, None, now)
+                for name, result in sorted(commands.items()):
+                    body = json.dumps(command_to_json(result), indent=1).encode()
+                    text, _ = redact_text(body.decode())
+                    _add(tar, f"{COMMANDS_DIR}/{name}.json", text.encode(), now)
+                _add(tar, MANIFEST, json.dumps(manifest, indent=1).encode(), now)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, output)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return CollectResult(
+        path=output,
+        files=tuple(sorted(files)),
+        withheld=tuple(withheld),
+        redacted=tuple(redacted),
+        left_out=tuple(left_out),
+        commands=tuple(sorted(commands)),
+        size=os.path.getsize(output),
+    )
