@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import importlib.metadata
 import os
 import stat
@@ -44,19 +45,8 @@ DEPENDENCIES: dict[str, tuple[str, frozenset[str]]] = {
 #: The only kinds of file that go into the zip; anything else (``.so``, ``.pyc``) stays out.
 SHIPPED_SUFFIXES = (".py", ".md", ".typed")
 
-MAIN = '''\
-"""Run nodedoctor from its single-file build: ``python3 nodedoctor.pyz check``."""
-
-import sys
-
-if sys.version_info < (3, 9):
-    sys.stderr.write("nodedoctor needs Python 3.9 or newer; this is %s\\n" % sys.version.split()[0])
-    sys.exit(2)
-
-from nodedoctor.cli import main
-
-sys.exit(main())
-'''
+#: Copied into the zip as ``__main__.py``, with ``BUILD_ID`` filled in.
+MAIN_TEMPLATE = Path(__file__).resolve().parent / "zipapp_main.py"
 
 
 def git(*args: str) -> str | None:
@@ -147,6 +137,24 @@ def build_module(version: str, commit: str, date: str, deps: list[tuple[str, str
     )
 
 
+def build_id(files: list[tuple[str, Path]], generated: dict[str, str]) -> str:
+    """A hash of every entry: the name of this build's unpacked cache directory."""
+    digest = hashlib.sha256()
+    contents = {name: path.read_bytes() for name, path in files}
+    contents.update({name: text.encode("utf-8") for name, text in generated.items()})
+    for name in sorted(contents):
+        digest.update(name.encode("utf-8") + b"\0" + contents[name] + b"\0")
+    return digest.hexdigest()[:20]
+
+
+def main_module(build: str) -> str:
+    template = MAIN_TEMPLATE.read_text(encoding="utf-8")
+    placeholder = 'BUILD_ID = "unbuilt"\n'
+    if template.count(placeholder) != 1:
+        raise SystemExit(f"build_zipapp: {MAIN_TEMPLATE} lost its BUILD_ID line")
+    return template.replace(placeholder, f"BUILD_ID = {build!r}\n")
+
+
 def write_zipapp(
     target: Path, files: list[tuple[str, Path]], generated: dict[str, str], when: dt.datetime
 ) -> None:
@@ -187,12 +195,12 @@ def main(argv: list[str] | None = None) -> int:
     version = package_version()
     deps, dep_versions = dependency_files()
     generated = {
-        "__main__.py": MAIN,
         "nodedoctor/_build.py": build_module(
             version, commit, when.strftime("%Y-%m-%dT%H:%M:%SZ"), dep_versions
         ),
     }
     files = own_files() + deps
+    generated["__main__.py"] = main_module(build_id(files, generated))
     write_zipapp(args.output, files, generated, when)
     size = args.output.stat().st_size
     print(
