@@ -22,7 +22,14 @@ def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "check", help="check a node and report what stops it from running pods"
     )
-    add_root_options(p)
+    add_root_options(p, many=True)
+    p.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        metavar="N",
+        help="with several --root/--bundle: worker processes (default: one per CPU)",
+    )
     p.add_argument(
         "--format",
         default="text",
@@ -54,6 +61,19 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _run_batch(
+    args: argparse.Namespace, targets: list[tuple[str, str]], only: list[str], skip: list[str]
+) -> int:
+    from nodedoctor.cli.batch import Options, Target, run_batch
+
+    if args.format != "json":
+        raise UsageError("several roots are reported as JSON Lines: add --format json")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be 1 or more")
+    options = Options(args.profile, tuple(only), tuple(skip), args.fail_on)
+    return run_batch([Target(k, p) for k, p in targets], options, args.jobs, args.output)
+
+
 def run(args: argparse.Namespace) -> int:
     from nodedoctor import engine
     from nodedoctor.facts import Facts
@@ -70,10 +90,13 @@ def run(args: argparse.Namespace) -> int:
     for rule_id in [*only, *skip]:
         if rule_by_id(rule_id) is None:
             raise UsageError(f"unknown rule {rule_id!r}; see 'nodedoctor rules'")
-    root = open_root(args)
-    facts = Facts(root, profile=args.profile)
     if args.only and not only:  # a family with no rules yet: run only the engine's own
         only = sorted(ENGINE_RULES)
+    targets = [("root", r) for r in args.root or []] + [("bundle", b) for b in args.bundle or []]
+    if len(targets) > 1:
+        return _run_batch(args, targets, only, skip)
+    root = open_root(args)
+    facts = Facts(root, profile=args.profile)
     report = engine.run(facts, engine.select_rules(all_rules(), only, skip))
     fmt = Format(args.format)
     exit_code = None
