@@ -163,10 +163,14 @@ def _record_check(root: Root) -> RecordingRoot:
     """Run every rule once on a recording root; what it touched is what the rules read."""
     from nodedoctor import engine
     from nodedoctor.facts import Facts
+    from nodedoctor.facts.processes import processes
     from nodedoctor.rules import all_rules
 
     recording = RecordingRoot(root)
-    engine.run(Facts(recording), list(all_rules()))
+    facts = Facts(recording)
+    engine.run(facts, list(all_rules()))
+    # The running daemons, whether or not a rule asked: ``--bundle`` must tell them too.
+    facts.get(processes)
     return recording
 
 

@@ -248,10 +248,11 @@ def extract_bundle(path: str, dest: str, limits: Limits = DEFAULT_LIMITS) -> lis
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError as exc:
         raise BundleError(f"{label}: cannot open ({exc.strerror})") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise BundleError(f"{label}: not a regular file")
     with os.fdopen(fd, "rb") as raw:
-        st = os.fstat(raw.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise BundleError(f"{label}: not a regular file")
         if st.st_size > limits.compressed_bytes:
             raise BundleError(f"{label}: larger than {limits.compressed_bytes} bytes")
         stream = _CountingGzip(raw, limits, label)
