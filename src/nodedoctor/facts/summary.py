@@ -6,6 +6,7 @@ from typing import Any
 
 from nodedoctor.facts import Facts
 from nodedoctor.facts.cgroups import cgroup_facts
+from nodedoctor.facts.kubelet import kubelet_summary
 from nodedoctor.facts.system import hostname, kernel, os_release
 
 
@@ -20,4 +21,5 @@ def node_summary(facts: Facts) -> dict[str, Any]:
         "kernel": k.release.value if k.release else None,
         "arch": k.arch,
         "cgroup": {"mode": cg.mode.value if cg.mode else None},
+        "kubelet": kubelet_summary(facts),
     }

@@ -1,0 +1,115 @@
+"""Which deployer set the node up, judged from its files, or as the user says (``--profile``).
+
+Each deployer puts the kubelet's configuration somewhere else, runs it under another systemd
+unit and chooses other defaults. What each profile changes in nodedoctor:
+
+``kubeadm``
+    The kubelet runs as ``kubelet.service`` with the ``10-kubeadm.conf`` drop-in
+    (``/usr/lib/systemd/system/kubelet.service.d/`` from pkgs.k8s.io packages, or
+    ``/etc/systemd/system/kubelet.service.d/``). Flags come from ``KUBELET_KUBEADM_ARGS`` in
+    ``/var/lib/kubelet/kubeadm-flags.env`` and ``KUBELET_EXTRA_ARGS`` in ``/etc/default/kubelet``
+    (``/etc/sysconfig/kubelet`` on the RHEL family); the config file is
+    ``/var/lib/kubelet/config.yaml``. kubeadm >= 1.22 writes ``cgroupDriver: systemd`` into it
+    when the user leaves it unset, so the file, not the kubelet default, usually decides.
+``kubekey``
+    KubeKey drives kubeadm: same files, with the binary in ``/usr/local/bin`` and the unit and
+    drop-in under ``/etc/systemd/system``. Detected by ``/etc/kubekey``.
+``kubespray``
+    ``/etc/systemd/system/kubelet.service`` reads ``/etc/kubernetes/kubelet.env`` (``KUBELET_ARGS``
+    and friends); the config file is ``/etc/kubernetes/kubelet-config.yaml``.
+``kops``
+    nodeup writes the unit and its environment; the kubelet is read from the unit like any other.
+    Detected by ``/opt/kops`` or ``/etc/sysconfig/kops-configuration`` (nodeup's own files).
+``microk8s``
+    kubelite (``snap.microk8s.daemon-kubelite.service``) reads one flag per line from
+    ``/var/snap/microk8s/current/args/kubelet``; there is no config file unless a ``--config``
+    line names one; the version is the snap's; the driver defaults to the kubelet's
+    ``cgroupfs`` (MicroK8s sets none).
+``k3s``
+    ``k3s.service`` (server) or ``k3s-agent.service`` runs an embedded kubelet. Flags are k3s's own
+    plus ``kubelet-arg`` from ``/etc/rancher/k3s/config.yaml``; config drop-ins in
+    ``/var/lib/rancher/k3s/agent/etc/kubelet.conf.d/`` (v1.32+); k3s itself picks the driver
+    (``systemd`` when it runs as a systemd unit and ``cpuset`` is available, else ``cgroupfs``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nodedoctor.facts import Facts, file_evidence
+from nodedoctor.model import Evidence
+
+PROFILES = ("kubeadm", "kubespray", "microk8s", "k3s", "kops", "kubekey")
+
+#: Marker files per deployer, most specific deployer first (KubeKey and Kubespray also use
+#: kubeadm, so their markers are checked before kubeadm's).
+MARKERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "microk8s",
+        ("/snap/microk8s/current/meta/snap.yaml", "/var/snap/microk8s/current/args/kubelet"),
+    ),
+    (
+        "k3s",
+        (
+            "/etc/rancher/k3s/config.yaml",
+            "/etc/systemd/system/k3s.service",
+            "/etc/systemd/system/k3s-agent.service",
+            "/var/lib/rancher/k3s/agent/etc/kubelet.conf.d",
+            "/usr/local/bin/k3s",
+        ),
+    ),
+    ("kubekey", ("/etc/kubekey",)),
+    ("kops", ("/etc/sysconfig/kops-configuration", "/opt/kops", "/var/lib/toolbox/kops")),
+    ("kubespray", ("/etc/kubernetes/kubelet.env", "/etc/kubernetes/kubelet-config.yaml")),
+    (
+        "kubeadm",
+        (
+            "/var/lib/kubelet/kubeadm-flags.env",
+            "/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf",
+            "/lib/systemd/system/kubelet.service.d/10-kubeadm.conf",
+            "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf",
+            "/var/lib/kubelet/config.yaml",
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The deployer: ``name`` is one of PROFILES, or ``None`` when nothing tells."""
+
+    name: str | None
+    evidence: tuple[Evidence, ...]
+    #: Given with ``--profile`` rather than detected.
+    forced: bool = False
+    #: Every deployer whose markers are present (a node can carry leftovers of another).
+    detected: tuple[str, ...] = ()
+
+
+def _marker_evidence(facts: Facts, path: str) -> Evidence | None:
+    if not facts.root.exists(path):
+        return None
+    kind = "directory" if facts.root.is_dir(path) else "file"
+    return file_evidence(path, f"{kind} present")
+
+
+def deployer_profile(facts: Facts) -> Profile:
+    found: list[tuple[str, Evidence]] = []
+    for name, paths in MARKERS:
+        for path in paths:
+            ev = _marker_evidence(facts, path)
+            if ev is not None:
+                found.append((name, ev))
+                break
+    detected = tuple(name for name, _ in found)
+    if facts.profile:
+        return Profile(
+            facts.profile,
+            (Evidence("--profile", f"--profile {facts.profile}"),),
+            forced=True,
+            detected=detected,
+        )
+    if not found:
+        return Profile(None, (), detected=())
+    name, ev = found[0]
+    return Profile(name, (ev,), detected=detected)
