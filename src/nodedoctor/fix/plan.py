@@ -144,6 +144,8 @@ class Workspace:
     """What fixers see and record. Reads return the bytes as planned so far."""
 
     facts: Facts
+    #: Every finding of the run (a fixer may depend on others, e.g. a workaround's cause).
+    findings: tuple[Finding, ...] = ()
     _planned: dict[str, bytes] = field(default_factory=dict)
     _original: dict[str, bytes | None] = field(default_factory=dict)
     _reasons: dict[str, list[Reason]] = field(default_factory=dict)
@@ -218,6 +220,33 @@ class Workspace:
         item = Refusal(rule, path, reason)
         if item not in self.refusals:
             self.refusals.append(item)
+
+    def snapshot(self) -> tuple[object, ...]:
+        """Everything recorded so far (to undo a fixer that gives up half-way)."""
+        return (
+            dict(self._planned),
+            dict(self._original),
+            {k: list(v) for k, v in self._reasons.items()},
+            dict(self._formats),
+            dict(self._modes),
+            list(self.commands),
+            list(self.restarts),
+            list(self.reboot),
+            list(self.instructions),
+        )
+
+    def restore(self, snap: tuple[object, ...]) -> None:
+        (
+            self._planned,
+            self._original,
+            self._reasons,
+            self._formats,
+            self._modes,
+            self.commands,
+            self.restarts,
+            self.reboot,
+            self.instructions,
+        ) = snap  # type: ignore[assignment]
 
     # -- result -------------------------------------------------------------
     def steps(self) -> tuple[Step, ...]:

@@ -17,7 +17,15 @@ import yaml
 
 
 class EditError(Exception):
-    """The file cannot be edited safely; the message says why."""
+    """The file cannot be edited safely; the message says why (``path``: which file)."""
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+    def at(self, path: str) -> EditError:
+        """The same error, naming ``path``."""
+        return EditError(f"{path}: {self}", path)
 
 
 # -- kernel command lines -------------------------------------------------------------

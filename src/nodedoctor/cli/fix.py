@@ -1,0 +1,147 @@
+"""``nodedoctor fix``, ``nodedoctor rollback`` and ``nodedoctor journal``.
+
+``fix`` exits 0 when there is nothing to change, 1 when a plan exists (without
+``--apply``) or the apply left something wrong or was refused, 2 on usage errors (and
+``--apply`` without a terminal or ``--yes``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from nodedoctor.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    UsageError,
+    add_root_options,
+    open_root,
+)
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "fix", help="plan (and with --apply make) the edits that fix the findings"
+    )
+    add_root_options(p)
+    p.add_argument("--only", nargs="+", default=[], metavar="ID", help="fix only these rules")
+    p.add_argument("--apply", action="store_true", help="apply the plan (default: show it)")
+    p.add_argument("--yes", action="store_true", help="apply without asking")
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="after applying, restart the services the plan names (live node only)",
+    )
+    p.add_argument("--format", default="text", choices=["text", "json"])
+    p.set_defaults(func=run_fix)
+
+    r: argparse.ArgumentParser = sub.add_parser(
+        "rollback", help="restore the files of an applied fix byte for byte"
+    )
+    add_root_options(r)
+    r.add_argument("journal_id", nargs="?", metavar="JOURNAL_ID", help="default: the last apply")
+    r.add_argument(
+        "--force", action="store_true", help="restore files even if they changed since the apply"
+    )
+    r.add_argument("--format", default="text", choices=["text", "json"])
+    r.set_defaults(func=run_rollback)
+
+    j: argparse.ArgumentParser = sub.add_parser("journal", help="list applied fixes")
+    add_root_options(j)
+    j.add_argument("--format", default="text", choices=["text", "json"])
+    j.set_defaults(func=run_journal)
+
+
+def _emit(args: argparse.Namespace, text: str, data: dict[str, Any] | list[Any]) -> None:
+    if args.format == "json":
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        sys.stdout.write(text)
+
+
+def _confirm(prompt: str) -> bool:
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes")
+
+
+def run_fix(args: argparse.Namespace) -> int:
+    from nodedoctor import engine as rule_engine
+    from nodedoctor.facts import Facts
+    from nodedoctor.fix import engine, render
+    from nodedoctor.fix.fixers import build_plan
+    from nodedoctor.fix.fsops import RefusedError
+    from nodedoctor.rules import all_rules, rule_by_id
+
+    for rule_id in args.only:
+        if rule_by_id(rule_id) is None:
+            raise UsageError(f"unknown rule {rule_id!r}; see 'nodedoctor rules'")
+    if args.apply and getattr(args, "bundle", None):
+        raise UsageError("--apply: a bundle is a copy of a node; fix the node itself")
+    if args.restart and not args.apply:
+        raise UsageError("--restart needs --apply")
+    root = open_root(args)
+    facts = Facts(root, profile=args.profile)
+    rules = rule_engine.select_rules(all_rules(), args.only)
+    report = rule_engine.run(facts, rules)
+    findings = [f for f in report.findings if not args.only or f.rule in args.only]
+    plan = build_plan(facts, findings)
+    data: dict[str, Any] = {"schema": render.FIX_SCHEMA, "root": root.label}
+    data["plan"] = render.plan_json(plan)
+    if not args.apply:
+        _emit(args, render.plan_text(plan), data)
+        return EXIT_FINDINGS if plan.actionable else EXIT_OK
+    if not plan.actionable:
+        _emit(args, render.plan_text(plan), data)
+        return EXIT_OK
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("--apply without a terminal needs --yes")
+        sys.stderr.write(render.plan_text(plan))
+        where = "this node" if root.live else root.label
+        if not _confirm(f"apply {len(plan.steps)} edit(s) to {where}? [y/N] "):
+            sys.stderr.write("nothing changed\n")
+            return EXIT_FINDINGS
+    elif args.format == "text":
+        sys.stdout.write(render.plan_text(plan))
+    try:
+        result = engine.apply(root, plan, restart=args.restart)
+    except RefusedError as exc:
+        data["refused"] = {"path": exc.path, "reason": exc.reason}
+        _emit(args, f"nothing written: {exc}\n", data)
+        return EXIT_FINDINGS
+    # Re-check from a fresh view of the node: the facts above describe the old files.
+    after = rule_engine.run(Facts(open_root(args), profile=args.profile), rules)
+    outcomes = engine.outcomes(plan, result, findings, after)
+    data["applied"] = render.apply_json(result, outcomes)
+    _emit(args, render.apply_text(result, outcomes), data)
+    bad = any(o.status == "still-wrong" for o in outcomes)
+    failed = any(not c.ok for c in [*result.commands, *result.restarts])
+    return EXIT_FINDINGS if bad or failed else EXIT_OK
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    from nodedoctor.fix import engine, journal, render
+
+    if getattr(args, "bundle", None):
+        raise UsageError("rollback works on a node or a --root directory, not a bundle")
+    root = open_root(args)
+    try:
+        entry = journal.find(root, args.journal_id)
+    except journal.JournalError as exc:
+        raise UsageError(str(exc)) from None
+    result = engine.rollback(root, entry, force=args.force)
+    _emit(args, render.rollback_text(result), render.rollback_json(result))
+    return EXIT_FINDINGS if result.refused else EXIT_OK
+
+
+def run_journal(args: argparse.Namespace) -> int:
+    from nodedoctor.fix import journal, render
+
+    root = open_root(args)
+    entries = journal.entries(root)
+    _emit(args, render.journal_text(entries), render.journal_json(entries))
+    return EXIT_OK
