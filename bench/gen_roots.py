@@ -267,8 +267,8 @@ def proc_cgroups(mode: str, pods: int) -> str:
     return "\n".join(rows) + "\n"
 
 
-def cgroup_tree(root: Path, mode: str, driver: str, pods: list[Pod]) -> None:
-    dirs = qos_dirs(driver) + [d for p in pods for d in p.cgroup_dirs(driver)]
+def cgroup_tree(root: Path, mode: str, driver: str, pods: list[Pod], kubepods: bool = True) -> None:
+    dirs = (qos_dirs(driver) if kubepods else []) + [d for p in pods for d in p.cgroup_dirs(driver)]
     base = root / "sys/fs/cgroup"
     if mode == "v2":
         base.mkdir(parents=True, exist_ok=True)
@@ -308,7 +308,7 @@ def cgroup_tree(root: Path, mode: str, driver: str, pods: list[Pod]) -> None:
     (base / "net_prio").symlink_to("net_cls,net_prio")
 
 
-def processes(root: Path, pods: list[Pod]) -> None:
+def processes(root: Path, pods: list[Pod], kubernetes: bool) -> None:
     def proc(pid: int, argv: list[str]) -> None:
         d = root / "proc" / str(pid)
         d.mkdir(parents=True, exist_ok=True)
@@ -317,6 +317,8 @@ def processes(root: Path, pods: list[Pod]) -> None:
 
     proc(1, ["/sbin/init"])
     (root / "proc/1/comm").write_text("systemd\n")
+    if not kubernetes:
+        return
     proc(612, ["/usr/bin/containerd"])
     proc(
         905,
@@ -348,8 +350,7 @@ def processes(root: Path, pods: list[Pod]) -> None:
         pid += 3
 
 
-def node_files(root: Path, mode: str, driver: str, hostname: str) -> None:
-    systemd = driver == "systemd"
+def node_files(root: Path, mode: str, driver: str, hostname: str, kubernetes: bool) -> None:
     write(
         root,
         "/etc/os-release",
@@ -365,6 +366,28 @@ def node_files(root: Path, mode: str, driver: str, hostname: str) -> None:
         cmdline += " systemd.unified_cgroup_hierarchy=0"
     write(root, "/proc/cmdline", cmdline + " console=tty1 console=ttyS0\n")
     (root / "run/systemd/system").mkdir(parents=True, exist_ok=True)
+    packages = [("systemd", "249.11-0ubuntu3.12", "amd64", "Ubuntu Developers")]
+    if kubernetes:
+        kubernetes_files(root, driver)
+        packages += [
+            ("containerd", CONTAINERD_VERSION, "amd64", "Debian Go Packaging Team"),
+            ("runc", "1.1.5+ds1-1+deb12u1", "amd64", "Debian Go Packaging Team"),
+            ("kubelet", f"{KUBELET_VERSION}-1.1", "amd64", "Kubernetes Authors"),
+            ("kubeadm", f"{KUBELET_VERSION}-1.1", "amd64", "Kubernetes Authors"),
+            ("kubectl", f"{KUBELET_VERSION}-1.1", "amd64", "Kubernetes Authors"),
+        ]
+    status = "".join(
+        f"Package: {name}\nStatus: install ok installed\nPriority: optional\n"
+        f"Section: admin\nInstalled-Size: 1024\nMaintainer: {maintainer}\n"
+        f"Architecture: {arch}\nVersion: {version}\nDescription: {name}\n\n"
+        for name, version, arch, maintainer in packages
+    )
+    write(root, "/var/lib/dpkg/status", status)
+
+
+def kubernetes_files(root: Path, driver: str) -> None:
+    """What kubeadm's packages and ``kubeadm join`` leave: kubelet and containerd configs."""
+    systemd = driver == "systemd"
     write(
         root,
         "/var/lib/kubelet/config.yaml",
@@ -426,38 +449,31 @@ def node_files(root: Path, mode: str, driver: str, hostname: str) -> None:
         "LimitCORE=infinity\nTasksMax=infinity\nOOMScoreAdjust=-999\n\n[Install]\n"
         "WantedBy=multi-user.target\n",
     )
-    packages = [
-        ("containerd", CONTAINERD_VERSION, "amd64", "Debian Go Packaging Team"),
-        ("runc", "1.1.5+ds1-1+deb12u1", "amd64", "Debian Go Packaging Team"),
-        ("kubelet", f"{KUBELET_VERSION}-1.1", "amd64", "Kubernetes Authors"),
-        ("kubeadm", f"{KUBELET_VERSION}-1.1", "amd64", "Kubernetes Authors"),
-        ("kubectl", f"{KUBELET_VERSION}-1.1", "amd64", "Kubernetes Authors"),
-        ("systemd", "249.11-0ubuntu3.12", "amd64", "Ubuntu Developers"),
-    ]
-    status = "".join(
-        f"Package: {name}\nStatus: install ok installed\nPriority: optional\n"
-        f"Section: admin\nInstalled-Size: 1024\nMaintainer: {maintainer}\n"
-        f"Architecture: {arch}\nVersion: {version}\nDescription: {name}\n\n"
-        for name, version, arch, maintainer in packages
-    )
-    write(root, "/var/lib/dpkg/status", status)
 
 
-def generate(root: Path, pods: int, mode: str, driver: str, seed: int = 0) -> Path:
-    """Write a node root with ``pods`` running pods under ``root``; returns ``root``."""
+def generate(
+    root: Path, pods: int, mode: str, driver: str, *, seed: int = 0, kubernetes: bool = True
+) -> Path:
+    """Write a node root with ``pods`` running pods under ``root``; returns ``root``.
+
+    ``kubernetes=False``: the same machine before kubeadm (no kubelet, no containerd, no
+    pods), what a pre-install check sees."""
     if mode not in ("v1", "v2"):
         raise ValueError(f"cgroup mode {mode!r}: v1 (hybrid, as systemd mounts it) or v2")
     if driver not in ("cgroupfs", "systemd"):
         raise ValueError(f"cgroup driver {driver!r}: cgroupfs or systemd")
     rng = random.Random(f"{seed}-{pods}-{mode}-{driver}")  # noqa: S311 - repeatable test data
-    pod_list = [Pod(rng, i) for i in range(pods)]
+    pod_list = [Pod(rng, i) for i in range(pods if kubernetes else 0)]
     root.mkdir(parents=True, exist_ok=True)
-    node_files(root, mode, driver, f"worker-{seed:04d}")
+    node_files(root, mode, driver, f"worker-{seed:04d}", kubernetes)
     write(root, "/proc/self/mountinfo", mountinfo(pod_list, mode))
     write(root, "/proc/cgroups", proc_cgroups(mode, pods))
     write(root, "/proc/1/mountinfo", mountinfo(pod_list, mode))
-    cgroup_tree(root, mode, driver, pod_list)
-    processes(root, pod_list)
+    if kubernetes:
+        cgroup_tree(root, mode, driver, pod_list)
+    else:
+        cgroup_tree(root, mode, driver, pod_list, kubepods=False)
+    processes(root, pod_list, kubernetes)
     for pod in pod_list:
         volumes = root / f"var/lib/kubelet/pods/{pod.uid}/volumes"
         (volumes / "kubernetes.io~projected" / pod.token).mkdir(parents=True, exist_ok=True)
@@ -481,11 +497,16 @@ def main() -> None:
     parser.add_argument("--cgroup", choices=("v1", "v2"), default="v2")
     parser.add_argument("--driver", choices=("cgroupfs", "systemd"), default="systemd")
     parser.add_argument("--many", type=int, metavar="N", help="write N roots under OUT")
+    parser.add_argument(
+        "--no-kubernetes",
+        action="store_true",
+        help="the node before kubeadm: no kubelet, no runtime",
+    )
     args = parser.parse_args()
     if args.many:
         generate_many(args.out, args.many, args.pods)
     else:
-        generate(args.out, args.pods, args.cgroup, args.driver)
+        generate(args.out, args.pods, args.cgroup, args.driver, kubernetes=not args.no_kubernetes)
 
 
 if __name__ == "__main__":

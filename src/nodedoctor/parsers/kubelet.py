@@ -37,10 +37,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-import yaml
+from typing import TYPE_CHECKING
 
 from nodedoctor.parsers import ParseError
+
+if TYPE_CHECKING:
+    import yaml
 
 # --------------------------------------------------------------------------------------
 # KubeletConfiguration YAML
@@ -82,6 +84,8 @@ def _flatten(
     lines: list[str],
     out: dict[str, ConfigEntry],
 ) -> None:
+    import yaml  # imported when a file is parsed: start-up cost (bench/)
+
     if not isinstance(node, yaml.MappingNode) or not isinstance(value, dict):
         return
     for key_node, value_node in node.value:
@@ -98,6 +102,8 @@ def _flatten(
 def parse_kubelet_config(text: str) -> KubeletConfigFile:
     """A ``KubeletConfiguration`` (YAML or JSON). Malformed input raises ParseError with its line;
     an empty file is an empty configuration (the kubelet then uses its defaults)."""
+    import yaml  # imported when a file is parsed: start-up cost (bench/)
+
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -320,6 +326,8 @@ def parse_k3s_config(text: str) -> K3sConfig:
     >>> [a.word for a in parse_k3s_config("kubelet-arg: fail-swap-on=false\\n").kubelet_args]
     ['--fail-swap-on=false']
     """
+    import yaml  # imported when a file is parsed: start-up cost (bench/)
+
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
