@@ -1,0 +1,195 @@
+"""The fleet report: ``nodedoctor report`` merges reports into one page, and the page works in
+a real headless Chromium (Debian's ``chromium``, driven by Playwright; no browser download):
+it loads without console errors or requests, the filters change the visible rows, a cell
+opens the evidence and fix, and hostile report text stays text."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nodedoctor.render.html import render_html_many
+from tests.render import samples
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _write_reports(tmp_path: Path) -> list[Path]:
+    paths = []
+    fleet = [
+        samples.driver_mismatch("worker-1"),
+        samples.driver_mismatch("worker-7"),
+        samples.raspberry_pi(),
+        samples.healthy("worker-2"),
+        samples.hostile(),
+    ]
+    for i, report in enumerate(fleet):
+        path = tmp_path / f"node{i}.json"
+        path.write_text(json.dumps(report.to_json()), encoding="utf-8")
+        paths.append(path)
+    # The Ansible module's shape: the report under "report".
+    wrapped = tmp_path / "ansible.json"
+    wrapped.write_text(
+        json.dumps({"changed": False, "report": samples.healthy("ansible-host").to_json()}),
+        encoding="utf-8",
+    )
+    paths.append(wrapped)
+    return paths
+
+
+def _report_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nodedoctor", "report", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def page_file(tmp_path: Path) -> Path:
+    out = tmp_path / "fleet.html"
+    result = _report_cli(*map(str, _write_reports(tmp_path)), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_report_cli_rejects_what_is_not_a_report(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema": "something/else"}', encoding="utf-8")
+    result = _report_cli(str(bad))
+    assert result.returncode == 2
+    assert "bad.json.schema" in result.stderr
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"schema": "nodedoctor/report/v1", "findings": [{"rule": 3}]}')
+    result = _report_cli(str(broken))
+    assert result.returncode == 2
+    assert "findings[0].rule" in result.stderr
+    assert _report_cli(str(tmp_path / "missing.json")).returncode == 2
+
+
+def test_page_is_self_contained_and_escaped(page_file: Path) -> None:
+    html = page_file.read_text(encoding="utf-8")
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    for external in ("http://", "https://", "src=", "href="):
+        assert external not in html, external
+    assert "Content-Security-Policy" in html
+
+
+def test_junit_for_the_fleet(tmp_path: Path) -> None:
+    result = _report_cli(*map(str, _write_reports(tmp_path)), "--format", "junit")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("<testsuite ") == 6
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed (scripts/install-system-deps)")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.mark.slow
+def test_page_in_headless_chromium(browser: object, page_file: Path, tmp_path: Path) -> None:
+    from playwright.sync_api import Browser, ConsoleMessage, Dialog, Error, Request
+
+    assert isinstance(browser, Browser)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    problems: list[str] = []
+    requests: list[str] = []
+    dialogs: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type in ("error", "warning"):
+            problems.append(message.text)
+
+    def on_page_error(error: Error) -> None:
+        problems.append(str(error))
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def on_request(request: Request) -> None:
+        if not request.url.startswith("file://"):
+            requests.append(request.url)
+
+    page.on("console", on_console)
+    page.on("pageerror", on_page_error)
+    page.on("dialog", on_dialog)
+    page.on("request", on_request)
+    page.goto(page_file.as_uri())
+    page.wait_for_load_state("load")
+
+    rows = page.locator("#matrix tbody tr.node")
+    visible = page.locator("#matrix tbody tr.node:not(.hidden)")
+    assert rows.count() == 6
+    assert visible.count() == 6
+    assert page.locator("#visible-count").inner_text() == "6 of 6 nodes"
+
+    page.select_option("#f-severity", "error")
+    assert visible.count() == 4  # two driver mismatches, the Pi, the hostile node
+    page.select_option("#f-rule", "cgroup-controller-disabled")
+    assert visible.count() == 1
+    assert visible.first.get_attribute("data-node") == "rpi-worker-3"
+    page.select_option("#f-rule", "")
+    page.select_option("#f-severity", "")
+    page.fill("#f-node", "worker-")
+    assert visible.count() == 4  # worker-1, worker-7, worker-2, rpi-worker-3
+    page.fill("#f-node", "RPI")
+    assert visible.count() == 1
+    page.fill("#f-node", "")
+    page.check("#f-problems")
+    assert visible.count() == 4
+    page.uncheck("#f-problems")
+
+    # A cell opens the finding's evidence and fix.
+    row = page.locator('#matrix tr[data-node="worker-1"]')
+    row.locator('td[data-rule="cgroup-driver-mismatch"] button').click()
+    dialog = page.locator("#viewer")
+    assert dialog.is_visible()
+    text = dialog.inner_text()
+    assert "/etc/containerd/config.toml:125: SystemdCgroup = false" in text
+    assert "set SystemdCgroup = true" in text
+    assert "nodedoctor fix --only cgroup-driver-mismatch --apply" in text
+    page.screenshot(path=str(tmp_path / "fleet-details.png"), full_page=True)
+    page.click("#viewer-close")
+
+    # The hostile node's text is shown as text, and nothing it carried ran.
+    hostile_row = page.locator("#matrix tbody tr.node").nth(4)
+    hostile_row.locator('td[data-rule="kubepods-invalid"] button').click()
+    assert '<script>alert("x")</script>' in dialog.inner_text()
+    page.click("#viewer-close")
+
+    page.screenshot(path=str(tmp_path / "fleet.png"), full_page=True)
+    assert (tmp_path / "fleet.png").stat().st_size > 10_000
+    assert dialogs == []
+    assert requests == []
+    assert problems == []
+    page.close()
+
+
+def test_empty_fleet_renders() -> None:
+    html = render_html_many([])
+    assert "No reports." in html
