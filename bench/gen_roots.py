@@ -156,6 +156,17 @@ class Pod:
         self.token = "kube-api-access-" + "".join(
             rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5)
         )
+        #: The shim, then ``pause`` (in the sandbox's cgroup), then the workload.
+        self.pid = 2000 + 3 * index
+
+    def procs(self, cgroup_dir: str, driver: str) -> str:
+        """``cgroup.procs`` of one of the pod's cgroups: a container's lists its process."""
+        dirs = self.cgroup_dirs(driver)
+        if cgroup_dir == dirs[1]:
+            return f"{self.pid + 1}\n"
+        if cgroup_dir == dirs[2]:
+            return f"{self.pid + 2}\n"
+        return ""
 
     def cgroup_dirs(self, driver: str) -> list[str]:
         """The pod's cgroup and its two containers' (sandbox, workload), driver-named."""
@@ -269,6 +280,7 @@ def proc_cgroups(mode: str, pods: int) -> str:
 
 def cgroup_tree(root: Path, mode: str, driver: str, pods: list[Pod], kubepods: bool = True) -> None:
     dirs = (qos_dirs(driver) if kubepods else []) + [d for p in pods for d in p.cgroup_dirs(driver)]
+    procs = {d: p.procs(d, driver) for p in pods for d in p.cgroup_dirs(driver)}
     base = root / "sys/fs/cgroup"
     if mode == "v2":
         base.mkdir(parents=True, exist_ok=True)
@@ -283,7 +295,7 @@ def cgroup_tree(root: Path, mode: str, driver: str, pods: list[Pod], kubepods: b
             (path / "cgroup.subtree_control").write_text(
                 "" if d in leaf else "cpuset cpu io memory hugetlb pids\n"
             )
-            (path / "cgroup.procs").write_text("")
+            (path / "cgroup.procs").write_text(procs.get(d, ""))
             for name in V2_FILES:
                 (path / name).write_text("max\n")
         return
@@ -298,7 +310,7 @@ def cgroup_tree(root: Path, mode: str, driver: str, pods: list[Pod], kubepods: b
         for d in dirs:
             path = top / d
             path.mkdir(parents=True, exist_ok=True)
-            (path / "cgroup.procs").write_text("")
+            (path / "cgroup.procs").write_text(procs.get(d, ""))
             (path / "tasks").write_text("")
             for name in files:
                 (path / name).write_text("max\n" if name.endswith("max") else "0\n")
@@ -331,8 +343,8 @@ def processes(root: Path, pods: list[Pod], kubernetes: bool) -> None:
             "--pod-infra-container-image=registry.k8s.io/pause:3.9",
         ],
     )
-    pid = 2000
     for pod in pods:
+        pid = pod.pid
         proc(
             pid,
             [
@@ -347,7 +359,6 @@ def processes(root: Path, pods: list[Pod], kubernetes: bool) -> None:
         )
         proc(pid + 1, ["/pause"])
         proc(pid + 2, ["/usr/local/bin/app", "--port=8080"])
-        pid += 3
 
 
 def node_files(root: Path, mode: str, driver: str, hostname: str, kubernetes: bool) -> None:
