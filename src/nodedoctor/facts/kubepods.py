@@ -1,0 +1,394 @@
+"""Where the kubelet's kubepods cgroup is (or will be), and what it and its parent give it.
+
+Naming follows the kubelet (k/k pkg/kubelet/cm/cgroup_manager_linux.go, research
+kubelet-cgroups.md §1.5). A cgroup is a list of name components; the cgroupfs driver joins
+them with ``/``; the systemd driver escapes ``-`` to ``_`` in each component, joins the
+components with ``-`` into a slice name and expands it into its parent slices:
+
+>>> cgroup_path(("kubepods", "burstable"), "cgroupfs")
+'/kubepods/burstable'
+>>> cgroup_path(("kubepods", "burstable"), "systemd")
+'/kubepods.slice/kubepods-burstable.slice'
+>>> cgroup_path(("kubepods", "pod0d1e-2f"), "systemd")
+'/kubepods.slice/kubepods-pod0d1e_2f.slice'
+>>> cgroup_path((), "systemd"), cgroup_path((), "cgroupfs")
+('/', '/')
+>>> root_name("/", "cgroupfs"), root_name("/kubelet", "cgroupfs")
+((), ('kubelet',))
+>>> root_name("/k8s.slice", "systemd")
+('k8s',)
+>>> pod_cgroup_name("burstable", "6f1c2b3a-9d4e")
+('kubepods', 'burstable', 'pod6f1c2b3a-9d4e')
+>>> pod_cgroup_name("guaranteed", "11aa")
+('kubepods', 'pod11aa')
+
+Reads are lazy and bounded: :func:`kubepods_facts` reads the kubepods directory's
+``cgroup.controllers`` and its parent's ``cgroup.subtree_control`` on v2, or checks one
+directory per allowlisted v1 hierarchy, plus the same for the reserved cgroups; it never lists
+pods, so a node with 500 pods costs the same as one with none.
+
+Pod cgroups (for the orphaned-pod-cgroups rule and the clean engine): :func:`pod_cgroup_dirs`
+lists the pod cgroups under kubepods for both drivers and every QoS class (Guaranteed pods sit
+directly in kubepods, Burstable and BestEffort in their QoS cgroup), in every hierarchy (v2: the
+one tree; v1: each mounted hierarchy), honouring a non-default ``cgroupRoot``. It lists three
+directories per hierarchy and driver; it reads nothing inside the pod cgroups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from nodedoctor.facts import Facts, Sourced, file_evidence
+from nodedoctor.facts.cgroups import CGROUP_ROOT, CgroupMode, cgroup_facts
+from nodedoctor.facts.kubelet import Setting, kubelet_facts
+from nodedoctor.model import Evidence
+
+#: v2 controllers the kubelet requires on its cgroups, each only if the root has it
+#: (cgroup_v2_manager_linux.go ``Validate``).
+V2_REQUIRED = ("cpu", "cpuset", "memory", "hugetlb", "pids")
+#: v1 hierarchies the kubelet checks (cgroup_v1_manager_linux.go); hugetlb only when mounted.
+V1_ALLOWLIST = ("cpu", "cpuacct", "cpuset", "memory", "systemd", "pids", "hugetlb")
+
+NODE_ALLOCATABLE = "kubepods"
+QOS_CLASSES = ("guaranteed", "burstable", "besteffort")
+
+
+def cgroup_path(components: Sequence[str], driver: str) -> str:
+    """The cgroupfs-form path of a kubelet ``CgroupName`` under the given driver."""
+    if not components:
+        return "/"
+    if driver != "systemd":
+        return "/" + "/".join(components)
+    escaped = [c.replace("-", "_") for c in components]
+    slices = ["-".join(escaped[: i + 1]) + ".slice" for i in range(len(escaped))]
+    return "/" + "/".join(slices)
+
+
+def root_name(cgroup_root: str, driver: str) -> tuple[str, ...]:
+    """``cgroupRoot`` as a ``CgroupName``: cgroupfs form split at ``/``; a systemd slice
+    (``/k8s.slice``) parsed as the kubelet's ``ParseSystemdToCgroupName`` does."""
+    text = cgroup_root.strip()
+    if text in ("", "/"):
+        return ()
+    if driver == "systemd" and text.rstrip("/").endswith(".slice"):
+        base = text.rstrip("/").rsplit("/", 1)[-1][: -len(".slice")]
+        if base in ("", "-"):
+            return ()
+        return tuple(part.replace("_", "-") for part in base.split("-"))
+    return tuple(p for p in text.split("/") if p)
+
+
+def pod_cgroup_name(qos: str, uid: str, root: Sequence[str] = ()) -> tuple[str, ...]:
+    """A pod's ``CgroupName``: ``pod<uid>`` under kubepods, or under its QoS cgroup."""
+    base = (*root, NODE_ALLOCATABLE)
+    if qos == "guaranteed":
+        return (*base, f"pod{uid}")
+    return (*base, qos, f"pod{uid}")
+
+
+def kubelet_error_name(components: Sequence[str]) -> str:
+    """How the kubelet prints a ``CgroupName`` in its errors: ``%q`` of the list.
+
+    >>> kubelet_error_name(("kubepods",)), kubelet_error_name(("a", "b"))
+    ('["kubepods"]', '["a" "b"]')
+    """
+    return "[" + " ".join(f'"{c}"' for c in components) + "]"
+
+
+def kubelet_list_name(components: Sequence[str]) -> str:
+    """How the kubelet prints a ``CgroupName`` with ``%v``: ``[kubepods]``."""
+    return "[" + " ".join(components) + "]"
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+@dataclass(frozen=True)
+class V2Cgroup:
+    """One cgroup on v2: whether it exists, its controllers, its parent's subtree_control."""
+
+    path: str
+    exists: bool
+    controllers: Sourced[tuple[str, ...]] | None
+    parent_path: str
+    parent_controllers: Sourced[tuple[str, ...]] | None
+    parent_subtree_control: Sourced[tuple[str, ...]] | None
+
+
+@dataclass(frozen=True)
+class V1Cgroup:
+    """One cgroup on v1: its directory in each allowlisted hierarchy that is mounted."""
+
+    #: controller -> (node path, exists)
+    dirs: dict[str, tuple[str, bool]]
+
+    @property
+    def missing(self) -> list[str]:
+        return [path for path, exists in self.dirs.values() if not exists]
+
+
+@dataclass(frozen=True)
+class CgroupState:
+    """A kubelet cgroup (kubepods, cgroupRoot, a reserved cgroup) as found on the node."""
+
+    name: tuple[str, ...]
+    #: cgroupfs-form path (``/kubepods.slice``) relative to the hierarchy root.
+    relative: str
+    v2: V2Cgroup | None
+    v1: V1Cgroup | None
+
+    @property
+    def exists(self) -> bool | None:
+        if self.v2 is not None:
+            return self.v2.exists
+        if self.v1 is not None:
+            return not self.v1.missing
+        return None
+
+
+@dataclass(frozen=True)
+class KubepodsFacts:
+    mode: CgroupMode | None
+    #: Why the location is unknown (no kubelet, unreadable configuration, unknown driver ...).
+    unknown_reason: str | None
+    driver: Setting | None
+    #: How the driver was decided when the tree disagrees with the configuration.
+    driver_note: str | None
+    cgroups_per_qos: Setting | None
+    cgroup_root: CgroupState | None
+    #: ``None`` when cgroupsPerQOS is false (the kubelet makes no kubepods).
+    kubepods: CgroupState | None
+    #: v2: the controllers the kubelet will require (required ∩ root controllers).
+    required: tuple[str, ...]
+    root_controllers: Sourced[tuple[str, ...]] | None
+    #: "systemReservedCgroup"/"kubeReservedCgroup" -> its state, when enforced.
+    reserved: dict[str, tuple[Setting, CgroupState]]
+
+    @property
+    def known(self) -> bool:
+        return self.unknown_reason is None
+
+
+_Words = Sourced[tuple[str, ...]]
+
+
+def _v2_state(facts: Facts, relative: str, root_subtree: _Words | None) -> V2Cgroup:
+    path = CGROUP_ROOT + (relative if relative != "/" else "")
+    controllers_path = f"{path}/cgroup.controllers"
+    text = facts.read(controllers_path)
+    exists = text is not None or facts.root.is_dir(path)
+    controllers = (
+        Sourced(_words(text), file_evidence(controllers_path, text or "(empty)", 1))
+        if text is not None
+        else None
+    )
+    parent_rel = relative.rsplit("/", 1)[0] or "/"
+    parent_path = CGROUP_ROOT + (parent_rel if parent_rel != "/" else "")
+    parent_ctrl_text = facts.read(f"{parent_path}/cgroup.controllers")
+    parent_controllers = (
+        Sourced(
+            _words(parent_ctrl_text),
+            file_evidence(f"{parent_path}/cgroup.controllers", parent_ctrl_text or "(empty)", 1),
+        )
+        if parent_ctrl_text is not None
+        else None
+    )
+    subtree: _Words | None = None
+    if parent_rel == "/" and root_subtree is not None:
+        subtree = root_subtree
+    else:
+        sub_text = facts.read(f"{parent_path}/cgroup.subtree_control")
+        subtree = (
+            Sourced(
+                _words(sub_text),
+                file_evidence(f"{parent_path}/cgroup.subtree_control", sub_text or "(empty)", 1),
+            )
+            if sub_text is not None
+            else None
+        )
+    return V2Cgroup(path, exists, controllers, parent_path, parent_controllers, subtree)
+
+
+def _v1_state(facts: Facts, relative: str) -> V1Cgroup | None:
+    cg = facts.get(cgroup_facts)
+    dirs: dict[str, tuple[str, bool]] = {}
+    for controller in V1_ALLOWLIST:
+        hierarchy = cg.v1_mounts.get(controller)
+        if hierarchy is None:
+            continue
+        path = hierarchy.mount_point + (relative if relative != "/" else "")
+        dirs[controller] = (path, facts.root.is_dir(path))
+    return V1Cgroup(dirs) if dirs else None
+
+
+def _state(
+    facts: Facts,
+    name: tuple[str, ...],
+    driver: str,
+    mode: CgroupMode,
+    root_subtree: Sourced[tuple[str, ...]] | None,
+) -> CgroupState:
+    relative = cgroup_path(name, driver)
+    if mode is CgroupMode.V2:
+        return CgroupState(name, relative, _v2_state(facts, relative, root_subtree), None)
+    return CgroupState(name, relative, None, _v1_state(facts, relative))
+
+
+def _reserved_name(value: str, driver: str) -> tuple[str, ...]:
+    return root_name(value, driver)
+
+
+def kubepods_facts(facts: Facts) -> KubepodsFacts:
+    cg = facts.get(cgroup_facts)
+    kubelet = facts.get(kubelet_facts)
+
+    def unknown(reason: str) -> KubepodsFacts:
+        return KubepodsFacts(cg.mode, reason, None, None, None, None, None, (), None, {})
+
+    if cg.mode is None:
+        return unknown("the cgroup hierarchy of this root is unknown (no mount table)")
+    if not kubelet.installed:
+        return unknown("no kubelet is installed")
+    if not kubelet.configured:
+        why = "; ".join(kubelet.problems) or "no kubelet configuration was found"
+        return unknown(f"the kubelet's configuration cannot be read ({why})")
+    driver = kubelet.cgroup_driver
+    per_qos = kubelet.setting("cgroupsPerQOS")
+    root_setting = kubelet.setting("cgroupRoot")
+    if driver is None or driver.value not in ("cgroupfs", "systemd"):
+        return unknown("the kubelet's cgroup driver is not one it accepts")
+    if per_qos is None or per_qos.value is None or root_setting is None:
+        return unknown("cgroupsPerQOS or cgroupRoot has a value the kubelet refuses")
+    driver_name = str(driver.value)
+    driver_note: str | None = None
+    root_text = str(root_setting.value or "/")
+
+    required: tuple[str, ...] = ()
+    root_controllers = cg.v2_root_controllers
+    if cg.mode is CgroupMode.V2:
+        if root_controllers is None:
+            return unknown("/sys/fs/cgroup/cgroup.controllers is not in this root")
+        required = tuple(c for c in V2_REQUIRED if c in root_controllers.value)
+
+    # With KubeletCgroupDriverFromCRI the runtime may choose the other driver; the tree tells.
+    gate = kubelet.driver_from_cri
+    if gate is not None and gate.value is True and root_text == "/":
+        mine = cgroup_path((NODE_ALLOCATABLE,), driver_name)
+        other_driver = "cgroupfs" if driver_name == "systemd" else "systemd"
+        other = cgroup_path((NODE_ALLOCATABLE,), other_driver)
+        top = cg.v1_mounts["cpu"].mount_point if "cpu" in cg.v1_mounts else CGROUP_ROOT
+        if cg.mode is CgroupMode.V2:
+            top = CGROUP_ROOT
+        if not facts.root.is_dir(top + mine) and facts.root.is_dir(top + other):
+            driver_note = (
+                f"{top}{other} exists and {top}{mine} does not: the container runtime chose the "
+                f"{other_driver} driver ({gate.name} is on)"
+            )
+            driver_name = other_driver
+
+    root_name_parts = root_name(root_text, driver_name)
+    root_state = _state(facts, root_name_parts, driver_name, cg.mode, cg.v2_root_subtree_control)
+    kubepods: CgroupState | None = None
+    if per_qos.value is True:
+        kubepods = _state(
+            facts,
+            (*root_name_parts, NODE_ALLOCATABLE),
+            driver_name,
+            cg.mode,
+            cg.v2_root_subtree_control,
+        )
+
+    reserved: dict[str, tuple[Setting, CgroupState]] = {}
+    enforce = kubelet.value("enforceNodeAllocatable")
+    enforced = set(enforce) if isinstance(enforce, list) else set()
+    for key, setting_name in (
+        ("system-reserved", "systemReservedCgroup"),
+        ("kube-reserved", "kubeReservedCgroup"),
+    ):
+        setting = kubelet.setting(setting_name)
+        if not (enforced & {key, f"{key}-compressible"}) or setting is None:
+            continue
+        if not isinstance(setting.value, str) or not setting.value:
+            continue
+        name = _reserved_name(setting.value, driver_name)
+        reserved[setting_name] = (
+            setting,
+            _state(facts, name, driver_name, cg.mode, cg.v2_root_subtree_control),
+        )
+
+    return KubepodsFacts(
+        mode=cg.mode,
+        unknown_reason=None,
+        driver=driver,
+        driver_note=driver_note,
+        cgroups_per_qos=per_qos,
+        cgroup_root=root_state,
+        kubepods=kubepods,
+        required=required,
+        root_controllers=root_controllers,
+        reserved=reserved,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Pod cgroups
+
+
+@dataclass(frozen=True)
+class PodCgroupDir:
+    uid: str
+    qos: str
+    driver: str
+    #: Node path of the pod's cgroup directory.
+    path: str
+    #: The hierarchy it is in (``/sys/fs/cgroup`` on v2, ``/sys/fs/cgroup/memory`` ... on v1).
+    hierarchy: str
+
+    @property
+    def evidence(self) -> Evidence:
+        return Evidence(self.path, f"{self.qos} pod {self.uid} ({self.driver} driver)")
+
+
+def _uid_from(name: str, driver: str) -> str | None:
+    if driver == "systemd":
+        if not name.endswith(".slice"):
+            return None
+        last = name[: -len(".slice")].rsplit("-", 1)[-1]
+        return last[3:].replace("_", "-") if last.startswith("pod") and len(last) > 3 else None
+    return name[3:] if name.startswith("pod") and len(name) > 3 else None
+
+
+def pod_cgroup_dirs(facts: Facts, cgroup_root: str = "/") -> list[PodCgroupDir]:
+    """Pod cgroups under kubepods for both drivers (a node that changed driver keeps the other
+    naming's leftovers), every QoS class and every hierarchy. ``cgroup_root`` is the kubelet's
+    ``cgroupRoot`` (cgroupfs form). Lists three directories per hierarchy and driver."""
+    cg = facts.get(cgroup_facts)
+    if cg.mode is CgroupMode.V2:
+        hierarchies = [CGROUP_ROOT]
+    else:
+        hierarchies = sorted({h.mount_point for h in cg.v1_mounts.values()})
+    found: list[PodCgroupDir] = []
+    for hierarchy in hierarchies:
+        for driver in ("cgroupfs", "systemd"):
+            base = root_name(cgroup_root, driver)
+            for qos in QOS_CLASSES:
+                parent = (
+                    (*base, NODE_ALLOCATABLE)
+                    if qos == "guaranteed"
+                    else (
+                        *base,
+                        NODE_ALLOCATABLE,
+                        qos,
+                    )
+                )
+                parent_path = hierarchy + cgroup_path(parent, driver)
+                for name in facts.root.listdir(parent_path) or []:
+                    uid = _uid_from(name, driver)
+                    if uid is None:
+                        continue
+                    path = f"{parent_path}/{name}"
+                    if facts.root.is_dir(path):
+                        found.append(PodCgroupDir(uid, qos, driver, path, hierarchy))
+    return found
