@@ -9,11 +9,17 @@ from nodedoctor.rules.base import Rule
 
 @lru_cache(maxsize=1)
 def all_rules() -> tuple[Rule, ...]:
-    from nodedoctor.rules import builtin
+    from nodedoctor.rules import apparmor, bootstrap, builtin, teardown
 
     rules: list[Rule] = [
         builtin.PARSE_ERROR,
         builtin.INTERNAL_ERROR,
+        apparmor.APPARMOR_BLOCKS_RUNC_SIGNAL,
+        bootstrap.CLOUD_INIT_MISSING,
+        bootstrap.CLOUD_INIT_DISABLED,
+        teardown.FOREIGN_CGROUP_MOUNT,
+        teardown.KUBELET_MOUNTS_LEFT,
+        teardown.ORPHANED_POD_CGROUPS,
     ]
     return _unique(rules)
 

@@ -1,0 +1,240 @@
+"""What a torn-down (or tearing-down) cluster leaves on a node, classified once for the rules
+(``foreign-cgroup-mount``, ``kubelet-mounts-left``) and for the clean engine, which plans
+their removal from these facts and never re-derives them.
+
+Mounts, from the mount table (``facts.mounts``):
+
+- **cgroup mounts outside /sys/fs/cgroup** (``cgroup`` or ``cgroup2`` anywhere else): Calico
+  (v3.24+) mounts the host's root cgroup2 at ``/run/calico/cgroup``, Cilium at
+  ``/run/cilium/cgroupv2``. ``rm -rf`` through one fails (``Operation not permitted``) or,
+  worse, removes empty host cgroups (kubesphere/kubekey#2539). lxcfs's own hierarchies under
+  ``/run/lxcfs/`` belong to the host and are kept apart (``owner="lxcfs"``, not removable).
+- **bpffs** mounts; ``/sys/fs/bpf`` is the standard one (systemd mounts it at boot).
+- **mounts strictly under /var/lib/kubelet/**, with ``kubeadm reset`` semantics: the prefix
+  with a trailing slash (a mount *of* the directory itself is kept), also under the
+  directory the path links to (kubeadm resolves links with ``EvalSymlinks``).
+- **CNI network namespaces**: ``/run/netns/cni-*`` (also ``/var/run/netns/cni-*``).
+
+Whether the kubelet is still there (:class:`KubeletState`):
+
+- live, or a bundle that recorded ``/proc``: a kubelet process (plain, kubelite, k3s) runs
+  or not; otherwise ``systemctl show`` of its unit if recorded;
+- any other offline root: unknown whether it runs, so it counts as **gone** only when none
+  of its configuration is left (``kubeadm reset`` and ``kk delete cluster`` remove it);
+  with its configuration still present the state is unknown.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from nodedoctor.facts import Facts
+from nodedoctor.facts.mounts import MountTable, mount_table
+from nodedoctor.facts.processes import processes
+from nodedoctor.facts.profile import deployer_profile
+from nodedoctor.model import Evidence
+from nodedoctor.parsers.mountinfo import Mount
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+KUBELET_DIR = "/var/lib/kubelet"
+STANDARD_BPFFS = "/sys/fs/bpf"
+NETNS_DIRS = ("/run/netns", "/var/run/netns")
+
+#: Mount points of the cgroup2 mounts that CNI agents make, by owner.
+KNOWN_CGROUP_MOUNTS = {"/run/calico/cgroup": "calico", "/run/cilium/cgroupv2": "cilium"}
+#: Prefixes of cgroup mounts that belong to the host, not to Kubernetes.
+HOST_CGROUP_PREFIXES = {"/run/lxcfs/": "lxcfs"}
+
+#: Files whose presence means the kubelet is still configured on this node.
+KUBELET_CONFIG_FILES = (
+    "/var/lib/kubelet/config.yaml",
+    "/var/lib/kubelet/kubeadm-flags.env",
+    "/etc/kubernetes/kubelet.conf",
+    "/etc/kubernetes/bootstrap-kubelet.conf",
+    "/etc/kubernetes/kubelet-config.yaml",
+    "/etc/kubernetes/kubelet.env",
+    "/var/snap/microk8s/current/args/kubelet",
+    "/var/lib/rancher/k3s/agent/kubelet.kubeconfig",
+)
+
+_ACTIVE = ("active", "activating", "reloading")
+_INACTIVE = ("inactive", "failed")
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """A mount that teardown has to remove."""
+
+    mount: Mount
+    #: ``cgroup``, ``bpffs``, ``kubelet`` or ``netns``.
+    kind: str
+    #: Who made it, when known: ``calico``, ``cilium``, ``lxcfs``; ``None`` for unknown.
+    owner: str | None
+    #: The mount table it was read from (``/proc/self/mountinfo``, ...).
+    table: str
+    #: Safe for a clean engine to unmount once the cluster is gone.
+    removable: bool = True
+
+    @property
+    def mount_point(self) -> str:
+        return self.mount.mount_point
+
+    @property
+    def depth(self) -> int:
+        return self.mount.mount_point.rstrip("/").count("/")
+
+    @property
+    def evidence(self) -> Evidence:
+        return Evidence(self.table, self.mount.text, self.mount.line)
+
+
+@dataclass(frozen=True)
+class KubeletState:
+    #: ``True``/``False`` when known (live, or recorded in a bundle); ``None`` otherwise.
+    running: bool | None
+    running_evidence: tuple[Evidence, ...]
+    #: Kubelet configuration files still on the node.
+    config_left: tuple[Evidence, ...]
+
+    @property
+    def gone(self) -> bool | None:
+        """The kubelet neither runs nor will: ``None`` when that cannot be told."""
+        if self.running is True:
+            return False
+        if self.running is False:
+            return True
+        return not self.config_left
+
+    def describe(self) -> str:
+        if self.running is True:
+            return "the kubelet is running"
+        if self.running is False:
+            return "the kubelet is not running"
+        if not self.config_left:
+            return "no kubelet configuration is left on the node"
+        return "whether the kubelet runs is unknown (offline root, kubelet configuration present)"
+
+    @property
+    def evidence(self) -> tuple[Evidence, ...]:
+        if self.running is not None:
+            return self.running_evidence
+        if not self.config_left:
+            return tuple(Evidence(p, "absent") for p in KUBELET_CONFIG_FILES[:3])
+        return self.config_left
+
+
+@dataclass(frozen=True)
+class TeardownFacts:
+    #: The mount table was readable; without it no mount verdict can be given.
+    mounts_known: bool
+    foreign_cgroup: tuple[Leftover, ...]
+    bpffs: tuple[Leftover, ...]
+    #: The kubelet directory as kubeadm resolves it (links followed inside the root).
+    kubelet_dir: str
+    kubelet_mounts: tuple[Leftover, ...]
+    netns: tuple[Leftover, ...]
+    kubelet: KubeletState
+
+    def unmount_order(self) -> list[Leftover]:
+        """Every removable leftover mount, deepest first (as ``kubespray reset`` does with
+        ``tac``), so a mount is never removed before the mounts below it."""
+        items = [
+            m for m in (*self.kubelet_mounts, *self.netns, *self.foreign_cgroup) if m.removable
+        ]
+        return sorted(items, key=lambda m: (-m.depth, -m.mount.line))
+
+
+def _node_realpath(facts: Facts, path: str) -> str:
+    """``path`` with links followed inside the root, as a node path."""
+    base = facts.root.base
+    if base == "/":
+        return os.path.realpath(path)
+    try:
+        host = facts.root.resolve(path)
+    except Exception:  # an unsafe link: keep the path as written
+        return path
+    rel = os.path.relpath(host, base)
+    return "/" if rel == "." else "/" + rel
+
+
+def _cgroup_owner(mount_point: str) -> tuple[str | None, bool]:
+    owner = KNOWN_CGROUP_MOUNTS.get(mount_point.rstrip("/"))
+    if owner is not None:
+        return owner, True
+    for prefix, host_owner in HOST_CGROUP_PREFIXES.items():
+        if mount_point.startswith(prefix):
+            return host_owner, False
+    return None, True
+
+
+def _classify(table: MountTable, kubelet_dirs: tuple[str, ...]) -> dict[str, list[Leftover]]:
+    out: dict[str, list[Leftover]] = {"cgroup": [], "bpffs": [], "kubelet": [], "netns": []}
+    source = table.source or "mount table"
+    prefixes = tuple(d.rstrip("/") + "/" for d in kubelet_dirs)
+    for m in table.mounts:
+        point = m.mount_point
+        if m.fstype in ("cgroup", "cgroup2"):
+            if point != CGROUP_ROOT and not point.startswith(CGROUP_ROOT + "/"):
+                owner, removable = _cgroup_owner(point)
+                out["cgroup"].append(Leftover(m, "cgroup", owner, source, removable))
+        elif m.fstype == "bpf":
+            out["bpffs"].append(
+                Leftover(m, "bpffs", None, source, removable=point != STANDARD_BPFFS)
+            )
+        if point.startswith(prefixes):
+            out["kubelet"].append(Leftover(m, "kubelet", "kubelet", source))
+        elif any(point.startswith(f"{d}/cni-") for d in NETNS_DIRS):
+            out["netns"].append(Leftover(m, "netns", "cni", source))
+    return out
+
+
+def _systemctl_state(facts: Facts) -> tuple[bool | None, list[Evidence]]:
+    states: dict[str, tuple[str, Evidence]] = {}
+    for command in ("systemctl-kubelet", "systemctl-kubelite"):
+        result = facts.root.run(command)
+        if result is None or not result.ok:
+            continue
+        for line in result.stdout.splitlines():
+            if line.startswith("ActiveState="):
+                value = line.split("=", 1)[1].strip()
+                states[command] = (value, Evidence(result.display, line.strip()))
+    if not states:
+        return None, []
+    evidence = [ev for _, ev in states.values()]
+    if any(value in _ACTIVE for value, _ in states.values()):
+        return True, evidence
+    # k3s embeds the kubelet in k3s.service, which these units do not tell about.
+    if facts.get(deployer_profile).name != "k3s" and all(
+        value in _INACTIVE for value, _ in states.values()
+    ):
+        return False, evidence
+    return None, evidence
+
+
+def kubelet_state(facts: Facts) -> KubeletState:
+    config = tuple(Evidence(p, "present") for p in KUBELET_CONFIG_FILES if facts.root.exists(p))
+    procs = facts.get(processes)
+    if procs.known:
+        proc = procs.kubelet()
+        if proc is not None:
+            return KubeletState(True, (proc.evidence,), config)
+        return KubeletState(False, (Evidence("/proc", "no kubelet process running"),), config)
+    running, evidence = _systemctl_state(facts)
+    return KubeletState(running, tuple(evidence), config)
+
+
+def teardown_facts(facts: Facts) -> TeardownFacts:
+    table = facts.get(mount_table)
+    kubelet_dir = _node_realpath(facts, KUBELET_DIR)
+    dirs = (KUBELET_DIR,) if kubelet_dir == KUBELET_DIR else (KUBELET_DIR, kubelet_dir)
+    groups = _classify(table, dirs)
+    return TeardownFacts(
+        mounts_known=table.known,
+        foreign_cgroup=tuple(groups["cgroup"]),
+        bpffs=tuple(groups["bpffs"]),
+        kubelet_dir=kubelet_dir,
+        kubelet_mounts=tuple(groups["kubelet"]),
+        netns=tuple(groups["netns"]),
+        kubelet=facts.get(kubelet_state),
+    )

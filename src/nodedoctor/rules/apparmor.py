@@ -1,0 +1,128 @@
+"""AppArmor 4 confines runc, and containerd's container profile refuses its signals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from nodedoctor.facts import Facts
+from nodedoctor.facts.apparmor import AppArmorFacts, apparmor_facts
+from nodedoctor.facts.packages import Installed, packages
+from nodedoctor.model import Evidence, FixHint, Issue, Severity
+from nodedoctor.rules.base import Rule
+
+#: containerd releases whose generated profile accepts ``signal (receive) peer=runc``
+#: (containerd PR #10123: v1.7.16, v1.6.32, v2.0.0).
+FIXED_IN = {(1, 6): (1, 6, 32), (1, 7): (1, 7, 16)}
+
+_FIX_COMMANDS = (
+    "kubectl drain <node> --ignore-daemonsets --delete-emptydir-data",
+    "apt-get install --only-upgrade containerd   # or containerd.io: any >= 1.7.16, 1.6.32, 2.0",
+    "aa-remove-unknown   # unloads the stale cri-containerd.apparmor.d; or reboot",
+    "systemctl restart containerd",
+    "kubectl uncordon <node>",
+)
+
+
+def containerd_has_fix(version: tuple[int, int, int]) -> bool:
+    """Whether a containerd release generates a profile that accepts confined runc's signals.
+
+    >>> [containerd_has_fix(v) for v in [(1, 7, 12), (1, 7, 16), (2, 0, 0)]]
+    [False, True, True]
+    >>> [containerd_has_fix(v) for v in [(1, 6, 31), (1, 6, 32), (1, 5, 9)]]
+    [False, True, False]
+    """
+    if version >= (2, 0, 0):
+        return True
+    fixed = FIXED_IN.get((version[0], version[1]))
+    return fixed is not None and version >= fixed
+
+
+def _fix(reboot: bool) -> FixHint:
+    return FixHint(
+        summary="upgrade containerd to 1.7.16+, 1.6.32+ or 2.x, then unload the stale "
+        "cri-containerd.apparmor.d profile (aa-remove-unknown) or reboot; drain the node first",
+        available=False,
+        reboot=reboot,
+        restart=("containerd",),
+        commands=_FIX_COMMANDS,
+    )
+
+
+def _version_evidence(containerd: Installed | None) -> tuple[Evidence, ...]:
+    return (containerd.evidence,) if containerd is not None else ()
+
+
+def _check(facts: Facts) -> Iterator[Issue]:
+    aa: AppArmorFacts = facts.get(apparmor_facts)
+    containerd = facts.get(packages).get("containerd")
+    if aa.denials:
+        recent = aa.denials[-3:]
+        profiles = sorted({d.denial.profile for d in aa.denials})
+        peers = sorted({d.denial.peer or "?" for d in aa.denials})
+        confining_evidence = [p.evidence for p in aa.confining()]
+        yield Issue(
+            title="AppArmor denies the runtime's signals to containers: pods stay Terminating",
+            message=(
+                f"the kernel log shows {len(aa.denials)} AppArmor signal denial(s) from "
+                f"{', '.join(peers)} to containers confined by {', '.join(profiles)}; "
+                "StopContainer fails with 'unable to signal init: permission denied'. "
+                "The container profile predates containerd 1.7.16/1.6.32 and accepts signals "
+                "only from unconfined senders, but AppArmor 4 labels runc 'runc'"
+            ),
+            evidence=tuple(d.evidence for d in recent)
+            + tuple(confining_evidence)
+            + _version_evidence(containerd),
+            fix=_fix(reboot=True),
+            impact="pods stay Terminating; graceful stop (SIGTERM) never reaches containers",
+        )
+        return
+    if aa.enabled is False:
+        return
+    confining = aa.confining()
+    if not confining or containerd is None or containerd.version is None:
+        return
+    version = containerd.version
+    if containerd_has_fix(version.release):
+        return
+    profile = confining[0]
+    attach = profile.header.attach if profile.header else "?"
+    rollback = "really" in version.raw
+    loaded = ""
+    if aa.loaded is not None and "cri-containerd.apparmor.d" in aa.loaded:
+        loaded = " (cri-containerd.apparmor.d is loaded)"
+    message = (
+        f"{profile.path} confines {', '.join(profile.confines)} (attach path {attach}) under "
+        f"the profile '{profile.header.name if profile.header else profile.helper}', and "
+        f"containerd {version.raw} carries upstream {'.'.join(map(str, version.release))}, "
+        "whose cri-containerd.apparmor.d accepts signals only from unconfined peers"
+        f"{loaded}: stopping a container will fail with 'unable to signal init: "
+        "permission denied'"
+    )
+    severity = Severity.ERROR
+    if rollback:
+        # Ubuntu's "NEW+reallyOLD" packages: the version no longer tells whether the fix
+        # was carried, so only the log can confirm it (research/runtimes.md §4).
+        severity = Severity.WARNING
+        message += (
+            f"; {version.raw} is a rollback package, so whether it carries the fix is "
+            "unknown: no denial was found in " + (", ".join(aa.logs_read) or "any log")
+        )
+    yield Issue(
+        title="AppArmor 4 confines runc and containerd's container profile refuses its signals",
+        message=message,
+        evidence=(profile.evidence, *_version_evidence(containerd)),
+        fix=_fix(reboot=True),
+        severity=severity,
+        impact="pods stay Terminating; graceful stop (SIGTERM) never reaches containers",
+    )
+
+
+APPARMOR_BLOCKS_RUNC_SIGNAL = Rule(
+    id="apparmor-blocks-runc-signal",
+    severity=Severity.ERROR,
+    title="AppArmor denies runc's signals to containers (pods stuck Terminating)",
+    check=_check,
+    tags=("apparmor", "containerd", "runc", "ubuntu"),
+    applies_to="AppArmor >= 4.0 (Ubuntu 23.10+) with containerd < 1.7.16 / < 1.6.32",
+    family="ContainerRuntimeMisconfigured",
+)
