@@ -13,12 +13,9 @@ default ``cgroupRoot`` ``/``:
 A pod the kubelet knows has a directory ``<root-dir>/pods/<uid>`` (``/var/lib/kubelet/pods``;
 MicroK8s passes ``--root-dir`` in its kubelet args).
 
->>> pod_uid_of("pod3f1c2b9e-8d3a-4c56-9f01-2a3b4c5d6e7f")
-'3f1c2b9e-8d3a-4c56-9f01-2a3b4c5d6e7f'
->>> pod_uid_of("kubepods-burstable-pod3f1c2b9e_8d3a_4c56_9f01_2a3b4c5d6e7f.slice")
-'3f1c2b9e-8d3a-4c56-9f01-2a3b4c5d6e7f'
->>> pod_uid_of("kubepods-besteffort.slice") is None, pod_uid_of("burstable") is None
-(True, True)
+Which pod cgroups exist comes from :func:`nodedoctor.facts.kubepods.pod_cgroup_dirs` (both
+drivers, every QoS class, every hierarchy, the kubelet's ``cgroupRoot``); this module adds
+whether each still holds processes and compares the UIDs with the kubelet's pod directories.
 """
 
 from __future__ import annotations
@@ -26,33 +23,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nodedoctor.facts import Facts
-from nodedoctor.facts.cgroups import CGROUP_ROOT, CgroupMode, cgroup_facts
+from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
+from nodedoctor.facts.kubelet import kubelet_facts
+from nodedoctor.facts.kubepods import pod_cgroup_dirs
 from nodedoctor.facts.profile import deployer_profile
 from nodedoctor.facts.teardown import teardown_facts
 from nodedoctor.model import Evidence
 
 MICROK8S_KUBELET_ARGS = "/var/snap/microk8s/current/args/kubelet"
 MICROK8S_SNAP_COMMON = "/var/snap/microk8s/common"
-
-#: Directories under a kubepods root that hold pod cgroups (the root itself: Guaranteed).
-_CGROUPFS_PARENTS = ("kubepods", "kubepods/burstable", "kubepods/besteffort")
-_SYSTEMD_PARENTS = (
-    "kubepods.slice",
-    "kubepods.slice/kubepods-burstable.slice",
-    "kubepods.slice/kubepods-besteffort.slice",
-)
-
-
-def pod_uid_of(name: str) -> str | None:
-    """The pod UID a cgroup directory name carries, or ``None`` if it is not a pod cgroup."""
-    if name.endswith(".slice"):
-        last = name[: -len(".slice")].rsplit("-", 1)[-1]
-        if last.startswith("pod") and len(last) > 3:
-            return last[3:].replace("_", "-")
-        return None
-    if name.startswith("pod") and len(name) > 3:
-        return name[3:]
-    return None
 
 
 @dataclass(frozen=True)
@@ -100,7 +79,7 @@ class PodCgroupFacts:
 def _hierarchies(facts: Facts) -> tuple[list[str], str | None]:
     cg = facts.get(cgroup_facts)
     if cg.mode is CgroupMode.V2:
-        return [CGROUP_ROOT], None
+        return ["/sys/fs/cgroup"], None
     if cg.mode in (CgroupMode.V1, CgroupMode.HYBRID):
         points = sorted({h.mount_point for h in cg.v1_mounts.values()})
         if points:
@@ -133,6 +112,13 @@ def _pods_dir(facts: Facts) -> str:
     return facts.get(teardown_facts).kubelet_dir.rstrip("/") + "/pods"
 
 
+def _cgroup_root(facts: Facts) -> str:
+    """The kubelet's ``cgroupRoot`` when its configuration tells, else the default ``/``."""
+    setting = facts.get(kubelet_facts).setting("cgroupRoot")
+    value = setting.value if setting is not None else None
+    return value if isinstance(value, str) and value else "/"
+
+
 def pod_cgroup_facts(facts: Facts) -> PodCgroupFacts:
     pods_dir = _pods_dir(facts)
     listing = facts.root.listdir(pods_dir)
@@ -147,17 +133,8 @@ def pod_cgroup_facts(facts: Facts) -> PodCgroupFacts:
             uids,
             listing is not None,
         )
-    found: list[PodCgroup] = []
-    for hierarchy in hierarchies:
-        for driver, parents in (("cgroupfs", _CGROUPFS_PARENTS), ("systemd", _SYSTEMD_PARENTS)):
-            for parent in parents:
-                parent_path = f"{hierarchy}/{parent}"
-                for name in facts.root.listdir(parent_path) or []:
-                    path = f"{parent_path}/{name}"
-                    uid = pod_uid_of(name)
-                    if uid is None or not facts.root.is_dir(path):
-                        continue
-                    found.append(
-                        PodCgroup(uid, path, hierarchy, driver, _has_processes(facts, path))
-                    )
+    found = [
+        PodCgroup(d.uid, d.path, d.hierarchy, d.driver, _has_processes(facts, d.path))
+        for d in pod_cgroup_dirs(facts, _cgroup_root(facts))
+    ]
     return PodCgroupFacts(True, None, tuple(found), pods_dir, uids, listing is not None)
