@@ -1,0 +1,300 @@
+"""Apply a clean plan on the live node: unmount, ``rmdir``, verify.
+
+Every step is re-validated right before it runs, against the current
+``/proc/self/mountinfo`` and cgroup tree, and skipped (with the reason) when the node no
+longer matches the plan:
+
+- ``unmount``: the mount on top at the path must still be the planned one (mount id,
+  fstype, source), and no mount the plan does not remove may lie below it. It is unmounted
+  with ``umount2(path, UMOUNT_NOFOLLOW)``; when the kernel says ``EBUSY`` it is detached
+  (``MNT_DETACH``: gone from the tree now, released when its last user closes it), and the
+  result says which.
+- ``rmdir``: the path must still be a directory (not a link) inside one of the planned
+  hierarchies' kubepods trees, on a cgroup filesystem per the mount table, with an empty
+  ``cgroup.procs`` and no child cgroup. Only ``os.rmdir`` is used: no recursive delete,
+  ever, so nothing but an empty cgroup can go.
+
+Before anything, the kubelet and container runtime must not run (checked again, not taken
+from the plan): ``force`` goes on anyway; ``stop`` stops the kubelet, then the runtime,
+through systemd (the only init system it drives) and waits for them to exit.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import functools
+import os
+import stat
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from nodedoctor.clean.plan import KUBEPODS_TOPS, Blocker, CleanPlan, Step, blockers, plan_clean
+from nodedoctor.facts import Facts
+from nodedoctor.facts.system import init_system
+from nodedoctor.parsers import ParseError
+from nodedoctor.parsers.mountinfo import Mount, parse_mountinfo
+from nodedoctor.sources.root import Root, live_root
+
+MNT_DETACH = 2
+UMOUNT_NOFOLLOW = 8
+
+#: comm -> systemd units that run it; kubelets are stopped before runtimes.
+STOP_UNITS: dict[str, tuple[str, ...]] = {
+    "kubelet": ("kubelet.service",),
+    "kubelite": ("snap.microk8s.daemon-kubelite.service",),
+    "k3s-server": ("k3s.service",),
+    "k3s-agent": ("k3s-agent.service",),
+    "containerd": ("containerd.service",),
+    "crio": ("crio.service",),
+    "dockerd": ("docker.socket", "docker.service"),
+    "cri-dockerd": ("cri-docker.socket", "cri-docker.service"),
+}
+STOP_TIMEOUT = 90.0
+EXIT_WAIT = 30.0
+
+
+class CleanRefusedError(Exception):
+    """The clean cannot start in this state; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    step: Step
+    #: done | detached | gone | skipped | failed
+    status: str
+    detail: str
+
+    def to_json(self) -> dict[str, object]:
+        return {**self.step.to_json(), "status": self.status, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    outcomes: tuple[Outcome, ...]
+    stopped: tuple[str, ...]
+    #: The plan made again afterwards: what is left, and why.
+    after: CleanPlan
+
+    @property
+    def complete(self) -> bool:
+        return all(o.status in ("done", "detached", "gone") for o in self.outcomes) and not (
+            self.after.steps
+        )
+
+
+def read_mountinfo() -> list[Mount]:
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+        return parse_mountinfo(f.read())
+
+
+@functools.lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _umount2(path: str, flags: int) -> int:
+    """``umount2(2)``; 0 or the errno."""
+    if _libc().umount2(os.fsencode(path), ctypes.c_int(flags)) == 0:
+        return 0
+    return ctypes.get_errno()
+
+
+def _top_mount(mounts: Sequence[Mount], path: str) -> Mount | None:
+    found = None
+    for m in mounts:
+        if m.mount_point == path:
+            found = m
+    return found
+
+
+def _containing_mount(mounts: Sequence[Mount], path: str) -> Mount | None:
+    best: Mount | None = None
+    for m in mounts:
+        point = m.mount_point.rstrip("/") or "/"
+        inside = path == point or path.startswith(point.rstrip("/") + "/")
+        if inside and (best is None or len(point) >= len(best.mount_point.rstrip("/") or "/")):
+            best = m
+    return best
+
+
+def _unmount(step: Step) -> Outcome:
+    try:
+        mounts = read_mountinfo()
+    except (OSError, ParseError) as exc:
+        return Outcome(step, "skipped", f"cannot read /proc/self/mountinfo: {exc}")
+    top = _top_mount(mounts, step.path)
+    if top is None:
+        return Outcome(step, "gone", "no longer mounted")
+    if (top.mount_id, top.fstype, top.source) != (step.mount_id, step.fstype, step.source):
+        return Outcome(
+            step,
+            "skipped",
+            f"changed since the plan: now {top.fstype} from {top.source} (mount id "
+            f"{top.mount_id}), planned {step.fstype} from {step.source} (id {step.mount_id})",
+        )
+    prefix = step.path.rstrip("/") + "/"
+    # Deeper planned mounts went first; whatever is still below was not (or could not be).
+    below = [m for m in mounts if m.mount_point.startswith(prefix)]
+    if below:
+        return Outcome(
+            step,
+            "skipped",
+            f"{below[0].mount_point} ({below[0].fstype}) is mounted below it and is not part "
+            "of the plan",
+        )
+    err = _umount2(step.path, UMOUNT_NOFOLLOW)
+    if err == 0:
+        return Outcome(step, "done", "unmounted")
+    if err == errno.EBUSY:
+        err = _umount2(step.path, MNT_DETACH | UMOUNT_NOFOLLOW)
+        if err == 0:
+            return Outcome(
+                step, "detached", "busy: detached (MNT_DETACH); freed when its last user exits"
+            )
+    if err == errno.EINVAL and _top_mount(read_mountinfo(), step.path) is None:
+        return Outcome(step, "gone", "no longer mounted")
+    return Outcome(step, "failed", f"umount2: {os.strerror(err)}")
+
+
+def _in_allowlist(step: Step, hierarchies: Sequence[str]) -> bool:
+    if step.hierarchy not in hierarchies:
+        return False
+    base = step.hierarchy.rstrip("/")
+    return any(
+        step.path == f"{base}/{top}" or step.path.startswith(f"{base}/{top}/")
+        for top in KUBEPODS_TOPS
+    )
+
+
+def _rmdir(step: Step, hierarchies: Sequence[str]) -> Outcome:
+    path = step.path
+    if not _in_allowlist(step, hierarchies) or "/../" in path or path.endswith("/.."):
+        return Outcome(step, "skipped", "outside the kubepods trees of the planned hierarchies")
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return Outcome(step, "gone", "already removed")
+    if not stat.S_ISDIR(st.st_mode):
+        return Outcome(step, "skipped", "no longer a directory")
+    try:
+        mounts = read_mountinfo()
+    except (OSError, ParseError) as exc:
+        return Outcome(step, "skipped", f"cannot read /proc/self/mountinfo: {exc}")
+    fs = _containing_mount(mounts, path)
+    if fs is None or fs.fstype not in ("cgroup", "cgroup2"):
+        kind = fs.fstype if fs else "unknown"
+        return Outcome(step, "skipped", f"not on a cgroup filesystem any more ({kind})")
+    try:
+        with open(os.path.join(path, "cgroup.procs"), encoding="ascii", errors="replace") as f:
+            procs = f.read().split()
+    except OSError as exc:
+        return Outcome(step, "skipped", f"cannot read cgroup.procs: {exc.strerror}")
+    if procs:
+        return Outcome(step, "skipped", f"has processes now (pid {', '.join(procs[:5])})")
+    children = [e.name for e in os.scandir(path) if e.is_dir(follow_symlinks=False)]
+    if children:
+        return Outcome(step, "skipped", f"has a child cgroup ({children[0]})")
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        return Outcome(step, "gone", "already removed")
+    except OSError as exc:
+        return Outcome(step, "failed", f"rmdir: {exc.strerror}")
+    return Outcome(step, "done", "removed")
+
+
+def _run(argv: Sequence[str], timeout: float) -> tuple[int | None, str]:
+    try:
+        proc = subprocess.run(
+            list(argv),
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            env={"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LC_ALL": "C"},
+        )
+    except subprocess.TimeoutExpired:
+        return None, "timed out"
+    except OSError as exc:
+        return None, str(exc)
+    return proc.returncode, proc.stderr.decode("utf-8", errors="replace").strip()
+
+
+def _describe(found: Sequence[Blocker]) -> str:
+    return ", ".join(f"{b.comm} (pid {b.pid})" for b in found)
+
+
+def stop_daemons(
+    facts: Facts,
+    found: Sequence[Blocker],
+    run: Callable[[Sequence[str], float], tuple[int | None, str]] = _run,
+) -> list[str]:
+    """Stop the kubelet, then the runtime, through systemd; the units stopped."""
+    init = facts.get(init_system)
+    if init.systemd is not True:
+        raise CleanRefusedError(
+            f"--stop drives systemd, but PID 1 is not systemd here; still running: "
+            f"{_describe(found)}. Stop them with your init system, then run clean again"
+        )
+    units: list[str] = []
+    for role in ("kubelet", "runtime"):
+        for b in found:
+            if b.role == role:
+                units += [u for u in STOP_UNITS.get(b.comm, ()) if u not in units]
+    stopped: list[str] = []
+    for unit in units:
+        code, err = run(("systemctl", "stop", unit), STOP_TIMEOUT)
+        if code != 0:
+            raise CleanRefusedError(f"systemctl stop {unit} failed: {err or code}")
+        stopped.append(unit)
+    return stopped
+
+
+def _fresh_facts() -> Facts:
+    return Facts(live_root())
+
+
+def apply_plan(
+    plan: CleanPlan,
+    *,
+    force: bool = False,
+    stop: bool = False,
+    cgroup_root: str | None = None,
+    root: Root | None = None,
+) -> ApplyResult:
+    """Apply ``plan`` to this machine. Raises :class:`CleanRefusedError` when it must not start."""
+    if not plan.live:
+        raise CleanRefusedError("an offline root is planned only; nothing is applied")
+    facts = Facts(root) if root is not None else _fresh_facts()
+    running, known = blockers(facts)
+    stopped: list[str] = []
+    if running and stop:
+        stopped = stop_daemons(facts, running)
+        deadline = time.monotonic() + EXIT_WAIT
+        while running and time.monotonic() < deadline:
+            time.sleep(0.5)
+            facts = Facts(root) if root is not None else _fresh_facts()
+            running, known = blockers(facts)
+    if not known and not force:
+        raise CleanRefusedError(
+            "cannot tell whether the kubelet or container runtime runs; --force to go on"
+        )
+    if running and not force:
+        raise CleanRefusedError(
+            f"still running: {_describe(running)}. The kubelet re-creates pod mounts and "
+            "cgroups, and the runtime holds them: stop them first, or use --stop (kubelet, "
+            "then runtime, through systemd), or --force"
+        )
+    outcomes: list[Outcome] = []
+    for step in plan.steps:
+        if step.action == "unmount":
+            outcomes.append(_unmount(step))
+        else:
+            outcomes.append(_rmdir(step, plan.hierarchies))
+    after_facts = Facts(root) if root is not None else _fresh_facts()
+    after = plan_clean(after_facts, cgroup_root)
+    return ApplyResult(tuple(outcomes), tuple(stopped), after)

@@ -1,0 +1,357 @@
+"""The clean plan: what teardown left, what may be removed, in which order, and why.
+
+Mounts come classified from ``facts.teardown`` (never re-derived here); this module only
+decides the order, what is kept and why, and walks the kubepods cgroup trees:
+
+- unmount, deepest first (later mounts at the same point first): cgroup/cgroup2 mounts
+  outside ``/sys/fs/cgroup`` (Calico ``/run/calico/cgroup``, Cilium
+  ``/run/cilium/cgroupv2``), bpffs mounts other than the standard ``/sys/fs/bpf``
+  (Cilium's fallback ``/run/cilium/bpffs``), mounts strictly under ``/var/lib/kubelet/``
+  (as ``kubeadm reset`` does), and CNI netns bind mounts ``/run/netns/cni-*``;
+- ``rmdir``, deepest first, of each kubepods cgroup (``kubepods``, ``kubepods.slice`` and
+  everything below, both drivers) with no process in it or below it, on every v1 hierarchy
+  and on the v2 (or hybrid unified) hierarchy.
+
+A mount with an unplanned mount below it is kept (unmounting it would take the other one
+along), and nothing outside this allowlist is ever planned.
+
+``NODEDOCTOR_CGROUP_ROOT`` (or the hidden ``clean --cgroup-root DIR``) replaces the cgroup
+hierarchies under ``/sys/fs/cgroup`` with one directory on a cgroup filesystem, so tests can
+run against a private subtree; the mounts that carry it are never planned.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from nodedoctor.facts import Facts
+from nodedoctor.facts.mounts import mount_table
+from nodedoctor.facts.processes import processes
+from nodedoctor.facts.teardown import CGROUP_ROOT, STANDARD_BPFFS, Leftover, teardown_facts
+from nodedoctor.model import Evidence
+
+CGROUP_ROOT_ENV = "NODEDOCTOR_CGROUP_ROOT"
+KUBEPODS_TOPS = ("kubepods", "kubepods.slice")
+#: A bound on the cgroup walk, far above any node's pod count.
+MAX_CGROUPS = 100_000
+
+#: Daemons that must be stopped before a teardown, by ``comm``: kubelets first.
+KUBELET_COMMS = ("kubelet", "kubelite", "k3s-server", "k3s-agent")
+RUNTIME_COMMS = ("containerd", "crio", "dockerd", "cri-dockerd")
+
+_OWNER_WHY = {
+    "calico": "Calico (v3.24+) mounts the host's root cgroup2 here for its eBPF connect-time "
+    "load balancer, and its mount outlives the pod (mountPropagation: Bidirectional)",
+    "cilium": "Cilium mounts the host's cgroup2 here (cgroup.hostRoot) for socket-based load "
+    "balancing, and the mount outlives the agent",
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One action of the plan. ``unmount`` steps carry the mount's identity, re-checked
+    against ``/proc/self/mountinfo`` right before the step runs."""
+
+    action: str  # "unmount" | "rmdir"
+    path: str
+    kind: str  # cgroup | bpffs | kubelet | netns | kubepods
+    reason: str
+    evidence: Evidence
+    mount_id: int | None = None
+    fstype: str = ""
+    source: str = ""
+    #: rmdir: the cgroup hierarchy (mount point, or the test root) the directory is in.
+    hierarchy: str = ""
+
+    @property
+    def depth(self) -> int:
+        return self.path.rstrip("/").count("/")
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "action": self.action,
+            "path": self.path,
+            "kind": self.kind,
+            "reason": self.reason,
+            "evidence": self.evidence.to_json(),
+        }
+        if self.action == "unmount":
+            out.update(mount_id=self.mount_id, fstype=self.fstype, source=self.source)
+        else:
+            out["hierarchy"] = self.hierarchy
+        return out
+
+
+@dataclass(frozen=True)
+class Kept:
+    """Something the plan saw and will not touch, and why."""
+
+    path: str
+    kind: str
+    reason: str
+    evidence: Evidence | None = None
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"path": self.path, "kind": self.kind, "reason": self.reason}
+        if self.evidence is not None:
+            out["evidence"] = self.evidence.to_json()
+        return out
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """A running daemon that must stop before anything is removed."""
+
+    role: str  # "kubelet" | "runtime"
+    comm: str
+    pid: int
+    evidence: Evidence
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "role": self.role,
+            "comm": self.comm,
+            "pid": self.pid,
+            "evidence": self.evidence.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class CleanPlan:
+    root: str
+    live: bool
+    steps: tuple[Step, ...]
+    kept: tuple[Kept, ...]
+    blockers: tuple[Blocker, ...]
+    #: Whether the running daemons could be told (live, or a recorded bundle).
+    blockers_known: bool
+    hierarchies: tuple[str, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "root": self.root,
+            "live": self.live,
+            "steps": [s.to_json() for s in self.steps],
+            "kept": [k.to_json() for k in self.kept],
+            "blockers": [b.to_json() for b in self.blockers],
+            "blockers_known": self.blockers_known,
+            "hierarchies": list(self.hierarchies),
+            "notes": list(self.notes),
+        }
+
+
+def _under(path: str, directory: str) -> bool:
+    directory = directory.rstrip("/")
+    return path.startswith(directory + "/")
+
+
+def _mount_reason(item: Leftover) -> str:
+    point = item.mount_point
+    if item.kind == "cgroup":
+        why = _OWNER_WHY.get(item.owner or "", "a cgroup hierarchy mounted outside /sys/fs/cgroup")
+        return (
+            f"{why}; `rm -rf` through it fails with `Operation not permitted` or deletes empty "
+            "host cgroups (kubekey#2539). Unmounting removes only this extra view of the "
+            "hierarchy, never a cgroup"
+        )
+    if item.kind == "bpffs":
+        return (
+            f"a bpffs outside {STANDARD_BPFFS} (Cilium falls back to /run/cilium/bpffs), left "
+            "by the CNI; unmounting releases the pins of the removed CNI"
+        )
+    if item.kind == "kubelet":
+        return (
+            "strictly under /var/lib/kubelet/: a pod volume or token mount, which `kubeadm "
+            "reset` unmounts too"
+        )
+    if item.kind == "netns":
+        return f"a CNI network namespace bind mount ({point}) of a pod that is gone"
+    return "left by the cluster"
+
+
+def _kept_reason(item: Leftover) -> str:
+    if item.kind == "bpffs" and item.mount_point == STANDARD_BPFFS:
+        return (
+            f"the standard bpffs: systemd mounts {STANDARD_BPFFS} at boot and other programs "
+            "pin maps there; Calico and Cilium only mount it when it is missing"
+        )
+    if item.owner == "lxcfs":
+        return "belongs to lxcfs on the host, not to Kubernetes"
+    return "not safe to remove"
+
+
+def cgroup_root_override(explicit: str | None = None) -> str | None:
+    value = explicit or os.environ.get(CGROUP_ROOT_ENV) or None
+    return os.path.normpath(value) if value else None
+
+
+def _hierarchies(facts: Facts, override: str | None) -> tuple[list[str], list[str]]:
+    if override is not None:
+        return [override], [f"cgroup tree root replaced by {override} ({CGROUP_ROOT_ENV})"]
+    table = facts.get(mount_table)
+    points: list[str] = []
+    for m in table.of_type("cgroup", "cgroup2"):
+        point = m.mount_point
+        if (point == CGROUP_ROOT or _under(point, CGROUP_ROOT)) and point not in points:
+            points.append(point)
+    if not points and facts.root.exists(f"{CGROUP_ROOT}/cgroup.controllers"):
+        points.append(CGROUP_ROOT)
+    notes = [] if points else ["no cgroup hierarchy is visible in this root"]
+    return points, notes
+
+
+@dataclass
+class _Node:
+    path: str
+    procs: str | None
+    children: list[_Node]
+
+
+def _walk(facts: Facts, top: str, budget: list[int]) -> _Node | None:
+    entries = facts.root.listdir(top)
+    if entries is None or budget[0] <= 0:
+        return None
+    budget[0] -= 1
+    node = _Node(top, facts.read(f"{top}/cgroup.procs"), [])
+    for name in entries:
+        child = f"{top}/{name}"
+        if facts.root.is_dir(child):
+            sub = _walk(facts, child, budget)
+            if sub is not None:
+                node.children.append(sub)
+    return node
+
+
+def _cgroup_steps(
+    facts: Facts, hierarchy: str, node: _Node, steps: list[Step], kept: list[Kept]
+) -> bool:
+    """Plan ``rmdir`` for the empty cgroups of ``node``'s tree; whether ``node`` is removable."""
+    removable = True
+    for child in node.children:
+        removable = _cgroup_steps(facts, hierarchy, child, steps, kept) and removable
+    if node.procs is None:
+        kept.append(
+            Kept(node.path, "kubepods", "cannot read cgroup.procs: whether it is empty is unknown")
+        )
+        return False
+    pids = node.procs.split()
+    if pids:
+        kept.append(
+            Kept(
+                node.path,
+                "kubepods",
+                f"has {len(pids)} process(es) (pid {', '.join(pids[:5])}); a cgroup with "
+                "processes cannot be removed and its pod may still run",
+                Evidence(f"{node.path}/cgroup.procs", " ".join(pids[:20])),
+            )
+        )
+        return False
+    if not removable:
+        kept.append(Kept(node.path, "kubepods", "a cgroup below it is kept"))
+        return False
+    steps.append(
+        Step(
+            action="rmdir",
+            path=node.path,
+            kind="kubepods",
+            reason="an empty kubepods cgroup (no process in it or below it); `rmdir` removes "
+            "only an empty cgroup, never a file or a populated one",
+            evidence=Evidence(f"{node.path}/cgroup.procs", "(empty)"),
+            hierarchy=hierarchy,
+        )
+    )
+    return True
+
+
+def blockers(facts: Facts) -> tuple[tuple[Blocker, ...], bool]:
+    procs = facts.get(processes)
+    if not procs.known:
+        return (), False
+    found = [Blocker("kubelet", p.comm, p.pid, p.evidence) for p in procs.named(*KUBELET_COMMS)]
+    found += [Blocker("runtime", p.comm, p.pid, p.evidence) for p in procs.named(*RUNTIME_COMMS)]
+    return tuple(found), True
+
+
+def plan_clean(facts: Facts, cgroup_root: str | None = None) -> CleanPlan:
+    """The teardown plan for ``facts``' node. ``cgroup_root`` (or ``NODEDOCTOR_CGROUP_ROOT``)
+    replaces the cgroup hierarchies, for tests."""
+    override = cgroup_root_override(cgroup_root)
+    td = facts.get(teardown_facts)
+    table = facts.get(mount_table)
+    notes: list[str] = []
+    if not td.mounts_known:
+        notes.append("no mount table in this root: no mount can be planned")
+    kept: list[Kept] = []
+    unique: dict[tuple[int | None, str, int], Leftover] = {}
+    for item in (*td.kubelet_mounts, *td.netns, *td.foreign_cgroup, *td.bpffs):
+        unique.setdefault((item.mount.mount_id, item.mount_point, item.mount.line), item)
+    planned: list[Leftover] = []
+    for item in unique.values():
+        point = item.mount_point
+        if override is not None and (point == override or _under(override, point)):
+            kept.append(
+                Kept(point, item.kind, f"carries the cgroup tree root {override}", item.evidence)
+            )
+        elif not item.removable:
+            kept.append(Kept(point, item.kind, _kept_reason(item), item.evidence))
+        else:
+            planned.append(item)
+    planned_ids = {(i.mount.mount_id, i.mount.line) for i in planned}
+    unmounts: list[Step] = []
+    for item in planned:
+        point = item.mount_point
+        others = [
+            m
+            for m in table.mounts
+            if _under(m.mount_point, point) and (m.mount_id, m.line) not in planned_ids
+        ]
+        if others:
+            kept.append(
+                Kept(
+                    point,
+                    item.kind,
+                    f"{others[0].mount_point} ({others[0].fstype}) is mounted below it and is "
+                    "not part of the plan; unmounting would take it along",
+                    item.evidence,
+                )
+            )
+            continue
+        unmounts.append(
+            Step(
+                action="unmount",
+                path=point,
+                kind=item.kind,
+                reason=_mount_reason(item),
+                evidence=item.evidence,
+                mount_id=item.mount.mount_id,
+                fstype=item.mount.fstype,
+                source=item.mount.source,
+            )
+        )
+    unmounts.sort(key=lambda s: (-s.depth, -s.evidence.line if s.evidence.line else 0))
+
+    hierarchies, hierarchy_notes = _hierarchies(facts, override)
+    notes += hierarchy_notes
+    rmdirs: list[Step] = []
+    budget = [MAX_CGROUPS]
+    for hierarchy in hierarchies:
+        for top in KUBEPODS_TOPS:
+            tree = _walk(facts, f"{hierarchy.rstrip('/')}/{top}", budget)
+            if tree is not None:
+                _cgroup_steps(facts, hierarchy, tree, rmdirs, kept)
+    if budget[0] <= 0:
+        notes.append(f"more than {MAX_CGROUPS} kubepods cgroups: the rest is not planned")
+    rmdirs.sort(key=lambda s: (-s.depth, s.path))
+    found, known = blockers(facts)
+    return CleanPlan(
+        root=facts.root.label,
+        live=facts.live,
+        steps=tuple(unmounts + rmdirs),
+        kept=tuple(kept),
+        blockers=found,
+        blockers_known=known,
+        hierarchies=tuple(hierarchies),
+        notes=tuple(notes),
+    )

@@ -1,0 +1,76 @@
+"""Clean plans and results for people (text) and programs (JSON, ``nodedoctor/clean/v1``)."""
+
+from __future__ import annotations
+
+import json
+
+from nodedoctor.clean.engine import ApplyResult
+from nodedoctor.clean.plan import CleanPlan
+
+SCHEMA = "nodedoctor/clean/v1"
+
+
+def plan_json(plan: CleanPlan, result: ApplyResult | None = None) -> str:
+    out: dict[str, object] = {"schema": SCHEMA, "mode": "apply" if result else "plan"}
+    out["plan"] = plan.to_json()
+    if result is not None:
+        out["outcomes"] = [o.to_json() for o in result.outcomes]
+        out["stopped"] = list(result.stopped)
+        out["left"] = result.after.to_json()
+        out["complete"] = result.complete
+    return json.dumps(out, indent=2) + "\n"
+
+
+def _plan_lines(plan: CleanPlan, indent: str = "") -> list[str]:
+    lines: list[str] = []
+    width = max((len(s.path) for s in plan.steps), default=0)
+    for step in plan.steps:
+        what = f"{step.fstype} from {step.source}" if step.action == "unmount" else "cgroup"
+        lines.append(f"{indent}{step.action:<8} {step.path:<{width}}  {what}")
+        lines.append(f"{indent}           why  {step.reason}")
+        if step.evidence.line is not None:
+            lines.append(
+                f"{indent}           from {step.evidence.source}:{step.evidence.line}: "
+                f"{step.evidence.text}"
+            )
+    for kept in plan.kept:
+        lines.append(f"{indent}keep     {kept.path}  ({kept.kind}) {kept.reason}")
+    for note in plan.notes:
+        lines.append(f"{indent}note     {note}")
+    return lines
+
+
+def plan_text(plan: CleanPlan) -> str:
+    mode = "live" if plan.live else "offline: plan only"
+    lines = [f"nodedoctor clean · {plan.root} ({mode})", ""]
+    if not plan.steps:
+        lines.append("nothing to clean")
+    lines += _plan_lines(plan)
+    if plan.blockers:
+        names = ", ".join(f"{b.comm} (pid {b.pid})" for b in plan.blockers)
+        lines += ["", f"blocked  running: {names}; --apply refuses unless --stop or --force"]
+    elif not plan.blockers_known:
+        lines += ["", "note     whether the kubelet or runtime runs is unknown in this root"]
+    if plan.steps:
+        unmounts = sum(1 for s in plan.steps if s.action == "unmount")
+        rmdirs = len(plan.steps) - unmounts
+        lines += ["", f"{unmounts} unmount(s), {rmdirs} empty cgroup(s) to remove"]
+        if plan.live:
+            lines.append("apply with: nodedoctor clean --apply")
+    return "\n".join(lines) + "\n"
+
+
+def result_text(plan: CleanPlan, result: ApplyResult) -> str:
+    lines = [f"nodedoctor clean · {plan.root} (applied)", ""]
+    for unit in result.stopped:
+        lines.append(f"stopped  {unit}")
+    for o in result.outcomes:
+        lines.append(f"{o.status:<8} {o.step.action} {o.step.path}: {o.detail}")
+    lines.append("")
+    left = result.after
+    if not left.steps:
+        lines.append("verified: nothing left to clean")
+    else:
+        lines.append(f"left: {len(left.steps)} item(s) still to clean")
+    lines += _plan_lines(left, indent="  ") if left.steps or left.kept else []
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,87 @@
+"""``nodedoctor clean``: plan, then (``--apply``) remove what a torn-down cluster left."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from nodedoctor.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    add_root_options,
+    open_root,
+)
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "clean",
+        help="plan (and with --apply, do) the teardown kubeadm reset and kk delete cluster "
+        "leave undone: foreign cgroup mounts, CNI bpffs and netns, kubelet mounts, empty "
+        "kubepods cgroups",
+    )
+    add_root_options(p)
+    p.add_argument("--apply", action="store_true", help="do it (live only); default: plan")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="apply even while the kubelet or container runtime runs",
+    )
+    p.add_argument(
+        "--stop",
+        action="store_true",
+        help="stop the kubelet, then the runtime, through systemd before anything is removed",
+    )
+    p.add_argument("--format", default="text", choices=["text", "json"])
+    # For tests: a private cgroup subtree instead of /sys/fs/cgroup (also
+    # NODEDOCTOR_CGROUP_ROOT); see nodedoctor.clean.plan.
+    p.add_argument("--cgroup-root", metavar="DIR", help=argparse.SUPPRESS)
+    p.set_defaults(func=run)
+
+
+def _confirm(count: int) -> bool:
+    if not sys.stdin.isatty():
+        raise UsageError("--apply without a terminal needs --yes")
+    sys.stderr.write(f"remove {count} item(s) as planned above? [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def run(args: argparse.Namespace) -> int:
+    from nodedoctor.clean.engine import CleanRefusedError, apply_plan
+    from nodedoctor.clean.plan import plan_clean
+    from nodedoctor.clean.render import plan_json, plan_text, result_text
+    from nodedoctor.facts import Facts
+
+    root = open_root(args)
+    if args.apply and not root.live:
+        raise UsageError("--apply works on this machine only; an offline root is planned only")
+    plan = plan_clean(Facts(root, profile=args.profile), args.cgroup_root)
+    if not args.apply:
+        sys.stdout.write(plan_json(plan) if args.format == "json" else plan_text(plan))
+        return EXIT_FINDINGS if plan.steps else EXIT_OK
+    if args.format == "text":
+        sys.stdout.write(plan_text(plan))
+    if not plan.steps:
+        if args.format == "json":
+            sys.stdout.write(plan_json(plan))
+        return EXIT_OK
+    if not args.yes and not _confirm(len(plan.steps)):
+        sys.stderr.write("nodedoctor: nothing done\n")
+        return EXIT_FINDINGS
+    try:
+        result = apply_plan(plan, force=args.force, stop=args.stop, cgroup_root=args.cgroup_root)
+    except CleanRefusedError as exc:
+        sys.stderr.write(f"nodedoctor: clean refused: {exc}\n")
+        if args.format == "json":
+            sys.stdout.write(plan_json(plan))
+        return EXIT_USAGE
+    if args.format == "json":
+        sys.stdout.write(plan_json(plan, result))
+    else:
+        sys.stdout.write("\n" + result_text(plan, result))
+    return EXIT_OK if result.complete else EXIT_FINDINGS
