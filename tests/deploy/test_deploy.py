@@ -1,0 +1,207 @@
+"""deploy/: every manifest validates offline against the Kubernetes schemas
+(kubernetes-validate ships them), the NPD config passes NPD's own start-up validation and
+covers every family, and the plugin commands it names obey NPD's protocol when run as the
+Containerfile installs them (the zipapp at /usr/local/bin/nodedoctor, run by a plain
+``python3``; the container image itself is not built here: no registry is reachable)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from nodedoctor.render.npd import MAX_OUTPUT
+from nodedoctor.rules import all_rules
+from nodedoctor.rules.families import FAMILIES, family_of
+from tests.helpers import CASES, ROOTS
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+MANIFESTS = sorted(DEPLOY.glob("*.yaml"))
+MONITOR = json.loads((DEPLOY / "nodedoctor-monitor.json").read_text(encoding="utf-8"))
+#: The oldest Kubernetes the manifests are meant for, and the newest schemas shipped.
+VERSIONS = ("1.28.0", kubernetes_validate.latest_version())
+
+
+def _documents(path: Path) -> list[dict[str, Any]]:
+    docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+    assert all(isinstance(d, dict) for d in docs)
+    return docs
+
+
+def _all_documents() -> list[dict[str, Any]]:
+    return [d for path in MANIFESTS for d in _documents(path)]
+
+
+def _containers(kind: str, name: str) -> list[dict[str, Any]]:
+    for doc in _all_documents():
+        if doc["kind"] == kind and doc["metadata"]["name"] == name:
+            spec = doc["spec"]["template"]["spec"]
+            return list(spec["containers"])
+    raise AssertionError(f"no {kind} {name}")
+
+
+def test_there_are_manifests() -> None:
+    names = {p.name for p in MANIFESTS}
+    assert {"npd-daemonset.yaml", "textfile-daemonset.yaml", "collect-job.yaml"} <= names
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("path", MANIFESTS, ids=[p.name for p in MANIFESTS])
+def test_manifest_validates_offline(path: Path, version: str) -> None:
+    for doc in _documents(path):
+        kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_the_validator_can_fail() -> None:
+    doc = _documents(DEPLOY / "textfile-daemonset.yaml")[0]
+    doc["spec"]["template"]["spec"]["containers"][0]["volumeMount"] = []  # misspelt key
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(doc, VERSIONS[-1], strict=True)
+
+
+def test_host_is_read_only_everywhere() -> None:
+    for doc in _all_documents():
+        if doc["kind"] not in ("DaemonSet", "Job"):
+            continue
+        spec = doc["spec"]["template"]["spec"]
+        host_volumes = {
+            v["name"] for v in spec["volumes"] if v.get("hostPath", {}).get("path") == "/"
+        }
+        assert host_volumes, doc["metadata"]["name"]
+        for container in spec["containers"]:
+            assert not container["securityContext"].get("privileged")
+            for mount in container["volumeMounts"]:
+                if mount["name"] in host_volumes:
+                    assert mount["mountPath"] == "/host"
+                    assert mount["readOnly"] is True
+
+
+def test_configmap_carries_the_monitor_config() -> None:
+    (configmap,) = [d for d in _all_documents() if d["kind"] == "ConfigMap"]
+    assert json.loads(configmap["data"]["nodedoctor-monitor.json"]) == MONITOR
+    (npd,) = _containers("DaemonSet", "nodedoctor-npd")
+    assert "--config.custom-plugin-monitor=/config/nodedoctor-monitor.json" in npd["command"]
+
+
+def test_monitor_config_passes_npd_validation() -> None:
+    """What NPD checks at start-up (pkg/custompluginmonitor/types/config.go Validate)."""
+    assert MONITOR["plugin"] == "custom"
+    assert MONITOR["pluginConfig"]["max_output_length"] == MAX_OUTPUT
+
+    def seconds(text: str) -> int:
+        match = re.fullmatch(r"(\d+)(s|m)", text)
+        assert match, text
+        return int(match.group(1)) * (60 if match.group(2) == "m" else 1)
+
+    global_timeout = seconds(MONITOR["pluginConfig"]["timeout"])
+    defaults = {c["type"] for c in MONITOR["conditions"]}
+    for rule in MONITOR["rules"]:
+        assert seconds(rule["timeout"]) <= global_timeout
+        assert rule["type"] == "permanent"
+        assert rule["condition"] in defaults
+
+
+def test_one_condition_per_family() -> None:
+    conditions = [c["type"] for c in MONITOR["conditions"]]
+    assert sorted(conditions) == sorted(f for f in FAMILIES if f != "NodedoctorInput")
+    for rule in MONITOR["rules"]:
+        args = rule["args"]
+        assert args[:5] == ["check", "--root", "/host", "--format", "npd"]
+        assert args[5:] == ["--only", rule["condition"]]
+    # Every registered rule lands in some condition (the engine's own rules run in all).
+    for r in all_rules():
+        assert family_of(r) in FAMILIES
+
+
+def _containerfile_copies() -> dict[str, str]:
+    text = (REPO / "Containerfile").read_text(encoding="utf-8")
+    copies = {}
+    for line in text.splitlines():
+        if line.startswith("COPY --from="):
+            parts = line.split()
+            copies[parts[-1]] = parts[-2]
+    return copies
+
+
+def test_containerfile_installs_what_the_manifests_run() -> None:
+    copies = _containerfile_copies()
+    assert copies["/usr/local/bin/nodedoctor"] == "/src/dist/nodedoctor.pyz"
+    assert copies["/usr/local/bin/node-problem-detector"] == "/node-problem-detector"
+    (npd,) = _containers("DaemonSet", "nodedoctor-npd")
+    assert npd["command"][0] == "/usr/local/bin/node-problem-detector"
+    assert {r["path"] for r in MONITOR["rules"]} == {"/usr/local/bin/nodedoctor"}
+    text = (REPO / "Containerfile").read_text(encoding="utf-8")
+    stages = re.findall(r"^FROM \S+ AS (\S+)$", text, re.MULTILINE)
+    assert stages == ["build", "runtime", "npd-release", "npd", "nodedoctor"]
+    for source in ("pyproject.toml", "scripts/", "src/"):
+        assert f"COPY {source}" in text
+        assert (REPO / source).exists()
+    assert "scripts/build_zipapp.py dist/nodedoctor.pyz" in text
+
+
+def _npd_run(command: list[str], env: dict[str, str], timeout: float) -> tuple[int, str]:
+    """Run a plugin the way NPD does: 4 KiB of stdout at most, trimmed, cut to
+    max_output_length bytes; exit 0 OK, 1 NonOK, anything else Unknown."""
+    proc = subprocess.run(command, capture_output=True, check=False, timeout=timeout, env=env)
+    output = proc.stdout[: 4 * 1024].decode("utf-8", "replace").strip()
+    status = proc.returncode if proc.returncode in (0, 1) else 2
+    return status, output
+
+
+def _scenario_roots() -> list[Path]:
+    roots = [p / "root" for p in sorted(ROOTS.iterdir()) if (p / "root").is_dir()]
+    roots += sorted(CASES.glob("*/bad*/root"))[:6]
+    return roots
+
+
+@pytest.mark.slow
+def test_plugins_obey_the_npd_protocol(tmp_path: Path) -> None:
+    python3 = shutil.which("python3")
+    if python3 is None:
+        pytest.skip("no python3 on PATH")
+    # The Containerfile's build and runtime stages, without the container.
+    pyz = tmp_path / "usr/local/bin/nodedoctor"
+    pyz.parent.mkdir(parents=True)
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts/build_zipapp.py"), str(pyz)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    os.chmod(pyz, 0o700)
+    # The system python3, as in the image: not the test venv.
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path)}
+    env["NODEDOCTOR_CACHE_DIR"] = str(tmp_path / "cache")
+    roots = _scenario_roots()
+    assert roots, "no scenario roots to run the plugins on"
+    seen: dict[str, set[int]] = {}
+    for root in roots:
+        for rule in MONITOR["rules"]:
+            args = [str(root) if a == "/host" else a for a in rule["args"]]
+            status, message = _npd_run([str(pyz), *args], env, timeout=30)
+            assert len(message.encode()) <= MAX_OUTPUT, message
+            assert message, f"{rule['condition']} on {root}: no message"
+            assert "\n" not in message
+            seen.setdefault(rule["condition"], set()).add(status)
+            # The same verdict as the installed package gives.
+            direct = subprocess.run(
+                [sys.executable, "-m", "nodedoctor", *args],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=60,
+            )
+            assert direct.returncode == status, (rule["condition"], root, direct.stderr)
+            assert direct.stdout.strip() == message
+    # The bad cases make at least one condition report a problem.
+    assert any(1 in statuses for statuses in seen.values()), seen
