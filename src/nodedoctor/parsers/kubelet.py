@@ -104,7 +104,11 @@ def parse_kubelet_config(text: str) -> KubeletConfigFile:
     an empty file is an empty configuration (the kubelet then uses its defaults)."""
     import yaml  # imported when a file is parsed: start-up cost (bench/)
 
-    loader = yaml.SafeLoader(text)
+    try:
+        # The reader refuses control characters already here.
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:
+        raise ParseError(f"invalid YAML: {exc}") from None
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
@@ -328,7 +332,11 @@ def parse_k3s_config(text: str) -> K3sConfig:
     """
     import yaml  # imported when a file is parsed: start-up cost (bench/)
 
-    loader = yaml.SafeLoader(text)
+    try:
+        # The reader refuses control characters already here.
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:
+        raise ParseError(f"invalid YAML: {exc}") from None
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
@@ -337,6 +345,8 @@ def parse_k3s_config(text: str) -> K3sConfig:
         raise ParseError(
             str(exc.problem or "invalid YAML"), mark.line + 1 if mark else None
         ) from None
+    except yaml.YAMLError as exc:
+        raise ParseError(f"invalid YAML: {exc}") from None
     finally:
         loader.dispose()
     if data is None:
