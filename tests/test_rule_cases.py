@@ -8,6 +8,8 @@ A case directory holds ``root/`` (the node's files) and an optional ``expect.yam
     message: ["cgroup_enable"]       # substrings of some finding's message or title
     fix_files: ["/boot/cmdline.txt"] # the finding's fix.files
     profile: microk8s                # --profile for the run
+    also: [kubepods-invalid]         # other rules the same root must raise too (one cause,
+                                     # two consequences); nothing else may be raised
 
 Cases named ``bad*`` must raise that rule and no other; ``good*`` must raise nothing.
 """
@@ -36,7 +38,8 @@ def test_rule_case(case: Path) -> None:
     raised = {f.rule for f in report.findings}
     mine = [f for f in report.findings if f.rule == rule_id]
     if case.name.startswith("bad"):
-        assert raised == {rule_id}, [f.to_json() for f in report.findings]
+        also = set(expect.get("also", []) or [])  # type: ignore[call-overload]
+        assert raised == {rule_id, *also}, [f.to_json() for f in report.findings]
         if "severity" in expect:
             assert {f.severity.value for f in mine} == {expect["severity"]}
         if "count" in expect:

@@ -495,6 +495,18 @@ def _config_file(
     return parsed
 
 
+def _as_written(flag: Flag, line: str) -> str:
+    """The flag as written on its line (``--enforce-node-allocatable=""`` rather than the
+    unquoted word the kubelet receives), for an editor that must find it there."""
+    if flag.end - flag.index != 1:
+        return flag.text
+    for token in line.replace("\\", " ").split():
+        candidate = token.strip("'\"") if token.startswith(("'", '"')) else token
+        if candidate.replace('"', "").replace("'", "") == flag.text:
+            return candidate
+    return flag.text
+
+
 def kubelet_facts(facts: Facts) -> KubeletFacts:
     profile = facts.get(deployer_profile)
     problems: list[str] = []
@@ -546,6 +558,9 @@ def kubelet_facts(facts: Facts) -> KubeletFacts:
     def flag_ev(flag: Flag) -> Evidence:
         return placed[flag.index].evidence
 
+    def written(flag: Flag) -> str:
+        return _as_written(flag, placed[flag.index].evidence.text)
+
     config_path: Sourced[str] | None = None
     config: KubeletConfigFile | None = None
     config_flag = flags.last("config")
@@ -579,7 +594,7 @@ def kubelet_facts(facts: Facts) -> KubeletFacts:
             ev = flag_ev(flag)
             origin = "deployer" if ev.source == "k3s" else "flag"
             chosen = Setting(
-                name, _convert_flag(kind, flag.value), ev, origin, flag.name, flag.text
+                name, _convert_flag(kind, flag.value), ev, origin, flag.name, written(flag)
             )
         if chosen is None:
             for path, dropin in reversed(drop_ins):
@@ -623,7 +638,7 @@ def kubelet_facts(facts: Facts) -> KubeletFacts:
     for flag in flags.flags:
         if flag.name == "feature-gates":
             for gate, value in parse_feature_gates(flag.value).items():
-                gates[gate] = Setting(gate, value, flag_ev(flag), "flag", flag.name, flag.text)
+                gates[gate] = Setting(gate, value, flag_ev(flag), "flag", flag.name, written(flag))
     if DRIVER_FROM_CRI_GATE in gates and ver is not None and ver >= (1, 34):
         # GA and locked: setting it false is refused, true is a no-op.
         gates[DRIVER_FROM_CRI_GATE] = Setting(

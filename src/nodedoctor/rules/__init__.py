@@ -9,11 +9,12 @@ from nodedoctor.rules.base import Rule
 
 @lru_cache(maxsize=1)
 def all_rules() -> tuple[Rule, ...]:
-    from nodedoctor.rules import apparmor, bootstrap, builtin, teardown
+    from nodedoctor.rules import apparmor, bootstrap, builtin, kubelet_cgroups, teardown
 
     rules: list[Rule] = [
         builtin.PARSE_ERROR,
         builtin.INTERNAL_ERROR,
+        *kubelet_cgroups.RULES,
         apparmor.APPARMOR_BLOCKS_RUNC_SIGNAL,
         bootstrap.CLOUD_INIT_MISSING,
         bootstrap.CLOUD_INIT_DISABLED,
