@@ -7,11 +7,11 @@ import sys
 from collections.abc import Sequence
 
 from nodedoctor.buildinfo import build_info
-from nodedoctor.cli import check, clean, collect, fix, report, rules_cmd
+from nodedoctor.cli import check, clean, collect, fix, report, rules_cmd, why
 from nodedoctor.cli.common import EXIT_INTERNAL, EXIT_USAGE, UsageError
 
 #: Subcommand modules, each with ``register(subparsers)``; the handler imports what it needs.
-COMMANDS = (check, rules_cmd, report, collect, fix, clean)
+COMMANDS = (check, rules_cmd, report, collect, fix, clean, why)
 
 
 def build_parser() -> argparse.ArgumentParser:

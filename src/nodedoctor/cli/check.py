@@ -52,6 +52,13 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--skip", nargs="+", default=[], metavar="ID", help="rules not to run")
     p.add_argument(
+        "--logs",
+        metavar="FILE",
+        help="a log (kubelet journal, kubeadm output, kern.log; '-' for stdin): check only the "
+        "rules whose symptoms it shows (every rule when it shows none), with the log lines "
+        "added to their findings as evidence",
+    )
+    p.add_argument(
         "--only",
         nargs="+",
         default=[],
@@ -94,10 +101,31 @@ def run(args: argparse.Namespace) -> int:
         only = sorted(ENGINE_RULES)
     targets = [("root", r) for r in args.root or []] + [("bundle", b) for b in args.bundle or []]
     if len(targets) > 1:
+        if args.logs:
+            raise UsageError("--logs checks one node: give one --root or --bundle")
         return _run_batch(args, targets, only, skip)
     root = open_root(args)
     facts = Facts(root, profile=args.profile)
-    report = engine.run(facts, engine.select_rules(all_rules(), only, skip))
+    selected = engine.select_rules(all_rules(), only, skip)
+    scan = None
+    if args.logs:
+        from nodedoctor.cli.why import read_log, scan_log
+
+        log_text, truncated = read_log(args.logs)
+        ordinary = [r for r in selected if r.id not in ENGINE_RULES]
+        scan = scan_log(log_text, args.logs, ordinary, truncated)
+        if scan.matches:
+            selected = [r for r in selected if r.id in scan.matches or r.id in ENGINE_RULES]
+        else:
+            print(
+                f"nodedoctor: no known symptom in {args.logs}; checking every rule",
+                file=sys.stderr,
+            )
+    report = engine.run(facts, selected)
+    if scan is not None and scan.matches:
+        from nodedoctor.cli.why import with_log_evidence
+
+        report = with_log_evidence(report, scan)
     fmt = Format(args.format)
     exit_code = None
     if fmt is Format.NPD:
@@ -107,6 +135,10 @@ def run(args: argparse.Namespace) -> int:
         text = line + "\n"
     else:
         text = renderer(fmt)(report, use_color() and not args.output)
+        if scan is not None and scan.matches and fmt is Format.TEXT:
+            from nodedoctor.cli.why import describe_scan
+
+            text = describe_scan(scan, report) + text
     if args.output:
         from nodedoctor.cli.output import write_atomic
 

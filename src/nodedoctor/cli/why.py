@@ -1,0 +1,274 @@
+"""``nodedoctor why "TEXT"``: which known problem does this error come from, and is it the
+cause on this node?
+
+The pasted text (kubelet journal lines, kubeadm output, pod events, ``kk`` output) is matched
+against every rule's documented symptoms (:mod:`nodedoctor.rules.symptoms`); the rules it
+matches are then run on the node (or ``--root DIR`` / ``--bundle FILE``), and the answer says,
+for each, whether it is the cause here (its finding, evidence and fix), whether it passes
+here (so look elsewhere), or whether it could not be evaluated.
+
+Exit codes: 0 a matching rule found the cause on this node; 1 no cause found (the text
+matched no known symptom, or every matching rule passes here); 2 usage error.
+
+``check --logs FILE`` uses the same matching on a log file (see :func:`scan_log`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from typing import Any
+
+from nodedoctor.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    UsageError,
+    add_root_options,
+    open_root,
+    use_color,
+)
+from nodedoctor.model import Evidence, Report
+from nodedoctor.rules.base import Rule
+from nodedoctor.rules.symptoms import SymptomIndex, SymptomMatch, index_for
+
+#: How much pasted text or log is read: the last bytes of a log file, the first of stdin.
+LOG_TAIL_BYTES = 16 * 1024 * 1024
+STDIN_LIMIT = 1024 * 1024
+#: Log lines kept as evidence per rule.
+LOG_LINES_PER_RULE = 3
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "why",
+        help="explain an error message: find the known problem it comes from and check it here",
+        description="Match an error message (kubelet log line, kubeadm output, pod event, kk "
+        "output) against every rule's documented symptoms, run the matching rules on this "
+        "node, and say whether each is the cause here. Exit 0 when a cause is found, 1 when "
+        "none is, 2 on usage errors.",
+    )
+    p.add_argument(
+        "text",
+        nargs="?",
+        default="-",
+        metavar="TEXT",
+        help="the message as you saw it (quote it); '-' or nothing reads it from stdin",
+    )
+    add_root_options(p)
+    p.add_argument("--format", default="text", choices=["text", "json"], help="(default: text)")
+    p.set_defaults(func=run)
+
+
+def _read_text(arg: str) -> str:
+    if arg != "-":
+        return arg
+    data = sys.stdin.buffer.read(STDIN_LIMIT)
+    return data.decode("utf-8", errors="replace")
+
+
+def _ordinary_rules() -> list[Rule]:
+    from nodedoctor.rules import all_rules
+    from nodedoctor.rules.builtin import ENGINE_RULES
+
+    return [r for r in all_rules() if r.id not in ENGINE_RULES]
+
+
+def _index() -> SymptomIndex:
+    return index_for(_ordinary_rules())
+
+
+def _verdict(rule_id: str, report: Report) -> str:
+    if any(f.rule == rule_id for f in report.findings):
+        return "finding"
+    if any(s.rule == rule_id for s in report.skipped):
+        return "skipped"
+    return "passed"
+
+
+def _first_sentence(text: str) -> str:
+    flat = " ".join(text.split())
+    end = flat.find(". ")
+    return flat if end < 0 else flat[: end + 1]
+
+
+def _text_answer(matches: list[SymptomMatch], report: Report, color: bool) -> str:
+    from nodedoctor.render.text import render_text
+    from nodedoctor.rules import rule_by_id
+
+    out: list[str] = []
+    n = len(matches)
+    out.append(f"Your message matches {n} known symptom{'s' if n != 1 else ''}:")
+    out.append("")
+    for m in matches:
+        rule = rule_by_id(m.rule_id)
+        title = rule.title if rule else ""
+        how = "shows" if m.kind == "full" else "is part of"
+        where = f"line {m.line}" if m.line else "the whole text"
+        out.append(f"  {m.rule_id}  {title}")
+        out.append(f"    {where} {how} `{m.symptom}`")
+    out.append("")
+    found = [m for m in matches if _verdict(m.rule_id, report) == "finding"]
+    for m in matches:
+        verdict = _verdict(m.rule_id, report)
+        rule = rule_by_id(m.rule_id)
+        if verdict == "passed" and rule is not None:
+            out.append(f"{m.rule_id} passes on this node: not the cause here.")
+            out.append(f"  it looks for: {_first_sentence(rule.doc.summary)}")
+            verify = _first_sentence(rule.doc.section("Verify"))
+            if verify:
+                out.append(f"  to confirm by hand: {verify}")
+        elif verdict == "skipped":
+            reason = next(s.reason for s in report.skipped if s.rule == m.rule_id)
+            out.append(f"{m.rule_id} could not be checked here: {reason}")
+    if found:
+        out.append(f"The cause on this node: {', '.join(m.rule_id for m in found)}.")
+    else:
+        out.append(
+            "None of these is the cause on this node. Run 'nodedoctor check' for everything "
+            "else, and 'nodedoctor explain ID' for what each symptom can also mean."
+        )
+    out.append("")
+    out.append(render_text(report, color))
+    return "\n".join(out)
+
+
+def _json_answer(matches: list[SymptomMatch], report: Report) -> str:
+    data = {
+        "schema": "nodedoctor/why/v1",
+        "matches": [
+            {
+                "rule": m.rule_id,
+                "symptom": m.symptom,
+                "kind": m.kind,
+                "coverage": round(m.coverage, 3),
+                "line": m.line,
+                "text": m.text,
+                "verdict": _verdict(m.rule_id, report),
+            }
+            for m in matches
+        ],
+        "cause_found": any(_verdict(m.rule_id, report) == "finding" for m in matches),
+        "report": report.to_json(),
+    }
+    return json.dumps(data, indent=2) + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    from nodedoctor import engine
+    from nodedoctor.facts import Facts
+
+    text = _read_text(args.text)
+    if not text.strip():
+        raise UsageError("no message given: pass the error text, or pipe it on stdin")
+    matches = _index().match_text(text)
+    if not matches:
+        if args.format == "json":
+            sys.stdout.write(
+                json.dumps(
+                    {"schema": "nodedoctor/why/v1", "matches": [], "cause_found": False},
+                    indent=2,
+                )
+                + "\n"
+            )
+        else:
+            sys.stdout.write(
+                "Your message matches no symptom nodedoctor knows. Run 'nodedoctor check' to "
+                "look for every known problem on this node; 'nodedoctor rules' lists them.\n"
+            )
+        return EXIT_FINDINGS
+    root = open_root(args)
+    facts = Facts(root, profile=args.profile)
+    rules = [r for r in _ordinary_rules() if r.id in {m.rule_id for m in matches}]
+    report = engine.run(facts, rules)
+    if args.format == "json":
+        sys.stdout.write(_json_answer(matches, report))
+    else:
+        sys.stdout.write(_text_answer(matches, report, use_color()))
+    cause = any(_verdict(m.rule_id, report) == "finding" for m in matches)
+    return EXIT_OK if cause else EXIT_FINDINGS
+
+
+# -- check --logs ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class LogScan:
+    """Symptoms found in a log: per rule, the first lines that show them, and how many."""
+
+    source: str
+    matches: dict[str, list[SymptomMatch]]
+    counts: dict[str, int]
+    truncated: bool
+
+    @property
+    def rule_ids(self) -> list[str]:
+        return sorted(
+            self.matches,
+            key=lambda r: (max(m.rank for m in self.matches[r]), self.counts[r]),
+            reverse=True,
+        )
+
+
+def read_log(path: str) -> tuple[str, bool]:
+    """The last :data:`LOG_TAIL_BYTES` of a log file (``-``: stdin), from a whole line."""
+    if path == "-":
+        return sys.stdin.buffer.read(LOG_TAIL_BYTES).decode("utf-8", errors="replace"), False
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            start = max(0, size - LOG_TAIL_BYTES)
+            f.seek(start)
+            data = f.read(LOG_TAIL_BYTES)
+    except OSError as exc:
+        raise UsageError(f"--logs {path}: {exc.strerror or exc}") from None
+    if start > 0 and b"\n" in data:
+        data = data[data.index(b"\n") + 1 :]
+    return data.decode("utf-8", errors="replace"), start > 0
+
+
+def scan_log(text: str, source: str, rules: list[Rule], truncated: bool = False) -> LogScan:
+    """Match every line of a log against the rules' symptoms."""
+    index = index_for(rules)
+    matches: dict[str, list[SymptomMatch]] = {}
+    counts: dict[str, int] = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        for m in index.match_line(line, lineno):
+            counts[m.rule_id] = counts.get(m.rule_id, 0) + 1
+            kept = matches.setdefault(m.rule_id, [])
+            if len(kept) < LOG_LINES_PER_RULE:
+                kept.append(m)
+    return LogScan(source, matches, counts, truncated)
+
+
+def with_log_evidence(report: Report, scan: LogScan) -> Report:
+    """The report with each finding of a rule seen in the log carrying the log lines."""
+    findings = []
+    for f in report.findings:
+        seen = scan.matches.get(f.rule)
+        if not seen:
+            findings.append(f)
+            continue
+        lines = tuple(
+            Evidence(scan.source, m.text, None if scan.truncated else m.line) for m in seen
+        )
+        findings.append(dataclasses.replace(f, evidence=f.evidence + lines))
+    return dataclasses.replace(report, findings=tuple(findings))
+
+
+def describe_scan(scan: LogScan, report: Report) -> str:
+    """A short block for the text report: what the log shows, and the verdict here."""
+    out = [f"symptoms found in {scan.source}:"]
+    for rule_id in scan.rule_ids:
+        first = scan.matches[rule_id][0]
+        where = f"line {first.line}" if not scan.truncated else "a line"
+        verdict = _verdict(rule_id, report)
+        state = {"finding": "cause found here", "passed": "passes here", "skipped": "skipped"}
+        out.append(
+            f"  {rule_id}: {scan.counts[rule_id]} line(s), first at {where} ({state[verdict]})"
+        )
+    return "\n".join(out) + "\n\n"

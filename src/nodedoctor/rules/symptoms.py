@@ -1,0 +1,372 @@
+"""Which rules does a pasted error belong to? Matches log lines against every rule's Symptoms.
+
+Users paste what they saw: a kubelet journal line with its klog header, kubeadm preflight
+output, a pod event, ``kk`` output, with escaped quotes, and with their own pod names, UIDs,
+paths and numbers. A rule documents the exact strings in backquotes in its ``## Symptoms``
+section, with ``…`` (or ``...``, ``%q``, ``%v``, ``%s``, ``%d``, ``<uid>``) where the text
+varies. Matching is therefore tolerant, not literal:
+
+1. Both sides are normalised: escapes undone (``\\"`` -> ``"``, ``\\n`` -> space), klog,
+   syslog and ISO-timestamp prefixes dropped, UUIDs (with ``-`` or systemd's ``_``) and long
+   hex ids replaced, and the text split into lower-case words. Numbers and random-looking
+   words (``x7k2p``, ``veth5d2c1a7e``) are variable and ignored.
+2. Words are weighted: common words ("to", "failed", "error", ...) count a quarter, the
+   others one.
+3. The symptom and the line are aligned locally (Smith-Waterman over words): matching words
+   score their weight, a symptom word missing from the line costs 0.6 of its weight, an extra
+   word in the line costs 0.5 of its weight, except where the symptom has a placeholder (any
+   number of words may stand there).
+4. A line **shows** a symptom when the alignment covers most of the symptom (at least 95 %
+   of its weight for short symptoms, 80 % for medium, 70 % for long ones), or when the line
+   is a **fragment** of it: the alignment covers at least 80 % of the line's weight, at least
+   three words' weight, and a near-contiguous stretch of the symptom.
+
+>>> index = SymptomIndex([
+...     ("kubepods-invalid", "failed to initialize top level QOS containers: root container "
+...                          "[kubepods] doesn't exist"),
+...     ("apparmor-blocks-runc-signal", "unknown error after kill: runc did not terminate "
+...      "successfully: exit status 1: unable to signal init: permission denied"),
+... ])
+>>> line = ('Jan 24 10:01:02 node1 microk8s.daemon-kubelite[2210]: E0124 10:01:02.123456    2210 '
+...         'kubelet.go:1542] "Failed to start ContainerManager" err="failed to initialize top '
+...         'level QOS containers: root container [kubepods] doesn\\'t exist"')
+>>> [(m.rule_id, m.kind) for m in index.match_line(line)]
+[('kubepods-invalid', 'full')]
+>>> [(m.rule_id, m.kind) for m in index.match_line("unable to signal init: permission denied")]
+[('apparmor-blocks-runc-signal', 'fragment')]
+>>> index.match_line("permission denied")
+[]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from nodedoctor.rules.base import Rule
+
+#: Words that carry little meaning on their own.
+STOP_WORDS = frozenset(
+    {
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "but",
+        "by",
+        "can",
+        "cannot",
+        "could",
+        "do",
+        "does",
+        "doesn",
+        "don",
+        "error",
+        "errors",
+        "err",
+        "failed",
+        "fail",
+        "failure",
+        "for",
+        "from",
+        "has",
+        "have",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "please",
+        "s",
+        "t",
+        "that",
+        "the",
+        "this",
+        "to",
+        "unable",
+        "was",
+        "were",
+        "will",
+        "with",
+        "msg",
+        "level",
+        "time",
+        "info",
+        "warning",
+        "warn",
+        "unknown",
+        "code",
+        "desc",
+        "rpc",
+    }
+)
+STOP_WEIGHT = 0.25
+#: Penalties, as a share of the skipped word's weight.
+MISSING_SYMPTOM_WORD = 0.6
+EXTRA_LINE_WORD = 0.5
+#: A symptom lighter than this is too generic to recognise an error by (e.g. "Terminating").
+MIN_SYMPTOM_WEIGHT = 2.5
+#: A fragment must carry at least this much weight (three meaningful words).
+MIN_FRAGMENT_WEIGHT = 3.0
+#: Lines longer than this are cut (a log line is rarely longer; a paste can be).
+MAX_LINE_CHARS = 4000
+
+_WILDCARD = "\x00"
+_PLACEHOLDERS = re.compile(r"…|\.\.\.|%[qvsdwT]|<[^<>\s]{1,40}>")
+_UUID = re.compile(
+    r"\b[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}\b", re.I
+)
+_HEX = re.compile(r"\b[0-9a-f]{12,}\b", re.I)
+_WORD = re.compile(rf"[a-z0-9]+|{_WILDCARD}")
+_API_VERSION = re.compile(r"^v\d+((alpha|beta)\d*)?$")
+_PREFIXES = (
+    # syslog: "Jun  3 10:12:01 host prog[123]: "
+    re.compile(r"^[A-Z][a-z]{2}\s+\d{1,2}\s+\d\d:\d\d:\d\d\s+\S+\s+[^\s:]+(?:\[\d+\])?:\s*"),
+    # ISO 8601 timestamps (journalctl -o short-iso, containerd, kk)
+    re.compile(r"^\d{4}-\d\d-\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)?\s*"),
+    # klog: "E0124 10:01:02.123456    2210 kubelet.go:1542] "
+    re.compile(r"^[IWEF]\d{4}\s+\d\d:\d\d:\d\d\.\d+\s+\d+\s+[\w.-]+:\d+\]\s*"),
+    # kernel: "[  812.004121] "
+    re.compile(r"^\[\s*\d+\.\d+\]\s*"),
+)
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    weight: float
+    #: A placeholder precedes this word in the symptom: any words may stand there.
+    free_gap_before: bool = False
+
+
+def _unescape(text: str) -> str:
+    return (
+        text.replace('\\\\\\"', '"')
+        .replace('\\"', '"')
+        .replace("\\\\n", " ")
+        .replace("\\n", " ")
+        .replace("\\t", " ")
+        .replace("\\\\", "\\")
+    )
+
+
+def _strip_prefixes(line: str) -> str:
+    changed = True
+    while changed:
+        changed = False
+        for prefix in _PREFIXES:
+            stripped = prefix.sub("", line, count=1)
+            if stripped != line:
+                line, changed = stripped, True
+    return line
+
+
+def _variable(word: str) -> bool:
+    if word.isdigit():
+        return True
+    if _API_VERSION.match(word):
+        return False
+    digits = sum(c.isdigit() for c in word)
+    return len(word) >= 5 and digits >= 2 and digits < len(word)
+
+
+def words(text: str, *, symptom: bool = False) -> list[Word]:
+    """The weighted words of a symptom or a line (see the module docstring).
+
+    >>> [w.text for w in words('E0124 10:01:02.1 2210 kubelet.go:1] "x" err="pod 6f1c2b3a-9d4e-'
+    ...                        '4f5a-8b6c-7d8e9f0a1b2c in kube-proxy-x7k2p: \\\\"boom\\\\""')]
+    ['x', 'err', 'pod', 'uid', 'in', 'kube', 'proxy', 'boom']
+    >>> [(w.text, w.free_gap_before) for w in words('got "…" instead', symptom=True)]
+    [('got', False), ('instead', True)]
+    """
+    text = _unescape(text[:MAX_LINE_CHARS])
+    if not symptom:
+        text = _strip_prefixes(text.strip())
+    if symptom:
+        text = _PLACEHOLDERS.sub(f" {_WILDCARD} ", text)
+    text = _UUID.sub(" uid ", text)
+    text = _HEX.sub(" hexid ", text)
+    out: list[Word] = []
+    gap = False
+    for raw in _WORD.findall(text.lower()):
+        token = raw
+        if token == _WILDCARD:
+            gap = True
+            continue
+        if _variable(token):
+            # A variable word in a symptom is a placeholder too.
+            gap = gap or symptom
+            continue
+        weight = STOP_WEIGHT if token in STOP_WORDS else 1.0
+        if len(token) > 4 and token.endswith("s") and not token.endswith("ss"):
+            token = token[:-1]  # "cgroups" and "cgroup", "controllers" and "controller"
+        out.append(Word(token, weight, gap))
+        gap = False
+    return out
+
+
+@dataclass(frozen=True)
+class Symptom:
+    rule_id: str
+    text: str
+    words: tuple[Word, ...]
+
+    @property
+    def weight(self) -> float:
+        return sum(w.weight for w in self.words)
+
+    @property
+    def required_coverage(self) -> float:
+        if self.weight < 6:
+            return 0.95
+        if self.weight < 10:
+            return 0.8
+        return 0.7
+
+
+@dataclass(frozen=True)
+class SymptomMatch:
+    rule_id: str
+    symptom: str
+    #: ``full``: the line shows the symptom; ``fragment``: the line is part of it.
+    kind: str
+    #: Share of the symptom's weight found in the line (0..1).
+    coverage: float
+    #: Weight of the aligned words.
+    matched: float
+    #: 1-based line number in the text that was matched, and that line.
+    line: int = 0
+    text: str = ""
+
+    @property
+    def rank(self) -> tuple[int, float, float]:
+        return (1 if self.kind == "full" else 0, self.coverage, self.matched)
+
+
+#: A local alignment: (score, matched weight, first and last aligned symptom word).
+_Alignment = tuple[float, float, int, int]
+_EMPTY: _Alignment = (0.0, 0.0, -1, -1)
+
+
+def _align(symptom: Sequence[Word], line: Sequence[Word]) -> _Alignment:
+    """Best local alignment of the symptom's words with the line's (Smith-Waterman)."""
+    n, m = len(symptom), len(line)
+    prev: list[_Alignment] = [_EMPTY] * (m + 1)
+    best = _EMPTY
+    line_texts = [w.text for w in line]
+    extra_costs = [EXTRA_LINE_WORD * w.weight for w in line]
+    for i in range(1, n + 1):
+        sw = symptom[i - 1]
+        text, weight = sw.text, sw.weight
+        missing = MISSING_SYMPTOM_WORD * weight
+        next_free = symptom[i].free_gap_before if i < n else True
+        cur: list[_Alignment] = [_EMPTY] * (m + 1)
+        for j in range(1, m + 1):
+            cell = _EMPTY
+            if line_texts[j - 1] == text:
+                d = prev[j - 1]
+                first = d[2] if d[0] > 0 else i - 1
+                cell = (d[0] + weight, d[1] + weight, first, i - 1)
+            up = prev[j]  # the symptom word is missing from the line
+            if up[0] - missing > cell[0]:
+                cell = (up[0] - missing, up[1], up[2], up[3])
+            left = cur[j - 1]  # an extra word in the line after symptom word i
+            cost = 0.0 if next_free else extra_costs[j - 1]
+            if left[0] - cost > cell[0]:
+                cell = (left[0] - cost, left[1], left[2], left[3])
+            cur[j] = cell
+            if cell[0] > best[0] or (cell[0] == best[0] and cell[1] > best[1]):
+                best = cell
+        prev = cur
+    return best
+
+
+class SymptomIndex:
+    """Every rule's symptoms, ready to match lines against."""
+
+    def __init__(self, symptoms: Iterable[tuple[str, str]]) -> None:
+        self.symptoms: list[Symptom] = []
+        self._by_word: dict[str, set[int]] = {}
+        for rule_id, text in symptoms:
+            ws = tuple(words(text, symptom=True))
+            symptom = Symptom(rule_id, text, ws)
+            if symptom.weight < MIN_SYMPTOM_WEIGHT:
+                continue
+            index = len(self.symptoms)
+            self.symptoms.append(symptom)
+            for w in ws:
+                if w.weight >= 1.0:
+                    self._by_word.setdefault(w.text, set()).add(index)
+
+    def rule_ids(self) -> set[str]:
+        return {s.rule_id for s in self.symptoms}
+
+    def _candidates(self, line_words: Sequence[Word]) -> list[int]:
+        hits: dict[int, int] = {}
+        for text in {w.text for w in line_words if w.weight >= 1.0}:
+            for index in self._by_word.get(text, ()):
+                hits[index] = hits.get(index, 0) + 1
+        return [i for i, count in hits.items() if count >= 2]
+
+    def match_line(self, line: str, lineno: int = 0) -> list[SymptomMatch]:
+        """Every symptom the line shows or is a fragment of, best first, one per rule."""
+        line_words = words(line)
+        line_weight = sum(w.weight for w in line_words)
+        if not line_words:
+            return []
+        best: dict[str, SymptomMatch] = {}
+        for index in self._candidates(line_words):
+            symptom = self.symptoms[index]
+            _score, matched, first, last = _align(symptom.words, line_words)
+            if matched <= 0:
+                continue
+            coverage = matched / symptom.weight
+            kind = None
+            if coverage >= symptom.required_coverage:
+                kind = "full"
+            elif matched >= MIN_FRAGMENT_WEIGHT and matched / line_weight >= 0.8:
+                span = symptom.words[first : last + 1]
+                if matched / sum(w.weight for w in span) >= 0.85:
+                    kind = "fragment"
+            if kind is None:
+                continue
+            match = SymptomMatch(
+                symptom.rule_id, symptom.text, kind, coverage, matched, lineno, line.strip()
+            )
+            current = best.get(symptom.rule_id)
+            if current is None or match.rank > current.rank:
+                best[symptom.rule_id] = match
+        return sorted(best.values(), key=lambda m: m.rank, reverse=True)
+
+    def match_text(self, text: str, *, whole: bool = True) -> list[SymptomMatch]:
+        """Matches of every line of ``text`` (and, with ``whole``, of the text as one line,
+        for messages wrapped over several lines), best per rule first."""
+        best: dict[str, SymptomMatch] = {}
+        lines = text.splitlines()
+        candidates: list[tuple[int, str]] = list(enumerate(lines, 1))
+        if whole and len(lines) > 1:
+            candidates.append((0, " ".join(line.strip() for line in lines)))
+        for lineno, line in candidates:
+            if not line.strip():
+                continue
+            for match in self.match_line(line, lineno):
+                current = best.get(match.rule_id)
+                if current is None or match.rank > current.rank:
+                    best[match.rule_id] = match
+        return sorted(best.values(), key=lambda m: m.rank, reverse=True)
+
+
+def index_for(rules: Iterable[Rule]) -> SymptomIndex:
+    """The index of every symptom that the rules' docs list (``RuleDoc.symptoms``)."""
+    return SymptomIndex((rule.id, text) for rule in rules for text in rule.doc.symptoms)
