@@ -42,8 +42,9 @@ class PodCgroup:
     #: The hierarchy it is in: ``/sys/fs/cgroup`` (v2) or ``/sys/fs/cgroup/memory`` (v1).
     hierarchy: str
     driver: str
-    #: A ``cgroup.procs`` in it or in its containers' cgroups lists a process.
-    has_processes: bool
+    #: A ``cgroup.procs`` in it or in its containers' cgroups lists a process; ``None``
+    #: when not read: only orphans' are (a pod the kubelet knows needs no reads per pod).
+    has_processes: bool | None
 
     @property
     def depth(self) -> int:
@@ -51,7 +52,9 @@ class PodCgroup:
 
     @property
     def evidence(self) -> Evidence:
-        state = "has processes" if self.has_processes else "empty"
+        state = {True: "has processes", False: "empty", None: "processes not read"}[
+            self.has_processes
+        ]
         return Evidence(self.path, f"pod cgroup for UID {self.uid} ({self.driver} driver, {state})")
 
 
@@ -134,7 +137,13 @@ def pod_cgroup_facts(facts: Facts) -> PodCgroupFacts:
             listing is not None,
         )
     found = [
-        PodCgroup(d.uid, d.path, d.hierarchy, d.driver, _has_processes(facts, d.path))
+        PodCgroup(
+            d.uid,
+            d.path,
+            d.hierarchy,
+            d.driver,
+            _has_processes(facts, d.path) if d.uid not in uids else None,
+        )
         for d in pod_cgroup_dirs(facts, _cgroup_root(facts))
     ]
     return PodCgroupFacts(True, None, tuple(found), pods_dir, uids, listing is not None)
