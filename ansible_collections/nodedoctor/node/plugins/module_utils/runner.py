@@ -1,0 +1,50 @@
+# Copyright: nodedoctor developers
+# Apache-2.0 (see the repository's licence)
+"""Run the single-file nodedoctor that the action plugin copied to the target.
+
+It runs with the interpreter that runs the module: the target's own Python (3.9 or newer),
+with ``-I`` so that nothing from the target's environment or user site is imported. The
+zipapp carries its pure-Python dependencies; nothing is installed on the target.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+FINDINGS_EXIT = 1
+
+
+def run_nodedoctor(module, args):
+    """(exit code, parsed JSON stdout, stderr) of ``nodedoctor ARGS --format json``.
+
+    Fails the task when nodedoctor could not run or did not print JSON (a usage error, an
+    unreadable root, an internal error): that is a failure to check, not a result.
+    """
+    pyz = module.params["remote_pyz"]
+    if not pyz:
+        module.fail_json(msg="no nodedoctor.pyz on the target (remote_pyz is empty)")
+    command = [sys.executable, "-I", pyz, *args, "--format", "json"]
+    rc, out, err = module.run_command(command, check_rc=False)
+    if rc not in (0, FINDINGS_EXIT):
+        module.fail_json(
+            msg="nodedoctor failed (exit %d): %s" % (rc, (err or out).strip()),
+            rc=rc,
+            cmd=command,
+            stderr=err,
+        )
+    try:
+        data = json.loads(out)
+    except ValueError:
+        module.fail_json(msg="nodedoctor did not print JSON", rc=rc, stdout=out, stderr=err)
+    return rc, data, err
+
+
+def root_args(params):
+    """The ``--root`` and ``--profile`` options shared by check and fix."""
+    args = []
+    if params.get("root") and params["root"] != "/":
+        args += ["--root", params["root"]]
+    if params.get("profile"):
+        args += ["--profile", params["profile"]]
+    return args

@@ -1,0 +1,188 @@
+# Copyright: nodedoctor developers
+# Apache-2.0 (see the repository's licence)
+"""nodedoctor.node.check: find what stops a node from running Kubernetes pods."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: check
+short_description: Find what stops a node from running Kubernetes pods
+description:
+  - Runs C(nodedoctor check) on the target with the target's own Python (3.9 or newer) and
+    returns the findings as structured data, each with its evidence (file, line, text) and fix.
+  - The action plugin copies the single-file nodedoctor (C(nodedoctor.pyz)) from the
+    controller to the target's temporary directory for the task; nothing is installed on the
+    target and no pip is needed there.
+  - Fails the task when a finding is at or above O(fail_on).
+  - Reads only; in check mode it runs the same way.
+version_added: "0.1.0"
+options:
+  root:
+    description:
+      - Check the node's files under this directory (a mounted disk image, an extracted
+        bundle) instead of the running system. Nothing under it is executed.
+    type: path
+    default: /
+  profile:
+    description: The deployer that set the node up (default, detected from the node).
+    type: str
+    choices: [kubeadm, kubespray, microk8s, k3s, kops, kubekey]
+  only:
+    description: Run only these rules; a family name (for example C(CgroupDriverMismatch)) names its rules.
+    type: list
+    elements: str
+    default: []
+  skip:
+    description: Rules not to run.
+    type: list
+    elements: str
+    default: []
+  fail_on:
+    description: Fail the task when a finding is at or above this severity; C(never) never fails.
+    type: str
+    choices: [error, warning, info, never]
+    default: error
+  pyz:
+    description:
+      - Path on the controller of C(nodedoctor.pyz). Default, the C(NODEDOCTOR_PYZ)
+        environment variable, then the collection's C(files/nodedoctor.pyz), then
+        C(dist/nodedoctor.pyz) of the repository the collection lives in.
+    type: path
+  remote_pyz:
+    description:
+      - Path on the target of a C(nodedoctor.pyz) already there; set by the action plugin
+        when it copies one.
+    type: path
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+author: nodedoctor developers
+"""
+
+EXAMPLES = r"""
+- name: Preflight before cluster.yml
+  nodedoctor.node.check:
+    fail_on: error
+  register: nodedoctor
+
+- name: Check a disk image mounted on the controller's host
+  nodedoctor.node.check:
+    root: /mnt/rpi-image
+    fail_on: never
+"""
+
+RETURN = r"""
+findings:
+  description: The findings, as in nodedoctor's JSON report.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - rule: cgroup-driver-mismatch
+      severity: error
+      title: kubelet uses systemd, containerd uses cgroupfs
+      evidence: [{source: /etc/containerd/config.toml, line: 125, text: SystemdCgroup = false}]
+      fix: {available: true, summary: set SystemdCgroup = true}
+failing:
+  description: The rule ids of the findings at or above O(fail_on).
+  returned: always
+  type: list
+  elements: str
+summary:
+  description: Counts of findings by severity, passed and skipped rules.
+  returned: always
+  type: dict
+skipped_rules:
+  description:
+    - Rules that could not be evaluated, each with its reason (not C(skipped), which
+      Ansible reads as "the task was skipped").
+  returned: always
+  type: list
+  elements: dict
+node:
+  description: What nodedoctor saw of the node (OS, kernel, cgroup mode, kubelet, runtime).
+  returned: always
+  type: dict
+python:
+  description: The version of the target's Python that ran nodedoctor.
+  returned: always
+  type: str
+  sample: 3.9.18
+report:
+  description: The whole JSON report (C(nodedoctor/report/v1)), for C(nodedoctor report).
+  returned: always
+  type: dict
+"""
+
+import sys
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.nodedoctor.node.plugins.module_utils.runner import (
+    root_args,
+    run_nodedoctor,
+)
+
+_RANK = {"info": 1, "warning": 2, "error": 3}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "root": {"type": "path", "default": "/"},
+            "profile": {
+                "type": "str",
+                "choices": ["kubeadm", "kubespray", "microk8s", "k3s", "kops", "kubekey"],
+            },
+            "only": {"type": "list", "elements": "str", "default": []},
+            "skip": {"type": "list", "elements": "str", "default": []},
+            "fail_on": {
+                "type": "str",
+                "choices": ["error", "warning", "info", "never"],
+                "default": "error",
+            },
+            "pyz": {"type": "path"},
+            "remote_pyz": {"type": "path"},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    args = ["check", *root_args(params)]
+    if params["only"]:
+        args += ["--only", *params["only"]]
+    if params["skip"]:
+        args += ["--skip", *params["skip"]]
+    _, report, _ = run_nodedoctor(module, args)
+
+    findings = report.get("findings", [])
+    threshold = _RANK.get(params["fail_on"], 99)
+    failing = [f["rule"] for f in findings if _RANK.get(f.get("severity"), 0) >= threshold]
+    result = {
+        "changed": False,
+        "findings": findings,
+        "failing": sorted(set(failing)),
+        "summary": report.get("summary", {}),
+        "skipped_rules": report.get("skipped", []),
+        "node": report.get("node", {}),
+        "report": report,
+        "python": "%d.%d.%d" % sys.version_info[:3],
+    }
+    if failing:
+        module.fail_json(
+            msg="%d finding(s) at or above %s: %s"
+            % (len(failing), params["fail_on"], ", ".join(result["failing"])),
+            **result,
+        )
+    summary = result["summary"]
+    result["msg"] = "%s error(s), %s warning(s), %s passed, %s skipped" % (
+        summary.get("error", 0),
+        summary.get("warning", 0),
+        summary.get("passed", 0),
+        summary.get("skipped", 0),
+    )
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+# Copyright: nodedoctor developers
+# Apache-2.0 (see the repository's licence)
+"""nodedoctor.node.fix: make the edits that fix nodedoctor's findings."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: fix
+short_description: Fix what stops a node from running Kubernetes pods
+description:
+  - Runs C(nodedoctor fix) on the target with the target's own Python. It plans the edits that
+    fix the findings (format-preserving, one file at a time) and applies them atomically,
+    keeping the original bytes in nodedoctor's journal so C(nodedoctor rollback) restores them.
+  - In check mode (C(--check)) it only plans, and reports C(changed) when the plan has edits.
+  - With C(--diff) the plan's unified diff of every file is shown.
+  - Services are restarted only with O(restart); a reboot is never done (see RV(reboot)).
+  - The action plugin copies the single-file nodedoctor from the controller for the task.
+version_added: "0.1.0"
+options:
+  root:
+    description: Fix the node's files under this directory instead of the running system.
+    type: path
+    default: /
+  profile:
+    description: The deployer that set the node up (default, detected from the node).
+    type: str
+    choices: [kubeadm, kubespray, microk8s, k3s, kops, kubekey]
+  only:
+    description: Fix only the findings of these rules.
+    type: list
+    elements: str
+    default: []
+  restart:
+    description: After applying, restart the services the plan names (live node only).
+    type: bool
+    default: false
+  pyz:
+    description: Path on the controller of C(nodedoctor.pyz) (see M(nodedoctor.node.check)).
+    type: path
+  remote_pyz:
+    description: Path on the target of a C(nodedoctor.pyz) already there.
+    type: path
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+author: nodedoctor developers
+"""
+
+EXAMPLES = r"""
+- name: Show what would change
+  nodedoctor.node.fix:
+  check_mode: true
+  diff: true
+
+- name: Fix the cgroup driver mismatch and restart what it needs
+  nodedoctor.node.fix:
+    only: [cgroup-driver-mismatch]
+    restart: true
+"""
+
+RETURN = r"""
+plan:
+  description: The plan as C(nodedoctor fix --format json) gives it (steps with their diffs, commands, restarts, reboot, refusals, instructions it will not carry out).
+  returned: always
+  type: dict
+applied:
+  description: What the apply did (files written, journal id, commands, outcomes per rule).
+  returned: when not in check mode and the plan had edits
+  type: dict
+journal:
+  description: The journal id to give C(nodedoctor rollback).
+  returned: when files were written
+  type: str
+reboot:
+  description: Whether a reboot is needed for the fix to take effect.
+  returned: always
+  type: bool
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.nodedoctor.node.plugins.module_utils.runner import (
+    root_args,
+    run_nodedoctor,
+)
+
+
+def _diffs(plan):
+    return [
+        {"before_header": step["path"], "after_header": step["path"], "prepared": step["diff"]}
+        for step in plan.get("steps", [])
+        if step.get("diff")
+    ]
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "root": {"type": "path", "default": "/"},
+            "profile": {
+                "type": "str",
+                "choices": ["kubeadm", "kubespray", "microk8s", "k3s", "kops", "kubekey"],
+            },
+            "only": {"type": "list", "elements": "str", "default": []},
+            "restart": {"type": "bool", "default": False},
+            "pyz": {"type": "path"},
+            "remote_pyz": {"type": "path"},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    args = ["fix", *root_args(params)]
+    if params["only"]:
+        args += ["--only", *params["only"]]
+
+    _, planned, _ = run_nodedoctor(module, args)
+    plan = planned.get("plan", {})
+    has_edits = bool(plan.get("steps") or plan.get("commands"))
+    result = {
+        "changed": has_edits,
+        "plan": plan,
+        "reboot": bool(plan.get("reboot", {}).get("required")),
+    }
+    if module._diff:
+        result["diff"] = _diffs(plan)
+    if module.check_mode or not has_edits:
+        result["msg"] = (
+            "%d file edit(s) planned" % len(plan.get("steps", []))
+            if has_edits
+            else "nothing to fix"
+        )
+        module.exit_json(**result)
+
+    apply_args = [*args, "--apply", "--yes"]
+    if params["restart"]:
+        apply_args.append("--restart")
+    rc, done, _ = run_nodedoctor(module, apply_args)
+    applied = done.get("applied")
+    result["plan"] = done.get("plan", plan)
+    if module._diff:
+        result["diff"] = _diffs(result["plan"])
+    if "refused" in done:
+        module.fail_json(
+            msg="nothing written: %s: %s" % (done["refused"]["path"], done["refused"]["reason"]),
+            **result,
+        )
+    result["applied"] = applied or {}
+    result["changed"] = bool(result["applied"].get("written") or result["applied"].get("commands"))
+    if result["applied"].get("journal"):
+        result["journal"] = result["applied"]["journal"]
+    still_wrong = [
+        o["rule"] for o in result["applied"].get("outcomes", []) if o.get("status") == "still-wrong"
+    ]
+    if rc != 0:
+        module.fail_json(
+            msg="fix applied but not everything is right: %s"
+            % (", ".join(still_wrong) or "a command failed"),
+            **result,
+        )
+    result["msg"] = "wrote %d file(s)" % len(result["applied"].get("written", []))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,318 @@
+"""The Ansible collection with real ansible-core: one inventory whose hosts are the scenario
+roots (local connection, each host's ``root`` a copy of a different tests/roots scenario),
+run with forks. The modules run the single-file nodedoctor with the host's interpreter:
+the system python3, and Python 3.9 for one host where pyenv has it.
+
+Asserted per host: the findings the module returns are the engine's for that root; the
+threshold fails exactly the hosts it should; check mode with --diff shows the fix plan's
+diffs and changes nothing; applying changes the files, and a second apply plans nothing;
+the preflight role saves reports that ``nodedoctor report`` turns into one page."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOTS, check_root, load_expect
+
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOK = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent))
+SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin")
+PYTHON39 = Path("/root/.pyenv/versions/3.9.18/bin/python3.9")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(PLAYBOOK is None, reason="ansible-core is not installed"),
+    pytest.mark.skipif(SYSTEM_PYTHON is None, reason="no system python3 for the targets"),
+]
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    scenario: Path
+    root: Path
+    profile: str | None
+    python: str
+
+
+def _host_name(scenario: str) -> str:
+    return re.sub(r"[^a-z0-9_]", "_", scenario.lower())
+
+
+Lab = tuple[Path, list[Host], dict[str, str]]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
+    """A private Ansible home, the zipapp, the inventory and copies of the roots."""
+    base = tmp_path_factory.mktemp("ansible")
+    pyz = base / "nodedoctor.pyz"
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts/build_zipapp.py"), str(pyz)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    hosts: list[Host] = []
+    scenarios = sorted(p for p in ROOTS.iterdir() if (p / "root").is_dir())
+    assert scenarios, "no scenario roots"
+    for i, scenario in enumerate(scenarios):
+        copy = base / "roots" / scenario.name
+        shutil.copytree(scenario / "root", copy, symlinks=True)
+        profile = load_expect(scenario / "expect.yaml").get("profile")
+        python = str(PYTHON39) if i == 0 and PYTHON39.exists() else str(SYSTEM_PYTHON)
+        hosts.append(
+            Host(
+                _host_name(scenario.name), scenario, copy, str(profile) if profile else None, python
+            )
+        )
+    lines = ["[nodes]"]
+    for h in hosts:
+        line = (
+            f"{h.name} ansible_connection=local ansible_python_interpreter={h.python} root={h.root}"
+        )
+        if h.profile:
+            line += f" profile={h.profile}"
+        lines.append(line)
+    (base / "inventory.ini").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (base / "ansible.cfg").write_text("[defaults]\n", encoding="utf-8")
+    (base / "results").mkdir()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(base / "home"),
+        "ANSIBLE_CONFIG": str(base / "ansible.cfg"),
+        "ANSIBLE_HOME": str(base / "ansible-home"),
+        "ANSIBLE_LOCAL_TEMP": str(base / "tmp-local"),
+        "ANSIBLE_REMOTE_TEMP": str(base / "tmp-remote"),
+        "ANSIBLE_COLLECTIONS_PATH": str(REPO),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "NODEDOCTOR_PYZ": str(pyz),
+        "NODEDOCTOR_CACHE_DIR": str(base / "nodedoctor-cache"),
+        "LC_ALL": "C.UTF-8",
+    }
+    return base, hosts, env
+
+
+def _play(
+    base: Path, env: dict[str, str], text: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    play = base / "play.yml"
+    play.write_text(text, encoding="utf-8")
+    assert PLAYBOOK is not None
+    return subprocess.run(
+        [PLAYBOOK, "-i", str(base / "inventory.ini"), "--forks", "4", str(play), *args],
+        cwd=base,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+
+
+def _results(base: Path, kind: str) -> dict[str, dict[str, object]]:
+    out = {}
+    for path in (base / "results").glob(f"*.{kind}.json"):
+        out[path.name.split(".")[0]] = json.loads(path.read_text(encoding="utf-8"))
+    return out
+
+
+def _tree_digest(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+SAVE = """
+    - name: save
+      delegate_to: localhost
+      ansible.builtin.copy:
+        content: "{{{{ {var} | to_json }}}}"
+        dest: "{results}/{{{{ inventory_hostname }}}}.{kind}.json"
+        mode: "0644"
+      check_mode: false
+"""
+
+
+def test_check_fix_plan_and_apply(lab: Lab) -> None:
+    base, hosts, env = lab
+    results = base / "results"
+    before = {h.name: _tree_digest(h.root) for h in hosts}
+
+    # 1. check (threshold error, failures ignored so every host reports) and, in check mode
+    # with --diff, the fix plan.
+    play = (
+        """
+- hosts: nodes
+  gather_facts: false
+  tasks:
+    - name: check
+      nodedoctor.node.check:
+        root: "{{ root }}"
+        profile: "{{ profile | default(omit) }}"
+        fail_on: error
+      register: checked
+      ignore_errors: true
+"""
+        + SAVE.format(var="checked", results=results, kind="check")
+        + """
+    - name: plan
+      nodedoctor.node.fix:
+        root: "{{ root }}"
+        profile: "{{ profile | default(omit) }}"
+      register: planned
+"""
+        + SAVE.format(var="planned", results=results, kind="plan")
+    )
+    run = _play(base, env, play, "--check", "--diff")
+    assert "PLAY RECAP" in run.stdout, run.stdout + run.stderr
+    checked, planned = _results(base, "check"), _results(base, "plan")
+    assert set(checked) == {h.name for h in hosts}, run.stdout
+    assert set(planned) == set(checked), run.stdout
+
+    failing_hosts = set()
+    for h in hosts:
+        result = checked[h.name]
+        expected = check_root(h.root, profile=h.profile)
+        got = sorted((f["rule"], f["severity"]) for f in result["findings"])  # type: ignore[attr-defined]
+        assert got == sorted((f.rule, f.severity.value) for f in expected.findings), h.name
+        assert result["report"]["schema"] == "nodedoctor/report/v1"  # type: ignore[index]
+        if h.python == str(PYTHON39):
+            assert str(result["python"]).startswith("3.9."), result["python"]
+        errors = {f.rule for f in expected.findings if f.severity.value == "error"}
+        assert bool(result.get("failed")) == bool(errors), (h.name, result.get("msg"))
+        assert sorted(result["failing"]) == sorted(errors)  # type: ignore[call-overload]
+        if errors:
+            failing_hosts.add(h.name)
+            assert all(rule in str(result["msg"]) for rule in errors)
+    # The inventory has both: hosts that pass and hosts the threshold stops.
+    assert failing_hosts
+    assert failing_hosts != {h.name for h in hosts}
+
+    # Check mode planned, showed the diff, and wrote nothing.
+    with_edits = [h for h in hosts if planned[h.name]["plan"]["steps"]]  # type: ignore[index]
+    assert with_edits, "no scenario has a fix to plan"
+    for h in hosts:
+        assert _tree_digest(h.root) == before[h.name], f"check mode changed {h.name}"
+        steps = planned[h.name]["plan"]["steps"]  # type: ignore[index]
+        assert planned[h.name]["changed"] == bool(steps or planned[h.name]["plan"]["commands"])  # type: ignore[index]
+        for step in steps:
+            assert step["diff"].splitlines()[0] in run.stdout
+
+    # 2. apply, then apply again: the second plans nothing.
+    apply_play = """
+- hosts: nodes
+  gather_facts: false
+  tasks:
+    - name: apply
+      nodedoctor.node.fix:
+        root: "{{ root }}"
+        profile: "{{ profile | default(omit) }}"
+      register: applied
+      ignore_errors: true
+""" + SAVE.format(var="applied", results=results, kind="apply")
+    first = _play(base, env, apply_play)
+    assert "PLAY RECAP" in first.stdout, first.stdout + first.stderr
+    applied = _results(base, "apply")
+    for h in with_edits:
+        result = applied[h.name]
+        assert result["changed"] is True, (h.name, result.get("msg"))
+        assert result.get("journal"), h.name
+        written = {p.lstrip("/") for p in result["applied"]["written"]}  # type: ignore[index]
+        now = _tree_digest(h.root)
+        changed_files = {p for p in now if before[h.name].get(p) != now[p]}
+        assert {p for p in written if p in before[h.name]} <= changed_files
+    second = _play(base, env, apply_play)
+    assert "PLAY RECAP" in second.stdout
+    again = _results(base, "apply")
+    for h in with_edits:
+        assert again[h.name]["changed"] is False, (h.name, again[h.name].get("msg"))
+        assert again[h.name]["plan"]["steps"] == []  # type: ignore[index]
+
+
+def test_preflight_role_and_fleet_report(lab: Lab) -> None:
+    base, hosts, env = lab
+    reports = base / "reports"
+    reports.mkdir(exist_ok=True)
+    play = f"""
+- hosts: nodes
+  gather_facts: false
+  tasks:
+    - name: preflight
+      ansible.builtin.include_role:
+        name: nodedoctor.node.preflight
+      vars:
+        nodedoctor_root: "{{{{ root }}}}"
+        nodedoctor_profile: "{{{{ profile | default('') }}}}"
+        nodedoctor_fail_on: warning
+        nodedoctor_report_dir: "{reports}"
+"""
+    run = _play(base, env, play)
+    assert "PLAY RECAP" in run.stdout, run.stdout + run.stderr
+    saved = sorted(p.stem for p in reports.glob("*.json"))
+    assert saved == sorted(h.name for h in hosts)
+    # Hosts with a warning or worse failed the play (the assert task), the others did not.
+    recap = dict(
+        re.findall(
+            r"^(\S+)\s+: ok=\d+\s+changed=\d+\s+unreachable=\d+\s+failed=(\d+)", run.stdout, re.M
+        )
+    )
+    for h in hosts:
+        report = json.loads((reports / f"{h.name}.json").read_text(encoding="utf-8"))
+        bad = report["summary"]["error"] + report["summary"]["warning"]
+        assert (recap[h.name] != "0") == bool(bad), (h.name, report["summary"])
+    page = base / "fleet.html"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nodedoctor",
+            "report",
+            *map(str, sorted(reports.glob("*.json"))),
+            "-o",
+            str(page),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    html = page.read_text(encoding="utf-8")
+    assert html.count('<tr class="node"') == len(hosts)
+
+
+@pytest.mark.parametrize("module", ["nodedoctor.node.check", "nodedoctor.node.fix"])
+def test_module_documentation_parses(module: str, tmp_path: Path) -> None:
+    ansible_doc = Path(str(PLAYBOOK)).with_name("ansible-doc")
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
+        "ANSIBLE_COLLECTIONS_PATH": str(REPO),
+    }
+    result = subprocess.run(
+        [str(ansible_doc), "--json", module],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)[module]
+    assert doc["doc"]["options"]["root"]["default"] == "/"
+    assert doc["return"]
