@@ -21,6 +21,7 @@ from nodedoctor.parsers import ParseError
 from nodedoctor.parsers.apparmor import (
     Denial,
     ProfileHeader,
+    last_boot_line,
     parse_denials,
     parse_loaded_profiles,
     parse_profile_header,
@@ -82,7 +83,11 @@ class AppArmorFacts:
     loaded: dict[str, str] | None
     #: ``Y``/``N`` from ``/sys/module/apparmor/parameters/enabled``; ``None`` when unknown.
     enabled: bool | None
+    #: Denials since the current boot (after the last boot marker of a log that spans boots;
+    #: ``journalctl -k -b`` shows only the current boot).
     denials: tuple[SignalDenial, ...]
+    #: Denials logged before the last boot: the profile may have been fixed since.
+    earlier_boot_denials: tuple[SignalDenial, ...]
     #: Logs that were read (a missing one is not listed).
     logs_read: tuple[str, ...]
 
@@ -135,17 +140,18 @@ def apparmor_facts(facts: Facts) -> AppArmorFacts:
     enabled = None if enabled_text is None else enabled_text.strip().upper().startswith("Y")
 
     denials: list[SignalDenial] = []
+    earlier: list[SignalDenial] = []
     logs_read: list[str] = []
     for path in LOG_FILES:
         result = facts.root.read_tail(path, LOG_TAIL_BYTES)
         if result is None:
             continue
         logs_read.append(path)
-        denials += [
-            SignalDenial(path, d, numbered=not result.truncated)
-            for d in parse_denials(result.text)
-            if _is_runtime_signal_denial(d)
-        ]
+        boot = last_boot_line(result.text)
+        for d in parse_denials(result.text):
+            if _is_runtime_signal_denial(d):
+                found = SignalDenial(path, d, numbered=not result.truncated)
+                (denials if d.line > boot else earlier).append(found)
     journal = facts.root.run(JOURNAL_COMMAND)
     if journal is not None and journal.ok:
         logs_read.append(journal.display)
@@ -160,5 +166,6 @@ def apparmor_facts(facts: Facts) -> AppArmorFacts:
         loaded=loaded,
         enabled=enabled,
         denials=tuple(denials),
+        earlier_boot_denials=tuple(earlier),
         logs_read=tuple(logs_read),
     )

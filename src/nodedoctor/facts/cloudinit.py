@@ -8,7 +8,7 @@ GoogleCloudPlatform/guest-agent):
 - GCE: DMI ``product_name`` = ``Google Compute Engine`` or serial ``GoogleCloud-*`` (what
   ds-identify's ``dscheck_GCE`` reads), or Google's startup-script runner installed (the
   only marker a disk image has, since ``/sys`` is empty there).
-- cloud-init installed: its binary, ``/etc/cloud/cloud.cfg``, its units and generator,
+- cloud-init installed: its binary, its units and generator,
   ``ds-identify``, the dpkg entry.
 - cloud-init disabled: ``/etc/cloud/cloud-init.disabled``, ``cloud-init=disabled`` on the
   kernel command line (live, or ``/etc/default/grub``, ``/etc/kernel/cmdline``),
@@ -37,9 +37,10 @@ GCE_RUNNER_BINARIES = (
 )
 GCE_RUNNER_UNIT = "google-startup-scripts.service"
 
+#: Installed programs (a left-over ``/etc/cloud/cloud.cfg`` alone, as ``dpkg -r`` keeps it,
+#: does not count).
 CLOUD_INIT_FILES = (
     "/usr/bin/cloud-init",
-    "/etc/cloud/cloud.cfg",
     "/usr/lib/cloud-init/ds-identify",
     "/usr/libexec/cloud-init/ds-identify",
 )

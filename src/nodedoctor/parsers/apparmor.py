@@ -22,6 +22,17 @@ The profile line of ``/etc/apparmor.d/runc`` (AppArmor 4):
 >>> parse_profile_header('profile runc /usr/{bin,sbin}/runc flags=(unconfined) {').attach_paths()
 ('/usr/bin/runc', '/usr/sbin/runc')
 
+Where the current boot starts in a log that spans boots (the kernel's banner; auditd's start
+in ``audit.log``):
+
+>>> last_boot_line('Jun  2 kernel: noise\\nJun  3 10:02:11 n1 kernel: [    0.000000] Linux '
+...                'version 6.8.0-31-generic (buildd@lcy02)\\nJun  3 later\\n')
+2
+>>> last_boot_line('type=DAEMON_START msg=audit(1717408933.001:4321): op=start ver=3.1.2\\n')
+1
+>>> last_boot_line('no banner\\n')
+0
+
 ``/sys/kernel/security/apparmor/profiles``:
 
 >>> parse_loaded_profiles('runc (unconfined)\\ncri-containerd.apparmor.d (enforce)\\n')
@@ -123,6 +134,23 @@ def parse_profile_header(text: str) -> ProfileHeader:
             flags = tuple(f.strip() for f in (m.group("flags") or "").split(",") if f.strip())
             return ProfileHeader(m.group("name"), m.group("attach"), flags, lineno, line.strip())
     raise ParseError("no 'profile NAME ... {' declaration found")
+
+
+_BOOT_MARKERS = (
+    re.compile(r"kernel: (?:\[\s*0\.0+\] )?Linux version \d"),
+    re.compile(r"^type=DAEMON_START "),
+)
+
+
+def last_boot_line(text: str) -> int:
+    """1-based line of the last boot marker in a log, 0 when the log shows none."""
+    last = 0
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if ("Linux version" in line or line.startswith("type=DAEMON_START")) and any(
+            m.search(line) for m in _BOOT_MARKERS
+        ):
+            last = lineno
+    return last
 
 
 def parse_loaded_profiles(text: str) -> dict[str, str]:

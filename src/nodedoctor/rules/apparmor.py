@@ -79,7 +79,26 @@ def _check(facts: Facts) -> Iterator[Issue]:
     if aa.enabled is False:
         return
     confining = aa.confining()
-    if not confining or containerd is None or containerd.version is None:
+    if not confining:
+        return
+    earlier = tuple(d.evidence for d in aa.earlier_boot_denials[-2:])
+    if containerd is None or containerd.version is None:
+        if aa.earlier_boot_denials:
+            profile = confining[0]
+            yield Issue(
+                title="AppArmor denied the runtime's signals before the last boot",
+                message=(
+                    f"{len(aa.earlier_boot_denials)} AppArmor signal denial(s) from a confined "
+                    f"runtime helper were logged before the last boot and none since; "
+                    f"{profile.path} still confines {', '.join(profile.confines)} and the "
+                    "containerd version is unknown, so whether the fix is in place cannot be "
+                    "told: stop a test pod and watch the kernel log"
+                ),
+                evidence=(*earlier, profile.evidence),
+                fix=_fix(reboot=True),
+                severity=Severity.WARNING,
+                impact="pods stay Terminating; graceful stop (SIGTERM) never reaches containers",
+            )
         return
     version = containerd.version
     if containerd_has_fix(version.release):
@@ -107,10 +126,14 @@ def _check(facts: Facts) -> Iterator[Issue]:
             f"; {version.raw} is a rollback package, so whether it carries the fix is "
             "unknown: no denial was found in " + (", ".join(aa.logs_read) or "any log")
         )
+    if earlier:
+        message += (
+            f"; the log shows {len(aa.earlier_boot_denials)} such denial(s) before the last boot"
+        )
     yield Issue(
         title="AppArmor 4 confines runc and containerd's container profile refuses its signals",
         message=message,
-        evidence=(profile.evidence, *_version_evidence(containerd)),
+        evidence=(profile.evidence, *_version_evidence(containerd), *earlier),
         fix=_fix(reboot=True),
         severity=severity,
         impact="pods stay Terminating; graceful stop (SIGTERM) never reaches containers",
