@@ -179,7 +179,8 @@ def test_missing_config_file_makes_settings_unknown(tmp_path: Path) -> None:
     k = facts_of(root).get(kubelet_facts)
     assert k.installed
     assert not k.configured
-    assert "does not exist" in k.problems[0]
+    assert "does not exist" in k.pending[0]
+    assert k.readable
     report = check_root(root, only=("kubepods-invalid", "qos-cgroups-disabled"))
     assert {s.rule for s in report.skipped} == {"kubepods-invalid", "qos-cgroups-disabled"}
 

@@ -178,11 +178,22 @@ class KubeletFacts:
     feature_gates: dict[str, Setting]
     #: Why the settings cannot be trusted (a config file named but missing or unparsable ...).
     problems: tuple[str, ...] = field(default=())
+    #: Config files named but not written yet (kubeadm writes config.yaml at init/join): the
+    #: kubelet restarts until they appear; its settings are then the flags and the defaults.
+    pending: tuple[str, ...] = field(default=())
 
     @property
     def configured(self) -> bool:
         """Some configuration was found (flags or a config file) and all of it could be read."""
-        return bool(self.words or self.config is not None) and not self.problems
+        return (
+            bool(self.words or self.config is not None) and not self.problems and not self.pending
+        )
+
+    @property
+    def readable(self) -> bool:
+        """Nothing found is unreadable; settings are known, possibly only flags and defaults
+        (a node before ``kubeadm init``/``join``)."""
+        return not self.problems
 
     def setting(self, name: str) -> Setting | None:
         return self.settings.get(name)
@@ -484,14 +495,14 @@ def _version(facts: Facts, profile: str | None) -> Sourced[Version] | None:
 
 
 def _config_file(
-    facts: Facts, path: str, problems: list[str], why: str
+    facts: Facts, path: str, problems: list[str], pending: list[str], why: str
 ) -> KubeletConfigFile | None:
     parsed = facts.parse(path, parse_kubelet_config)
     if parsed is None:
         if facts.parse_failed(path):
             problems.append(f"{path} cannot be parsed")
         else:
-            problems.append(f"{path} ({why}) does not exist; the kubelet cannot start without it")
+            pending.append(f"{path} ({why}) does not exist; the kubelet cannot start without it")
     return parsed
 
 
@@ -510,6 +521,7 @@ def _as_written(flag: Flag, line: str) -> str:
 def kubelet_facts(facts: Facts) -> KubeletFacts:
     profile = facts.get(deployer_profile)
     problems: list[str] = []
+    pending: list[str] = []
     unit: str | None = None
     unit_files: tuple[str, ...] = ()
     delegate: Sourced[str] | None = None
@@ -566,10 +578,12 @@ def kubelet_facts(facts: Facts) -> KubeletFacts:
     config_flag = flags.last("config")
     if config_flag is not None and config_flag.value:
         config_path = Sourced(config_flag.value, flag_ev(config_flag))
-        config = _config_file(facts, config_flag.value, problems, f"named by {config_flag.text}")
+        config = _config_file(
+            facts, config_flag.value, problems, pending, f"named by {config_flag.text}"
+        )
     elif assumed_config is not None and facts.root.exists(assumed_config[0]):
         config_path = Sourced(assumed_config[0], Evidence("kubeadm", assumed_config[1]))
-        config = _config_file(facts, assumed_config[0], problems, "kubeadm's config file")
+        config = _config_file(facts, assumed_config[0], problems, pending, "kubeadm's config file")
 
     config_dir: Sourced[str] | None = None
     drop_ins: list[tuple[str, KubeletConfigFile]] = []
@@ -679,6 +693,7 @@ def kubelet_facts(facts: Facts) -> KubeletFacts:
         settings=settings,
         feature_gates=gates,
         problems=tuple(problems),
+        pending=tuple(pending),
     )
 
 

@@ -252,7 +252,9 @@ def kubepods_facts(facts: Facts) -> KubepodsFacts:
     if not kubelet.installed:
         return unknown("no kubelet is installed")
     if not kubelet.configured:
-        why = "; ".join(kubelet.problems) or "no kubelet configuration was found"
+        why = "; ".join((*kubelet.problems, *kubelet.pending)) or (
+            "no kubelet configuration was found"
+        )
         return unknown(f"the kubelet's configuration cannot be read ({why})")
     driver = kubelet.cgroup_driver
     per_qos = kubelet.setting("cgroupsPerQOS")

@@ -28,7 +28,9 @@ def _kubelet(facts: Facts) -> KubeletFacts:
     if not k.installed:
         raise SkipRuleError("no kubelet is installed on this node")
     if not k.configured:
-        why = "; ".join(k.problems) or "no kubelet flags or configuration file were found"
+        why = "; ".join((*k.problems, *k.pending)) or (
+            "no kubelet flags or configuration file were found"
+        )
         raise SkipRuleError(f"the kubelet's configuration cannot be read: {why}")
     return k
 
@@ -519,6 +521,8 @@ def _check_v1_unsupported(facts: Facts) -> Iterator[Issue]:
         )
     fail = k.setting("failCgroupV1")
     explicit = fail is not None and not fail.is_default
+    if not k.readable and not explicit:
+        raise SkipRuleError(f"the kubelet's configuration cannot be read: {'; '.join(k.problems)}")
     version = k.version.value if k.version else None
     if version is None and not explicit:
         raise SkipRuleError(
@@ -617,7 +621,11 @@ def _check_swap(facts: Facts) -> Iterator[Issue]:
         raise SkipRuleError("/proc/swaps is not in this root")
     if not swap.active:
         return
-    k = _kubelet(facts)
+    k = facts.get(kubelet_facts)
+    if not k.installed:
+        raise SkipRuleError("no kubelet is installed on this node")
+    if not k.readable:
+        raise SkipRuleError(f"the kubelet's configuration cannot be read: {'; '.join(k.problems)}")
     fail = k.setting("failSwapOn")
     if fail is None or fail.value is None:
         raise SkipRuleError("failSwapOn has a value the kubelet refuses")
@@ -628,7 +636,8 @@ def _check_swap(facts: Facts) -> Iterator[Issue]:
         yield Issue(
             title="swap is on and the kubelet refuses to run with it",
             message=(
-                "failSwapOn is true and /proc/swaps lists active swap: the kubelet exits with "
+                ("the kubelet is not configured yet; with the default " if k.pending else "")
+                + "failSwapOn is true and /proc/swaps lists active swap: the kubelet exits with "
                 '"running with swap on is not supported, please disable swap or set '
                 '--fail-swap-on flag to false"'
             ),
