@@ -193,3 +193,46 @@ def test_page_in_headless_chromium(browser: object, page_file: Path, tmp_path: P
 def test_empty_fleet_renders() -> None:
     html = render_html_many([])
     assert "No reports." in html
+
+
+def test_report_reads_batch_json_lines_and_bundles(tmp_path: Path) -> None:
+    from tests.helpers import ROOTS
+
+    roots = sorted(str(p / "root") for p in ROOTS.iterdir() if (p / "root").is_dir())[:3]
+    assert len(roots) >= 2
+    missing = str(tmp_path / "not-a-root")
+    batch = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nodedoctor",
+            "check",
+            "--format",
+            "json",
+            "--root",
+            *roots,
+            missing,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert batch.returncode == 2, batch.stderr  # the missing root
+    lines = tmp_path / "batch.jsonl"
+    lines.write_text(batch.stdout, encoding="utf-8")
+    bundle = tmp_path / "node.tar.gz"
+    collect = subprocess.run(
+        [sys.executable, "-m", "nodedoctor", "collect", "--root", roots[0], "-o", str(bundle)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert collect.returncode == 0, collect.stderr
+    out = tmp_path / "fleet.html"
+    result = _report_cli(str(lines), str(bundle), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "not-a-root was not checked" in result.stderr
+    html = out.read_text(encoding="utf-8")
+    assert html.count('<tr class="node"') == len(roots) + 1

@@ -1,18 +1,24 @@
 """``nodedoctor report REPORT.json... [-o report.html]``: one page for a whole fleet.
 
-Reads JSON reports as ``check --format json`` writes them, as the Ansible module returns
-them (``{"report": {...}}``), or lists of either, and merges them into one self-contained
-HTML page (or one JUnit document with a testsuite per node).
+Reads JSON reports as ``check --format json`` writes them, the JSON Lines of a batch check
+(``check --root A B ... --format json``), what the Ansible module returns
+(``{"report": {...}}``) or lists of those, and bundles (``.tar.gz`` from ``nodedoctor
+collect``, checked here), and merges them into one self-contained HTML page (or one JUnit
+document with a testsuite per node).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nodedoctor.cli.common import EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from nodedoctor.model import Report
 
 #: Reports are small; a file larger than this is not one (and would not render usefully).
 MAX_REPORT_BYTES = 64 * 1024 * 1024
@@ -23,7 +29,12 @@ def register(sub: Any) -> None:
         "report",
         help="merge many nodes' JSON reports into one HTML page (node x rule matrix)",
     )
-    p.add_argument("reports", nargs="+", metavar="REPORT.json", help="JSON reports ('-': stdin)")
+    p.add_argument(
+        "reports",
+        nargs="+",
+        metavar="REPORT.json",
+        help="JSON reports, JSON Lines of a batch check, or bundles (.tar.gz); '-': stdin",
+    )
     p.add_argument(
         "--output",
         "-o",
@@ -49,23 +60,61 @@ def _read(path: str) -> str:
         raise UsageError(f"{path}: not UTF-8 text; expected a JSON report") from None
 
 
+BATCH_ERROR_SCHEMA = "nodedoctor/batch-error/v1"
+
+
+def _documents(path: str, text: str) -> list[tuple[str, Any]]:
+    """The JSON documents in ``text``: one, or one per line (JSON Lines)."""
+    try:
+        return [(path, json.loads(text))]
+    except ValueError as whole:
+        lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+        if len(lines) < 2:
+            raise UsageError(f"{path}: not JSON: {whole}") from None
+        out = []
+        for number, line in lines:
+            try:
+                out.append((f"{path}:{number}", json.loads(line)))
+            except ValueError as exc:
+                raise UsageError(f"{path}:{number}: not JSON: {exc}") from None
+        return out
+
+
+def _is_bundle(path: str) -> bool:
+    return path.endswith((".tar.gz", ".tgz")) and os.path.isfile(path)
+
+
+def _check_bundle(path: str) -> Report:
+    from nodedoctor import engine
+    from nodedoctor.cli.common import open_target
+    from nodedoctor.facts import Facts
+    from nodedoctor.rules import all_rules
+
+    root = open_target("bundle", path)
+    return engine.run(Facts(root, profile=None), engine.select_rules(all_rules()))
+
+
 def run(args: argparse.Namespace) -> int:
-    from nodedoctor.model import Report
     from nodedoctor.render.reports import ReportFormatError, reports_from_document
 
     reports: list[Report] = []
     for path in args.reports:
+        if _is_bundle(path):
+            reports.append(_check_bundle(path))
+            continue
         text = _read(path)
         if len(text) > MAX_REPORT_BYTES:
             raise UsageError(f"{path}: larger than {MAX_REPORT_BYTES} bytes; not a report")
-        try:
-            document = json.loads(text)
-        except ValueError as exc:
-            raise UsageError(f"{path}: not JSON: {exc}") from None
-        try:
-            reports += reports_from_document(document, path)
-        except ReportFormatError as exc:
-            raise UsageError(f"{exc}; expected a nodedoctor JSON report") from None
+        for where, document in _documents(path, text):
+            if isinstance(document, dict) and document.get("schema") == BATCH_ERROR_SCHEMA:
+                # A root the batch check could not open: say so, the page has the others.
+                root, error = document.get("root"), document.get("error")
+                print(f"nodedoctor: {where}: {root} was not checked: {error}", file=sys.stderr)
+                continue
+            try:
+                reports += reports_from_document(document, where)
+            except ReportFormatError as exc:
+                raise UsageError(f"{exc}; expected a nodedoctor JSON report") from None
     if args.format == "junit":
         from nodedoctor.render.junit import render_junit_many
 
