@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import traceback
 from collections.abc import Iterable, Sequence
 
 from nodedoctor import __version__
@@ -34,6 +33,8 @@ def _evaluate(rule: Rule, facts: Facts) -> tuple[list[Finding], Skipped | None]:
     except SkipRuleError as skip:
         return [], Skipped(rule.id, skip.reason)
     except Exception as exc:
+        import traceback  # only when a rule crashed: start-up cost
+
         where = traceback.extract_tb(exc.__traceback__)[-1]
         return [
             Finding(

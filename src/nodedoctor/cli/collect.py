@@ -4,7 +4,6 @@ elsewhere with ``nodedoctor check --bundle FILE``."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Any
@@ -61,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
             "redacted": [{"path": p, "lines": list(lines)} for p, lines in result.redacted],
             "left_out": list(result.left_out),
         }
+        import json
+
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return EXIT_OK
     lines = [

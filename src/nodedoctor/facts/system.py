@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import platform
+import os
 import re
 from dataclasses import dataclass
 
@@ -73,12 +73,12 @@ def kernel(facts: Facts) -> Kernel:
     if text and text.strip():
         release = Sourced(text.strip(), file_evidence("/proc/sys/kernel/osrelease", text))
     elif facts.live:
-        rel = platform.release()
+        rel = os.uname().release  # uname(2): no `platform` import at start-up
         release = Sourced(rel, Evidence("uname -r", rel))
     arch: str | None = None
     recorded = facts.root.run("uname-m") if facts.running and not facts.live else None
     if facts.live:
-        arch = platform.machine()
+        arch = os.uname().machine
     elif recorded is not None and recorded.ok and recorded.stdout.strip():
         arch = recorded.stdout.strip()  # a bundle: `uname -m` as recorded on the node
     elif release is not None:
@@ -94,7 +94,7 @@ def hostname(facts: Facts) -> str | None:
         text = facts.read(path)
         if text and text.strip():
             return text.strip().splitlines()[0]
-    return platform.node() if facts.live else None
+    return os.uname().nodename if facts.live else None
 
 
 @dataclass(frozen=True)

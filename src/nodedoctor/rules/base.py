@@ -6,7 +6,6 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 
 from nodedoctor.facts import Facts
 from nodedoctor.model import Issue, Severity
@@ -66,6 +65,8 @@ class RuleDoc:
 @cache
 def load_doc(rule_id: str) -> RuleDoc:
     """A rule's documentation from ``rules/docs/<id>.md`` (works from a wheel or a zipapp)."""
+    from importlib import resources  # only for docs (explain, why): start-up cost
+
     try:
         text = (
             resources.files("nodedoctor.rules")

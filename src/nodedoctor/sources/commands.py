@@ -7,8 +7,6 @@ a bundle replays the outputs recorded when it was collected.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from dataclasses import dataclass
 
 #: name -> argv. The name is what rules ask for and what bundles record.
@@ -91,6 +89,10 @@ class LiveCommands(CommandRunner):
         return self._cache[name]
 
     def _run(self, name: str, argv: tuple[str, ...]) -> CommandResult:
+        # Imported when a command runs (live roots only): offline checks skip their cost.
+        import shutil
+        import subprocess
+
         exe = shutil.which(argv[0])
         if exe is None:
             return CommandResult(name, argv, None, "", missing=True)
