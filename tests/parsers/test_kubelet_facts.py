@@ -338,3 +338,22 @@ def test_running_kubelet_command_line_when_no_files(tmp_path: Path) -> None:
     assert k.config_path.value == "/var/lib/kubelet/config.yaml"
     # Offline directory roots never claim to know what runs.
     assert not facts_of(root).get(kubelet_facts).words
+
+
+def test_flag_text_as_written_in_an_env_file() -> None:
+    root = CASES / "qos-cgroups-disabled/bad-kubeadm-extra-args/root"
+    k = Facts(directory_root(str(root))).get(kubelet_facts)
+    per_qos = k.setting("cgroupsPerQOS")
+    enforce = k.setting("enforceNodeAllocatable")
+    assert per_qos is not None
+    assert enforce is not None
+    assert (per_qos.flag_text, per_qos.evidence.source) == (
+        "--cgroups-per-qos=false",
+        "/etc/default/kubelet",
+    )
+    # The closing quote belongs to KUBELET_EXTRA_ARGS, not to the flag.
+    assert enforce.flag_text == "--enforce-node-allocatable="
+    assert (
+        enforce.evidence.text
+        == 'KUBELET_EXTRA_ARGS="--cgroups-per-qos=false --enforce-node-allocatable="'
+    )

@@ -508,13 +508,22 @@ def _config_file(
 
 def _as_written(flag: Flag, line: str) -> str:
     """The flag as written on its line (``--enforce-node-allocatable=""`` rather than the
-    unquoted word the kubelet receives), for an editor that must find it there."""
+    unquoted word the kubelet receives), for an editor that must find it there.
+
+    >>> f = Flag("enforce-node-allocatable", "", 0, 1, "--enforce-node-allocatable=")
+    >>> _as_written(f, '--enforce-node-allocatable=""')
+    '--enforce-node-allocatable=""'
+    >>> _as_written(f, 'KUBELET_EXTRA_ARGS="--v=2 --enforce-node-allocatable="')
+    '--enforce-node-allocatable='
+    """
     if flag.end - flag.index != 1:
         return flag.text
-    for token in line.replace("\\", " ").split():
-        candidate = token.strip("'\"") if token.startswith(("'", '"')) else token
-        if candidate.replace('"', "").replace("'", "") == flag.text:
-            return candidate
+    for token in line.split():
+        if token == flag.text:
+            return token
+        balanced = token.count('"') % 2 == 0 and token.count("'") % 2 == 0
+        if balanced and token.replace('"', "").replace("'", "") == flag.text:
+            return token
     return flag.text
 
 
