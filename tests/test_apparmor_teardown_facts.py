@@ -88,11 +88,16 @@ def test_denial_from_other_peers_is_not_this_rule(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("state", "severity"),
-    [("ActiveState=active", Severity.INFO), ("ActiveState=inactive", Severity.WARNING)],
+    ("state", "configured", "severity"),
+    [
+        ("ActiveState=active", True, Severity.INFO),
+        ("ActiveState=activating", True, Severity.INFO),  # crash-looping: restarting
+        ("ActiveState=inactive", True, Severity.INFO),  # stopped, not torn down
+        ("ActiveState=inactive", False, Severity.WARNING),  # torn down
+    ],
 )
 def test_recorded_systemctl_state_decides_foreign_mount_severity(
-    tmp_path: Path, state: str, severity: Severity
+    tmp_path: Path, state: str, configured: bool, severity: Severity
 ) -> None:
     source = CASES / "foreign-cgroup-mount" / "bad-calico-cluster-present" / "root"
     (tmp_path / "proc/self").mkdir(parents=True)
@@ -100,13 +105,32 @@ def test_recorded_systemctl_state_decides_foreign_mount_severity(
         (source / "proc/self/mountinfo").read_text(encoding="utf-8"), encoding="utf-8"
     )
     (tmp_path / "var/lib/kubelet").mkdir(parents=True)
-    (tmp_path / "var/lib/kubelet/config.yaml").write_text("kind: KubeletConfiguration\n")
+    if configured:
+        (tmp_path / "var/lib/kubelet/config.yaml").write_text("kind: KubeletConfiguration\n")
     output = f"{state}\nNRestarts=0\nDelegate=no\nMainPID=0\n"
     root = Root(str(tmp_path), commands=_recorded(systemctl_kubelet=output), running=False)
     report = _run(root, "foreign-cgroup-mount")
     (finding,) = report.findings
     assert finding.severity is severity
     assert any(e.text == state for e in finding.evidence)
+
+
+def test_stopped_but_configured_kubelet_keeps_its_mounts_reported(tmp_path: Path) -> None:
+    (tmp_path / "proc/self").mkdir(parents=True)
+    (tmp_path / "proc/self/mountinfo").write_text(
+        "29 1 252:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n"
+        "1300 29 0:100 / /var/lib/kubelet/pods/5b1c7e2a-3f4d-4c1e-9a8b-2d3e4f5a6b7c/volumes/"
+        "kubernetes.io~projected/kube-api-access-x7k2p rw,relatime - tmpfs tmpfs rw\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "var/lib/kubelet").mkdir(parents=True)
+    (tmp_path / "var/lib/kubelet/config.yaml").write_text("kind: KubeletConfiguration\n")
+    output = "ActiveState=failed\nNRestarts=5\nDelegate=no\nMainPID=0\n"
+    root = Root(str(tmp_path), commands=_recorded(systemctl_kubelet=output), running=False)
+    (finding,) = _run(root, "kubelet-mounts-left").findings
+    assert "configured but not running" in finding.message
+    assert finding.fix is not None
+    assert finding.fix.summary.startswith("if the node stays in the cluster, start the kubelet")
 
 
 def test_kubelet_dir_behind_a_link_is_followed(tmp_path: Path) -> None:

@@ -99,28 +99,36 @@ class KubeletState:
 
     @property
     def gone(self) -> bool | None:
-        """The kubelet neither runs nor will: ``None`` when that cannot be told."""
+        """The kubelet does not run (stopped, or removed): ``None`` when that cannot be told."""
         if self.running is True:
             return False
         if self.running is False:
             return True
         return not self.config_left
 
+    @property
+    def removed(self) -> bool:
+        """Not running and none of its configuration left: the node was torn down."""
+        return self.running is not True and not self.config_left
+
     def describe(self) -> str:
         if self.running is True:
             return "the kubelet is running"
         if self.running is False:
-            return "the kubelet is not running"
+            if self.config_left:
+                return "the kubelet is configured but not running"
+            return "the kubelet is not running and no kubelet configuration is left"
         if not self.config_left:
             return "no kubelet configuration is left on the node"
         return "whether the kubelet runs is unknown (offline root, kubelet configuration present)"
 
     @property
     def evidence(self) -> tuple[Evidence, ...]:
+        absent = tuple(Evidence(p, "absent") for p in KUBELET_CONFIG_FILES[:2])
         if self.running is not None:
-            return self.running_evidence
+            return self.running_evidence + (self.config_left[:1] or absent)
         if not self.config_left:
-            return tuple(Evidence(p, "absent") for p in KUBELET_CONFIG_FILES[:3])
+            return absent
         return self.config_left
 
 
@@ -215,12 +223,17 @@ def _systemctl_state(facts: Facts) -> tuple[bool | None, list[Evidence]]:
 def kubelet_state(facts: Facts) -> KubeletState:
     config = tuple(Evidence(p, "present") for p in KUBELET_CONFIG_FILES if facts.root.exists(p))
     procs = facts.get(processes)
+    running, evidence = _systemctl_state(facts)
     if procs.known:
         proc = procs.kubelet()
         if proc is not None:
             return KubeletState(True, (proc.evidence,), config)
-        return KubeletState(False, (Evidence("/proc", "no kubelet process running"),), config)
-    running, evidence = _systemctl_state(facts)
+        if running is True:
+            # Between two restarts of a crash-looping kubelet: systemd is starting it again.
+            return KubeletState(True, tuple(evidence), config)
+        return KubeletState(
+            False, (Evidence("/proc", "no kubelet process running"), *evidence), config
+        )
     return KubeletState(running, tuple(evidence), config)
 
 

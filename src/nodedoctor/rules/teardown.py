@@ -40,47 +40,43 @@ def _check_foreign(facts: Facts) -> Iterator[Issue]:
     leftovers = [m for m in td.foreign_cgroup if m.removable]
     if not leftovers:
         return
-    gone = td.kubelet.gone
+    kubelet = td.kubelet
     for m in leftovers:
         owner = _OWNER_TEXT.get(m.owner or "", "a process mounted a cgroup hierarchy here")
         fstype = m.mount.fstype
+        parent = m.mount_point.rsplit("/", 1)[0] or "/"
         danger = (
-            "'rm -rf' of its parent fails with 'Operation not permitted' on the cgroup "
+            f"'rm -rf' of {parent} fails with 'Operation not permitted' on the cgroup "
             "interface files and, worse, removes every empty host cgroup it reaches "
             "(rmdir deletes a cgroup without processes)"
         )
-        if gone:
+        if kubelet.removed:
             severity = Severity.WARNING
             message = (
                 f"{m.mount_point} is a {fstype} mount outside /sys/fs/cgroup and "
-                f"{td.kubelet.describe()}: {owner}, and teardown left it behind; {danger}. "
-                f"Unmount it before removing {m.mount_point.rsplit('/', 1)[0] or '/'}"
+                f"{kubelet.describe()}: {owner}, and teardown left it behind; {danger}. "
+                f"Unmount it before removing {parent}"
             )
         else:
             severity = Severity.INFO
-            state = (
-                "the kubelet is running, so this is expected"
-                if gone is False and td.kubelet.running
-                else td.kubelet.describe()
-            )
+            state = kubelet.describe()
+            if kubelet.running is True:
+                state += ", so this is expected"
             message = (
                 f"{m.mount_point} is a {fstype} mount outside /sys/fs/cgroup ({owner}); "
                 f"{state}. When this node is torn down, unmount it before deleting "
-                f"{m.mount_point.rsplit('/', 1)[0] or '/'}: {danger}"
+                f"{parent}: {danger}"
             )
         yield Issue(
             title=f"{fstype} mounted at {m.mount_point}, outside /sys/fs/cgroup",
             message=message,
-            evidence=(m.evidence, *td.kubelet.evidence[:2]),
+            evidence=(m.evidence, *kubelet.evidence[:2]),
             severity=severity,
             fix=FixHint(
                 summary=f"unmount {m.mount_point} before removing its directory "
                 "(never rm -rf through a cgroup filesystem)",
                 available=False,
-                commands=(
-                    f"umount {m.mount_point}",
-                    f"rm -rf --one-file-system {m.mount_point.rsplit('/', 1)[0] or '/'}",
-                ),
+                commands=(f"umount {m.mount_point}", f"rm -rf --one-file-system {parent}"),
             ),
             impact="teardown (kk delete cluster, kubespray reset) fails or deletes host cgroups",
         )
@@ -107,18 +103,26 @@ def _check_kubelet_mounts(facts: Facts) -> Iterator[Issue]:
         *(m.evidence for m in shown),
         *td.kubelet.evidence[:2],
     )
+    summary = (
+        f"unmount every mount under {td.kubelet_dir}/, deepest first, as 'kubeadm reset' "
+        "does, then remove the directory's contents"
+    )
+    if not td.kubelet.removed:
+        summary = (
+            "if the node stays in the cluster, start the kubelet (it unmounts the volumes of "
+            f"pods that are gone); if it is being torn down, {summary}"
+        )
     yield Issue(
-        title=f"{len(mounts)} mount(s) left under {td.kubelet_dir}/ with no kubelet",
+        title=f"{len(mounts)} mount(s) left under {td.kubelet_dir}/ with no kubelet running",
         message=(
             f"{len(mounts)} mount(s) ({', '.join(kinds)}) remain under {td.kubelet_dir}/{more} "
-            f"and {td.kubelet.describe()}: pod volumes and projected secrets were never "
-            f"unmounted. Deleting {td.kubelet_dir} fails ('Device or resource busy') or "
-            "reaches into the mounted volumes"
+            f"and {td.kubelet.describe()}: pod volumes and projected secrets that only the "
+            f"kubelet unmounts. Deleting {td.kubelet_dir} fails ('Device or resource busy') "
+            "or reaches into the mounted volumes"
         ),
         evidence=evidence,
         fix=FixHint(
-            summary=f"unmount every mount under {td.kubelet_dir}/, deepest first, as "
-            "'kubeadm reset' does, then remove the directory's contents",
+            summary=summary,
             available=False,
             commands=tuple(f"umount {m.mount_point}" for m in deepest)
             if len(deepest) <= _MAX_EVIDENCE
