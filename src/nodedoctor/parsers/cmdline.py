@@ -50,6 +50,47 @@ def parse_cmdline(text: str) -> list[Param]:
     return params
 
 
+def kernel_params(params: list[Param]) -> list[Param]:
+    """The parameters the kernel itself reads: everything after a bare ``--`` goes to init.
+
+    >>> [p.text for p in kernel_params(parse_cmdline('quiet -- --init-arg x=1'))]
+    ['quiet']
+    """
+    out: list[Param] = []
+    for p in params:
+        if p.text == "--":
+            break
+        out.append(p)
+    return out
+
+
+@dataclass(frozen=True)
+class CmdlineLine:
+    """One non-empty line of a command-line file, with its parameters."""
+
+    line: int
+    text: str
+    params: tuple[Param, ...]
+
+
+def parse_cmdline_file(text: str) -> list[CmdlineLine]:
+    """A ``cmdline.txt`` or ``/etc/kernel/cmdline``: its non-empty lines, each split like
+    ``/proc/cmdline``. The Raspberry Pi firmware uses the first line only.
+
+    >>> lines = parse_cmdline_file('console=serial0,115200 rootwait\\n\\ncgroup_enable=memory\\n')
+    >>> [(ln.line, [p.text for p in ln.params]) for ln in lines]
+    [(1, ['console=serial0,115200', 'rootwait']), (3, ['cgroup_enable=memory'])]
+    """
+    out: list[CmdlineLine] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        if line.count('"') % 2:
+            raise ParseError("unbalanced double quote", lineno)
+        out.append(CmdlineLine(lineno, line, tuple(parse_cmdline(line))))
+    return out
+
+
 def values_of(params: list[Param], key: str) -> list[str]:
     """All values of ``key`` in order; comma lists are split (``cgroup_disable=memory,cpuset``)."""
     out: list[str] = []
