@@ -73,6 +73,11 @@ journal:
   description: The journal id to give C(nodedoctor rollback).
   returned: when files were written
   type: str
+restart_needed:
+  description: Services to restart for the fix to take effect (when O(restart) is false).
+  returned: when not in check mode and the plan had edits
+  type: list
+  elements: str
 reboot:
   description: Whether a reboot is needed for the fix to take effect.
   returned: always
@@ -135,7 +140,7 @@ def main():
     apply_args = [*args, "--apply", "--yes"]
     if params["restart"]:
         apply_args.append("--restart")
-    rc, done, _ = run_nodedoctor(module, apply_args)
+    _, done, _ = run_nodedoctor(module, apply_args)
     applied = done.get("applied")
     result["plan"] = done.get("plan", plan)
     if module._diff:
@@ -149,16 +154,33 @@ def main():
     result["changed"] = bool(result["applied"].get("written") or result["applied"].get("commands"))
     if result["applied"].get("journal"):
         result["journal"] = result["applied"]["journal"]
+    # A fix that takes effect only when a service restarts (a Delegate= drop-in, a runtime
+    # config) still fires until then: that is a pending restart, not a failed fix.
+    pending = set()
+    if not params["restart"]:
+        pending = {r.get("rule") for r in result["plan"].get("restart", [])}
+    result["restart_needed"] = sorted(
+        {r.get("service") for r in result["plan"].get("restart", [])} if pending else set()
+    )
     still_wrong = [
-        o["rule"] for o in result["applied"].get("outcomes", []) if o.get("status") == "still-wrong"
+        o["rule"]
+        for o in result["applied"].get("outcomes", [])
+        if o.get("status") == "still-wrong" and o["rule"] not in pending
     ]
-    if rc != 0:
+    failed_commands = [
+        " ".join(c.get("argv", []))
+        for c in result["applied"].get("commands", []) + result["applied"].get("restarted", [])
+        if c.get("returncode") != 0
+    ]
+    if still_wrong or failed_commands:
         module.fail_json(
             msg="fix applied but not everything is right: %s"
-            % (", ".join(still_wrong) or "a command failed"),
+            % ", ".join(still_wrong + ["failed: " + c for c in failed_commands]),
             **result,
         )
     result["msg"] = "wrote %d file(s)" % len(result["applied"].get("written", []))
+    if result["restart_needed"]:
+        result["msg"] += "; restart to take effect: %s" % ", ".join(result["restart_needed"])
     module.exit_json(**result)
 
 
