@@ -225,6 +225,9 @@ def render_html_many(reports: Sequence[Report], title: str = "nodedoctor fleet r
     labels = _unique_labels(reports)
     registry = all_rules()
     titles = {r.id: r.title for r in registry}
+    for r in reports:  # rules this nodedoctor does not know (a newer one wrote the report)
+        for f in r.findings:
+            titles.setdefault(f.rule, f.title)
 
     # Columns: every rule that fired somewhere, worst first, then by how many nodes.
     per_rule: dict[str, dict[str, int]] = {}
