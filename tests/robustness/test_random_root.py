@@ -30,7 +30,7 @@ from tests.robustness.strategies import mutated
 def node_paths() -> tuple[str, ...]:
     recording = RecordingRoot(live_root())
     engine.run(Facts(recording), list(all_rules()))
-    paths = set(recording.files)
+    paths = set(recording.files) | set(recording.tails)
     paths |= {p for p in ALWAYS if "*" not in p}
     paths |= {path for path, _ in seed_files()}
     return tuple(sorted(paths))

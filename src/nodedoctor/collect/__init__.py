@@ -5,7 +5,9 @@ Which files go in is derived, not listed by hand: the whole check runs once on a
 new rule's files are collected as soon as the rule reads them. :data:`ALWAYS` adds the
 files the rules read only in some states (a kubelet config when the kubelet is installed,
 say), and the kubepods cgroup tree is walked within bounds. Every file then passes
-:mod:`nodedoctor.collect.secrets`: credentials are withheld or redacted line by line.
+:mod:`nodedoctor.collect.secrets`: credentials are withheld or redacted line by line. A file
+whose existence the rules probed or listed but never read, and a withheld file, goes in as
+an empty placeholder, so existence checks and directory listings agree with the node.
 
 Running state goes in as the node shows it: ``/proc/1/comm`` and the ``/proc/<pid>/comm``
 and ``cmdline`` of the watched daemons (credential flags redacted), and the output of each
@@ -19,6 +21,7 @@ import json
 import os
 import re
 import socket
+import stat
 import tarfile
 import tempfile
 import time
@@ -30,7 +33,7 @@ from nodedoctor import __version__
 from nodedoctor.collect.secrets import redact_argv, redact_text, withheld_reason
 from nodedoctor.sources.bundle import COMMANDS_DIR, MANIFEST, MANIFEST_SCHEMA, command_to_json
 from nodedoctor.sources.commands import ALLOWLIST, CommandResult
-from nodedoctor.sources.root import DEFAULT_READ_LIMIT, Root
+from nodedoctor.sources.root import DEFAULT_READ_LIMIT, ReadResult, Root, UnsafePathError
 
 #: Files and globs always collected when present (``dir/*pattern``: entries of ``dir``).
 ALWAYS: tuple[str, ...] = (
@@ -112,6 +115,9 @@ class RecordingRoot(Root):
             running=inner.running,
         )
         self.files: dict[str, int] = {}
+        #: Logs read from the end (``read_tail``): the bundle keeps ``limit + 1`` bytes of the
+        #: end, so a tail read of it sees the same window and the same "cut" verdict.
+        self.tails: dict[str, int] = {}
         self.probed: set[str] = set()
         self.listed: set[str] = set()
         self.commands_run: set[str] = set()
@@ -119,6 +125,10 @@ class RecordingRoot(Root):
     def read_bytes(self, path: str, limit: int = DEFAULT_READ_LIMIT) -> tuple[bytes, bool] | None:
         self.files[path] = max(limit, self.files.get(path, 0))
         return super().read_bytes(path, limit)
+
+    def read_tail(self, path: str, limit: int = DEFAULT_READ_LIMIT) -> ReadResult | None:
+        self.tails[path] = max(limit, self.tails.get(path, 0))
+        return super().read_tail(path, limit)
 
     def exists(self, path: str) -> bool:
         self.probed.add(path)
@@ -142,7 +152,11 @@ class Plan:
     """What goes into the bundle: node paths of files (with read limits) and directories."""
 
     files: dict[str, int] = field(default_factory=dict)
+    tails: dict[str, int] = field(default_factory=dict)
     dirs: set[str] = field(default_factory=set)
+    #: Files whose existence the rules probed or listed but whose content they never read:
+    #: empty in the bundle, so existence checks and listings agree with the node.
+    placeholders: set[str] = field(default_factory=set)
 
     def add_file(self, path: str, limit: int) -> None:
         self.files[path] = max(limit, self.files.get(path, 0))
@@ -243,6 +257,9 @@ def plan_collection(root: Root) -> tuple[Plan, RecordingRoot]:
     for path, limit in recording.files.items():
         if wanted(path):
             plan.add_file(path, limit)
+    for path, limit in recording.tails.items():
+        if path not in plan.files:
+            plan.tails[path] = limit
     plan.add_file("/proc/1/comm", 256)
     for pid in sorted(keep_pids - {"1"}):
         for name in _WATCHED_PID_FILES:
@@ -253,7 +270,7 @@ def plan_collection(root: Root) -> tuple[Plan, RecordingRoot]:
         if root.is_dir(path):
             plan.dirs.add(path)
         else:
-            plan.add_file(path, DEFAULT_READ_LIMIT)
+            plan.placeholders.add(path)
     for directory in recording.listed:
         if directory == "/proc" or _PID_PATH.match(directory + "/"):
             continue  # pids: only the watched daemons' files, added above
@@ -265,6 +282,8 @@ def plan_collection(root: Root) -> tuple[Plan, RecordingRoot]:
             child = f"{directory.rstrip('/')}/{name}"
             if root.is_dir(child):
                 plan.dirs.add(child)
+            else:
+                plan.placeholders.add(child)
     for pattern in ALWAYS:
         for path in _expand(root, pattern):
             if root.exists(path) and not root.is_dir(path):
@@ -307,6 +326,34 @@ def _content(root: Root, path: str, limit: int) -> bytes | None:
     return data
 
 
+def _tail(root: Root, path: str, limit: int) -> bytes | None:
+    """The last ``limit + 1`` bytes of ``path``: with one byte more than a reader's window,
+    a tail read of the copy drops the same partial first line and says it was cut."""
+    try:
+        host = root.resolve(path)
+        fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (OSError, UnsafePathError):
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        os.lseek(fd, max(0, st.st_size - limit - 1), os.SEEK_SET)
+        chunks: list[bytes] = []
+        size = 0
+        while size < limit + 1:
+            chunk = os.read(fd, min(65536, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def default_output(hostname: str | None, now: float) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
     host = re.sub(r"[^A-Za-z0-9_.-]", "_", hostname or "node")
@@ -327,12 +374,16 @@ def collect(root: Root, output: str | None = None, *, now: float | None = None) 
     redacted: list[tuple[str, tuple[int, ...]]] = []
     left_out: list[str] = []
     total = 0
-    for path in sorted(plan.files):
+    for path in sorted({*plan.files, *plan.tails}):
         reason = withheld_reason(path)
         if reason is not None:
             withheld.append((path, reason))
+            plan.placeholders.add(path)
             continue
-        data = _content(root, path, plan.files[path])
+        if path in plan.files:
+            data = _content(root, path, plan.files[path])
+        else:
+            data = _tail(root, path, plan.tails[path])
         if data is None:
             continue
         if path.endswith("/cmdline") and path.startswith("/proc/"):
@@ -364,14 +415,18 @@ def collect(root: Root, output: str | None = None, *, now: float | None = None) 
     # Directory names are kept even where contents are withheld (pod UIDs under
     # /var/lib/kubelet/pods tell which pods the kubelet still has).
     dirs = set(plan.dirs)
+    placeholders = {p for p in plan.placeholders if p not in files and p not in dirs}
     manifest: dict[str, Any] = {
         "schema": MANIFEST_SCHEMA,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
         "hostname": host,
         "source": root.label,
+        # Whether /proc and the command outputs describe a running node (a live collect).
+        "running": root.running,
         "tool": {"name": "nodedoctor", "version": __version__},
         "files": sorted(files),
         "directories": sorted(dirs),
+        "placeholders": sorted(placeholders),
         "commands": sorted(commands),
         "withheld": [{"path": p, "reason": r} for p, r in withheld],
         "redacted": [{"path": p, "lines": list(lines)} for p, lines in redacted],
@@ -382,12 +437,15 @@ def collect(root: Root, output: str | None = None, *, now: float | None = None) 
     try:
         with os.fdopen(fd, "wb") as raw:
             with tarfile.open(fileobj=raw, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
-                names = [p.lstrip("/") for p in files] + [d.lstrip("/") for d in dirs]
+                leaves = {*files, *placeholders}
+                names = [p.lstrip("/") for p in leaves] + [d.lstrip("/") for d in dirs]
                 for name in _tar_dirs(names):
-                    if f"/{name}" not in files:
+                    if f"/{name}" not in leaves:
                         _add(tar, name, None, now)
                 for path in sorted(files):
                     _add(tar, path.lstrip("/"), files[path], now)
+                for path in sorted(placeholders):
+                    _add(tar, path.lstrip("/"), b"", now)
                 _add(tar, ".nodedoctor", None, now)
                 _add(tar, COMMANDS_DIR, None, now)
                 for name, result in sorted(commands.items()):

@@ -281,7 +281,9 @@ class BundleRoot(Root):
 
     def __init__(self, base: str, *, label: str, manifest: dict[str, Any], owned: str) -> None:
         commands = RecordedCommands(_load_commands(base))
-        super().__init__(base, live=False, running=True, commands=commands, label=label)
+        # A bundle collected from an offline root records no running state.
+        running = manifest.get("running", True) is not False
+        super().__init__(base, live=False, running=running, commands=commands, label=label)
         self.manifest = manifest
         self._finalizer = weakref.finalize(self, shutil.rmtree, owned, True)
 
@@ -393,7 +395,9 @@ def open_bundle(path: str, limits: Limits = DEFAULT_LIMITS) -> BundleRoot:
 def bundle_directory_root(path: str) -> Root | None:
     """An already extracted bundle given as ``--root DIR``: a root with its recorded commands
     and running state; ``None`` when ``DIR`` holds no bundle manifest."""
-    if load_manifest(path) is None:
+    manifest = load_manifest(path)
+    if manifest is None:
         return None
     commands = RecordedCommands(_load_commands(path))
-    return Root(path, live=False, running=True, commands=commands, label=path)
+    running = manifest.get("running", True) is not False
+    return Root(path, live=False, running=running, commands=commands, label=path)
