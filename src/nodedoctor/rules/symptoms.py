@@ -40,6 +40,7 @@ varies. Matching is therefore tolerant, not literal:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -119,16 +120,19 @@ EXTRA_LINE_WORD = 0.5
 MIN_SYMPTOM_WEIGHT = 2.5
 #: A fragment must carry at least this much weight (three meaningful words).
 MIN_FRAGMENT_WEIGHT = 3.0
+_CACHE_SIZE = 20000
 #: Lines longer than this are cut (a log line is rarely longer; a paste can be).
 MAX_LINE_CHARS = 4000
 
 _WILDCARD = "\x00"
+_OOV = "\x01"
 _PLACEHOLDERS = re.compile(r"…|\.\.\.|%[qvsdwT]|<[^<>\s]{1,40}>")
 _UUID = re.compile(
     r"\b[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}\b", re.I
 )
 _HEX = re.compile(r"\b[0-9a-f]{12,}\b", re.I)
 _WORD = re.compile(rf"[a-z0-9]+|{_WILDCARD}")
+_TWO_DIGITS = re.compile(r"\d\D*\d")
 _API_VERSION = re.compile(r"^v\d+((alpha|beta)\d*)?$")
 _PREFIXES = (
     # syslog: "Jun  3 10:12:01 host prog[123]: "
@@ -173,12 +177,13 @@ def _strip_prefixes(line: str) -> str:
 
 
 def _variable(word: str) -> bool:
+    if word.isalpha():
+        return False
     if word.isdigit():
         return True
-    if _API_VERSION.match(word):
+    if len(word) < 5 or _API_VERSION.match(word):
         return False
-    digits = sum(c.isdigit() for c in word)
-    return len(word) >= 5 and digits >= 2 and digits < len(word)
+    return _TWO_DIGITS.search(word) is not None
 
 
 def words(text: str, *, symptom: bool = False) -> list[Word]:
@@ -221,10 +226,10 @@ class Symptom:
     rule_id: str
     text: str
     words: tuple[Word, ...]
+    weight: float = 0.0
 
-    @property
-    def weight(self) -> float:
-        return sum(w.weight for w in self.words)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weight", sum(w.weight for w in self.words))
 
     @property
     def required_coverage(self) -> float:
@@ -298,6 +303,10 @@ class SymptomIndex:
     def __init__(self, symptoms: Iterable[tuple[str, str]]) -> None:
         self.symptoms: list[Symptom] = []
         self._by_word: dict[str, set[int]] = {}
+        self._bags: list[frozenset[str]] = []
+        self._vocabulary: set[str] = set()
+        #: Results by the line's words: log lines repeat once timestamps and ids are gone.
+        self._cache: dict[tuple[str, ...], list[SymptomMatch]] = {}
         for rule_id, text in symptoms:
             ws = tuple(words(text, symptom=True))
             symptom = Symptom(rule_id, text, ws)
@@ -305,6 +314,8 @@ class SymptomIndex:
                 continue
             index = len(self.symptoms)
             self.symptoms.append(symptom)
+            self._bags.append(frozenset(w.text for w in ws))
+            self._vocabulary.update(w.text for w in ws)
             for w in ws:
                 if w.weight >= 1.0:
                     self._by_word.setdefault(w.text, set()).add(index)
@@ -312,21 +323,50 @@ class SymptomIndex:
     def rule_ids(self) -> set[str]:
         return {s.rule_id for s in self.symptoms}
 
-    def _candidates(self, line_words: Sequence[Word]) -> list[int]:
+    def _candidates(self, line_words: Sequence[Word], line_weight: float) -> list[int]:
+        """Symptoms worth aligning: they share two meaningful words with the line, and the
+        words they share (as a bag, an upper bound of any alignment) could reach a match."""
         hits: dict[int, int] = {}
+        line_bag = {w.text for w in line_words}
         for text in {w.text for w in line_words if w.weight >= 1.0}:
             for index in self._by_word.get(text, ()):
                 hits[index] = hits.get(index, 0) + 1
-        return [i for i, count in hits.items() if count >= 2]
+        out = []
+        for index, count in hits.items():
+            if count < 2:
+                continue
+            symptom = self.symptoms[index]
+            shared = sum(w.weight for w in symptom.words if w.text in line_bag)
+            symptom_bag = self._bags[index]
+            in_symptom = sum(w.weight for w in line_words if w.text in symptom_bag)
+            if shared >= symptom.required_coverage * symptom.weight or (
+                min(shared, in_symptom) >= MIN_FRAGMENT_WEIGHT and in_symptom >= 0.8 * line_weight
+            ):
+                out.append(index)
+        return out
 
     def match_line(self, line: str, lineno: int = 0) -> list[SymptomMatch]:
         """Every symptom the line shows or is a fragment of, best first, one per rule."""
-        line_words = words(line)
-        line_weight = sum(w.weight for w in line_words)
+        # A word no symptom has can only be skipped: keep its weight, forget its text, so
+        # lines that differ only in names and ids share one result.
+        line_words = [
+            w if w.text in self._by_word or w.text in self._vocabulary else Word(_OOV, w.weight)
+            for w in words(line)
+        ]
         if not line_words:
             return []
+        key = tuple(f"{w.text}:{w.weight}" for w in line_words)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._match_words(line_words)
+            if len(self._cache) < _CACHE_SIZE:
+                self._cache[key] = cached
+        return [dataclasses.replace(m, line=lineno, text=line.strip()) for m in cached]
+
+    def _match_words(self, line_words: Sequence[Word]) -> list[SymptomMatch]:
+        line_weight = sum(w.weight for w in line_words)
         best: dict[str, SymptomMatch] = {}
-        for index in self._candidates(line_words):
+        for index in self._candidates(line_words, line_weight):
             symptom = self.symptoms[index]
             _score, matched, first, last = _align(symptom.words, line_words)
             if matched <= 0:
@@ -341,9 +381,7 @@ class SymptomIndex:
                     kind = "fragment"
             if kind is None:
                 continue
-            match = SymptomMatch(
-                symptom.rule_id, symptom.text, kind, coverage, matched, lineno, line.strip()
-            )
+            match = SymptomMatch(symptom.rule_id, symptom.text, kind, coverage, matched)
             current = best.get(symptom.rule_id)
             if current is None or match.rank > current.rank:
                 best[symptom.rule_id] = match
