@@ -124,6 +124,9 @@ def test_npd_protocol() -> None:
         rules_checked=("cgroup-driver-mismatch", "parse-error"),
     )
     assert npd_status(skipped) == (2, "unknown: no kubelet installed")
+    # No rule of the selection exists (an empty family): OK, not unknown.
+    empty = Report("0.1.0", {}, (), (), ("parse-error",), rules_checked=("parse-error",))
+    assert npd_status(empty) == (0, "ok: no rule in this selection")
 
 
 @SAMPLES

@@ -71,8 +71,13 @@ def npd_status(report: Report, fail_on: Severity = Severity.ERROR) -> tuple[int,
     crashed = [f for f in report.findings if f.rule == INTERNAL_ERROR.id]
     if crashed:
         return NPD_UNKNOWN, _fit(_ascii_line(f"unknown: {crashed[0].title}"))
+    ordinary = [r for r in report.rules_checked if r not in ENGINE_RULES]
+    if not ordinary:
+        # Nothing to evaluate (a family with no rules in this version): not a problem, and
+        # nothing unknown either.
+        return NPD_OK, "ok: no rule in this selection"
     if _evaluated(report) == 0:
-        reason = report.skipped[0].reason if report.skipped else "no rule in this selection"
+        reason = report.skipped[0].reason if report.skipped else "no rule reached a verdict"
         return NPD_UNKNOWN, _fit(_ascii_line(f"unknown: {reason}"))
     below = len(report.findings)
     tail = f", {below} below {fail_on.value}" if below else ""
