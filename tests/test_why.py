@@ -536,3 +536,41 @@ def test_check_logs_text_block_and_fallback(
     captured = capsys.readouterr()
     assert "no known symptom" in captured.err
     assert "kubelet-mounts-left" in captured.out  # every rule ran
+
+
+def _bad_case(rule_id: str) -> tuple[Path, str | None] | None:
+    from tests.helpers import CASES, load_expect
+
+    for case in sorted((CASES / rule_id).glob("bad*")):
+        if (case / "root").is_dir():
+            profile = load_expect(case / "expect.yaml").get("profile")
+            return case / "root", str(profile) if profile else None
+    return None
+
+
+DOCUMENTED = [
+    (rule.id, symptom)
+    for rule in RULES
+    for symptom in rule.doc.symptoms
+    if any(s.text == symptom for s in INDEX.symptoms)
+]
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "symptom"), DOCUMENTED, ids=[f"{r}:{s[:40]}" for r, s in DOCUMENTED]
+)
+def test_every_documented_symptom_diagnoses_its_bad_case(
+    rule_id: str, symptom: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Pasting a rule's own symptom on a root where the rule fires names it as the cause."""
+    case = _bad_case(rule_id)
+    if case is None:
+        pytest.skip(f"{rule_id} has no bad case yet")
+    root, profile = case
+    args = ["why", "--root", str(root), "--format", "json", "--", symptom]
+    if profile:
+        args[1:1] = ["--profile", profile]
+    main(args)
+    data = json.loads(capsys.readouterr().out)
+    verdicts = {m["rule"]: m["verdict"] for m in data["matches"]}
+    assert verdicts.get(rule_id) == "finding", verdicts

@@ -55,7 +55,8 @@ def register(sub: Any) -> None:
         nargs="?",
         default="-",
         metavar="TEXT",
-        help="the message as you saw it (quote it); '-' or nothing reads it from stdin",
+        help="the message as you saw it (quote it; put '--' before a message that starts "
+        "with '-'); '-' or nothing reads it from stdin",
     )
     add_root_options(p)
     p.add_argument("--format", default="text", choices=["text", "json"], help="(default: text)")
