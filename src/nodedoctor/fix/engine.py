@@ -14,7 +14,8 @@ Apply, in order:
 
 Test hook: ``NODEDOCTOR_TEST_PAUSE_BETWEEN_STEPS=SECONDS`` makes apply and rollback print
 ``nodedoctor-test: <stage>`` to stderr and sleep that long after the journal is written
-and after each file (crash-safety tests kill the process there).
+and after each file (crash-safety tests kill the process there);
+``NODEDOCTOR_TEST_PAUSE_AT=<stage>`` limits the pause to that one stage.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from nodedoctor.model import Finding, Report
 from nodedoctor.sources.root import Root
 
 PAUSE_ENV = "NODEDOCTOR_TEST_PAUSE_BETWEEN_STEPS"
+PAUSE_AT_ENV = "NODEDOCTOR_TEST_PAUSE_AT"
 COMMAND_TIMEOUT = 300.0
 
 
@@ -48,7 +50,9 @@ def _test_pause(stage: str) -> None:
         return
     sys.stderr.write(f"nodedoctor-test: {stage}\n")
     sys.stderr.flush()
-    time.sleep(float(value))
+    only = os.environ.get(PAUSE_AT_ENV)
+    if not only or only == stage:
+        time.sleep(float(value))
 
 
 # -- showing ----------------------------------------------------------------------
