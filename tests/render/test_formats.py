@@ -23,6 +23,7 @@ from nodedoctor.render.npd import MAX_OUTPUT, npd_status
 from nodedoctor.render.prometheus import render_prometheus
 from nodedoctor.render.reports import report_from_json
 from nodedoctor.render.sarif import sarif_log
+from tests.helpers import ROOTS, check_root, load_expect
 from tests.render import samples
 
 HERE = Path(__file__).parent
@@ -208,3 +209,20 @@ def test_check_npd_exit_codes_and_family_selection(tmp_path: Path) -> None:
     bad = _nodedoctor("check", "--root", str(root), "--format", "npd", "--only", "NoSuchFamily")
     assert bad.returncode == 2
     assert "unknown rule family" in bad.stderr
+
+
+SCENARIOS = sorted(p for p in ROOTS.iterdir() if (p / "root").is_dir())
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[p.name for p in SCENARIOS])
+def test_scenario_reports_in_every_format(scenario: Path) -> None:
+    profile = load_expect(scenario / "expect.yaml").get("profile")
+    report = check_root(scenario / "root", profile=str(profile) if profile else None)
+    JUNIT_XSD.validate(render_junit(report))
+    jsonschema.validate(sarif_log(report), SARIF_SCHEMA)
+    status, line = npd_status(report)
+    assert status == (1 if report.count(Severity.ERROR) else 0) or status == 2
+    assert len(line.encode()) <= MAX_OUTPUT
+    text = render_prometheus(report)
+    for f in report.findings:
+        assert f'nodedoctor_finding{{rule="{f.rule}",severity="{f.severity.value}"}} 1' in text
