@@ -89,8 +89,8 @@ def breakdown(name: str, argv: list[str], env: dict[str, str], repeat: int) -> s
 def run(repeat: int = 7) -> str:
     cache = tempfile.mkdtemp(prefix="nodedoctor-bench-importtime-")
     parts = []
-    for name, (argv, env) in COMMANDS.items():
-        env = {k: (cache if v == "<cache>" else v) for k, v in env.items()}
+    for name, (argv, template) in COMMANDS.items():
+        env = {k: (cache if v == "<cache>" else v) for k, v in template.items()}
         subprocess.run(argv, capture_output=True, env=bench_env(**env), check=False)
         parts.append(breakdown(name, argv, env, repeat))
     return "\n".join(parts)

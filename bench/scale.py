@@ -24,7 +24,7 @@ SIZES = (0, 50, 500, 5000)
 
 
 def scratch() -> str:
-    shm = "/dev/shm"
+    shm = "/dev/shm"  # noqa: S108 - a private mkdtemp inside it, like tempfile's own
     base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
     return tempfile.mkdtemp(prefix="nodedoctor-bench-roots-", dir=base)
 
@@ -40,8 +40,14 @@ def run(repeat: int = 5, sizes: tuple[int, ...] = SIZES) -> str:
                     root = generate(Path(where) / f"{mode}-{driver}-{pods}", pods, mode, driver)
                     c = Contender(
                         f"{mode} {driver} {pods}",
-                        [str(VENV_BIN / "nodedoctor"), "check", "--root", str(root), "--format",
-                         "json"],
+                        [
+                            str(VENV_BIN / "nodedoctor"),
+                            "check",
+                            "--root",
+                            str(root),
+                            "--format",
+                            "json",
+                        ],
                     )
                     # Fewer rounds for the largest roots: they take seconds each.
                     measure([c], repeat if pods <= 500 else max(1, repeat // 2))
@@ -64,8 +70,17 @@ def run(repeat: int = 5, sizes: tuple[int, ...] = SIZES) -> str:
                     )
     finally:
         shutil.rmtree(where, ignore_errors=True)
-    headers = ["cgroup", "driver", "pods", "wall (median)", "cpu", "peak rss", "vs 0 pods",
-               "per pod", "exit"]
+    headers = [
+        "cgroup",
+        "driver",
+        "pods",
+        "wall (median)",
+        "cpu",
+        "peak rss",
+        "vs 0 pods",
+        "per pod",
+        "exit",
+    ]
     note = (
         f"median of {repeat} runs ({max(1, repeat // 2)} for 5,000 pods); `per pod` = "
         "(wall - wall at 0 pods) / pods; rss is the child's ru_maxrss"
