@@ -147,6 +147,10 @@ def test_page_in_headless_chromium(browser: object, page_file: Path, tmp_path: P
     assert rows.count() == 6
     assert visible.count() == 6
     assert page.locator("#visible-count").inner_text() == "6 of 6 nodes"
+    # Worst first: errors, then warnings, then the name.
+    order = [rows.nth(i).get_attribute("data-node") for i in range(6)]
+    assert order[1:4] == ["worker-1", "worker-7", "rpi-worker-3"]
+    assert order[4:] == ["ansible-host", "worker-2"]
 
     page.select_option("#f-severity", "error")
     assert visible.count() == 4  # two driver mismatches, the Pi, the hostile node
@@ -177,8 +181,7 @@ def test_page_in_headless_chromium(browser: object, page_file: Path, tmp_path: P
     page.click("#viewer-close")
 
     # The hostile node's text is shown as text, and nothing it carried ran.
-    hostile_row = page.locator("#matrix tbody tr.node").nth(4)
-    hostile_row.locator('td[data-rule="kubepods-invalid"] button').click()
+    page.locator('td[data-rule="kubepods-invalid"] button').click()
     assert '<script>alert("x")</script>' in dialog.inner_text()
     page.click("#viewer-close")
 

@@ -222,7 +222,13 @@ def _detail(detail_id: str, node: str, rule_id: str, findings: Sequence[Finding]
 
 
 def render_html_many(reports: Sequence[Report], title: str = "nodedoctor fleet report") -> str:
-    labels = _unique_labels(reports)
+    # Worst nodes first, so the fleet's problems are at the top of the page.
+    pairs = sorted(
+        zip(reports, _unique_labels(reports)),
+        key=lambda p: (-p[0].count(Severity.ERROR), -p[0].count(Severity.WARNING), p[1]),
+    )
+    reports = [r for r, _ in pairs]
+    labels = [label for _, label in pairs]
     registry = all_rules()
     titles = {r.id: r.title for r in registry}
     for r in reports:  # rules this nodedoctor does not know (a newer one wrote the report)
