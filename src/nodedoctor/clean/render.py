@@ -23,16 +23,16 @@ def plan_json(plan: CleanPlan, result: ApplyResult | None = None) -> str:
 
 def _plan_lines(plan: CleanPlan, indent: str = "") -> list[str]:
     lines: list[str] = []
-    width = max((len(s.path) for s in plan.steps), default=0)
+    told: set[str] = set()
     for step in plan.steps:
         what = f"{step.fstype} from {step.source}" if step.action == "unmount" else "cgroup"
-        lines.append(f"{indent}{step.action:<8} {step.path:<{width}}  {what}")
-        lines.append(f"{indent}           why  {step.reason}")
+        lines.append(f"{indent}{step.action:<8} {step.path}  ({what})")
+        if step.reason not in told:
+            # Each reason once: a teardown has dozens of volume mounts and pod cgroups.
+            told.add(step.reason)
+            lines.append(f"{indent}           why  {step.reason}")
         if step.evidence.line is not None:
-            lines.append(
-                f"{indent}           from {step.evidence.source}:{step.evidence.line}: "
-                f"{step.evidence.text}"
-            )
+            lines.append(f"{indent}           from {step.evidence.source}:{step.evidence.line}")
     for kept in plan.kept:
         lines.append(f"{indent}keep     {kept.path}  ({kept.kind}) {kept.reason}")
     for note in plan.notes:
