@@ -532,8 +532,9 @@ def plan_cmdline_edit(
     if chain.raspberry_pi_firmware:
         # The firmware puts cgroup_disable=memory in front of the file: only a later
         # cgroup_enable= (downstream Raspberry Pi kernels) turns it back on.
+        # cgroup_memory=1 is obsolete (current kernels ignore it): never rely on it.
         removed = {r.param for r in removals}
-        kept = [p for p in params if p not in removed]
+        kept = [p for p in params if p not in removed and p.key != "cgroup_memory"]
         for name in enable:
             if controller_verdict(kept, name).enabled is not True:
                 add.append(f"cgroup_enable={name}")

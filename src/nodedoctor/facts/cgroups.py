@@ -1,5 +1,9 @@
 """What the cgroup hierarchy gives the kubelet: mode, controllers, and why one is missing.
 
+``cgroup_facts`` reads the hierarchy; ``controller_analysis`` says which controllers the
+kubelet needs are missing and why (a ``cgroup_disable=`` parameter and its position, the
+Raspberry Pi default, ``cgroup_no_v1=``, a kernel built without it).
+
 The mode is judged as the kubelet judges it (opencontainers/cgroups ``IsCgroup2UnifiedMode``:
 the filesystem type at ``/sys/fs/cgroup``), so hybrid counts as v1.
 """
@@ -10,7 +14,17 @@ import enum
 from dataclasses import dataclass, field
 
 from nodedoctor.facts import Facts, Sourced, file_evidence
+from nodedoctor.facts.boot import (
+    ControllerVerdict,
+    PlacedParam,
+    boot_chain,
+    controller_verdict,
+    kernel_cmdline,
+    no_v1_token,
+)
+from nodedoctor.facts.kernelconfig import kernel_config
 from nodedoctor.facts.mounts import mount_table
+from nodedoctor.facts.system import board
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.proc_cgroups import ControllerRow, parse_proc_cgroups
 
@@ -133,4 +147,251 @@ def cgroup_facts(facts: Facts) -> CgroupFacts:
         proc_cgroups_known=rows is not None,
         v1_mounts=v1_mounts,
         root_cpu_stat=cpu_stat,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Why a controller is not available (research incidents.md §1, kubelet-cgroups.md §1.2-1.3)
+
+
+class Cause(enum.Enum):
+    #: A ``cgroup_disable=`` (or ``cgroup_memory=0``) parameter is the last word about it.
+    CMDLINE_DISABLED = "cmdline-disabled"
+    #: Raspberry Pi kernels turn memcg off by default (no parameter says so).
+    RPI_DEFAULT = "rpi-default"
+    #: The last word is ``cgroup_enable=``/``cgroup_memory=1`` and the kernel ignored it.
+    ENABLE_IGNORED = "enable-ignored"
+    #: ``cgroup_no_v1=`` keeps it off the v1 hierarchies the kubelet uses.
+    NO_V1 = "cgroup-no-v1"
+    #: The kernel was built without it.
+    NOT_BUILT = "not-built"
+    #: v1: the kernel has it but no hierarchy is mounted for it.
+    NOT_MOUNTED = "not-mounted"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class ControllerStatus:
+    name: str
+    available: bool
+    #: The file lines that tell it (root cgroup.controllers, a /proc/cgroups row, a mount).
+    evidence: tuple[Evidence, ...]
+    cause: Cause | None = None
+    #: One sentence naming the cause for people.
+    cause_text: str = ""
+    #: The command-line parameters about it, in order, and the one that won.
+    tokens: tuple[PlacedParam, ...] = ()
+    winner: PlacedParam | None = None
+    #: Evidence of the cause beyond the tokens (kernel config lines, the board model).
+    cause_evidence: tuple[Evidence, ...] = ()
+
+
+#: What the kubelet needs from the kernel (kubelet-cgroups.md §1.2, §1.3): on v2 cpu, cpuset,
+#: memory and pids (hugetlb only when the kernel has it, so never missing); on v1 also
+#: cpuacct (``Following Cgroup subsystem not mounted``).
+NEEDED_V2 = ("cpu", "cpuset", "memory", "pids")
+NEEDED_V1 = ("cpu", "cpuacct", "cpuset", "memory", "pids")
+
+
+@dataclass(frozen=True)
+class ControllerAnalysis:
+    mode: CgroupMode | None
+    #: Why nothing can be said (mode or controllers unknown); empty when known.
+    unknown_reason: str
+    statuses: dict[str, ControllerStatus]
+    needed: tuple[str, ...]
+
+    @property
+    def known(self) -> bool:
+        return not self.unknown_reason
+
+    def missing(self) -> list[ControllerStatus]:
+        """The needed controllers the kernel does not give, in kubelet order."""
+        return [self.statuses[n] for n in self.needed if not self.statuses[n].available]
+
+
+def controller_analysis(facts: Facts) -> ControllerAnalysis:
+    """Which controllers the kubelet needs are available, and for each that is not, why.
+
+    On v2 only the root ``cgroup.controllers`` is trusted: Linux >= 6.11/6.12 built without
+    ``CONFIG_MEMCG_V1`` no longer lists ``memory`` in ``/proc/cgroups`` although v2 memory
+    works (commits e93d4166b40a, af000ce85293)."""
+    cg = facts.get(cgroup_facts)
+    if cg.mode is None:
+        return ControllerAnalysis(None, "the cgroup mode cannot be told from this root", {}, ())
+    v1 = cg.mode is not CgroupMode.V2
+    needed = NEEDED_V1 if v1 else NEEDED_V2
+    seen: dict[str, tuple[bool, tuple[Evidence, ...]]] = {}
+    if not v1:
+        if cg.v2_root_controllers is None:
+            return ControllerAnalysis(
+                cg.mode, "/sys/fs/cgroup/cgroup.controllers is not in this root", {}, needed
+            )
+        for name in needed:
+            present = name in cg.v2_root_controllers.value
+            seen[name] = (present, (cg.v2_root_controllers.evidence,))
+    else:
+        if not cg.proc_cgroups_known:
+            return ControllerAnalysis(cg.mode, "/proc/cgroups is not in this root", {}, needed)
+        rows = {r.name: r for r in cg.proc_cgroups}
+        table = facts.get(mount_table)
+        mounts_known = table.known
+        for name in needed:
+            row = rows.get(name)
+            row_ev: list[Evidence] = []
+            if row is not None:
+                row_ev.append(Evidence("/proc/cgroups", row.text, row.line))
+            else:
+                row_ev.append(Evidence("/proc/cgroups", f"no {name} row"))
+            ok = row is not None and row.enabled
+            if ok and mounts_known:
+                hierarchy = cg.v1_mounts.get(name)
+                if hierarchy is None:
+                    ok = False
+                    row_ev.append(
+                        Evidence(table.source or "mountinfo", f"no cgroup hierarchy with {name}")
+                    )
+            seen[name] = (ok, tuple(row_ev))
+    cmdline = facts.get(kernel_cmdline)
+    params = cmdline.params if cmdline else ()
+    statuses: dict[str, ControllerStatus] = {}
+    for name in needed:
+        ok, ev = seen[name]
+        verdict = controller_verdict(params, name)
+        if ok:
+            statuses[name] = ControllerStatus(name, True, ev, tokens=verdict.tokens)
+            continue
+        statuses[name] = _why_missing(
+            facts, name, v1=v1, evidence=ev, verdict=verdict, cmdline_known=cmdline is not None
+        )
+    return ControllerAnalysis(cg.mode, "", statuses, needed)
+
+
+def _why_missing(
+    facts: Facts,
+    name: str,
+    *,
+    v1: bool,
+    evidence: tuple[Evidence, ...],
+    verdict: ControllerVerdict,
+    cmdline_known: bool,
+) -> ControllerStatus:
+    config = facts.get(kernel_config)
+    lacking = config.missing_options(name, v1)
+    tokens = verdict.tokens
+    if lacking:
+        opts = [e for e in (config.option_evidence(o) for o in lacking) if e is not None]
+        return ControllerStatus(
+            name,
+            False,
+            evidence,
+            Cause.NOT_BUILT,
+            f"the kernel was built without {' and '.join(lacking)}"
+            + (
+                " (cgroup v1 memory is a separate option since Linux 6.11)"
+                if "CONFIG_MEMCG_V1" in lacking
+                else ""
+            ),
+            tokens,
+            verdict.winner,
+            tuple(opts),
+        )
+    pi = facts.get(board)
+    pi_ev = (pi.evidence,) if pi.raspberry_pi and pi.evidence else ()
+    if verdict.enabled is False and verdict.winner is not None:
+        w = verdict.winner
+        chain = facts.get(boot_chain)
+        in_file = chain.target is not None and any(p.text == w.text for p in chain.target.params)
+        origin = ""
+        if chain.raspberry_pi_firmware and not in_file:
+            origin = (
+                " (not in the boot file: the Raspberry Pi firmware puts it in front of "
+                "cmdline.txt from the device tree)"
+            )
+        return ControllerStatus(
+            name,
+            False,
+            evidence,
+            Cause.CMDLINE_DISABLED,
+            f"{w.text} is the last word about {name} on the kernel command line "
+            f"(parameter {w.position}){origin}",
+            tokens,
+            w,
+            pi_ev,
+        )
+    if v1 and cmdline_known:
+        cmd = facts.get(kernel_cmdline)
+        no_v1 = no_v1_token(cmd.params, name) if cmd else None
+        if no_v1 is not None:
+            return ControllerStatus(
+                name,
+                False,
+                evidence,
+                Cause.NO_V1,
+                f"{no_v1.text} keeps {name} off the cgroup v1 hierarchies the kubelet uses on "
+                "this host",
+                (*tokens, no_v1),
+                no_v1,
+            )
+    if verdict.enabled is True and verdict.winner is not None:
+        w = verdict.winner
+        why = (
+            "cgroup_memory=1 is obsolete: current Raspberry Pi kernels ignore it"
+            if w.key == "cgroup_memory"
+            else "cgroup_enable= exists only in Raspberry Pi kernels, and those built between "
+            "raspberrypi/linux#6439 and #6524 (late 2024) ignore it"
+        )
+        return ControllerStatus(
+            name,
+            False,
+            evidence,
+            Cause.ENABLE_IGNORED,
+            f"{w.text} is the last word about {name} but the kernel did not honour it: {why}",
+            tokens,
+            w,
+            pi_ev,
+        )
+    if pi.raspberry_pi and name == "memory":
+        return ControllerStatus(
+            name,
+            False,
+            evidence,
+            Cause.RPI_DEFAULT,
+            "Raspberry Pi kernels disable the memory controller by default; nothing on the "
+            "kernel command line turns it on",
+            tokens,
+            None,
+            pi_ev,
+        )
+    rows = {r.name: r for r in facts.get(cgroup_facts).proc_cgroups}
+    if v1 and name in rows and rows[name].enabled:
+        return ControllerStatus(
+            name,
+            False,
+            evidence,
+            Cause.NOT_MOUNTED,
+            f"the kernel has {name} but no cgroup v1 hierarchy is mounted with it",
+            tokens,
+            None,
+        )
+    if v1 and name not in rows:
+        return ControllerStatus(
+            name,
+            False,
+            evidence,
+            Cause.NOT_BUILT,
+            f"/proc/cgroups does not list {name}: the kernel was built without it for cgroup v1",
+            tokens,
+            None,
+        )
+    return ControllerStatus(
+        name,
+        False,
+        evidence,
+        Cause.UNKNOWN,
+        "no cgroup parameter on the kernel command line explains it"
+        if cmdline_known
+        else "/proc/cmdline is not in this root",
+        tokens,
+        None,
     )

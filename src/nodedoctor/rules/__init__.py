@@ -9,11 +9,19 @@ from nodedoctor.rules.base import Rule
 
 @lru_cache(maxsize=1)
 def all_rules() -> tuple[Rule, ...]:
-    from nodedoctor.rules import apparmor, bootstrap, builtin, kubelet_cgroups, teardown
+    from nodedoctor.rules import (
+        apparmor,
+        bootstrap,
+        builtin,
+        kernel_boot,
+        kubelet_cgroups,
+        teardown,
+    )
 
     rules: list[Rule] = [
         builtin.PARSE_ERROR,
         builtin.INTERNAL_ERROR,
+        *kernel_boot.RULES,
         *kubelet_cgroups.RULES,
         apparmor.APPARMOR_BLOCKS_RUNC_SIGNAL,
         bootstrap.CLOUD_INIT_MISSING,

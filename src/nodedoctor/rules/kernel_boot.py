@@ -1,0 +1,320 @@
+"""Rules about what the kernel gives and the boot command line that decides it:
+``cgroup-controller-disabled`` and ``boot-cmdline-ignored`` (research incidents.md §1,
+kubelet-cgroups.md §1.2-1.3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from nodedoctor.facts import Facts
+from nodedoctor.facts.boot import (
+    BootChain,
+    BootFile,
+    BootFileKind,
+    PlacedParam,
+    boot_chain,
+    controller_verdict,
+    kernel_cmdline,
+    plan_cmdline_edit,
+)
+from nodedoctor.facts.cgroups import (
+    Cause,
+    CgroupMode,
+    ControllerAnalysis,
+    ControllerStatus,
+    controller_analysis,
+)
+from nodedoctor.model import Evidence, FixHint, Issue, Severity
+from nodedoctor.rules.base import Rule, SkipRuleError
+
+#: Causes a kernel command-line edit can fix.
+_CMDLINE_CAUSES = (Cause.CMDLINE_DISABLED, Cause.RPI_DEFAULT, Cause.NO_V1, Cause.ENABLE_IGNORED)
+
+
+def _generic_fix(names: Sequence[str], chain: BootChain) -> str:
+    params = " ".join(f"cgroup_enable={n}" for n in names)
+    return (
+        f"{chain.reason}; remove any cgroup_disable= naming {', '.join(names)} from the "
+        "kernel command line of this node's boot loader (on a Raspberry Pi add "
+        f'"{params}" to the end of /boot/firmware/cmdline.txt on Raspberry Pi OS bookworm '
+        "and Ubuntu, /boot/cmdline.txt on older Pi OS and Rocky), then reboot"
+    )
+
+
+def _fix_for(an: ControllerAnalysis, missing: list[ControllerStatus], chain: BootChain) -> FixHint:
+    v1 = an.mode is not CgroupMode.V2
+    by_cmdline = [s.name for s in missing if s.cause in _CMDLINE_CAUSES]
+    if chain.raspberry_pi_firmware:
+        # A Pi kernel also honours cgroup_enable= for a controller nothing explains.
+        by_cmdline += [s.name for s in missing if s.cause is Cause.UNKNOWN]
+    others = [s for s in missing if s.name not in by_cmdline]
+    extra: list[str] = []
+    for s in others:
+        if s.cause is Cause.NOT_BUILT:
+            extra.append(f"{s.name}: boot a kernel built with it ({s.cause_text})")
+        elif s.cause is Cause.NOT_MOUNTED:
+            extra.append(
+                f"{s.name}: mount its cgroup v1 hierarchy (the init system normally does), "
+                "or move the host to cgroup v2"
+            )
+        else:
+            extra.append(f"{s.name}: {s.cause_text}")
+    tail = ("; " + "; ".join(extra)) if extra else ""
+    if not by_cmdline:
+        return FixHint(summary="; ".join(extra), reboot=True)
+    edit = plan_cmdline_edit(chain, by_cmdline, v1=v1)
+    if edit is None:
+        return FixHint(summary=_generic_fix(by_cmdline, chain) + tail, reboot=True)
+    ignored = [s for s in missing if s.cause is Cause.ENABLE_IGNORED]
+    if edit.empty:
+        if ignored and all(s.winner and s.winner.key == "cgroup_enable" for s in ignored):
+            summary = (
+                f"{edit.path} already asks for {', '.join(by_cmdline)} but this kernel ignores "
+                "cgroup_enable=: update the Raspberry Pi kernel (raspberrypi/linux#6524 "
+                "restored it) and reboot"
+            )
+        else:
+            summary = (
+                f"{edit.path} already asks for {', '.join(by_cmdline)}: the running kernel "
+                "did not boot with it yet, reboot"
+                + (f" after `{edit.commands[0]}`" if edit.commands else "")
+                + " (see boot-cmdline-ignored)"
+            )
+        return FixHint(summary=summary + tail, files=(edit.path,), reboot=True)
+    note = ""
+    if chain.raspberry_pi_firmware:
+        note = " (cgroup_memory=1, which many guides add, is obsolete but harmless)"
+    return FixHint(
+        summary=edit.describe() + note + tail,
+        available=not others,
+        files=(edit.path,),
+        reboot=True,
+        commands=edit.commands,
+    )
+
+
+def _impact(names: Sequence[str], v1: bool) -> str:
+    parts = [
+        "the kubelet cannot give pods the cgroups it validates (kubepods) and exits with "
+        '"Failed to start ContainerManager"; kubeadm preflight stops with "[ERROR '
+        f'SystemVerification]: missing required cgroups: {" ".join(names)}"'
+    ]
+    if "memory" in names:
+        parts.append(
+            'k3s exits with "Failed to find memory cgroup, you may need to add '
+            '\\"cgroup_memory=1 cgroup_enable=memory\\" to your linux cmdline"'
+            if v1
+            else 'k3s exits with "failed to find memory cgroup (v2)"'
+        )
+        parts.append("without it no pod memory limit can be enforced")
+    return "; ".join(parts)
+
+
+def _check_disabled(facts: Facts) -> Iterator[Issue]:
+    an = facts.get(controller_analysis)
+    if not an.known:
+        raise SkipRuleError(an.unknown_reason)
+    missing = an.missing()
+    if not missing:
+        return
+    chain = facts.get(boot_chain)
+    names = [s.name for s in missing]
+    v1 = an.mode is not CgroupMode.V2
+    evidence: list[Evidence] = []
+    for s in missing:
+        for e in s.evidence:
+            if e not in evidence:
+                evidence.append(e)
+    for s in missing:
+        for t in s.tokens:
+            note = f" (the last word about {s.name})" if t == s.winner else ""
+            ev = t.evidence(note)
+            if ev not in evidence:
+                evidence.append(ev)
+        if s.winner is not None and s.winner not in s.tokens:
+            evidence.append(s.winner.evidence())
+        for e in s.cause_evidence:
+            if e not in evidence:
+                evidence.append(e)
+    cmdline = facts.get(kernel_cmdline)
+    if cmdline is not None and not any(s.tokens for s in missing):
+        evidence.append(cmdline.evidence)
+    if chain.target is not None:
+        evidence.append(chain.target.evidence())
+    plural = "s" if len(names) > 1 else ""
+    where = "root cgroup.controllers" if not v1 else "cgroup v1 hierarchies"
+    causes = "; ".join(f"{s.name}: {s.cause_text}" for s in missing)
+    yield Issue(
+        title=f"the kernel gives no {', '.join(names)} cgroup controller{plural}",
+        message=(
+            f"{', '.join(names)} {'are' if plural else 'is'} missing from the {where} "
+            f"(cgroup {an.mode.value if an.mode else '?'}). Cause: {causes}. "
+            f"Boot: {chain.reason}."
+        ),
+        evidence=tuple(evidence),
+        fix=_fix_for(an, missing, chain),
+        impact=_impact(names, v1),
+    )
+
+
+CGROUP_CONTROLLER_DISABLED = Rule(
+    id="cgroup-controller-disabled",
+    severity=Severity.ERROR,
+    title="a cgroup controller the kubelet needs is not available from the kernel",
+    check=_check_disabled,
+    tags=("cgroup", "kernel", "boot", "raspberry-pi"),
+    applies_to="every kubelet version; cgroup v1 and v2",
+)
+
+
+# --------------------------------------------------------------------------------------
+# boot-cmdline-ignored
+
+
+def _hides(params: Sequence[PlacedParam], missing: Sequence[str]) -> list[str]:
+    """The missing controllers these parameters would turn on."""
+    return [n for n in missing if controller_verdict(params, n).enabled is True]
+
+
+def _severity(hidden: list[str]) -> Severity:
+    return Severity.ERROR if hidden else Severity.WARNING
+
+
+def _stub_issue(stub: BootFile, chain: BootChain, missing: list[str]) -> Issue:
+    hidden = _hides(stub.params, missing)
+    words = " ".join(dict.fromkeys(p.text for p in stub.params))
+    target = chain.target.path if chain.target else "/boot/firmware/cmdline.txt"
+    evidence = [p.evidence() for p in stub.params if p.line is not None]
+    evidence = list(dict.fromkeys(evidence))
+    if chain.target is not None:
+        evidence.append(chain.target.evidence())
+    hides = f"; it hides {', '.join(hidden)}, which the kernel does not give" if hidden else ""
+    return Issue(
+        title=f"parameters added to {stub.path}, a file the boot loader does not read",
+        message=(
+            f'{stub.path} is the Raspberry Pi OS bookworm stub ("DO NOT EDIT THIS FILE ... '
+            f'moved to /boot/firmware/cmdline.txt"); the firmware reads {target}, so '
+            f'"{words}" never reaches the kernel{hides}.'
+        ),
+        evidence=tuple(evidence),
+        fix=FixHint(
+            summary=(
+                f'add "{words}" to the end of the single line of {target} and reboot; '
+                f"the stub can be left as it is"
+            ),
+            files=(target,),
+            reboot=True,
+        ),
+        severity=_severity(hidden),
+        impact="the parameters have no effect: the kernel boots as if they were never written",
+    )
+
+
+def _split_issue(target: BootFile, missing: list[str]) -> Issue | None:
+    ignored = target.ignored_params
+    if not ignored:
+        return None
+    hidden = _hides([*target.read_params, *ignored], missing)
+    hidden = [n for n in hidden if n not in _hides(target.read_params, missing)]
+    lines = sorted({p.line for p in ignored if p.line is not None})
+    evidence = [target.evidence(), *dict.fromkeys(p.evidence() for p in ignored)]
+    hides = f"; they hold what would turn on {', '.join(hidden)}" if hidden else ""
+    return Issue(
+        title=f"{target.path} is split over {target.param_lines} lines; only the first counts",
+        message=(
+            f"The Raspberry Pi firmware takes the kernel command line from the first line of "
+            f"{target.path}; the words on line{'s' if len(lines) > 1 else ''} "
+            f"{', '.join(map(str, lines))} "
+            f'("{" ".join(p.text for p in ignored)}") never reach the kernel{hides}.'
+        ),
+        evidence=tuple(evidence),
+        fix=FixHint(
+            summary=f"join {target.path} into one line (words separated by spaces), reboot",
+            files=(target.path,),
+            reboot=True,
+        ),
+        severity=_severity(hidden),
+        impact="the parameters on the later lines have no effect",
+    )
+
+
+def _pending_issue(
+    facts: Facts, chain: BootChain, target: BootFile, missing: list[str]
+) -> Issue | None:
+    cmdline = facts.get(kernel_cmdline)
+    if cmdline is None:
+        return None
+    booted = [p.text for p in cmdline.relevant]
+    pending: list[PlacedParam] = []
+    for p in target.read_params:
+        if not p.relevant:
+            continue
+        if p.text in booted:
+            booted.remove(p.text)
+        else:
+            pending.append(p)
+    if not pending:
+        return None
+    hidden = _hides([*cmdline.params, *pending], missing)
+    words = " ".join(p.text for p in pending)
+    evidence = [*dict.fromkeys(p.evidence() for p in pending), cmdline.evidence]
+    step = ""
+    if target.kind is BootFileKind.GRUB and chain.apply_commands:
+        step = (
+            f"run `{chain.apply_commands[0]}` (editing {target.path} alone changes nothing "
+            "until the boot loader configuration is regenerated), then "
+        )
+    hides = f"; the kernel lacks {', '.join(hidden)} until then" if hidden else ""
+    return Issue(
+        title=f"{target.path} has cgroup parameters the running kernel did not boot with",
+        message=(
+            f'{target.path} asks for "{words}" but /proc/cmdline does not show '
+            f"{'them' if len(pending) > 1 else 'it'}: the node has not booted with this "
+            f"file yet{hides}."
+        ),
+        evidence=tuple(evidence),
+        fix=FixHint(
+            summary=f"{step}reboot",
+            files=(target.path,),
+            reboot=True,
+            commands=chain.apply_commands if target.kind is BootFileKind.GRUB else (),
+        ),
+        severity=_severity(hidden),
+        impact="until the reboot the kernel runs with the old parameters",
+    )
+
+
+def _check_ignored(facts: Facts) -> Iterator[Issue]:
+    chain = facts.get(boot_chain)
+    if not chain.files:
+        raise SkipRuleError(
+            "no kernel command-line file (cmdline.txt, /etc/default/grub, /etc/kernel/cmdline) "
+            "in this root"
+        )
+    an = facts.get(controller_analysis)
+    missing = [s.name for s in an.missing()] if an.known else []
+    for stub in chain.stubs:
+        if stub.params:
+            yield _stub_issue(stub, chain, missing)
+    target = chain.target
+    if target is None:
+        return
+    if target.split:
+        issue = _split_issue(target, missing)
+        if issue is not None:
+            yield issue
+    pending = _pending_issue(facts, chain, target, missing)
+    if pending is not None:
+        yield pending
+
+
+BOOT_CMDLINE_IGNORED = Rule(
+    id="boot-cmdline-ignored",
+    severity=Severity.WARNING,
+    title="kernel parameters written where the boot loader does not read them (yet)",
+    check=_check_ignored,
+    tags=("kernel", "boot", "raspberry-pi", "grub"),
+    applies_to="every node with a cmdline.txt, /etc/default/grub or /etc/kernel/cmdline",
+)
+
+RULES = (CGROUP_CONTROLLER_DISABLED, BOOT_CMDLINE_IGNORED)
