@@ -248,3 +248,29 @@ def test_collect_of_an_offline_root_runs_nothing(tmp_path: Path) -> None:
     result = collect(directory_root(str(node)), str(tmp_path / "b.tar.gz"))
     assert result.commands == ()
     assert "/etc/os-release" in result.files
+
+
+def test_collection_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kubepods walk stops at its bound, and past the size budget files are listed as
+    left out instead of written."""
+    node = tmp_path / "node"
+    kubepods = node / "sys/fs/cgroup/kubepods/besteffort"
+    for i in range(60):
+        pod = kubepods / f"pod{i:08d}-0000-4000-8000-000000000000"
+        pod.mkdir(parents=True)
+        (pod / "cgroup.procs").write_text("", encoding="utf-8")
+    (node / "etc").mkdir()
+    (node / "etc/os-release").write_text("ID=debian\n" + "#" * 5000 + "\n", encoding="utf-8")
+    (node / "var/lib/dpkg").mkdir(parents=True)
+    (node / "var/lib/dpkg/status").write_text("Package: x\n" * 1000, encoding="utf-8")
+    monkeypatch.setattr(collect_mod, "MAX_CGROUP_DIRS", 20)
+    monkeypatch.setattr(collect_mod, "TOTAL_LIMIT", 8000)
+    result = collect(directory_root(str(node)), str(tmp_path / "b.tar.gz"))
+    with tarfile.open(result.path) as tar:
+        names = tar.getnames()
+    walked = [n for n in names if n.startswith("sys/fs/cgroup/kubepods/besteffort/pod")]
+    assert 0 < len({n.split("/")[5] for n in walked}) <= 20
+    assert "/var/lib/dpkg/status" in result.left_out
+    assert "/etc/os-release" in result.files
+    with open_bundle(result.path) as bundle:
+        assert bundle.manifest["left_out"] == list(result.left_out)
