@@ -62,7 +62,9 @@ class Step:
 
 
 #: Programs a plan may run (live, with --apply only); anything else is refused.
-FIX_PROGRAMS = frozenset({"systemctl", "update-grub", "grub2-mkconfig", "grubby", "snap"})
+FIX_PROGRAMS = frozenset(
+    {"systemctl", "update-grub", "grub-mkconfig", "grub2-mkconfig", "grubby", "snap"}
+)
 
 
 @dataclass(frozen=True)

@@ -399,3 +399,157 @@ def check_systemd_unit(text: str) -> None:
             continue
         if section is None or "=" not in s:
             raise EditError(f"line {lineno}: {s!r} is not a unit setting")
+
+
+# -- edits planned by facts/boot.py (explicit positions) -------------------------------
+@dataclass(frozen=True)
+class TokenChange:
+    """Replace (or with ``replacement`` ``None`` delete) the parameter at ``position``
+    (1-based, among the parameters of the file or variable), which must read ``text``."""
+
+    position: int
+    text: str
+    replacement: str | None
+
+
+def _unquote(token: str) -> str:
+    return token.replace('"', "")
+
+
+def _change_tokens(
+    tokens: list[str], changes: Sequence[TokenChange], offset: int = 0
+) -> list[str | None]:
+    out: list[str | None] = list(tokens)
+    for c in changes:
+        i = c.position - 1 - offset
+        if not 0 <= i < len(tokens) or _unquote(tokens[i]) != c.text:
+            raise EditError(f"parameter {c.position} is not {c.text!r} any more")
+        out[i] = c.replacement
+    return out
+
+
+def edit_cmdline_lines(
+    text: str,
+    *,
+    add: Sequence[str],
+    changes: Sequence[TokenChange],
+    add_line: int | None,
+    join: bool,
+) -> str:
+    """Edit a command-line file (``cmdline.txt``, ``/etc/kernel/cmdline``) in place:
+    change or delete parameters by position, append ``add`` to line ``add_line``, and with
+    ``join`` make the file one line (later lines' words appended to the first). Lines not
+    touched keep their exact text.
+
+    >>> edit_cmdline_lines("console=tty1 cgroup_disable=memory rootwait\\n",
+    ...                    add=["cgroup_enable=memory"],
+    ...                    changes=[TokenChange(2, "cgroup_disable=memory", None)],
+    ...                    add_line=1, join=False)
+    'console=tty1 rootwait cgroup_enable=memory\\n'
+    >>> edit_cmdline_lines("a b\\n\\nc\\n", add=[], changes=[], add_line=1, join=True)
+    'a b c\\n'
+    """
+    lines = text.splitlines(keepends=True)
+    params_seen = 0
+    new_tokens: dict[int, list[str]] = {}
+    for index, line in enumerate(lines):
+        body = line.rstrip("\r\n")
+        if not body.strip():
+            continue
+        if body.count('"') % 2:
+            raise EditError(f"line {index + 1}: unbalanced quote")
+        tokens = _TOKEN.findall(body)
+        mine = [c for c in changes if params_seen < c.position <= params_seen + len(tokens)]
+        changed = _change_tokens(tokens, mine, params_seen)
+        kept = [t for t in changed if t is not None]
+        if add_line == index + 1:
+            kept.extend(add)
+        if mine or add_line == index + 1:
+            new_tokens[index] = kept
+        params_seen += len(tokens)
+    if any(c.position > params_seen for c in changes):
+        raise EditError("the file has fewer parameters than planned")
+    if add and add_line is None:
+        raise EditError("no line to add the parameters to")
+    out: list[str] = []
+    first: int | None = None
+    for index, line in enumerate(lines):
+        body = line.rstrip("\r\n")
+        ending = line[len(body) :]
+        if not body.strip():
+            if not join:
+                out.append(line)
+            continue
+        edited = new_tokens.get(index)
+        if join:
+            words = edited if edited is not None else _TOKEN.findall(body)
+            if first is None:
+                first = len(out)
+                out.append(" ".join(words) + (ending or ""))
+            else:
+                head = out[first]
+                head_body = head.rstrip("\r\n")
+                joined = " ".join(w for w in [head_body, *words] if w)
+                out[first] = joined + head[len(head_body) :]
+            continue
+        if edited is None:
+            out.append(line)
+        elif edited:
+            out.append(" ".join(edited) + ending)
+    result = "".join(out)
+    if join and text.endswith("\n") and not result.endswith("\n"):
+        result += "\n"
+    return result
+
+
+def edit_grub_variable(
+    text: str,
+    variable: str,
+    line: int | None,
+    *,
+    add: Sequence[str],
+    changes: Sequence[TokenChange],
+) -> str:
+    """Edit the words of ``variable`` assigned on ``line`` (1-based) of a GRUB defaults
+    file; positions count within the variable. With ``line`` ``None`` the variable is
+    appended as a new assignment holding ``add``.
+
+    >>> print(edit_grub_variable('GRUB_CMDLINE_LINUX="quiet cgroup_disable=memory"\\n',
+    ...       "GRUB_CMDLINE_LINUX", 1, add=[],
+    ...       changes=[TokenChange(2, "cgroup_disable=memory", None)]), end="")
+    GRUB_CMDLINE_LINUX="quiet"
+    """
+    lines = text.splitlines(keepends=True)
+    if line is None:
+        if changes:
+            raise EditError(f"{variable} is not set here")
+        if not add:
+            return text
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+        lines.append(f'{variable}="{" ".join(add)}"\n')
+        return "".join(lines)
+    if not 1 <= line <= len(lines):
+        raise EditError(f"line {line} does not exist")
+    raw = lines[line - 1]
+    body = raw.rstrip("\n")
+    ending = raw[len(body) :]
+    if body.endswith("\\"):
+        raise EditError(f"line {line}: {variable} continues on the next line")
+    m = _GRUB_ASSIGN.match(body)
+    if m is None or m.group("name") != variable:
+        raise EditError(f"line {line} does not assign {variable}")
+    quote, value, rest = _grub_value(m.group("value"))
+    try:
+        words = shlex.split(value)
+    except ValueError as exc:
+        raise EditError(f"line {line}: {exc}") from None
+    kept = [w for w in _change_tokens(words, changes) if w is not None]
+    kept.extend(add)
+    if kept == words:
+        return text
+    joined = " ".join(kept)
+    if quote == "'" and "'" in joined:
+        raise EditError(f"line {line}: cannot quote the new value")
+    lines[line - 1] = f"{m.group('lead')}{variable}={quote}{joined}{quote}{rest}{ending}"
+    return "".join(lines)

@@ -21,9 +21,10 @@ from nodedoctor.sources.root import UnsafePathError
 
 def registry() -> tuple[FixerEntry, ...]:
     """Every fixer, in the order plans apply them (the list is the registration)."""
-    from nodedoctor.fix.fixers import instructions, kubelet
+    from nodedoctor.fix.fixers import boot, instructions, kubelet
 
     entries: list[FixerEntry] = [
+        *boot.FIXERS,
         *kubelet.FIXERS,
         *instructions.FIXERS,
     ]

@@ -7,6 +7,7 @@ it); these fixers only edit that token or line.
 
 from __future__ import annotations
 
+from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
 from nodedoctor.facts.kubelet import KubeletFacts, Setting, kubelet_facts
 from nodedoctor.facts.system import init_system
 from nodedoctor.fix.fixers.base import FixerEntry
@@ -19,6 +20,8 @@ QOS_DISABLED = "qos-cgroups-disabled"
 MICROK8S_UNIT = "snap.microk8s.daemon-kubelite.service"
 #: Rules whose finding means the cause of the QoS workaround is still there.
 QOS_CAUSES = (NOT_DELEGATED, "cgroup-controller-disabled", "kubepods-invalid")
+#: The v2 controllers the kubelet validates on kubepods (kubelet-cgroups.md §1.2).
+KUBEPODS_V2_CONTROLLERS = ("cpu", "cpuset", "memory", "hugetlb", "pids")
 
 
 def restart_kubelet(ws: Workspace, kubelet: KubeletFacts, rule: str) -> None:
@@ -132,17 +135,38 @@ def _remove_setting(ws: Workspace, kubelet: KubeletFacts, setting: Setting, rule
         raise EditError(f"{setting.name} is set by {setting.origin}; change it by hand")
 
 
+def _delegation_ok(ws: Workspace) -> str | None:
+    """``None`` when the root subtree_control gives every controller the kubelet validates
+    (the MicroK8s#4361 cause is gone); else why that cannot be said."""
+    cg = ws.facts.get(cgroup_facts)
+    if cg.mode is not CgroupMode.V2:
+        return "the node is not on cgroup v2, where nodedoctor can see the cause"
+    if not cg.v2_root_controllers or not cg.v2_root_subtree_control:
+        return "/sys/fs/cgroup/cgroup.controllers or cgroup.subtree_control is not in this root"
+    lost = [
+        c
+        for c in KUBEPODS_V2_CONTROLLERS
+        if c in cg.v2_root_controllers.value and c not in cg.v2_root_subtree_control.value
+    ]
+    if lost:
+        return f"/sys/fs/cgroup/cgroup.subtree_control still lacks {' '.join(lost)}"
+    return None
+
+
 def fix_qos_workaround(ws: Workspace, finding: Finding) -> None:
     """Remove ``--cgroups-per-qos=false`` / ``--enforce-node-allocatable=""`` (or their
-    config keys), but only once nothing that made them necessary is still found."""
+    config keys), but only once the cause they work around is known to be gone."""
     causes = sorted({f.rule for f in ws.findings if f.rule in QOS_CAUSES})
-    if causes:
+    why_not = _delegation_ok(ws)
+    if causes or why_not:
+        first = f"fix {', '.join(causes)} first" if causes else f"first make sure that {why_not}"
         ws.instruct(
             finding.rule,
-            f"fix {', '.join(causes)} first, restart the kubelet, then run 'nodedoctor fix' "
-            "again to remove the workaround",
-            "removing the workaround while its cause is still there brings back the "
-            "'root container [kubepods] doesn't exist' crash loop",
+            f"{first}: restart the kubelet, then run 'nodedoctor fix' again to remove the "
+            "workaround",
+            "removing the workaround while its cause is still there (or unknown) brings back "
+            "the 'root container [kubepods] doesn't exist' crash loop"
+            + (f"; here {why_not}" if why_not and causes else ""),
         )
         return
     kubelet = ws.facts.get(kubelet_facts)
@@ -154,7 +178,25 @@ def fix_qos_workaround(ws: Workspace, finding: Finding) -> None:
     restart_kubelet(ws, kubelet, finding.rule)
 
 
+def fix_kubepods_invalid(ws: Workspace, finding: Finding) -> None:
+    """kubepods is made by the kubelet at start: when its cause is the missing delegation,
+    that fix (and a kubelet restart) is the fix; otherwise nothing to edit safely."""
+    if any(f.rule == NOT_DELEGATED for f in ws.findings):
+        ws.instruct(
+            finding.rule,
+            f"fixed by the {NOT_DELEGATED} fix in this plan, then a restart of the kubelet",
+            "the kubelet validates and creates kubepods when it starts; there is no file to "
+            "edit for it",
+        )
+        return
+    raise EditError(
+        "no file edit fixes this on its own; follow the finding's fix (nodedoctor explain "
+        f"{finding.rule})"
+    )
+
+
 FIXERS = (
     FixerEntry(NOT_DELEGATED, fix_delegation),
     FixerEntry(QOS_DISABLED, fix_qos_workaround),
+    FixerEntry("kubepods-invalid", fix_kubepods_invalid),
 )

@@ -1,0 +1,178 @@
+"""Boot command-line fixers: the file the boot loader really reads (``facts/boot.py``
+decides which, and which parameters to add or remove), edited in place; a reboot is
+always needed and never done.
+
+- ``cmdline.txt`` (Raspberry Pi firmware): stays ONE line; ``cgroup_enable=`` words go at
+  its end, after the firmware's own ``cgroup_disable=memory`` (the last setting wins).
+- ``/etc/default/grub``: ``GRUB_CMDLINE_LINUX`` (and a cancelling word in
+  ``GRUB_CMDLINE_LINUX_DEFAULT`` or ``grub.d/*.cfg``), then the distribution's
+  regeneration command (``grubby``, ``update-grub``, ``grub2-mkconfig``), live and with
+  ``--apply`` only.
+- ``/etc/kernel/cmdline`` (kernel-install, UKIs).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+
+from nodedoctor.facts.boot import (
+    BootChain,
+    BootFileKind,
+    CmdlineEdit,
+    boot_chain,
+    plan_cmdline_edit,
+)
+from nodedoctor.facts.cgroups import Cause, CgroupMode, controller_analysis
+from nodedoctor.fix.fixers.base import FixerEntry
+from nodedoctor.fix.plan import Workspace
+from nodedoctor.fix.textedit import EditError, TokenChange, edit_cmdline_lines, edit_grub_variable
+from nodedoctor.model import Finding
+
+CONTROLLER_DISABLED = "cgroup-controller-disabled"
+CMDLINE_IGNORED = "boot-cmdline-ignored"
+
+#: Causes a command-line edit can fix (the same selection the rule's fix hint makes).
+_CMDLINE_CAUSES = (Cause.CMDLINE_DISABLED, Cause.RPI_DEFAULT, Cause.NO_V1, Cause.ENABLE_IGNORED)
+
+
+def _changes(
+    edit: CmdlineEdit, source: str, variable: str | None, chain: BootChain
+) -> list[TokenChange]:
+    """The removals of ``edit`` that sit in ``source`` (and ``variable``), with positions
+    counted within that file or variable."""
+    target = chain.target
+    params = [
+        p
+        for p in (target.params if target else ())
+        if p.source == source and p.variable == variable
+    ]
+    first = min((p.position for p in params), default=1)
+    return [
+        TokenChange(r.param.position - first + 1, r.param.text, r.replacement)
+        for r in edit.remove
+        if r.param.source == source and r.param.variable == variable
+    ]
+
+
+def apply_cmdline_edit(ws: Workspace, edit: CmdlineEdit, chain: BootChain, rule: str) -> None:
+    """Turn ``facts/boot.py``'s edit into file edits, commands and the reboot."""
+    what = edit.describe()
+    if edit.kind in (BootFileKind.RPI_CMDLINE, BootFileKind.KERNEL_CMDLINE):
+        text = ws.read_text(edit.path)
+        if text is None:
+            raise EditError("cannot read it as UTF-8 text", edit.path).at(edit.path)
+        try:
+            new = edit_cmdline_lines(
+                text,
+                add=edit.add,
+                changes=_changes(edit, edit.path, None, chain),
+                add_line=edit.line,
+                join=edit.join_lines,
+            )
+        except EditError as exc:
+            raise exc.at(edit.path) from None
+        fmt = "cmdline" if edit.kind is BootFileKind.RPI_CMDLINE else "text"
+        ws.write_text(edit.path, new, rule=rule, description=what, fmt=fmt)
+    else:
+        targets: dict[tuple[str, str | None], None] = {(edit.path, edit.variable): None}
+        for r in edit.remove:
+            targets[(r.param.source, r.param.variable)] = None
+        for source, variable in targets:
+            text = ws.read_text(source)
+            if text is None:
+                raise EditError("cannot read it as UTF-8 text", source).at(source)
+            changes = _changes(edit, source, variable, chain)
+            lines = [
+                r.param.line
+                for r in edit.remove
+                if r.param.source == source and r.param.variable == variable
+            ]
+            line = lines[0] if lines else None
+            if (source, variable) == (edit.path, edit.variable) and line is None:
+                line = edit.line
+            add = edit.add if (source, variable) == (edit.path, edit.variable) else ()
+            try:
+                new = edit_grub_variable(
+                    text, variable or "GRUB_CMDLINE_LINUX", line, add=add, changes=changes
+                )
+            except EditError as exc:
+                raise exc.at(source) from None
+            ws.write_text(source, new, rule=rule, description=what, fmt="text")
+    for command in edit.commands:
+        ws.run(tuple(shlex.split(command)), rule, "regenerate the boot loader configuration")
+    ws.need_reboot(rule)
+
+
+def _cmdline_controllers(ws: Workspace) -> tuple[list[str], bool]:
+    analysis = ws.facts.get(controller_analysis)
+    chain = ws.facts.get(boot_chain)
+    missing = analysis.missing()
+    names = [s.name for s in missing if s.cause in _CMDLINE_CAUSES]
+    if chain.raspberry_pi_firmware:
+        names += [s.name for s in missing if s.cause is Cause.UNKNOWN]
+    return names, analysis.mode is not CgroupMode.V2
+
+
+def fix_controller_disabled(ws: Workspace, finding: Finding) -> None:
+    chain = ws.facts.get(boot_chain)
+    names, v1 = _cmdline_controllers(ws)
+    if not names:
+        raise EditError("no missing controller can be turned on from the kernel command line")
+    edit = plan_cmdline_edit(chain, names, v1=v1)
+    if edit is None:
+        raise EditError(f"no boot file to edit: {chain.reason}")
+    if edit.empty:
+        ws.need_reboot(finding.rule)
+        ws.instruct(
+            finding.rule,
+            finding.fix.summary if finding.fix else f"reboot: {edit.path} already asks for it",
+            f"{edit.path} already says what is needed; only a reboot (or a newer kernel) "
+            "is missing, and nodedoctor never reboots",
+        )
+        return
+    apply_cmdline_edit(ws, edit, chain, finding.rule)
+    if finding.fix and not finding.fix.available:
+        ws.instruct(
+            finding.rule,
+            finding.fix.summary,
+            "part of this fix is not a file edit (a kernel or mount the tool cannot change)",
+        )
+
+
+def _stub_words(chain: BootChain) -> Sequence[str]:
+    return list(dict.fromkeys(p.text for stub in chain.stubs for p in stub.params))
+
+
+def fix_cmdline_ignored(ws: Workspace, finding: Finding) -> None:
+    """Join a split ``cmdline.txt``; a stub or a pending reboot is an instruction."""
+    chain = ws.facts.get(boot_chain)
+    target = chain.target
+    if target is not None and target.split:
+        edit = plan_cmdline_edit(chain, [])
+        if edit is not None and not edit.empty:
+            apply_cmdline_edit(ws, edit, chain, finding.rule)
+            return
+    words = _stub_words(chain)
+    if words and target is not None:
+        ws.instruct(
+            finding.rule,
+            f'the stub\'s words ("{" ".join(words)}") have no effect; put the ones you need '
+            f"on the single line of {target.path} (cgroup-controller-disabled's fix does it "
+            "for missing controllers)",
+            "which of a stub's words are wanted is the user's call; the stub itself is harmless",
+        )
+        return
+    ws.need_reboot(finding.rule)
+    ws.instruct(
+        finding.rule,
+        finding.fix.summary if finding.fix else "reboot",
+        "the file is already right; the running kernel needs a reboot (or the boot loader "
+        "configuration a regeneration) and nodedoctor never reboots",
+    )
+
+
+FIXERS = (
+    FixerEntry(CONTROLLER_DISABLED, fix_controller_disabled),
+    FixerEntry(CMDLINE_IGNORED, fix_cmdline_ignored),
+)
