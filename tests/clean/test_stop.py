@@ -69,3 +69,31 @@ def test_without_systemd_nothing_is_stopped(tmp_path: Path) -> None:
 
     with pytest.raises(CleanRefusedError, match="PID 1 is not systemd"):
         stop_daemons(facts, found, run)
+
+
+def test_apply_time_allowlist() -> None:
+    """Whatever a plan says, apply never unmounts outside the four kinds of leftovers."""
+    from nodedoctor.clean.engine import _unmount_allowed
+    from nodedoctor.clean.plan import Step
+    from nodedoctor.model import Evidence
+
+    def step(path: str, kind: str, fstype: str) -> Step:
+        return Step("unmount", path, kind, "", Evidence("x", "y"), 1, fstype, "none")
+
+    dirs = ("/var/lib/kubelet",)
+    assert _unmount_allowed(step("/run/calico/cgroup", "cgroup", "cgroup2"), dirs)
+    assert _unmount_allowed(step("/var/lib/kubelet/pods/x/volumes/v", "kubelet", "tmpfs"), dirs)
+    assert _unmount_allowed(step("/run/netns/cni-1", "netns", "nsfs"), dirs)
+    assert _unmount_allowed(step("/run/cilium/bpffs", "bpffs", "bpf"), dirs)
+    refused = [
+        step("/sys/fs/cgroup", "cgroup", "cgroup2"),
+        step("/sys/fs/cgroup/unified", "cgroup", "cgroup2"),
+        step("/sys/fs/bpf", "bpffs", "bpf"),
+        step("/var/lib/kubelet", "kubelet", "xfs"),
+        step("/var/lib/kubeletx/y", "kubelet", "tmpfs"),
+        step("/run/netns/other", "netns", "nsfs"),
+        step("/run/calico", "cgroup", "tmpfs"),
+        step("/", "kubelet", "ext4"),
+        step("/home", "other", "ext4"),
+    ]
+    assert not [s.path for s in refused if _unmount_allowed(s, dirs)]

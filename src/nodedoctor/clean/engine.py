@@ -35,6 +35,12 @@ from dataclasses import dataclass
 from nodedoctor.clean.plan import KUBEPODS_TOPS, Blocker, CleanPlan, Step, blockers, plan_clean
 from nodedoctor.facts import Facts
 from nodedoctor.facts.system import init_system
+from nodedoctor.facts.teardown import (
+    CGROUP_ROOT,
+    KUBELET_DIR,
+    NETNS_DIRS,
+    STANDARD_BPFFS,
+)
 from nodedoctor.parsers import ParseError
 from nodedoctor.parsers.mountinfo import Mount, parse_mountinfo
 from nodedoctor.sources.root import Root, live_root
@@ -119,6 +125,23 @@ def _containing_mount(mounts: Sequence[Mount], path: str) -> Mount | None:
         if inside and (best is None or len(point) >= len(best.mount_point.rstrip("/") or "/")):
             best = m
     return best
+
+
+def _unmount_allowed(step: Step, kubelet_dirs: Sequence[str]) -> bool:
+    """The apply-time allowlist, whatever the plan says: never /sys/fs/cgroup or anything
+    below it, never the standard bpffs, only the four kinds of leftovers."""
+    path = step.path.rstrip("/")
+    if not path or path == CGROUP_ROOT or path.startswith(CGROUP_ROOT + "/"):
+        return False
+    if step.kind == "kubelet":
+        return any(path.startswith(d.rstrip("/") + "/") for d in kubelet_dirs)
+    if step.kind == "netns":
+        return any(path.startswith(f"{d}/cni-") for d in NETNS_DIRS)
+    if step.kind == "bpffs":
+        return step.fstype == "bpf" and path != STANDARD_BPFFS
+    if step.kind == "cgroup":
+        return step.fstype in ("cgroup", "cgroup2")
+    return False
 
 
 def _unmount(step: Step) -> Outcome:
@@ -289,9 +312,12 @@ def apply_plan(
             "cgroups, and the runtime holds them: stop them first, or use --stop (kubelet, "
             "then runtime, through systemd), or --force"
         )
+    kubelet_dirs = (KUBELET_DIR, os.path.realpath(KUBELET_DIR))
     outcomes: list[Outcome] = []
     for step in plan.steps:
-        if step.action == "unmount":
+        if step.action == "unmount" and not _unmount_allowed(step, kubelet_dirs):
+            outcomes.append(Outcome(step, "skipped", "outside what clean may unmount"))
+        elif step.action == "unmount":
             outcomes.append(_unmount(step))
         else:
             outcomes.append(_rmdir(step, plan.hierarchies))
