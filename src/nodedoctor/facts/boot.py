@@ -189,6 +189,10 @@ class BootFile:
         return tuple(p for p in self.params if p not in read)
 
     def evidence(self) -> Evidence:
+        """The line that holds (or will hold) the command line."""
+        lines = self.text.splitlines()
+        if self.edit_line is not None and 0 < self.edit_line <= len(lines):
+            return Evidence(self.path, lines[self.edit_line - 1].strip(), self.edit_line)
         first = self.text.strip().splitlines()[0] if self.text.strip() else "(empty)"
         return Evidence(self.path, first, 1)
 

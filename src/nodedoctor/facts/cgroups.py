@@ -338,8 +338,9 @@ def _why_missing(
         why = (
             "cgroup_memory=1 is obsolete: current Raspberry Pi kernels ignore it"
             if w.key == "cgroup_memory"
-            else "cgroup_enable= exists only in Raspberry Pi kernels, and those built between "
-            "raspberrypi/linux#6439 and #6524 (late 2024) ignore it"
+            else "cgroup_enable= is not a mainline kernel parameter (Raspberry Pi kernels add "
+            "it), and Raspberry Pi kernels built between raspberrypi/linux#6439 and #6524 "
+            "(late 2024) ignore it"
         )
         return ControllerStatus(
             name,

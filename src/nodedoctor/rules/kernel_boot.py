@@ -133,6 +133,11 @@ def _check_disabled(facts: Facts) -> Iterator[Issue]:
                 evidence.append(ev)
         if s.winner is not None and s.winner not in s.tokens:
             evidence.append(s.winner.evidence())
+        if s.winner is not None and chain.target is not None:
+            # Where the winning word is written, when it is in the boot file.
+            for p in chain.target.params:
+                if p.text == s.winner.text and p.evidence() not in evidence:
+                    evidence.append(p.evidence())
         for e in s.cause_evidence:
             if e not in evidence:
                 evidence.append(e)
