@@ -14,12 +14,16 @@ from nodedoctor.facts import Facts
 from nodedoctor.sources.bundle import MANIFEST, MANIFEST_SCHEMA, bundle_directory_root
 
 
-def _recorded_node(base: Path, init: str, daemons: dict[int, str]) -> Facts:
+def _recorded_node(
+    base: Path, init: str, daemons: dict[int, str], cgroups: dict[int, str] | None = None
+) -> Facts:
     """A recorded (bundle) node: its /proc tells PID 1 and the running daemons."""
     files = {"proc/1/comm": f"{init}\n", MANIFEST: json.dumps({"schema": MANIFEST_SCHEMA})}
     for pid, comm in daemons.items():
         files[f"proc/{pid}/comm"] = f"{comm}\n"
         files[f"proc/{pid}/cmdline"] = f"/usr/bin/{comm}\0"
+        if cgroups and pid in cgroups:
+            files[f"proc/{pid}/cgroup"] = cgroups[pid]
     for rel, text in files.items():
         (base / rel).parent.mkdir(parents=True, exist_ok=True)
         (base / rel).write_text(text, encoding="utf-8")
@@ -47,6 +51,26 @@ def test_kubelet_units_stop_before_runtime_units(tmp_path: Path) -> None:
         "docker.service",
     ]
     assert calls == [("systemctl", "stop", unit) for unit in stopped]
+
+
+def test_the_unit_comes_from_the_process_cgroup(tmp_path: Path) -> None:
+    """MicroK8s: kubelite and its containerd are snap services (v1 hybrid cgroup file)."""
+    v1 = "12:pids:/system.slice/{u}\n1:name=systemd:/system.slice/{u}\n0::/system.slice/{u}\n"
+    facts = _recorded_node(
+        tmp_path,
+        "systemd",
+        {200: "containerd", 100: "kubelite"},
+        {
+            200: v1.format(u="snap.microk8s.daemon-containerd.service"),
+            100: "0::/system.slice/snap.microk8s.daemon-kubelite.service\n",
+        },
+    )
+    found, _ = blockers(facts)
+    stopped = stop_daemons(facts, found, lambda argv, timeout: (0, ""))
+    assert stopped == [
+        "snap.microk8s.daemon-kubelite.service",
+        "snap.microk8s.daemon-containerd.service",
+    ]
 
 
 def test_a_failed_stop_refuses(tmp_path: Path) -> None:

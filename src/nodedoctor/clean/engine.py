@@ -48,7 +48,8 @@ from nodedoctor.sources.root import Root, live_root
 MNT_DETACH = 2
 UMOUNT_NOFOLLOW = 8
 
-#: comm -> systemd units that run it; kubelets are stopped before runtimes.
+#: comm -> the systemd units that usually run it (used when ``/proc/<pid>/cgroup`` names
+#: none); kubelets are stopped before runtimes.
 STOP_UNITS: dict[str, tuple[str, ...]] = {
     "kubelet": ("kubelet.service",),
     "kubelite": ("snap.microk8s.daemon-kubelite.service",),
@@ -267,7 +268,12 @@ def stop_daemons(
     for role in ("kubelet", "runtime"):
         for b in found:
             if b.role == role:
-                units += [u for u in STOP_UNITS.get(b.comm, ()) if u not in units]
+                # The unit that really runs it (MicroK8s's containerd is a snap service,
+                # k3s's is k3s.service); sockets that would start it again go first.
+                named = STOP_UNITS.get(b.comm, ())
+                sockets = tuple(u for u in named if u.endswith(".socket"))
+                wanted = (*sockets, b.unit) if b.unit else named
+                units += [u for u in wanted if u not in units]
     stopped: list[str] = []
     for unit in units:
         code, err = run(("systemctl", "stop", unit), STOP_TIMEOUT)

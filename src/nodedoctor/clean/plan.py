@@ -107,12 +107,15 @@ class Blocker:
     comm: str
     pid: int
     evidence: Evidence
+    #: The systemd unit whose cgroup holds the process (``/proc/<pid>/cgroup``), if any.
+    unit: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
             "role": self.role,
             "comm": self.comm,
             "pid": self.pid,
+            "unit": self.unit,
             "evidence": self.evidence.to_json(),
         }
 
@@ -265,12 +268,34 @@ def _cgroup_steps(
     return True
 
 
+def unit_of(facts: Facts, pid: int) -> str | None:
+    """The systemd service running ``pid``, from its cgroup path (v2 ``0::`` line, or the v1
+    ``name=systemd`` hierarchy): ``/system.slice/containerd.service`` -> ``containerd.service``.
+
+    >>> from nodedoctor.sources.root import Root
+    >>> unit_of(Facts(Root("/nonexistent")), 1) is None
+    True
+    """
+    text = facts.read(f"/proc/{pid}/cgroup") or ""
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3 or not (parts[0] == "0" or parts[1] == "name=systemd"):
+            continue
+        for component in reversed(parts[2].split("/")):
+            if component.endswith(".service"):
+                return component
+    return None
+
+
 def blockers(facts: Facts) -> tuple[tuple[Blocker, ...], bool]:
     procs = facts.get(processes)
     if not procs.known:
         return (), False
-    found = [Blocker("kubelet", p.comm, p.pid, p.evidence) for p in procs.named(*KUBELET_COMMS)]
-    found += [Blocker("runtime", p.comm, p.pid, p.evidence) for p in procs.named(*RUNTIME_COMMS)]
+    found = [
+        Blocker(role, p.comm, p.pid, p.evidence, unit_of(facts, p.pid))
+        for role, comms in (("kubelet", KUBELET_COMMS), ("runtime", RUNTIME_COMMS))
+        for p in procs.named(*comms)
+    ]
     return tuple(found), True
 
 

@@ -100,7 +100,7 @@ ALWAYS_LIMIT = 1024 * 1024
 TOTAL_LIMIT = 64 * 1024 * 1024
 
 _PID_PATH = re.compile(r"^/proc/(\d+)/")
-_WATCHED_PID_FILES = ("comm", "cmdline")
+_WATCHED_PID_FILES = ("comm", "cmdline", "cgroup")
 
 
 class RecordingRoot(Root):
