@@ -69,11 +69,8 @@ def unified_diff(step: Step) -> str:
 
 def changed_lines(step: Step) -> int:
     """How many lines the step removes plus adds (for diff-size assertions)."""
-    return sum(
-        1
-        for line in unified_diff(step).splitlines()
-        if line[:1] in "+-" and not line.startswith(("+++", "---"))
-    )
+    body = unified_diff(step).splitlines()[2:]  # after the ---/+++ header
+    return sum(1 for line in body if line[:1] in "+-")
 
 
 # -- validating ------------------------------------------------------------------
@@ -326,7 +323,8 @@ def rollback(root: Root, entry: journal.Entry, *, force: bool = False) -> Rollba
 @dataclass(frozen=True)
 class Outcome:
     rule: str
-    status: str  # fixed | needs-reboot | still-wrong | not-attempted
+    #: fixed | needs-reboot | needs-restart | manual (instructions only) | still-wrong
+    status: str
     detail: str = ""
 
 
@@ -336,20 +334,26 @@ def outcomes(
     """What the re-run of the rules says about each finding the plan addressed."""
     still = {f.rule for f in after.findings}
     restarted = {r.argv for r in result.restarts if r.ok}
+    acted = {r for s in plan.steps for r in s.rules} | {c.rule for c in plan.commands}
     out: list[Outcome] = []
     for rule in dict.fromkeys(f.rule for f in before):
         if rule not in plan.addressed:
             continue
-        pending_restarts = [
+        pending = [
             " ".join(r.argv) for r in plan.restarts if r.rule == rule and r.argv not in restarted
         ]
         if rule not in still:
-            detail = f"restart needed: {', '.join(pending_restarts)}" if pending_restarts else ""
+            detail = f"restart needed: {', '.join(pending)}" if pending else ""
             if rule in plan.reboot:
                 detail = "reboot needed to take effect" + (f"; {detail}" if detail else "")
             out.append(Outcome(rule, "fixed", detail))
         elif rule in plan.reboot:
-            out.append(Outcome(rule, "needs-reboot", "the file is fixed; reboot the node"))
+            out.append(Outcome(rule, "needs-reboot", "the files are fixed; reboot the node"))
+        elif rule in plan.after_restart:
+            how = ", ".join(pending) if pending else "the restart"
+            out.append(Outcome(rule, "needs-restart", f"the files are fixed; clears after {how}"))
+        elif rule not in acted:
+            out.append(Outcome(rule, "manual", "see the plan's instructions"))
         else:
             out.append(Outcome(rule, "still-wrong", "the rule still fires after the fix"))
     return out

@@ -124,6 +124,8 @@ class Plan:
     commands: tuple[Command, ...] = ()
     restarts: tuple[Restart, ...] = ()
     reboot: tuple[str, ...] = ()  # rules whose fix needs a reboot
+    #: Rules whose finding reads running state (cgroups) and clears only after a restart.
+    after_restart: tuple[str, ...] = ()
     instructions: tuple[Instruction, ...] = ()
     refusals: tuple[Refusal, ...] = ()
     #: Findings the plan addresses (steps, commands or instructions), by rule id.
@@ -156,6 +158,7 @@ class Workspace:
     commands: list[Command] = field(default_factory=list)
     restarts: list[Restart] = field(default_factory=list)
     reboot: list[str] = field(default_factory=list)
+    after_restart: list[str] = field(default_factory=list)
     instructions: list[Instruction] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
 
@@ -213,6 +216,11 @@ class Workspace:
         if rule not in self.reboot:
             self.reboot.append(rule)
 
+    def clears_after_restart(self, rule: str) -> None:
+        """The rule checks running state: it passes only once the service restarted."""
+        if rule not in self.after_restart:
+            self.after_restart.append(rule)
+
     def instruct(self, rule: str, text: str, why: str) -> None:
         item = Instruction(rule, text, why)
         if item not in self.instructions:
@@ -234,6 +242,7 @@ class Workspace:
             list(self.commands),
             list(self.restarts),
             list(self.reboot),
+            list(self.after_restart),
             list(self.instructions),
         )
 
@@ -247,6 +256,7 @@ class Workspace:
             self.commands,
             self.restarts,
             self.reboot,
+            self.after_restart,
             self.instructions,
         ) = snap  # type: ignore[assignment]
 

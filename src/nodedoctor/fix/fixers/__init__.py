@@ -73,6 +73,7 @@ def build_plan(facts: Facts, findings: Sequence[Finding]) -> Plan:
         commands=tuple(ws.commands),
         restarts=tuple(ws.restarts),
         reboot=tuple(ws.reboot),
+        after_restart=tuple(ws.after_restart),
         instructions=tuple(ws.instructions),
         refusals=tuple(ws.refusals),
         addressed=tuple(addressed),

@@ -76,6 +76,7 @@ def fix_delegation(ws: Workspace, finding: Finding) -> None:
     )
     ws.run(("systemctl", "daemon-reload"), finding.rule, f"load the new drop-in of {unit}")
     restart_kubelet(ws, kubelet, finding.rule)
+    ws.clears_after_restart(finding.rule)
 
 
 def _workaround_settings(kubelet: KubeletFacts) -> list[Setting]:
@@ -182,6 +183,7 @@ def fix_kubepods_invalid(ws: Workspace, finding: Finding) -> None:
     """kubepods is made by the kubelet at start: when its cause is the missing delegation,
     that fix (and a kubelet restart) is the fix; otherwise nothing to edit safely."""
     if any(f.rule == NOT_DELEGATED for f in ws.findings):
+        ws.clears_after_restart(finding.rule)
         ws.instruct(
             finding.rule,
             f"fixed by the {NOT_DELEGATED} fix in this plan, then a restart of the kubelet",
