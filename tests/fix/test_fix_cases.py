@@ -56,7 +56,7 @@ def _copy_root(case: Path, spec: dict[str, Any], dest: Path) -> Path:
     return dest
 
 
-def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any]:
     code = main(list(argv))
     out = capsys.readouterr().out
     return code, json.loads(out) if out.strip().startswith(("{", "[")) else {"text": out}
@@ -123,7 +123,7 @@ def test_fix_case(case: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
     code, listed = _run(capsys, "journal", "--root", str(root), "--format", "json")
     assert code == 0
-    assert [e["state"] for e in listed] == ["applied"]  # type: ignore[union-attr]
+    assert [e["state"] for e in listed] == ["applied"]
 
     code, rolled = _run(capsys, "rollback", "--root", str(root), "--format", "json")
     assert code == 0, rolled
