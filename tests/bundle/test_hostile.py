@@ -98,6 +98,7 @@ HOSTILE = {
         [_member("etc/hl", kind=tarfile.LNKTYPE, linkname="etc/not-in-bundle")],
         "does not name an earlier file",
     ),
+    "control-character": ([_member("etc/host\nname", b"x")], "control character"),
     "char-device": ([_member("dev/null", kind=tarfile.CHRTYPE)], "character device"),
     "block-device": ([_member("dev/sda", kind=tarfile.BLKTYPE)], "block device"),
     "fifo": ([_member("run/fifo", kind=tarfile.FIFOTYPE)], "fifo"),

@@ -104,8 +104,8 @@ def _member_name(info: tarfile.TarInfo, limits: Limits) -> str:
     name = info.name
     if not name or len(name) > limits.name_length:
         raise BundleError(f"member {name[:80]!r}: empty or overlong name")
-    if "\x00" in name or "\\" in name:
-        raise BundleError(f"member {name!r}: NUL or backslash in its name")
+    if any(ord(c) < 0x20 or c == "\x7f" for c in name) or "\\" in name:
+        raise BundleError(f"member {name!r}: control character or backslash in its name")
     if name.startswith("/"):
         raise BundleError(f"member {name!r}: absolute names are not allowed")
     parts = [p for p in name.split("/") if p not in ("", ".")]
