@@ -22,10 +22,10 @@ import re
 from dataclasses import dataclass
 
 from nodedoctor.facts import Facts, file_evidence
+from nodedoctor.facts.boot import boot_chain, kernel_cmdline
 from nodedoctor.facts.packages import packages
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.cloudinit import DatasourceList, parse_datasource_list
-from nodedoctor.parsers.cmdline import parse_cmdline, parse_default_grub
 
 UNIT_DIRS = ("/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system")
 GENERATOR_DIRS = ("/usr/lib/systemd/system-generators", "/lib/systemd/system-generators")
@@ -163,18 +163,17 @@ def _installed(facts: Facts) -> list[Evidence]:
 
 
 def _cmdline_disables(facts: Facts) -> list[Evidence]:
+    """``cloud-init=disabled`` on the running kernel's command line, or in the file the boot
+    loader builds the next one from (GRUB's defaults, ``/etc/kernel/cmdline``)."""
     found: list[Evidence] = []
-    for path in ("/proc/cmdline", "/etc/kernel/cmdline"):
-        text = facts.read(path)
-        if text and any(p.text == "cloud-init=disabled" for p in parse_cmdline(text)):
-            found.append(file_evidence(path, text, 1))
-    grub = facts.parse("/etc/default/grub", parse_default_grub)
-    if grub is not None:
-        for name, (value, line, text) in sorted(grub.variables.items()):
-            if name.startswith("GRUB_CMDLINE_LINUX") and any(
-                p.text == "cloud-init=disabled" for p in parse_cmdline(value)
-            ):
-                found.append(file_evidence("/etc/default/grub", text, line))
+    running = facts.get(kernel_cmdline)
+    params = list(running.params) if running is not None else []
+    chain = facts.get(boot_chain)
+    if chain.target is not None:
+        params += chain.target.read_params
+    for p in params:
+        if p.text == "cloud-init=disabled":
+            found.append(p.evidence())
     return found
 
 
