@@ -20,7 +20,7 @@ import dataclasses
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nodedoctor.cli.common import (
     EXIT_FINDINGS,
@@ -31,8 +31,10 @@ from nodedoctor.cli.common import (
     use_color,
 )
 from nodedoctor.model import Evidence, Report
-from nodedoctor.rules.base import Rule
-from nodedoctor.rules.symptoms import SymptomIndex, SymptomMatch, index_for
+
+if TYPE_CHECKING:  # the rules (and their facts) load when a command runs: start-up cost
+    from nodedoctor.rules.base import Rule
+    from nodedoctor.rules.symptoms import SymptomIndex, SymptomMatch
 
 #: How much pasted text or log is read: the last bytes of a log file, the first of stdin.
 LOG_TAIL_BYTES = 16 * 1024 * 1024
@@ -78,6 +80,8 @@ def _ordinary_rules() -> list[Rule]:
 
 
 def _index() -> SymptomIndex:
+    from nodedoctor.rules.symptoms import index_for
+
     return index_for(_ordinary_rules())
 
 
@@ -232,6 +236,8 @@ def read_log(path: str) -> tuple[str, bool]:
 
 def scan_log(text: str, source: str, rules: list[Rule], truncated: bool = False) -> LogScan:
     """Match every line of a log against the rules' symptoms."""
+    from nodedoctor.rules.symptoms import index_for
+
     index = index_for(rules)
     matches: dict[str, list[SymptomMatch]] = {}
     counts: dict[str, int] = {}

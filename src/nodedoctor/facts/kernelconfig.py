@@ -7,7 +7,6 @@ SystemVerification does (research kubelet-cgroups.md §3).
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from dataclasses import dataclass
 
@@ -61,6 +60,8 @@ class KernelConfigFacts:
 def kernel_config(facts: Facts) -> KernelConfigFacts:
     raw = facts.root.read_bytes("/proc/config.gz", limit=1024 * 1024)
     if raw is not None and not raw[1]:
+        import gzip  # only when the kernel exposes its config: start-up cost
+
         try:
             data = gzip.decompress(raw[0])
         except (OSError, EOFError, zlib.error):
