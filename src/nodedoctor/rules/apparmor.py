@@ -133,7 +133,12 @@ def _check(facts: Facts) -> Iterator[Issue]:
     yield Issue(
         title="AppArmor 4 confines runc and containerd's container profile refuses its signals",
         message=message,
-        evidence=(profile.evidence, *_version_evidence(containerd), *earlier),
+        evidence=(
+            profile.evidence,
+            *((aa.version.evidence,) if aa.version is not None else ()),
+            *_version_evidence(containerd),
+            *earlier,
+        ),
         fix=_fix(reboot=True),
         severity=severity,
         impact="pods stay Terminating; graceful stop (SIGTERM) never reaches containers",
