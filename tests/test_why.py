@@ -574,3 +574,18 @@ def test_every_documented_symptom_diagnoses_its_bad_case(
     data = json.loads(capsys.readouterr().out)
     verdicts = {m["rule"]: m["verdict"] for m in data["matches"]}
     assert verdicts.get(rule_id) == "finding", verdicts
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "symptom"), DOCUMENTED, ids=[f"{r}:{s[:40]}" for r, s in DOCUMENTED]
+)
+def test_documented_symptom_inside_a_journal_line(rule_id: str, symptom: str) -> None:
+    """As the journal shows it: syslog and klog prefixes, quotes escaped by structured
+    logging, the user's own pod and UID around it."""
+    escaped = symptom.replace("\\", "\\\\").replace('"', '\\"')
+    line = (
+        "Nov 23 10:00:00 worker-3 kubelet[48211]: E1123 10:00:00.000001   48211 "
+        f'pod_workers.go:1301] "Error syncing pod" err="{escaped}" '
+        'pod="kube-system/web-7d9c4-x7k2p" podUID="6f1c2b3a-9d4e-4f5a-8b6c-7d8e9f0a1b2c"'
+    )
+    assert rule_id in [m.rule_id for m in INDEX.match_text(line)]
