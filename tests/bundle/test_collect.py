@@ -274,3 +274,43 @@ def test_collection_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert "/etc/os-release" in result.files
     with open_bundle(result.path) as bundle:
         assert bundle.manifest["left_out"] == list(result.left_out)
+
+
+@pytest.mark.root
+def test_bundle_tells_that_the_kubelet_was_running(tmp_path: Path) -> None:
+    """Collected in a private PID namespace where a stand-in kubelet (a copy of sleep, whose
+    comm is its file name) runs: the bundle answers "is the kubelet running" like the node."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) for a private PID namespace")
+    kubelet = tmp_path / "kubelet"
+    shutil.copy(shutil.which("sleep") or "/bin/sleep", kubelet)
+    out = tmp_path / "b.tar.gz"
+    script = (
+        f"{kubelet} 300 & KPID=$!; trap 'kill $KPID' EXIT; "
+        f"{sys.executable} -m nodedoctor collect -o {out}"
+    )
+    proc = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc"]
+        + ["sh", "-c", script],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    with open_bundle(str(out)) as bundle:
+        running = Facts(bundle).get(processes)
+        assert running.known
+        found = running.kubelet()
+        assert found is not None
+        assert found.comm == "kubelet"
+        assert found.argv == (str(kubelet), "300")
+    with open_bundle(str(out)) as bundle:
+        from nodedoctor.facts.teardown import kubelet_state
+
+        state = Facts(bundle).get(kubelet_state)
+        assert state.running is True
