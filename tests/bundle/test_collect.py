@@ -295,8 +295,18 @@ def test_bundle_tells_that_the_kubelet_was_running(tmp_path: Path) -> None:
         f"{sys.executable} -m nodedoctor collect -o {out}"
     )
     proc = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc"]
-        + ["sh", "-c", script],
+        [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "sh",
+            "-c",
+            script,
+        ],
         capture_output=True,
         timeout=120,
         check=False,
