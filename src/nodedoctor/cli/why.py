@@ -235,9 +235,10 @@ def read_log(path: str) -> tuple[str, bool]:
 
 
 def scan_log(text: str, source: str, rules: list[Rule], truncated: bool = False) -> LogScan:
-    """Match every line of a log against the rules' symptoms."""
+    """Match every line of a log against the rules' symptoms (``-`` is stdin)."""
     from nodedoctor.rules.symptoms import index_for
 
+    source = "stdin" if source == "-" else source
     index = index_for(rules)
     matches: dict[str, list[SymptomMatch]] = {}
     counts: dict[str, int] = {}
