@@ -142,6 +142,7 @@ def machine() -> dict[str, str]:
     ).stdout.strip()
     return {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load average (1/5/15 min)": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         "nproc": str(os.cpu_count()),
         "cpu": model or platform.processor(),
         "memory": mem,

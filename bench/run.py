@@ -12,6 +12,7 @@ The machine, the date and each benchmark's table are printed and also written to
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -74,7 +75,11 @@ def main() -> int:
         started = time.perf_counter()
         text = bench()
         took = time.perf_counter() - started
-        part = f"## {title}\n\n`python -m bench.{name}` ({took:.0f} s)\n\n{text}"
+        load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+        part = (
+            f"## {title}\n\n`python -m bench.{name}` ({took:.0f} s; load average after: "
+            f"{load})\n\n{text}"
+        )
         print(part, flush=True)
         parts.append(part)
     OUT.mkdir(parents=True, exist_ok=True)
