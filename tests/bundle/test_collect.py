@@ -19,7 +19,7 @@ from nodedoctor.facts import Facts
 from nodedoctor.facts.processes import processes
 from nodedoctor.model import Report
 from nodedoctor.rules import all_rules
-from nodedoctor.sources.bundle import MANIFEST, MANIFEST_SCHEMA, open_bundle
+from nodedoctor.sources.bundle import MANIFEST, MANIFEST_SCHEMA, extract_bundle, open_bundle
 from nodedoctor.sources.root import Root, directory_root, live_root
 
 #: Planted credentials: none of these strings may appear anywhere in the bundle.
@@ -231,8 +231,7 @@ def test_extracted_bundle_as_root_and_cli(
     assert (out.stat().st_mode & 0o777) == 0o600
     extracted = tmp_path / "x"
     extracted.mkdir()
-    with tarfile.open(out) as tar:
-        tar.extractall(extracted, filter="data")
+    extract_bundle(str(out), str(extracted))
     main(["check", "--bundle", str(out), "--format", "json"])
     from_bundle = json.loads(capsys.readouterr().out)
     main(["check", "--root", str(extracted), "--format", "json"])
