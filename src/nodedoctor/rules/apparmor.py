@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from nodedoctor.facts import Facts
 from nodedoctor.facts.apparmor import AppArmorFacts, apparmor_facts
+from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.packages import Installed, packages
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules.base import Rule
@@ -35,6 +36,14 @@ def containerd_has_fix(version: tuple[int, int, int]) -> bool:
         return True
     fixed = FIXED_IN.get((version[0], version[1]))
     return fixed is not None and version >= fixed
+
+
+def _kubelet_may_use_containerd(facts: Facts) -> bool:
+    """False when the kubelet is configured for another runtime (CRI-O, cri-dockerd), whose
+    container profile is not containerd's."""
+    endpoint = facts.get(kubelet_facts).runtime_endpoint
+    value = str(endpoint.value or "") if endpoint is not None else ""
+    return not value or "containerd" in value or not ("crio" in value or "dockerd" in value)
 
 
 def _fix(reboot: bool) -> FixHint:
@@ -101,7 +110,7 @@ def _check(facts: Facts) -> Iterator[Issue]:
             )
         return
     version = containerd.version
-    if containerd_has_fix(version.release):
+    if containerd_has_fix(version.release) or not _kubelet_may_use_containerd(facts):
         return
     profile = confining[0]
     attach = profile.header.attach if profile.header else "?"
