@@ -139,3 +139,30 @@ def test_fix_on_a_bundle_plans_only(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["fix", "--bundle", bundle, "--format", "json"]) in (0, 1)
     assert json.loads(capsys.readouterr().out)["root"] == f"bundle:{bundle}"
     assert main(["fix", "--bundle", bundle, "--apply", "--yes"]) == 2
+
+
+def test_a_custom_cgroup_root_is_walked_too(tmp_path: Path) -> None:
+    """``cgroupRoot: /k8s.slice`` (systemd driver): kubepods is k8s.slice/k8s-kubepods.slice."""
+    import shutil
+
+    root = tmp_path / "node"
+    shutil.copytree(ROOTS / "kubeadm-healthy-v2" / "root", root)
+    config = root / "var/lib/kubelet/config.yaml"
+    config.write_text(
+        config.read_text(encoding="utf-8") + "cgroupRoot: /k8s.slice\n", encoding="utf-8"
+    )
+    custom = root / "sys/fs/cgroup/k8s.slice/k8s-kubepods.slice"
+    (custom / "k8s-kubepods-besteffort.slice").mkdir(parents=True)
+    (custom / "cgroup.procs").write_text("", encoding="utf-8")
+    (custom / "k8s-kubepods-besteffort.slice/cgroup.procs").write_text("", encoding="utf-8")
+    plan = _plan(root)
+    assert "k8s.slice/k8s-kubepods.slice" in plan.kubepods_tops
+    steps = [s.path for s in plan.steps if s.action == "rmdir"]
+    assert set(steps) >= {
+        "/sys/fs/cgroup/k8s.slice/k8s-kubepods.slice/k8s-kubepods-besteffort.slice",
+        "/sys/fs/cgroup/k8s.slice/k8s-kubepods.slice",
+    }
+    assert steps.index("/sys/fs/cgroup/k8s.slice/k8s-kubepods.slice") > steps.index(
+        "/sys/fs/cgroup/k8s.slice/k8s-kubepods.slice/k8s-kubepods-besteffort.slice"
+    )
+    assert "/sys/fs/cgroup/k8s.slice" not in steps

@@ -32,7 +32,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from nodedoctor.clean.plan import KUBEPODS_TOPS, Blocker, CleanPlan, Step, blockers, plan_clean
+from nodedoctor.clean.plan import (
+    Blocker,
+    CleanPlan,
+    Step,
+    blockers,
+    is_kubepods_top,
+    plan_clean,
+)
 from nodedoctor.facts import Facts
 from nodedoctor.facts.system import init_system
 from nodedoctor.facts.teardown import (
@@ -184,19 +191,20 @@ def _unmount(step: Step) -> Outcome:
     return Outcome(step, "failed", f"umount2: {os.strerror(err)}")
 
 
-def _in_allowlist(step: Step, hierarchies: Sequence[str]) -> bool:
-    if step.hierarchy not in hierarchies:
+def _in_allowlist(step: Step, plan: CleanPlan) -> bool:
+    if step.hierarchy not in plan.hierarchies:
         return False
     base = step.hierarchy.rstrip("/")
     return any(
-        step.path == f"{base}/{top}" or step.path.startswith(f"{base}/{top}/")
-        for top in KUBEPODS_TOPS
+        is_kubepods_top(top)
+        and (step.path == f"{base}/{top}" or step.path.startswith(f"{base}/{top}/"))
+        for top in plan.kubepods_tops
     )
 
 
-def _rmdir(step: Step, hierarchies: Sequence[str]) -> Outcome:
+def _rmdir(step: Step, plan: CleanPlan) -> Outcome:
     path = step.path
-    if not _in_allowlist(step, hierarchies) or "/../" in path or path.endswith("/.."):
+    if not _in_allowlist(step, plan) or "/../" in path or path.endswith("/.."):
         return Outcome(step, "skipped", "outside the kubepods trees of the planned hierarchies")
     try:
         st = os.lstat(path)
@@ -326,7 +334,7 @@ def apply_plan(
         elif step.action == "unmount":
             outcomes.append(_unmount(step))
         else:
-            outcomes.append(_rmdir(step, plan.hierarchies))
+            outcomes.append(_rmdir(step, plan))
     after_facts = Facts(root) if root is not None else _fresh_facts()
     after = plan_clean(after_facts, cgroup_root)
     return ApplyResult(tuple(outcomes), tuple(stopped), after)

@@ -26,6 +26,7 @@ import os
 from dataclasses import dataclass, field
 
 from nodedoctor.facts import Facts
+from nodedoctor.facts.kubepods import kubepods_facts
 from nodedoctor.facts.mounts import mount_table
 from nodedoctor.facts.processes import processes
 from nodedoctor.facts.teardown import CGROUP_ROOT, STANDARD_BPFFS, Leftover, teardown_facts
@@ -131,6 +132,8 @@ class CleanPlan:
     blockers_known: bool
     hierarchies: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
+    #: kubepods directories, relative to each hierarchy, whose trees may be removed.
+    kubepods_tops: tuple[str, ...] = KUBEPODS_TOPS
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -141,6 +144,7 @@ class CleanPlan:
             "blockers": [b.to_json() for b in self.blockers],
             "blockers_known": self.blockers_known,
             "hierarchies": list(self.hierarchies),
+            "kubepods_tops": list(self.kubepods_tops),
             "notes": list(self.notes),
         }
 
@@ -287,6 +291,34 @@ def unit_of(facts: Facts, pid: int) -> str | None:
     return None
 
 
+def is_kubepods_top(relative: str) -> bool:
+    """A kubepods directory the kubelet names: ``kubepods`` (cgroupfs) or ``kubepods.slice``
+    / ``<root>-kubepods.slice`` (systemd), under any ``cgroupRoot``, never with ``..``.
+
+    >>> [is_kubepods_top(p) for p in ("kubepods", "k8s/kubepods", "k8s.slice/k8s-kubepods.slice")]
+    [True, True, True]
+    >>> [is_kubepods_top(p) for p in ("", "system.slice", "../kubepods", "kubepods/burstable")]
+    [False, False, False, False]
+    """
+    parts = relative.strip("/").split("/")
+    if not parts or any(p in ("", ".", "..") for p in parts):
+        return False
+    last = parts[-1]
+    return last in ("kubepods", "kubepods.slice") or last.endswith("-kubepods.slice")
+
+
+def kubepods_tops(facts: Facts) -> tuple[str, ...]:
+    """The default kubepods locations, plus the one a non-default ``cgroupRoot`` gives when
+    the kubelet's configuration is still on the node (``facts.kubepods``)."""
+    tops = list(KUBEPODS_TOPS)
+    state = facts.get(kubepods_facts).kubepods
+    if state is not None:
+        relative = state.relative.strip("/")
+        if is_kubepods_top(relative) and relative not in tops:
+            tops.append(relative)
+    return tuple(tops)
+
+
 def blockers(facts: Facts) -> tuple[tuple[Blocker, ...], bool]:
     procs = facts.get(processes)
     if not procs.known:
@@ -361,8 +393,9 @@ def plan_clean(facts: Facts, cgroup_root: str | None = None) -> CleanPlan:
     notes += hierarchy_notes
     rmdirs: list[Step] = []
     budget = [MAX_CGROUPS]
+    tops = kubepods_tops(facts)
     for hierarchy in hierarchies:
-        for top in KUBEPODS_TOPS:
+        for top in tops:
             tree = _walk(facts, f"{hierarchy.rstrip('/')}/{top}", budget)
             if tree is not None:
                 _cgroup_steps(facts, hierarchy, tree, rmdirs, kept)
@@ -379,4 +412,5 @@ def plan_clean(facts: Facts, cgroup_root: str | None = None) -> CleanPlan:
         blockers_known=known,
         hierarchies=tuple(hierarchies),
         notes=tuple(notes),
+        kubepods_tops=tops,
     )
