@@ -19,7 +19,7 @@ from nodedoctor.facts.boot import (
     kernel_cmdline,
     plan_cmdline_edit,
 )
-from nodedoctor.facts.cgroups import Cause, controller_analysis
+from nodedoctor.facts.cgroups import Cause, controller_analysis, controller_fix
 from nodedoctor.parsers.cmdline import parse_cmdline
 from nodedoctor.sources.root import directory_root
 from tests.helpers import CASES, ROOTS, check_root
@@ -303,3 +303,27 @@ def test_check_json_on_a_scenario_exits_1_with_the_contract() -> None:
     assert fixes["cgroup-controller-disabled"]["reboot"] is True
     assert fixes["cgroup-controller-disabled"]["available"] is True
     assert data["node"]["cgroup"]["mode"] == "v2"
+
+
+def test_disable_from_the_boot_entries_not_the_grub_file(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    files = {
+        "etc/os-release": 'ID="rocky"\nID_LIKE="rhel centos fedora"\n',
+        "etc/default/grub": 'GRUB_CMDLINE_LINUX="crashkernel=1G-4G:192M rhgb quiet"\n',
+        "boot/loader/entries/x.conf": "title Rocky\n",
+        "proc/cmdline": "BOOT_IMAGE=(hd0,gpt2)/vmlinuz root=/dev/vda3 ro cgroup_disable=memory\n",
+        "proc/self/mountinfo": (
+            "30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 "
+            "cgroup2 rw,seclabel,nsdelegate,memory_recursiveprot\n"
+        ),
+        "sys/fs/cgroup/cgroup.controllers": "cpuset cpu io hugetlb pids rdma misc\n",
+    }
+    facts = _facts(root, files)
+    plan = facts.get(controller_fix)
+    assert plan.by_cmdline == ("memory",)
+    assert [p.text for p in plan.elsewhere] == ["cgroup_disable=memory"]
+    report = check_root(root)
+    (f,) = report.findings
+    assert f.fix is not None
+    assert f.fix.commands == ('grubby --update-kernel=ALL --remove-args="cgroup_disable=memory"',)
+    assert "from the boot entries" in f.fix.summary

@@ -17,6 +17,12 @@ Interface (for the fix engine)
   ``grub2-mkconfig``); a reboot is always needed.
 - ``stubs`` — files nobody reads that hold parameters (the bookworm ``/boot/cmdline.txt``).
 
+The simplest entry point is ``facts.get(controller_fix)`` in ``facts/cgroups.py``: the
+missing controllers a command-line edit turns on (``by_cmdline``), the planned ``edit`` (the
+same one the ``cgroup-controller-disabled`` finding describes), ``others`` no edit can give,
+and ``elsewhere``: disabling words /proc/cmdline shows that are not in the boot file (RHEL
+boot entries: ``grubby --update-kernel=ALL --remove-args=...``).
+
 ``plan_cmdline_edit(chain, enable=[...], v1=...)`` turns "these controllers must be on" into a
 :class:`CmdlineEdit`: ``path``, ``kind``, ``line``/``variable`` to edit, ``add`` (tokens to
 append at the end of that line/variable, e.g. ``cgroup_enable=memory``; last setting wins),

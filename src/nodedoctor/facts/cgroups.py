@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 
 from nodedoctor.facts import Facts, Sourced, file_evidence
 from nodedoctor.facts.boot import (
+    CmdlineEdit,
     ControllerVerdict,
     PlacedParam,
     boot_chain,
     controller_verdict,
     kernel_cmdline,
     no_v1_token,
+    plan_cmdline_edit,
 )
 from nodedoctor.facts.kernelconfig import kernel_config
 from nodedoctor.facts.mounts import mount_table
@@ -396,3 +398,45 @@ def _why_missing(
         tokens,
         None,
     )
+
+
+#: Causes a kernel command-line edit can fix.
+CMDLINE_CAUSES = (Cause.CMDLINE_DISABLED, Cause.RPI_DEFAULT, Cause.NO_V1, Cause.ENABLE_IGNORED)
+
+
+@dataclass(frozen=True)
+class ControllerFix:
+    """What turns the missing controllers on: one edit of the boot file, and what no edit can
+    do. The ``cgroup-controller-disabled`` rule and the fix engine both read this."""
+
+    #: The missing controllers a command-line edit turns on.
+    by_cmdline: tuple[str, ...]
+    #: The edit of the boot file (``None``: no boot file in the root); may be ``empty``.
+    edit: CmdlineEdit | None
+    #: Missing controllers no command-line edit can give (kernel built without, not mounted).
+    others: tuple[ControllerStatus, ...]
+    #: Disabling words the running kernel got from somewhere else than the boot file.
+    elsewhere: tuple[PlacedParam, ...] = ()
+
+
+def controller_fix(facts: Facts) -> ControllerFix:
+    an = facts.get(controller_analysis)
+    missing = an.missing() if an.known else []
+    chain = facts.get(boot_chain)
+    by_cmdline = [s.name for s in missing if s.cause in CMDLINE_CAUSES]
+    if chain.raspberry_pi_firmware:
+        # A Pi kernel also honours cgroup_enable= for a controller nothing else explains.
+        by_cmdline += [s.name for s in missing if s.cause is Cause.UNKNOWN]
+    others = tuple(s for s in missing if s.name not in by_cmdline)
+    if not by_cmdline:
+        return ControllerFix((), None, others)
+    edit = plan_cmdline_edit(chain, by_cmdline, v1=an.mode is not CgroupMode.V2)
+    elsewhere: list[PlacedParam] = []
+    target = chain.target
+    if target is not None and not chain.raspberry_pi_firmware:
+        written = {p.text for p in target.params}
+        for s in missing:
+            w = s.winner
+            if s.cause in (Cause.CMDLINE_DISABLED, Cause.NO_V1) and w and w.text not in written:
+                elsewhere.append(w)
+    return ControllerFix(tuple(by_cmdline), edit, others, tuple(dict.fromkeys(elsewhere)))

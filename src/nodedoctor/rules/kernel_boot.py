@@ -15,20 +15,16 @@ from nodedoctor.facts.boot import (
     boot_chain,
     controller_verdict,
     kernel_cmdline,
-    plan_cmdline_edit,
 )
 from nodedoctor.facts.cgroups import (
     Cause,
     CgroupMode,
-    ControllerAnalysis,
     ControllerStatus,
     controller_analysis,
+    controller_fix,
 )
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules.base import Rule, SkipRuleError
-
-#: Causes a kernel command-line edit can fix.
-_CMDLINE_CAUSES = (Cause.CMDLINE_DISABLED, Cause.RPI_DEFAULT, Cause.NO_V1, Cause.ENABLE_IGNORED)
 
 
 def _generic_fix(names: Sequence[str], chain: BootChain) -> str:
@@ -41,42 +37,60 @@ def _generic_fix(names: Sequence[str], chain: BootChain) -> str:
     )
 
 
-def _fix_for(an: ControllerAnalysis, missing: list[ControllerStatus], chain: BootChain) -> FixHint:
-    v1 = an.mode is not CgroupMode.V2
-    by_cmdline = [s.name for s in missing if s.cause in _CMDLINE_CAUSES]
-    if chain.raspberry_pi_firmware:
-        # A Pi kernel also honours cgroup_enable= for a controller nothing explains.
-        by_cmdline += [s.name for s in missing if s.cause is Cause.UNKNOWN]
-    others = [s for s in missing if s.name not in by_cmdline]
-    extra: list[str] = []
+def _others_text(others: Sequence[ControllerStatus]) -> list[str]:
+    out: list[str] = []
     for s in others:
         if s.cause is Cause.NOT_BUILT:
-            extra.append(f"{s.name}: boot a kernel built with it ({s.cause_text})")
+            out.append(f"{s.name}: boot a kernel built with it ({s.cause_text})")
         elif s.cause is Cause.NOT_MOUNTED:
-            extra.append(
+            out.append(
                 f"{s.name}: mount its cgroup v1 hierarchy (the init system normally does), "
                 "or move the host to cgroup v2"
             )
         else:
-            extra.append(f"{s.name}: {s.cause_text}")
+            out.append(f"{s.name}: {s.cause_text}")
+    return out
+
+
+def _fix_for(facts: Facts, missing: list[ControllerStatus], chain: BootChain) -> FixHint:
+    plan = facts.get(controller_fix)
+    extra = _others_text(plan.others)
     tail = ("; " + "; ".join(extra)) if extra else ""
-    if not by_cmdline:
+    names = ", ".join(plan.by_cmdline)
+    edit = plan.edit
+    if not plan.by_cmdline:
         return FixHint(summary="; ".join(extra), reboot=True)
-    edit = plan_cmdline_edit(chain, by_cmdline, v1=v1)
     if edit is None:
-        return FixHint(summary=_generic_fix(by_cmdline, chain) + tail, reboot=True)
-    ignored = [s for s in missing if s.cause is Cause.ENABLE_IGNORED]
+        return FixHint(summary=_generic_fix(plan.by_cmdline, chain) + tail, reboot=True)
+    if plan.elsewhere:
+        words = " ".join(p.text for p in plan.elsewhere)
+        grubby = chain.apply_commands and chain.apply_commands[0].startswith("grubby")
+        commands = (f'grubby --update-kernel=ALL --remove-args="{words}"',) if grubby else ()
+        where = "the boot entries" if grubby else "another boot configuration than " + edit.path
+        summary = (
+            f'the running kernel got "{words}" from {where}, not from {edit.path}: remove it '
+            "there"
+            + (f" (`{commands[0]}`)" if commands else "")
+            + (f"; also {edit.describe()}" if not edit.empty else ", then reboot")
+        )
+        return FixHint(
+            summary=summary + tail,
+            files=(edit.path,) if not edit.empty else (),
+            reboot=True,
+            commands=commands + edit.commands,
+        )
     if edit.empty:
+        ignored = [s for s in missing if s.cause is Cause.ENABLE_IGNORED]
         if ignored and all(s.winner and s.winner.key == "cgroup_enable" for s in ignored):
             summary = (
-                f"{edit.path} already asks for {', '.join(by_cmdline)} but this kernel ignores "
+                f"{edit.path} already asks for {names} but this kernel ignores "
                 "cgroup_enable=: update the Raspberry Pi kernel (raspberrypi/linux#6524 "
                 "restored it) and reboot"
             )
         else:
             summary = (
-                f"{edit.path} already asks for {', '.join(by_cmdline)}: the running kernel "
-                "did not boot with it yet, reboot"
+                f"{edit.path} already asks for {names}: the running kernel did not boot with "
+                "it yet, reboot"
                 + (f" after `{edit.commands[0]}`" if edit.commands else "")
                 + " (see boot-cmdline-ignored)"
             )
@@ -86,7 +100,7 @@ def _fix_for(an: ControllerAnalysis, missing: list[ControllerStatus], chain: Boo
         note = " (cgroup_memory=1, which many guides add, is obsolete but harmless)"
     return FixHint(
         summary=edit.describe() + note + tail,
-        available=not others,
+        available=not plan.others,
         files=(edit.path,),
         reboot=True,
         commands=edit.commands,
@@ -157,7 +171,7 @@ def _check_disabled(facts: Facts) -> Iterator[Issue]:
             f"Boot: {chain.reason}."
         ),
         evidence=tuple(evidence),
-        fix=_fix_for(an, missing, chain),
+        fix=_fix_for(facts, missing, chain),
         impact=_impact(names, v1),
     )
 
