@@ -7,6 +7,7 @@ from typing import Any
 from nodedoctor.facts import Facts
 from nodedoctor.facts.cgroups import cgroup_facts
 from nodedoctor.facts.kubelet import kubelet_summary
+from nodedoctor.facts.runtime import runtime_summary
 from nodedoctor.facts.system import hostname, kernel, os_release
 
 
@@ -22,4 +23,5 @@ def node_summary(facts: Facts) -> dict[str, Any]:
         "arch": k.arch,
         "cgroup": {"mode": cg.mode.value if cg.mode else None},
         "kubelet": kubelet_summary(facts),
+        "runtime": runtime_summary(facts),
     }
