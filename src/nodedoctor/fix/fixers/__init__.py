@@ -21,10 +21,11 @@ from nodedoctor.sources.root import UnsafePathError
 
 def registry() -> tuple[FixerEntry, ...]:
     """Every fixer, in the order plans apply them (the list is the registration)."""
-    from nodedoctor.fix.fixers import boot, instructions, kubelet
+    from nodedoctor.fix.fixers import boot, containerd, instructions, kubelet
 
     entries: list[FixerEntry] = [
         *boot.FIXERS,
+        *containerd.FIXERS,
         *kubelet.FIXERS,
         *instructions.FIXERS,
     ]

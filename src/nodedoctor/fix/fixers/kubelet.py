@@ -12,7 +12,14 @@ from nodedoctor.facts.kubelet import KubeletFacts, Setting, kubelet_facts
 from nodedoctor.facts.system import init_system
 from nodedoctor.fix.fixers.base import FixerEntry
 from nodedoctor.fix.plan import Workspace
-from nodedoctor.fix.textedit import EditError, remove_flag, remove_yaml_key, systemd_dropin
+from nodedoctor.fix.textedit import (
+    EditError,
+    remove_flag,
+    remove_yaml_key,
+    set_flag_line,
+    set_yaml_key,
+    systemd_dropin,
+)
 from nodedoctor.model import Finding
 
 NOT_DELEGATED = "cgroup-controller-not-delegated"
@@ -77,6 +84,49 @@ def fix_delegation(ws: Workspace, finding: Finding) -> None:
     ws.run(("systemctl", "daemon-reload"), finding.rule, f"load the new drop-in of {unit}")
     restart_kubelet(ws, kubelet, finding.rule)
     ws.clears_after_restart(finding.rule)
+
+
+def set_kubelet_driver(ws: Workspace, driver: str, rule: str) -> None:
+    """Set the kubelet's ``cgroupDriver`` where it is decided: the config line, the
+    MicroK8s args line, or (unset) a new key in the config file."""
+    kubelet = ws.facts.get(kubelet_facts)
+    setting = kubelet.cgroup_driver
+    if kubelet.profile.name == "k3s":
+        raise EditError("k3s sets its kubelet's driver itself; never flip one side of k3s")
+    if setting is None:
+        raise EditError("the kubelet's configuration is unknown")
+    if setting.origin in ("config", "config-dir") or (
+        setting.origin == "default" and kubelet.config_path is not None
+    ):
+        path = setting.evidence.source if setting.origin != "default" else ""
+        if setting.origin == "default" and kubelet.config_path is not None:
+            path = kubelet.config_path.value
+        text = ws.read_text(path)
+        if text is None:
+            raise EditError("cannot read it", path).at(path)
+        try:
+            new = set_yaml_key(text, "cgroupDriver", driver)
+        except EditError as exc:
+            raise exc.at(path) from None
+        ws.write_text(path, new, rule=rule, description=f"cgroupDriver: {driver}", fmt="yaml")
+    elif setting.origin == "flag" and kubelet.profile.name == "microk8s":
+        path = setting.evidence.source
+        text = ws.read_text(path)
+        if text is None:
+            raise EditError("cannot read it", path).at(path)
+        ws.write_text(
+            path,
+            set_flag_line(text, "--cgroup-driver", driver),
+            rule=rule,
+            description=f"--cgroup-driver={driver}",
+            fmt="text",
+        )
+    else:
+        raise EditError(
+            f"the kubelet's driver is set by {setting.origin} ({setting.evidence.source}); "
+            "change it there by hand"
+        )
+    restart_kubelet(ws, kubelet, rule)
 
 
 def _workaround_settings(kubelet: KubeletFacts) -> list[Setting]:

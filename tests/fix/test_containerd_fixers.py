@@ -1,0 +1,172 @@
+"""The containerd fixers on node roots, with the real containerd loading what they write.
+
+Each root is the healthy kubeadm 1.33 node (tests/roots/kubeadm-healthy-v2) with containerd
+1.6 from Debian instead of 2.1 (the dpkg stanza of this machine's own ``containerd``
+package) and a different ``/etc/containerd/config.toml``: the real ``containerd config
+default`` output (generated here), Docker's ``containerd.io`` file, and that file with a v2
+table appended by hand. The finding is given to the planner directly (the fixer reads
+only its rule id; the facts come from the root). After ``fix --apply`` the real containerd
+starts on the written file with the intended settings, a second plan is empty, and
+rollback restores the root byte for byte.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nodedoctor.facts import Facts
+from nodedoctor.fix import engine
+from nodedoctor.fix.fixers import build_plan
+from nodedoctor.fix.journal import find
+from nodedoctor.model import Finding, Severity
+from nodedoctor.sources.root import directory_root
+from tests.fix import realcontainerd
+from tests.fix.helpers import snapshot
+
+REPO = Path(__file__).parents[2]
+HEALTHY = REPO / "tests/roots/kubeadm-healthy-v2/root"
+DATA = Path(__file__).parent / "data"
+CONFIG = "etc/containerd/config.toml"
+V2 = ["plugins", "io.containerd.grpc.v1.cri", "containerd", "runtimes", "runc", "options"]
+
+pytestmark = pytest.mark.skipif(
+    realcontainerd.available() is not None, reason=str(realcontainerd.available())
+)
+
+
+def _debian_containerd_stanza() -> str:
+    status = Path("/var/lib/dpkg/status").read_text(encoding="utf-8")
+    for stanza in status.split("\n\n"):
+        if stanza.startswith("Package: containerd\n"):
+            return stanza.strip() + "\n"
+    pytest.skip("the Debian containerd package is not installed")
+
+
+def _root(tmp_path: Path, config: str) -> Path:
+    root = tmp_path / "root"
+    shutil.copytree(HEALTHY, root, symlinks=True)
+    status = root / "var/lib/dpkg/status"
+    status.write_text(
+        status.read_text(encoding="utf-8").rstrip("\n") + "\n\n" + _debian_containerd_stanza(),
+        encoding="utf-8",
+    )
+    (root / CONFIG).write_text(config, encoding="utf-8")
+    return root
+
+
+def _finding(rule: str) -> Finding:
+    return Finding(rule=rule, severity=Severity.ERROR, title=rule, message=rule)
+
+
+def _get(data: dict[str, Any], path: list[str]) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _fix(root: Path, rules: list[str]) -> engine.ApplyResult:
+    r = directory_root(str(root))
+    plan = build_plan(Facts(r), [_finding(rule) for rule in rules])
+    assert not plan.refusals, plan.refusals
+    assert plan.steps, "nothing planned"
+    result = engine.apply(r, plan)
+    again = build_plan(Facts(directory_root(str(root))), [_finding(rule) for rule in rules])
+    assert not again.steps, [s.path for s in again.steps]
+    return result
+
+
+def _loads(root: Path, tmp_path: Path, systemd: bool) -> None:
+    config = root / CONFIG
+    dump = realcontainerd.config_dump(config)
+    assert _get(dump, [*V2, "SystemdCgroup"]) is systemd
+    assert dump.get("disabled_plugins", []) == []
+    started = realcontainerd.start(config, tmp_path / "run")
+    assert started.ok, started.log[-2000:]
+    assert started.status("io.containerd.grpc.v1.cri") == "ok", started.plugins
+
+
+def test_driver_mismatch_on_the_real_default_config(tmp_path: Path) -> None:
+    default = subprocess.run(
+        ["containerd", "config", "default"], capture_output=True, text=True, check=True
+    ).stdout
+    root = _root(tmp_path, default)
+    before = snapshot(root)
+    _fix(root, ["cgroup-driver-mismatch"])
+    after = (root / CONFIG).read_text()
+    assert after == default.replace("SystemdCgroup = false", "SystemdCgroup = true")
+    _loads(root, tmp_path, systemd=True)
+    r = directory_root(str(root))
+    engine.rollback(r, find(r, None))
+    assert snapshot(root) == before
+
+
+def test_docker_file_cri_enabled_and_driver_set(tmp_path: Path) -> None:
+    docker = (DATA / "docker-containerd.io.toml").read_text()
+    root = _root(tmp_path, docker)
+    before = snapshot(root)
+    _fix(root, ["containerd-cri-disabled", "cgroup-driver-mismatch"])
+    after = (root / CONFIG).read_text()
+    assert 'disabled_plugins = ["cri"]' not in after
+    assert "disabled_plugins = []" in after
+    # A version-1 file: the table goes under the short plugin name, no version line added.
+    assert "[plugins.cri.containerd.runtimes.runc.options]" in after
+    assert not re.search(r"^version", after, re.MULTILINE)
+    assert after.startswith(docker.split("disabled_plugins")[0])  # comments untouched
+    _loads(root, tmp_path, systemd=True)
+    r = directory_root(str(root))
+    engine.rollback(r, find(r, None))
+    assert snapshot(root) == before
+
+
+def test_v2_table_in_a_version_1_file_gets_version_2_once_safe(tmp_path: Path) -> None:
+    """Docker's file with a v2 table appended by hand: containerd 1.x ignores the table.
+    After ``cri`` leaves disabled_plugins (planned first, in the same plan), version = 2 is
+    safe and makes containerd read the table."""
+    docker = (DATA / "docker-containerd.io.toml").read_text()
+    appended = docker + (
+        '\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]\n'
+        "  SystemdCgroup = true\n"
+    )
+    # Even with CRI enabled, containerd 1.6 ignores the v2 table of a version-1 file.
+    enabled = _write(tmp_path / "x.toml", appended.replace('["cri"]', "[]"))
+    assert _get(realcontainerd.config_dump(enabled), [*V2, "SystemdCgroup"]) is False
+    root = _root(tmp_path, appended)
+    _fix(root, ["containerd-cri-disabled", "containerd-config-ignored"])
+    after = (root / CONFIG).read_text()
+    assert re.search(r"^version = 2$", after, re.MULTILINE)
+    _loads(root, tmp_path, systemd=True)
+
+
+def test_version_2_refused_while_cri_stays_disabled(tmp_path: Path) -> None:
+    docker = (DATA / "docker-containerd.io.toml").read_text()
+    appended = docker + (
+        '\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]\n'
+        "  SystemdCgroup = true\n"
+    )
+    root = _root(tmp_path, appended)
+    plan = build_plan(Facts(directory_root(str(root))), [_finding("containerd-config-ignored")])
+    assert not plan.steps
+    (refusal,) = plan.refusals
+    assert "disabled_plugins uses a short plugin name" in refusal.reason
+    assert refusal.path == "/etc/containerd/config.toml"
+
+
+def test_unparseable_config_is_refused(tmp_path: Path) -> None:
+    root = _root(tmp_path, 'version = 2\n[plugins."io.containerd.grpc.v1.cri"\n')
+    before = snapshot(root)
+    plan = build_plan(Facts(directory_root(str(root))), [_finding("cgroup-driver-mismatch")])
+    assert not plan.steps
+    assert plan.refusals
+    assert snapshot(root) == before
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
