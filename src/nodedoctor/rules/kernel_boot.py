@@ -4,6 +4,7 @@ kubelet-cgroups.md §1.2-1.3)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 
 from nodedoctor.facts import Facts
@@ -15,6 +16,7 @@ from nodedoctor.facts.boot import (
     boot_chain,
     controller_verdict,
     kernel_cmdline,
+    plan_cmdline_edit,
 )
 from nodedoctor.facts.cgroups import (
     Cause,
@@ -124,10 +126,47 @@ def _impact(names: Sequence[str], v1: bool) -> str:
     return "; ".join(parts)
 
 
+def _predict_for_image(facts: Facts, reason: str) -> Iterator[Issue]:
+    """A Raspberry Pi disk image before its first boot (no /proc, no /sys): every current
+    Raspberry Pi kernel starts with memory off (in code, or by the firmware's device-tree
+    ``cgroup_disable=memory``), so only ``cmdline.txt`` can turn it on."""
+    chain = facts.get(boot_chain)
+    target = chain.target
+    if not chain.raspberry_pi_firmware or target is None or facts.get(kernel_cmdline) is not None:
+        raise SkipRuleError(reason)
+    if controller_verdict(
+        [p for p in target.read_params if p.key != "cgroup_memory"], "memory"
+    ).enabled:
+        return
+    plan = plan_cmdline_edit(chain, ["memory"])
+    fix = None
+    if plan is not None and not plan.empty:
+        fix = FixHint(
+            summary=dataclasses.replace(plan, reboot=False).describe()
+            + " (cgroup_memory=1, which many guides add, is obsolete but harmless)",
+            available=True,
+            files=(plan.path,),
+            reboot=False,
+        )
+    yield Issue(
+        title="the kernel will boot without the memory cgroup controller",
+        message=(
+            "This root has no /proc or /sys: a Raspberry Pi image before its first boot. "
+            "Raspberry Pi kernels start with the memory controller off (in code, or by the "
+            "firmware's device-tree cgroup_disable=memory in front of cmdline.txt), and "
+            f"{target.path} does not end with cgroup_enable=memory. Boot: {chain.reason}."
+        ),
+        evidence=(target.evidence(),),
+        fix=fix,
+        impact=_impact(["memory"], v1=False),
+    )
+
+
 def _check_disabled(facts: Facts) -> Iterator[Issue]:
     an = facts.get(controller_analysis)
     if not an.known:
-        raise SkipRuleError(an.unknown_reason)
+        yield from _predict_for_image(facts, an.unknown_reason)
+        return
     missing = an.missing()
     if not missing:
         return
