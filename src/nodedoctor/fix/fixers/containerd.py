@@ -22,8 +22,10 @@ from nodedoctor.facts.containerd import (
     options_table,
 )
 from nodedoctor.facts.kubelet import kubelet_facts
+from nodedoctor.facts.runtime import runtime_facts
 from nodedoctor.facts.system import init_system
 from nodedoctor.fix.fixers.base import FixerEntry
+from nodedoctor.fix.fixers.crio import set_crio_manager
 from nodedoctor.fix.fixers.kubelet import set_kubelet_driver
 from nodedoctor.fix.plan import Workspace
 from nodedoctor.fix.textedit import EditError
@@ -88,19 +90,17 @@ def fix_driver_mismatch(ws: Workspace, finding: Finding) -> None:
             "only one side of k3s",
         )
         return
-    if not cf.present or not cf.handlers:
-        raise EditError("no containerd configuration with a runc handler to edit")
     driver = kubelet.cgroup_driver
     if driver is None or driver.value not in ("systemd", "cgroupfs"):
         raise EditError("the kubelet's cgroup driver is unknown")
     gate = kubelet.driver_from_cri
-    if gate is not None and gate.value is True and cf.implements_runtime_config:
-        # The kubelet takes containerd's driver over RuntimeConfig: containerd is right by
+    runtime = ws.facts.get(runtime_facts)
+    if gate is not None and gate.value is True and runtime.implements_runtime_config:
+        # The kubelet takes the runtime's driver over RuntimeConfig: the runtime is right by
         # definition; only the ignored kubelet setting can be brought in line.
-        runtime = cf.cgroup_driver
-        if runtime is None:
-            raise EditError("containerd's effective driver is unknown")
-        set_kubelet_driver(ws, runtime.value, finding.rule)
+        if runtime.cgroup_driver is None:
+            raise EditError("the runtime's effective driver is unknown")
+        set_kubelet_driver(ws, runtime.cgroup_driver.value, finding.rule)
         return
     systemd = driver.value == "systemd"
     if systemd and ws.facts.get(init_system).systemd is False:
@@ -108,14 +108,26 @@ def fix_driver_mismatch(ws: Workspace, finding: Finding) -> None:
             "the kubelet asks for the systemd driver on a node whose PID 1 is not systemd; "
             "fix the kubelet side (see cgroup-driver-not-systemd)"
         )
+    if runtime.name == "cri-o":
+        set_crio_manager(ws, "systemd" if systemd else "cgroupfs", finding.rule)
+        _drain_note(ws, finding.rule)
+        return
+    if runtime.name not in (None, "containerd"):
+        raise EditError(f"the runtime is {runtime.name}; set its cgroup driver by hand")
+    if not cf.present or not cf.handlers:
+        raise EditError("no containerd configuration with a runc handler to edit")
     handlers = [h for h in cf.handlers.values() if h.systemd_cgroup != systemd]
     if not handlers:
         raise EditError("every runc handler already uses the kubelet's driver")
     for handler in handlers:
         _set_driver(ws, handler, systemd, finding.rule)
     restart_containerd(ws, cf, finding.rule)
+    _drain_note(ws, finding.rule)
+
+
+def _drain_note(ws: Workspace, rule: str) -> None:
     ws.instruct(
-        finding.rule,
+        rule,
         "drain the node before restarting containerd and the kubelet if it has joined a "
         "cluster: existing pod sandboxes were made with the other driver",
         "changing the driver under running pods can break their re-creation (Kubernetes "

@@ -25,6 +25,7 @@ from nodedoctor.model import Finding
 NOT_DELEGATED = "cgroup-controller-not-delegated"
 QOS_DISABLED = "qos-cgroups-disabled"
 MICROK8S_UNIT = "snap.microk8s.daemon-kubelite.service"
+MICROK8S_ARGS = "/var/snap/microk8s/current/args/kubelet"
 #: Rules whose finding means the cause of the QoS workaround is still there.
 QOS_CAUSES = (NOT_DELEGATED, "cgroup-controller-disabled", "kubepods-invalid")
 #: The v2 controllers the kubelet validates on kubepods (kubelet-cgroups.md §1.2).
@@ -109,8 +110,8 @@ def set_kubelet_driver(ws: Workspace, driver: str, rule: str) -> None:
         except EditError as exc:
             raise exc.at(path) from None
         ws.write_text(path, new, rule=rule, description=f"cgroupDriver: {driver}", fmt="yaml")
-    elif setting.origin == "flag" and kubelet.profile.name == "microk8s":
-        path = setting.evidence.source
+    elif setting.origin in ("flag", "default") and kubelet.profile.name == "microk8s":
+        path = setting.evidence.source if setting.origin == "flag" else MICROK8S_ARGS
         text = ws.read_text(path)
         if text is None:
             raise EditError("cannot read it", path).at(path)
