@@ -163,3 +163,40 @@ def test_unmount_order_is_deepest_first() -> None:
     assert depths == sorted(depths, reverse=True)
     assert all(m.removable for m in td.unmount_order())
     assert [b.removable for b in td.bpffs] == [False]  # /sys/fs/bpf is the system's own
+
+
+def test_microk8s_root_dir_holds_its_pods(tmp_path: Path) -> None:
+    """MicroK8s runs its kubelet with --root-dir=${SNAP_COMMON}/var/lib/kubelet: its pods are
+    there, not in /var/lib/kubelet, so their cgroups are not orphans."""
+    from nodedoctor.facts.podcgroups import pod_cgroup_facts
+
+    uid = "5b1c7e2a-3f4d-4c1e-9a8b-2d3e4f5a6b7c"
+    args = tmp_path / "var/snap/microk8s/current/args/kubelet"
+    args.parent.mkdir(parents=True)
+    args.write_text(
+        "--resolv-conf=/run/systemd/resolve/resolv.conf\n"
+        "--kubeconfig=${SNAP_DATA}/credentials/kubelet.config\n"
+        "--cert-dir=${SNAP_DATA}/certs\n"
+        "--client-ca-file=${SNAP_DATA}/certs/ca.crt\n"
+        "--anonymous-auth=false\n"
+        "--root-dir=${SNAP_COMMON}/var/lib/kubelet\n"
+        "--fail-swap-on=false\n"
+        "--container-runtime-endpoint=${SNAP_COMMON}/run/containerd.sock\n",
+        encoding="utf-8",
+    )
+    (tmp_path / f"var/snap/microk8s/common/var/lib/kubelet/pods/{uid}").mkdir(parents=True)
+    (tmp_path / "proc/self").mkdir(parents=True)
+    (tmp_path / "proc/self/mountinfo").write_text(
+        "29 1 252:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n"
+        "31 22 0:27 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 "
+        "cgroup2 rw,nsdelegate,memory_recursiveprot\n",
+        encoding="utf-8",
+    )
+    cg = tmp_path / "sys/fs/cgroup"
+    (cg / f"kubepods/burstable/pod{uid}").mkdir(parents=True)
+    (cg / "cgroup.controllers").write_text("cpuset cpu io memory hugetlb pids\n")
+    facts = Facts(Root(str(tmp_path)))
+    assert facts.get(teardown_facts).kubelet_dir == "/var/snap/microk8s/common/var/lib/kubelet"
+    pc = facts.get(pod_cgroup_facts)
+    assert [c.uid for c in pc.cgroups] == [uid]
+    assert pc.orphans() == []

@@ -26,12 +26,8 @@ from nodedoctor.facts import Facts
 from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
 from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.kubepods import pod_cgroup_dirs
-from nodedoctor.facts.profile import deployer_profile
 from nodedoctor.facts.teardown import teardown_facts
 from nodedoctor.model import Evidence
-
-MICROK8S_KUBELET_ARGS = "/var/snap/microk8s/current/args/kubelet"
-MICROK8S_SNAP_COMMON = "/var/snap/microk8s/common"
 
 
 @dataclass(frozen=True)
@@ -105,13 +101,6 @@ def _has_processes(facts: Facts, path: str) -> bool:
 
 
 def _pods_dir(facts: Facts) -> str:
-    if facts.get(deployer_profile).name == "microk8s":
-        text = facts.read(MICROK8S_KUBELET_ARGS) or ""
-        for line in text.splitlines():
-            if line.strip().startswith("--root-dir="):
-                value = line.split("=", 1)[1].strip().strip("'\"")
-                value = value.replace("${SNAP_COMMON}", MICROK8S_SNAP_COMMON)
-                return value.rstrip("/") + "/pods"
     return facts.get(teardown_facts).kubelet_dir.rstrip("/") + "/pods"
 
 

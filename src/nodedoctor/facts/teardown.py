@@ -12,7 +12,9 @@ Mounts, from the mount table (``facts.mounts``):
 - **bpffs** mounts; ``/sys/fs/bpf`` is the standard one (systemd mounts it at boot).
 - **mounts strictly under /var/lib/kubelet/**, with ``kubeadm reset`` semantics: the prefix
   with a trailing slash (a mount *of* the directory itself is kept), also under the
-  directory the path links to (kubeadm resolves links with ``EvalSymlinks``).
+  directory the path links to (kubeadm resolves links with ``EvalSymlinks``) and under the
+  kubelet's ``--root-dir`` when it has one (MicroK8s: ``/var/snap/microk8s/common/var/lib/
+  kubelet``).
 - **CNI network namespaces**: ``/run/netns/cni-*`` (also ``/var/run/netns/cni-*``).
 
 Whether the kubelet is still there (:class:`KubeletState`):
@@ -30,6 +32,7 @@ import os
 from dataclasses import dataclass
 
 from nodedoctor.facts import Facts
+from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.mounts import MountTable, mount_table
 from nodedoctor.facts.processes import processes
 from nodedoctor.facts.profile import deployer_profile
@@ -237,10 +240,20 @@ def kubelet_state(facts: Facts) -> KubeletState:
     return KubeletState(running, tuple(evidence), config)
 
 
+def kubelet_root_dir(facts: Facts) -> str:
+    """The kubelet's ``--root-dir`` (MicroK8s: ``${SNAP_COMMON}/var/lib/kubelet``), else
+    ``/var/lib/kubelet``."""
+    flag = facts.get(kubelet_facts).flags.last("root-dir")
+    if flag is None or not flag.value.startswith("/"):
+        return KUBELET_DIR
+    return flag.value.rstrip("/") or KUBELET_DIR
+
+
 def teardown_facts(facts: Facts) -> TeardownFacts:
     table = facts.get(mount_table)
-    kubelet_dir = _node_realpath(facts, KUBELET_DIR)
-    dirs = (KUBELET_DIR,) if kubelet_dir == KUBELET_DIR else (KUBELET_DIR, kubelet_dir)
+    root_dir = kubelet_root_dir(facts)
+    kubelet_dir = _node_realpath(facts, root_dir)
+    dirs = tuple(dict.fromkeys((KUBELET_DIR, root_dir, kubelet_dir)))
     groups = _classify(table, dirs)
     return TeardownFacts(
         mounts_known=table.known,
