@@ -30,7 +30,8 @@ Section: admin
 Maintainer: Peter Hunt <pehunt@redhat.com>
 Architecture: amd64
 Version: 1.32.4-1.1
-Description: Open Container Initiative-based implementation of Kubernetes Container Runtime Interface
+Description: Open Container Initiative-based implementation of Kubernetes Container
+ Runtime Interface
 """
 
 
@@ -76,9 +77,11 @@ def test_crio_to_cgroupfs_gets_conmon_pod(tmp_path: Path) -> None:
     )
     _apply(root)
     crio = crio_facts(Facts(directory_root(str(root))))
-    assert crio.cgroup_manager is not None and crio.cgroup_manager.value == "cgroupfs"
+    assert crio.cgroup_manager is not None
+    assert crio.cgroup_manager.value == "cgroupfs"
     assert crio.cgroup_manager.evidence.source == DROP_IN
-    assert crio.conmon_cgroup is not None and crio.conmon_cgroup.value == "pod"
+    assert crio.conmon_cgroup is not None
+    assert crio.conmon_cgroup.value == "pod"
     assert not crio.problems
 
 
@@ -93,7 +96,8 @@ def test_crio_to_systemd_keeps_a_valid_conmon_cgroup(tmp_path: Path) -> None:
     assert 'cgroup_manager = "systemd"' in text
     assert "conmon_cgroup" not in text  # "pod" is valid for systemd too
     crio = crio_facts(Facts(directory_root(str(root))))
-    assert crio.cgroup_manager is not None and crio.cgroup_manager.value == "systemd"
+    assert crio.cgroup_manager is not None
+    assert crio.cgroup_manager.value == "systemd"
     assert not crio.problems
 
 
@@ -123,4 +127,5 @@ def test_kubelet_side_when_the_kubelet_takes_the_runtime_driver(tmp_path: Path) 
     after = config.read_text()
     assert after == before.replace("cgroupDriver: cgroupfs", "cgroupDriver: systemd")
     kubelet = kubelet_facts(Facts(directory_root(str(root))))
-    assert kubelet.cgroup_driver is not None and kubelet.cgroup_driver.value == "systemd"
+    assert kubelet.cgroup_driver is not None
+    assert kubelet.cgroup_driver.value == "systemd"
