@@ -12,7 +12,7 @@ from typing import Generic, TypeVar
 
 from nodedoctor.model import Evidence
 from nodedoctor.parsers import ParseError
-from nodedoctor.sources.root import Root
+from nodedoctor.sources.root import DEFAULT_READ_LIMIT, Root
 
 T = TypeVar("T")
 
@@ -57,17 +57,22 @@ class Facts:
     def read(self, path: str) -> str | None:
         return self.root.read_text(path)
 
-    def parse(self, path: str, parser: Callable[[str], T]) -> T | None:
+    def parse(
+        self, path: str, parser: Callable[[str], T], limit: int = DEFAULT_READ_LIMIT
+    ) -> T | None:
         """Parse ``path`` with ``parser``; ``None`` if absent. A parse error is recorded
-        (it becomes a ``parse-error`` finding) and also gives ``None``."""
+        (it becomes a ``parse-error`` finding) and also gives ``None``; so does a file larger
+        than ``limit`` bytes (half a file would parse into a wrong answer or a false error)."""
         key = (path, parser)
         if key in self._parsed:
             return self._parsed[key]  # type: ignore[return-value]
-        text = self.root.read_text(path)
+        read = self.root.read(path, limit)
         result: T | None = None
-        if text is not None:
+        if read is not None and read.truncated:
+            self.record_problem(path, None, f"larger than {limit // 1024} KiB; not read whole")
+        elif read is not None:
             try:
-                result = parser(text)
+                result = parser(read.text)
             except ParseError as exc:
                 self.record_problem(path, exc.line, exc.message)
         self._parsed[key] = result
