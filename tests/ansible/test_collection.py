@@ -240,17 +240,23 @@ def test_check_fix_plan_and_apply(lab: Lab) -> None:
         now = _tree_digest(h.root)
         changed_files = {p for p in now if before[h.name].get(p) != now[p]}
         assert {p for p in written if p in before[h.name]} <= changed_files
-    # The fixed nodes no longer have the problems the fix addressed (or wait for a reboot).
+    # Every addressed finding is fixed, or waits for the reboot or restart the result names;
+    # a fixed one no longer fires.
     for h in with_edits:
-        addressed = set(planned[h.name]["plan"]["addressed"])  # type: ignore[index]
+        result = applied[h.name]
+        assert not result.get("failed"), (h.name, result.get("msg"))
         after = {f.rule for f in check_root(h.root, profile=h.profile).findings}
-        restart = {r["rule"] for r in applied[h.name]["plan"]["restart"]}  # type: ignore[index]
-        still = addressed & after - restart
-        if not applied[h.name]["reboot"]:
-            assert not still, (h.name, still)
-        assert not applied[h.name].get("failed"), (h.name, applied[h.name].get("msg"))
-        if addressed & after & restart:
-            assert applied[h.name]["restart_needed"], h.name
+        for outcome in result["applied"]["outcomes"]:  # type: ignore[index]
+            status = outcome["status"]
+            assert status in ("fixed", "needs-reboot", "needs-restart", "manual"), (h.name, outcome)
+            if status == "fixed":
+                assert outcome["rule"] not in after, (h.name, outcome)
+            if status == "needs-restart":
+                assert result["restart_needed"], h.name
+            if status == "needs-reboot":
+                assert result["reboot"], h.name
+            if status == "manual":
+                assert outcome["rule"] in {i["rule"] for i in result["manual"]}, h.name  # type: ignore[attr-defined]
     second = _play(base, env, apply_play)
     assert "PLAY RECAP" in second.stdout
     again = _results(base, "apply")

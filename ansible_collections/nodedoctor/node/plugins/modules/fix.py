@@ -73,6 +73,11 @@ journal:
   description: The journal id to give C(nodedoctor rollback).
   returned: when files were written
   type: str
+manual:
+  description: The plan's instructions for findings nodedoctor only explains (each with its rule, the instruction and why it is not done automatically).
+  returned: when not in check mode and the plan had edits
+  type: list
+  elements: dict
 restart_needed:
   description: Services to restart for the fix to take effect (when O(restart) is false).
   returned: when not in check mode and the plan had edits
@@ -156,16 +161,26 @@ def main():
         result["journal"] = result["applied"]["journal"]
     # A fix that takes effect only when a service restarts (a Delegate= drop-in, a runtime
     # config) still fires until then: that is a pending restart, not a failed fix.
-    pending = set()
-    if not params["restart"]:
-        pending = {r.get("rule") for r in result["plan"].get("restart", [])}
-    result["restart_needed"] = sorted(
-        {r.get("service") for r in result["plan"].get("restart", [])} if pending else set()
+    restarts = result["plan"].get("restart", [])
+    pending = set() if params["restart"] else {r.get("rule") for r in restarts}
+    outcomes = result["applied"].get("outcomes", [])
+    waiting = [
+        o
+        for o in outcomes
+        if o.get("status") == "needs-restart"
+        or (o.get("status") == "still-wrong" and o.get("rule") in pending)
+    ]
+    result["restart_needed"] = (
+        sorted({r.get("service") for r in restarts}) if waiting and not params["restart"] else []
     )
     still_wrong = [
-        o["rule"]
-        for o in result["applied"].get("outcomes", [])
-        if o.get("status") == "still-wrong" and o["rule"] not in pending
+        o["rule"] for o in outcomes if o.get("status") == "still-wrong" and o["rule"] not in pending
+    ]
+    # Findings the plan only explains (a step nodedoctor will not take for you).
+    result["manual"] = [
+        i
+        for i in result["plan"].get("will_not_do", [])
+        if i.get("rule") in {o.get("rule") for o in outcomes if o.get("status") == "manual"}
     ]
     failed_commands = [
         " ".join(c.get("argv", []))
@@ -181,6 +196,10 @@ def main():
     result["msg"] = "wrote %d file(s)" % len(result["applied"].get("written", []))
     if result["restart_needed"]:
         result["msg"] += "; restart to take effect: %s" % ", ".join(result["restart_needed"])
+    if result["manual"]:
+        result["msg"] += "; left to do by hand: %s" % ", ".join(
+            sorted({i.get("rule", "") for i in result["manual"]})
+        )
     module.exit_json(**result)
 
 
