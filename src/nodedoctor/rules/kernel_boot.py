@@ -19,6 +19,7 @@ from nodedoctor.facts.boot import (
     plan_cmdline_edit,
 )
 from nodedoctor.facts.cgroups import (
+    CMDLINE_CAUSES,
     Cause,
     CgroupMode,
     ControllerStatus,
@@ -43,7 +44,16 @@ def _others_text(others: Sequence[ControllerStatus]) -> list[str]:
     out: list[str] = []
     for s in others:
         if s.cause is Cause.NOT_BUILT:
-            out.append(f"{s.name}: boot a kernel built with it ({s.cause_text})")
+            v1_only = any("_V1 is not set" in e.text for e in s.cause_evidence)
+            out.append(
+                f"{s.name}: {s.cause_text}; boot a kernel built with it"
+                + (
+                    ", or boot the host on cgroup v2 (systemd.unified_cgroup_hierarchy=1 on the "
+                    "kernel command line), where this kernel gives it"
+                    if v1_only
+                    else ""
+                )
+            )
         elif s.cause is Cause.NOT_MOUNTED:
             out.append(
                 f"{s.name}: mount its cgroup v1 hierarchy (the init system normally does), "
@@ -197,7 +207,8 @@ def _check_disabled(facts: Facts) -> Iterator[Issue]:
     cmdline = facts.get(kernel_cmdline)
     if cmdline is not None and not any(s.tokens for s in missing):
         evidence.append(cmdline.evidence)
-    if chain.target is not None:
+    by_cmdline = any(s.cause in CMDLINE_CAUSES for s in missing)
+    if chain.target is not None and chain.target.evidence() not in evidence:
         evidence.append(chain.target.evidence())
     plural = "s" if len(names) > 1 else ""
     where = "root cgroup.controllers" if not v1 else "cgroup v1 hierarchies"
@@ -206,8 +217,8 @@ def _check_disabled(facts: Facts) -> Iterator[Issue]:
         title=f"the kernel gives no {', '.join(names)} cgroup controller{plural}",
         message=(
             f"{', '.join(names)} {'are' if plural else 'is'} missing from the {where} "
-            f"(cgroup {an.mode.value if an.mode else '?'}). Cause: {causes}. "
-            f"Boot: {chain.reason}."
+            f"(cgroup {an.mode.value if an.mode else '?'}). Cause: {causes}."
+            + (f" Boot: {chain.reason}." if by_cmdline or chain.target else "")
         ),
         evidence=tuple(evidence),
         fix=_fix_for(facts, missing, chain),
@@ -244,7 +255,7 @@ def _stub_issue(stub: BootFile, chain: BootChain, missing: list[str]) -> Issue:
     target = chain.target.path if chain.target else "/boot/firmware/cmdline.txt"
     evidence = [p.evidence() for p in stub.params if p.line is not None]
     evidence = list(dict.fromkeys(evidence))
-    if chain.target is not None:
+    if chain.target is not None and chain.target.evidence() not in evidence:
         evidence.append(chain.target.evidence())
     hides = f"; it hides {', '.join(hidden)}, which the kernel does not give" if hidden else ""
     return Issue(
