@@ -11,6 +11,8 @@ from nodedoctor.facts import Facts
 from nodedoctor.model import Issue, Severity
 
 DOC_SECTIONS = ("Symptoms", "Cause", "Impact", "Fix", "Verify", "References")
+#: A Markdown code span: a run of backquotes, then the text up to a run of the same length.
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S)
 _ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 
@@ -58,8 +60,23 @@ class RuleDoc:
 
     @property
     def symptoms(self) -> list[str]:
-        """The exact strings users see: every backquoted span in the Symptoms section."""
-        return re.findall(r"`([^`]+)`", self.section("Symptoms"))
+        """The exact strings users see: every code span in the Symptoms section. As in
+        Markdown, a span opened by N backquotes ends at the next run of exactly N, so a
+        message that contains backquotes is written ``like `this` one`` (one space inside
+        each end is dropped).
+
+        >>> parse_doc("x", "## Symptoms\\n\\n`a b` and ``version `3` is not supported``"
+        ...           " and `` `quoted` ``\\n").symptoms
+        ['a b', 'version `3` is not supported', '`quoted`']
+        """
+        out = []
+        for m in _CODE_SPAN.finditer(self.section("Symptoms")):
+            text = m.group(2)
+            if len(text) > 2 and text.startswith(" ") and text.endswith(" "):
+                text = text[1:-1]
+            if text.strip():
+                out.append(text)
+        return out
 
 
 @cache
