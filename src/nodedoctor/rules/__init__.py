@@ -15,6 +15,7 @@ def all_rules() -> tuple[Rule, ...]:
         builtin,
         kernel_boot,
         kubelet_cgroups,
+        runtimes,
         teardown,
     )
 
@@ -23,6 +24,7 @@ def all_rules() -> tuple[Rule, ...]:
         builtin.INTERNAL_ERROR,
         *kernel_boot.RULES,
         *kubelet_cgroups.RULES,
+        *runtimes.RULES,
         apparmor.APPARMOR_BLOCKS_RUNC_SIGNAL,
         bootstrap.CLOUD_INIT_MISSING,
         bootstrap.CLOUD_INIT_DISABLED,
