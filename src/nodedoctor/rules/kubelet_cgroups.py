@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from nodedoctor.facts import Facts
 from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
-from nodedoctor.facts.kubelet import KubeletFacts, Setting, kubelet_facts
+from nodedoctor.facts.kubelet import KubeletFacts, kubelet_facts
 from nodedoctor.facts.kubepods import (
     CgroupState,
     KubepodsFacts,
@@ -41,10 +41,6 @@ def _kubepods(facts: Facts) -> KubepodsFacts:
     if not kp.known:
         raise SkipRuleError(kp.unknown_reason or "where kubepods is cannot be told")
     return kp
-
-
-def _setting_evidence(s: Setting) -> Evidence:
-    return s.evidence
 
 
 def _version_text(version: Version | None) -> str:
