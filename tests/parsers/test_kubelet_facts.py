@@ -270,6 +270,22 @@ def test_k3s_kubelet_arg_overrides(tmp_path: Path) -> None:
     assert (driver.evidence.source, driver.evidence.line) == ("/etc/rancher/k3s/config.yaml", 2)
 
 
+def test_k3s_kubelet_arg_on_the_unit_command_line(tmp_path: Path) -> None:
+    root = k3s_root(tmp_path, "kubelet-arg:\n  - cgroup-driver=cgroupfs\n")
+    unit = root / "etc/systemd/system/k3s.service"
+    unit.write_text(
+        "[Service]\nType=notify\nExecStart=/usr/local/bin/k3s \\\n    server \\\n"
+        "\t'--kubelet-arg=cgroup-driver=systemd' \\\n"
+    )
+    driver = facts_of(root).get(kubelet_facts).cgroup_driver
+    assert driver is not None
+    assert driver.value == "systemd"
+    assert (driver.evidence.source, driver.evidence.line) == (
+        "/etc/systemd/system/k3s.service",
+        5,
+    )
+
+
 def test_k3s_without_cpuset_uses_cgroupfs(tmp_path: Path) -> None:
     driver = facts_of(k3s_root(tmp_path, "", cpuset=False)).get(kubelet_facts).cgroup_driver
     assert driver is not None

@@ -18,7 +18,9 @@ How the settings are found
      ``/var/lib/kubelet/config.yaml``) and said so in the evidence.
    * MicroK8s: ``/var/snap/microk8s/current/args/kubelet``, read as kubelite reads it.
    * k3s: the flags k3s itself passes (driver, runtime endpoint, ``--config-dir`` for the
-     ``kubelet.conf.d`` drop-ins), then ``kubelet-arg`` from ``/etc/rancher/k3s/config.yaml``.
+     ``kubelet.conf.d`` drop-ins), then ``kubelet-arg`` from ``/etc/rancher/k3s/config.yaml``,
+     then ``--kubelet-arg`` on the unit's ``ExecStart=``. (``/etc/rancher/k3s/config.yaml.d``
+     is not read.)
    * live, when nothing above names any flag: the running kubelet's ``/proc/<pid>/cmdline``.
 
 3. ``--config`` names the ``KubeletConfiguration`` file, ``--config-dir`` its drop-ins (``*.conf``
@@ -395,6 +397,34 @@ def _k3s_words(facts: Facts, unit: str | None) -> list[PlacedWord]:
     return words
 
 
+def _k3s_exec_kubelet_args(k3s_words: tuple[PlacedWord, ...]) -> list[PlacedWord]:
+    """``--kubelet-arg`` on k3s's own command line (the install script's ``INSTALL_K3S_EXEC``
+    ends up in ``ExecStart=``). How k3s orders them against ``config.yaml`` is not documented;
+    they are taken last, as a command line usually wins.
+
+    >>> ev = Evidence("/etc/systemd/system/k3s.service", "server --kubelet-arg=max-pods=200")
+    >>> [w.word for w in _k3s_exec_kubelet_args((PlacedWord("server", ev),
+    ...     PlacedWord("--kubelet-arg=max-pods=200", ev), PlacedWord("--kubelet-arg", ev),
+    ...     PlacedWord("--cgroup-driver=cgroupfs", ev)))]
+    ['--max-pods=200', '--cgroup-driver=cgroupfs']
+    """
+    out: list[PlacedWord] = []
+    i = 0
+    while i < len(k3s_words):
+        word = k3s_words[i].word
+        value: str | None = None
+        if word.startswith("--kubelet-arg="):
+            value = word.split("=", 1)[1]
+        elif word == "--kubelet-arg" and i + 1 < len(k3s_words):
+            i += 1
+            value = k3s_words[i].word
+        if value:
+            text = value if value.startswith("-") else "--" + value
+            out.append(PlacedWord(text, k3s_words[i].evidence))
+        i += 1
+    return out
+
+
 def _k3s_unit(facts: Facts) -> str | None:
     for unit in ("k3s.service", "k3s-agent.service"):
         for directory in UNIT_DIRS:
@@ -552,6 +582,7 @@ def kubelet_facts(facts: Facts) -> KubeletFacts:
             svc = _service(facts, unit)
             if svc is not None:
                 unit_files, delegate = svc.files, svc.delegate
+                words.extend(_k3s_exec_kubelet_args(svc.words))
     else:
         svc = _service(facts, "kubelet.service")
         if svc is not None:
