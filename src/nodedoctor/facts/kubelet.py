@@ -24,7 +24,8 @@ How the settings are found
    * live, when nothing above names any flag: the running kubelet's ``/proc/<pid>/cmdline``.
 
 3. ``--config`` names the ``KubeletConfiguration`` file, ``--config-dir`` its drop-ins (``*.conf``
-   in name order). Precedence, highest first: flags (the last occurrence wins; feature gates
+   in name order; nested fields merge, lists are replaced: kubernetes.io "Kubelet Configuration
+   Directory Merging"). Precedence, highest first: flags (the last occurrence wins; feature gates
    merge gate by gate), drop-ins (later files win), the config file, the deployer's own choice
    (k3s only), the kubelet's default for its version.
 
