@@ -209,6 +209,24 @@ def test_v1_without_a_memory_row_is_a_kernel_without_it(tmp_path: Path) -> None:
     missing = {s.name: s for s in an.missing()}
     assert "memory" in missing
     assert "no memory row" in " ".join(e.text for e in missing["memory"].evidence)
-    # pids is enabled in /proc/cgroups but CentOS 7.2's sample mounts no pids hierarchy
-    assert missing["pids"].cause is not None
-    assert missing["pids"].cause.value == "not-mounted"
+    # pids is enabled in /proc/cgroups; CentOS 7.2's sample mounts no pids hierarchy, which
+    # the v1 kubelet tolerates (it validates only mounted controllers besides cpu, cpuacct,
+    # cpuset and memory)
+    assert "pids" not in missing
+    assert an.statuses["pids"].available
+
+
+def test_v1_controller_enabled_but_not_mounted(tmp_path: Path) -> None:
+    facts = _root_with(
+        tmp_path,
+        {
+            "proc/self/mountinfo": "mountinfo-centos7-v1.txt",
+            "proc/cgroups": "proc-cgroups-rpi5-memory-disabled.txt",
+        },
+    )
+    missing = {s.name: s for s in facts.get(controller_analysis).missing()}
+    # cpuset is enabled but CentOS 7.2's sample (cut after memory) mounts no cpuset hierarchy
+    assert missing["cpuset"].cause is not None
+    assert missing["cpuset"].cause.value == "not-mounted"
+    assert missing["memory"].cause is not None
+    assert missing["memory"].cause.value == "unknown"  # no /proc/cmdline, not a Pi

@@ -193,6 +193,9 @@ class ControllerStatus:
 #: cpuacct (``Following Cgroup subsystem not mounted``).
 NEEDED_V2 = ("cpu", "cpuset", "memory", "pids")
 NEEDED_V1 = ("cpu", "cpuacct", "cpuset", "memory", "pids")
+#: On v1 the kubelet requires these to be mounted (validateSystemRequirements); pids must only
+#: be enabled in /proc/cgroups (kubeadm SystemVerification), the kubelet skips it unmounted.
+MOUNTED_V1 = ("cpu", "cpuacct", "cpuset", "memory")
 
 
 @dataclass(frozen=True)
@@ -246,7 +249,7 @@ def controller_analysis(facts: Facts) -> ControllerAnalysis:
             else:
                 row_ev.append(Evidence("/proc/cgroups", f"no {name} row"))
             ok = row is not None and row.enabled
-            if ok and mounts_known:
+            if ok and mounts_known and name in MOUNTED_V1:
                 hierarchy = cg.v1_mounts.get(name)
                 if hierarchy is None:
                     ok = False
