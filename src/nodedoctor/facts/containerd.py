@@ -663,6 +663,18 @@ def containerd_facts(facts: Facts) -> ContainerdFacts:
 
     if profile == "microk8s":
         layout, endpoint, top = "microk8s", MICROK8S_SOCKET, MICROK8S_TEMPLATE
+        template = facts.read(MICROK8S_TEMPLATE)
+        if template is not None and "${RUNTIME}" in template:
+            # run-containerd-with-args fills ${RUNTIME} with sed; the rendered file tells which.
+            rendered = facts.parse(MICROK8S_RENDERED, parse_containerd_config)
+            name = (
+                rendered.get(("plugins", CRI_V2, "containerd", "default_runtime_name"))
+                if rendered is not None
+                else None
+            )
+            if isinstance(name, str) and "${" not in name:
+                texts = {MICROK8S_TEMPLATE: template.replace("${RUNTIME}", name)}
+                notes.append(f"${{RUNTIME}} is {name!r} in {MICROK8S_RENDERED}")
     elif profile == "k3s":
         layout, endpoint = "k3s", K3S_SOCKET
         k3s = _k3s_major(facts)
@@ -788,9 +800,10 @@ _Result = tuple[
 
 def _summary(r: _Result) -> tuple[object, ...]:
     default_name, handlers, _, cri, problems, _ = r
+    default = handlers.get(default_name)
     return (
         default_name,
-        {n: h.systemd_cgroup for n, h in handlers.items()},
+        default.systemd_cgroup if default else None,
         cri is not None,
         len([p for p in problems if p.severity is Severity.ERROR]),
     )
