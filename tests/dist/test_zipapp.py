@@ -144,6 +144,11 @@ def test_version_names_the_commit_and_date_of_the_build(pyz: Path, env: dict[str
     assert "tomlkit " in line
     if commit:
         assert commit in line
+    # Run by its shebang, as `nodedoctor` once copied to /usr/local/bin.
+    shebang = [str(pyz), "--version"]
+    direct = subprocess.run(shebang, capture_output=True, text=True, env=env, check=False)
+    assert direct.returncode == 0, direct.stderr
+    assert direct.stdout == out.stdout
     installed = [sys.executable, "-m", "nodedoctor", "--version"]
     dev = subprocess.run(installed, capture_output=True, text=True, check=True)
     assert dev.stdout.strip().endswith("(dev)")
