@@ -196,7 +196,8 @@ def locate_lines(text: str) -> tuple[dict[Path, TomlLine], frozenset[Path]]:
             path, _ = split_key(inner)
             table = path
             headers.add(path)
-            lines.setdefault(path, TomlLine(lineno, stripped))
+            for i in range(1, len(path) + 1):  # implicit super-tables: their first header
+                lines.setdefault(path[:i], TomlLine(lineno, stripped))
             continue
         key, end = split_key(stripped)
         if not key or end >= len(stripped) or stripped[end] != "=":

@@ -314,7 +314,11 @@ def _check_not_systemd(facts: Facts) -> Iterator[Issue]:
             "disagree under resource pressure"
             + (f"; cgroupfs is {profile}'s own default here" if deliberate else "")
         ),
-        evidence=(driver.evidence, *((init.evidence,) if init.evidence else ())),
+        evidence=(
+            driver.evidence,
+            *(d.evidence for _, d in drivers if d.value == "cgroupfs" and d != driver),
+            *((init.evidence,) if init.evidence else ()),
+        ),
         severity=Severity.INFO if deliberate else Severity.WARNING,
         fix=FixHint(
             summary=(
