@@ -228,10 +228,12 @@ def test_check_fix_plan_and_apply(lab: Lab) -> None:
         profile: "{{ profile | default(omit) }}"
       register: applied
       ignore_errors: true
-""" + SAVE.format(var="applied", results=results, kind="apply")
-    first = _play(base, env, apply_play)
+"""
+    first = _play(
+        base, env, apply_play + SAVE.format(var="applied", results=results, kind="apply1")
+    )
     assert "PLAY RECAP" in first.stdout, first.stdout + first.stderr
-    applied = _results(base, "apply")
+    applied = _results(base, "apply1")
     for h in with_edits:
         result = applied[h.name]
         assert result["changed"] is True, (h.name, result.get("msg"))
@@ -257,9 +259,11 @@ def test_check_fix_plan_and_apply(lab: Lab) -> None:
                 assert result["reboot"], h.name
             if status == "manual":
                 assert outcome["rule"] in {i["rule"] for i in result["manual"]}, h.name  # type: ignore[attr-defined]
-    second = _play(base, env, apply_play)
+    second = _play(
+        base, env, apply_play + SAVE.format(var="applied", results=results, kind="apply2")
+    )
     assert "PLAY RECAP" in second.stdout
-    again = _results(base, "apply")
+    again = _results(base, "apply2")
     for h in with_edits:
         assert again[h.name]["changed"] is False, (h.name, again[h.name].get("msg"))
         assert again[h.name]["plan"]["steps"] == []  # type: ignore[index]
