@@ -42,7 +42,7 @@ table{border-collapse:collapse;width:100%}
 th,td{padding:6px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
 thead th{position:sticky;top:0;background:#f3f4f6;z-index:1}
 th.rule{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap;font-weight:600;
-max-height:220px;text-align:left}
+text-align:left}
 th.rule .n{color:var(--mute);font-weight:400}
 td.node .name{font-weight:600}
 td.node .meta{color:var(--mute);font-size:12px}
@@ -164,6 +164,9 @@ def _node_meta(node: dict[str, Any]) -> str:
             )
             if desc:
                 parts.append(f"{key} {desc}" if key == "kubelet" else desc)
+    root = node.get("root")
+    if root and root != "/":  # an offline root or a bundle: where its files were
+        parts.append(f"root {root}")
     return " · ".join(str(p) for p in parts if p)
 
 
