@@ -267,6 +267,8 @@ def test_check_fix_plan_and_apply(lab: Lab) -> None:
     for h in with_edits:
         assert again[h.name]["changed"] is False, (h.name, again[h.name].get("msg"))
         assert again[h.name]["plan"]["steps"] == []  # type: ignore[index]
+    # Nothing is left on the targets: the copied nodedoctor.pyz went with the task's tmpdir.
+    assert list((base / "tmp-remote").iterdir()) == []
 
 
 def test_preflight_role_and_fleet_report(lab: Lab) -> None:
