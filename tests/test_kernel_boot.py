@@ -10,18 +10,23 @@ from pathlib import Path
 
 import pytest
 
+from nodedoctor import engine
 from nodedoctor.facts import Facts
 from nodedoctor.facts.boot import (
+    KERNEL_LOG_COMMAND,
     BootFileKind,
     PlacedParam,
     boot_chain,
+    cgroup_boot_messages,
     controller_verdict,
     kernel_cmdline,
     plan_cmdline_edit,
 )
 from nodedoctor.facts.cgroups import Cause, controller_analysis, controller_fix
 from nodedoctor.parsers.cmdline import parse_cmdline
-from nodedoctor.sources.root import directory_root
+from nodedoctor.rules import all_rules
+from nodedoctor.sources.commands import ALLOWLIST, CommandResult, RecordedCommands
+from nodedoctor.sources.root import Root, directory_root
 from tests.helpers import CASES, ROOTS, check_root
 
 STUB = (
@@ -327,3 +332,30 @@ def test_disable_from_the_boot_entries_not_the_grub_file(tmp_path: Path) -> None
     assert f.fix is not None
     assert f.fix.commands == ('grubby --update-kernel=ALL --remove-args="cgroup_disable=memory"',)
     assert "from the boot entries" in f.fix.summary
+
+
+def test_the_kernels_own_words_join_the_evidence_from_a_bundle() -> None:
+    # dkadioglu's boot log on raspberrypi/linux#6439, as a bundle records `journalctl -k`.
+    log = (
+        "Dec 09 10:00:00 pi kernel: Kernel command line: reboot=w coherent_pool=1M "
+        "cgroup_disable=memory ... cgroup_memory=1 cgroup_enable=memory\n"
+        "Dec 09 10:00:00 pi kernel: cgroup: Disabling memory control group subsystem\n"
+        'Dec 09 10:00:00 pi kernel: Unknown kernel command line parameters "cgroup_memory=1 '
+        'cgroup_enable=memory", will be passed to user space.\n'
+        "Dec 09 10:00:01 pi kernel: usb 1-1: new high-speed USB device number 2\n"
+    )
+    argv = ALLOWLIST[KERNEL_LOG_COMMAND]
+    recorded = RecordedCommands(
+        {KERNEL_LOG_COMMAND: CommandResult(KERNEL_LOG_COMMAND, argv, 0, log)}
+    )
+    base = CASES / "cgroup-controller-disabled/bad-rpi-kernel-ignores-cgroup-enable/root"
+    facts = Facts(Root(str(base), commands=recorded, running=True))
+    messages = facts.get(cgroup_boot_messages)
+    assert [m.text.split("kernel: ", 1)[1][:30] for m in messages] == [
+        "cgroup: Disabling memory contr",
+        "Unknown kernel command line pa",
+    ]
+    report = engine.run(facts, all_rules())
+    (f,) = [f for f in report.findings if f.rule == "cgroup-controller-disabled"]
+    texts = [e.text for e in f.evidence if e.source.startswith("journalctl")]
+    assert len(texts) == 2

@@ -578,3 +578,30 @@ def plan_cmdline_edit(
     if edit.empty:
         return CmdlineEdit(edit.path, edit.kind, edit.line, edit.variable, reboot=True)
     return edit
+
+
+# --------------------------------------------------------------------------------------
+# what the kernel said about its command line at boot (live and bundles only)
+
+KERNEL_LOG_COMMAND = "journalctl-kernel"
+_BOOT_MESSAGES = (
+    "Unknown kernel command line parameters",
+    "cgroup: Disabling ",
+    "cgroup: Enabling ",
+)
+
+
+def cgroup_boot_messages(facts: Facts) -> tuple[Evidence, ...]:
+    """The kernel's own words about cgroup parameters this boot: ``cgroup: Disabling memory
+    control group subsystem``, ``Unknown kernel command line parameters "..."`` (research
+    incidents.md §1). Empty offline or when the journal cannot be read."""
+    result = facts.root.run(KERNEL_LOG_COMMAND)
+    if result is None or not result.ok:
+        return ()
+    found: list[Evidence] = []
+    for line in result.stdout.splitlines():
+        if any(m in line for m in _BOOT_MESSAGES) and (
+            "cgroup" in line or "Unknown kernel command line" in line
+        ):
+            found.append(Evidence(result.display, line.strip()))
+    return tuple(found)

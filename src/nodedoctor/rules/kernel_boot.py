@@ -14,6 +14,7 @@ from nodedoctor.facts.boot import (
     BootFileKind,
     PlacedParam,
     boot_chain,
+    cgroup_boot_messages,
     controller_verdict,
     kernel_cmdline,
     plan_cmdline_edit,
@@ -204,6 +205,9 @@ def _check_disabled(facts: Facts) -> Iterator[Issue]:
         for e in s.cause_evidence:
             if e not in evidence:
                 evidence.append(e)
+    for message in facts.get(cgroup_boot_messages):
+        if any(f" {n} " in f" {message.text} " or f"={n}" in message.text for n in names):
+            evidence.append(message)
     cmdline = facts.get(kernel_cmdline)
     if cmdline is not None and not any(s.tokens for s in missing):
         evidence.append(cmdline.evidence)
