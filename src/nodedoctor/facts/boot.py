@@ -500,6 +500,7 @@ class CmdlineEdit:
             parts.append(f'add "{" ".join(self.add)}" to {where}{how}')
         if self.commands:
             parts.append("run " + " and ".join(f"`{c}`" for c in self.commands))
+        parts.extend(self.notes)
         if self.reboot:
             parts.append("reboot")
         return ", then ".join(parts)
@@ -574,6 +575,14 @@ def plan_cmdline_edit(
         remove=tuple(removals),
         join_lines=join,
         commands=commands,
+        notes=(
+            (
+                "re-run `kernel-install add <version> <kernel image>` for the kernel to boot "
+                "(kernel-install reads /etc/kernel/cmdline only when it installs a kernel)",
+            )
+            if target.kind is BootFileKind.KERNEL_CMDLINE
+            else ()
+        ),
     )
     if edit.empty:
         return CmdlineEdit(edit.path, edit.kind, edit.line, edit.variable, reboot=True)
