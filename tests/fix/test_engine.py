@@ -242,7 +242,7 @@ def test_offline_root_runs_no_command_and_restarts_nothing(tmp_path: Path) -> No
     plan = Plan(
         steps=plan.steps,
         commands=(Command(("systemctl", "daemon-reload"), "r", "reload"),),
-        restarts=(Restart("kubelet.service", "r"),),
+        restarts=(Restart("kubelet.service", ("r",)),),
     )
     ran: list[tuple[str, ...]] = []
 
@@ -266,7 +266,7 @@ def test_live_root_runs_commands_and_restarts_only_with_restart(tmp_path: Path) 
     live = Root(str(root), live=True)  # a live root whose files are in tmp
     plan = Plan(
         commands=(Command(("systemctl", "daemon-reload"), "r", "reload"),),
-        restarts=(Restart("microk8s", "r", manager="snap"),),
+        restarts=(Restart("microk8s", ("r",), manager="snap"),),
     )
     ran: list[tuple[str, ...]] = []
 

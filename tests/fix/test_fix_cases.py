@@ -11,6 +11,9 @@ writes, at their node paths; exactly these files must change). ``case.yaml``::
     commands: ["systemctl daemon-reload"] # the plan's commands (offline: not run)
     restart: ["snap restart microk8s"]    # the plan's restarts (offline: not run)
     after_findings: [boot-cmdline-ignored]  # rules that must fire after the apply
+    containerd: {path: /etc/containerd/config.toml, systemd: true}  # the real containerd
+                                          # must load the written file: SystemdCgroup as
+                                          # given, no disabled plugin, CRI plugin ok
 
 For each case, on a copy of the root whose files are owned by 4321:4321: the plan is shown
 (exit 1), ``fix --apply --yes`` writes exactly ``after/`` with modes and owners kept, the
@@ -30,6 +33,7 @@ import pytest
 import yaml
 
 from nodedoctor.cli import main
+from tests.fix import realcontainerd
 from tests.fix.helpers import snapshot
 from tests.helpers import check_root
 
@@ -72,6 +76,20 @@ def _expected_after(case: Path) -> dict[str, bytes]:
     return out
 
 
+def _real_containerd_loads(root: Path, want: dict[str, Any], workdir: Path) -> None:
+    why_not = realcontainerd.available()
+    if why_not is not None:
+        pytest.skip(f"real containerd: {why_not}")
+    config = root / str(want["path"]).lstrip("/")
+    dump = realcontainerd.config_dump(config)
+    cri = dump["plugins"]["io.containerd.grpc.v1.cri"]
+    assert cri["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"] is want["systemd"]
+    assert dump.get("disabled_plugins", []) == []
+    started = realcontainerd.start(config, workdir)
+    assert started.ok, started.log[-2000:]
+    assert started.status("io.containerd.grpc.v1.cri") == "ok", started.plugins
+
+
 @pytest.mark.parametrize("case", CASE_DIRS, ids=[p.name for p in CASE_DIRS])
 def test_fix_case(case: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = _load(case)
@@ -112,6 +130,8 @@ def test_fix_case(case: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     # Links inside the root (MicroK8s's current -> <revision>) are followed: the target changes.
     real = {os.path.relpath(os.path.realpath(root / p.lstrip("/")), root) for p in expected}
     assert changed == real
+    if "containerd" in spec:
+        _real_containerd_loads(root, spec["containerd"], tmp_path / "containerd")
     if "after_findings" in spec:
         report = check_root(root, profile=spec.get("profile"))
         assert set(spec["after_findings"]) <= {f.rule for f in report.findings}

@@ -340,7 +340,7 @@ def outcomes(
         if rule not in plan.addressed:
             continue
         pending = [
-            " ".join(r.argv) for r in plan.restarts if r.rule == rule and r.argv not in restarted
+            " ".join(r.argv) for r in plan.restarts if rule in r.rules and r.argv not in restarted
         ]
         if rule not in still:
             detail = f"restart needed: {', '.join(pending)}" if pending else ""

@@ -89,7 +89,8 @@ class Restart:
     """A service the plan names; restarted only with ``--restart`` on a live node."""
 
     service: str
-    rule: str
+    #: The rules whose fix needs this restart to take effect.
+    rules: tuple[str, ...]
     #: ``systemctl`` (``systemctl restart <unit>``) or ``snap`` (``snap restart <snap>``).
     manager: str = "systemctl"
 
@@ -209,8 +210,12 @@ class Workspace:
             self.commands.append(cmd)
 
     def restart(self, service: str, rule: str, manager: str = "systemctl") -> None:
-        if all(r.service != service for r in self.restarts):
-            self.restarts.append(Restart(service, rule, manager))
+        for i, r in enumerate(self.restarts):
+            if r.service == service:
+                if rule not in r.rules:
+                    self.restarts[i] = Restart(service, (*r.rules, rule), r.manager)
+                return
+        self.restarts.append(Restart(service, (rule,), manager))
 
     def need_reboot(self, rule: str) -> None:
         if rule not in self.reboot:

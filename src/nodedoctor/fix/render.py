@@ -28,7 +28,8 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         ],
         "commands": [{"argv": list(c.argv), "rule": c.rule, "why": c.why} for c in plan.commands],
         "restart": [
-            {"service": r.service, "argv": list(r.argv), "rule": r.rule} for r in plan.restarts
+            {"service": r.service, "argv": list(r.argv), "rules": list(r.rules)}
+            for r in plan.restarts
         ],
         "reboot": {"required": plan.reboot_required, "rules": list(plan.reboot)},
         "will_not_do": [
@@ -56,7 +57,7 @@ def plan_text(plan: Plan) -> str:
         out += [f"  {c.display}    # {c.why}" for c in plan.commands]
     if plan.restarts:
         out.append("services to restart (only with --restart, live):")
-        out += [f"  {' '.join(r.argv)}    # for {r.rule}" for r in plan.restarts]
+        out += [f"  {' '.join(r.argv)}    # for {', '.join(r.rules)}" for r in plan.restarts]
     if plan.reboot_required:
         out.append(
             f"reboot required afterwards (for {', '.join(plan.reboot)}); never done by nodedoctor"

@@ -21,11 +21,12 @@ from nodedoctor.sources.root import UnsafePathError
 
 def registry() -> tuple[FixerEntry, ...]:
     """Every fixer, in the order plans apply them (the list is the registration)."""
-    from nodedoctor.fix.fixers import boot, containerd, instructions, kubelet
+    from nodedoctor.fix.fixers import boot, containerd, crio, instructions, kubelet
 
     entries: list[FixerEntry] = [
         *boot.FIXERS,
         *containerd.FIXERS,
+        *crio.FIXERS,
         *kubelet.FIXERS,
         *instructions.FIXERS,
     ]

@@ -66,7 +66,7 @@ def _set_driver(ws: Workspace, handler: RuncHandler, systemd: bool, rule: str) -
         new = set_key(text, table, "SystemdCgroup", systemd, literal_keys=version >= 3)
     except EditError as exc:
         raise exc.at(handler.file) from None
-    where = ".".join(table)
+    where = ".".join(f'"{part}"' if "." in part else part for part in table)
     ws.write_text(
         handler.file,
         new,

@@ -7,8 +7,11 @@ Kubernetes documentation says; research runtimes.md §2).
 from __future__ import annotations
 
 from nodedoctor.facts.crio import DROP_INS, crio_facts
+from nodedoctor.fix.fixers.base import FixerEntry
 from nodedoctor.fix.plan import Workspace
 from nodedoctor.fix.textedit import EditError
+from nodedoctor.fix.tomledit import set_key
+from nodedoctor.model import Finding
 
 DROP_IN = f"{DROP_INS}/99-nodedoctor-cgroup-manager.conf"
 
@@ -53,3 +56,37 @@ def set_crio_manager(ws: Workspace, manager: str, rule: str) -> None:
         fmt="toml",
     )
     ws.restart("crio.service", rule)
+
+
+def fix_conmon_cgroup(ws: Workspace, finding: Finding) -> None:
+    """Set each rejected ``conmon_cgroup`` / ``monitor_cgroup`` to ``"pod"`` (valid with
+    both managers) in the file whose line wins, changing only that value."""
+    crio = ws.facts.get(crio_facts)
+    if crio.unknown:
+        raise EditError(crio.unknown)
+    if not crio.problems:
+        raise EditError("CRI-O's facts show no rejected monitor cgroup")
+    for problem in crio.problems:
+        path = problem.file
+        if problem.handler is None:
+            table, key = ["crio", "runtime"], "conmon_cgroup"
+        else:
+            table, key = ["crio", "runtime", "runtimes", problem.handler], "monitor_cgroup"
+        text = ws.read_text(path)
+        if text is None:
+            raise EditError("cannot read it as UTF-8 text", path).at(path)
+        try:
+            new = set_key(text, table, key, "pod")
+        except EditError as exc:
+            raise exc.at(path) from None
+        ws.write_text(
+            path,
+            new,
+            rule=finding.rule,
+            description=f'{key} = "pod" (was "{problem.value}": {problem.message})',
+            fmt="toml",
+        )
+    ws.restart("crio.service", finding.rule)
+
+
+FIXERS = (FixerEntry("crio-conmon-cgroup-invalid", fix_conmon_cgroup),)
