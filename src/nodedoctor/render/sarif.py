@@ -3,7 +3,8 @@ per finding located at the evidence files and lines.
 
 Files are given relative to the ``NODEROOT`` base (the node's ``/``, or the ``--root``
 directory), so a viewer can resolve them against wherever the node's files are. Evidence
-that is a command's output, not a file, is a logical location of kind ``command``.
+that is not a file (a command's output, a built-in default, a deployer's behaviour) is a
+logical location named by its source, with the text as the location's message.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def _location(ev: Evidence) -> dict[str, Any]:
             return {"physicalLocation": physical}
         return {"physicalLocation": physical, "message": {"text": ev.text or ev.source}}
     return {
-        "logicalLocations": [{"name": ev.source, "kind": "command"}],
+        "logicalLocations": [{"name": ev.source}],
         "message": {"text": ev.text or ev.source},
     }
 
