@@ -9,7 +9,6 @@ their own containerd on their own sockets). Without a kubelet, the runtime insta
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 
 from nodedoctor.facts import Facts, Sourced
@@ -58,6 +57,8 @@ def runtime_name(endpoint: str) -> str | None:
 
 def socket_answers(path: str, timeout: float = SOCKET_TIMEOUT) -> bool:
     """Whether a unix socket accepts a connection (no gRPC spoken)."""
+    import socket  # live only: offline checks skip its import
+
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
