@@ -68,6 +68,7 @@ from nodedoctor.parsers.containerd import (
     MISSING,
     ContainerdConfigFile,
     Path,
+    TomlLine,
     parse_containerd_config,
     render_k3s_template,
 )
@@ -215,19 +216,37 @@ class ContainerdFacts:
 # Loading
 
 
-def _glob(facts: Facts, base_dir: str, pattern: str) -> list[str]:
-    full = pattern if pattern.startswith("/") else posixpath.join(base_dir, pattern)
+def _resolve(facts: Facts, parent: str, pattern: str, glob_from_cwd: bool) -> list[str]:
+    """containerd's resolveImports: a pattern with ``*`` is globbed, anything else is one path
+    (which must exist). A relative path is joined to the importing file's directory, except
+    that containerd 1.x globs a relative pattern from its working directory (``/`` under
+    systemd); checked with the Debian containerd 1.6.20."""
+    relative = not pattern.startswith("/")
+    is_glob = "*" in pattern
+    if relative and is_glob and glob_from_cwd:
+        full = posixpath.join("/", pattern)
+    elif relative:
+        full = posixpath.join(posixpath.dirname(parent), pattern)
+    else:
+        full = pattern
     full = posixpath.normpath(full)
+    if not is_glob:
+        return [full]
     directory, name = posixpath.split(full)
     if any(c in directory for c in "*?["):
-        return []  # containerd's filepath.Glob would expand it; not modelled
-    if not any(c in name for c in "*?["):
-        return [full] if facts.root.exists(full) else []
+        return []  # a wildcard in a directory part is not modelled
     return facts.root.glob(directory, name)
 
 
-def _load(facts: Facts, top: str, text_of: dict[str, str] | None = None) -> list[LoadedFile]:
-    """The top file and its imports, breadth first, each once (containerd's LoadConfig)."""
+def _load(
+    facts: Facts,
+    top: str,
+    text_of: dict[str, str] | None = None,
+    glob_from_cwd: bool = False,
+    missing: list[tuple[str, str]] | None = None,
+) -> list[LoadedFile]:
+    """The top file and its imports, breadth first, each once (containerd's LoadConfig).
+    Imported paths that do not exist are added to ``missing`` as (path, importing file)."""
     out: list[LoadedFile] = []
     pending: list[tuple[str, str | None]] = [(top, None)]
     seen: set[str] = set()
@@ -245,15 +264,25 @@ def _load(facts: Facts, top: str, text_of: dict[str, str] | None = None) -> list
         else:
             parsed = facts.parse(path, parse_containerd_config)
             if parsed is None:
+                if parent is not None and missing is not None and not facts.root.exists(path):
+                    missing.append((path, parent))
                 continue
             config = parsed
         out.append(LoadedFile(path, config, parent))
         imports = config.get(("imports",))
         if isinstance(imports, list):
-            base = posixpath.dirname(path)
             for pattern in imports:
                 if isinstance(pattern, str):
-                    pending.extend((p, path) for p in _glob(facts, base, pattern))
+                    pending.extend((p, path) for p in _resolve(facts, path, pattern, glob_from_cwd))
+    return out
+
+
+def _relative_globs(files: list[LoadedFile]) -> list[tuple[LoadedFile, str]]:
+    out: list[tuple[LoadedFile, str]] = []
+    for f in files:
+        imports = f.config.get(("imports",))
+        if isinstance(imports, list):
+            out.extend((f, p) for p in imports if isinstance(p, str) and "*" in p and p[:1] != "/")
     return out
 
 
@@ -528,7 +557,7 @@ def _handlers(
     vtext = (
         f"containerd {version.release[0]}.{version.release[1]}.{version.release[2]}"
         if version
-        else f"containerd {ev.major}.x"
+        else "containerd"
     )
     handlers: dict[str, RuncHandler] = {}
     legacy = _get(ev.tree, (*base, "systemd_cgroup"))
@@ -601,8 +630,11 @@ def _handlers(
 
 
 def _cri_disabled(ev: _Eval, files: list[LoadedFile]) -> CriState | None:
+    # 1.x matches disabled_plugins by short id in a version 1 config and by URI otherwise
+    # (checked with the Debian containerd 1.6.20); 2.x has renamed "cri" to its URI already.
+    names = {CRI_V1} if ev.major == 1 and ev.config_version == 1 else {CRI_V2}
     for leaf in ev.disabled:
-        if leaf.value in CRI_NAMES:
+        if leaf.value in names:
             evidence = _evidence(files, leaf.file, ("disabled_plugins",), "disabled_plugins")
             return CriState(
                 f'disabled_plugins lists "{leaf.value}": containerd runs without its CRI '
@@ -660,16 +692,18 @@ def containerd_facts(facts: Facts) -> ContainerdFacts:
     semantics: int | None = None
     semantics_note = ""
     k3s_default: tuple[str, Evidence] | None = None
+    choice: tuple[str, Evidence] | None = None
+    base: tuple[int, str, str] | None = None  # line, text, template including k3s's base
 
     if profile == "microk8s":
         layout, endpoint, top = "microk8s", MICROK8S_SOCKET, MICROK8S_TEMPLATE
         template = facts.read(MICROK8S_TEMPLATE)
         if template is not None and "${RUNTIME}" in template:
             # run-containerd-with-args fills ${RUNTIME} with sed; the rendered file tells which.
-            rendered = facts.parse(MICROK8S_RENDERED, parse_containerd_config)
+            rendered_cfg = facts.parse(MICROK8S_RENDERED, parse_containerd_config)
             name = (
-                rendered.get(("plugins", CRI_V2, "containerd", "default_runtime_name"))
-                if rendered is not None
+                rendered_cfg.get(("plugins", CRI_V2, "containerd", "default_runtime_name"))
+                if rendered_cfg is not None
                 else None
             )
             if isinstance(name, str) and "${" not in name:
@@ -689,12 +723,12 @@ def containerd_facts(facts: Facts) -> ContainerdFacts:
         for cand in candidates:
             text = facts.read(cand)
             if text is not None:
-                rendered, includes_base = render_k3s_template(text, values)
+                rendered, base_line = render_k3s_template(text, values)
                 texts = {cand: rendered}
                 top = cand
-                if includes_base:
+                if base_line is not None:
                     notes.append(f"{cand} starts from k3s's base template")
-                    k3s_default = choice
+                    base = (base_line, text.splitlines()[base_line - 1].strip(), cand)
                 break
         if not top:
             if facts.root.exists(K3S_RENDERED):
@@ -705,6 +739,28 @@ def containerd_facts(facts: Facts) -> ContainerdFacts:
                 k3s_default = choice
 
     files = _load(facts, top, texts) if top else []
+    if base is not None and files and files[0].path == base[2]:
+        if choice is None:
+            return ContainerdFacts(
+                True,
+                layout,
+                top,
+                version,
+                semantics,
+                semantics_note,
+                None,
+                tuple(files),
+                None,
+                {},
+                None,
+                None,
+                None,
+                (),
+                endpoint,
+                unknown=f"{top} uses k3s's base template, whose SystemdCgroup (k3s's own "
+                "choice) cannot be told",
+            )
+        files[0] = _with_k3s_base(files[0], base[0], base[1], choice[0] == "true")
     present = bool(files) or installed is not None or layout != "standard"
     empty = ContainerdFacts(
         present,
@@ -748,10 +804,17 @@ def containerd_facts(facts: Facts) -> ContainerdFacts:
 
     majors = [semantics] if semantics is not None else [1, 2]
     results = []
+    relative_globs = _relative_globs(files_used)
     for major in majors:
-        results.append(
-            _evaluate(files_used, major, version.value if version else None, top or CONFIG)
-        )
+        loaded = files_used
+        missing: list[tuple[str, str]] = []
+        if files_used:
+            loaded = _load(facts, top, texts, glob_from_cwd=major == 1, missing=missing)
+            if base is not None and loaded and choice is not None:
+                loaded[0] = files_used[0]
+        result = _evaluate(loaded, major, version.value if version else None, top or CONFIG)
+        result[4].extend(_import_problems(loaded, missing, relative_globs if major == 1 else []))
+        results.append(result)
     first = results[0]
     if len(results) > 1:
         a, b = results
@@ -869,6 +932,71 @@ def _rendered_problems(
             )
         ]
     return []
+
+
+def _import_problems(
+    files: list[LoadedFile],
+    missing: list[tuple[str, str]],
+    relative_globs: list[tuple[LoadedFile, str]],
+) -> list[ConfigProblem]:
+    out: list[ConfigProblem] = []
+    for path, parent in missing:
+        ev = _evidence(files, parent, ("imports",), "imports")
+        out.append(
+            ConfigProblem(
+                Severity.ERROR,
+                "containerd refuses the configuration: an imported file does not exist",
+                f"{parent} imports {path}, which does not exist; containerd fails with "
+                f"`failed to load TOML: {path}: open {path}: no such file or directory`",
+                (ev,),
+                f"create {path} or remove it from imports (a glob such as *.toml may match "
+                "nothing)",
+                (parent,),
+            )
+        )
+    for f, pattern in relative_globs:
+        ev = _evidence(files, f.path, ("imports",), "imports")
+        out.append(
+            ConfigProblem(
+                Severity.WARNING,
+                "containerd 1.x expands a relative import glob from its working directory",
+                f"{f.path} imports {pattern!r}: containerd 1.x globs a relative pattern from its "
+                "working directory (/ under systemd), not from the file's directory, so it "
+                f"reads /{pattern.lstrip('./')} (containerd 2.x joins it to the file's directory)",
+                (ev,),
+                f"write the pattern as an absolute path, e.g. "
+                f"{posixpath.join(posixpath.dirname(f.path), pattern)}",
+                (f.path,),
+            )
+        )
+    return out
+
+
+def _with_k3s_base(f: LoadedFile, line: int, text: str, systemd: bool) -> LoadedFile:
+    """The template with what k3s's ``base`` template contributes to the runc handler (the
+    driver k3s chose), placed on the line that includes it. The rendered file is one TOML
+    document, so the template's own keys sit beside the base's, key by key."""
+    version = f.config.version or (3 if f.path == K3S_TEMPLATE_V3 else 2)
+    runc: Path = options_table(version, "runc")[:-1]
+    base: dict[str, Any] = {"version": version}
+    node = base
+    for part in runc:
+        node = node.setdefault(part, {})
+    node["runtime_type"] = "io.containerd.runc.v2"
+    node["options"] = {"SystemdCgroup": systemd}
+    merged = copy.deepcopy(base)
+    _merge(merged, f.config.data)
+    lines = dict(f.config.lines)
+    where = TomlLine(line, text)
+    for path in (
+        ("version",),
+        *(runc[:i] for i in range(1, len(runc) + 1)),
+        (*runc, "runtime_type"),
+        (*runc, "options"),
+        (*runc, "options", "SystemdCgroup"),
+    ):
+        lines.setdefault(path, where)
+    return LoadedFile(f.path, ContainerdConfigFile(merged, lines, f.config.headers), f.imported_by)
 
 
 def _replace(base: ContainerdFacts, **changes: Any) -> ContainerdFacts:

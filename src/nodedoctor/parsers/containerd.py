@@ -29,7 +29,7 @@ numbers) and substitutes the values k3s would:
 >>> text, base = render_k3s_template('{{ template "base" . }}\\n[plugins.x.options]\\n'
 ...     '  SystemdCgroup = {{ .SystemdCgroup }}\\n', {"SystemdCgroup": "true"})
 >>> base, text.splitlines()
-(True, ['', '[plugins.x.options]', '  SystemdCgroup = true'])
+(1, ['', '[plugins.x.options]', '  SystemdCgroup = true'])
 """
 
 from __future__ import annotations
@@ -252,20 +252,20 @@ _ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}")
 _TEMPLATE_BASE = re.compile(r'^template\s+"base"')
 
 
-def render_k3s_template(text: str, values: Mapping[str, str]) -> tuple[str, bool]:
+def render_k3s_template(text: str, values: Mapping[str, str]) -> tuple[str, int | None]:
     """The TOML a k3s ``config.toml.tmpl`` gives, as far as it can be told without k3s.
 
     Lines holding only actions (``{{ template "base" . }}``, ``{{ if ... }}``, ``{{ end }}``)
     become empty (both branches of a condition are kept); ``{{ .Name }}`` is replaced by
-    ``values[Name]`` when given, else left as a string. Returns the text and whether it
-    includes k3s's own ``base`` template.
+    ``values[Name]`` when given, else left as a string. Returns the text and the line that
+    includes k3s's own ``base`` template (``None`` when it does not).
     """
     out: list[str] = []
-    includes_base = False
-    for line in text.splitlines():
+    base_line: int | None = None
+    for lineno, line in enumerate(text.splitlines(), 1):
         actions = _ACTION.findall(line)
-        if any(_TEMPLATE_BASE.match(a) for a in actions):
-            includes_base = True
+        if base_line is None and any(_TEMPLATE_BASE.match(a) for a in actions):
+            base_line = lineno
         if actions and not _ACTION.sub("", line).strip():
             out.append("")
             continue
@@ -277,4 +277,4 @@ def render_k3s_template(text: str, values: Mapping[str, str]) -> tuple[str, bool
             return m.group(0)
 
         out.append(_ACTION.sub(substitute, line))
-    return "\n".join(out) + ("\n" if text.endswith("\n") else ""), includes_base
+    return "\n".join(out) + ("\n" if text.endswith("\n") else ""), base_line
