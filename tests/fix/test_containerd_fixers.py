@@ -170,3 +170,46 @@ def _write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+MICROK8S = REPO / "tests/roots/microk8s-default-layout/root"
+K3S = REPO / "tests/roots/k3s-default-layout/root"
+TEMPLATE = "var/snap/microk8s/current/args/containerd-template.toml"
+RENDERED = "var/snap/microk8s/current/args/containerd.toml"
+
+
+def test_microk8s_template_is_edited_never_the_rendered_file(tmp_path: Path) -> None:
+    """The kubelet switched to systemd by hand (args/kubelet): containerd follows in the
+    template, which MicroK8s renders into containerd.toml on every start."""
+    root = tmp_path / "root"
+    shutil.copytree(MICROK8S, root, symlinks=True)
+    args = root / "var/snap/microk8s/current/args/kubelet"
+    args.write_text(args.read_text() + "--cgroup-driver=systemd\n")
+    rendered = (root / RENDERED).read_bytes()
+    template = (root / TEMPLATE).read_text()
+    r = directory_root(str(root))
+    plan = build_plan(Facts(r), [_finding("cgroup-driver-mismatch")])
+    assert [s.path for s in plan.steps] == [f"/{TEMPLATE}"]
+    assert [" ".join(x.argv) for x in plan.restarts] == ["snap restart microk8s"]
+    engine.apply(r, plan)
+    assert (root / RENDERED).read_bytes() == rendered
+    after = (root / TEMPLATE).read_text()
+    added = [ln.strip() for ln in after.splitlines() if ln not in template.splitlines()]
+    # The runc handler has no options table in this template: it is created (the nvidia
+    # handler, of the legacy runtime.v1.linux type, takes no SystemdCgroup and is left alone).
+    assert [ln for ln in added if ln] == [
+        '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]',
+        "SystemdCgroup = true",
+    ]
+
+
+def test_k3s_is_never_flipped_on_one_side(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(K3S, root, symlinks=True)
+    before = snapshot(root)
+    plan = build_plan(Facts(directory_root(str(root))), [_finding("cgroup-driver-mismatch")])
+    assert not plan.steps
+    assert not plan.actionable
+    (instruction,) = plan.instructions
+    assert "never flips only one side of k3s" in instruction.why
+    assert snapshot(root) == before

@@ -62,6 +62,24 @@ def _header_indent(table: Any) -> str | None:
     return None if trivia is None else str(trivia.indent)
 
 
+def _insert_after_last_key(node: Any, key: str, item: Item) -> None:
+    """Put ``key`` right after the table's last key/value, so that comments and blank lines
+    that close the table (often the next table's heading comment) stay where they are."""
+    container = node.value if isinstance(node, Table) else node
+    body = getattr(container, "body", [])
+    last = max(
+        (i for i, (k, v) in enumerate(body) if k is not None and not isinstance(v, (Table, AoT))),
+        default=None,
+    )
+    if last is None or last == len(body) - 1:
+        if isinstance(node, Table):
+            node.raw_append(key, item)
+        else:
+            node.append(key, item)
+        return
+    container._insert_at(last + 1, key, item)
+
+
 def set_key(
     text: str, table_path: Sequence[str], key: str, value: Any, literal_keys: bool = False
 ) -> str:
@@ -119,10 +137,7 @@ def set_key(
         if indent is None:
             indent = (_header_indent(node) or "") + "  "
         item.trivia.indent = indent
-        if isinstance(node, Table):
-            node.raw_append(key, item)
-        else:
-            node.append(key, item)
+        _insert_after_last_key(node, key, item)
     if created is not None:
         created.raw_append(None, tomlkit.nl())
     out = tomlkit.dumps(doc)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from nodedoctor.facts.containerd import (
     CRI_NAMES,
+    RUNC_TYPES,
     ContainerdFacts,
     RuncHandler,
     containerd_facts,
@@ -116,7 +117,12 @@ def fix_driver_mismatch(ws: Workspace, finding: Finding) -> None:
         raise EditError(f"the runtime is {runtime.name}; set its cgroup driver by hand")
     if not cf.present or not cf.handlers:
         raise EditError("no containerd configuration with a runc handler to edit")
-    handlers = [h for h in cf.handlers.values() if h.systemd_cgroup != systemd]
+    # SystemdCgroup is an option of runc-type handlers only (runtimes.md §1.1, §1.5).
+    handlers = [
+        h
+        for h in cf.handlers.values()
+        if h.runtime_type in RUNC_TYPES and h.systemd_cgroup != systemd
+    ]
     if not handlers:
         raise EditError("every runc handler already uses the kubelet's driver")
     for handler in handlers:
