@@ -166,3 +166,21 @@ def test_a_custom_cgroup_root_is_walked_too(tmp_path: Path) -> None:
         "/sys/fs/cgroup/k8s.slice/k8s-kubepods.slice/k8s-kubepods-besteffort.slice"
     )
     assert "/sys/fs/cgroup/k8s.slice" not in steps
+
+
+def test_link_loops_in_a_recorded_tree_end(tmp_path: Path) -> None:
+    """A hostile root with links looping inside kubepods: the walk ends, each dir once."""
+    import os
+    import time
+
+    root = hybrid_root(tmp_path)
+    besteffort = root / "sys/fs/cgroup/memory/kubepods/besteffort"
+    for name in ("a", "b", "c"):
+        os.symlink("..", besteffort / name)
+    started = time.monotonic()
+    plan = _plan(root)
+    assert time.monotonic() - started < 5
+    paths = [s.path for s in plan.steps if s.kind == "kubepods"]
+    paths += [k.path for k in plan.kept if k.kind == "kubepods"]
+    assert len(paths) == len(set(paths))
+    assert not [p for p in paths if p.endswith(("/a", "/b", "/c"))]

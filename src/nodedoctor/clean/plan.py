@@ -31,6 +31,7 @@ from nodedoctor.facts.mounts import mount_table
 from nodedoctor.facts.processes import processes
 from nodedoctor.facts.teardown import CGROUP_ROOT, STANDARD_BPFFS, Leftover, teardown_facts
 from nodedoctor.model import Evidence
+from nodedoctor.sources.root import UnsafePathError
 
 CGROUP_ROOT_ENV = "NODEDOCTOR_CGROUP_ROOT"
 KUBEPODS_TOPS = ("kubepods", "kubepods.slice")
@@ -216,16 +217,29 @@ class _Node:
     children: list[_Node]
 
 
-def _walk(facts: Facts, top: str, budget: list[int]) -> _Node | None:
+def _host_path(facts: Facts, path: str) -> str | None:
+    try:
+        return os.path.realpath(facts.root.resolve(path))
+    except UnsafePathError:
+        return None
+
+
+def _walk(facts: Facts, top: str, budget: list[int], seen: set[str]) -> _Node | None:
+    """The cgroup tree at ``top``. A cgroup filesystem has no links; a recorded root might,
+    so a directory reached twice (a link loop) is not walked again."""
+    host = _host_path(facts, top)
+    if host is None or host in seen:
+        return None
     entries = facts.root.listdir(top)
     if entries is None or budget[0] <= 0:
         return None
+    seen.add(host)
     budget[0] -= 1
     node = _Node(top, facts.read(f"{top}/cgroup.procs"), [])
     for name in entries:
         child = f"{top}/{name}"
         if facts.root.is_dir(child):
-            sub = _walk(facts, child, budget)
+            sub = _walk(facts, child, budget, seen)
             if sub is not None:
                 node.children.append(sub)
     return node
@@ -393,10 +407,11 @@ def plan_clean(facts: Facts, cgroup_root: str | None = None) -> CleanPlan:
     notes += hierarchy_notes
     rmdirs: list[Step] = []
     budget = [MAX_CGROUPS]
+    seen: set[str] = set()
     tops = kubepods_tops(facts)
     for hierarchy in hierarchies:
         for top in tops:
-            tree = _walk(facts, f"{hierarchy.rstrip('/')}/{top}", budget)
+            tree = _walk(facts, f"{hierarchy.rstrip('/')}/{top}", budget, seen)
             if tree is not None:
                 _cgroup_steps(facts, hierarchy, tree, rmdirs, kept)
     if budget[0] <= 0:
