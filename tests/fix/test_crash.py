@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -155,3 +156,45 @@ def test_kill_at_random_moments(tmp_path: Path) -> None:
         assert snapshot(root) == before
     # The kills landed at different points (not all before or all after the apply).
     assert len(outcomes) >= 3, outcomes
+
+
+@pytest.mark.slow
+def test_kill_the_cli_apply_then_rollback(tmp_path: Path) -> None:
+    """``nodedoctor fix --apply --yes`` on the Docker containerd.io scenario, killed right
+    after its journal is written and again after its file is written; ``nodedoctor
+    rollback`` restores the root each time."""
+    scenario = REPO / "tests/roots/docker-containerd-io/root"
+    for stage in ("journal written", "wrote /etc/containerd/config.toml"):
+        root = tmp_path / stage.replace(" ", "-").replace("/", "_")
+        shutil.copytree(scenario, root, symlinks=True)
+        before = snapshot(root)
+        env = {**os.environ, "PYTHONPATH": f"{REPO}:{REPO / 'src'}"}
+        env[engine.PAUSE_ENV] = "30"
+        env[engine.PAUSE_AT_ENV] = stage
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nodedoctor", "fix", "--root", str(root), "--apply", "--yes"],
+            cwd=REPO,
+            env=env,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        )
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if line.strip() == f"nodedoctor-test: {stage}":
+                break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stderr.close()
+        config = (root / "etc/containerd/config.toml").read_text()
+        assert ('disabled_plugins = ["cri"]' in config) == (stage == "journal written")
+        rolled = subprocess.run(
+            [sys.executable, "-m", "nodedoctor", "rollback", "--root", str(root)],
+            cwd=REPO,
+            env={k: v for k, v in env.items() if not k.startswith("NODEDOCTOR_TEST")},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+        assert snapshot(root) == before
