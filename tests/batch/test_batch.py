@@ -147,3 +147,13 @@ def test_single_root_still_takes_every_format(roots: list[Path]) -> None:
     out = nodedoctor("check", "--root", str(roots[0]))
     assert out.returncode == 0, out.stderr
     assert "passed" in out.stdout
+
+
+def test_repeated_root_options_add_up(roots: list[Path]) -> None:
+    out = nodedoctor(
+        "check", "--format", "json", "--root", str(roots[0]), "--root", str(roots[1]), str(roots[2])
+    )
+    assert out.returncode == 0, out.stderr
+    assert [json.loads(line)["node"]["root"] for line in out.stdout.splitlines()] == [
+        str(r) for r in roots[:3]
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 from nodedoctor.model import Severity
 from nodedoctor.sources.root import Root, directory_root, live_root
@@ -24,20 +25,21 @@ class UsageError(Exception):
 def add_root_options(parser: argparse.ArgumentParser, many: bool = False) -> None:
     """``--root``/``--bundle``; with ``many`` each takes several (``check``'s batch mode)."""
     where = parser.add_mutually_exclusive_group()
-    nargs = "+" if many else None
+    # Several: ``--root A B`` and ``--root A --root B`` both give [A, B].
+    several: dict[str, Any] = {"nargs": "+", "action": "extend"} if many else {}
     where.add_argument(
         "--root",
         metavar="DIR",
         help="check a node's files under DIR (a mounted image, an extracted bundle) "
         "instead of this machine" + ("; several: one JSON line each" if many else ""),
-        nargs=nargs,
+        **several,
     )
     where.add_argument(
         "--bundle",
         metavar="FILE",
         help="check a bundle written by 'nodedoctor collect' (a .tar.gz), extracted safely "
         "into a private temporary directory" + ("; several: one JSON line each" if many else ""),
-        nargs=nargs,
+        **several,
     )
     parser.add_argument(
         "--profile",
