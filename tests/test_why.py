@@ -589,3 +589,29 @@ def test_documented_symptom_inside_a_journal_line(rule_id: str, symptom: str) ->
         'pod="kube-system/web-7d9c4-x7k2p" podUID="6f1c2b3a-9d4e-4f5a-8b6c-7d8e9f0a1b2c"'
     )
     assert rule_id in [m.rule_id for m in INDEX.match_text(line)]
+
+
+def test_orphaned_pod_directories_are_not_orphaned_cgroups() -> None:
+    """The kubelet's messages about orphaned pod *directories* (kubelet_volumes.go) are another
+    problem than pod cgroups left behind."""
+    for line in (
+        'E1123 10:00:00.000000    1234 kubelet_volumes.go:263] "There were many similar '
+        'errors. Turn up verbosity to see them." err="orphaned pod \\"6f1c2b3a-9d4e-4f5a-8b6c-'
+        '7d8e9f0a1b2c\\" found, but error occurred when trying to remove the volumes dir: not '
+        'a directory" numErrs=3',
+        '"Orphaned pod found, but volume paths are still present on disk" numPaths=2 '
+        'podUID="6f1c2b3a-9d4e-4f5a-8b6c-7d8e9f0a1b2c"',
+    ):
+        assert "orphaned-pod-cgroups" not in [m.rule_id for m in INDEX.match_text(line)]
+
+
+def test_cgroup_message_variants_across_versions() -> None:
+    """The kubelet's wording moved from "doesn't exist" (<= 1.30) to the validation error
+    (>= 1.31); both, and kubeadm's and k3s's messages, reach a rule."""
+    for text in (
+        "root container [kubepods] doesn't exist",
+        'error validating root container [kubepods] : cgroup ["kubepods"] has some missing '
+        "controllers: cpuset",
+        "failed to find memory cgroup (v2)",
+    ):
+        assert INDEX.match_text(text), text
