@@ -38,7 +38,19 @@ SECRETS = {
     "flag-token": "flag-token-1234",
     "pem-body": "MIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu",
     "bearer": "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.payload.sig",
+    "kubeadm-certificate-key": "e6a2eb8581237ab72a4f494f30285ec12a9694d750b9785706a83bfcbbbd2204",
+    "kubeadm-join-token": "7q2c1k.h2v8d0x9r3m5n1p4",
 }
+
+KUBEADM_CONFIG = f"""apiVersion: kubeadm.k8s.io/v1beta4
+kind: JoinConfiguration
+controlPlane:
+  certificateKey: {SECRETS["kubeadm-certificate-key"]}
+discovery:
+  bootstrapToken:
+    apiServerEndpoint: 10.0.0.10:6443
+    token: "{SECRETS["kubeadm-join-token"]}"
+"""
 
 CONTAINERD_CONFIG = f"""version = 2
 
@@ -106,6 +118,7 @@ def _plant(root: Path) -> None:
         "etc/cloud/cloud.cfg": "datasource_list: [GCE]\nssh_key: |\n  "
         + PEM.replace("\n", "\n  ")
         + "\n",
+        "etc/kubernetes/kubeadm-join.yaml": KUBEADM_CONFIG,
         "etc/os-release": 'ID=debian\nVERSION_ID="12"\n',
         "proc/sys/kernel/hostname": "node-1\n",
         "proc/4242/comm": "k3s-server\n",
@@ -136,6 +149,7 @@ def test_no_planted_secret_leaves_the_node(tmp_path: Path, monkeypatch: pytest.M
         "/root/.docker/config.json",
         "/var/lib/rancher/k3s/server/token",
         "/etc/ssl/private/node.pem",
+        "/etc/kubernetes/kubeadm-join.yaml",
     )
     monkeypatch.setattr(collect_mod, "ALWAYS", collect_mod.ALWAYS + extra)
     from nodedoctor.sources.bundle import bundle_directory_root
@@ -165,6 +179,9 @@ def test_no_planted_secret_leaves_the_node(tmp_path: Path, monkeypatch: pytest.M
         assert 'password = "<redacted>"' in toml
         assert "SystemdCgroup = true" in toml
         assert 'username = "ci"' in toml
+        kubeadm = bundle.read_text("/etc/kubernetes/kubeadm-join.yaml")
+        assert kubeadm is not None
+        assert "apiServerEndpoint: 10.0.0.10:6443" in kubeadm
         k3s = bundle.read_text("/etc/rancher/k3s/config.yaml")
         assert k3s is not None
         assert "cgroup-driver=systemd" in k3s

@@ -61,7 +61,8 @@ WITHHELD: tuple[tuple[str, str], ...] = (
     ("/var/lib/etcd/*", "cluster data"),
 )
 
-#: Keys whose values are credentials, compared case-insensitively after removing quotes.
+#: Keys whose values are credentials, compared case-insensitively with ``-`` and ``_`` removed
+#: (``identity_token``, ``identitytoken`` and ``identityToken`` are one key).
 CREDENTIAL_KEYS = frozenset(
     {
         "password",
@@ -70,33 +71,31 @@ CREDENTIAL_KEYS = frozenset(
         "auths",
         "authorization",
         "identitytoken",
-        "identity_token",
         "registrytoken",
         "token",
-        "agent-token",
-        "agent_token",
-        "server-token",
-        "bootstrap-token",
+        "agenttoken",
+        "servertoken",
+        "bootstraptoken",
+        "discoverytoken",
+        "accesstoken",
+        "refreshtoken",
+        "idtoken",
+        "sessiontoken",
+        "bearertoken",
+        "tokensecret",
         "secret",
-        "client-secret",
-        "client_secret",
-        "client-key-data",
-        "client-certificate-data",
-        "token-secret",
-        "bearer_token",
-        "bearer-token",
-        "api_key",
-        "api-key",
+        "clientsecret",
+        "clientkeydata",
+        "clientcertificatedata",
         "apikey",
-        "access_key",
-        "secret_key",
-        "aws_secret_access_key",
-        "aws_access_key_id",
-        "private_key",
-        "private-key",
-        "cert-key",
-        "certificate-key",
-        "encryption-key",
+        "accesskey",
+        "secretkey",
+        "awssecretaccesskey",
+        "awsaccesskeyid",
+        "privatekey",
+        "certkey",
+        "certificatekey",
+        "encryptionkey",
     }
 )
 
@@ -129,7 +128,7 @@ def withheld_reason(path: str) -> str | None:
 
 
 def _is_credential_key(key: str) -> bool:
-    last = key.lower().rsplit(".", 1)[-1]
+    last = key.lower().rsplit(".", 1)[-1].replace("-", "").replace("_", "")
     return last in CREDENTIAL_KEYS
 
 
