@@ -1,0 +1,107 @@
+"""Which runtime the kubelet talks to, whether its socket answers, the report's runtime block,
+and the evidence the runtime scenarios must show."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from nodedoctor.cli import main
+from nodedoctor.facts import Facts
+from nodedoctor.facts.runtime import runtime_facts, socket_answers
+from nodedoctor.sources.root import directory_root
+from tests.helpers import ROOTS, check_root
+
+
+def test_socket_answers_on_a_real_listener(tmp_path: Path) -> None:
+    path = tmp_path / "rt.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+    try:
+        assert socket_answers(str(path)) is True
+    finally:
+        server.close()
+    assert socket_answers(str(path)) is False  # the file is left, nobody listens
+    assert socket_answers(str(tmp_path / "absent.sock")) is False
+
+
+@pytest.mark.parametrize(
+    ("scenario", "name", "driver", "endpoint"),
+    [
+        (
+            "kubeadm-ubuntu22-containerd-default",
+            "containerd",
+            "cgroupfs",
+            "unix:///var/run/containerd/containerd.sock",
+        ),
+        ("crio-cgroupfs-wrong-conmon", "cri-o", "cgroupfs", "unix:///var/run/crio/crio.sock"),
+        (
+            "k3s-default-layout",
+            "containerd",
+            "systemd",
+            "unix:///run/k3s/containerd/containerd.sock",
+        ),
+        (
+            "microk8s-default-layout",
+            "containerd",
+            "cgroupfs",
+            "/var/snap/microk8s/common/run/containerd.sock",  # as its args file writes it
+        ),
+    ],
+)
+def test_runtime_of_scenarios(scenario: str, name: str, driver: str, endpoint: str) -> None:
+    facts = Facts(directory_root(str(ROOTS / scenario / "root")))
+    r = facts.get(runtime_facts)
+    assert (r.name, r.endpoint.value if r.endpoint else None) == (name, endpoint)
+    assert r.cgroup_driver is not None
+    assert r.cgroup_driver.value == driver
+    assert r.socket_answers is None  # offline: nothing is probed
+
+
+def test_report_has_the_runtime_block(capsys: pytest.CaptureFixture[str]) -> None:
+    root = ROOTS / "kubeadm-ubuntu22-containerd-default" / "root"
+    main(["check", "--root", str(root), "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["node"]["runtime"] == {
+        "name": "containerd",
+        "version": "1.6.20~ds1-1+deb12u3",
+        "cgroup_driver": "cgroupfs",
+        "endpoint": "unix:///var/run/containerd/containerd.sock",
+    }
+    [finding] = [f for f in report["findings"] if f["rule"] == "cgroup-driver-mismatch"]
+    assert {
+        "source": "/etc/containerd/config.toml",
+        "line": 125,
+        "text": "SystemdCgroup = false",
+    } in (finding["evidence"])
+    assert finding["fix"]["files"] == ["/etc/containerd/config.toml"]
+    assert finding["fix"]["restart"] == ["containerd", "kubelet"]
+    assert "drain" in finding["fix"]["summary"]
+
+
+def test_docker_containerd_io_evidence() -> None:
+    report = check_root(ROOTS / "docker-containerd-io" / "root")
+    [cri] = [f for f in report.findings if f.rule == "containerd-cri-disabled"]
+    assert (cri.evidence[0].source, cri.evidence[0].line) == ("/etc/containerd/config.toml", 1)
+    assert cri.evidence[0].text == 'disabled_plugins = ["cri"]'
+
+
+def test_confd_dropin_evidence_names_the_dropin() -> None:
+    facts = Facts(directory_root(str(ROOTS / "containerd-2.1-confd-dropin" / "root")))
+    r = facts.get(runtime_facts)
+    assert r.cgroup_driver is not None
+    ev = r.cgroup_driver.evidence
+    assert (ev.source, ev.line, ev.text) == (
+        "/etc/containerd/conf.d/10-systemd-cgroup.toml",
+        4,
+        "SystemdCgroup = true",
+    )
+
+
+def test_profile_forced_to_k3s_reads_k3s_socket() -> None:
+    report = check_root(ROOTS / "kubeadm-healthy-v2" / "root", profile="k3s")
+    assert report.node["runtime"]["endpoint"] == "unix:///run/k3s/containerd/containerd.sock"
