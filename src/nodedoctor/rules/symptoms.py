@@ -8,10 +8,12 @@ varies. Matching is therefore tolerant, not literal:
 
 1. Both sides are normalised: escapes undone (``\\"`` -> ``"``, ``\\n`` -> space), klog,
    syslog and ISO-timestamp prefixes dropped, UUIDs (with ``-`` or systemd's ``_``) and long
-   hex ids replaced, and the text split into lower-case words. Numbers and random-looking
-   words (``x7k2p``, ``veth5d2c1a7e``) are variable and ignored.
+   hex ids replaced, and the text split into lower-case words, a plural "s" folded
+   ("cgroups" is "cgroup"). Numbers and random-looking words (``x7k2p``, ``veth5d2c1a7e``)
+   are variable and ignored.
 2. Words are weighted: common words ("to", "failed", "error", ...) count a quarter, the
-   others one.
+   others one. A symptom that weighs less than 2.5 (``Terminating``, ``cpuset``) is too
+   generic to recognise an error by and is not indexed.
 3. The symptom and the line are aligned locally (Smith-Waterman over words): matching words
    score their weight, a symptom word missing from the line costs 0.6 of its weight, an extra
    word in the line costs 0.5 of its weight, except where the symptom has a placeholder (any
@@ -20,6 +22,10 @@ varies. Matching is therefore tolerant, not literal:
    of its weight for short symptoms, 80 % for medium, 70 % for long ones), or when the line
    is a **fragment** of it: the alignment covers at least 80 % of the line's weight, at least
    three words' weight, and a near-contiguous stretch of the symptom.
+
+For log files (``check --logs``), symptoms that share too few words with a line are not
+aligned at all, and results are cached by the line's words with every word that no symptom
+has forgotten, so lines that differ only in names, ids and times cost one alignment.
 
 >>> index = SymptomIndex([
 ...     ("kubepods-invalid", "failed to initialize top level QOS containers: root container "
