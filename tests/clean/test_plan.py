@@ -179,7 +179,7 @@ def test_link_loops_in_a_recorded_tree_end(tmp_path: Path) -> None:
         os.symlink("..", besteffort / name)
     started = time.monotonic()
     plan = _plan(root)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 60  # an exponential walk would never end
     paths = [s.path for s in plan.steps if s.kind == "kubepods"]
     paths += [k.path for k in plan.kept if k.kind == "kubepods"]
     assert len(paths) == len(set(paths))
