@@ -197,7 +197,9 @@ def cgroup_root_override(explicit: str | None = None) -> str | None:
 
 def _hierarchies(facts: Facts, override: str | None) -> tuple[list[str], list[str]]:
     if override is not None:
-        return [override], [f"cgroup tree root replaced by {override} ({CGROUP_ROOT_ENV})"]
+        return [override], [
+            f"cgroup tree root replaced by {override} (--cgroup-root or {CGROUP_ROOT_ENV})"
+        ]
     table = facts.get(mount_table)
     points: list[str] = []
     for m in table.of_type("cgroup", "cgroup2"):

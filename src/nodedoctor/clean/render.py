@@ -40,7 +40,7 @@ def _plan_lines(plan: CleanPlan, indent: str = "") -> list[str]:
     return lines
 
 
-def plan_text(plan: CleanPlan) -> str:
+def plan_text(plan: CleanPlan, applying: bool = False) -> str:
     mode = "live" if plan.live else "offline: plan only"
     lines = [f"nodedoctor clean · {plan.root} ({mode})", ""]
     if not plan.steps:
@@ -55,7 +55,7 @@ def plan_text(plan: CleanPlan) -> str:
         unmounts = sum(1 for s in plan.steps if s.action == "unmount")
         rmdirs = len(plan.steps) - unmounts
         lines += ["", f"{unmounts} unmount(s), {rmdirs} empty cgroup(s) to remove"]
-        if plan.live:
+        if plan.live and not applying:
             lines.append("apply with: nodedoctor clean --apply")
     return "\n".join(lines) + "\n"
 

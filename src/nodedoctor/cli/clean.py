@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(plan_json(plan) if args.format == "json" else plan_text(plan))
         return EXIT_FINDINGS if plan.steps else EXIT_OK
     if args.format == "text":
-        sys.stdout.write(plan_text(plan))
+        sys.stdout.write(plan_text(plan, applying=True))
     if not plan.steps:
         if args.format == "json":
             sys.stdout.write(plan_json(plan))
