@@ -9,10 +9,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from nodedoctor.fix import engine, journal
+from nodedoctor.fix import engine, fsops, journal
 from nodedoctor.fix.fsops import SELINUX_XATTR, RefusedError
 from nodedoctor.fix.plan import Command, Plan, Restart
 from nodedoctor.sources.root import directory_root
@@ -299,3 +300,38 @@ def test_journal_manifest_is_json_with_hashes(tmp_path: Path) -> None:
     assert f["mode"] == "0600"
     assert len(f["sha256_before"]) == 64
     assert (root / JOURNAL).stat().st_mode & 0o777 == 0o700
+
+
+def test_a_failing_write_stops_the_apply_and_rollback_restores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _root(tmp_path)
+    before = snapshot(root)
+    plan = plan_edits(
+        root,
+        {
+            CMDLINE: ("console=tty1 cgroup_enable=memory\n", "cmdline"),
+            CONFIG: ("version = 2\n", "toml"),
+        },
+    )
+    real_write = fsops.atomic_write
+    calls: list[str] = []
+
+    def failing(host: str, data: bytes, **kw: Any) -> None:
+        calls.append(host)
+        if host.endswith("config.toml"):
+            raise OSError(28, "No space left on device")
+        real_write(host, data, **kw)
+
+    monkeypatch.setattr(fsops, "atomic_write", failing)
+    r = directory_root(str(root))
+    with pytest.raises(engine.ApplyError, match="No space left on device") as info:
+        engine.apply(r, plan)
+    assert info.value.written == [CMDLINE]
+    monkeypatch.setattr(fsops, "atomic_write", real_write)
+    entry = journal.find(r, info.value.journal_id)
+    assert entry.state == "prepared"
+    result = engine.rollback(r, entry)
+    assert result.restored == [CMDLINE]
+    assert result.unchanged == [CONFIG]
+    assert snapshot(root) == before

@@ -113,6 +113,10 @@ def run_fix(args: argparse.Namespace) -> int:
         data["refused"] = {"path": exc.path, "reason": exc.reason}
         _emit(args, f"nothing written: {exc}\n", data)
         return EXIT_FINDINGS
+    except engine.ApplyError as exc:
+        data["failed"] = {"journal": exc.journal_id, "written": exc.written, "error": str(exc)}
+        _emit(args, f"apply stopped: {exc}\n", data)
+        return EXIT_FINDINGS
     # Re-check from a fresh view of the node: the facts above describe the old files.
     after = rule_engine.run(Facts(open_root(args), profile=args.profile), rules)
     outcomes = engine.outcomes(plan, result, findings, after)

@@ -200,6 +200,7 @@ def apply(
     prepared = [preflight(root, step) for step in plan.steps]
     result = ApplyResult(journal_id=None)
     if prepared:
+        _check_journal_writable(root)
         entry = journal.begin(
             root,
             list(plan.addressed),
@@ -208,30 +209,59 @@ def apply(
         result.journal_id = entry.id
         _test_pause("journal written")
         for p in prepared:
-            # The file may have changed while earlier steps ran: check again, then write.
-            now = fsops.read_state(p.host)
-            if sha256(now.data) != p.step.original_sha256:
-                raise fsops.RefusedError(p.step.path, "refused: it changed during the apply")
-            if not p.state.exists:
-                created = fsops.make_dirs(os.path.dirname(p.host))
-                if created:
-                    entry.created_dirs.extend(_target_node_path(root, d) for d in created)
-                    entry.save()
-            fsops.atomic_write(
-                p.host,
-                p.step.new,
-                tag=entry.id,
-                mode=p.state.mode if p.state.mode is not None else p.step.create_mode,
-                uid=p.state.uid,
-                gid=p.state.gid,
-                selinux=p.state.selinux,
-            )
+            try:
+                _write_step(root, entry, p)
+            except (OSError, fsops.RefusedError) as exc:
+                raise ApplyError(entry.id, list(result.written), p.step.path, exc) from exc
             result.written.append(p.step.path)
             _test_pause(f"wrote {p.step.path}")
         entry.state = "applied"
         entry.save()
     _run_after(root, plan, restart, runner, result)
     return result
+
+
+class ApplyError(Exception):
+    """An apply that stopped part-way (a write failed or a file changed under it); the
+    journal entry restores what was written."""
+
+    def __init__(self, journal_id: str, written: list[str], path: str, cause: Exception) -> None:
+        super().__init__(
+            f"{path}: {cause}; written before it: {', '.join(written) or 'nothing'}; "
+            f"undo with 'nodedoctor rollback {journal_id}'"
+        )
+        self.journal_id = journal_id
+        self.written = written
+
+
+def _check_journal_writable(root: Root) -> None:
+    base = journal.journal_dir(root)
+    probe = base
+    while not os.path.isdir(probe):
+        probe = os.path.dirname(probe)
+    if not os.access(probe, os.W_OK) or os.statvfs(probe).f_flag & os.ST_RDONLY:
+        raise fsops.RefusedError(journal.JOURNAL_DIR, "refused: the journal cannot be written")
+
+
+def _write_step(root: Root, entry: journal.Entry, p: Prepared) -> None:
+    # The file may have changed while earlier steps ran: check again, then write.
+    now = fsops.read_state(p.host)
+    if sha256(now.data) != p.step.original_sha256:
+        raise fsops.RefusedError(p.step.path, "refused: it changed during the apply")
+    if not p.state.exists:
+        created = fsops.make_dirs(os.path.dirname(p.host))
+        if created:
+            entry.created_dirs.extend(_target_node_path(root, d) for d in created)
+            entry.save()
+    fsops.atomic_write(
+        p.host,
+        p.step.new,
+        tag=entry.id,
+        mode=p.state.mode if p.state.mode is not None else p.step.create_mode,
+        uid=p.state.uid,
+        gid=p.state.gid,
+        selinux=p.state.selinux,
+    )
 
 
 def _run_after(root: Root, plan: Plan, restart: bool, runner: Runner, result: ApplyResult) -> None:
@@ -323,7 +353,8 @@ def rollback(root: Root, entry: journal.Entry, *, force: bool = False) -> Rollba
 @dataclass(frozen=True)
 class Outcome:
     rule: str
-    #: fixed | needs-reboot | needs-restart | manual (instructions only) | still-wrong
+    #: fixed | needs-reboot | needs-restart | manual (instructions only) | still-wrong |
+    #: new (a finding the re-check shows that was not there before)
     status: str
     detail: str = ""
 
@@ -356,4 +387,9 @@ def outcomes(
             out.append(Outcome(rule, "manual", "see the plan's instructions"))
         else:
             out.append(Outcome(rule, "still-wrong", "the rule still fires after the fix"))
+    seen = {f.rule for f in before}
+    for f in after.findings:
+        if f.rule not in seen:
+            seen.add(f.rule)
+            out.append(Outcome(f.rule, "new", f"appeared after the fix: {f.title}"))
     return out
