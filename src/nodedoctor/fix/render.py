@@ -28,7 +28,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         ],
         "commands": [{"argv": list(c.argv), "rule": c.rule, "why": c.why} for c in plan.commands],
         "restart": [
-            {"service": r.service, "argv": list(r.argv), "rules": list(r.rules)}
+            {"service": r.service, "argv": list(r.argv), "rule": r.rules[0], "rules": list(r.rules)}
             for r in plan.restarts
         ],
         "reboot": {"required": plan.reboot_required, "rules": list(plan.reboot)},
