@@ -105,3 +105,65 @@ def test_confd_dropin_evidence_names_the_dropin() -> None:
 def test_profile_forced_to_k3s_reads_k3s_socket() -> None:
     report = check_root(ROOTS / "kubeadm-healthy-v2" / "root", profile="k3s")
     assert report.node["runtime"]["endpoint"] == "unix:///run/k3s/containerd/containerd.sock"
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst, symlinks=True)
+    return dst
+
+
+def test_systemd_driver_without_systemd_as_pid1_is_an_error(tmp_path: Path) -> None:
+    from nodedoctor import engine
+    from nodedoctor.rules import all_rules
+    from nodedoctor.sources.root import Root
+
+    root = _copy(ROOTS / "kubeadm-healthy-v2" / "root", tmp_path / "root")
+    (root / "proc/1").mkdir(parents=True)
+    (root / "proc/1/comm").write_text("tini\n")
+    facts = Facts(Root(str(root), running=True))
+    report = engine.run(
+        facts, engine.select_rules(all_rules(), only=("cgroup-driver-not-systemd",))
+    )
+    [finding] = report.findings
+    assert finding.severity.value == "error"
+    assert finding.evidence[0].source == "/proc/1/comm"
+    assert {e.text for e in finding.evidence} >= {"tini", "cgroupDriver: systemd"}
+
+
+def test_cgroupfs_under_systemd_on_v2_is_a_warning(tmp_path: Path) -> None:
+    from nodedoctor import engine
+    from nodedoctor.rules import all_rules
+    from nodedoctor.sources.root import Root
+
+    root = _copy(ROOTS / "kubeadm-ubuntu22-containerd-default" / "root", tmp_path / "root")
+    config = root / "var/lib/kubelet/config.yaml"
+    config.write_text(config.read_text().replace("cgroupDriver: systemd", "cgroupDriver: cgroupfs"))
+    (root / "proc/1").mkdir(parents=True)
+    (root / "proc/1/comm").write_text("systemd\n")
+    facts = Facts(Root(str(root), running=True))
+    report = engine.run(facts, engine.select_rules(all_rules()))
+    assert [(f.rule, f.severity.value) for f in report.findings] == [
+        ("cgroup-driver-not-systemd", "warning")
+    ]
+
+
+def test_kubespray_fix_changes_the_kubelet_side() -> None:
+    report = check_root(ROOTS / "kubeadm-ubuntu22-containerd-default" / "root", profile="kubespray")
+    [finding] = [f for f in report.findings if f.rule == "cgroup-driver-mismatch"]
+    assert finding.fix is not None
+    assert "cgroupfs" in finding.fix.summary
+    assert "kubespray" in finding.fix.summary
+    assert finding.fix.files == ("/var/lib/kubelet/config.yaml",)
+
+
+def test_malformed_daemon_json_is_a_parse_error(tmp_path: Path) -> None:
+    root = _copy(ROOTS / "kubeadm-healthy-v2" / "root", tmp_path / "root")
+    (root / "etc/docker").mkdir()
+    (root / "etc/docker/daemon.json").write_text(
+        '{\n  "exec-opts": ["native.cgroupdriver=systemd"]\n  "x": 1\n}\n'
+    )
+    report = check_root(root)
+    [finding] = [f for f in report.findings if f.rule == "parse-error"]
+    assert (finding.evidence[0].source, finding.evidence[0].line) == ("/etc/docker/daemon.json", 3)

@@ -41,7 +41,7 @@ def docker_facts(facts: Facts) -> DockerFacts:
     cri_dockerd = Sourced(crid.version, crid.evidence) if crid and crid.version else None
     daemon = facts.parse(DAEMON_JSON, parse_daemon_json)
     present = item is not None or crid is not None or facts.root.exists(DAEMON_JSON)
-    if facts.running:
+    if facts.running and present:
         result = facts.root.run("docker-info")
         if result is not None and result.ok and result.stdout.split():
             driver = result.stdout.split()[0]

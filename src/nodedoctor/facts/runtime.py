@@ -80,6 +80,10 @@ def _endpoint(facts: Facts) -> Sourced[str] | None:
 
 
 def runtime_facts(facts: Facts) -> RuntimeFacts:
+    # Read every runtime's files, so a malformed one is a parse-error finding whichever
+    # runtime the kubelet uses.
+    facts.get(crio_facts)
+    facts.get(docker_facts)
     endpoint = _endpoint(facts)
     name = runtime_name(endpoint.value) if endpoint else None
     if endpoint is None:

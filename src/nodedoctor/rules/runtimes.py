@@ -18,6 +18,10 @@ from nodedoctor.facts.versions import Version
 from nodedoctor.model import FixHint, Issue, Severity
 from nodedoctor.rules.base import Rule, SkipRuleError
 
+#: Deployers that manage containerd's configuration themselves: the fix changes the kubelet
+#: side for them (issue 3), and says to keep the deployer's own settings in step.
+DEPLOYERS_OWNING_RUNTIME_CONFIG = ("kubespray", "kops", "kubekey")
+
 DRAIN = (
     "if the node has joined a cluster, drain it first (kubectl drain <node> "
     "--ignore-daemonsets): sandboxes created with the old driver cannot be re-created"
@@ -124,7 +128,9 @@ def _toml_key(part: str) -> str:
     return f'"{part}"'
 
 
-def _kubelet_side_fix(k: KubeletFacts, target: str, setting: Setting) -> FixHint:
+def _kubelet_side_fix(
+    k: KubeletFacts, target: str, setting: Setting, deployer: str | None = None
+) -> FixHint:
     unit = (k.unit or "kubelet.service").removesuffix(".service")
     if setting.origin == "flag":
         where = f"the flag {setting.flag_text or '--cgroup-driver'} in {setting.evidence.source}"
@@ -136,8 +142,13 @@ def _kubelet_side_fix(k: KubeletFacts, target: str, setting: Setting) -> FixHint
         path = k.config_path.value if k.config_path else "/var/lib/kubelet/config.yaml"
         where = f"cgroupDriver (unset) in {path}"
         files = (path,)
+    also = (
+        f" and make the same choice in {deployer}'s own settings so its next run keeps it"
+        if deployer
+        else ""
+    )
     return FixHint(
-        summary=f"set {where} to {target}, then restart the kubelet; {DRAIN}",
+        summary=f"set {where} to {target}{also}, then restart the kubelet; {DRAIN}",
         available=setting.origin != "deployer",
         files=files,
         restart=("containerd", "kubelet") if unit == "kubelet" else (unit,),
@@ -193,7 +204,9 @@ def _check_driver_mismatch(facts: Facts) -> Iterator[Issue]:
     target = "systemd" if init.systemd else "cgroupfs"
     if init.systemd is None:
         target = kd  # follow the kubelet's choice when the init system is unknown
-    if profile == "k3s" or target != rd:
+    if profile in DEPLOYERS_OWNING_RUNTIME_CONFIG and r.name == "containerd":
+        fix = _kubelet_side_fix(k, rd, setting, deployer=profile)
+    elif profile == "k3s" or target != rd:
         fix = _runtime_side_fix(facts, r, target)
     else:
         fix = _kubelet_side_fix(k, target, setting)
