@@ -167,3 +167,19 @@ def test_malformed_daemon_json_is_a_parse_error(tmp_path: Path) -> None:
     report = check_root(root)
     [finding] = [f for f in report.findings if f.rule == "parse-error"]
     assert (finding.evidence[0].source, finding.evidence[0].line) == ("/etc/docker/daemon.json", 3)
+
+
+def test_edited_microk8s_rendered_file_is_reported(tmp_path: Path) -> None:
+    root = _copy(ROOTS / "microk8s-default-layout" / "root", tmp_path / "root")
+    rendered = root / "var/snap/microk8s/6532/args/containerd.toml"
+    rendered.write_text(
+        rendered.read_text()
+        + '\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]\n'
+        "  SystemdCgroup = true\n"
+    )
+    report = check_root(root)
+    [finding] = [f for f in report.findings if f.rule == "containerd-config-ignored"]
+    assert finding.severity.value == "warning"
+    assert finding.evidence[0].source == "/var/snap/microk8s/current/args/containerd.toml"
+    assert finding.fix is not None
+    assert finding.fix.files == ("/var/snap/microk8s/current/args/containerd-template.toml",)

@@ -7,9 +7,10 @@ containerd 1.6.20 by ``tests/parsers/test_containerd_real.py`` where 1.x is conc
 * Files: ``/etc/containerd/config.toml`` (MicroK8s: ``args/containerd-template.toml``, the
   rendered ``containerd.toml`` is regenerated from it on every start; k3s:
   ``config-v3.toml.tmpl`` (containerd 2.x) or ``config.toml.tmpl``, else the rendered
-  ``config.toml``, else k3s's own default). ``imports`` are globs, relative to the importing
-  file's directory, loaded breadth first; a file is read once (cycles end). No directory is
-  read unless ``imports`` names it.
+  ``config.toml``, else k3s's own default). ``imports`` entries with ``*`` are globs, others
+  single paths that must exist; relative ones are joined to the importing file's directory,
+  except that 1.x globs a relative pattern from its working directory (``/``). Files load
+  breadth first, each once (cycles end). No directory is read unless ``imports`` names it.
 * Merging: 1.x replaces a whole plugin table with an imported one (``to.Plugins[k] = v``);
   2.x merges key by key and migrates each version-1 file (``cri`` -> ``io.containerd.grpc.v1.cri``)
   before merging; a version-2 result is migrated to version 3 by copying the whole
@@ -44,7 +45,13 @@ is a :class:`RuncHandler`:
   v2 ``("plugins", "io.containerd.grpc.v1.cri", ...)``, v3
   ``("plugins", "io.containerd.cri.v1.runtime", ...)``. Insert the key into that table
   (create the table if absent); never substitute text.
-* ``file_version``: that file's config version (1, 2 or 3).
+* ``file_version``: that file's config version (1, 2 or 3). When the node has no
+  ``config.toml`` at all, ``file`` is ``/etc/containerd/config.toml`` with version 1 (create it
+  with ``version = 2``/``3`` and the table of that version instead, or as version 1 with
+  ``plugins.cri``); ``containerd_facts(facts).files`` is then empty.
+
+``containerd_facts(facts).problems`` are the tables containerd ignores or refuses
+(``containerd-config-ignored``), each with the files to change; ``.cri`` says why CRI is off.
 
 For a MicroK8s node ``file`` is the template (``args/containerd-template.toml``); for k3s it
 is the template k3s renders (k3s keeps its kubelet and containerd consistent itself: do not
