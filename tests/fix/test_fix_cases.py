@@ -11,6 +11,7 @@ writes, at their node paths; exactly these files must change). ``case.yaml``::
     commands: ["systemctl daemon-reload"] # the plan's commands (offline: not run)
     restart: ["snap restart microk8s"]    # the plan's restarts (offline: not run)
     after_findings: [boot-cmdline-ignored]  # rules that must fire after the apply
+    appeared: [boot-cmdline-ignored]      # findings the re-check adds (default: none)
     containerd: {path: /etc/containerd/config.toml, systemd: true}  # the real containerd
                                           # must load the written file: SystemdCgroup as
                                           # given, no disabled plugin, CRI plugin ok
@@ -117,6 +118,7 @@ def test_fix_case(case: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     result = applied["applied"]
     outcomes = {o["rule"]: o["status"] for o in result["outcomes"]}
     assert outcomes == spec["outcomes"], result
+    assert sorted(f["rule"] for f in result["appeared"]) == sorted(spec.get("appeared", []))
     assert code == (1 if "still-wrong" in outcomes.values() else 0)
     assert sorted(result["written"]) == sorted(expected)
     for path, data in expected.items():

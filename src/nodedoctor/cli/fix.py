@@ -120,8 +120,9 @@ def run_fix(args: argparse.Namespace) -> int:
     # Re-check from a fresh view of the node: the facts above describe the old files.
     after = rule_engine.run(Facts(open_root(args), profile=args.profile), rules)
     outcomes = engine.outcomes(plan, result, findings, after)
-    data["applied"] = render.apply_json(result, outcomes)
-    _emit(args, render.apply_text(result, outcomes), data)
+    appeared = engine.appeared(list(report.findings), after)
+    data["applied"] = render.apply_json(result, outcomes, appeared)
+    _emit(args, render.apply_text(result, outcomes, appeared), data)
     bad = any(o.status == "still-wrong" for o in outcomes)
     failed = any(not c.ok for c in [*result.commands, *result.restarts])
     return EXIT_FINDINGS if bad or failed else EXIT_OK

@@ -353,8 +353,7 @@ def rollback(root: Root, entry: journal.Entry, *, force: bool = False) -> Rollba
 @dataclass(frozen=True)
 class Outcome:
     rule: str
-    #: fixed | needs-reboot | needs-restart | manual (instructions only) | still-wrong |
-    #: new (a finding the re-check shows that was not there before)
+    #: fixed | needs-reboot | needs-restart | manual (instructions only) | still-wrong
     status: str
     detail: str = ""
 
@@ -387,9 +386,16 @@ def outcomes(
             out.append(Outcome(rule, "manual", "see the plan's instructions"))
         else:
             out.append(Outcome(rule, "still-wrong", "the rule still fires after the fix"))
+    return out
+
+
+def appeared(before: list[Finding], after: Report) -> list[Finding]:
+    """Findings the re-check shows that were not there before the apply (often expected:
+    ``boot-cmdline-ignored`` says a reboot is pending after a command-line edit)."""
     seen = {f.rule for f in before}
+    out: list[Finding] = []
     for f in after.findings:
         if f.rule not in seen:
             seen.add(f.rule)
-            out.append(Outcome(f.rule, "new", f"appeared after the fix: {f.title}"))
+            out.append(f)
     return out

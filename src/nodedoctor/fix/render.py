@@ -8,6 +8,7 @@ from typing import Any
 from nodedoctor.fix.engine import ApplyResult, Outcome, RollbackResult, unified_diff
 from nodedoctor.fix.journal import Entry
 from nodedoctor.fix.plan import Plan
+from nodedoctor.model import Finding
 
 FIX_SCHEMA = "nodedoctor/fix/v1"
 
@@ -77,7 +78,9 @@ def plan_text(plan: Plan) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def apply_json(result: ApplyResult, outcomes: list[Outcome]) -> dict[str, Any]:
+def apply_json(
+    result: ApplyResult, outcomes: list[Outcome], appeared: list[Finding]
+) -> dict[str, Any]:
     return {
         "journal": result.journal_id,
         "written": result.written,
@@ -91,10 +94,13 @@ def apply_json(result: ApplyResult, outcomes: list[Outcome]) -> dict[str, Any]:
         ],
         "not_run": [{"command": c, "why": w} for c, w in result.not_run],
         "outcomes": [{"rule": o.rule, "status": o.status, "detail": o.detail} for o in outcomes],
+        "appeared": [
+            {"rule": f.rule, "severity": f.severity.value, "title": f.title} for f in appeared
+        ],
     }
 
 
-def apply_text(result: ApplyResult, outcomes: list[Outcome]) -> str:
+def apply_text(result: ApplyResult, outcomes: list[Outcome], appeared: list[Finding]) -> str:
     out: list[str] = []
     for path in result.written:
         out.append(f"wrote {path}")
@@ -109,6 +115,8 @@ def apply_text(result: ApplyResult, outcomes: list[Outcome]) -> str:
         out.append(f"not run: {cmd} ({why})")
     for o in outcomes:
         out.append(f"{o.status:<13} {o.rule}" + (f"  {o.detail}" if o.detail else ""))
+    for f in appeared:
+        out.append(f"{'now found':<13} {f.rule}  {f.title}")
     return "\n".join(out) + "\n"
 
 
