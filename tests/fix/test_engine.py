@@ -16,7 +16,7 @@ import pytest
 from nodedoctor.fix import engine, fsops, journal
 from nodedoctor.fix.fsops import SELINUX_XATTR, RefusedError
 from nodedoctor.fix.plan import Command, Plan, Restart
-from nodedoctor.sources.root import directory_root
+from nodedoctor.sources.root import UnsafePathError, directory_root
 from tests.fix.helpers import JOURNAL, directories, plan_edits, snapshot, write
 
 CONFIG = "/etc/containerd/config.toml"
@@ -178,22 +178,29 @@ def test_refuses_read_only_bind_mount(tmp_path: Path) -> None:
 
 
 def test_refuses_symlink_leaving_the_root(tmp_path: Path) -> None:
+    """The plan is made on a regular file; before the apply it becomes a link that leaves
+    the root: the apply is refused and nothing is written, inside or outside the root."""
     root = _root(tmp_path)
+    plan = plan_edits(
+        root,
+        {
+            CMDLINE: ("console=tty1 cgroup_enable=memory\n", "cmdline"),
+            CONFIG: ("version = 3\n", "toml"),
+        },
+    )
     outside = tmp_path / "outside.toml"
-    outside.write_text("version = 2\n")
-    link = root / "etc/containerd/config.toml"
+    link = root / CONFIG.lstrip("/")
+    outside.write_bytes(link.read_bytes())
     link.unlink()
     link.symlink_to("../../../outside.toml")
-    plan = plan_edits(root, {CMDLINE: ("console=tty1 cgroup_enable=memory\n", "cmdline")})
-    # Planning through the link is impossible (the root refuses to read it) ...
-    assert plan_edits(root, {CONFIG: ("version = 3\n", "toml")}).steps[0].original is None
-    # ... and an apply that names it is refused before anything is written.
-    bad = plan_edits(root, {CONFIG: ("version = 3\n", "toml")})
     before = snapshot(root)
     with pytest.raises(RefusedError, match="leads outside the root"):
-        engine.apply(directory_root(str(root)), Plan(steps=(*plan.steps, *bad.steps)))
+        engine.apply(directory_root(str(root)), plan)
     assert snapshot(root) == before
-    assert outside.read_text() == "version = 2\n"
+    assert outside.read_bytes().startswith(b"version = 2\n# keep me")
+    # Planning through such a link is refused too (the workspace will not read it).
+    with pytest.raises(UnsafePathError):
+        plan_edits(root, {CONFIG: ("version = 3\n", "toml")})
 
 
 def test_symlink_inside_the_root_edits_its_target(tmp_path: Path) -> None:
@@ -335,3 +342,22 @@ def test_a_failing_write_stops_the_apply_and_rollback_restores(
     assert result.restored == [CMDLINE]
     assert result.unchanged == [CONFIG]
     assert snapshot(root) == before
+
+
+def test_planning_through_a_link_leaving_the_root_is_a_refusal(tmp_path: Path) -> None:
+    from nodedoctor.facts import Facts
+    from nodedoctor.fix.fixers import build_plan
+    from nodedoctor.model import Finding, Severity
+
+    root = tmp_path / "node"
+    shutil.copytree(Path(__file__).parents[2] / "tests/roots/docker-containerd-io/root", root)
+    config = root / CONFIG.lstrip("/")
+    outside = tmp_path / "outside.toml"
+    outside.write_bytes(config.read_bytes())
+    config.unlink()
+    config.symlink_to("../../../outside.toml")
+    finding = Finding("containerd-cri-disabled", Severity.ERROR, "t", "m")
+    plan = build_plan(Facts(directory_root(str(root))), [finding])
+    assert not plan.steps
+    assert plan.refusals  # the facts cannot read it either, so the fixer refuses
+    assert outside.read_bytes().startswith(b"disabled_plugins")

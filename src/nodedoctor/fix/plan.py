@@ -168,6 +168,7 @@ class Workspace:
         """The file's bytes as planned so far (``None`` when absent or unreadable)."""
         if path in self._planned:
             return self._planned[path]
+        self.facts.root.resolve(path)  # a link leaving the root: UnsafePathError, a refusal
         got = self.facts.root.read_bytes(path)
         if got is None:
             return None
