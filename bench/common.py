@@ -12,6 +12,7 @@ import os
 import platform
 import statistics
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ class Contender:
     name: str
     argv: Sequence[str]
     env: Mapping[str, str] | None = None
+    #: Measure peak memory exactly (under GNU time; adds its own ~1 ms to wall and cpu).
+    rss: bool = False
     samples: list[Sample] = field(default_factory=list)
 
     @property
@@ -67,7 +70,21 @@ class Contender:
         return {s.returncode for s in self.samples}
 
 
-def run_once(argv: Sequence[str], env: Mapping[str, str] | None = None) -> Sample:
+#: GNU time: reports the peak memory of the program it runs, not of whoever started it.
+GNU_TIME = "/usr/bin/time"
+
+
+def run_once(
+    argv: Sequence[str], env: Mapping[str, str] | None = None, rss: bool = False
+) -> Sample:
+    """One run. ``ru_maxrss`` from ``wait4`` starts at the parent's own peak (Linux carries
+    the forking process's high-water mark across exec), so with ``rss`` the command runs under
+    GNU time, a small C program, and its ``%M`` is the peak memory of the command itself."""
+    report = None
+    if rss and os.path.exists(GNU_TIME):
+        fd, report = tempfile.mkstemp(prefix="nodedoctor-bench-rss-")
+        os.close(fd)
+        argv = [GNU_TIME, "-f", "%M", "-o", report, *argv]
     with open(os.devnull, "wb") as devnull:
         started = time.perf_counter()
         proc = subprocess.Popen(
@@ -80,14 +97,20 @@ def run_once(argv: Sequence[str], env: Mapping[str, str] | None = None) -> Sampl
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
-    return Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, proc.returncode)
+    maxrss = usage.ru_maxrss
+    if report is not None:
+        with open(report, encoding="utf-8") as f:
+            lines = f.read().split()
+        os.unlink(report)
+        maxrss = int(lines[-1]) if lines and lines[-1].isdigit() else -1
+    return Sample(wall, usage.ru_utime + usage.ru_stime, maxrss, proc.returncode)
 
 
 def measure(contenders: Sequence[Contender], repeat: int, warmup: int = 1) -> None:
     """Round-robin: every contender once per round, ``warmup`` rounds thrown away."""
     for round_no in range(warmup + repeat):
         for c in contenders:
-            sample = run_once(c.argv, c.env)
+            sample = run_once(c.argv, c.env, c.rss)
             if round_no >= warmup:
                 c.samples.append(sample)
 

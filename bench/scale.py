@@ -40,7 +40,8 @@ def run(repeat: int = 5, sizes: tuple[int, ...] = SIZES) -> str:
                     root = generate(Path(where) / f"{mode}-{driver}-{pods}", pods, mode, driver)
                     c = Contender(
                         f"{mode} {driver} {pods}",
-                        [
+                        rss=True,
+                        argv=[
                             str(VENV_BIN / "nodedoctor"),
                             "check",
                             "--root",
@@ -84,7 +85,7 @@ def run(repeat: int = 5, sizes: tuple[int, ...] = SIZES) -> str:
     note = (
         f"median of {repeat} runs ({max(1, repeat // 2)} for 5,000 pods); `per pod` = "
         "(cpu - cpu at 0 pods) / pods; cpu is user+sys of the child (steadier than wall on a "
-        "loaded machine); rss is the child's ru_maxrss"
+        "loaded machine); peak rss is the check's own (GNU time's %M)"
     )
     return f"{table(headers, rows)}\n\n{note}\n"
 

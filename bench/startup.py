@@ -70,7 +70,6 @@ def run(repeat: int = 21) -> str:
                 "1.00x" if is_floor else ratio(c.cpu, own_floor.cpu),
                 ratio(c.wall, peer.wall) if peer else "n/a",
                 ratio(c.cpu, peer.cpu) if peer else "n/a",
-                f"{c.maxrss_mib:.1f} MiB",
                 ",".join(map(str, sorted(c.returncodes))),
             ]
         )
@@ -82,7 +81,6 @@ def run(repeat: int = 21) -> str:
         "vs floor, cpu",
         "vs lxc, wall",
         "vs lxc, cpu",
-        "rss",
         "exit",
     ]
     note = (
