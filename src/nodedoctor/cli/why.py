@@ -168,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
     text = _read_text(args.text)
     if not text.strip():
         raise UsageError("no message given: pass the error text, or pipe it on stdin")
+    root = open_root(args)  # a bad --root or --bundle is a usage error whatever the text
     matches = _index().match_text(text)
     if not matches:
         if args.format == "json":
@@ -184,7 +185,6 @@ def run(args: argparse.Namespace) -> int:
                 "look for every known problem on this node; 'nodedoctor rules' lists them.\n"
             )
         return EXIT_FINDINGS
-    root = open_root(args)
     facts = Facts(root, profile=args.profile)
     rules = [r for r in _ordinary_rules() if r.id in {m.rule_id for m in matches}]
     report = engine.run(facts, rules)
