@@ -235,3 +235,15 @@ def test_malformed_config_is_a_parse_problem(tmp_path: Path) -> None:
     assert c.unknown is not None
     [problem] = facts.parse_problems
     assert (problem.path, problem.line) == (MAIN, 2)
+
+
+def test_systemd_cgroup_in_the_handler_table_is_misplaced(tmp_path: Path) -> None:
+    text = (
+        f'version = 2\n[plugins."{CRI_V2}".containerd.runtimes.runc]\n'
+        '  runtime_type = "io.containerd.runc.v2"\n  SystemdCgroup = true\n'
+    )
+    c = _facts(tmp_path, {MAIN: text}, "1.7.27")
+    assert c.handlers["runc"].systemd_cgroup is False
+    [problem] = c.problems
+    assert problem.evidence[0].line == 4
+    assert f'[plugins."{CRI_V2}".containerd.runtimes.runc.options]' in problem.fix

@@ -103,6 +103,10 @@ CASES: dict[str, dict[str, str]] = {
         "d/a.toml": 'version = 2\nimports = ["../e.toml", "a.toml"]\n',
         "e.toml": f'version = 2\nimports = ["config.toml"]\n{V2_TABLE}',
     },
+    "SystemdCgroup in the handler's table (ignored)": {
+        "config.toml": f'version = 2\n[plugins."{CRI_V2}".containerd.runtimes.runc]\n'
+        '  runtime_type = "io.containerd.runc.v2"\n  SystemdCgroup = true\n'
+    },
     "short plugin name under version 2 (refused)": {
         "config.toml": 'version = 2\ndisabled_plugins = ["cri"]\n'
     },

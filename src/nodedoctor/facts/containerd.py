@@ -895,7 +895,7 @@ def _evaluate(files: list[LoadedFile], major: int, version: Version | None, top:
             ):
                 edit = f
     default_name, handlers, problems, cri = _handlers(ev, files, version, edit)
-    problems = ev.problems + problems
+    problems = ev.problems + problems + _misplaced(files)
     cri = _cri_disabled(ev, files) or cri
     reported: Sourced[str] | None = None
     if major >= 2:
@@ -904,6 +904,56 @@ def _evaluate(files: list[LoadedFile], major: int, version: Version | None, top:
             h = handlers[order[0]]
             reported = Sourced(h.driver, h.evidence)
     return default_name, handlers, reported, cri, problems, ev.config_version
+
+
+def _walk_keys(node: Any, path: Path, key: str) -> list[Path]:
+    out: list[Path] = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == key and not isinstance(v, dict):
+                out.append((*path, k))
+            else:
+                out.extend(_walk_keys(v, (*path, k), key))
+    return out
+
+
+def _misplaced(files: list[LoadedFile]) -> list[ConfigProblem]:
+    """``SystemdCgroup`` written anywhere but ``plugins.<cri>.containerd.runtimes.<h>.options``
+    (e.g. in the handler's own table or under ``containerd``): no containerd reads it there.
+    A right-shaped path under another version's plugin name is reported by the version checks."""
+    out: list[ConfigProblem] = []
+    for f in files:
+        for path in _walk_keys(f.config.data, (), "SystemdCgroup"):
+            shaped = (
+                len(path) == 7
+                and path[0] == "plugins"
+                and path[1] in (CRI_V1, CRI_V2, CRI_V3)
+                and path[2:4] == ("containerd", "runtimes")
+                and path[5] == "options"
+            )
+            if shaped:
+                continue
+            ev = _evidence(files, f.path, path, "SystemdCgroup")
+            handler = (
+                path[4] if path[2:4] == ("containerd", "runtimes") and len(path) > 5 else "runc"
+            )
+            right = ".".join(
+                p if p.replace("_", "").replace("-", "").isalnum() else f'"{p}"'
+                for p in options_table(f.file_version, handler)
+            )
+            out.append(
+                ConfigProblem(
+                    Severity.ERROR,
+                    "SystemdCgroup is in a table containerd does not read it from",
+                    f"{f.path} sets SystemdCgroup under [{'.'.join(path[:-1])}], but containerd "
+                    f"reads it only from a runtime handler's options table ([{right}] in a "
+                    f"version {f.file_version} file); it has no effect",
+                    (ev,),
+                    f"move the key to [{right}]",
+                    (f.path,),
+                )
+            )
+    return out
 
 
 def _rendered_problems(
