@@ -74,7 +74,11 @@ def _runtime_side_fix(facts: Facts, r: RuntimeFacts, target: str) -> FixHint:
         if h is not None:
             value = "true" if target == "systemd" else "false"
             table = ".".join(_toml_key(p) for p in h.table)
-            verb = "change" if h.present else "add"
+            how = (
+                "change the value of the existing key"
+                if h.present
+                else "the key is absent: insert it into that table"
+            )
             if c.layout == "k3s":
                 return FixHint(
                     summary=(
@@ -94,8 +98,8 @@ def _runtime_side_fix(facts: Facts, r: RuntimeFacts, target: str) -> FixHint:
             )
             return FixHint(
                 summary=(
-                    f"{verb} `SystemdCgroup = {value}` in {where}, then restart containerd and "
-                    f"the kubelet; {DRAIN}"
+                    f"set `SystemdCgroup = {value}` in {where} ({how}), then restart "
+                    f"containerd and the kubelet; {DRAIN}"
                 ),
                 available=True,
                 files=(h.file,),
