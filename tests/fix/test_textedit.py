@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nodedoctor.facts import Facts
+from nodedoctor.facts.boot import boot_chain, plan_cmdline_edit
+from nodedoctor.fix.fixers.boot import apply_cmdline_edit
+from nodedoctor.fix.plan import Workspace
 from nodedoctor.fix.textedit import (
     EditError,
-    ParamEdit,
     TokenChange,
     check_systemd_unit,
     edit_cmdline_lines,
-    edit_default_grub,
     edit_grub_variable,
-    edit_params,
     remove_flag,
     remove_yaml_key,
     set_flag_line,
     set_yaml_key,
 )
+from nodedoctor.sources.root import directory_root
 
 KUBELET_YAML = """\
 # written by hand on top of kubeadm's file
@@ -112,8 +117,21 @@ def test_set_flag_line_twice_is_refused() -> None:
 
 def test_grub_single_quotes_and_comment() -> None:
     text = "GRUB_CMDLINE_LINUX='quiet cgroup_disable=memory'   # mine\n"
-    out = edit_default_grub(text, ParamEdit(remove=("cgroup_disable=memory",)))
+    out = edit_grub_variable(
+        text,
+        "GRUB_CMDLINE_LINUX",
+        1,
+        add=[],
+        changes=[TokenChange(2, "cgroup_disable=memory", None)],
+    )
     assert out == "GRUB_CMDLINE_LINUX='quiet'   # mine\n"
+
+
+def test_grub_new_assignment_when_unset() -> None:
+    out = edit_grub_variable(
+        "GRUB_TIMEOUT=5", "GRUB_CMDLINE_LINUX", None, add=["cgroup_enable=memory"], changes=[]
+    )
+    assert out == 'GRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX="cgroup_enable=memory"\n'
 
 
 @pytest.mark.parametrize(
@@ -125,7 +143,7 @@ def test_grub_single_quotes_and_comment() -> None:
 )
 def test_grub_refusals(text: str, message: str) -> None:
     with pytest.raises(EditError, match=message):
-        edit_default_grub(text, ParamEdit(enable=("memory",)))
+        edit_grub_variable(text, "GRUB_CMDLINE_LINUX", 1, add=["cgroup_enable=memory"], changes=[])
 
 
 def test_grub_variable_position_must_match() -> None:
@@ -168,21 +186,22 @@ TOKENS = st.lists(
         [
             "quiet",
             "rootwait",
-            "console=tty1",
+            "console=serial0,115200",
             "cgroup_enable=memory",
             "cgroup_disable=memory",
             "cgroup_disable=memory,cpuset",
             "cgroup_enable=cpuset",
-            "cgroup_disable=cpuset",
+            "cgroup_memory=1",
         ]
     ),
-    max_size=12,
+    min_size=1,
+    max_size=10,
 )
 
 
 def _enabled(tokens: list[str], controller: str) -> bool:
-    """Last word wins; the Pi firmware's cgroup_disable=memory comes before the file."""
-    state = controller != "memory"
+    """Last word wins; the Pi firmware puts cgroup_disable=memory before the file."""
+    state = False
     for t in ["cgroup_disable=memory", *tokens]:
         key, _, value = t.partition("=")
         if key in ("cgroup_enable", "cgroup_disable") and controller in value.split(","):
@@ -190,10 +209,35 @@ def _enabled(tokens: list[str], controller: str) -> bool:
     return state
 
 
-@given(TOKENS, st.sampled_from(["memory", "cpuset"]))
-def test_enable_always_wins_and_keeps_the_rest(tokens: list[str], controller: str) -> None:
-    out = edit_params(tokens, ParamEdit(enable=(controller,)))
-    assert _enabled(out, controller)
-    unrelated = [t for t in tokens if not t.startswith("cgroup_")]
-    assert [t for t in out if not t.startswith("cgroup_")] == unrelated
-    assert edit_params(out, ParamEdit(enable=(controller,))) == out  # idempotent
+@settings(max_examples=60, deadline=None)
+@given(TOKENS, st.lists(TOKENS, max_size=2))
+def test_pi_cmdline_fix_end_to_end(first: list[str], later: list[list[str]]) -> None:
+    """facts/boot.py plans the edit of a (possibly split) cmdline.txt and the fixer applies
+    it: the result is one line on which memory is on after the firmware's disable, every
+    other word keeps its order, and a second plan changes nothing."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "proc/device-tree").mkdir(parents=True)
+        (root / "proc/device-tree/model").write_text("Raspberry Pi 4 Model B Rev 1.4\x00")
+        (root / "boot/firmware").mkdir(parents=True)
+        text = "\n".join(" ".join(line) for line in [first, *later]) + "\n"
+        (root / "boot/firmware/cmdline.txt").write_text(text)
+        facts = Facts(directory_root(str(root)))
+        chain = facts.get(boot_chain)
+        edit = plan_cmdline_edit(chain, ["memory"])
+        assert edit is not None
+        ws = Workspace(facts)
+        if not edit.empty:
+            apply_cmdline_edit(ws, edit, chain, "cgroup-controller-disabled")
+        out = ws.read_text("/boot/firmware/cmdline.txt")
+        assert out is not None
+        assert len([ln for ln in out.splitlines() if ln.strip()]) == 1
+        words = out.split()
+        assert _enabled(words, "memory")
+        every = [w for line in [first, *later] for w in line]
+        others = [w for w in every if not w.startswith("cgroup_")]
+        assert [w for w in words if not w.startswith("cgroup_")] == others
+        (root / "boot/firmware/cmdline.txt").write_text(out)
+        again = plan_cmdline_edit(boot_chain(Facts(directory_root(str(root)))), ["memory"])
+        assert again is not None
+        assert again.empty

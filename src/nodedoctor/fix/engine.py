@@ -67,12 +67,6 @@ def unified_diff(step: Step) -> str:
     return "".join(lines)
 
 
-def changed_lines(step: Step) -> int:
-    """How many lines the step removes plus adds (for diff-size assertions)."""
-    body = unified_diff(step).splitlines()[2:]  # after the ---/+++ header
-    return sum(1 for line in body if line[:1] in "+-")
-
-
 # -- validating ------------------------------------------------------------------
 def validate(fmt: str, data: bytes) -> None:
     """Raise :class:`EditError` unless ``data`` parses as ``fmt``."""

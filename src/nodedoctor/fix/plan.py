@@ -285,7 +285,3 @@ class Workspace:
                 )
             )
         return tuple(out)
-
-
-def finding_rules(findings: tuple[Finding, ...] | list[Finding]) -> list[str]:
-    return list(dict.fromkeys(f.rule for f in findings))
