@@ -129,3 +129,16 @@ def test_kubelet_side_when_the_kubelet_takes_the_runtime_driver(tmp_path: Path) 
     kubelet = kubelet_facts(Facts(directory_root(str(root))))
     assert kubelet.cgroup_driver is not None
     assert kubelet.cgroup_driver.value == "systemd"
+
+
+def test_microk8s_strict_confinement_gets_no_delegation_drop_in(tmp_path: Path) -> None:
+    """MicroK8s's own fix (microk8s#4503) skips strict confinement; so does nodedoctor."""
+    root = tmp_path / "root"
+    shutil.copytree(REPO / "tests/roots/microk8s-1.29-power-cut/root", root, symlinks=True)
+    meta = root / "snap/microk8s/current/meta/snap.yaml"
+    meta.write_text(meta.read_text().replace("confinement: classic", "confinement: strict"))
+    finding = Finding("cgroup-controller-not-delegated", Severity.ERROR, "t", "m")
+    plan = build_plan(Facts(directory_root(str(root))), [finding])
+    assert not plan.steps
+    (refusal,) = plan.refusals
+    assert "classic confinement only" in refusal.reason

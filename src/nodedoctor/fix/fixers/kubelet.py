@@ -7,6 +7,8 @@ it); these fixers only edit that token or line.
 
 from __future__ import annotations
 
+import yaml
+
 from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
 from nodedoctor.facts.kubelet import KubeletFacts, Setting, kubelet_facts
 from nodedoctor.facts.system import init_system
@@ -44,6 +46,18 @@ def dropin_dir(unit: str) -> str:
     return f"/etc/systemd/system/{unit}.d"
 
 
+def _snap_confinement(ws: Workspace) -> str | None:
+    text = ws.facts.read("/snap/microk8s/current/meta/snap.yaml")
+    if text is None:
+        return None
+    try:
+        meta = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    value = meta.get("confinement") if isinstance(meta, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def fix_delegation(ws: Workspace, finding: Finding) -> None:
     """``Delegate=yes`` for the kubelet's unit (MicroK8s#4503 does exactly this for
     kubelite), then ``systemctl daemon-reload``; the restart is the user's call."""
@@ -53,6 +67,11 @@ def fix_delegation(ws: Workspace, finding: Finding) -> None:
         raise EditError("no systemd unit runs the kubelet here; nothing to delegate to")
     if ws.facts.get(init_system).systemd is False:
         raise EditError("this node does not run systemd; Delegate= has no effect")
+    if unit == MICROK8S_UNIT and _snap_confinement(ws) != "classic":
+        raise EditError(
+            "MicroK8s's own delegation fix (microk8s#4503) applies to classic confinement "
+            "only, and this snap's confinement is not known to be classic"
+        )
     path = f"{dropin_dir(unit)}/delegate.conf"
     current = kubelet.delegate
     if current is not None and current.value.strip().lower() in ("yes", "true", "1", "on"):
