@@ -85,10 +85,12 @@ def run_fix(args: argparse.Namespace) -> int:
         raise UsageError("--restart needs --apply")
     root = open_root(args)
     facts = Facts(root, profile=args.profile)
-    rules = rule_engine.select_rules(all_rules(), args.only)
+    # Every rule runs (fixers look at the whole picture); --only limits what is planned.
+    rules = rule_engine.select_rules(all_rules())
     report = rule_engine.run(facts, rules)
-    findings = [f for f in report.findings if not args.only or f.rule in args.only]
-    plan = build_plan(facts, findings)
+    wanted = {r.id for r in rule_engine.select_rules(all_rules(), args.only)} if args.only else None
+    findings = [f for f in report.findings if wanted is None or f.rule in wanted]
+    plan = build_plan(facts, findings, context=report.findings)
     data: dict[str, Any] = {"schema": render.FIX_SCHEMA, "root": root.label}
     data["plan"] = render.plan_json(plan)
     if not args.apply:

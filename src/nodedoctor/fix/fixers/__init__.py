@@ -45,9 +45,14 @@ def fixer_for(rule: str) -> Fixer | None:
     return None
 
 
-def build_plan(facts: Facts, findings: Sequence[Finding]) -> Plan:
-    """Run the fixer of each finding, in registry order, and collect the plan."""
-    ws = Workspace(facts, tuple(findings))
+def build_plan(
+    facts: Facts, findings: Sequence[Finding], context: Sequence[Finding] | None = None
+) -> Plan:
+    """Run the fixer of each finding, in registry order, and collect the plan.
+
+    ``context``: every finding of the run (default ``findings``); fixers consult it, e.g. to
+    leave a workaround alone while its cause is still found, even under ``--only``."""
+    ws = Workspace(facts, tuple(findings if context is None else context))
     order = {e.rule: i for i, e in enumerate(registry())}
     addressed: list[str] = []
     unfixable: list[str] = []
