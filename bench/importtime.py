@@ -13,6 +13,7 @@ shares are what matter.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
 import sys
@@ -89,10 +90,14 @@ def breakdown(name: str, argv: list[str], env: dict[str, str], repeat: int) -> s
 def run(repeat: int = 7) -> str:
     cache = tempfile.mkdtemp(prefix="nodedoctor-bench-importtime-")
     parts = []
-    for name, (argv, template) in COMMANDS.items():
-        env = {k: (cache if v == "<cache>" else v) for k, v in template.items()}
-        subprocess.run(argv, capture_output=True, env=bench_env(**env), check=False)
-        parts.append(breakdown(name, argv, env, repeat))
+    try:
+        for name, (argv, template) in COMMANDS.items():
+            env = {k: (cache if v == "<cache>" else v) for k, v in template.items()}
+            # One run first: the zipapp unpacks, Python writes its bytecode caches.
+            subprocess.run(argv, capture_output=True, env=bench_env(**env), check=False)
+            parts.append(breakdown(name, argv, env, repeat))
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
     return "\n".join(parts)
 
 
