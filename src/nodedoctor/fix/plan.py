@@ -266,6 +266,14 @@ class Workspace:
             self.instructions,
         ) = snap  # type: ignore[assignment]
 
+    def edited_since(self, snap: tuple[object, ...]) -> bool:
+        """Whether file edits were planned since ``snap``."""
+        return self._planned != snap[0]
+
+    def drop_commands_since(self, snap: tuple[object, ...]) -> None:
+        """Forget commands recorded since ``snap`` (they only make sense after an edit)."""
+        self.commands = list(snap[5])  # type: ignore[call-overload]
+
     # -- result -------------------------------------------------------------
     def steps(self) -> tuple[Step, ...]:
         out: list[Step] = []

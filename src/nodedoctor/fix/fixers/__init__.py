@@ -73,6 +73,10 @@ def build_plan(
             ws.restore(snapshot)
             ws.refuse(finding.rule, None, f"refused: {exc}")
             continue
+        if not ws.edited_since(snapshot):
+            # A command regenerates or reloads what an edit changed: with no edit (the files
+            # are already right), running it again would make the plan never converge.
+            ws.drop_commands_since(snapshot)
         if finding.rule not in addressed:
             addressed.append(finding.rule)
     return Plan(
