@@ -189,8 +189,8 @@ def _check_driver_mismatch(facts: Facts) -> Iterator[Issue]:
             title=f"the kubelet's cgroupDriver {kd} is ignored; it uses {r.name}'s {rd}",
             message=(
                 f"{_kv(version)} has KubeletCgroupDriverFromCRI on and {r.name} answers "
-                f"RuntimeConfig, so the kubelet logs `Using cgroup driver setting received from "
-                f'the CRI runtime" cgroupDriver="{rd}"` and ignores cgroupDriver: {kd}. Nothing '
+                f'RuntimeConfig, so the kubelet logs "Using cgroup driver setting received from '
+                f'the CRI runtime" cgroupDriver="{rd}" and ignores cgroupDriver: {kd}. Nothing '
                 "breaks, but the setting misleads whoever reads it"
             ),
             evidence=tuple(evidence),
@@ -214,13 +214,13 @@ def _check_driver_mismatch(facts: Facts) -> Iterator[Issue]:
         fix = _runtime_side_fix(facts, r, target)
     else:
         fix = _kubelet_side_fix(k, target, setting)
-    why_not_cri = (
-        f"{r.name} {r.version.value if r.version else ''} does not implement RuntimeConfig".replace(
-            "  ", " "
-        )
-        if r.implements_runtime_config is False
-        else f"KubeletCgroupDriverFromCRI is off in {_kv(version)}"
-    )
+    if r.implements_runtime_config is False:
+        named = f"{r.name} {r.version.value}" if r.version else r.name
+        why_not_cri = f"{named} does not implement RuntimeConfig"
+    elif k.driver_from_cri is None:
+        why_not_cri = f"{_kv(version)} predates KubeletCgroupDriverFromCRI (1.28)"
+    else:
+        why_not_cri = f"KubeletCgroupDriverFromCRI is off in {_kv(version)}"
     symptom = (
         "pods' sandboxes are killed and re-created in a loop (`SandboxChanged`, "
         "`Pod sandbox changed, it will be killed and re-created.`), kube-system pods restart "
