@@ -51,7 +51,9 @@ def test_recording_root_sees_every_read() -> None:
 
     from nodedoctor.collect import RecordingRoot
 
-    delegating = {"read", "read_text", "glob", "resolve"}  # built on the recorded methods
+    # Built on the recorded methods (subdirs: on listdir and is_dir when a subclass overrides
+    # them, as RecordingRoot does).
+    delegating = {"read", "read_text", "glob", "resolve", "subdirs"}
     public = {
         name
         for name, member in inspect.getmembers(Root, inspect.isfunction)

@@ -10,6 +10,7 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -129,9 +130,9 @@ PATHS = st.lists(st.lists(SEGMENTS, max_size=7).map(lambda p: "/" + "/".join(p))
 )
 @given(paths=PATHS)
 def test_cached_resolution_equals_the_plain_resolution(
-    tmp_path_factory: object, paths: list[str]
+    tmp_path_factory: pytest.TempPathFactory, paths: list[str]
 ) -> None:
-    base = Path(tmp_path_factory.mktemp("tree"))  # type: ignore[attr-defined]
+    base = tmp_path_factory.mktemp("tree")
     build_tree(base)
     root = Root(str(base))
     real = os.path.realpath(base)
@@ -147,3 +148,25 @@ def test_cache_stays_bounded(tmp_path: Path) -> None:
     for i in range(300):
         assert root.resolve(f"/d{i}/e/f") == f"{root.base}/d{i}/e/f"
     assert len(root._dirs) <= 8192
+
+
+DIRS = st.lists(st.lists(SEGMENTS, max_size=4).map(lambda p: "/" + "/".join(p)), max_size=15)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(paths=DIRS)
+def test_subdirs_equals_listdir_then_is_dir(
+    tmp_path_factory: pytest.TempPathFactory, paths: list[str]
+) -> None:
+    """One scandir gives what a listing and an is_dir per entry give, links included."""
+    base = tmp_path_factory.mktemp("tree")
+    build_tree(base)
+    root = Root(str(base))
+    for path in paths:
+        names = root.listdir(path)
+        slow = (
+            None if names is None else [n for n in names if root.is_dir(f"{path.rstrip('/')}/{n}")]
+        )
+        assert root.subdirs(path) == slow, path

@@ -21,7 +21,7 @@ from nodedoctor.facts import Facts
 from nodedoctor.rules import all_rules
 from nodedoctor.sources.root import Root, directory_root
 
-COUNTED = ("read_bytes", "listdir", "exists", "is_dir")
+COUNTED = ("read_bytes", "listdir", "subdirs", "exists", "is_dir")
 SIZES = (8, 16, 48)
 #: Operations one pod may cost at most. What a pod legitimately costs: its three processes
 #: (``/proc/<pid>/comm``, and ``cmdline`` for the watched daemons), its cgroup directories

@@ -386,11 +386,9 @@ def pod_cgroup_dirs(facts: Facts, cgroup_root: str = "/") -> list[PodCgroupDir]:
                     )
                 )
                 parent_path = hierarchy + cgroup_path(parent, driver)
-                for name in facts.root.listdir(parent_path) or []:
+                for name in facts.root.subdirs(parent_path) or []:
                     uid = _uid_from(name, driver)
-                    if uid is None:
-                        continue
-                    path = f"{parent_path}/{name}"
-                    if facts.root.is_dir(path):
+                    if uid is not None:
+                        path = f"{parent_path}/{name}"
                         found.append(PodCgroupDir(uid, qos, driver, path, hierarchy))
     return found
