@@ -12,6 +12,7 @@ import pytest
 from nodedoctor.cli import main
 from nodedoctor.facts import Facts
 from nodedoctor.facts.runtime import runtime_facts, socket_answers
+from nodedoctor.sources.commands import CommandResult, CommandRunner
 from nodedoctor.sources.root import directory_root
 from tests.helpers import ROOTS, check_root
 
@@ -183,3 +184,44 @@ def test_edited_microk8s_rendered_file_is_reported(tmp_path: Path) -> None:
     assert finding.evidence[0].source == "/var/snap/microk8s/current/args/containerd.toml"
     assert finding.fix is not None
     assert finding.fix.files == ("/var/snap/microk8s/current/args/containerd-template.toml",)
+
+
+def test_edited_k3s_rendered_file_is_reported(tmp_path: Path) -> None:
+    root = _copy(ROOTS / "k3s-default-layout" / "root", tmp_path / "root")
+    rendered = root / "var/lib/rancher/k3s/agent/etc/containerd/config.toml"
+    rendered.write_text(
+        rendered.read_text().replace("SystemdCgroup = true", "SystemdCgroup = false")
+    )
+    report = check_root(root)
+    assert [(f.rule, f.severity.value) for f in report.findings] == [
+        ("containerd-config-ignored", "warning")
+    ]
+    assert report.node["runtime"]["cgroup_driver"] == "systemd"  # what k3s will write
+
+
+def test_k3s_mismatch_fix_never_flips_one_side(tmp_path: Path) -> None:
+    root = _copy(ROOTS / "k3s-default-layout" / "root", tmp_path / "root")
+    config = root / "etc/rancher/k3s/config.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('kubelet-arg:\n  - "cgroup-driver=cgroupfs"\n')
+    (root / "proc/1").mkdir(parents=True)
+    (root / "proc/1/comm").write_text("systemd\n")
+
+    class K3sVersion(CommandRunner):
+        def run(self, name: str) -> CommandResult | None:
+            if name != "k3s-version":
+                return None
+            out = "k3s version v1.30.6+k3s1 (1829eaae)\ngo version go1.22.8\n"
+            return CommandResult(name, ("k3s", "--version"), 0, out)
+
+    from nodedoctor import engine
+    from nodedoctor.rules import all_rules
+    from nodedoctor.sources.root import Root
+
+    facts = Facts(Root(str(root), running=True, commands=K3sVersion()))
+    report = engine.run(facts, engine.select_rules(all_rules()))
+    [finding] = [f for f in report.findings if f.rule == "cgroup-driver-mismatch"]
+    assert finding.fix is not None
+    assert not finding.fix.available
+    assert "rather than flipping one side" in finding.fix.summary
+    assert finding.fix.restart == ("k3s",)

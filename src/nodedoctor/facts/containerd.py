@@ -55,7 +55,9 @@ is a :class:`RuncHandler`:
 
 For a MicroK8s node ``file`` is the template (``args/containerd-template.toml``); for k3s it
 is the template k3s renders (k3s keeps its kubelet and containerd consistent itself: do not
-flip only one side). ``layout`` says which.
+flip only one side). ``layout`` says which. A k3s node without a template has no handlers:
+``cgroup_driver`` is then k3s's own choice (evidence source ``k3s``), and its rendered
+``config.toml`` is only compared with that choice (an edit there never takes effect).
 """
 
 from __future__ import annotations
@@ -738,14 +740,15 @@ def containerd_facts(facts: Facts) -> ContainerdFacts:
                     base = (base_line, text.splitlines()[base_line - 1].strip(), cand)
                 break
         if not top:
-            if facts.root.exists(K3S_RENDERED):
-                top = K3S_RENDERED
-                notes.append(f"no template: k3s regenerates {K3S_RENDERED} with its own defaults")
-            else:
-                top = K3S_RENDERED
+            top = K3S_RENDERED
+            if choice is not None or not facts.root.exists(K3S_RENDERED):
+                # k3s renders config.toml from its base template on every start, with the
+                # driver it also gives its kubelet; an edit to the rendered file never runs.
                 k3s_default = choice
+            else:
+                notes.append(f"no template: k3s regenerates {K3S_RENDERED} with its own defaults")
 
-    files = _load(facts, top, texts) if top else []
+    files = _load(facts, top, texts) if top and k3s_default is None else []
     if base is not None and files and files[0].path == base[2]:
         if choice is None:
             return ContainerdFacts(
@@ -794,7 +797,13 @@ def containerd_facts(facts: Facts) -> ContainerdFacts:
             return _replace(empty, unknown="k3s's own choice of driver cannot be told")
         k3s_driver = "systemd" if k3s_default[0] == "true" else "cgroupfs"
         d = Sourced(k3s_driver, k3s_default[1])
-        return _replace(empty, default_runtime="runc", cgroup_driver=d, reported_driver=d)
+        return _replace(
+            empty,
+            default_runtime="runc",
+            cgroup_driver=d,
+            reported_driver=d,
+            problems=tuple(_k3s_rendered_edited(facts, k3s_default)),
+        )
     if not files:
         if installed is None:
             return empty
@@ -954,6 +963,35 @@ def _misplaced(files: list[LoadedFile]) -> list[ConfigProblem]:
                 )
             )
     return out
+
+
+def _k3s_rendered_edited(facts: Facts, choice: tuple[str, Evidence]) -> list[ConfigProblem]:
+    """k3s without a template: its rendered config.toml says another driver than k3s writes."""
+    cfg = facts.parse(K3S_RENDERED, parse_containerd_config)
+    if cfg is None:
+        return []
+    path = (*options_table(cfg.version or 1, "runc"), "SystemdCgroup")
+    value = cfg.get(path)
+    wanted = choice[0] == "true"
+    if not isinstance(value, bool) or value == wanted:
+        return []
+    where = cfg.locate(path)
+    ev = (
+        file_evidence(K3S_RENDERED, where.text, where.line) if where else Evidence(K3S_RENDERED, "")
+    )
+    return [
+        ConfigProblem(
+            Severity.WARNING,
+            "the rendered k3s config.toml was edited; k3s regenerates it on every start",
+            f"{K3S_RENDERED} says SystemdCgroup = {str(value).lower()}, but k3s writes it from "
+            f"its own template on every start with SystemdCgroup = {choice[0]} (the driver it "
+            "also gives its kubelet), so the edit never takes effect",
+            (ev, choice[1]),
+            f"put the change in {K3S_TEMPLATE} (or {K3S_TEMPLATE_V3} with containerd 2.x), "
+            'starting it with {{ template "base" . }}, and change the kubelet the same way',
+            (K3S_TEMPLATE,),
+        )
+    ]
 
 
 def _rendered_problems(

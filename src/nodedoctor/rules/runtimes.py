@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from nodedoctor.facts import Facts, Sourced
 from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
-from nodedoctor.facts.containerd import ContainerdFacts, containerd_facts
+from nodedoctor.facts.containerd import K3S_RENDERED, ContainerdFacts, containerd_facts
 from nodedoctor.facts.crio import crio_facts
 from nodedoctor.facts.kubelet import KubeletFacts, Setting, kubelet_facts
 from nodedoctor.facts.profile import deployer_profile
@@ -71,41 +71,50 @@ def _runtime_side_fix(facts: Facts, r: RuntimeFacts, target: str) -> FixHint:
     if r.name == "containerd":
         c = facts.get(containerd_facts)
         h = c.default_handler
-        if h is not None:
-            value = "true" if target == "systemd" else "false"
-            table = ".".join(_toml_key(p) for p in h.table)
-            how = (
-                "change the value of the existing key"
-                if h.present
-                else "the key is absent: insert it into that table"
-            )
-            if c.layout == "k3s":
-                return FixHint(
-                    summary=(
-                        "k3s writes the same driver to its kubelet and its containerd; remove the "
-                        "override that makes them differ (a cgroup-driver kubelet-arg in "
-                        "/etc/rancher/k3s/config.yaml or SystemdCgroup in the containerd "
-                        "template) rather than flipping one side; " + DRAIN
-                    ),
-                    files=(h.file,),
-                    restart=("k3s",),
-                )
-            where = f"{h.file} ([{table}], config version {h.file_version})"
-            restart_cmd = (
-                ("snap restart microk8s",)
-                if c.layout == "microk8s"
-                else ("systemctl restart containerd", "systemctl restart kubelet")
-            )
+        if c.layout == "k3s":
             return FixHint(
                 summary=(
-                    f"set `SystemdCgroup = {value}` in {where} ({how}), then restart "
-                    f"containerd and the kubelet; {DRAIN}"
+                    "k3s writes the same driver to its kubelet and its containerd; remove the "
+                    "override that makes them differ (a cgroup-driver kubelet-arg in "
+                    "/etc/rancher/k3s/config.yaml or SystemdCgroup in the containerd "
+                    "template) rather than flipping one side; " + DRAIN
                 ),
-                available=True,
-                files=(h.file,),
-                restart=("microk8s",) if c.layout == "microk8s" else restart,
-                commands=restart_cmd,
+                files=(h.file,) if h is not None and h.file != K3S_RENDERED else (),
+                restart=("k3s",),
             )
+        if h is None:
+            return FixHint(
+                summary=(
+                    f"set SystemdCgroup = {str(target == 'systemd').lower()} in the options "
+                    f"table of containerd's default runtime {c.default_runtime!r} (or make a "
+                    f"runc handler the default), then restart containerd and the kubelet; {DRAIN}"
+                ),
+                files=(c.config_path,) if c.config_path else (),
+                restart=restart,
+            )
+        value = "true" if target == "systemd" else "false"
+        table = ".".join(_toml_key(p) for p in h.table)
+        how = (
+            "change the value of the existing key"
+            if h.present
+            else "the key is absent: insert it into that table"
+        )
+        where = f"{h.file} ([{table}], config version {h.file_version})"
+        restart_cmd = (
+            ("snap restart microk8s",)
+            if c.layout == "microk8s"
+            else ("systemctl restart containerd", "systemctl restart kubelet")
+        )
+        return FixHint(
+            summary=(
+                f"set `SystemdCgroup = {value}` in {where} ({how}), then restart "
+                f"containerd and the kubelet; {DRAIN}"
+            ),
+            available=True,
+            files=(h.file,),
+            restart=("microk8s",) if c.layout == "microk8s" else restart,
+            commands=restart_cmd,
+        )
     if r.name == "cri-o":
         return FixHint(
             summary=(
