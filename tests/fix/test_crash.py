@@ -137,6 +137,16 @@ def test_kill_at_each_stage(tmp_path: Path, stage: str) -> None:
 @pytest.mark.slow
 def test_kill_at_random_moments(tmp_path: Path) -> None:
     rng = random.Random(4)  # noqa: S311 - fixed seed so failures reproduce; not crypto
+    # How long an apply takes here, from "planned" to exit: kills land inside that window.
+    root, old, new = _make_root(tmp_path / "timing")
+    proc = _start(root, pause=None)
+    assert proc.stderr is not None
+    proc.stderr.readline()
+    started = time.monotonic()
+    proc.wait()
+    proc.stderr.close()
+    window = time.monotonic() - started
+    assert _assert_whole_and_rollback(root, old, new) == len(FILES)
     outcomes: dict[int, int] = {}
     for n in range(24):
         root, old, new = _make_root(tmp_path / f"run{n}")
@@ -147,7 +157,7 @@ def test_kill_at_random_moments(tmp_path: Path) -> None:
         # somewhere inside the apply.
         line = proc.stderr.readline()
         assert "planned" in line, line
-        time.sleep(rng.uniform(0.0, 0.5))
+        time.sleep(rng.uniform(0.0, window))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         proc.stderr.close()
