@@ -148,6 +148,7 @@ def test_kill_at_random_moments(tmp_path: Path) -> None:
     window = time.monotonic() - started
     assert _assert_whole_and_rollback(root, old, new) == len(FILES)
     outcomes: dict[int, int] = {}
+    interrupted = 0
     for n in range(24):
         root, old, new = _make_root(tmp_path / f"run{n}")
         before = snapshot(root)
@@ -161,11 +162,15 @@ def test_kill_at_random_moments(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         proc.stderr.close()
+        entries = journal.entries(directory_root(str(root)))
+        interrupted += any(e.state == "prepared" for e in entries)
         newer = _assert_whole_and_rollback(root, old, new)
         outcomes[newer] = outcomes.get(newer, 0) + 1
         assert snapshot(root) == before
-    # The kills landed at different points (not all before or all after the apply).
-    assert len(outcomes) >= 3, outcomes
+    # The kills landed at different points, some of them inside the apply (journal written,
+    # not every file yet).
+    assert len(outcomes) >= 2, outcomes
+    assert interrupted >= 1, outcomes
 
 
 @pytest.mark.slow
