@@ -101,6 +101,14 @@ def apply_cmdline_edit(ws: Workspace, edit: CmdlineEdit, chain: BootChain, rule:
             ws.write_text(source, new, rule=rule, description=what, fmt="text")
     for command in edit.commands:
         ws.run(tuple(shlex.split(command)), rule, "regenerate the boot loader configuration")
+    if edit.kind is BootFileKind.KERNEL_CMDLINE:
+        ws.instruct(
+            rule,
+            "regenerate the current kernel's boot entry before rebooting: "
+            "kernel-install add <version> <kernel image> (kernel-install(8))",
+            "kernel-install reads /etc/kernel/cmdline only when it installs a kernel; which "
+            "kernel image and entry to rebuild depends on the boot setup (BLS, UKI)",
+        )
     ws.need_reboot(rule)
 
 
