@@ -361,3 +361,14 @@ def test_planning_through_a_link_leaving_the_root_is_a_refusal(tmp_path: Path) -
     assert not plan.steps
     assert plan.refusals  # the facts cannot read it either, so the fixer refuses
     assert outside.read_bytes().startswith(b"disabled_plugins")
+
+
+def test_a_second_apply_while_one_runs_is_refused(tmp_path: Path) -> None:
+    root = _root(tmp_path)
+    r = directory_root(str(root))
+    plan = plan_edits(root, {CONFIG: ("version = 2\n", "toml")})
+    before = snapshot(root)
+    with journal.locked(r), pytest.raises(RefusedError, match="another nodedoctor apply"):
+        engine.apply(r, plan)
+    assert snapshot(root) == before
+    engine.apply(r, plan)  # the lock is released afterwards

@@ -191,10 +191,23 @@ def apply(
 ) -> ApplyResult:
     """Apply ``plan`` to ``root``. Raises :class:`fsops.RefusedError` (nothing written)
     when a step fails its preflight."""
+    if not plan.steps:
+        result = ApplyResult(journal_id=None)
+        _run_after(root, plan, restart, runner, result)
+        return result
+    for step in plan.steps:  # refuse before anything (even the journal) is written
+        preflight(root, step)
+    _check_journal_writable(root)
+    with journal.locked(root):
+        result = _apply_steps(root, plan)  # checks every step again, under the lock
+    _run_after(root, plan, restart, runner, result)
+    return result
+
+
+def _apply_steps(root: Root, plan: Plan) -> ApplyResult:
     prepared = [preflight(root, step) for step in plan.steps]
     result = ApplyResult(journal_id=None)
     if prepared:
-        _check_journal_writable(root)
         entry = journal.begin(
             root,
             list(plan.addressed),
@@ -211,7 +224,6 @@ def apply(
             _test_pause(f"wrote {p.step.path}")
         entry.state = "applied"
         entry.save()
-    _run_after(root, plan, restart, runner, result)
     return result
 
 
@@ -289,6 +301,11 @@ class RollbackResult:
 
 def rollback(root: Root, entry: journal.Entry, *, force: bool = False) -> RollbackResult:
     """Restore every file of ``entry`` byte for byte (and remove files it created)."""
+    with journal.locked(root):
+        return _rollback(root, entry, force)
+
+
+def _rollback(root: Root, entry: journal.Entry, force: bool) -> RollbackResult:
     result = RollbackResult(entry.id)
     actions: list[tuple[journal.JournalFile, str, fsops.FileState]] = []
     for f in entry.files:

@@ -15,10 +15,13 @@ wholly old or wholly new; rollback handles both.
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import json
 import os
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +127,24 @@ class Entry:
 def journal_dir(root: Root) -> str:
     """Host path of the journal directory for ``root`` (created on demand)."""
     return fsops.host_path(root, JOURNAL_DIR)
+
+
+@contextlib.contextmanager
+def locked(root: Root) -> Iterator[None]:
+    """Hold the journal's lock: one apply or rollback per root at a time."""
+    base = journal_dir(root)
+    fsops.make_dirs(base, 0o700)
+    fd = os.open(os.path.join(base, ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise fsops.RefusedError(
+                JOURNAL_DIR, "refused: another nodedoctor apply or rollback is running"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def new_id(now: float) -> str:
