@@ -127,3 +127,18 @@ def test_refused_apply_writes_nothing_and_says_why(
     out = capsys.readouterr().out
     assert "nothing written: /boot/cmdline.txt: refused: read-only (mode 0444)" in out
     assert not (pi / "var/lib/nodedoctor").exists()
+
+
+def test_fix_on_a_bundle_plans_but_never_applies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nodedoctor.collect import collect
+    from nodedoctor.sources.root import directory_root
+
+    bundle = tmp_path / "pi.tar.gz"
+    collect(directory_root(str(PI)), str(bundle))
+    assert main(["fix", "--bundle", str(bundle), "--format", "json"]) == 1
+    plan = json.loads(capsys.readouterr().out)["plan"]
+    assert [s["path"] for s in plan["steps"]] == ["/boot/cmdline.txt"]
+    assert main(["fix", "--bundle", str(bundle), "--apply", "--yes"]) == 2
+    assert "a bundle is a copy of a node" in capsys.readouterr().err

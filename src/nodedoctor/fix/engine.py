@@ -2,6 +2,7 @@
 
 Apply, in order:
 
+0. take the journal's lock (one apply or rollback per root at a time);
 1. preflight every step: the path resolves inside the root, the file is a regular file
    whose bytes still hash to what the plan was made from, it is writable (not mode
    ``a-w``, not immutable, not on a read-only filesystem) and the new bytes parse. One
