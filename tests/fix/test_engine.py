@@ -372,3 +372,13 @@ def test_a_second_apply_while_one_runs_is_refused(tmp_path: Path) -> None:
         engine.apply(r, plan)
     assert snapshot(root) == before
     engine.apply(r, plan)  # the lock is released afterwards
+
+
+def test_refuses_a_hard_linked_file(tmp_path: Path) -> None:
+    root = _root(tmp_path)
+    os.link(root / CONFIG.lstrip("/"), root / "etc/containerd/config.toml.bak")
+    plan = plan_edits(root, {CONFIG: ("version = 2\n", "toml")})
+    before = snapshot(root)
+    with pytest.raises(RefusedError, match=r"hard-linked \(2 names\)"):
+        engine.apply(directory_root(str(root)), plan)
+    assert snapshot(root) == before

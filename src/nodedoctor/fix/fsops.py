@@ -54,6 +54,7 @@ class FileState:
     uid: int | None = None
     gid: int | None = None
     selinux: bytes | None = None
+    links: int = 1
 
 
 def read_state(host: str) -> FileState:
@@ -79,7 +80,15 @@ def read_state(host: str) -> FileState:
         label = get_selinux(fd)
     finally:
         os.close(fd)
-    return FileState(True, b"".join(chunks), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, label)
+    return FileState(
+        True,
+        b"".join(chunks),
+        stat.S_IMODE(st.st_mode),
+        st.st_uid,
+        st.st_gid,
+        label,
+        st.st_nlink,
+    )
 
 
 def get_selinux(fd: int) -> bytes | None:
@@ -111,6 +120,12 @@ def check_writable(host: str, state: FileState) -> None:
     if state.exists and state.mode is not None:
         if not state.mode & 0o222:
             raise RefusedError(host, f"refused: read-only (mode {state.mode:04o})")
+        if state.links > 1:
+            raise RefusedError(
+                host,
+                f"refused: hard-linked ({state.links} names); replacing it would leave the "
+                "other names with the old content",
+            )
         flags = _inode_flags(host)
         if flags & (_FS_IMMUTABLE_FL | _FS_APPEND_FL):
             raise RefusedError(host, "refused: immutable or append-only (chattr)")
