@@ -194,6 +194,19 @@ def test_microk8s_template_is_edited_never_the_rendered_file(tmp_path: Path) -> 
     engine.apply(r, plan)
     assert (root / RENDERED).read_bytes() == rendered
     after = (root / TEMPLATE).read_text()
+    # Rendered as MicroK8s's run-containerd-with-args does (sed over the placeholders; the
+    # values are the fixture's, see its README), the real containerd loads the result.
+    rendered_after = (
+        after.replace("${SNAP_DATA}", str(tmp_path / "snapdata"))
+        .replace("${RUNTIME}", "runc")
+        .replace("${SNAPSHOTTER}", "overlayfs")
+    )
+    config = _write(tmp_path / "rendered.toml", rendered_after)
+    dump = realcontainerd.config_dump(config)
+    assert _get(dump, [*V2, "SystemdCgroup"]) is True
+    started = realcontainerd.start(config, tmp_path / "run")
+    assert started.ok, started.log[-2000:]
+    assert started.status("io.containerd.grpc.v1.cri") == "ok", started.plugins
     added = [ln.strip() for ln in after.splitlines() if ln not in template.splitlines()]
     # The runc handler has no options table in this template: it is created (the nvidia
     # handler, of the legacy runtime.v1.linux type, takes no SystemdCgroup and is left alone).
