@@ -69,7 +69,7 @@ def start(config: Path, workdir: Path) -> Started:
     ``ok`` is False when the daemon exits or its socket never answers (the log says why).
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    sock = workdir / "containerd.sock"
+    sock = workdir / "c.sock"  # unix socket paths are limited to 108 bytes
     log_path = workdir / "containerd.log"
     inner = (
         "mount -t tmpfs tmpfs /opt && exec containerd "
