@@ -4,8 +4,8 @@ Apply, in order:
 
 0. take the journal's lock (one apply or rollback per root at a time);
 1. preflight every step: the path resolves inside the root, the file is a regular file
-   whose bytes still hash to what the plan was made from, it is writable (not mode
-   ``a-w``, not immutable, not on a read-only filesystem) and the new bytes parse. One
+   whose bytes still hash to what the plan was made from, not hard-linked, writable (not
+   mode ``a-w``, not immutable, not on a read-only filesystem) and the new bytes parse. One
    refusal refuses the whole apply: nothing is written;
 2. record the originals in the journal (fsynced) before the first write;
 3. write each file atomically (temp file in the same directory, fsync, rename, fsync
@@ -21,9 +21,7 @@ and after each file (crash-safety tests kill the process there);
 
 from __future__ import annotations
 
-import configparser
 import difflib
-import json
 import os
 import subprocess
 import sys
@@ -38,6 +36,8 @@ from nodedoctor.fix.plan import Command, Plan, Step, StepKind, sha256
 from nodedoctor.fix.textedit import EditError, check_systemd_unit
 from nodedoctor.fix.tomledit import parse as parse_toml
 from nodedoctor.model import Finding, Report
+from nodedoctor.parsers import ParseError
+from nodedoctor.parsers.cmdline import parse_default_grub
 from nodedoctor.sources.root import Root
 
 PAUSE_ENV = "NODEDOCTOR_TEST_PAUSE_BETWEEN_STEPS"
@@ -82,21 +82,16 @@ def validate(fmt: str, data: bytes) -> None:
             yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise EditError(f"the new content is not valid YAML: {exc}") from None
-    elif fmt == "json":
-        try:
-            json.loads(text)
-        except ValueError as exc:
-            raise EditError(f"the new content is not valid JSON: {exc}") from None
     elif fmt == "cmdline":
         if len([ln for ln in text.splitlines() if ln.strip()]) != 1:
             raise EditError("a command-line file must be exactly one line")
     elif fmt == "systemd":
         check_systemd_unit(text)
-    elif fmt == "ini":
+    elif fmt == "grub":
         try:
-            configparser.ConfigParser(strict=False, interpolation=None).read_string(text)
-        except configparser.Error as exc:
-            raise EditError(f"the new content does not parse: {exc}") from None
+            parse_default_grub(text)
+        except ParseError as exc:
+            raise EditError(f"the new content does not parse: line {exc.line}: {exc}") from None
 
 
 # -- applying ---------------------------------------------------------------------

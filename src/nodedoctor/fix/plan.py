@@ -43,7 +43,7 @@ class Step:
     new: bytes
     reasons: tuple[Reason, ...]
     #: The format the engine re-parses the new bytes with before writing (``toml``,
-    #: ``yaml``, ``cmdline``, ``grub``, ``systemd``, ``text``).
+    #: ``yaml``, ``cmdline``, ``grub``, ``systemd``; ``text``: none).
     format: str = "text"
     #: Mode for a created file (an edited file keeps its own).
     create_mode: int = 0o644

@@ -98,7 +98,7 @@ def apply_cmdline_edit(ws: Workspace, edit: CmdlineEdit, chain: BootChain, rule:
                 )
             except EditError as exc:
                 raise exc.at(source) from None
-            ws.write_text(source, new, rule=rule, description=what, fmt="text")
+            ws.write_text(source, new, rule=rule, description=what, fmt="grub")
     for command in edit.commands:
         ws.run(tuple(shlex.split(command)), rule, "regenerate the boot loader configuration")
     if edit.kind is BootFileKind.KERNEL_CMDLINE:
