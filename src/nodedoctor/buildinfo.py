@@ -7,13 +7,15 @@ an editable install has no such module and calls itself a development build.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from nodedoctor import __version__
 
 
-@dataclass(frozen=True)
-class BuildInfo:
+class BuildInfo(NamedTuple):
+    """A NamedTuple, not a frozen dataclass: every command builds ``--version`` (a frozen
+    dataclass costs ~0.85 ms to create at import, bench/RESULTS.md)."""
+
     version: str
     #: ``zipapp`` for the single-file build, ``dev`` for a wheel or an editable install.
     kind: str
