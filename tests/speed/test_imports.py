@@ -22,6 +22,7 @@ PROBE = (
 #: Never needed to check a node and print its report as text or JSON.
 NOT_FOR_A_CHECK = (
     "tomlkit",  # writing TOML is the fix engine's job; reading it is lazy
+    "socket",  # live runtime sockets only
     "nodedoctor.fix",
     "nodedoctor.clean",
     "nodedoctor.collect",
