@@ -1,11 +1,20 @@
-"""The mount table: `/proc/self/mountinfo`, then `/proc/1/mountinfo`, then `/proc/mounts`."""
+"""The mount table: `/proc/self/mountinfo`, then `/proc/1/mountinfo`, then `/proc/mounts`.
+
+A root whose ``/proc`` is a real procfs (the DaemonSet's ``--root /host`` with the host's
+``/proc`` mounted in it) is read the other way round: there ``self`` resolves to the reader,
+so ``proc/self/mountinfo`` is the container's own mount table (its overlay root, the host's
+cgroup2 at ``/host/sys/fs/cgroup``), and PID 1's is the host's. A recorded root (a bundle, a
+disk image, a test fixture) has a plain ``proc/self`` directory and keeps the first order.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from nodedoctor.facts import Facts
 from nodedoctor.parsers.mountinfo import Mount, parse_mountinfo, parse_proc_mounts
+from nodedoctor.sources.root import UnsafePathError
 
 
 @dataclass(frozen=True)
@@ -39,8 +48,21 @@ class MountTable:
 MOUNT_TABLE_LIMIT = 64 * 1024 * 1024
 
 
+def _host_procfs(facts: Facts) -> bool:
+    """``proc/self`` of an offline root is procfs's magic link: the root is a live host's."""
+    if facts.live:
+        return False
+    try:
+        return os.path.islink(facts.root.resolve("/proc") + "/self")
+    except UnsafePathError:
+        return False
+
+
 def mount_table(facts: Facts) -> MountTable:
-    for path in ("/proc/self/mountinfo", "/proc/1/mountinfo"):
+    order = ("/proc/self/mountinfo", "/proc/1/mountinfo")
+    if _host_procfs(facts):
+        order = order[::-1]
+    for path in order:
         parsed = facts.parse(path, parse_mountinfo, MOUNT_TABLE_LIMIT)
         if parsed is not None:
             return MountTable(tuple(parsed), path)

@@ -1,0 +1,82 @@
+"""``--root /host`` on a live host's filesystem (the DaemonSet's view), with a real procfs.
+
+Inside ``unshare --mount --propagation private`` the machine's ``/proc`` is bind-mounted into
+a temporary root, as a hostPath volume puts it at ``/host/proc``. There ``proc/self`` is the
+reader's (this namespace, with the bind mount in it) and ``proc/1`` is the host's: the mount
+facts must read PID 1's table. The bind mount vanishes with the namespace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nodedoctor.facts import Facts
+from nodedoctor.facts.mounts import mount_table
+from nodedoctor.sources.root import directory_root
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(
+        os.geteuid() != 0 or shutil.which("unshare") is None,
+        reason="needs root and unshare(1) for a private mount namespace",
+    ),
+]
+
+PROBE = """
+import json, sys
+from nodedoctor.facts import Facts
+from nodedoctor.facts.mounts import mount_table
+from nodedoctor.sources.root import directory_root
+table = mount_table(Facts(directory_root(sys.argv[1])))
+print(json.dumps({"source": table.source, "points": [m.mount_point for m in table.mounts]}))
+"""
+
+
+def test_host_proc_reads_pid1_mount_table(tmp_path: Path) -> None:
+    root = tmp_path / "host"
+    (root / "proc").mkdir(parents=True)
+    script = f'mount --bind /proc "{root}/proc" && exec "{sys.executable}" -c "$0" "{root}"'
+    out = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, PROBE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    got = json.loads(out.stdout)
+    assert got["source"] == "/proc/1/mountinfo"
+    # PID 1 is outside the namespace: the bind mount made in it is not in its table.
+    assert f"{root}/proc" not in got["points"]
+    assert "/" in got["points"]
+
+
+def test_recorded_root_keeps_self_first(tmp_path: Path) -> None:
+    for pid, point in (("self", "/self-view"), ("1", "/pid1-view")):
+        d = tmp_path / "proc" / pid
+        d.mkdir(parents=True)
+        (d / "mountinfo").write_text(f"1 0 8:1 / {point} rw - ext4 /dev/sda1 rw\n")
+    table = mount_table(Facts(directory_root(str(tmp_path))))
+    assert (table.source, [m.mount_point for m in table.mounts]) == (
+        "/proc/self/mountinfo",
+        ["/self-view"],
+    )
+
+
+def test_procfs_like_link_prefers_pid1(tmp_path: Path) -> None:
+    (tmp_path / "proc" / "4242").mkdir(parents=True)
+    (tmp_path / "proc" / "4242" / "mountinfo").write_text(
+        "1 0 0:50 / / rw - overlay overlay rw\n"
+    )
+    (tmp_path / "proc" / "self").symlink_to("4242")
+    (tmp_path / "proc" / "1").mkdir()
+    (tmp_path / "proc" / "1" / "mountinfo").write_text("1 0 8:1 / / rw - ext4 /dev/sda1 rw\n")
+    table = mount_table(Facts(directory_root(str(tmp_path))))
+    assert table.source == "/proc/1/mountinfo"
+    assert [m.fstype for m in table.mounts] == ["ext4"]
