@@ -71,9 +71,7 @@ def test_recorded_root_keeps_self_first(tmp_path: Path) -> None:
 
 def test_procfs_like_link_prefers_pid1(tmp_path: Path) -> None:
     (tmp_path / "proc" / "4242").mkdir(parents=True)
-    (tmp_path / "proc" / "4242" / "mountinfo").write_text(
-        "1 0 0:50 / / rw - overlay overlay rw\n"
-    )
+    (tmp_path / "proc" / "4242" / "mountinfo").write_text("1 0 0:50 / / rw - overlay overlay rw\n")
     (tmp_path / "proc" / "self").symlink_to("4242")
     (tmp_path / "proc" / "1").mkdir()
     (tmp_path / "proc" / "1" / "mountinfo").write_text("1 0 8:1 / / rw - ext4 /dev/sda1 rw\n")
