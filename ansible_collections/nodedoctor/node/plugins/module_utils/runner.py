@@ -14,6 +14,22 @@ import sys
 
 FINDINGS_EXIT = 1
 
+PROFILES = ["kubeadm", "kubespray", "microk8s", "k3s", "kops", "kubekey"]
+
+
+def argument_spec(**own):
+    """The options every module takes (root, profile, only, the zipapp the action plugin
+    copies), plus the module's ``own``."""
+    spec = {
+        "root": {"type": "path", "default": "/"},
+        "profile": {"type": "str", "choices": PROFILES},
+        "only": {"type": "list", "elements": "str", "default": []},
+        "pyz": {"type": "path"},
+        "remote_pyz": {"type": "path"},
+    }
+    spec.update(own)
+    return spec
+
 
 def run_nodedoctor(module, args):
     """(exit code, parsed JSON stdout, stderr) of ``nodedoctor ARGS --format json``.
@@ -41,10 +57,12 @@ def run_nodedoctor(module, args):
 
 
 def root_args(params):
-    """The ``--root`` and ``--profile`` options shared by check and fix."""
+    """The ``--root``, ``--profile`` and ``--only`` options shared by check and fix."""
     args = []
     if params.get("root") and params["root"] != "/":
         args += ["--root", params["root"]]
     if params.get("profile"):
         args += ["--profile", params["profile"]]
+    if params.get("only"):
+        args += ["--only", *params["only"]]
     return args

@@ -120,6 +120,7 @@ import sys
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.nodedoctor.node.plugins.module_utils.runner import (
+    argument_spec,
     root_args,
     run_nodedoctor,
 )
@@ -129,28 +130,18 @@ _RANK = {"info": 1, "warning": 2, "error": 3}
 
 def main():
     module = AnsibleModule(
-        argument_spec={
-            "root": {"type": "path", "default": "/"},
-            "profile": {
-                "type": "str",
-                "choices": ["kubeadm", "kubespray", "microk8s", "k3s", "kops", "kubekey"],
-            },
-            "only": {"type": "list", "elements": "str", "default": []},
-            "skip": {"type": "list", "elements": "str", "default": []},
-            "fail_on": {
+        argument_spec=argument_spec(
+            skip={"type": "list", "elements": "str", "default": []},
+            fail_on={
                 "type": "str",
                 "choices": ["error", "warning", "info", "never"],
                 "default": "error",
             },
-            "pyz": {"type": "path"},
-            "remote_pyz": {"type": "path"},
-        },
+        ),
         supports_check_mode=True,
     )
     params = module.params
     args = ["check", *root_args(params)]
-    if params["only"]:
-        args += ["--only", *params["only"]]
     if params["skip"]:
         args += ["--skip", *params["skip"]]
     _, report, _ = run_nodedoctor(module, args)

@@ -91,6 +91,7 @@ reboot:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.nodedoctor.node.plugins.module_utils.runner import (
+    argument_spec,
     root_args,
     run_nodedoctor,
 )
@@ -106,23 +107,11 @@ def _diffs(plan):
 
 def main():
     module = AnsibleModule(
-        argument_spec={
-            "root": {"type": "path", "default": "/"},
-            "profile": {
-                "type": "str",
-                "choices": ["kubeadm", "kubespray", "microk8s", "k3s", "kops", "kubekey"],
-            },
-            "only": {"type": "list", "elements": "str", "default": []},
-            "restart": {"type": "bool", "default": False},
-            "pyz": {"type": "path"},
-            "remote_pyz": {"type": "path"},
-        },
+        argument_spec=argument_spec(restart={"type": "bool", "default": False}),
         supports_check_mode=True,
     )
     params = module.params
     args = ["fix", *root_args(params)]
-    if params["only"]:
-        args += ["--only", *params["only"]]
 
     _, planned, _ = run_nodedoctor(module, args)
     plan = planned.get("plan", {})
