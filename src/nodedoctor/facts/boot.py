@@ -512,11 +512,12 @@ def _without(param: PlacedParam, names: set[str]) -> str | None:
 
 
 def plan_cmdline_edit(
-    chain: BootChain, enable: Sequence[str], *, v1: bool = False
+    chain: BootChain, enable: Sequence[str], *, v1: bool = False, reboot: bool = True
 ) -> CmdlineEdit | None:
     """The edit of the target boot file that turns ``enable`` on at the next boot; ``None``
     when there is no target file. An edit may be :attr:`CmdlineEdit.empty` when the file
-    already asks for everything (a reboot or a kernel change is what is missing)."""
+    already asks for everything (a reboot or a kernel change is what is missing).
+    ``reboot=False``: a disk image before its first boot (its first boot reads the file)."""
     target = chain.target
     if target is None:
         return None
@@ -583,9 +584,10 @@ def plan_cmdline_edit(
             if target.kind is BootFileKind.KERNEL_CMDLINE
             else ()
         ),
+        reboot=reboot,
     )
     if edit.empty:
-        return CmdlineEdit(edit.path, edit.kind, edit.line, edit.variable, reboot=True)
+        return CmdlineEdit(edit.path, edit.kind, edit.line, edit.variable, reboot=reboot)
     return edit
 
 

@@ -420,11 +420,35 @@ class ControllerFix:
     others: tuple[ControllerStatus, ...]
     #: Disabling words the running kernel got from somewhere else than the boot file.
     elsewhere: tuple[PlacedParam, ...] = ()
+    #: What removes ``elsewhere`` from where it is written (RHEL boot entries: grubby); empty
+    #: when that place is unknown.
+    elsewhere_commands: tuple[str, ...] = ()
+
+    @property
+    def commands(self) -> tuple[str, ...]:
+        """Every command of the fix, in order: ``elsewhere_commands``, then the edit's."""
+        return self.elsewhere_commands + (self.edit.commands if self.edit else ())
+
+
+def _image_fix(facts: Facts) -> ControllerFix:
+    """A Raspberry Pi disk image before its first boot (no /proc, no /sys): every current Pi
+    kernel starts with memory off, so cmdline.txt must turn it on; no reboot, the first boot
+    reads it."""
+    chain = facts.get(boot_chain)
+    target = chain.target
+    if not chain.raspberry_pi_firmware or target is None or facts.get(kernel_cmdline) is not None:
+        return ControllerFix((), None, ())
+    kept = [p for p in target.read_params if p.key != "cgroup_memory"]
+    if controller_verdict(kept, "memory").enabled:
+        return ControllerFix((), None, ())
+    return ControllerFix(("memory",), plan_cmdline_edit(chain, ["memory"], reboot=False), ())
 
 
 def controller_fix(facts: Facts) -> ControllerFix:
     an = facts.get(controller_analysis)
-    missing = an.missing() if an.known else []
+    if not an.known:
+        return _image_fix(facts)
+    missing = an.missing()
     chain = facts.get(boot_chain)
     by_cmdline = [s.name for s in missing if s.cause in CMDLINE_CAUSES]
     if chain.raspberry_pi_firmware:
@@ -442,4 +466,7 @@ def controller_fix(facts: Facts) -> ControllerFix:
             w = s.winner
             if s.cause in (Cause.CMDLINE_DISABLED, Cause.NO_V1) and w and w.text not in written:
                 elsewhere.append(w)
-    return ControllerFix(tuple(by_cmdline), edit, others, tuple(dict.fromkeys(elsewhere)))
+    words = " ".join(dict.fromkeys(p.text for p in elsewhere))
+    grubby = any(c.startswith("grubby") for c in chain.apply_commands[:1])
+    commands = (f'grubby --update-kernel=ALL --remove-args="{words}"',) if grubby and words else ()
+    return ControllerFix(tuple(by_cmdline), edit, others, tuple(dict.fromkeys(elsewhere)), commands)

@@ -4,7 +4,6 @@ kubelet-cgroups.md §1.2-1.3)."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator, Sequence
 
 from nodedoctor.facts import Facts
@@ -17,7 +16,6 @@ from nodedoctor.facts.boot import (
     cgroup_boot_messages,
     controller_verdict,
     kernel_cmdline,
-    plan_cmdline_edit,
 )
 from nodedoctor.facts.cgroups import (
     CMDLINE_CAUSES,
@@ -77,9 +75,8 @@ def _fix_for(facts: Facts, missing: list[ControllerStatus], chain: BootChain) ->
         return FixHint(summary=_generic_fix(plan.by_cmdline, chain) + tail, reboot=True)
     if plan.elsewhere:
         words = " ".join(p.text for p in plan.elsewhere)
-        grubby = chain.apply_commands and chain.apply_commands[0].startswith("grubby")
-        commands = (f'grubby --update-kernel=ALL --remove-args="{words}"',) if grubby else ()
-        where = "the boot entries" if grubby else "another boot configuration than " + edit.path
+        commands = plan.elsewhere_commands
+        where = "the boot entries" if commands else "another boot configuration than " + edit.path
         summary = (
             f'the running kernel got "{words}" from {where}, not from {edit.path}: remove it '
             "there"
@@ -90,7 +87,7 @@ def _fix_for(facts: Facts, missing: list[ControllerStatus], chain: BootChain) ->
             summary=summary + tail,
             files=(edit.path,) if not edit.empty else (),
             reboot=True,
-            commands=commands + edit.commands,
+            commands=plan.commands,
         )
     if edit.empty:
         ignored = [s for s in missing if s.cause is Cause.ENABLE_IGNORED]
@@ -145,19 +142,17 @@ def _predict_for_image(facts: Facts, reason: str) -> Iterator[Issue]:
     target = chain.target
     if not chain.raspberry_pi_firmware or target is None or facts.get(kernel_cmdline) is not None:
         raise SkipRuleError(reason)
-    if controller_verdict(
-        [p for p in target.read_params if p.key != "cgroup_memory"], "memory"
-    ).enabled:
-        return
-    plan = plan_cmdline_edit(chain, ["memory"])
+    plan = facts.get(controller_fix)
+    if not plan.by_cmdline:
+        return  # cmdline.txt already turns memory on
     fix = None
-    if plan is not None and not plan.empty:
+    if plan.edit is not None and not plan.edit.empty:
         fix = FixHint(
-            summary=dataclasses.replace(plan, reboot=False).describe()
+            summary=plan.edit.describe()
             + " (cgroup_memory=1, which many guides add, is obsolete but harmless)",
             available=True,
-            files=(plan.path,),
-            reboot=False,
+            files=(plan.edit.path,),
+            reboot=plan.edit.reboot,
         )
     yield Issue(
         title="the kernel will boot without the memory cgroup controller",

@@ -1,6 +1,10 @@
-"""Boot command-line fixers: the file the boot loader really reads (``facts/boot.py``
-decides which, and which parameters to add or remove), edited in place; a reboot is
-always needed and never done.
+"""Boot command-line fixers: the file the boot loader really reads, edited in place; a
+reboot is needed (except on a disk image before its first boot) and never done.
+
+What to change is never decided here: ``cgroup-controller-disabled`` carries out
+``facts.get(controller_fix)`` (facts/cgroups.py), the same decision the rule's advice shows
+(which controllers, the edit of which file, the commands, the words set elsewhere than in
+the file); ``facts/boot.py`` decides which file the boot loader reads.
 
 - ``cmdline.txt`` (Raspberry Pi firmware): stays ONE line; ``cgroup_enable=`` words go at
   its end, after the firmware's own ``cgroup_disable=memory`` (the last setting wins).
@@ -23,7 +27,7 @@ from nodedoctor.facts.boot import (
     boot_chain,
     plan_cmdline_edit,
 )
-from nodedoctor.facts.cgroups import Cause, CgroupMode, controller_analysis
+from nodedoctor.facts.cgroups import ControllerFix, controller_fix
 from nodedoctor.fix.fixers.base import FixerEntry
 from nodedoctor.fix.plan import Workspace
 from nodedoctor.fix.textedit import EditError, TokenChange, edit_cmdline_lines, edit_grub_variable
@@ -31,9 +35,6 @@ from nodedoctor.model import Finding
 
 CONTROLLER_DISABLED = "cgroup-controller-disabled"
 CMDLINE_IGNORED = "boot-cmdline-ignored"
-
-#: Causes a command-line edit can fix (the same selection the rule's fix hint makes).
-_CMDLINE_CAUSES = (Cause.CMDLINE_DISABLED, Cause.RPI_DEFAULT, Cause.NO_V1, Cause.ENABLE_IGNORED)
 
 
 def _changes(
@@ -55,8 +56,15 @@ def _changes(
     ]
 
 
-def apply_cmdline_edit(ws: Workspace, edit: CmdlineEdit, chain: BootChain, rule: str) -> None:
-    """Turn ``facts/boot.py``'s edit into file edits, commands and the reboot."""
+def apply_cmdline_edit(
+    ws: Workspace,
+    edit: CmdlineEdit,
+    chain: BootChain,
+    rule: str,
+    commands: Sequence[str] | None = None,
+) -> None:
+    """Turn ``facts/boot.py``'s edit into file edits, commands (``commands``, default the
+    edit's) and the reboot (when the edit says one is needed)."""
     what = edit.describe()
     if edit.kind in (BootFileKind.RPI_CMDLINE, BootFileKind.KERNEL_CMDLINE):
         text = ws.read_text(edit.path)
@@ -99,7 +107,7 @@ def apply_cmdline_edit(ws: Workspace, edit: CmdlineEdit, chain: BootChain, rule:
             except EditError as exc:
                 raise exc.at(source) from None
             ws.write_text(source, new, rule=rule, description=what, fmt="grub")
-    for command in edit.commands:
+    for command in edit.commands if commands is None else commands:
         ws.run(tuple(shlex.split(command)), rule, "regenerate the boot loader configuration")
     if edit.kind is BootFileKind.KERNEL_CMDLINE:
         ws.instruct(
@@ -109,29 +117,55 @@ def apply_cmdline_edit(ws: Workspace, edit: CmdlineEdit, chain: BootChain, rule:
             "kernel-install reads /etc/kernel/cmdline only when it installs a kernel; which "
             "kernel image and entry to rebuild depends on the boot setup (BLS, UKI)",
         )
-    ws.need_reboot(rule)
+    if edit.reboot:
+        ws.need_reboot(rule)
 
 
-def _cmdline_controllers(ws: Workspace) -> tuple[list[str], bool]:
-    analysis = ws.facts.get(controller_analysis)
-    chain = ws.facts.get(boot_chain)
-    missing = analysis.missing()
-    names = [s.name for s in missing if s.cause in _CMDLINE_CAUSES]
-    if chain.raspberry_pi_firmware:
-        names += [s.name for s in missing if s.cause is Cause.UNKNOWN]
-    return names, analysis.mode is not CgroupMode.V2
+def _elsewhere_instruction(
+    ws: Workspace, plan: ControllerFix, edit: CmdlineEdit, rule: str
+) -> None:
+    """The disabling words the running kernel got from outside the boot file: with no edit
+    to make, the command that removes them (grubby over the boot entries) would run without
+    any edit it follows, so it is the user's to run; where it is unknown, only the user knows
+    the place."""
+    words = " ".join(p.text for p in plan.elsewhere)
+    if plan.elsewhere_commands:
+        text = (
+            f'remove "{words}" from the boot entries: '
+            + " and ".join(f"`{c}`" for c in plan.elsewhere_commands)
+            + ", then reboot"
+        )
+        why = (
+            f"{edit.path} already says what is needed; the boot entries are not a file "
+            "nodedoctor edits, and a reboot alone does not drop the words"
+        )
+    else:
+        text = (
+            f'remove "{words}" from the boot configuration the running kernel got it from '
+            f"(not {edit.path}), then reboot"
+        )
+        why = f"the running kernel did not get these words from {edit.path}, the file it knows"
+    ws.instruct(rule, text, why)
 
 
 def fix_controller_disabled(ws: Workspace, finding: Finding) -> None:
+    """Carry out ``facts.get(controller_fix)``, the decision the rule's advice shows."""
+    plan = ws.facts.get(controller_fix)
     chain = ws.facts.get(boot_chain)
-    names, v1 = _cmdline_controllers(ws)
-    if not names:
+    if not plan.by_cmdline:
         raise EditError("no missing controller can be turned on from the kernel command line")
-    edit = plan_cmdline_edit(chain, names, v1=v1)
+    edit = plan.edit
     if edit is None:
         raise EditError(f"no boot file to edit: {chain.reason}")
-    if edit.empty:
-        ws.need_reboot(finding.rule)
+    if not edit.empty:
+        apply_cmdline_edit(ws, edit, chain, finding.rule, plan.commands)
+        if plan.elsewhere and not plan.elsewhere_commands:
+            _elsewhere_instruction(ws, plan, edit, finding.rule)
+    elif plan.elsewhere:
+        _elsewhere_instruction(ws, plan, edit, finding.rule)
+    else:
+        if edit.reboot:
+            ws.need_reboot(finding.rule)
         ws.instruct(
             finding.rule,
             finding.fix.summary if finding.fix else f"reboot: {edit.path} already asks for it",
@@ -139,11 +173,10 @@ def fix_controller_disabled(ws: Workspace, finding: Finding) -> None:
             "is missing, and nodedoctor never reboots",
         )
         return
-    apply_cmdline_edit(ws, edit, chain, finding.rule)
-    if finding.fix and not finding.fix.available:
+    if plan.others:
         ws.instruct(
             finding.rule,
-            finding.fix.summary,
+            finding.fix.summary if finding.fix else "see the finding's fix",
             "part of this fix is not a file edit (a kernel or mount the tool cannot change)",
         )
 
