@@ -10,6 +10,7 @@ writes, at their node paths; exactly these files must change). ``case.yaml``::
     changed_lines: {/boot/cmdline.txt: 2} # diff-size assertion: lines removed + added
     commands: ["systemctl daemon-reload"] # the plan's commands (offline: not run)
     restart: ["snap restart microk8s"]    # the plan's restarts (offline: not run)
+    reboot: [cgroup-controller-disabled]  # the rules the plan reboots for (default: unchecked)
     after_findings: [boot-cmdline-ignored]  # rules that must fire after the apply
     appeared: [boot-cmdline-ignored]      # findings the re-check adds (default: none)
     containerd: {path: /etc/containerd/config.toml, systemd: true}  # the real containerd
@@ -109,6 +110,8 @@ def test_fix_case(case: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert {s["path"] for s in plan["steps"]} == set(expected), plan["refused"]
     assert [" ".join(c["argv"]) for c in plan["commands"]] == spec.get("commands", [])
     assert [" ".join(r["argv"]) for r in plan["restart"]] == spec.get("restart", [])
+    if "reboot" in spec:
+        assert plan["reboot"]["rules"] == spec["reboot"], plan["reboot"]
     for path, limit in (spec.get("changed_lines") or {}).items():
         diff = next(s["diff"] for s in plan["steps"] if s["path"] == path)
         counted = [line for line in diff.splitlines()[2:] if line[:1] in "+-"]

@@ -56,15 +56,9 @@ def _changes(
     ]
 
 
-def apply_cmdline_edit(
-    ws: Workspace,
-    edit: CmdlineEdit,
-    chain: BootChain,
-    rule: str,
-    commands: Sequence[str] | None = None,
-) -> None:
-    """Turn ``facts/boot.py``'s edit into file edits, commands (``commands``, default the
-    edit's) and the reboot (when the edit says one is needed)."""
+def apply_cmdline_edit(ws: Workspace, edit: CmdlineEdit, chain: BootChain, rule: str) -> None:
+    """Turn ``facts/boot.py``'s edit into file edits, commands and the reboot (when the edit
+    says one is needed)."""
     what = edit.describe()
     if edit.kind in (BootFileKind.RPI_CMDLINE, BootFileKind.KERNEL_CMDLINE):
         text = ws.read_text(edit.path)
@@ -107,7 +101,7 @@ def apply_cmdline_edit(
             except EditError as exc:
                 raise exc.at(source) from None
             ws.write_text(source, new, rule=rule, description=what, fmt="grub")
-    for command in edit.commands if commands is None else commands:
+    for command in edit.commands:
         ws.run(tuple(shlex.split(command)), rule, "regenerate the boot loader configuration")
     if edit.kind is BootFileKind.KERNEL_CMDLINE:
         ws.instruct(
@@ -158,7 +152,12 @@ def fix_controller_disabled(ws: Workspace, finding: Finding) -> None:
     if edit is None:
         raise EditError(f"no boot file to edit: {chain.reason}")
     if not edit.empty:
-        apply_cmdline_edit(ws, edit, chain, finding.rule, plan.commands)
+        # In the order of plan.commands (what the rule's advice lists).
+        for command in plan.elsewhere_commands:
+            ws.run(
+                tuple(shlex.split(command)), finding.rule, "remove the words the boot entries hold"
+            )
+        apply_cmdline_edit(ws, edit, chain, finding.rule)
         if plan.elsewhere and not plan.elsewhere_commands:
             _elsewhere_instruction(ws, plan, edit, finding.rule)
     elif plan.elsewhere:
