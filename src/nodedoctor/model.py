@@ -6,8 +6,9 @@ Everything here is a frozen value: rules produce them, renderers and engines rea
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import Any
+
+from nodedoctor._record import field, record
 
 
 class Severity(enum.Enum):
@@ -29,7 +30,7 @@ class Severity(enum.Enum):
 _RANK = {Severity.INFO: 1, Severity.WARNING: 2, Severity.ERROR: 3}
 
 
-@dataclass(frozen=True)
+@record
 class Evidence:
     """What made a rule fire: a file with its line and text, or a command and its output."""
 
@@ -45,7 +46,7 @@ class Evidence:
         return out
 
 
-@dataclass(frozen=True)
+@record
 class FixHint:
     """How the finding is fixed, as the report tells it (the fix engine plans the edits)."""
 
@@ -67,7 +68,7 @@ class FixHint:
         }
 
 
-@dataclass(frozen=True)
+@record
 class Issue:
     """What a rule's ``check`` returns for each problem; the engine adds the rule's id."""
 
@@ -79,7 +80,7 @@ class Issue:
     impact: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class Finding:
     rule: str
     severity: Severity
@@ -103,7 +104,7 @@ class Finding:
         return out
 
 
-@dataclass(frozen=True)
+@record
 class Skipped:
     """A rule that could not be evaluated, and why (never a silent pass)."""
 
@@ -114,7 +115,7 @@ class Skipped:
         return {"rule": self.rule, "reason": self.reason}
 
 
-@dataclass(frozen=True)
+@record
 class Report:
     tool_version: str
     node: dict[str, Any]

@@ -3,7 +3,6 @@ protocol, the Prometheus exposition text, and ``check --output`` end to end."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -16,6 +15,7 @@ import jsonschema
 import pytest
 import xmlschema
 
+from nodedoctor._record import replace
 from nodedoctor.model import Report, Severity
 from nodedoctor.render import Format, renderer
 from nodedoctor.render.junit import render_junit, render_junit_many
@@ -151,8 +151,8 @@ def test_prometheus_text() -> None:
         assert f"# TYPE {name} gauge" in lines
         assert any(x.startswith(f"# HELP {name} ") for x in lines)
     hostile = samples.hostile()
-    odd = dataclasses.replace(hostile.findings[0], rule='a"b\\c\nd')
-    escaped = render_prometheus(dataclasses.replace(hostile, findings=(odd,)))
+    odd = replace(hostile.findings[0], rule='a"b\\c\nd')
+    escaped = render_prometheus(replace(hostile, findings=(odd,)))
     assert 'nodedoctor_finding{rule="a\\"b\\\\c\\nd",severity="error"} 1' in escaped
 
 

@@ -30,8 +30,8 @@ import stat
 import subprocess
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
+from nodedoctor._record import record
 from nodedoctor.clean.plan import (
     Blocker,
     CleanPlan,
@@ -75,7 +75,7 @@ class CleanRefusedError(Exception):
     """The clean cannot start in this state; the message says why and what to do."""
 
 
-@dataclass(frozen=True)
+@record
 class Outcome:
     step: Step
     #: done | detached | gone | skipped | failed
@@ -86,7 +86,7 @@ class Outcome:
         return {**self.step.to_json(), "status": self.status, "detail": self.detail}
 
 
-@dataclass(frozen=True)
+@record
 class ApplyResult:
     outcomes: tuple[Outcome, ...]
     stopped: tuple[str, ...]

@@ -23,8 +23,8 @@ run against a private subtree; the mounts that carry it are never planned.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
+from nodedoctor._record import field, record
 from nodedoctor.facts import Facts
 from nodedoctor.facts.kubepods import kubepods_facts
 from nodedoctor.facts.mounts import mount_table
@@ -50,7 +50,7 @@ _OWNER_WHY = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class Step:
     """One action of the plan. ``unmount`` steps carry the mount's identity, re-checked
     against ``/proc/self/mountinfo`` right before the step runs."""
@@ -85,7 +85,7 @@ class Step:
         return out
 
 
-@dataclass(frozen=True)
+@record
 class Kept:
     """Something the plan saw and will not touch, and why."""
 
@@ -101,7 +101,7 @@ class Kept:
         return out
 
 
-@dataclass(frozen=True)
+@record
 class Blocker:
     """A running daemon that must stop before anything is removed."""
 
@@ -122,7 +122,7 @@ class Blocker:
         }
 
 
-@dataclass(frozen=True)
+@record
 class CleanPlan:
     root: str
     live: bool
@@ -212,7 +212,7 @@ def _hierarchies(facts: Facts, override: str | None) -> tuple[list[str], list[st
     return points, notes
 
 
-@dataclass
+@record
 class _Node:
     path: str
     procs: str | None

@@ -16,12 +16,12 @@ matched no known symptom, or every matching rule passes here); 2 usage error.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from nodedoctor._record import record, replace
 from nodedoctor.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -199,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
 # -- check --logs ---------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class LogScan:
     """Symptoms found in a log: per rule, the first lines that show them, and how many."""
 
@@ -264,8 +264,8 @@ def with_log_evidence(report: Report, scan: LogScan) -> Report:
         lines = tuple(
             Evidence(scan.source, m.text, None if scan.truncated else m.line) for m in seen
         )
-        findings.append(dataclasses.replace(f, evidence=f.evidence + lines))
-    return dataclasses.replace(report, findings=tuple(findings))
+        findings.append(replace(f, evidence=f.evidence + lines))
+    return replace(report, findings=tuple(findings))
 
 
 def describe_scan(scan: LogScan, report: Report) -> str:

@@ -26,10 +26,10 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from nodedoctor import __version__
+from nodedoctor._record import field, record
 from nodedoctor.collect.secrets import redact_argv, redact_text, withheld_reason
 from nodedoctor.sources.bundle import COMMANDS_DIR, MANIFEST, MANIFEST_SCHEMA, command_to_json
 from nodedoctor.sources.commands import ALLOWLIST, CommandResult
@@ -147,7 +147,7 @@ class RecordingRoot(Root):
         return super().run(name)
 
 
-@dataclass
+@record
 class Plan:
     """What goes into the bundle: node paths of files (with read limits) and directories."""
 
@@ -162,7 +162,7 @@ class Plan:
         self.files[path] = max(limit, self.files.get(path, 0))
 
 
-@dataclass(frozen=True)
+@record
 class CollectResult:
     path: str
     files: tuple[str, ...]

@@ -7,9 +7,9 @@ provider needs are read, once per run.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from nodedoctor._record import record
 from nodedoctor.model import Evidence
 from nodedoctor.parsers import ParseError
 from nodedoctor.sources.root import DEFAULT_READ_LIMIT, Root
@@ -17,7 +17,7 @@ from nodedoctor.sources.root import DEFAULT_READ_LIMIT, Root
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@record
 class Sourced(Generic[T]):
     """A value and where it came from."""
 
@@ -25,7 +25,7 @@ class Sourced(Generic[T]):
     evidence: Evidence
 
 
-@dataclass(frozen=True)
+@record
 class ParseProblem:
     path: str
     line: int | None

@@ -12,8 +12,8 @@ then denies ``runc kill`` (research/runtimes.md §4). The denial is in the kerne
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
 
+from nodedoctor._record import record
 from nodedoctor.facts import Facts, file_evidence
 from nodedoctor.facts.packages import Installed, packages
 from nodedoctor.model import Evidence
@@ -42,7 +42,7 @@ HELPER_BINARIES = {
 LOADED_PROFILES = "/sys/kernel/security/apparmor/profiles"
 
 
-@dataclass(frozen=True)
+@record
 class HelperProfile:
     """``/etc/apparmor.d/<helper>``: the AppArmor 4 profile that labels runc or crun."""
 
@@ -61,7 +61,7 @@ class HelperProfile:
         return file_evidence(self.path, "(no profile declaration found)")
 
 
-@dataclass(frozen=True)
+@record
 class SignalDenial:
     """A denied signal to a container whose sender was a confined runtime helper."""
 
@@ -75,7 +75,7 @@ class SignalDenial:
         return Evidence(self.source, self.denial.text, self.denial.line if self.numbered else None)
 
 
-@dataclass(frozen=True)
+@record
 class AppArmorFacts:
     version: Installed | None
     profiles: tuple[HelperProfile, ...]

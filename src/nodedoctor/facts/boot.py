@@ -41,8 +41,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
+from nodedoctor._record import field, record
 from nodedoctor.facts import Facts
 from nodedoctor.facts.mounts import mount_table
 from nodedoctor.facts.system import board, os_release
@@ -93,7 +93,7 @@ class BootFileKind(enum.Enum):
     KERNEL_CMDLINE = "kernel-cmdline"
 
 
-@dataclass(frozen=True)
+@record
 class PlacedParam:
     """One parameter of a command line, where it is written."""
 
@@ -139,7 +139,7 @@ def _placed(
     ]
 
 
-@dataclass(frozen=True)
+@record
 class KernelCmdline:
     """``/proc/cmdline``: the parameters the running kernel booted with (before ``--``)."""
 
@@ -164,7 +164,7 @@ def kernel_cmdline(facts: Facts) -> KernelCmdline | None:
     return KernelCmdline(line, tuple(_placed(params, PROC_CMDLINE, None, line)))
 
 
-@dataclass(frozen=True)
+@record
 class BootFile:
     path: str
     #: ``None`` for a file no boot loader reads (the bookworm stub).
@@ -203,7 +203,7 @@ class BootFile:
         return Evidence(self.path, first, 1)
 
 
-@dataclass(frozen=True)
+@record
 class BootChain:
     """Which boot file feeds the kernel command line on this node, and why."""
 
@@ -399,7 +399,7 @@ def boot_chain(facts: Facts) -> BootChain:
 # what the command line says about each controller
 
 
-@dataclass(frozen=True)
+@record
 class ControllerVerdict:
     """The cgroup parameters about one controller, folded in order (the last one wins)."""
 
@@ -452,14 +452,14 @@ def no_v1_token(params: Sequence[PlacedParam], controller: str) -> PlacedParam |
 # the edit a fix makes
 
 
-@dataclass(frozen=True)
+@record
 class ParamRemoval:
     param: PlacedParam
     #: The token's new text (other controllers kept), or ``None`` to delete it.
     replacement: str | None
 
 
-@dataclass(frozen=True)
+@record
 class CmdlineEdit:
     path: str
     kind: BootFileKind

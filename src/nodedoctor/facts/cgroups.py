@@ -11,8 +11,8 @@ the filesystem type at ``/sys/fs/cgroup``), so hybrid counts as v1.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 
+from nodedoctor._record import field, record
 from nodedoctor.facts import Facts, Sourced, file_evidence
 from nodedoctor.facts.boot import (
     CmdlineEdit,
@@ -43,7 +43,7 @@ class CgroupMode(enum.Enum):
         return self is CgroupMode.V2
 
 
-@dataclass(frozen=True)
+@record
 class V1Hierarchy:
     """One v1 hierarchy: the controllers it carries and where it is mounted."""
 
@@ -53,7 +53,7 @@ class V1Hierarchy:
     text: str
 
 
-@dataclass(frozen=True)
+@record
 class CgroupFacts:
     mode: CgroupMode | None
     mode_evidence: Evidence | None
@@ -172,7 +172,7 @@ class Cause(enum.Enum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
+@record
 class ControllerStatus:
     name: str
     available: bool
@@ -198,7 +198,7 @@ NEEDED_V1 = ("cpu", "cpuacct", "cpuset", "memory", "pids")
 MOUNTED_V1 = ("cpu", "cpuacct", "cpuset", "memory")
 
 
-@dataclass(frozen=True)
+@record
 class ControllerAnalysis:
     mode: CgroupMode | None
     #: Why nothing can be said (mode or controllers unknown); empty when known.
@@ -407,7 +407,7 @@ def _why_missing(
 CMDLINE_CAUSES = (Cause.CMDLINE_DISABLED, Cause.RPI_DEFAULT, Cause.NO_V1, Cause.ENABLE_IGNORED)
 
 
-@dataclass(frozen=True)
+@record
 class ControllerFix:
     """What turns the missing controllers on: one edit of the boot file, and what no edit can
     do. The ``cgroup-controller-disabled`` rule and the fix engine both read this."""

@@ -19,8 +19,8 @@ GoogleCloudPlatform/guest-agent):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from nodedoctor._record import record
 from nodedoctor.facts import Facts, file_evidence
 from nodedoctor.facts.boot import boot_chain, kernel_cmdline
 from nodedoctor.facts.packages import packages
@@ -64,7 +64,7 @@ KOPS_MARKERS = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class CloudInitFacts:
     #: Why this is a GCE instance or image; empty when nothing says so.
     gce: tuple[Evidence, ...]

@@ -64,9 +64,9 @@ from __future__ import annotations
 
 import copy
 import posixpath
-from dataclasses import dataclass, field
 from typing import Any
 
+from nodedoctor._record import field, record, replace
 from nodedoctor.facts import Facts, Sourced, file_evidence
 from nodedoctor.facts.packages import packages
 from nodedoctor.facts.profile import deployer_profile
@@ -117,7 +117,7 @@ def options_table(file_version: int, handler: str) -> Path:
     return ("plugins", cri_plugin(file_version), "containerd", "runtimes", handler, "options")
 
 
-@dataclass(frozen=True)
+@record
 class Leaf:
     """A value in the merged configuration and the file and key path that set it."""
 
@@ -126,7 +126,7 @@ class Leaf:
     path: Path
 
 
-@dataclass(frozen=True)
+@record
 class LoadedFile:
     path: str
     config: ContainerdConfigFile
@@ -137,7 +137,7 @@ class LoadedFile:
         return self.config.version or 1
 
 
-@dataclass(frozen=True)
+@record
 class RuncHandler:
     name: str
     runtime_type: str
@@ -154,7 +154,7 @@ class RuncHandler:
         return "systemd" if self.systemd_cgroup else "cgroupfs"
 
 
-@dataclass(frozen=True)
+@record
 class ConfigProblem:
     """Something containerd will ignore or refuse (``containerd-config-ignored``)."""
 
@@ -166,7 +166,7 @@ class ConfigProblem:
     files: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class CriState:
     """Why CRI will not serve: disabled, or failing to load."""
 
@@ -176,7 +176,7 @@ class CriState:
     file: str
 
 
-@dataclass(frozen=True)
+@record
 class ContainerdFacts:
     #: Some trace of containerd (a package, a config file, a deployer that bundles it).
     present: bool
@@ -346,7 +346,7 @@ def _evidence(files: list[LoadedFile], file: str, path: Path, fallback: str) -> 
 # Evaluation under one major version's semantics
 
 
-@dataclass
+@record
 class _Eval:
     major: int
     config_version: int
@@ -1095,6 +1095,4 @@ def _with_k3s_base(f: LoadedFile, line: int, text: str, systemd: bool) -> Loaded
 
 
 def _replace(base: ContainerdFacts, **changes: Any) -> ContainerdFacts:
-    from dataclasses import replace
-
     return replace(base, **changes)

@@ -11,8 +11,7 @@ makes of ``cgroup_manager`` and ``conmon_cgroup`` / ``monitor_cgroup`` (research
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from nodedoctor._record import record
 from nodedoctor.facts import Facts, Sourced, file_evidence
 from nodedoctor.facts.packages import packages
 from nodedoctor.facts.versions import Version
@@ -25,7 +24,7 @@ SOCKET = "unix:///var/run/crio/crio.sock"
 RUNTIME: tuple[str, ...] = ("crio", "runtime")
 
 
-@dataclass(frozen=True)
+@record
 class MonitorCgroupProblem:
     handler: str | None  # None: the global conmon_cgroup
     value: str
@@ -34,7 +33,7 @@ class MonitorCgroupProblem:
     file: str
 
 
-@dataclass(frozen=True)
+@record
 class CrioFacts:
     present: bool
     version: Sourced[Version] | None

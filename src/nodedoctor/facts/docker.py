@@ -6,8 +6,7 @@ docs/reference/dockerd.md; research runtimes.md §3). Live, ``docker info`` tell
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from nodedoctor._record import record
 from nodedoctor.facts import Facts, Sourced, file_evidence
 from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
 from nodedoctor.facts.packages import packages
@@ -20,7 +19,7 @@ DAEMON_JSON = "/etc/docker/daemon.json"
 CRI_DOCKERD_SOCKET = "unix:///run/cri-dockerd.sock"
 
 
-@dataclass(frozen=True)
+@record
 class DockerFacts:
     present: bool
     version: Sourced[Version] | None

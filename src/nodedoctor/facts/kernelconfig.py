@@ -8,8 +8,8 @@ SystemVerification does (research kubelet-cgroups.md §3).
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
 
+from nodedoctor._record import record
 from nodedoctor.facts import Facts
 from nodedoctor.facts.system import kernel
 from nodedoctor.model import Evidence
@@ -33,7 +33,7 @@ CONTROLLER_OPTIONS: dict[str, tuple[str, ...]] = {
 V1_OPTIONS: dict[str, str] = {"memory": "CONFIG_MEMCG_V1", "cpuset": "CONFIG_CPUSETS_V1"}
 
 
-@dataclass(frozen=True)
+@record
 class KernelConfigFacts:
     config: KernelConfig | None
     source: str | None

@@ -59,8 +59,7 @@ CRI-O >= 1.28), the runtime's driver overrides ``cgroupDriver`` (research kubele
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from nodedoctor._record import field, record
 from nodedoctor.facts import Facts, Sourced, file_evidence
 from nodedoctor.facts.cgroups import cgroup_facts
 from nodedoctor.facts.packages import packages
@@ -135,7 +134,7 @@ DRIVER_FROM_CRI_GATE = "KubeletCgroupDriverFromCRI"
 _EMPTY_IS_UNSET = frozenset({"cgroupDriver", "containerRuntimeEndpoint"})
 
 
-@dataclass(frozen=True)
+@record
 class Setting:
     """One effective kubelet setting and what decided it."""
 
@@ -153,7 +152,7 @@ class Setting:
         return self.origin == "default"
 
 
-@dataclass(frozen=True)
+@record
 class PlacedWord:
     """One word of the kubelet's argument list and the file line it came from."""
 
@@ -161,7 +160,7 @@ class PlacedWord:
     evidence: Evidence
 
 
-@dataclass(frozen=True)
+@record
 class KubeletFacts:
     #: ``True``: some trace of a kubelet; ``False``: none in this root.
     installed: bool
@@ -236,7 +235,7 @@ class KubeletFacts:
 # Units
 
 
-@dataclass(frozen=True)
+@record
 class _Service:
     unit: str
     files: tuple[str, ...]

@@ -10,14 +10,14 @@ disk image, a test fixture) has a plain ``proc/self`` directory and keeps the fi
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
+from nodedoctor._record import record
 from nodedoctor.facts import Facts
 from nodedoctor.parsers.mountinfo import Mount, parse_mountinfo, parse_proc_mounts
 from nodedoctor.sources.root import UnsafePathError
 
 
-@dataclass(frozen=True)
+@record
 class MountTable:
     mounts: tuple[Mount, ...]
     source: str | None

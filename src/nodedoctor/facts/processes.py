@@ -6,8 +6,7 @@ Other offline roots cannot tell; the answer is then ``None`` ("unknown"), never 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from nodedoctor._record import record
 from nodedoctor.facts import Facts
 from nodedoctor.model import Evidence
 
@@ -24,7 +23,7 @@ WATCHED = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class Process:
     pid: int
     comm: str
@@ -35,7 +34,7 @@ class Process:
         return Evidence(f"/proc/{self.pid}/cmdline", " ".join(self.argv) or self.comm)
 
 
-@dataclass(frozen=True)
+@record
 class Processes:
     #: ``None`` when this root cannot tell what runs (offline).
     running: tuple[Process, ...] | None

@@ -34,8 +34,7 @@ unit and chooses other defaults. What each profile changes in nodedoctor:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from nodedoctor._record import record
 from nodedoctor.facts import Facts, file_evidence
 from nodedoctor.model import Evidence
 
@@ -74,7 +73,7 @@ MARKERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class Profile:
     """The deployer: ``name`` is one of PROFILES, or ``None`` when nothing tells."""
 

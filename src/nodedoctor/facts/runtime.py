@@ -9,8 +9,7 @@ their own containerd on their own sockets). Without a kubelet, the runtime insta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from nodedoctor._record import record
 from nodedoctor.facts import Facts, Sourced
 from nodedoctor.facts.containerd import containerd_facts
 from nodedoctor.facts.crio import SOCKET as CRIO_SOCKET
@@ -23,7 +22,7 @@ from nodedoctor.model import Evidence
 SOCKET_TIMEOUT = 0.5
 
 
-@dataclass(frozen=True)
+@record
 class RuntimeFacts:
     #: "containerd", "cri-o", "cri-dockerd", or None when no runtime can be told.
     name: str | None

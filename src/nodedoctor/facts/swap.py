@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from nodedoctor._record import record
 from nodedoctor.facts import Facts
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.swaps import SwapArea, parse_swaps
@@ -11,7 +10,7 @@ from nodedoctor.parsers.swaps import SwapArea, parse_swaps
 PROC_SWAPS = "/proc/swaps"
 
 
-@dataclass(frozen=True)
+@record
 class SwapFacts:
     #: ``None``: unknown (no ``/proc/swaps`` in this root, or unparsable).
     areas: tuple[SwapArea, ...] | None

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 
+from nodedoctor._record import record
 from nodedoctor.facts import Facts, Sourced, file_evidence
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.osrelease import Assignment, parse_env_file
 
 
-@dataclass(frozen=True)
+@record
 class OsRelease:
     id: str | None
     id_like: tuple[str, ...]
@@ -49,7 +49,7 @@ def os_release(facts: Facts) -> OsRelease:
     return OsRelease(None, (), None, None, None, None)
 
 
-@dataclass(frozen=True)
+@record
 class Kernel:
     release: Sourced[str] | None
     arch: str | None
@@ -97,7 +97,7 @@ def hostname(facts: Facts) -> str | None:
     return os.uname().nodename if facts.live else None
 
 
-@dataclass(frozen=True)
+@record
 class Board:
     model: str | None
     raspberry_pi: bool
@@ -123,7 +123,7 @@ def board(facts: Facts) -> Board:
     return Board(None, False, None)
 
 
-@dataclass(frozen=True)
+@record
 class InitSystem:
     """What PID 1 is. ``systemd`` is ``None`` when it cannot be told (an offline root
     without systemd installed tells ``False``)."""

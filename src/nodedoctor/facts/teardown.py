@@ -29,8 +29,8 @@ Whether the kubelet is still there (:class:`KubeletState`):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
+from nodedoctor._record import record
 from nodedoctor.facts import Facts
 from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.mounts import MountTable, mount_table
@@ -65,7 +65,7 @@ _ACTIVE = ("active", "activating", "reloading")
 _INACTIVE = ("inactive", "failed")
 
 
-@dataclass(frozen=True)
+@record
 class Leftover:
     """A mount that teardown has to remove."""
 
@@ -92,7 +92,7 @@ class Leftover:
         return Evidence(self.table, self.mount.text, self.mount.line)
 
 
-@dataclass(frozen=True)
+@record
 class KubeletState:
     #: ``True``/``False`` when known (live, or recorded in a bundle); ``None`` otherwise.
     running: bool | None
@@ -135,7 +135,7 @@ class KubeletState:
         return self.config_left
 
 
-@dataclass(frozen=True)
+@record
 class TeardownFacts:
     #: The mount table was readable; without it no mount verdict can be given.
     mounts_known: bool

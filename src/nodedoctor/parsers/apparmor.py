@@ -42,15 +42,15 @@ in ``audit.log``):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from nodedoctor._record import record
 from nodedoctor.parsers import ParseError
 
 #: ``key=value`` or ``key="value"`` pairs of an AppArmor audit record.
 _PAIR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
 
 
-@dataclass(frozen=True)
+@record
 class Denial:
     """One ``apparmor="DENIED"`` record."""
 
@@ -98,7 +98,7 @@ def parse_denials(text: str) -> list[Denial]:
     return out
 
 
-@dataclass(frozen=True)
+@record
 class ProfileHeader:
     """The ``profile NAME ATTACH flags=(...) {`` line of a profile file."""
 

@@ -16,13 +16,13 @@ nodedoctor.parsers.ParseError: line 2: invalid YAML: expected ',' or ']', but go
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
+from nodedoctor._record import record
 from nodedoctor.parsers import ParseError
 
 
-@dataclass(frozen=True)
+@record
 class DatasourceList:
     value: tuple[str, ...]
     line: int

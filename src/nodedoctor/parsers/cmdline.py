@@ -10,12 +10,12 @@
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
 
+from nodedoctor._record import record
 from nodedoctor.parsers import ParseError
 
 
-@dataclass(frozen=True)
+@record
 class Param:
     key: str
     value: str | None
@@ -64,7 +64,7 @@ def kernel_params(params: list[Param]) -> list[Param]:
     return out
 
 
-@dataclass(frozen=True)
+@record
 class CmdlineLine:
     """One non-empty line of a command-line file, with its parameters."""
 
@@ -100,7 +100,7 @@ def values_of(params: list[Param], key: str) -> list[str]:
     return out
 
 
-@dataclass(frozen=True)
+@record
 class GrubDefault:
     """The ``GRUB_CMDLINE_LINUX*`` assignments of ``/etc/default/grub``."""
 

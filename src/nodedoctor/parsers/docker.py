@@ -15,15 +15,15 @@ nodedoctor.parsers.ParseError: line 3: not valid JSON: Expecting ',' delimiter
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
+from nodedoctor._record import record
 from nodedoctor.parsers import ParseError
 
 _OPTION = "native.cgroupdriver"
 
 
-@dataclass(frozen=True)
+@record
 class DaemonJson:
     data: dict[str, Any]
     #: The value of ``native.cgroupdriver`` in ``exec-opts`` (the last one wins), if any.

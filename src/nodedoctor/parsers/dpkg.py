@@ -9,12 +9,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from nodedoctor._record import record
 from nodedoctor.parsers import ParseError
 
 
-@dataclass(frozen=True)
+@record
 class DebPackage:
     name: str
     version: str

@@ -19,8 +19,8 @@ Each visible option is either set (``CONFIG_X=y``, ``=m``, ``="text"``, ``=123``
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from nodedoctor._record import record
 from nodedoctor.parsers import ParseError
 
 _SET = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
@@ -28,7 +28,7 @@ _NOT_SET = re.compile(r"^# (CONFIG_[A-Za-z0-9_]+) is not set$")
 _HEADER = re.compile(r"^# (Linux/\S+ .*Kernel Configuration)$")
 
 
-@dataclass(frozen=True)
+@record
 class KconfigOption:
     name: str
     #: ``y``, ``m``, ``n`` (written "is not set"), or the text of a string/number option.
@@ -37,7 +37,7 @@ class KconfigOption:
     text: str
 
 
-@dataclass(frozen=True)
+@record
 class KernelConfig:
     options: dict[str, KconfigOption]
     #: The "Linux/<arch> <version> Kernel Configuration" banner, when present.

@@ -36,9 +36,9 @@ non-boolean flags, a bare boolean means ``true``, ``--`` ends the flags:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from nodedoctor._record import field, record
 from nodedoctor.parsers import ParseError
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 # KubeletConfiguration YAML
 
 
-@dataclass(frozen=True)
+@record
 class ConfigEntry:
     """One key of the file. ``key`` is dotted for nested mappings (``memorySwap.swapBehavior``)."""
 
@@ -58,7 +58,7 @@ class ConfigEntry:
     text: str
 
 
-@dataclass(frozen=True)
+@record
 class KubeletConfigFile:
     entries: dict[str, ConfigEntry]
     kind: str | None
@@ -206,7 +206,7 @@ BOOL_FLAGS = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@record
 class Flag:
     """One flag. ``index`` is the position of its first word in the argument list; ``end``
     the position after its last (``--key value`` spans two words)."""
@@ -219,7 +219,7 @@ class Flag:
     explicit: bool = True
 
 
-@dataclass(frozen=True)
+@record
 class Flags:
     flags: tuple[Flag, ...]
     #: Words that are not flags (the kubelet refuses them: it takes no arguments).
@@ -309,7 +309,7 @@ def split_list(text: str) -> list[str]:
 # Argument files
 
 
-@dataclass(frozen=True)
+@record
 class ArgWord:
     word: str
     line: int
@@ -337,7 +337,7 @@ def parse_microk8s_args(text: str) -> list[ArgWord]:
     return words
 
 
-@dataclass(frozen=True)
+@record
 class K3sConfig:
     """The parts of ``/etc/rancher/k3s/config.yaml`` that concern the kubelet."""
 

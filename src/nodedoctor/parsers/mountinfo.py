@@ -10,12 +10,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from nodedoctor._record import record
 from nodedoctor.parsers import ParseError
 
 
-@dataclass(frozen=True)
+@record
 class Mount:
     mount_id: int | None
     parent_id: int | None

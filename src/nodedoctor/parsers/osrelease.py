@@ -10,12 +10,12 @@
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
 
+from nodedoctor._record import record
 from nodedoctor.parsers import ParseError
 
 
-@dataclass(frozen=True)
+@record
 class Assignment:
     value: str
     line: int

@@ -8,12 +8,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from nodedoctor._record import record
 from nodedoctor.parsers import ParseError
 
 
-@dataclass(frozen=True)
+@record
 class ControllerRow:
     name: str
     hierarchy: int

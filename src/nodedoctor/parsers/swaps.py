@@ -14,12 +14,11 @@ nodedoctor.parsers.ParseError: line 2: expected 5 fields (Filename Type Size Use
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from nodedoctor._record import record
 from nodedoctor.parsers import ParseError
 
 
-@dataclass(frozen=True)
+@record
 class SwapArea:
     filename: str
     kind: str

@@ -30,12 +30,12 @@ multi-line double-quoted values, as Kubespray's ``kubelet.env`` uses:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
+from nodedoctor._record import field, record
 from nodedoctor.parsers import ParseError
 
 
-@dataclass(frozen=True)
+@record
 class UnitAssignment:
     section: str
     key: str
@@ -45,7 +45,7 @@ class UnitAssignment:
     text: str
 
 
-@dataclass(frozen=True)
+@record
 class UnitFile:
     assignments: tuple[UnitAssignment, ...]
     ignored: tuple[tuple[int, str], ...] = field(default=())
@@ -161,7 +161,7 @@ def parse_environment_assignments(value: str) -> list[tuple[str, str]]:
     return out
 
 
-@dataclass(frozen=True)
+@record
 class EnvAssignment:
     value: str
     line: int
@@ -258,7 +258,7 @@ def parse_environment_file(text: str) -> dict[str, EnvAssignment]:
 # Merging a unit with its drop-ins
 
 
-@dataclass(frozen=True)
+@record
 class PlacedAssignment:
     """An assignment and the file it is in."""
 
@@ -266,7 +266,7 @@ class PlacedAssignment:
     assignment: UnitAssignment
 
 
-@dataclass(frozen=True)
+@record
 class EffectiveService:
     """The ``[Service]`` settings of a unit after its drop-ins, as systemd merges them."""
 
@@ -323,7 +323,7 @@ def merge_service(files: Sequence[tuple[str, UnitFile]]) -> EffectiveService:
     )
 
 
-@dataclass(frozen=True)
+@record
 class ExpandedWord:
     word: str
     #: The environment variable the word came from, if any.

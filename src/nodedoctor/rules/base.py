@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from functools import cache
 
+from nodedoctor._record import field, record
 from nodedoctor.facts import Facts
 from nodedoctor.model import Issue, Severity
 
@@ -27,7 +27,7 @@ class SkipRuleError(Exception):
 Check = Callable[[Facts], Iterable[Issue]]
 
 
-@dataclass(frozen=True)
+@record
 class Rule:
     id: str
     severity: Severity
@@ -49,7 +49,7 @@ class Rule:
         return load_doc(self.id)
 
 
-@dataclass(frozen=True)
+@record
 class RuleDoc:
     rule_id: str
     summary: str

@@ -46,11 +46,10 @@ has forgotten, so lines that differ only in names, ids and times cost one alignm
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
+from nodedoctor._record import record, replace
 from nodedoctor.rules.base import Rule
 
 #: Words that carry little meaning on their own.
@@ -152,7 +151,7 @@ _PREFIXES = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class Word:
     text: str
     weight: float
@@ -227,7 +226,7 @@ def words(text: str, *, symptom: bool = False) -> list[Word]:
     return out
 
 
-@dataclass(frozen=True)
+@record
 class Symptom:
     rule_id: str
     text: str
@@ -246,7 +245,7 @@ class Symptom:
         return 0.7
 
 
-@dataclass(frozen=True)
+@record
 class SymptomMatch:
     rule_id: str
     symptom: str
@@ -367,7 +366,7 @@ class SymptomIndex:
             cached = self._match_words(line_words)
             if len(self._cache) < _CACHE_SIZE:
                 self._cache[key] = cached
-        return [dataclasses.replace(m, line=lineno, text=line.strip()) for m in cached]
+        return [replace(m, line=lineno, text=line.strip()) for m in cached]
 
     def _match_words(self, line_words: Sequence[Word]) -> list[SymptomMatch]:
         line_weight = sum(w.weight for w in line_words)

@@ -28,9 +28,9 @@ import tarfile
 import tempfile
 import weakref
 import zlib
-from dataclasses import dataclass
 from typing import IO, Any
 
+from nodedoctor._record import record
 from nodedoctor.sources.commands import ALLOWLIST, CommandResult, RecordedCommands
 from nodedoctor.sources.root import Root
 
@@ -44,7 +44,7 @@ class BundleError(Exception):
     """A bundle that cannot be opened safely; the message says which member and why."""
 
 
-@dataclass(frozen=True)
+@record
 class Limits:
     """What a bundle may hold. The defaults are far above what ``collect`` writes."""
 

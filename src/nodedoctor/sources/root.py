@@ -11,9 +11,9 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from nodedoctor._record import record
 from nodedoctor.sources.commands import CommandResult, CommandRunner
 
 DEFAULT_READ_LIMIT = 4 * 1024 * 1024
@@ -30,7 +30,7 @@ class UnsafePathError(Exception):
     """A path that would leave the root, or is not a plain relative request."""
 
 
-@dataclass(frozen=True)
+@record
 class ReadResult:
     text: str
     truncated: bool
