@@ -5,10 +5,10 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from nodedoctor import __version__
 from nodedoctor.facts import Facts
-from nodedoctor.facts.summary import node_summary
 from nodedoctor.model import Evidence, Finding, Report, Skipped
 from nodedoctor.rules.base import Rule, SkipRuleError
 from nodedoctor.rules.builtin import ENGINE_RULES, INTERNAL_ERROR, PARSE_ERROR
@@ -63,20 +63,22 @@ def _evaluate(rule: Rule, facts: Facts) -> tuple[list[Finding], Skipped | None]:
     return findings, None
 
 
-def run(facts: Facts, rules: Sequence[Rule]) -> Report:
+def run(facts: Facts, rules: Sequence[Rule], summary: bool = True) -> Report:
+    """The report of ``rules`` on ``facts``; without ``summary`` its ``node`` block is left
+    empty (NPD's one line never shows it, and it parses the kubelet and runtime configs)."""
     # A check makes many small objects that live until its report is built (mounts, cgroup
     # paths, evidence); the cyclic collector would rescan them again and again: a fifth of
     # the CPU at 2,000 pods on cgroup v1 (bench/scale.py). Nothing in a check needs it.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _run(facts, rules)
+        return _run(facts, rules, summary)
     finally:
         if collecting:
             gc.enable()
 
 
-def _run(facts: Facts, rules: Sequence[Rule]) -> Report:
+def _run(facts: Facts, rules: Sequence[Rule], summary: bool) -> Report:
     started = time.perf_counter()
     findings: list[Finding] = []
     skipped: list[Skipped] = []
@@ -91,7 +93,13 @@ def _run(facts: Facts, rules: Sequence[Rule]) -> Report:
         elif not rule_findings:
             passed.append(rule.id)
         findings.extend(rule_findings)
-    node = node_summary(facts)
+    node: dict[str, Any] = {}
+    if summary:
+        # Imported here: it imports the kubelet and runtime facts, which an NPD run of a
+        # family that does not need them never loads.
+        from nodedoctor.facts.summary import node_summary
+
+        node = node_summary(facts)
     if any(r.id == PARSE_ERROR.id for r in rules):
         # Last, so it sees every problem the other rules' facts ran into.
         parse_findings, _ = _evaluate(PARSE_ERROR, facts)

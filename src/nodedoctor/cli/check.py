@@ -17,6 +17,11 @@ from nodedoctor.cli.common import (
 )
 from nodedoctor.model import Severity
 
+#: Commands a live check of the whole rule set runs on every node: the kernel log (AppArmor
+#: denials; the kernel's words on cgroup parameters) and the kubelet's systemd units (is it
+#: running). Started before the rules read a file, they run on another core meanwhile.
+LIVE_CHECK_COMMANDS = ("journalctl-kernel", "systemctl-kubelet", "systemctl-kubelite")
+
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
@@ -121,12 +126,19 @@ def run(args: argparse.Namespace) -> int:
                 f"nodedoctor: no known symptom in {args.logs}; checking every rule",
                 file=sys.stderr,
             )
-    report = engine.run(facts, selected)
+    fmt = Format(args.format)
+    if root.live and root.commands is not None and not (args.only or args.skip or args.logs):
+        root.commands.start(*LIVE_CHECK_COMMANDS)
+    try:
+        # NPD shows one line: the node block would only cost its facts.
+        report = engine.run(facts, selected, summary=fmt is not Format.NPD)
+    finally:
+        if root.commands is not None:
+            root.commands.close()
     if scan is not None and scan.matches:
         from nodedoctor.cli.why import with_log_evidence
 
         report = with_log_evidence(report, scan)
-    fmt = Format(args.format)
     exit_code = None
     if fmt is Format.NPD:
         from nodedoctor.render.npd import npd_status

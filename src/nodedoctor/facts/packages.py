@@ -1,8 +1,12 @@
 """Installed versions of the components the rules reason about, each with its evidence.
 
-Sources, best first: the binary's own ``--version`` (live only), the snap's
-``meta/snap.yaml`` (MicroK8s bundles its kubelet and containerd), ``/var/lib/dpkg/status``.
-An unknown version is ``None``, never zero.
+Sources: ``/var/lib/dpkg/status``, the snap's ``meta/snap.yaml`` (MicroK8s bundles its kubelet
+and containerd) and, on a running node (live, or as a bundle recorded it), the binary's own
+``--version``. The binary wins over the package, but it is asked only when the package database
+cannot answer for it: the component has no installed package, or a copy of the binary sits
+where a release tarball installs it (``/usr/local/bin``, ahead of the package's on ``PATH``).
+``containerd --version`` alone costs a live check more CPU than reading every file it reads.
+The commands that are needed start together. An unknown version is ``None``, never zero.
 """
 
 from __future__ import annotations
@@ -37,6 +41,16 @@ VERSION_COMMANDS: dict[str, str] = {
     "runc": "runc-version",
     "cri-o": "crio-version",
     "k3s": "k3s-version",
+}
+
+#: component -> binaries of the same name outside the package manager's directories, which
+#: shadow the packaged ones on ``PATH`` (containerd's, runc's and Kubernetes' install guides
+#: for release binaries put them there).
+UNPACKAGED_BINARIES: dict[str, tuple[str, ...]] = {
+    "kubelet": ("/usr/local/bin/kubelet",),
+    "containerd": ("/usr/local/bin/containerd",),
+    "runc": ("/usr/local/sbin/runc", "/usr/local/bin/runc"),
+    "cri-o": ("/usr/local/bin/crio",),
 }
 
 _VERSION_IN_OUTPUT = {
@@ -89,6 +103,14 @@ def _snap(facts: Facts, name: str) -> Installed | None:
     return Installed(name, None, file_evidence(path, "(no version line)"), f"snap:{name}")
 
 
+def _package_answers(facts: Facts, item: Installed | None) -> bool:
+    """The package database gives ``item``'s version, and no binary outside the package
+    shadows it."""
+    if item is None or item.version is None or not item.origin.startswith("deb:"):
+        return False
+    return not any(facts.root.exists(p) for p in UNPACKAGED_BINARIES.get(item.component, ()))
+
+
 def packages(facts: Facts) -> Packages:
     found: dict[str, Installed] = {}
     deb = facts.parse("/var/lib/dpkg/status", parse_dpkg_status)
@@ -112,7 +134,14 @@ def packages(facts: Facts) -> Packages:
         if item is not None:
             snaps[snap] = item
     if facts.running:  # live, or the outputs a bundle recorded
-        for component, command in VERSION_COMMANDS.items():
+        asked = {
+            component: command
+            for component, command in VERSION_COMMANDS.items()
+            if not _package_answers(facts, found.get(component))
+        }
+        if facts.root.commands is not None:
+            facts.root.commands.start(*asked.values())
+        for component, command in asked.items():
             result = facts.root.run(command)
             if result is None or not result.ok:
                 continue

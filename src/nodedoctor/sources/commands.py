@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import subprocess
 
 #: name -> argv. The name is what rules ask for and what bundles record.
 ALLOWLIST: dict[str, tuple[str, ...]] = {
@@ -73,50 +77,154 @@ class CommandRunner:
     def run(self, name: str) -> CommandResult | None:
         raise NotImplementedError
 
+    def start(self, *names: str) -> None:
+        """Begin commands that :meth:`run` will be asked for, so that they run side by side
+        (and beside the check's own work); a runner that replays outputs has nothing to do."""
 
-class LiveCommands(CommandRunner):
-    """Runs allowlisted commands on this machine, each once per process (results are cached)."""
+    def close(self) -> None:
+        """Stop what :meth:`start` began and nobody collected."""
 
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self.timeout = timeout
-        self._cache: dict[str, CommandResult] = {}
 
-    def run(self, name: str) -> CommandResult:
-        if name not in ALLOWLIST:
-            raise KeyError(f"command {name!r} is not on the allowlist")
-        if name not in self._cache:
-            self._cache[name] = self._run(name, ALLOWLIST[name])
-        return self._cache[name]
+def _which(program: str) -> str | None:
+    """``program``'s file on ``PATH`` (absolute directories only), as ``shutil.which`` finds
+    it without the import: an executable that is not a directory."""
+    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        if not directory.startswith("/"):
+            continue  # never run a binary from the working directory
+        candidate = os.path.join(directory, program)
+        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+            return candidate
+    return None
 
-    def _run(self, name: str, argv: tuple[str, ...]) -> CommandResult:
-        # Imported when a command runs (live roots only): offline checks skip their cost.
-        import shutil
+
+class _Command:
+    """One allowlisted command: run in the caller's thread, or in a helper thread (``start``)
+    where ``subprocess`` reads its pipes and keeps its timeout, counted from its own start,
+    while the check goes on."""
+
+    def __init__(
+        self, name: str, argv: tuple[str, ...], exe: str, timeout: float, background: bool
+    ) -> None:
+        import threading
+
+        self.name, self.argv, self.exe, self.timeout = name, argv, exe, timeout
+        self.result: CommandResult | None = None
+        self.error: BaseException | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._stopped = False
+        self.thread: threading.Thread | None = None
+        if background:
+            self.thread = threading.Thread(target=self._run, daemon=True)
+            self.thread.start()
+        else:
+            self._run()
+
+    def _run(self) -> None:
+        try:
+            self.result = self._execute()
+        except BaseException as exc:  # handed to the thread that asks for the result
+            self.error = exc
+
+    def _execute(self) -> CommandResult:
         import subprocess
 
-        exe = shutil.which(argv[0])
-        if exe is None:
-            return CommandResult(name, argv, None, "", missing=True)
+        name, argv = self.name, self.argv
         env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LC_ALL": "C"}
         try:
-            proc = subprocess.run(
-                [exe, *argv[1:]],
-                capture_output=True,
-                timeout=self.timeout,
-                check=False,
-                env=env,
-                stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired:
-            return CommandResult(name, argv, None, "", timed_out=True)
+            with self._lock:
+                if self._stopped:  # closed before it began: never run it
+                    return CommandResult(name, argv, None, "", timed_out=True)
+                self.proc = proc = subprocess.Popen(
+                    [self.exe, *argv[1:]],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=env,
+                )
         except OSError as exc:
             return CommandResult(name, argv, None, "", stderr=str(exc), missing=True)
+        with proc:
+            try:
+                out, err = proc.communicate(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                return CommandResult(name, argv, None, "", timed_out=True)
         return CommandResult(
             name,
             argv,
             proc.returncode,
-            proc.stdout[:OUTPUT_LIMIT].decode("utf-8", errors="replace"),
-            proc.stderr[:OUTPUT_LIMIT].decode("utf-8", errors="replace"),
+            out[:OUTPUT_LIMIT].decode("utf-8", errors="replace"),
+            err[:OUTPUT_LIMIT].decode("utf-8", errors="replace"),
         )
+
+    def wait(self) -> CommandResult:
+        if self.thread is not None:
+            self.thread.join()
+        if self.result is None:
+            raise self.error or RuntimeError(f"command {self.name!r} gave no result")
+        return self.result
+
+    def stop(self) -> None:
+        """Kill the command if it still runs, and reap it."""
+        with self._lock:
+            self._stopped = True
+            if self.proc is not None and self.proc.poll() is None:
+                self.proc.kill()
+        if self.thread is not None:
+            self.thread.join()
+
+
+class LiveCommands(CommandRunner):
+    """Runs allowlisted commands on this machine, each once per process (results are cached).
+
+    :meth:`start` begins commands without waiting for them: those a check will need run side
+    by side, each with its own timeout from its own start, so a check waits for the slowest
+    of them rather than for their sum, and one that hangs costs its timeout once."""
+
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.timeout = timeout
+        self._cache: dict[str, CommandResult] = {}
+        self._started: dict[str, _Command] = {}
+
+    def start(self, *names: str) -> None:
+        for name in names:
+            _allowed(name)
+            if name not in self._cache and name not in self._started:
+                self._begin(name, background=True)
+
+    def run(self, name: str) -> CommandResult:
+        _allowed(name)
+        if name not in self._cache:
+            command = self._started.pop(name, None) or self._begin(name, background=False)
+            if command is not None:
+                self._cache[name] = command.wait()
+        return self._cache[name]
+
+    def _begin(self, name: str, background: bool) -> _Command | None:
+        """The command under way, or ``None`` with its result cached (a missing binary)."""
+        argv = ALLOWLIST[name]
+        exe = _which(argv[0])
+        if exe is None:
+            self._cache[name] = CommandResult(name, argv, None, "", missing=True)
+            return None
+        command = _Command(name, argv, exe, self.timeout, background)
+        if background:
+            self._started[name] = command
+        return command
+
+    def close(self) -> None:
+        for started in self._started.values():
+            started.stop()
+        self._started.clear()
+
+
+def _allowed(name: str) -> tuple[str, ...]:
+    argv = ALLOWLIST.get(name)
+    if argv is None:
+        raise KeyError(f"command {name!r} is not on the allowlist")
+    return argv
 
 
 class RecordedCommands(CommandRunner):

@@ -1,0 +1,251 @@
+"""The allowlisted commands of a live check: started side by side, each with its own timeout,
+killed and reaped when nobody collects them; ``--version`` asked only when the package
+database cannot answer; the commands a live check starts early are ones it always runs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nodedoctor import engine
+from nodedoctor.cli import main
+from nodedoctor.cli.check import LIVE_CHECK_COMMANDS
+from nodedoctor.facts import Facts
+from nodedoctor.facts import summary as summary_mod
+from nodedoctor.facts.packages import VERSION_COMMANDS, packages
+from nodedoctor.rules import all_rules
+from nodedoctor.sources import commands as commands_mod
+from nodedoctor.sources.commands import (
+    ALLOWLIST,
+    CommandResult,
+    CommandRunner,
+    LiveCommands,
+    RecordedCommands,
+)
+from nodedoctor.sources.root import Root
+from tests.helpers import ROOTS
+
+pytestmark = pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX shell")
+
+
+def _allow(monkeypatch: pytest.MonkeyPatch, name: str, *argv: str) -> None:
+    """A test command on the allowlist for the duration of a test."""
+    monkeypatch.setitem(ALLOWLIST, name, argv)
+
+
+def test_started_commands_run_side_by_side(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader waits on a FIFO that only the writer opens: run one after the other, the
+    reader would block until its timeout."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    _allow(monkeypatch, "test-reader", "sh", "-c", f"read line < {fifo}; echo got $line")
+    _allow(monkeypatch, "test-writer", "sh", "-c", f"echo go > {fifo}")
+    runner = LiveCommands(timeout=60)
+    runner.start("test-reader", "test-writer")
+    try:
+        reader = runner.run("test-reader")
+        writer = runner.run("test-writer")
+    finally:
+        runner.close()
+    assert reader.ok, reader
+    assert reader.stdout == "got go\n"
+    assert writer.ok, writer
+
+
+def test_a_hung_command_times_out_and_the_others_still_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _allow(monkeypatch, "test-hang", "sleep", "600")
+    _allow(monkeypatch, "test-echo", "sh", "-c", "echo out; echo err >&2; exit 3")
+    runner = LiveCommands(timeout=1)
+    runner.start("test-hang", "test-echo")
+    hung = runner.run("test-hang")
+    echoed = runner.run("test-echo")
+    runner.close()
+    assert hung.timed_out
+    assert hung.returncode is None
+    assert not hung.ok
+    assert (echoed.returncode, echoed.stdout, echoed.stderr) == (3, "out\n", "err\n")
+    assert not echoed.ok
+    # Each command runs once per runner: asking again gives the same result.
+    assert runner.run("test-echo") is echoed
+
+
+def test_close_kills_and_reaps_what_nobody_collected(monkeypatch: pytest.MonkeyPatch) -> None:
+    _allow(monkeypatch, "test-hang", "sleep", "600")
+    runner = LiveCommands(timeout=600)
+    runner.start("test-hang")
+    command = runner._started["test-hang"]
+    runner.close()
+    assert command.thread is not None
+    assert not command.thread.is_alive()
+    assert command.proc is not None
+    assert command.proc.returncode is not None
+    assert runner._started == {}
+
+
+def test_a_command_run_without_start_runs_in_the_callers_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _allow(monkeypatch, "test-echo", "sh", "-c", "echo hi")
+    runner = LiveCommands()
+    result = runner.run("test-echo")
+    assert (result.ok, result.stdout, result.display) == (True, "hi\n", "sh -c echo hi")
+    assert runner._started == {}
+
+
+def test_missing_binary_and_allowlist(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _allow(monkeypatch, "test-missing", "nodedoctor-no-such-binary", "--version")
+    runner = LiveCommands()
+    runner.start("test-missing")
+    assert runner.run("test-missing").missing
+    with pytest.raises(KeyError):
+        runner.start("rm-rf")
+    with pytest.raises(KeyError):
+        runner.run("rm-rf")
+    # A binary in the working directory (a relative PATH entry) is never run.
+    local = tmp_path / "nodedoctor-local-tool"
+    local.write_text("#!/bin/sh\necho ran\n", encoding="utf-8")
+    local.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", f".:{os.environ.get('PATH', '')}")
+    assert commands_mod._which("nodedoctor-local-tool") is None
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ.get('PATH', '')}")
+    assert commands_mod._which("nodedoctor-local-tool") == str(local)
+
+
+# --------------------------------------------------------------------------------------
+# Which commands a check asks for
+
+
+class _Asked(CommandRunner):
+    """Replays nothing, remembers what was started and asked for."""
+
+    def __init__(self, outputs: dict[str, str] | None = None) -> None:
+        self.outputs = outputs or {}
+        self.started: list[str] = []
+        self.asked: list[str] = []
+
+    def start(self, *names: str) -> None:
+        self.started.extend(names)
+
+    def run(self, name: str) -> CommandResult | None:
+        self.asked.append(name)
+        if name in self.outputs:
+            return CommandResult(name, ALLOWLIST[name], 0, self.outputs[name])
+        return CommandResult(name, ALLOWLIST[name], None, "", missing=True)
+
+
+def _dpkg(*packages: tuple[str, str]) -> str:
+    return "".join(
+        f"Package: {name}\nStatus: install ok installed\nVersion: {version}\n\n"
+        for name, version in packages
+    )
+
+
+def _node(tmp_path: Path, files: dict[str, str]) -> Path:
+    for path, text in files.items():
+        target = tmp_path / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+CONTAINERD_OUT = "containerd containerd.io 1.7.27 05044ec0a9a75232cad458027ca83437aae3f4da\n"
+
+
+def test_the_package_database_answers_without_running_the_binary(tmp_path: Path) -> None:
+    status = _dpkg(("containerd.io", "1.7.27-1"), ("kubelet", "1.31.2-1.1"))
+    node = _node(tmp_path, {"/var/lib/dpkg/status": status})
+    runner = _Asked({"containerd-version": CONTAINERD_OUT})
+    found = Facts(Root(str(node), commands=runner, running=True)).get(packages)
+    # containerd.io carries runc too: all three answered by dpkg, nothing run for them.
+    assert not {"containerd-version", "kubelet-version", "runc-version"} & set(runner.asked)
+    assert set(runner.started) == set(runner.asked)
+    assert set(runner.asked) == {"crio-version", "k3s-version"}
+    containerd = found.get("containerd")
+    assert containerd is not None
+    assert containerd.origin == "deb:containerd.io"
+    assert containerd.evidence.source == "/var/lib/dpkg/status"
+    assert str(containerd.version) == "1.7.27-1"
+
+
+def test_a_binary_outside_the_package_is_asked_and_wins(tmp_path: Path) -> None:
+    status = _dpkg(("containerd", "1.6.20~ds1-1+deb12u3"))
+    node = _node(
+        tmp_path,
+        {"/var/lib/dpkg/status": status, "/usr/local/bin/containerd": "(release binary)"},
+    )
+    runner = _Asked({"containerd-version": CONTAINERD_OUT})
+    found = Facts(Root(str(node), commands=runner, running=True)).get(packages)
+    assert "containerd-version" in runner.started
+    assert "containerd-version" in runner.asked
+    containerd = found.get("containerd")
+    assert containerd is not None
+    assert containerd.origin == "command"
+    assert containerd.version is not None
+    assert containerd.version.release == (1, 7, 27)
+    assert containerd.evidence.source == "containerd --version"
+
+
+def test_without_a_package_every_version_command_is_asked(tmp_path: Path) -> None:
+    runner = _Asked({"containerd-version": CONTAINERD_OUT})
+    found = Facts(Root(str(tmp_path), commands=runner, running=True)).get(packages)
+    assert sorted(runner.asked) == sorted(VERSION_COMMANDS.values())
+    assert sorted(runner.started) == sorted(runner.asked)
+    containerd = found.get("containerd")
+    assert containerd is not None
+    assert containerd.origin == "command"
+
+
+def test_an_offline_root_asks_for_nothing(tmp_path: Path) -> None:
+    runner = _Asked()
+    Facts(Root(str(tmp_path), commands=runner, running=False)).get(packages)
+    assert runner.asked == []
+    assert runner.started == []
+
+
+SCENARIOS = sorted(ROOTS.glob("*/root"))
+
+
+@pytest.mark.parametrize("root", SCENARIOS, ids=[p.parent.name for p in SCENARIOS])
+def test_a_full_check_runs_every_command_it_starts_early(root: Path) -> None:
+    """What ``check`` starts before the rules on a live node, a check of every rule asks for
+    on every kind of node (here: the scenario roots, as bundles recorded on running nodes)."""
+    runner = _Asked()
+    engine.run(Facts(Root(str(root), commands=runner, running=True)), list(all_rules()))
+    assert set(LIVE_CHECK_COMMANDS) <= set(runner.asked)
+
+
+def test_recorded_commands_start_nothing() -> None:
+    recorded = RecordedCommands({})
+    recorded.start("containerd-version")
+    recorded.close()
+    assert recorded.run("containerd-version") is None
+
+
+# --------------------------------------------------------------------------------------
+# NPD runs
+
+
+def test_npd_format_skips_the_node_summary(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = str(ROOTS / "kubeadm-healthy-v2" / "root")
+    calls: list[str] = []
+    original = summary_mod.node_summary
+
+    def counted(facts: Facts) -> dict[str, object]:
+        calls.append(facts.root.label)
+        return original(facts)
+
+    monkeypatch.setattr(summary_mod, "node_summary", counted)
+    code = main(["check", "--root", root, "--format", "npd", "--only", "CgroupDriverMismatch"])
+    assert code == 0
+    assert capsys.readouterr().out.startswith("ok: ")
+    assert calls == []
+    main(["check", "--root", root, "--format", "json", "--only", "CgroupDriverMismatch"])
+    assert calls == [root]
