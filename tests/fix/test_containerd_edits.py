@@ -4,16 +4,15 @@ REAL containerd (the Debian package installed here) loading every edited file.
 Inputs: the real ``containerd config default`` output (generated here from the installed
 binary), a hand-kept v2 file with comments, a v3 file with single-quoted keys, and Docker's
 ``containerd.io`` file (tests/fix/data/). For each edited file the real daemon is started
-on a private socket and state directory (tests/fix/realcontainerd.py) and must start, show
-the intended ``SystemdCgroup`` and ``disabled_plugins`` in ``containerd config dump``, and
-list the CRI plugin as ``ok`` in ``ctr plugins ls``. Files the tooling refuses to produce
-are started too, to show why they are refused.
+privately (tests/realcontainerd.py) and must start, show the intended ``SystemdCgroup`` and
+``disabled_plugins`` in ``containerd config dump``, and list the CRI plugin as ``ok`` in
+``ctr plugins ls``. Files the tooling refuses to produce are started too, to show why they
+are refused.
 """
 
 from __future__ import annotations
 
 import difflib
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +20,14 @@ import pytest
 
 from nodedoctor.fix.textedit import EditError
 from nodedoctor.fix.tomledit import insert_top_key, remove_from_array, set_key
-from tests.fix import realcontainerd
+from tests import realcontainerd
 
 DATA = Path(__file__).parent / "data"
 V1 = ["plugins", "cri", "containerd", "runtimes", "runc", "options"]
 V2 = ["plugins", "io.containerd.grpc.v1.cri", "containerd", "runtimes", "runc", "options"]
 V3 = ["plugins", "io.containerd.cri.v1.runtime", "containerd", "runtimes", "runc", "options"]
 
-needs_containerd = pytest.mark.skipif(
-    realcontainerd.available() is not None, reason=str(realcontainerd.available())
-)
+needs_containerd = realcontainerd.requires_daemon
 
 
 def changed(before: str, after: str) -> list[str]:
@@ -41,11 +38,9 @@ def changed(before: str, after: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def default_config() -> str:
-    if realcontainerd.available() is not None:
-        pytest.skip(str(realcontainerd.available()))
-    return subprocess.run(
-        ["containerd", "config", "default"], capture_output=True, text=True, check=True
-    ).stdout
+    if realcontainerd.missing_daemon() is not None:
+        pytest.skip(f"real containerd: {realcontainerd.missing_daemon()}")
+    return realcontainerd.config_default()
 
 
 def _get(data: dict[str, Any], path: list[str]) -> Any:
@@ -59,7 +54,7 @@ def _assert_loads(tmp_path: Path, text: str, systemd: bool, disabled: list[str])
     tmp_path.mkdir(parents=True, exist_ok=True)
     config = tmp_path / "config.toml"
     config.write_text(text, encoding="utf-8")
-    dump = realcontainerd.config_dump(config)
+    dump = realcontainerd.effective_config(config)
     assert _get(dump, [*V2, "SystemdCgroup"]) is systemd
     assert dump.get("disabled_plugins", []) == disabled
     started = realcontainerd.start(config, tmp_path / "run")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from nodedoctor.fix.fixers import build_plan
 from nodedoctor.fix.journal import find
 from nodedoctor.model import Finding, Severity
 from nodedoctor.sources.root import directory_root
-from tests.fix import realcontainerd
+from tests import realcontainerd
 from tests.fix.helpers import snapshot
 
 REPO = Path(__file__).parents[2]
@@ -35,9 +34,7 @@ DATA = Path(__file__).parent / "data"
 CONFIG = "etc/containerd/config.toml"
 V2 = ["plugins", "io.containerd.grpc.v1.cri", "containerd", "runtimes", "runc", "options"]
 
-pytestmark = pytest.mark.skipif(
-    realcontainerd.available() is not None, reason=str(realcontainerd.available())
-)
+pytestmark = realcontainerd.requires_daemon
 
 
 def _debian_containerd_stanza() -> str:
@@ -83,7 +80,7 @@ def _fix(root: Path, rules: list[str]) -> engine.ApplyResult:
 
 def _loads(root: Path, tmp_path: Path, systemd: bool) -> None:
     config = root / CONFIG
-    dump = realcontainerd.config_dump(config)
+    dump = realcontainerd.effective_config(config)
     assert _get(dump, [*V2, "SystemdCgroup"]) is systemd
     assert dump.get("disabled_plugins", []) == []
     started = realcontainerd.start(config, tmp_path / "run")
@@ -92,9 +89,7 @@ def _loads(root: Path, tmp_path: Path, systemd: bool) -> None:
 
 
 def test_driver_mismatch_on_the_real_default_config(tmp_path: Path) -> None:
-    default = subprocess.run(
-        ["containerd", "config", "default"], capture_output=True, text=True, check=True
-    ).stdout
+    default = realcontainerd.config_default()
     root = _root(tmp_path, default)
     before = snapshot(root)
     _fix(root, ["cgroup-driver-mismatch"])
@@ -135,7 +130,7 @@ def test_v2_table_in_a_version_1_file_gets_version_2_once_safe(tmp_path: Path) -
     )
     # Even with CRI enabled, containerd 1.6 ignores the v2 table of a version-1 file.
     enabled = _write(tmp_path / "x.toml", appended.replace('["cri"]', "[]"))
-    assert _get(realcontainerd.config_dump(enabled), [*V2, "SystemdCgroup"]) is False
+    assert _get(realcontainerd.effective_config(enabled), [*V2, "SystemdCgroup"]) is False
     root = _root(tmp_path, appended)
     _fix(root, ["containerd-cri-disabled", "containerd-config-ignored"])
     after = (root / CONFIG).read_text()
@@ -202,7 +197,7 @@ def test_microk8s_template_is_edited_never_the_rendered_file(tmp_path: Path) -> 
         .replace("${SNAPSHOTTER}", "overlayfs")
     )
     config = _write(tmp_path / "rendered.toml", rendered_after)
-    dump = realcontainerd.config_dump(config)
+    dump = realcontainerd.effective_config(config)
     assert _get(dump, [*V2, "SystemdCgroup"]) is True
     started = realcontainerd.start(config, tmp_path / "run")
     assert started.ok, started.log[-2000:]

@@ -35,7 +35,7 @@ import pytest
 import yaml
 
 from nodedoctor.cli import main
-from tests.fix import realcontainerd
+from tests import realcontainerd
 from tests.fix.helpers import snapshot
 from tests.helpers import check_root
 
@@ -79,11 +79,11 @@ def _expected_after(case: Path) -> dict[str, bytes]:
 
 
 def _real_containerd_loads(root: Path, want: dict[str, Any], workdir: Path) -> None:
-    why_not = realcontainerd.available()
+    why_not = realcontainerd.missing_daemon()
     if why_not is not None:
         pytest.skip(f"real containerd: {why_not}")
     config = root / str(want["path"]).lstrip("/")
-    dump = realcontainerd.config_dump(config)
+    dump = realcontainerd.effective_config(config)
     cri = dump["plugins"]["io.containerd.grpc.v1.cri"]
     assert cri["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"] is want["systemd"]
     assert dump.get("disabled_plugins", []) == []

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from nodedoctor.cli import main
-from tests.fix import realcontainerd
+from tests import realcontainerd
 from tests.fix.helpers import snapshot
 from tests.helpers import ROOTS
 
@@ -49,9 +49,13 @@ def test_fix_apply_and_rollback(
     assert "still-wrong" not in statuses.values(), result["outcomes"]
     assert code == 0
     for path in result["written"]:
-        if path.endswith(".toml") and "containerd" in path and realcontainerd.available() is None:
+        if (
+            path.endswith(".toml")
+            and "containerd" in path
+            and realcontainerd.missing_daemon() is None
+        ):
             config = root / path.lstrip("/")
-            realcontainerd.config_dump(config)  # raises when containerd cannot load it
+            realcontainerd.effective_config(config)  # raises when containerd cannot load it
     code, again = _json(capsys, "fix", *args)
     assert code == 0, again["plan"]
     code, _ = _json(capsys, "rollback", "--root", str(root), "--format", "json")

@@ -5,7 +5,6 @@ whether CRI loads. Skipped when no containerd binary is installed."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from nodedoctor.parsers.containerd import parse_containerd_config
 from nodedoctor.sources.root import directory_root
 from tests import realcontainerd
 
-pytestmark = pytest.mark.skipif(not realcontainerd.available(), reason=realcontainerd.SKIP_REASON)
+pytestmark = realcontainerd.requires_binary
 
 RUNC = ("plugins", CRI_V2, "containerd", "runtimes", "runc", "options", "SystemdCgroup")
 V2_TABLE = f'[plugins."{CRI_V2}".containerd.runtimes.runc.options]\n  SystemdCgroup = true\n'
@@ -60,7 +59,7 @@ def _get(data: object, path: tuple[str, ...]) -> object:
     return data
 
 
-DEFAULT = realcontainerd.config_default() if realcontainerd.available() else ""
+DEFAULT = realcontainerd.config_default() if realcontainerd.missing_binary() is None else ""
 
 CASES: dict[str, dict[str, str]] = {
     "config default": {"config.toml": DEFAULT},
@@ -153,14 +152,12 @@ def _start(tmp_path: Path, text: str) -> realcontainerd.RealContainerd:
 
 
 def _cri_status(ctd: realcontainerd.RealContainerd) -> str | None:
-    for row in ctd.plugins():
-        if row["type"] == "io.containerd.grpc.v1" and row["id"] == "cri":
-            return row["status"]
-    return None
+    return ctd.plugins().get(realcontainerd.CRI)
 
 
 @pytest.mark.slow
 @pytest.mark.root
+@realcontainerd.requires_daemon
 @pytest.mark.parametrize(
     ("text", "cri_ok"),
     [
@@ -173,8 +170,6 @@ def _cri_status(ctd: realcontainerd.RealContainerd) -> str | None:
     ids=["short name", "full name in v1 (not matched)", "full name in v2", "legacy", "enabled"],
 )
 def test_cri_state_matches_the_running_daemon(tmp_path: Path, text: str, cri_ok: bool) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("containerd needs root to start")
     root = _node(tmp_path, {"config.toml": text})
     c = Facts(directory_root(str(root))).get(containerd_facts)
     with _start(tmp_path, text) as ctd:
