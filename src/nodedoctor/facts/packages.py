@@ -74,6 +74,8 @@ class Installed:
 
 @dataclass(frozen=True)
 class Packages:
+    #: The installed Debian packages named in :data:`DEB_NAMES`; ``None`` without a dpkg
+    #: database.
     deb: dict[str, DebPackage] | None
     snaps: dict[str, Installed]
     found: dict[str, Installed]
@@ -111,9 +113,17 @@ def _package_answers(facts: Facts, item: Installed | None) -> bool:
     return not any(facts.root.exists(p) for p in UNPACKAGED_BINARIES.get(item.component, ()))
 
 
+_DEB_PACKAGES = frozenset(name for names in DEB_NAMES.values() for name in names)
+
+
+def _parse_dpkg_status(text: str) -> dict[str, DebPackage]:
+    """Only the packages nodedoctor asks about (a node has hundreds)."""
+    return parse_dpkg_status(text, names=_DEB_PACKAGES)
+
+
 def packages(facts: Facts) -> Packages:
     found: dict[str, Installed] = {}
-    deb = facts.parse("/var/lib/dpkg/status", parse_dpkg_status)
+    deb = facts.parse("/var/lib/dpkg/status", _parse_dpkg_status)
     if deb:
         for component, names in DEB_NAMES.items():
             for name in names:

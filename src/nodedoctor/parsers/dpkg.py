@@ -5,9 +5,20 @@
 ...                          'Status: deinstall ok config-files\\nVersion: 1\\n')
 >>> sorted(pkgs), pkgs['containerd'].version, pkgs['containerd'].line
 (['containerd'], '1.7.12-0ubuntu4', 3)
+
+A node has hundreds of packages and nodedoctor asks about a dozen: with ``names``, only those
+paragraphs are read field by field (the whole file is still checked for a malformed line):
+
+>>> parse_dpkg_status('Package: gone\\nStatus: install ok installed\\nVersion: 1\\n\\n'
+...                   'Package: runc\\nStatus: install ok installed\\nVersion: 1.1.12\\n',
+...                   names=("runc", "kubelet"))
+{'runc': DebPackage(name='runc', version='1.1.12', line=7, text='Version: 1.1.12')}
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Collection
 
 from nodedoctor._record import record
 from nodedoctor.parsers import ParseError
@@ -21,7 +32,40 @@ class DebPackage:
     text: str
 
 
-def parse_dpkg_status(text: str) -> dict[str, DebPackage]:
+#: A field line without its colon (what the line-by-line reader refuses), unless blank.
+_MALFORMED = re.compile(r"^(?=[^\n]*\S)[^ \t:\n][^:\n]*$", re.MULTILINE)
+_BLANK = re.compile(r"^[^\S\n]*$", re.MULTILINE)
+#: Line breaks ``str.splitlines`` knows besides ``\n``: with them, lines are counted its way.
+_OTHER_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def parse_dpkg_status(text: str, names: Collection[str] | None = None) -> dict[str, DebPackage]:
+    """Installed packages by name; with ``names``, only those (the same answer, faster)."""
+    if names is None or _OTHER_BREAKS.search(text):
+        found = _parse_paragraphs(text, 1)
+        return found if names is None else {n: p for n, p in found.items() if n in names}
+    bad = _MALFORMED.search(text)
+    if bad:
+        line = bad.group(0)
+        raise ParseError(
+            f"not a 'Field: value' line: {line[:60]!r}", text.count("\n", 0, bad.start()) + 1
+        )
+    wanted = "|".join(re.escape(n) for n in sorted(names))
+    out: dict[str, DebPackage] = {}
+    for m in re.finditer(rf"^Package:[^\S\n]*(?:{wanted})[^\S\n]*$", text, re.MULTILINE):
+        start = m.start()
+        while start > 0:  # back to the paragraph's first line
+            previous = text.rfind("\n", 0, start - 1) + 1
+            if not text[previous : start - 1].strip():
+                break
+            start = previous
+        blank = _BLANK.search(text, m.end())
+        end = blank.start() if blank else len(text)
+        out.update(_parse_paragraphs(text[start:end], text.count("\n", 0, start) + 1))
+    return out
+
+
+def _parse_paragraphs(text: str, first_line: int) -> dict[str, DebPackage]:
     out: dict[str, DebPackage] = {}
     fields: dict[str, tuple[str, int, str]] = {}
 
@@ -33,7 +77,7 @@ def parse_dpkg_status(text: str) -> dict[str, DebPackage]:
             out[name[0]] = DebPackage(name[0], version[0], version[1], version[2])
         fields.clear()
 
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(text.splitlines(), first_line):
         if not line.strip():
             flush()
             continue
