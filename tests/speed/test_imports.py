@@ -12,6 +12,10 @@ from pathlib import Path
 import pytest
 from bench.gen_roots import generate
 
+from nodedoctor.cli import COMMANDS
+from nodedoctor.rules import RULE_INDEX, RULE_MODULES
+from nodedoctor.rules.families import FAMILIES
+
 PROBE = (
     "import sys, json\n"
     "from nodedoctor.cli import main\n"
@@ -31,6 +35,14 @@ NOT_FOR_A_CHECK = (
     "nodedoctor.render.sarif",
     "nodedoctor.render.prometheus",
     "nodedoctor.sources.bundle",
+    # other subcommands (cli/__init__ imports the one that runs)
+    "nodedoctor.cli.why",
+    "nodedoctor.cli.fix",
+    "nodedoctor.cli.report",
+    "nodedoctor.cli.collect",
+    "nodedoctor.cli.clean",
+    "nodedoctor.cli.rules_cmd",
+    "nodedoctor.rules.symptoms",
     "tarfile",
     "gzip",
     "multiprocessing",
@@ -95,3 +107,91 @@ def test_only_the_chosen_renderer_is_imported(tmp_path: Path, node_before_kubead
     assert "nodedoctor.render.sarif" in modules
     for other in ("html", "junit", "prometheus", "text"):
         assert f"nodedoctor.render.{other}" not in modules, other
+
+
+@pytest.fixture(scope="module")
+def kubeadm_node(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A kubeadm node with containerd and a few pods: every family has files to read."""
+    return generate(tmp_path_factory.mktemp("kubeadm"), 3, "v2", "systemd")
+
+
+#: Facts of the container runtimes, which the kernel's and the kubelet's families never need.
+RUNTIME_FACTS = (
+    "nodedoctor.facts.containerd",
+    "nodedoctor.facts.crio",
+    "nodedoctor.facts.docker",
+    "nodedoctor.facts.runtime",
+    "nodedoctor.parsers.containerd",
+    "tomllib",
+    "tomlkit",
+)
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_an_npd_plugin_run_imports_only_its_familys_rules(
+    tmp_path: Path, kubeadm_node: Path, family: str
+) -> None:
+    """``check --only FAMILY --format npd`` (one NPD plugin, a fresh process every 30 s)
+    imports the rule modules of that family and the engine's own, no other, and no other
+    subcommand or renderer."""
+    modules, stdout = modules_after(
+        tmp_path, "check", "--root", str(kubeadm_node), "--only", family, "--format", "npd"
+    )
+    assert stdout
+    needed = {"builtin"} | {m for m, f in RULE_INDEX.values() if f == family}
+    loaded = {m for m in RULE_MODULES if f"nodedoctor.rules.{m}" in modules}
+    assert loaded == needed
+    for name in NOT_FOR_A_CHECK:
+        assert not imported(modules, name), f"{name} imported by check --only {family}"
+    renderers = {m for m in modules if m.startswith("nodedoctor.render.")}
+    assert renderers == {"nodedoctor.render.npd"}
+
+
+@pytest.mark.parametrize("family", ["KernelCgroupsMissing", "KubeletCgroupsBroken"])
+def test_kernel_and_kubelet_families_import_no_runtime_facts(
+    tmp_path: Path, kubeadm_node: Path, family: str
+) -> None:
+    modules, stdout = modules_after(
+        tmp_path, "check", "--root", str(kubeadm_node), "--only", family, "--format", "npd"
+    )
+    assert stdout
+    for name in RUNTIME_FACTS:
+        assert not imported(modules, name), f"check --only {family} imported {name}"
+
+
+def test_one_rule_imports_only_its_module(tmp_path: Path, kubeadm_node: Path) -> None:
+    modules, stdout = modules_after(
+        tmp_path, "check", "--root", str(kubeadm_node), "--only", "cloud-init-missing"
+    )
+    assert stdout
+    loaded = {m for m in RULE_MODULES if f"nodedoctor.rules.{m}" in modules}
+    assert loaded == {"builtin", "bootstrap"}
+
+
+def test_the_whole_registry_is_imported_without_only(tmp_path: Path, kubeadm_node: Path) -> None:
+    """The other side of the above: the probe does see rule modules when they are used."""
+    modules, _ = modules_after(tmp_path, "check", "--root", str(kubeadm_node), "--format", "json")
+    assert {m for m in RULE_MODULES if f"nodedoctor.rules.{m}" in modules} == set(RULE_MODULES)
+
+
+@pytest.mark.parametrize(
+    ("argv", "module"),
+    [
+        (["rules"], "rules_cmd"),
+        (["explain", "swap-enabled"], "rules_cmd"),
+        (["journal", "--root", "/nonexistent"], "fix"),
+    ],
+)
+def test_a_subcommand_imports_its_own_cli_module_only(
+    tmp_path: Path, argv: list[str], module: str
+) -> None:
+    modules, _ = modules_after(tmp_path, *argv)
+    cli = {m.removeprefix("nodedoctor.cli.") for m in modules if m.startswith("nodedoctor.cli.")}
+    assert cli - {"common", "output"} == {module}
+
+
+def test_help_still_lists_every_command(tmp_path: Path) -> None:
+    _, stdout = modules_after(tmp_path, "--help")
+    for commands in COMMANDS.values():
+        for command in commands:
+            assert f"    {command} " in stdout, command

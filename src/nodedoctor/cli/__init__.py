@@ -5,16 +5,28 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib import import_module
 
 from nodedoctor.buildinfo import build_info
-from nodedoctor.cli import check, clean, collect, fix, report, rules_cmd, why
 from nodedoctor.cli.common import EXIT_INTERNAL, EXIT_USAGE, UsageError
 
-#: Subcommand modules, each with ``register(subparsers)``; the handler imports what it needs.
-COMMANDS = (check, rules_cmd, report, collect, fix, clean, why)
+#: Subcommand modules (``nodedoctor.cli.<name>``, each with ``register(subparsers)``) in the
+#: order ``--help`` lists them, with the commands each registers. Running a command imports
+#: its own module only: an NPD plugin is a fresh ``check`` every 30 s (tests/speed).
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "check": ("check",),
+    "rules_cmd": ("rules", "explain"),
+    "report": ("report",),
+    "collect": ("collect",),
+    "fix": ("fix", "rollback", "journal"),
+    "clean": ("clean",),
+    "why": ("why",),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with a ``command`` that one module registers, only that command (the
+    rest are not imported). Without one (help, a usage error), every command."""
     parser = argparse.ArgumentParser(
         prog="nodedoctor",
         description="Find, explain and safely fix what stops a Kubernetes node from running pods.",
@@ -23,13 +35,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=build_info().line())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMANDS:
-        module.register(sub)
+    modules = [m for m, names in COMMANDS.items() if command in names] or list(COMMANDS)
+    for module in modules:
+        import_module(f"nodedoctor.cli.{module}").register(sub)
     return parser
 
 
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names: its first word that is not an option (the top-level
+    options, ``--version`` and ``--help``, take no value)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(_command(argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help

@@ -90,13 +90,16 @@ def run(args: argparse.Namespace) -> int:
     from nodedoctor import engine
     from nodedoctor.facts import Facts
     from nodedoctor.render import Format, renderer
-    from nodedoctor.rules import all_rules, rule_by_id
+    from nodedoctor.rules import rule_by_id, rules_for
     from nodedoctor.rules.builtin import ENGINE_RULES
     from nodedoctor.rules.families import expand_families
 
+    # Only the rule modules (and so the facts) that --only names are imported: an NPD plugin
+    # run checks one family.
+    rules = rules_for(args.only)
     try:
-        only = expand_families(args.only, all_rules())
-        skip = expand_families(args.skip, all_rules())
+        only = expand_families(args.only, rules)
+        skip = expand_families(args.skip, rules)
     except KeyError as exc:
         raise UsageError(f"unknown rule family {exc.args[0]!r}") from None
     for rule_id in [*only, *skip]:
@@ -111,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_batch(args, targets, only, skip)
     root = open_root(args)
     facts = Facts(root, profile=args.profile)
-    selected = engine.select_rules(all_rules(), only, skip)
+    selected = engine.select_rules(rules, only, skip)
     scan = None
     if args.logs:
         from nodedoctor.cli.why import read_log, scan_log
