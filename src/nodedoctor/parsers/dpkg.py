@@ -32,34 +32,41 @@ class DebPackage:
     text: str
 
 
-#: A field line without its colon (what the line-by-line reader refuses), unless blank.
-_MALFORMED = re.compile(r"^(?=[^\n]*\S)[^ \t:\n][^:\n]*$", re.MULTILINE)
-_BLANK = re.compile(r"^[^\S\n]*$", re.MULTILINE)
+# Patterns over the text with a "\n" put in front, each anchored on a line break: a regular
+# expression that starts with a literal is searched for that literal (``^`` with MULTILINE
+# would be tried at every character).
+#: Starts like a field line but has no colon (what the line-by-line reader refuses, unless
+#: the line is blank).
+_NO_COLON = re.compile(r"\n[^ \t:\n][^:\n]*(?=\n|\Z)")
+_BLANK = re.compile(r"\n[^\S\n]*(?=\n|\Z)")
 #: Line breaks ``str.splitlines`` knows besides ``\n``: with them, lines are counted its way.
-_OTHER_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_OTHER_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 
 
 def parse_dpkg_status(text: str, names: Collection[str] | None = None) -> dict[str, DebPackage]:
     """Installed packages by name; with ``names``, only those (the same answer, faster)."""
-    if names is None or _OTHER_BREAKS.search(text):
+    if names is None or any(c in text for c in _OTHER_BREAKS):
         found = _parse_paragraphs(text, 1)
         return found if names is None else {n: p for n, p in found.items() if n in names}
-    bad = _MALFORMED.search(text)
-    if bad:
-        line = bad.group(0)
+    padded = "\n" + text  # offsets in ``padded`` are ``text``'s plus one
+    bad = _NO_COLON.search(padded)
+    while bad is not None and not bad.group().strip():
+        bad = _NO_COLON.search(padded, bad.end())
+    if bad is not None:
         raise ParseError(
-            f"not a 'Field: value' line: {line[:60]!r}", text.count("\n", 0, bad.start()) + 1
+            f"not a 'Field: value' line: {bad.group()[1:61]!r}",
+            padded.count("\n", 0, bad.start() + 1),
         )
     wanted = "|".join(re.escape(n) for n in sorted(names))
     out: dict[str, DebPackage] = {}
-    for m in re.finditer(rf"^Package:[^\S\n]*(?:{wanted})[^\S\n]*$", text, re.MULTILINE):
-        start = m.start()
+    for m in re.finditer(rf"\nPackage:[^\S\n]*(?:{wanted})[^\S\n]*(?=\n|\Z)", padded):
+        start = m.start()  # at the "\n" before the line: in ``text``, the line's start
         while start > 0:  # back to the paragraph's first line
             previous = text.rfind("\n", 0, start - 1) + 1
             if not text[previous : start - 1].strip():
                 break
             start = previous
-        blank = _BLANK.search(text, m.end())
+        blank = _BLANK.search(padded, m.end())
         end = blank.start() if blank else len(text)
         out.update(_parse_paragraphs(text[start:end], text.count("\n", 0, start) + 1))
     return out
