@@ -43,6 +43,8 @@ NOT_FOR_A_CHECK = (
     "nodedoctor.cli.clean",
     "nodedoctor.cli.rules_cmd",
     "nodedoctor.rules.symptoms",
+    "nodedoctor.buildinfo",  # --version only
+    "shutil",  # argparse's terminal width: cli/__init__ works it out without it
     "tarfile",
     "gzip",
     "multiprocessing",

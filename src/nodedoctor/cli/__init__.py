@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from importlib import import_module
+from typing import Any, NoReturn
 
-from nodedoctor.buildinfo import build_info
 from nodedoctor.cli.common import EXIT_INTERNAL, EXIT_USAGE, UsageError
 
 #: Subcommand modules (``nodedoctor.cli.<name>``, each with ``register(subparsers)``) in the
@@ -24,17 +25,77 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _terminal_width() -> int:
+    """``shutil.get_terminal_size().columns``, without importing shutil (and with it bz2,
+    lzma and fnmatch, ~2 ms): argparse asks for it whenever it makes a formatter, and it
+    makes one for every option it adds."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help formatter, given the width argparse would work out itself."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if width is None:
+            width = _terminal_width() - 2  # as argparse does
+        super().__init__(prog, indent_increment, max_help_position, width, **kwargs)
+
+
+class _RawDescriptionFormatter(_Formatter, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """A subcommand's parser (``add_parser``): argparse's, with the formatter above."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: the build line, worked out only when asked for (``buildinfo`` is a
+    cost every other command would pay at start-up)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> NoReturn:
+        from nodedoctor.buildinfo import build_info
+
+        # As written, on one line (argparse's version action would reflow it).
+        sys.stdout.write(build_info().line() + "\n")
+        parser.exit()
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; with a ``command`` that one module registers, only that command (the
     rest are not imported). Without one (help, a usage error), every command."""
     parser = argparse.ArgumentParser(
         prog="nodedoctor",
         description="Find, explain and safely fix what stops a Kubernetes node from running pods.",
-        # Keeps the one-line ``--version`` (version, commit, build date) on one line.
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_RawDescriptionFormatter,
     )
-    parser.add_argument("--version", action="version", version=build_info().line())
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument(
+        "--version", action=_VersionAction, help="show program's version number and exit"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     modules = [m for m, names in COMMANDS.items() if command in names] or list(COMMANDS)
     for module in modules:
         import_module(f"nodedoctor.cli.{module}").register(sub)
