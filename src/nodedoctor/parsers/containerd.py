@@ -92,6 +92,13 @@ _BARE = re.compile(r"[A-Za-z0-9_-]+")
 _ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "\\": "\\"}
 
 
+_PART = r"""[A-Za-z0-9_-]+|"[^"\\]*"|'[^']*'"""
+#: A dotted key with no escape in it (nearly every key): read by one regular expression.
+_PLAIN_KEY = re.compile(rf"[ \t]*(?:{_PART})(?:[ \t]*\.[ \t]*(?:{_PART}))*[ \t]*")
+_PLAIN_PART = re.compile(_PART)
+_ONE_BARE_PART = re.compile(r"[ \t]*([A-Za-z0-9_-]+)[ \t]*")
+
+
 def split_key(text: str) -> tuple[Path, int]:
     """A dotted key at the start of ``text``: its parts and where it ends.
 
@@ -102,6 +109,20 @@ def split_key(text: str) -> tuple[Path, int]:
     >>> split_key('"a\\\\"b" = 1')[0]
     ('a"b',)
     """
+    n = len(text)
+    bare = _ONE_BARE_PART.match(text)
+    if bare is not None and (bare.end() == n or text[bare.end()] != "."):
+        return (bare.group(1),), bare.end()
+    plain = _PLAIN_KEY.match(text)
+    if plain is not None and (plain.end() == n or text[plain.end()] != "."):
+        # A part this expression cannot read (an escape, an unclosed quote) stops it at a dot.
+        parts = _PLAIN_PART.findall(text, 0, plain.end())
+        return tuple(p if p[0] not in "\"'" else p[1:-1] for p in parts), plain.end()
+    return _split_key_escaped(text)
+
+
+def _split_key_escaped(text: str) -> tuple[Path, int]:
+    """:func:`split_key` character by character: escapes, unclosed quotes, a dangling dot."""
     parts: list[str] = []
     i, n = 0, len(text)
     while True:
@@ -178,6 +199,9 @@ def _scan_value(value: str, state: list[Any]) -> None:
         i += 1
 
 
+_MAY_CONTINUE = re.compile(r"[][{}]|\"\"\"|'''")
+
+
 def locate_lines(text: str) -> tuple[dict[Path, TomlLine], frozenset[Path]]:
     """Where each table header and key is written (1-based lines)."""
     lines: dict[Path, TomlLine] = {}
@@ -191,22 +215,28 @@ def locate_lines(text: str) -> tuple[dict[Path, TomlLine], frozenset[Path]]:
         stripped = raw.strip()
         if not stripped or stripped.startswith("#"):
             continue
-        if stripped.startswith("["):
+        if stripped[0] == "[":
             inner = stripped[2:] if stripped.startswith("[[") else stripped[1:]
             path, _ = split_key(inner)
             table = path
             headers.add(path)
+            where = TomlLine(lineno, stripped)
             for i in range(1, len(path) + 1):  # implicit super-tables: their first header
-                lines.setdefault(path[:i], TomlLine(lineno, stripped))
+                if path[:i] not in lines:
+                    lines[path[:i]] = where
             continue
         key, end = split_key(stripped)
         if not key or end >= len(stripped) or stripped[end] != "=":
             continue
         full = table + key
-        for i in range(len(table) + 1, len(full)):
-            lines.setdefault(full[:i], TomlLine(lineno, stripped))
-        lines.setdefault(full, TomlLine(lineno, stripped))
-        _scan_value(stripped[end + 1 :], state)
+        where = TomlLine(lineno, stripped)
+        for i in range(len(table) + 1, len(full) + 1):
+            if full[:i] not in lines:
+                lines[full[:i]] = where
+        value = stripped[end + 1 :]
+        # Only brackets and triple quotes carry over to the next line.
+        if _MAY_CONTINUE.search(value):
+            _scan_value(value, state)
     return lines, frozenset(headers)
 
 
