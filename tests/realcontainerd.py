@@ -32,11 +32,11 @@ only to the test's directory. The namespace dies with the daemon, and its mounts
 ``tests/test_realcontainerd.py`` proves that a run leaves ``/opt/containerd``,
 ``/var/lib/containerd``, ``/run/containerd`` and ``/etc/cni`` as they were.
 
-Tests skip with a clear reason: :data:`requires_binary` (``containerd`` on PATH) for
-:func:`config_dump`, :func:`config_default` and :func:`version` run by a user who cannot write
-to those host paths anyway; :data:`requires_daemon` (root, ``unshare``, ``ctr``, and a private
-namespace that can be built here) for everything that starts the daemon, and for
-:func:`config_dump` as root.
+Tests skip with a clear reason: :data:`requires_dump` for :func:`config_dump` (``containerd``
+on PATH; as root also ``unshare`` and a private namespace that can be built here; another user
+cannot write to those host paths anyway), :data:`requires_daemon` (root, ``unshare``, ``ctr``
+and the private namespace) for everything that starts the daemon. :func:`version` and
+:func:`config_default` only print.
 """
 
 from __future__ import annotations
@@ -115,16 +115,9 @@ def missing_binary() -> str | None:
 
 
 @functools.cache
-def missing_daemon() -> str | None:
-    """Why the daemon cannot be started here without touching the host (``None``: it can)."""
-    why = missing_binary()
-    if why is not None:
-        return why
-    if os.geteuid() != 0:
-        return "starting containerd needs root (it mounts and creates its directories)"
-    for tool in ("ctr", "unshare"):
-        if shutil.which(tool) is None:
-            return f"no {tool} on this machine (needed to run containerd privately)"
+def _missing_sandbox() -> str | None:
+    if shutil.which("unshare") is None:
+        return "no unshare on this machine (needed to run containerd privately)"
     with tempfile.TemporaryDirectory(prefix="ctd-") as layers:
         probe = subprocess.run(
             _sandboxed(["true"], Path(layers), "/"),
@@ -138,8 +131,29 @@ def missing_daemon() -> str | None:
     return None
 
 
-requires_binary = pytest.mark.skipif(
-    missing_binary() is not None, reason=f"real containerd: {missing_binary()}"
+def missing_dump() -> str | None:
+    """Why ``config dump`` cannot be run here without touching the host (``None``: it can):
+    as root only in the private namespace; another user cannot write to the host paths."""
+    why = missing_binary()
+    if why is None and os.geteuid() == 0:
+        why = _missing_sandbox()
+    return why
+
+
+def missing_daemon() -> str | None:
+    """Why the daemon cannot be started here without touching the host (``None``: it can)."""
+    why = missing_binary()
+    if why is not None:
+        return why
+    if os.geteuid() != 0:
+        return "starting containerd needs root (it mounts and creates its directories)"
+    if shutil.which("ctr") is None:
+        return "no ctr on this machine (needed to list the daemon's plugins)"
+    return _missing_sandbox()
+
+
+requires_dump = pytest.mark.skipif(
+    missing_dump() is not None, reason=f"real containerd: {missing_dump()}"
 )
 requires_daemon = pytest.mark.skipif(
     missing_daemon() is not None, reason=f"real containerd: {missing_daemon()}"
@@ -176,8 +190,8 @@ def config_dump(config: Path, cwd: str = "/") -> subprocess.CompletedProcess[str
         return subprocess.run(
             argv, capture_output=True, text=True, timeout=30, check=False, cwd=cwd
         )
-    if missing_daemon() is not None:
-        raise ContainerdFailedError(f"not run as root outside a sandbox: {missing_daemon()}")
+    if missing_dump() is not None:
+        raise ContainerdFailedError(f"not run as root outside a sandbox: {missing_dump()}")
     with tempfile.TemporaryDirectory(prefix="ctd-") as layers:
         return subprocess.run(
             _sandboxed(argv, Path(layers), cwd),

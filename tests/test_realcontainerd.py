@@ -69,9 +69,10 @@ def test_host_state_sees_every_kind_of_change(tmp_path: Path) -> None:
 
 def test_a_missing_tool_is_a_clear_skip_reason(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    assert realcontainerd.missing_binary() == (
-        "no containerd binary on this machine (apt-get install containerd)"
-    )
+    reason = "no containerd binary on this machine (apt-get install containerd)"
+    assert realcontainerd.missing_binary() == reason
+    assert realcontainerd.missing_dump() == reason
+    assert realcontainerd.missing_daemon() == reason
 
 
 @pytest.mark.parametrize("hidden", ["/run/nodedoctor-test", "/var/tmp/nodedoctor-test"])

@@ -17,7 +17,7 @@ from nodedoctor.parsers.containerd import parse_containerd_config
 from nodedoctor.sources.root import directory_root
 from tests import realcontainerd
 
-pytestmark = realcontainerd.requires_binary
+pytestmark = realcontainerd.requires_dump
 
 RUNC = ("plugins", CRI_V2, "containerd", "runtimes", "runc", "options", "SystemdCgroup")
 V2_TABLE = f'[plugins."{CRI_V2}".containerd.runtimes.runc.options]\n  SystemdCgroup = true\n'
@@ -59,7 +59,7 @@ def _get(data: object, path: tuple[str, ...]) -> object:
     return data
 
 
-DEFAULT = realcontainerd.config_default() if realcontainerd.missing_binary() is None else ""
+DEFAULT = realcontainerd.config_default() if realcontainerd.missing_dump() is None else ""
 
 CASES: dict[str, dict[str, str]] = {
     "config default": {"config.toml": DEFAULT},
