@@ -174,27 +174,25 @@ class KubepodsFacts:
 _Words = Sourced[tuple[str, ...]]
 
 
+def _v2_controllers(facts: Facts, path: str) -> _Words | None:
+    """``path``'s ``cgroup.controllers``; the root's as cgroup_facts read it (no second read)."""
+    if path == CGROUP_ROOT:
+        known = facts.get(cgroup_facts).v2_root_controllers
+        if known is not None and known.evidence.text:  # else "(empty)", worded below
+            return known
+    text = facts.read(f"{path}/cgroup.controllers")
+    if text is None:
+        return None
+    return Sourced(_words(text), file_evidence(f"{path}/cgroup.controllers", text or "(empty)", 1))
+
+
 def _v2_state(facts: Facts, relative: str, root_subtree: _Words | None) -> V2Cgroup:
     path = CGROUP_ROOT + (relative if relative != "/" else "")
-    controllers_path = f"{path}/cgroup.controllers"
-    text = facts.read(controllers_path)
-    exists = text is not None or facts.root.is_dir(path)
-    controllers = (
-        Sourced(_words(text), file_evidence(controllers_path, text or "(empty)", 1))
-        if text is not None
-        else None
-    )
+    controllers = _v2_controllers(facts, path)
+    exists = controllers is not None or facts.root.is_dir(path)
     parent_rel = relative.rsplit("/", 1)[0] or "/"
     parent_path = CGROUP_ROOT + (parent_rel if parent_rel != "/" else "")
-    parent_ctrl_text = facts.read(f"{parent_path}/cgroup.controllers")
-    parent_controllers = (
-        Sourced(
-            _words(parent_ctrl_text),
-            file_evidence(f"{parent_path}/cgroup.controllers", parent_ctrl_text or "(empty)", 1),
-        )
-        if parent_ctrl_text is not None
-        else None
-    )
+    parent_controllers = _v2_controllers(facts, parent_path)
     subtree: _Words | None = None
     if parent_rel == "/" and root_subtree is not None:
         subtree = root_subtree
