@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from nodedoctor.facts import Facts
 from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
 from nodedoctor.facts.kubelet import kubelet_facts
-from nodedoctor.facts.kubepods import pod_cgroup_dirs
+from nodedoctor.facts.kubepods import pod_cgroup_entries
 from nodedoctor.facts.teardown import teardown_facts
 from nodedoctor.model import Evidence
 
@@ -127,12 +127,8 @@ def pod_cgroup_facts(facts: Facts) -> PodCgroupFacts:
         )
     found = [
         PodCgroup(
-            d.uid,
-            d.path,
-            d.hierarchy,
-            d.driver,
-            _has_processes(facts, d.path) if d.uid not in uids else None,
+            uid, path, hierarchy, driver, _has_processes(facts, path) if uid not in uids else None
         )
-        for d in pod_cgroup_dirs(facts, _cgroup_root(facts))
+        for uid, _, driver, path, hierarchy in pod_cgroup_entries(facts, _cgroup_root(facts))
     ]
     return PodCgroupFacts(True, None, tuple(found), pods_dir, uids, listing is not None)
