@@ -373,3 +373,47 @@ def test_flag_text_as_written_in_an_env_file() -> None:
         enforce.evidence.text
         == 'KUBELET_EXTRA_ARGS="--cgroups-per-qos=false --enforce-node-allocatable="'
     )
+
+
+def test_k3s_config_dropins_replace_and_append(tmp_path: Path) -> None:
+    # docs.k3s.io "Multiple Config Files": config.yaml, then config.yaml.d/*.yaml in name
+    # order; a plain key replaces the value so far, "key+" appends to it.
+    root = k3s_root(tmp_path, "kubelet-arg:\n  - cgroup-driver=cgroupfs\n  - max-pods=90\n")
+    dropins = root / "etc/rancher/k3s/config.yaml.d"
+    dropins.mkdir()
+    (dropins / "20-pods.yaml").write_text("kubelet-arg+:\n  - max-pods=200\n")
+    (dropins / "10-driver.yaml").write_text("kubelet-arg:\n  - cgroup-driver=systemd\n")
+    k = facts_of(root).get(kubelet_facts)
+    driver = k.cgroup_driver
+    assert driver is not None
+    assert driver.value == "systemd"
+    assert (driver.evidence.source, driver.evidence.line) == (
+        "/etc/rancher/k3s/config.yaml.d/10-driver.yaml",
+        2,
+    )
+    # 10-driver.yaml replaced config.yaml's list (max-pods=90 is gone); 20-pods.yaml appended.
+    pods = [(w.word, w.evidence.source) for w in k.words if w.word.startswith("--max-pods")]
+    assert pods == [("--max-pods=200", "/etc/rancher/k3s/config.yaml.d/20-pods.yaml")]
+
+
+def test_k3s_dropin_append_keeps_config_yaml(tmp_path: Path) -> None:
+    root = k3s_root(tmp_path, "kubelet-arg:\n  - cgroup-driver=cgroupfs\n")
+    dropins = root / "etc/rancher/k3s/config.yaml.d"
+    dropins.mkdir()
+    (dropins / "50-extra.yaml").write_text("kubelet-arg+:\n  - max-pods=200\n")
+    driver = facts_of(root).get(kubelet_facts).cgroup_driver
+    assert driver is not None
+    assert (driver.value, driver.evidence.source) == ("cgroupfs", "/etc/rancher/k3s/config.yaml")
+
+
+def test_k3s_command_line_kubelet_arg_replaces_config_list(tmp_path: Path) -> None:
+    # A --kubelet-arg on ExecStart= replaces the config file's whole kubelet-arg list: the
+    # config's cgroup-driver=cgroupfs no longer applies, so k3s's own choice stands.
+    root = k3s_root(tmp_path, "kubelet-arg:\n  - cgroup-driver=cgroupfs\n")
+    (root / "etc/systemd/system/k3s.service").write_text(
+        "[Service]\nType=notify\nExecStart=/usr/local/bin/k3s \\\n    server \\\n"
+        "\t'--kubelet-arg=max-pods=200' \\\n"
+    )
+    driver = facts_of(root).get(kubelet_facts).cgroup_driver
+    assert driver is not None
+    assert (driver.value, driver.origin) == ("systemd", "deployer")

@@ -18,9 +18,11 @@ How the settings are found
      ``/var/lib/kubelet/config.yaml``) and said so in the evidence.
    * MicroK8s: ``/var/snap/microk8s/current/args/kubelet``, read as kubelite reads it.
    * k3s: the flags k3s itself passes (driver, runtime endpoint, ``--config-dir`` for the
-     ``kubelet.conf.d`` drop-ins), then ``kubelet-arg`` from ``/etc/rancher/k3s/config.yaml``,
-     then ``--kubelet-arg`` on the unit's ``ExecStart=``. (``/etc/rancher/k3s/config.yaml.d``
-     is not read.)
+     ``kubelet.conf.d`` drop-ins), then ``kubelet-arg`` from ``/etc/rancher/k3s/config.yaml``
+     and its drop-ins ``config.yaml.d/*.yaml`` in name order (a later plain ``kubelet-arg``
+     replaces the list, ``kubelet-arg+`` appends to it), unless the unit's ``ExecStart=`` has
+     ``--kubelet-arg``: a repeatable argument on the command line replaces the config files'
+     whole list (docs.k3s.io "Configuration File").
    * live, when nothing above names any flag: the running kubelet's ``/proc/<pid>/cmdline``.
 
 3. ``--config`` names the ``KubeletConfiguration`` file, ``--config-dir`` its drop-ins (``*.conf``
@@ -101,6 +103,7 @@ UNIT_DIRS = (
 MICROK8S_ARGS = "/var/snap/microk8s/current/args/kubelet"
 MICROK8S_UNIT = "snap.microk8s.daemon-kubelite.service"
 K3S_CONFIG = "/etc/rancher/k3s/config.yaml"
+K3S_CONFIG_DROPINS = "/etc/rancher/k3s/config.yaml.d"
 K3S_CONFIG_DIR = "/var/lib/rancher/k3s/agent/etc/kubelet.conf.d"
 K3S_SOCKET = "unix:///run/k3s/containerd/containerd.sock"
 KUBEADM_FLAGS = "/var/lib/kubelet/kubeadm-flags.env"
@@ -391,16 +394,28 @@ def _k3s_words(facts: Facts, unit: str | None) -> list[PlacedWord]:
                 Evidence("k3s", f"k3s (v1.32+) passes --config-dir={K3S_CONFIG_DIR}"),
             )
         )
-    config = facts.parse(K3S_CONFIG, parse_k3s_config)
-    if config is not None:
-        words.extend(_placed_args(K3S_CONFIG, list(config.kubelet_args)))
     return words
+
+
+def _k3s_config_args(facts: Facts) -> list[PlacedWord]:
+    """``kubelet-arg`` from ``config.yaml`` then ``config.yaml.d/*.yaml`` in name order: the
+    last plain ``kubelet-arg`` replaces the list, ``kubelet-arg+`` appends to it."""
+    args: list[PlacedWord] = []
+    for path in (K3S_CONFIG, *facts.root.glob(K3S_CONFIG_DROPINS, "*.yaml")):
+        config = facts.parse(path, parse_k3s_config)
+        if config is None:
+            continue
+        placed = _placed_args(path, list(config.kubelet_args))
+        args = placed if config.kubelet_args_replace else args + placed
+    return args
 
 
 def _k3s_exec_kubelet_args(k3s_words: tuple[PlacedWord, ...]) -> list[PlacedWord]:
     """``--kubelet-arg`` on k3s's own command line (the install script's ``INSTALL_K3S_EXEC``
-    ends up in ``ExecStart=``). How k3s orders them against ``config.yaml`` is not documented;
-    they are taken last, as a command line usually wins.
+    ends up in ``ExecStart=``). When there are any, they replace the config files' whole
+    ``kubelet-arg`` list: k3s's command line takes precedence over its config files, and for a
+    repeatable argument the command line's values overwrite the list (docs.k3s.io,
+    "Configuration File").
 
     >>> ev = Evidence("/etc/systemd/system/k3s.service", "server --kubelet-arg=max-pods=200")
     >>> [w.word for w in _k3s_exec_kubelet_args((PlacedWord("server", ev),
@@ -578,11 +593,14 @@ def kubelet_facts(facts: Facts) -> KubeletFacts:
     elif profile.name == "k3s":
         unit = _k3s_unit(facts)
         words = _k3s_words(facts, unit)
+        exec_args: list[PlacedWord] = []
         if unit is not None:
             svc = _service(facts, unit)
             if svc is not None:
                 unit_files, delegate = svc.files, svc.delegate
-                words.extend(_k3s_exec_kubelet_args(svc.words))
+                exec_args = _k3s_exec_kubelet_args(svc.words)
+        # The command line's --kubelet-arg replaces the config files' list, not adds to it.
+        words.extend(exec_args or _k3s_config_args(facts))
     else:
         svc = _service(facts, "kubelet.service")
         if svc is not None:

@@ -27,7 +27,8 @@ unit and chooses other defaults. What each profile changes in nodedoctor:
     ``cgroupfs`` (MicroK8s sets none).
 ``k3s``
     ``k3s.service`` (server) or ``k3s-agent.service`` runs an embedded kubelet. Flags are k3s's own
-    plus ``kubelet-arg`` from ``/etc/rancher/k3s/config.yaml``; config drop-ins in
+    plus ``kubelet-arg`` from ``/etc/rancher/k3s/config.yaml`` and ``config.yaml.d/*.yaml``
+    (or from ``--kubelet-arg`` on its command line, which replaces them); config drop-ins in
     ``/var/lib/rancher/k3s/agent/etc/kubelet.conf.d/`` (v1.32+); k3s itself picks the driver
     (``systemd`` when it runs as a systemd unit and ``cpuset`` is available, else ``cgroupfs``).
 """

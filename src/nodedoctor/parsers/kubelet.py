@@ -339,10 +339,18 @@ def parse_microk8s_args(text: str) -> list[ArgWord]:
 
 @record
 class K3sConfig:
-    """The parts of ``/etc/rancher/k3s/config.yaml`` that concern the kubelet."""
+    """The parts of a k3s config file (``/etc/rancher/k3s/config.yaml`` or a drop-in in
+    ``config.yaml.d``) that concern the kubelet.
+
+    ``kubelet_args`` are the words of ``kubelet-arg`` and ``kubelet-arg+`` in file order;
+    ``kubelet_args_replace`` is true when the file has a plain ``kubelet-arg`` key, which
+    replaces what earlier files gave, where ``kubelet-arg+`` appends to it (docs.k3s.io,
+    "Configuration File", "Multiple Config Files").
+    """
 
     kubelet_args: tuple[ArgWord, ...]
     entries: dict[str, ConfigEntry]
+    kubelet_args_replace: bool = False
 
 
 def parse_k3s_config(text: str) -> K3sConfig:
@@ -355,6 +363,9 @@ def parse_k3s_config(text: str) -> K3sConfig:
     [('--cgroup-driver=cgroupfs', 3), ('--max-pods=200', 4)]
     >>> [a.word for a in parse_k3s_config("kubelet-arg: fail-swap-on=false\\n").kubelet_args]
     ['--fail-swap-on=false']
+    >>> c = parse_k3s_config("kubelet-arg+:\\n  - max-pods=150\\n")
+    >>> [a.word for a in c.kubelet_args], c.kubelet_args_replace
+    (['--max-pods=150'], False)
     """
     import yaml  # imported when a file is parsed: start-up cost (bench/)
 
@@ -387,8 +398,14 @@ def parse_k3s_config(text: str) -> K3sConfig:
     entries: dict[str, ConfigEntry] = {}
     _flatten(node, data, "", lines, entries)
     args: list[ArgWord] = []
+    replace = False
     for key_node, value_node in node.value:
-        if not (isinstance(key_node, yaml.ScalarNode) and key_node.value == "kubelet-arg"):
+        if not isinstance(key_node, yaml.ScalarNode):
+            continue
+        if key_node.value == "kubelet-arg":
+            # A plain key replaces what came before it, in this file or an earlier one.
+            args, replace = [], True
+        elif key_node.value != "kubelet-arg+":
             continue
         items: list[yaml.Node] = (
             list(value_node.value) if isinstance(value_node, yaml.SequenceNode) else [value_node]
@@ -401,4 +418,4 @@ def parse_k3s_config(text: str) -> K3sConfig:
             if word and not word.startswith("-"):
                 word = "--" + word
             args.append(ArgWord(word, line, lines[line - 1].strip()))
-    return K3sConfig(tuple(args), entries)
+    return K3sConfig(tuple(args), entries, replace)
