@@ -121,31 +121,36 @@ def _compose_with_libyaml(text: str) -> tuple[yaml.Node | None, object] | None:
     return node, data
 
 
+def _compose(text: str) -> tuple[yaml.Node | None, object]:
+    """(node, data) of a single YAML document: through libyaml when PyYAML has it, else the
+    pure-Python loader, whose errors (with their line) become ParseError either way."""
+    composed = _compose_with_libyaml(text)
+    if composed is not None:
+        return composed
+    import yaml  # imported when a file is parsed: start-up cost (bench/)
+
+    try:
+        # The reader refuses control characters already here.
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:
+        raise ParseError(f"invalid YAML: {exc}") from None
+    try:
+        node = loader.get_single_node()
+        return node, loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise ParseError(str(exc.problem or exc.context or "invalid YAML"), line) from None
+    except yaml.YAMLError as exc:
+        raise ParseError(f"invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+
+
 def parse_kubelet_config(text: str) -> KubeletConfigFile:
     """A ``KubeletConfiguration`` (YAML or JSON). Malformed input raises ParseError with its line;
     an empty file is an empty configuration (the kubelet then uses its defaults)."""
-    import yaml  # imported when a file is parsed: start-up cost (bench/)
-
-    composed = _compose_with_libyaml(text)
-    if composed is not None:
-        node, data = composed
-    else:
-        try:
-            # The reader refuses control characters already here.
-            loader = yaml.SafeLoader(text)
-        except yaml.YAMLError as exc:
-            raise ParseError(f"invalid YAML: {exc}") from None
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark is not None else None
-            raise ParseError(str(exc.problem or exc.context or "invalid YAML"), line) from None
-        except yaml.YAMLError as exc:
-            raise ParseError(f"invalid YAML: {exc}") from None
-        finally:
-            loader.dispose()
+    node, data = _compose(text)
     if data is None:
         return KubeletConfigFile({}, None, None)
     if not isinstance(data, dict) or node is None:
@@ -369,27 +374,7 @@ def parse_k3s_config(text: str) -> K3sConfig:
     """
     import yaml  # imported when a file is parsed: start-up cost (bench/)
 
-    composed = _compose_with_libyaml(text)
-    if composed is not None:
-        node, data = composed
-    else:
-        try:
-            # The reader refuses control characters already here.
-            loader = yaml.SafeLoader(text)
-        except yaml.YAMLError as exc:
-            raise ParseError(f"invalid YAML: {exc}") from None
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            raise ParseError(
-                str(exc.problem or "invalid YAML"), mark.line + 1 if mark else None
-            ) from None
-        except yaml.YAMLError as exc:
-            raise ParseError(f"invalid YAML: {exc}") from None
-        finally:
-            loader.dispose()
+    node, data = _compose(text)
     if data is None:
         return K3sConfig((), {})
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
