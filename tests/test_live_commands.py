@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -80,14 +81,30 @@ def test_close_kills_and_reaps_what_nobody_collected(monkeypatch: pytest.MonkeyP
     runner.start("test-hang")
     command = runner._started["test-hang"]
     runner.close()
-    assert command.thread is not None
-    assert not command.thread.is_alive()
     assert command.proc is not None
-    assert command.proc.returncode is not None
+    assert command.proc.returncode is not None  # killed and reaped
+    assert command.proc.stdout is not None
+    assert command.proc.stdout.closed
     assert runner._started == {}
 
 
-def test_a_command_run_without_start_runs_in_the_callers_thread(
+def test_output_waiting_in_a_full_pipe_past_the_deadline_is_not_a_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A started command whose output fills the pipe waits for the check to collect it; if
+    the check comes after its deadline, the command still finishes once its pipe is read."""
+    _allow(monkeypatch, "test-chatty", "head", "-c", "300000", "/dev/zero")
+    runner = LiveCommands(timeout=1)
+    runner.start("test-chatty")
+    command = runner._started["test-chatty"]
+    while time.monotonic() < command.deadline + 0.1:
+        time.sleep(0.05)
+    result = runner.run("test-chatty")
+    assert result.ok, result
+    assert len(result.stdout) == 300000
+
+
+def test_a_command_run_without_start_is_collected_at_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _allow(monkeypatch, "test-echo", "sh", "-c", "echo hi")

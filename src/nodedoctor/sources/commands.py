@@ -7,6 +7,7 @@ a bundle replays the outputs recorded when it was collected.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -97,83 +98,65 @@ def _which(program: str) -> str | None:
     return None
 
 
+#: A command collected after its deadline still gets this long: one that finished while its
+#: output waited for us in a full pipe is not a hung one.
+COLLECT_GRACE = 0.5
+
+
 class _Command:
-    """One allowlisted command: run in the caller's thread, or in a helper thread (``start``)
-    where ``subprocess`` reads its pipes and keeps its timeout, counted from its own start,
-    while the check goes on."""
+    """One allowlisted command, started at once; :meth:`wait` collects it. Its timeout counts
+    from its start, so commands started together wait out their timeouts together."""
 
-    def __init__(
-        self, name: str, argv: tuple[str, ...], exe: str, timeout: float, background: bool
-    ) -> None:
-        import threading
-
-        self.name, self.argv, self.exe, self.timeout = name, argv, exe, timeout
-        self.result: CommandResult | None = None
-        self.error: BaseException | None = None
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._lock = threading.Lock()
-        self._stopped = False
-        self.thread: threading.Thread | None = None
-        if background:
-            self.thread = threading.Thread(target=self._run, daemon=True)
-            self.thread.start()
-        else:
-            self._run()
-
-    def _run(self) -> None:
-        try:
-            self.result = self._execute()
-        except BaseException as exc:  # handed to the thread that asks for the result
-            self.error = exc
-
-    def _execute(self) -> CommandResult:
+    def __init__(self, name: str, argv: tuple[str, ...], exe: str, timeout: float) -> None:
         import subprocess
 
-        name, argv = self.name, self.argv
+        self.name, self.argv, self.timeout = name, argv, timeout
+        self.result: CommandResult | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.deadline = time.monotonic() + timeout
         env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LC_ALL": "C"}
         try:
-            with self._lock:
-                if self._stopped:  # closed before it began: never run it
-                    return CommandResult(name, argv, None, "", timed_out=True)
-                self.proc = proc = subprocess.Popen(
-                    [self.exe, *argv[1:]],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    env=env,
-                )
+            self.proc = subprocess.Popen(
+                [exe, *argv[1:]],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+            )
         except OSError as exc:
-            return CommandResult(name, argv, None, "", stderr=str(exc), missing=True)
-        with proc:
-            try:
-                out, err = proc.communicate(timeout=self.timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
-                return CommandResult(name, argv, None, "", timed_out=True)
-        return CommandResult(
-            name,
-            argv,
-            proc.returncode,
-            out[:OUTPUT_LIMIT].decode("utf-8", errors="replace"),
-            err[:OUTPUT_LIMIT].decode("utf-8", errors="replace"),
-        )
+            self.result = CommandResult(name, argv, None, "", stderr=str(exc), missing=True)
 
     def wait(self) -> CommandResult:
-        if self.thread is not None:
-            self.thread.join()
+        if self.result is None and self.proc is not None:
+            import subprocess
+
+            name, argv, proc = self.name, self.argv, self.proc
+            remaining = max(self.deadline - time.monotonic(), min(self.timeout, COLLECT_GRACE))
+            with proc:
+                try:
+                    out, err = proc.communicate(timeout=remaining)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.communicate()
+                    self.result = CommandResult(name, argv, None, "", timed_out=True)
+                else:
+                    self.result = CommandResult(
+                        name,
+                        argv,
+                        proc.returncode,
+                        out[:OUTPUT_LIMIT].decode("utf-8", errors="replace"),
+                        err[:OUTPUT_LIMIT].decode("utf-8", errors="replace"),
+                    )
         if self.result is None:
-            raise self.error or RuntimeError(f"command {self.name!r} gave no result")
+            raise RuntimeError(f"command {self.name!r} gave no result")
         return self.result
 
     def stop(self) -> None:
         """Kill the command if it still runs, and reap it."""
-        with self._lock:
-            self._stopped = True
-            if self.proc is not None and self.proc.poll() is None:
-                self.proc.kill()
-        if self.thread is not None:
-            self.thread.join()
+        if self.result is None and self.proc is not None:
+            with self.proc as proc:  # closes the pipes and waits for it
+                proc.kill()
+            self.result = CommandResult(self.name, self.argv, None, "", timed_out=True)
 
 
 class LiveCommands(CommandRunner):
@@ -192,27 +175,26 @@ class LiveCommands(CommandRunner):
         for name in names:
             _allowed(name)
             if name not in self._cache and name not in self._started:
-                self._begin(name, background=True)
+                self._begin(name)
 
     def run(self, name: str) -> CommandResult:
         _allowed(name)
         if name not in self._cache:
-            command = self._started.pop(name, None) or self._begin(name, background=False)
+            if name not in self._started:
+                self._begin(name)
+            command = self._started.pop(name, None)
             if command is not None:
                 self._cache[name] = command.wait()
         return self._cache[name]
 
-    def _begin(self, name: str, background: bool) -> _Command | None:
-        """The command under way, or ``None`` with its result cached (a missing binary)."""
+    def _begin(self, name: str) -> None:
+        """Start ``name``, or cache its result when there is no binary to start."""
         argv = ALLOWLIST[name]
         exe = _which(argv[0])
         if exe is None:
             self._cache[name] = CommandResult(name, argv, None, "", missing=True)
-            return None
-        command = _Command(name, argv, exe, self.timeout, background)
-        if background:
-            self._started[name] = command
-        return command
+        else:
+            self._started[name] = _Command(name, argv, exe, self.timeout)
 
     def close(self) -> None:
         for started in self._started.values():
