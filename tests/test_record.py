@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import pickle
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -264,6 +265,31 @@ def test_field_names_cannot_shadow_the_generated_code() -> None:
     odd: Any = Odd(1)
     assert (odd.self, odd.MISSING) == (1, 3)
     assert odd == Odd(self=1, MISSING=3)
+
+
+def test_classes_of_one_shape_keep_their_own_field_names() -> None:
+    """``__init__`` is compiled once per shape (field count, factories, post-init) and
+    each class gets a copy with its own names."""
+
+    @record
+    class One:
+        a: int
+        b: int = 1
+
+    @record
+    class Two:
+        c: int
+        d: int = 2
+
+    assert (One(0).a, One(0).b, Two(0).c, Two(0).d) == (0, 1, 0, 2)
+    assert Two(d=5, c=4) == Two(4, 5)
+    assert repr(One(b=3, a=4)).endswith(".One(a=4, b=3)")
+    with pytest.raises(TypeError, match="'c'"):
+        Two()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="'a'"):
+        Two(a=1)  # type: ignore[call-arg]
+    assert list(inspect.signature(Two).parameters) == ["c", "d"]
+    assert Two.__init__.__qualname__.endswith("Two.__init__")
 
 
 # The same class, made by both decorators: every operation gives the same result.

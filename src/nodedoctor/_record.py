@@ -27,8 +27,10 @@ nodedoctor._record.FrozenInstanceError: cannot assign to field 'x'
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from operator import attrgetter
+from types import CodeType, FunctionType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 if TYPE_CHECKING:
@@ -132,34 +134,68 @@ def _no_fields(_self: object) -> tuple[()]:
     return ()
 
 
+#: Compiled ``__init__`` bodies by shape (field count, which fields have a default factory,
+#: whether ``__post_init__`` runs); a class gets a copy with its own field names.
+_TEMPLATES: dict[tuple[int, tuple[int, ...], bool], CodeType] = {}
+
+
+def _template(count: int, factories: tuple[int, ...], post_init: bool) -> CodeType:
+    """An ``__init__`` for ``count`` fields whose parameters are ``_0``, ``_1``, ... and
+    whose attribute names are the constants ``"\\x000"``, ``"\\x001"``, ... (no identifier
+    looks like that). Its own names start with ``__nd_`` so that no field shadows them."""
+    key = (count, factories, post_init)
+    code = _TEMPLATES.get(key)
+    if code is None:
+        # object.__setattr__ rather than writes to __dict__: on 3.11+ that keeps the
+        # instance's values inline (no dict of their own), smaller and faster to read.
+        body = [
+            f" __nd_set(__nd_self, '\\x00{i}', "
+            + (
+                f"__nd_factory{i}() if _{i} is __nd_missing else _{i})"
+                if i in factories
+                else f"_{i})"
+            )
+            for i in range(count)
+        ]
+        if post_init:
+            body.append(" __nd_self.__post_init__()")
+        params = "".join(f", _{i}" for i in range(count))
+        source = f"def __init__(__nd_self{params}):\n" + ("\n".join(body) or " pass") + "\n"
+        scope: dict[str, Any] = {}
+        exec(source, scope)  # noqa: S102 -- generated above from numbers alone
+        code = _TEMPLATES[key] = scope["__init__"].__code__
+    return code
+
+
 def _compile_init(cls: type) -> Callable[..., None]:
-    """The class's ``__init__``, as source compiled once (the way ``namedtuple`` does it):
-    a generated function is as fast to call as a hand-written one. Its own names start
-    with ``__nd_`` so that no field name can shadow them."""
+    """The class's ``__init__``: its shape's template (compiled once per process, the way
+    ``namedtuple`` compiles its methods) with the field names put in, so it is as fast to
+    call as a hand-written one, and most classes cost no compilation."""
     specs: dict[str, Any] = cls.__record_specs__  # type: ignore[attr-defined]
-    # object.__setattr__ rather than writes to __dict__: on 3.11+ that keeps the instance's
-    # values inline (no dict of their own), ~64 bytes smaller and faster to read.
-    scope: dict[str, Any] = {"__nd_missing": MISSING, "__nd_set": object.__setattr__}
-    params = ["__nd_self"]
-    body = []
-    for i, (name, spec) in enumerate(specs.items()):
+    names = tuple(specs)
+    scope: dict[str, Any] = {
+        "__builtins__": builtins,
+        "__nd_missing": MISSING,
+        "__nd_set": object.__setattr__,
+    }
+    defaults = []
+    factories = []
+    for i, spec in enumerate(specs.values()):
         if isinstance(spec, Field):  # a default factory, called for each instance
             scope[f"__nd_factory{i}"] = spec.default_factory
-            params.append(f"{name}=__nd_missing")
-            value = f"__nd_factory{i}() if {name} is __nd_missing else {name}"
-        elif spec is MISSING:
-            params.append(name)
-            value = name
-        else:
-            scope[f"__nd_default{i}"] = spec
-            params.append(f"{name}=__nd_default{i}")
-            value = name
-        body.append(f" __nd_set(__nd_self, {name!r}, {value})")
-    if hasattr(cls, "__post_init__"):
-        body.append(" __nd_self.__post_init__()")
-    source = f"def __init__({', '.join(params)}):\n" + "\n".join(body) + "\n"
-    exec(source, scope)  # noqa: S102 -- built from the class's own (identifier) field names
-    init: Callable[..., None] = scope["__init__"]
+            factories.append(i)
+            defaults.append(MISSING)
+        elif spec is not MISSING:
+            defaults.append(spec)
+    template = _template(len(names), tuple(factories), hasattr(cls, "__post_init__"))
+    code = template.replace(
+        co_varnames=("__nd_self", *names),
+        co_consts=tuple(
+            names[int(c[1:])] if isinstance(c, str) and c.startswith("\x00") else c
+            for c in template.co_consts
+        ),
+    )
+    init: Callable[..., None] = FunctionType(code, scope, "__init__", tuple(defaults) or None)
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__module__ = cls.__module__
     return init
