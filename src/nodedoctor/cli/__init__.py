@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from importlib import import_module
 from typing import Any, NoReturn
 
 from nodedoctor.cli.common import EXIT_INTERNAL, EXIT_USAGE, UsageError
@@ -98,7 +97,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     modules = [m for m, names in COMMANDS.items() if command in names] or list(COMMANDS)
     for module in modules:
-        import_module(f"nodedoctor.cli.{module}").register(sub)
+        name = f"nodedoctor.cli.{module}"
+        __import__(name)  # not importlib.import_module: importlib is ~0.3 ms more start-up
+        sys.modules[name].register(sub)
     return parser
 
 
