@@ -1,6 +1,6 @@
 """Run every benchmark and print its table: ``make bench`` (never part of ``make test``).
 
-    .venv/bin/python bench/run.py                 # all four, plus the import-time breakdown
+    .venv/bin/python bench/run.py                 # all five, plus the import-time breakdown
     .venv/bin/python bench/run.py startup npd     # some of them
     .venv/bin/python bench/run.py --quick         # fewer rounds and roots, for a smoke run
 
@@ -21,10 +21,10 @@ from pathlib import Path
 # Run as a script (``python bench/run.py``): make the repository importable as ``bench``.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import batch, importtime, npd, scale, startup
+from bench import batch, commands, importtime, npd, scale, startup
 from bench.common import OUT, ZIPAPP, machine
 
-NAMES = ("startup", "scale", "batch", "npd", "importtime")
+NAMES = ("startup", "scale", "batch", "npd", "commands", "importtime")
 
 
 def main() -> int:
@@ -60,6 +60,10 @@ def main() -> int:
         "npd": (
             "4. node-problem-detector plugin runs (CPU per fresh process)",
             lambda: npd.run(repeat=3 if quick else 11),
+        ),
+        "commands": (
+            "5. The allowlisted commands of a live check, and its work after imports",
+            lambda: commands.run(repeat=3 if quick else 11),
         ),
         "importtime": (
             "Start-up breakdown (python -X importtime)",
