@@ -21,7 +21,6 @@ import json
 import os
 import re
 import socket
-import stat
 import tarfile
 import tempfile
 import time
@@ -33,7 +32,7 @@ from nodedoctor._record import field, record
 from nodedoctor.collect.secrets import redact_argv, redact_text, withheld_reason
 from nodedoctor.sources.bundle import COMMANDS_DIR, MANIFEST, MANIFEST_SCHEMA, command_to_json
 from nodedoctor.sources.commands import ALLOWLIST, CommandResult
-from nodedoctor.sources.root import DEFAULT_READ_LIMIT, ReadResult, Root, UnsafePathError
+from nodedoctor.sources.root import DEFAULT_READ_LIMIT, ReadResult, Root
 
 #: Files and globs always collected when present (``dir/*pattern``: entries of ``dir``).
 ALWAYS: tuple[str, ...] = (
@@ -329,29 +328,8 @@ def _content(root: Root, path: str, limit: int) -> bytes | None:
 def _tail(root: Root, path: str, limit: int) -> bytes | None:
     """The last ``limit + 1`` bytes of ``path``: with one byte more than a reader's window,
     a tail read of the copy drops the same partial first line and says it was cut."""
-    try:
-        host = root.resolve(path)
-        fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except (OSError, UnsafePathError):
-        return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return None
-        os.lseek(fd, max(0, st.st_size - limit - 1), os.SEEK_SET)
-        chunks: list[bytes] = []
-        size = 0
-        while size < limit + 1:
-            chunk = os.read(fd, min(65536, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        return b"".join(chunks)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+    got = root._read_raw(path, limit + 1, tail=True)  # the same safe open as every read
+    return None if got is None else got[0]
 
 
 def default_output(hostname: str | None, now: float) -> str:

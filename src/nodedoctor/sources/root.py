@@ -154,6 +154,26 @@ class Root:
     def read_tail(self, path: str, limit: int = DEFAULT_READ_LIMIT) -> ReadResult | None:
         """The last ``limit`` bytes of ``path`` (for logs), from the first whole line;
         ``truncated`` tells that the start was cut. ``None`` when absent."""
+        got = self._read_raw(path, limit, tail=True)
+        if got is None:
+            return None
+        raw, start = got
+        if start > 0:
+            raw = raw[raw.find(b"\n") + 1 :] if b"\n" in raw else b""
+        return ReadResult(raw.decode("utf-8", errors="replace"), start > 0)
+
+    def read_bytes(self, path: str, limit: int = DEFAULT_READ_LIMIT) -> tuple[bytes, bool] | None:
+        got = self._read_raw(path, limit + 1)
+        if got is None:
+            return None
+        raw = got[0]
+        return raw[:limit], len(raw) > limit
+
+    def _read_raw(self, path: str, size: int, *, tail: bool = False) -> tuple[bytes, int] | None:
+        """Up to ``size`` bytes of the regular file at node path ``path`` (with ``tail``, its
+        last ``size`` bytes) and the offset they start at. ``None`` when it is absent,
+        unreadable or not a regular file: the last component is opened without following a
+        link (the root resolved the others) and without blocking on a FIFO."""
         try:
             host = self.resolve(path)
             fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -163,51 +183,22 @@ class Root:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 return None
-            start = max(0, st.st_size - limit)
-            os.lseek(fd, start, os.SEEK_SET)
+            start = max(0, st.st_size - size) if tail else 0
+            if start:
+                os.lseek(fd, start, os.SEEK_SET)
             chunks: list[bytes] = []
-            size = 0
-            while size < limit:
-                chunk = os.read(fd, min(65536, limit - size))
+            got = 0
+            while got < size:
+                chunk = os.read(fd, min(65536, size - got))
                 if not chunk:
                     break
                 chunks.append(chunk)
-                size += len(chunk)
+                got += len(chunk)
         except OSError:
             return None
         finally:
             os.close(fd)
-        raw = b"".join(chunks)
-        if start > 0:
-            raw = raw[raw.find(b"\n") + 1 :] if b"\n" in raw else b""
-        return ReadResult(raw.decode("utf-8", errors="replace"), start > 0)
-
-    def read_bytes(self, path: str, limit: int = DEFAULT_READ_LIMIT) -> tuple[bytes, bool] | None:
-        try:
-            host = self.resolve(path)
-        except UnsafePathError:
-            return None
-        try:
-            fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError:
-            return None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return None
-            chunks: list[bytes] = []
-            size = 0
-            while size <= limit:
-                chunk = os.read(fd, min(65536, limit + 1 - size))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
-        raw = b"".join(chunks)
-        return raw[:limit], len(raw) > limit
+        return b"".join(chunks), start
 
     def exists(self, path: str) -> bool:
         try:
