@@ -59,6 +59,9 @@ def parse_dpkg_status(text: str, names: Collection[str] | None = None) -> dict[s
         )
     wanted = "|".join(re.escape(n) for n in sorted(names))
     out: dict[str, DebPackage] = {}
+    # Newlines before each paragraph, counted on from the previous one (paragraph starts only
+    # grow: matches come in order).
+    counted, lines_before = 0, 0
     for m in re.finditer(rf"\nPackage:[^\S\n]*(?:{wanted})[^\S\n]*(?=\n|\Z)", padded):
         start = m.start()  # at the "\n" before the line: in ``text``, the line's start
         while start > 0:  # back to the paragraph's first line
@@ -68,7 +71,9 @@ def parse_dpkg_status(text: str, names: Collection[str] | None = None) -> dict[s
             start = previous
         blank = _BLANK.search(padded, m.end())
         end = blank.start() if blank else len(text)
-        out.update(_parse_paragraphs(text[start:end], text.count("\n", 0, start) + 1))
+        lines_before += text.count("\n", counted, start)
+        counted = start
+        out.update(_parse_paragraphs(text[start:end], lines_before + 1))
     return out
 
 
