@@ -197,3 +197,14 @@ def test_help_still_lists_every_command(tmp_path: Path) -> None:
     for commands in COMMANDS.values():
         for command in commands:
             assert f"    {command} " in stdout, command
+
+
+def test_writing_the_textfile_imports_no_tempfile(tmp_path: Path, kubeadm_node: Path) -> None:
+    """The node exporter DaemonSet runs ``check --format prometheus --output`` every minute."""
+    out = tmp_path / "nodedoctor.prom"
+    modules, _ = modules_after(
+        tmp_path, "check", "--root", str(kubeadm_node), "--format", "prometheus", "-o", str(out)
+    )
+    assert "nodedoctor_rules_checked" in out.read_text(encoding="utf-8")
+    for name in ("tempfile", "shutil", "random"):
+        assert name not in modules, name
