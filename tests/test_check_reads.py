@@ -13,7 +13,7 @@ from bench.gen_roots import generate
 
 from nodedoctor import engine
 from nodedoctor.facts import Facts
-from nodedoctor.facts.kubepods import kubepods_facts
+from nodedoctor.facts.kubepods import kubepods_facts, pod_cgroup_entries
 from nodedoctor.rules import all_rules
 from nodedoctor.sources.root import Root, directory_root
 
@@ -66,3 +66,25 @@ def test_an_empty_root_controllers_file_is_still_worded_empty(tmp_path: Path) ->
     assert kubepods.v2.parent_controllers is not None
     assert kubepods.v2.parent_controllers.value == ()
     assert kubepods.v2.parent_controllers.evidence.text == "(empty)"
+
+
+@pytest.mark.parametrize("mode", ["v1", "v2"])
+def test_the_absent_drivers_qos_cgroups_are_not_looked_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """Pod cgroups are looked for under both drivers' names; where a driver's kubepods is
+    absent, its QoS cgroups inside it are not asked for."""
+    root = generate(tmp_path / "node", 3, mode, "systemd")
+    asked: list[str] = []
+    original = Root.subdirs
+
+    def counting(self: Root, path: str) -> list[str] | None:
+        asked.append(path)
+        return original(self, path)
+
+    monkeypatch.setattr(Root, "subdirs", counting)
+    found = pod_cgroup_entries(Facts(directory_root(str(root))))
+    assert len({uid for uid, *_ in found}) == 3
+    assert not [p for p in asked if p.endswith(("/kubepods/burstable", "/kubepods/besteffort"))]
+    assert [p for p in asked if p.endswith("/kubepods")]  # the cgroupfs name was looked up
+    assert [p for p in asked if p.endswith("/kubepods.slice/kubepods-burstable.slice")]

@@ -30,8 +30,8 @@ pods, so a node with 500 pods costs the same as one with none.
 Pod cgroups (for the orphaned-pod-cgroups rule and the clean engine): :func:`pod_cgroup_dirs`
 lists the pod cgroups under kubepods for both drivers and every QoS class (Guaranteed pods sit
 directly in kubepods, Burstable and BestEffort in their QoS cgroup), in every hierarchy (v2: the
-one tree; v1: each mounted hierarchy), honouring a non-default ``cgroupRoot``. It lists three
-directories per hierarchy and driver; it reads nothing inside the pod cgroups.
+one tree; v1: each mounted hierarchy), honouring a non-default ``cgroupRoot``. It lists at most
+three directories per hierarchy and driver; it reads nothing inside the pod cgroups.
 """
 
 from __future__ import annotations
@@ -363,7 +363,7 @@ def _uid_from(name: str, driver: str) -> str | None:
 def pod_cgroup_dirs(facts: Facts, cgroup_root: str = "/") -> list[PodCgroupDir]:
     """Pod cgroups under kubepods for both drivers (a node that changed driver keeps the other
     naming's leftovers), every QoS class and every hierarchy. ``cgroup_root`` is the kubelet's
-    ``cgroupRoot`` (cgroupfs form). Lists three directories per hierarchy and driver."""
+    ``cgroupRoot`` (cgroupfs form). Lists at most three directories per hierarchy and driver."""
     return [PodCgroupDir(*entry) for entry in pod_cgroup_entries(facts, cgroup_root)]
 
 
@@ -372,29 +372,46 @@ PodCgroupEntry = tuple[str, str, str, str, str]
 
 def pod_cgroup_entries(facts: Facts, cgroup_root: str = "/") -> list[PodCgroupEntry]:
     """:func:`pod_cgroup_dirs` as plain ``(uid, qos, driver, path, hierarchy)`` tuples: on
-    cgroup v1 a node's pods are listed once per hierarchy (13 times 500 at 500 pods)."""
+    cgroup v1 a node's pods are listed once per hierarchy (13 times 500 at 500 pods). A QoS
+    cgroup is listed only when kubepods' own listing shows it (a driver's absent tree costs
+    one lookup per hierarchy)."""
     cg = facts.get(cgroup_facts)
     if cg.mode is CgroupMode.V2:
         hierarchies = [CGROUP_ROOT]
     else:
         hierarchies = sorted({h.mount_point for h in cg.v1_mounts.values()})
-    parents: list[tuple[str, str, str]] = []  # (driver, qos, cgroupfs-form path)
+    # driver -> kubepods' cgroupfs-form path, and each QoS cgroup's name in it
+    layouts: list[tuple[str, str, list[tuple[str, str]]]] = []
     for driver in ("cgroupfs", "systemd"):
-        base = root_name(cgroup_root, driver)
-        for qos in QOS_CLASSES:
-            parent = (
-                (*base, NODE_ALLOCATABLE) if qos == "guaranteed" else (*base, NODE_ALLOCATABLE, qos)
-            )
-            parents.append((driver, qos, cgroup_path(parent, driver)))
+        base = (*root_name(cgroup_root, driver), NODE_ALLOCATABLE)
+        kubepods = cgroup_path(base, driver)
+        qos_dirs = [
+            (qos, cgroup_path((*base, qos), driver).rsplit("/", 1)[1])
+            for qos in QOS_CLASSES
+            if qos != "guaranteed"
+        ]
+        layouts.append((driver, kubepods, qos_dirs))
     # Every hierarchy holds the same pod names: each name's UID is worked out once.
     uids: dict[tuple[str, str], str | None] = {}
     found: list[PodCgroupEntry] = []
+
+    def pods(hierarchy: str, parent_path: str, names: list[str], driver: str, qos: str) -> None:
+        for name in names:
+            key = (name, driver)
+            uid = uids[key] if key in uids else uids.setdefault(key, _uid_from(name, driver))
+            if uid is not None:
+                found.append((uid, qos, driver, f"{parent_path}/{name}", hierarchy))
+
     for hierarchy in hierarchies:
-        for driver, qos, relative in parents:
-            parent_path = hierarchy + relative
-            for name in facts.root.subdirs(parent_path) or []:
-                key = (name, driver)
-                uid = uids[key] if key in uids else uids.setdefault(key, _uid_from(name, driver))
-                if uid is not None:
-                    found.append((uid, qos, driver, f"{parent_path}/{name}", hierarchy))
+        for driver, kubepods, qos_dirs in layouts:
+            kubepods_path = hierarchy + kubepods
+            listed = facts.root.subdirs(kubepods_path)
+            if listed is None:
+                continue
+            pods(hierarchy, kubepods_path, listed, driver, "guaranteed")  # directly in kubepods
+            present = set(listed)
+            for qos, name in qos_dirs:
+                if name in present:
+                    qos_path = f"{kubepods_path}/{name}"
+                    pods(hierarchy, qos_path, facts.root.subdirs(qos_path) or [], driver, qos)
     return found
