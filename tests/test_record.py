@@ -107,6 +107,14 @@ def test_class_variables_and_unannotated_attributes_are_not_fields() -> None:
         Hint("s", (), {}, "schema")  # type: ignore[call-arg]
 
 
+def test_only_class_var_annotations_are_class_variables() -> None:
+    namespace = {
+        "__annotations__": {"a": "ClassVariant", "b": " ClassVar[int] ", "c": "typing.ClassVar"}
+    }
+    cls: Any = record(type("Strings", (), namespace))
+    assert cls.__record_fields__ == ("a",)
+
+
 def test_class_var_as_a_typing_object_is_skipped_too() -> None:
     """A module without ``from __future__ import annotations`` has real annotations."""
     namespace = {"__annotations__": {"x": int, "K": ClassVar[int], "L": ClassVar}, "K": 1}

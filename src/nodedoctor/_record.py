@@ -9,8 +9,8 @@ factories, fields inherited from record bases first, ``ClassVar`` annotations sk
 Why not dataclasses: a frozen dataclass generates and compiles five methods with ``exec`` when
 its class is created (~0.5-0.85 ms each; a check creates ~95 of them before it reads a file).
 Here ``__eq__``, ``__hash__``, ``__repr__`` and ``__setattr__`` are shared functions driven by
-the class's field names, and ``__init__`` is compiled the first time the class is
-instantiated (most classes of a run never are), then replaces itself.
+the class's field names, and ``__init__`` is made the first time the class is instantiated
+(most classes of a run never are), from code compiled once per shape of class.
 
 >>> @record
 ... class Point:
@@ -84,8 +84,11 @@ def field(*, default: Any = MISSING, default_factory: Any = MISSING) -> Any:
 
 def _is_classvar(annotation: object) -> bool:
     if isinstance(annotation, str):
-        text = annotation.lstrip()
-        return text.startswith(("ClassVar", "typing.ClassVar", "t.ClassVar"))
+        text = annotation.strip()
+        return any(
+            text == name or text.startswith(f"{name}[")
+            for name in ("ClassVar", "typing.ClassVar", "t.ClassVar")
+        )
     import typing  # annotations are strings here (PEP 563); this is for a module without it
 
     return annotation is typing.ClassVar or getattr(annotation, "__origin__", None) is (
