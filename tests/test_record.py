@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import pytest
 
+from nodedoctor import _record
 from nodedoctor._record import FrozenInstanceError, field, record, replace
 
 T = TypeVar("T")
@@ -298,6 +299,23 @@ def test_classes_of_one_shape_keep_their_own_field_names() -> None:
         Two(a=1)  # type: ignore[call-arg]
     assert list(inspect.signature(Two).parameters) == ["c", "d"]
     assert Two.__init__.__qualname__.endswith("Two.__init__")
+
+
+def test_defining_a_record_compiles_nothing() -> None:
+    """The start-up cost this module exists for: a class compiles no code when it is
+    defined; its first instance compiles one template for its shape, unless a class of
+    that shape already did."""
+    templates = _record._TEMPLATES
+    shape = (23, (), False)  # 23 plain fields: no other class here has that shape
+    names = {f"f{i}": int for i in range(23)}
+    first: Any = record(type("First", (), {"__annotations__": names}))
+    second: Any = record(type("Second", (), {"__annotations__": dict(names)}))
+    assert shape not in templates
+    assert first(*range(23)).f22 == 22
+    compiled = templates[shape]
+    assert second(*range(23)) == second(*range(23))
+    assert templates[shape] is compiled
+    assert first.__init__.__code__ is not second.__init__.__code__  # each with its names
 
 
 # The same class, made by both decorators: every operation gives the same result.
