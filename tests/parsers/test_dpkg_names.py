@@ -1,9 +1,11 @@
-"""``parse_dpkg_status(text, names)`` reads only the asked packages' paragraphs: it must give
-exactly what the whole file, read line by line, gives for those names, and refuse the same
-malformed line with the same line number."""
+"""``parse_dpkg_status(text, names)`` reads only the asked packages' paragraphs: where the whole
+file reads, it gives exactly what the whole file gives for those names; a malformed line is
+refused (with its line number) only inside those paragraphs. The searching reader and the
+paragraph-by-paragraph one (used where lines break at more than ``\n``) agree."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,23 +14,25 @@ from hypothesis import strategies as st
 
 from nodedoctor.facts.packages import DEB_NAMES
 from nodedoctor.parsers import ParseError
-from nodedoctor.parsers.dpkg import parse_dpkg_status
+from nodedoctor.parsers.dpkg import DebPackage, _named_line_by_line, parse_dpkg_status
 from tests.helpers import CASES, ROOTS
 
 NAMES = sorted({n for names in DEB_NAMES.values() for n in names})
 
 
-def _both(text: str, names: list[str]) -> tuple[object, object]:
-    def outcome(call: object) -> object:
-        try:
-            return call() if callable(call) else None
-        except ParseError as exc:
-            return ("error", exc.line, exc.message)
+def _outcome(call: Callable[[], dict[str, DebPackage]]) -> object:
+    try:
+        return call()
+    except ParseError as exc:
+        return ("error", exc.line, exc.message)
 
-    full = outcome(lambda: parse_dpkg_status(text))
+
+def _check(text: str, names: list[str]) -> None:
+    named = _outcome(lambda: parse_dpkg_status(text, names=names))
+    assert named == _outcome(lambda: _named_line_by_line(text, names))
+    full = _outcome(lambda: parse_dpkg_status(text))
     if isinstance(full, dict):
-        full = {n: p for n, p in full.items() if n in names}
-    return full, outcome(lambda: parse_dpkg_status(text, names=names))
+        assert named == {n: p for n, p in full.items() if n in names}
 
 
 STATUS_FILES = sorted(
@@ -43,8 +47,10 @@ STATUS_FILES = sorted(
 @pytest.mark.parametrize("path", STATUS_FILES, ids=str)
 def test_real_status_files(path: Path) -> None:
     text = path.read_text(encoding="utf-8", errors="replace")
-    full, named = _both(text, NAMES)
-    assert named == full
+    _check(text, NAMES)
+    assert parse_dpkg_status(text, names=NAMES) == {
+        n: p for n, p in parse_dpkg_status(text).items() if n in NAMES
+    }
 
 
 _WS = st.sampled_from(["", " ", "\t", "  ", "\u00a0"])
@@ -89,6 +95,18 @@ def _paragraph(draw: st.DrawFn) -> str:
 def test_same_answer_as_the_whole_file(
     paragraphs: list[str], separator: str, tail: str, names: list[str]
 ) -> None:
-    text = separator.join(paragraphs) + tail
-    full, named = _both(text, names)
-    assert named == full
+    _check(separator.join(paragraphs) + tail, names)
+
+
+def test_a_malformed_line_elsewhere_costs_no_answer() -> None:
+    text = (
+        "Package: libfoo\nStatus: install ok installed\nno colon here\nVersion: 1\n\n"
+        "Package: runc\nStatus: install ok installed\nVersion: 1.1.12\n"
+    )
+    with pytest.raises(ParseError):
+        parse_dpkg_status(text)
+    (runc,) = parse_dpkg_status(text, names=["runc"]).values()
+    assert (runc.version, runc.line) == ("1.1.12", 8)
+    with pytest.raises(ParseError) as raised:
+        parse_dpkg_status(text, names=["libfoo"])
+    assert raised.value.line == 3

@@ -6,8 +6,10 @@
 >>> sorted(pkgs), pkgs['containerd'].version, pkgs['containerd'].line
 (['containerd'], '1.7.12-0ubuntu4', 3)
 
-A node has hundreds of packages and nodedoctor asks about a dozen: with ``names``, only those
-paragraphs are read field by field (the whole file is still checked for a malformed line):
+A node has hundreds of packages and nodedoctor asks about a dozen: with ``names``, only the
+paragraphs of those packages are read, field by field. A malformed line in another package's
+paragraph is not seen: it would not change these answers (nor does it make dpkg's own view of
+them wrong), so it is no reason to lose them.
 
 >>> parse_dpkg_status('Package: gone\\nStatus: install ok installed\\nVersion: 1\\n\\n'
 ...                   'Package: runc\\nStatus: install ok installed\\nVersion: 1.1.12\\n',
@@ -35,28 +37,18 @@ class DebPackage:
 # Patterns over the text with a "\n" put in front, each anchored on a line break: a regular
 # expression that starts with a literal is searched for that literal (``^`` with MULTILINE
 # would be tried at every character).
-#: Starts like a field line but has no colon (what the line-by-line reader refuses, unless
-#: the line is blank).
-_NO_COLON = re.compile(r"\n[^ \t:\n][^:\n]*(?=\n|\Z)")
 _BLANK = re.compile(r"\n[^\S\n]*(?=\n|\Z)")
 #: Line breaks ``str.splitlines`` knows besides ``\n``: with them, lines are counted its way.
 _OTHER_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 
 
 def parse_dpkg_status(text: str, names: Collection[str] | None = None) -> dict[str, DebPackage]:
-    """Installed packages by name; with ``names``, only those (the same answer, faster)."""
-    if names is None or any(c in text for c in _OTHER_BREAKS):
-        found = _parse_paragraphs(text, 1)
-        return found if names is None else {n: p for n, p in found.items() if n in names}
+    """Installed packages by name; with ``names``, only those packages' paragraphs are read."""
+    if names is None:
+        return _parse_paragraphs(text, 1)
+    if any(c in text for c in _OTHER_BREAKS):
+        return _named_line_by_line(text, names)
     padded = "\n" + text  # offsets in ``padded`` are ``text``'s plus one
-    bad = _NO_COLON.search(padded)
-    while bad is not None and not bad.group().strip():
-        bad = _NO_COLON.search(padded, bad.end())
-    if bad is not None:
-        raise ParseError(
-            f"not a 'Field: value' line: {bad.group()[1:61]!r}",
-            padded.count("\n", 0, bad.start() + 1),
-        )
     wanted = "|".join(re.escape(n) for n in sorted(names))
     out: dict[str, DebPackage] = {}
     # Newlines before each paragraph, counted on from the previous one (paragraph starts only
@@ -75,6 +67,27 @@ def parse_dpkg_status(text: str, names: Collection[str] | None = None) -> dict[s
         counted = start
         out.update(_parse_paragraphs(text[start:end], lines_before + 1))
     return out
+
+
+def _named_line_by_line(text: str, names: Collection[str]) -> dict[str, DebPackage]:
+    """:func:`parse_dpkg_status` with ``names``, paragraph by paragraph over ``splitlines``
+    (what the searching reader does where ``str.splitlines`` breaks lines at more than ``\n``)."""
+    out: dict[str, DebPackage] = {}
+    paragraph: list[str] = []
+    first = 1
+    for lineno, line in enumerate([*text.splitlines(), ""], 1):
+        if line.strip():
+            paragraph.append(line)
+            continue
+        if any(_package_line(item, names) for item in paragraph):
+            out.update(_parse_paragraphs("\n".join(paragraph), first))
+        paragraph, first = [], lineno + 1
+    return out
+
+
+def _package_line(line: str, names: Collection[str]) -> bool:
+    key, sep, value = line.partition(":")
+    return key == "Package" and bool(sep) and value.strip() in names
 
 
 def _parse_paragraphs(text: str, first_line: int) -> dict[str, DebPackage]:
