@@ -360,5 +360,6 @@ def test_matches_a_frozen_dataclass(calls: list[tuple[tuple[Any, ...], dict[str,
     assert [repr(replace(r, severity=9)) for r in recs] == [
         repr(dataclasses.replace(d, severity=9)) for d in dcs
     ]
-    assert rec.__match_args__ == dc.__match_args__
+    if hasattr(dc, "__match_args__"):  # Python 3.10+
+        assert rec.__match_args__ == dc.__match_args__
     assert [f.name for f in dataclasses.fields(dc)] == list(rec.__record_fields__)
