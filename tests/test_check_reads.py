@@ -88,3 +88,24 @@ def test_the_absent_drivers_qos_cgroups_are_not_looked_up(
     assert not [p for p in asked if p.endswith(("/kubepods/burstable", "/kubepods/besteffort"))]
     assert [p for p in asked if p.endswith("/kubepods")]  # the cgroupfs name was looked up
     assert [p for p in asked if p.endswith("/kubepods.slice/kubepods-burstable.slice")]
+
+
+def test_a_running_kubelet_spares_the_pod_cgroup_listing(tmp_path: Path) -> None:
+    """orphaned-pod-cgroups passes while the kubelet runs (it removes orphans itself), so the
+    pod cgroups (one per pod and hierarchy) are not listed at all."""
+    from nodedoctor.facts.podcgroups import pod_cgroup_facts
+    from nodedoctor.facts.teardown import kubelet_state
+    from nodedoctor.rules import rule_by_id
+
+    root = generate(tmp_path / "node", 4, "v1", "systemd")  # /proc has its kubelet
+    rule = rule_by_id("orphaned-pod-cgroups")
+    assert rule is not None
+    running = Facts(Root(str(root), running=True))
+    report = engine.run(running, [rule])
+    assert running.get(kubelet_state).running is True
+    assert report.passed == ("orphaned-pod-cgroups",)
+    assert pod_cgroup_facts not in running._cache
+    offline = Facts(Root(str(root)))  # cannot tell whether it runs: the cgroups are listed
+    assert engine.run(offline, [rule]).passed == ("orphaned-pod-cgroups",)
+    assert offline.get(kubelet_state).running is None
+    assert pod_cgroup_facts in offline._cache
