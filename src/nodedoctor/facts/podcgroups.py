@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from nodedoctor.facts import Facts
 from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
 from nodedoctor.facts.kubelet import kubelet_facts
-from nodedoctor.facts.kubepods import pod_cgroup_entries
+from nodedoctor.facts.kubepods import PodCgroupEntry, pod_cgroup_entries
 from nodedoctor.facts.teardown import teardown_facts
 from nodedoctor.model import Evidence
 
@@ -59,11 +59,20 @@ class PodCgroupFacts:
     #: The cgroup hierarchy could be read (a disk image has an empty /sys).
     cgroups_known: bool
     unknown_reason: str | None
-    cgroups: tuple[PodCgroup, ...]
+    #: Every pod cgroup found, as :func:`nodedoctor.facts.kubepods.pod_cgroup_entries` gives
+    #: them; :attr:`cgroups` and :meth:`orphans` make them :class:`PodCgroup` values on demand
+    #: (a node has one per pod and hierarchy, and a healthy one has no orphan).
+    entries: tuple[PodCgroupEntry, ...]
     #: The kubelet's pods directory, and the UIDs in it.
     pods_dir: str
     pod_uids: frozenset[str]
     pods_dir_exists: bool
+    #: Orphans' cgroups that hold processes (only orphans' ``cgroup.procs`` are read).
+    busy: frozenset[str] = frozenset()
+
+    @property
+    def cgroups(self) -> tuple[PodCgroup, ...]:
+        return tuple(self._cgroup(entry) for entry in self.entries)
 
     @property
     def pods_evidence(self) -> Evidence:
@@ -72,7 +81,12 @@ class PodCgroupFacts:
         return Evidence(self.pods_dir, f"{len(self.pod_uids)} pod director(ies)")
 
     def orphans(self) -> list[PodCgroup]:
-        return [c for c in self.cgroups if c.uid not in self.pod_uids]
+        return [self._cgroup(e) for e in self.entries if e[0] not in self.pod_uids]
+
+    def _cgroup(self, entry: PodCgroupEntry) -> PodCgroup:
+        uid, _, driver, path, hierarchy = entry
+        busy = path in self.busy if uid not in self.pod_uids else None
+        return PodCgroup(uid, path, hierarchy, driver, busy)
 
 
 def _hierarchies(facts: Facts) -> tuple[list[str], str | None]:
@@ -125,10 +139,8 @@ def pod_cgroup_facts(facts: Facts) -> PodCgroupFacts:
             uids,
             listing is not None,
         )
-    found = [
-        PodCgroup(
-            uid, path, hierarchy, driver, _has_processes(facts, path) if uid not in uids else None
-        )
-        for uid, _, driver, path, hierarchy in pod_cgroup_entries(facts, _cgroup_root(facts))
-    ]
-    return PodCgroupFacts(True, None, tuple(found), pods_dir, uids, listing is not None)
+    entries = tuple(pod_cgroup_entries(facts, _cgroup_root(facts)))
+    busy = frozenset(
+        path for uid, _, _, path, _ in entries if uid not in uids and _has_processes(facts, path)
+    )
+    return PodCgroupFacts(True, None, entries, pods_dir, uids, listing is not None, busy)
