@@ -5,8 +5,9 @@ and containerd) and, on a running node (live, or as a bundle recorded it), the b
 ``--version``. The binary wins over the package, but it is asked only when the package database
 cannot answer for it: the component has no installed package, or a copy of the binary sits
 where a release tarball installs it (``/usr/local/bin``, ahead of the package's on ``PATH``).
-``containerd --version`` alone costs a live check more CPU than reading every file it reads.
-The commands that are needed start together. An unknown version is ``None``, never zero.
+``containerd --version`` (a Go binary) alone costs more CPU than all the rest of a live check
+after its imports (bench/commands.py). The commands that are needed start together. An
+unknown version is ``None``, never zero.
 """
 
 from __future__ import annotations
