@@ -44,6 +44,8 @@ NOT_FOR_A_CHECK = (
     "nodedoctor.cli.rules_cmd",
     "nodedoctor.rules.symptoms",
     "nodedoctor.buildinfo",  # --version only
+    "nodedoctor.sources.commands",  # an offline root runs no command
+    "subprocess",
     "shutil",  # argparse's terminal width: cli/__init__ works it out without it
     "tarfile",
     "gzip",

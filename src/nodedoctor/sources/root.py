@@ -14,7 +14,9 @@ import stat
 from typing import TYPE_CHECKING
 
 from nodedoctor._record import record
-from nodedoctor.sources.commands import CommandResult, CommandRunner
+
+if TYPE_CHECKING:  # annotations only: an offline root never loads the command runner
+    from nodedoctor.sources.commands import CommandResult, CommandRunner
 
 DEFAULT_READ_LIMIT = 4 * 1024 * 1024
 _MAX_LINK_HOPS = 40
