@@ -92,11 +92,8 @@ _BARE = re.compile(r"[A-Za-z0-9_-]+")
 _ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "\\": "\\"}
 
 
-_PART = r"""[A-Za-z0-9_-]+|"[^"\\]*"|'[^']*'"""
-#: A dotted key with no escape in it (nearly every key): read by one regular expression.
-_PLAIN_KEY = re.compile(rf"[ \t]*(?:{_PART})(?:[ \t]*\.[ \t]*(?:{_PART}))*[ \t]*")
-_PLAIN_PART = re.compile(_PART)
-_ONE_BARE_PART = re.compile(r"[ \t]*([A-Za-z0-9_-]+)[ \t]*")
+#: One part of a dotted key with no escape in it (nearly every key), and the blanks around it.
+_KEY_PART = re.compile(r"""[ \t]*([A-Za-z0-9_-]+|"[^"\\]*"|'[^']*')[ \t]*""")
 
 
 def split_key(text: str) -> tuple[Path, int]:
@@ -109,16 +106,18 @@ def split_key(text: str) -> tuple[Path, int]:
     >>> split_key('"a\\\\"b" = 1')[0]
     ('a"b',)
     """
-    n = len(text)
-    bare = _ONE_BARE_PART.match(text)
-    if bare is not None and (bare.end() == n or text[bare.end()] != "."):
-        return (bare.group(1),), bare.end()
-    plain = _PLAIN_KEY.match(text)
-    if plain is not None and (plain.end() == n or text[plain.end()] != "."):
-        # A part this expression cannot read (an escape, an unclosed quote) stops it at a dot.
-        parts = _PLAIN_PART.findall(text, 0, plain.end())
-        return tuple(p if p[0] not in "\"'" else p[1:-1] for p in parts), plain.end()
-    return _split_key_escaped(text)
+    parts: list[str] = []
+    i, n = 0, len(text)
+    while True:
+        m = _KEY_PART.match(text, i)
+        if m is None:  # an escape, an unclosed quote, a dangling dot: read it char by char
+            return _split_key_escaped(text)
+        part = m.group(1)
+        parts.append(part[1:-1] if part[0] in "\"'" else part)
+        i = m.end()
+        if i == n or text[i] != ".":
+            return tuple(parts), i
+        i += 1
 
 
 def _split_key_escaped(text: str) -> tuple[Path, int]:
@@ -199,7 +198,9 @@ def _scan_value(value: str, state: list[Any]) -> None:
         i += 1
 
 
-_MAY_CONTINUE = re.compile(r"[][{}]|\"\"\"|'''")
+def _may_continue(value: str) -> bool:
+    """Only brackets and triple quotes carry a value over to the next line."""
+    return any(mark in value for mark in ("[", "]", "{", "}", '"""', "'''"))
 
 
 def locate_lines(text: str) -> tuple[dict[Path, TomlLine], frozenset[Path]]:
@@ -234,8 +235,7 @@ def locate_lines(text: str) -> tuple[dict[Path, TomlLine], frozenset[Path]]:
             if full[:i] not in lines:
                 lines[full[:i]] = where
         value = stripped[end + 1 :]
-        # Only brackets and triple quotes carry over to the next line.
-        if _MAY_CONTINUE.search(value):
+        if _may_continue(value):
             _scan_value(value, state)
     return lines, frozenset(headers)
 
