@@ -20,8 +20,8 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
+from nodedoctor._record import record
 from nodedoctor.cli.common import (
     EXIT_FINDINGS,
     EXIT_INTERNAL,
@@ -38,7 +38,7 @@ ERROR_SCHEMA = "nodedoctor/batch-error/v1"
 MAX_CHUNK = 16
 
 
-@dataclass(frozen=True)
+@record
 class Target:
     """One node to check: ``kind`` is ``root`` (a directory) or ``bundle`` (a .tar.gz)."""
 
@@ -46,7 +46,7 @@ class Target:
     path: str
 
 
-@dataclass(frozen=True)
+@record
 class Options:
     """What every worker needs to know; small and picklable."""
 

@@ -37,8 +37,8 @@ three directories per hierarchy and driver; it reads nothing inside the pod cgro
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from nodedoctor._record import record
 from nodedoctor.facts import Facts, Sourced, file_evidence
 from nodedoctor.facts.cgroups import CGROUP_ROOT, CgroupMode, cgroup_facts
 from nodedoctor.facts.kubelet import Setting, kubelet_facts
@@ -105,7 +105,7 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
 
 
-@dataclass(frozen=True)
+@record
 class V2Cgroup:
     """One cgroup on v2: whether it exists, its controllers, its parent's subtree_control."""
 
@@ -117,7 +117,7 @@ class V2Cgroup:
     parent_subtree_control: Sourced[tuple[str, ...]] | None
 
 
-@dataclass(frozen=True)
+@record
 class V1Cgroup:
     """One cgroup on v1: its directory in each allowlisted hierarchy that is mounted."""
 
@@ -129,7 +129,7 @@ class V1Cgroup:
         return [path for path, exists in self.dirs.values() if not exists]
 
 
-@dataclass(frozen=True)
+@record
 class CgroupState:
     """A kubelet cgroup (kubepods, cgroupRoot, a reserved cgroup) as found on the node."""
 
@@ -148,7 +148,7 @@ class CgroupState:
         return None
 
 
-@dataclass(frozen=True)
+@record
 class KubepodsFacts:
     mode: CgroupMode | None
     #: Why the location is unknown (no kubelet, unreadable configuration, unknown driver ...).
@@ -336,7 +336,7 @@ def kubepods_facts(facts: Facts) -> KubepodsFacts:
 # Pod cgroups
 
 
-@dataclass(frozen=True)
+@record
 class PodCgroupDir:
     uid: str
     qos: str

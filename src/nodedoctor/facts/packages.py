@@ -13,8 +13,8 @@ unknown version is ``None``, never zero.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from nodedoctor._record import record
 from nodedoctor.facts import Facts, file_evidence
 from nodedoctor.facts.versions import Version
 from nodedoctor.model import Evidence
@@ -64,7 +64,7 @@ _VERSION_IN_OUTPUT = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class Installed:
     component: str
     version: Version | None
@@ -73,7 +73,7 @@ class Installed:
     origin: str
 
 
-@dataclass(frozen=True)
+@record
 class Packages:
     #: The installed Debian packages named in :data:`DEB_NAMES`; ``None`` without a dpkg
     #: database.

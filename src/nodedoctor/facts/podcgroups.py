@@ -20,8 +20,7 @@ whether each still holds processes and compares the UIDs with the kubelet's pod 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from nodedoctor._record import record
 from nodedoctor.facts import Facts
 from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
 from nodedoctor.facts.kubelet import kubelet_facts
@@ -30,7 +29,7 @@ from nodedoctor.facts.teardown import teardown_facts
 from nodedoctor.model import Evidence
 
 
-@dataclass(frozen=True)
+@record
 class PodCgroup:
     uid: str
     #: Node path of the cgroup directory.
@@ -54,7 +53,7 @@ class PodCgroup:
         return Evidence(self.path, f"pod cgroup for UID {self.uid} ({self.driver} driver, {state})")
 
 
-@dataclass(frozen=True)
+@record
 class PodCgroupFacts:
     #: The cgroup hierarchy could be read (a disk image has an empty /sys).
     cgroups_known: bool

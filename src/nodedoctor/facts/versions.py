@@ -17,12 +17,13 @@ True
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from nodedoctor._record import record
 
 _NUM = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 
 
-@dataclass(frozen=True)
+@record
 class Version:
     raw: str
     release: tuple[int, int, int]

@@ -37,22 +37,22 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from nodedoctor._record import field, record
 from nodedoctor.parsers import ParseError
 
 Path = tuple[str, ...]
 MISSING: Any = object()
 
 
-@dataclass(frozen=True)
+@record
 class TomlLine:
     line: int
     text: str
 
 
-@dataclass(frozen=True)
+@record
 class ContainerdConfigFile:
     """One TOML file: its plain values, and where each table and key is written."""
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from nodedoctor._record import record
 
 if TYPE_CHECKING:
     import subprocess
@@ -55,7 +56,7 @@ DEFAULT_TIMEOUT = 5.0
 OUTPUT_LIMIT = 1024 * 1024
 
 
-@dataclass(frozen=True)
+@record
 class CommandResult:
     name: str
     argv: tuple[str, ...]
