@@ -47,6 +47,8 @@ NOT_FOR_A_CHECK = (
     "nodedoctor.sources.commands",  # an offline root runs no command
     "subprocess",
     "shutil",  # argparse's terminal width: cli/__init__ works it out without it
+    "dataclasses",  # value classes are nodedoctor._record records (class creation is cheap)
+    "inspect",
     "tarfile",
     "gzip",
     "multiprocessing",
