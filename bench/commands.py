@@ -9,7 +9,6 @@ Then every allowlisted command whose binary is here is run on its own, as the ch
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import os
@@ -19,7 +18,7 @@ import subprocess
 import time
 from typing import Any
 
-from bench.common import ms, table
+from bench.common import ms, repeat_main, table
 
 
 def _watch_check() -> tuple[set[str], set[str], dict[str, float]]:
@@ -123,9 +122,7 @@ def run(repeat: int = 11) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=11)
-    print(run(parser.parse_args().repeat))
+    repeat_main(__doc__, run, 11)
 
 
 if __name__ == "__main__":

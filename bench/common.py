@@ -14,7 +14,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -174,3 +174,12 @@ def machine() -> dict[str, str]:
         "system python": f"{SYSTEM_PYTHON} {python}",
         "venv python": f"{VENV_BIN / 'python'} {venv}",
     }
+
+
+def repeat_main(doc: str | None, run: Callable[[int], str], default: int) -> None:
+    """The command line of a benchmark whose only option is ``--repeat``: print its table."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=default)
+    print(run(parser.parse_args().repeat))

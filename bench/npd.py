@@ -11,12 +11,21 @@ Peer: ``python3 -c pass``, the least any Python plugin can cost. Target: < 0.1 s
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import tempfile
 
-from bench.common import REPO, SYSTEM_PYTHON, VENV_BIN, ZIPAPP, Contender, bench_env, measure, table
+from bench.common import (
+    REPO,
+    SYSTEM_PYTHON,
+    VENV_BIN,
+    ZIPAPP,
+    Contender,
+    bench_env,
+    measure,
+    repeat_main,
+    table,
+)
 
 
 def families() -> list[str]:
@@ -71,9 +80,7 @@ def run(repeat: int = 11) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=11)
-    print(run(parser.parse_args().repeat))
+    repeat_main(__doc__, run, 11)
 
 
 if __name__ == "__main__":

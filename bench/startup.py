@@ -11,7 +11,6 @@ the cache off (``NODEDOCTOR_CACHE_DIR=off``: compiled from the zip on every star
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import tempfile
 
@@ -24,6 +23,7 @@ from bench.common import (
     measure,
     ms,
     ratio,
+    repeat_main,
     run_once,
     table,
 )
@@ -94,9 +94,7 @@ def run(repeat: int = 21) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=21)
-    print(run(parser.parse_args().repeat))
+    repeat_main(__doc__, run, 21)
 
 
 if __name__ == "__main__":
