@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -73,6 +74,48 @@ def test_a_hung_command_times_out_and_the_others_still_answer(
     assert not echoed.ok
     # Each command runs once per runner: asking again gives the same result.
     assert runner.run("test-echo") is echoed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_timeout_kills_what_the_command_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A grandchild that keeps the command's pipes open must not hold the check until it
+    ends: the command's whole process group is killed, and its pipes are not read to EOF."""
+    pidfile = tmp_path / "grandchild"
+    _allow(monkeypatch, "test-fork", "sh", "-c", f"sleep 600 & echo $! > {pidfile}; sleep 600")
+    runner = LiveCommands(timeout=1)
+    done: list[CommandResult] = []
+    worker = threading.Thread(target=lambda: done.append(runner.run("test-fork")), daemon=True)
+    worker.start()
+    worker.join(120)  # a liveness bound, not a speed claim: the grandchild sleeps 600 s
+    assert done, "the check waited for the command's grandchild"
+    assert done[0].timed_out
+    grandchild = int(pidfile.read_text())
+    assert not _alive(grandchild)
+
+
+def test_an_error_while_collecting_kills_the_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    _allow(monkeypatch, "test-hang", "sleep", "600")
+    runner = LiveCommands(timeout=600)
+    runner.start("test-hang")
+    command = runner._started["test-hang"]
+    assert command.proc is not None
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command.proc, "communicate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run("test-hang")
+    assert command.proc.returncode is not None  # killed and reaped, not left running
 
 
 def test_close_kills_and_reaps_what_nobody_collected(monkeypatch: pytest.MonkeyPatch) -> None:

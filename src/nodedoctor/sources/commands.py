@@ -117,12 +117,15 @@ class _Command:
         self.deadline = time.monotonic() + timeout
         env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LC_ALL": "C"}
         try:
+            # Its own process group: a timeout kills what it started too (a grandchild holding
+            # its pipes would otherwise keep the check waiting for their end).
             self.proc = subprocess.Popen(
                 [exe, *argv[1:]],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env=env,
+                start_new_session=True,
             )
         except OSError as exc:
             self.result = CommandResult(name, argv, None, "", stderr=str(exc), missing=True)
@@ -137,9 +140,11 @@ class _Command:
                 try:
                     out, err = proc.communicate(timeout=remaining)
                 except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.communicate()
+                    _kill(proc)
                     self.result = CommandResult(name, argv, None, "", timed_out=True)
+                except BaseException:
+                    _kill(proc)
+                    raise
                 else:
                     self.result = CommandResult(
                         name,
@@ -155,9 +160,23 @@ class _Command:
     def stop(self) -> None:
         """Kill the command if it still runs, and reap it."""
         if self.result is None and self.proc is not None:
-            with self.proc as proc:  # closes the pipes and waits for it
-                proc.kill()
+            with self.proc as proc:
+                _kill(proc)
             self.result = CommandResult(self.name, self.argv, None, "", timed_out=True)
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """Kill a command's whole process group, then reap it without reading its pipes."""
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        proc.kill()  # the group is gone; the process itself may not be reaped yet
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+    proc.wait()
 
 
 class LiveCommands(CommandRunner):
