@@ -220,12 +220,16 @@ CONTAINERD_OUT = "containerd containerd.io 1.7.27 05044ec0a9a75232cad458027ca834
 def test_the_package_database_answers_without_running_the_binary(tmp_path: Path) -> None:
     status = _dpkg(("containerd.io", "1.7.27-1"), ("kubelet", "1.31.2-1.1"))
     node = _node(tmp_path, {"/var/lib/dpkg/status": status})
-    runner = _Asked({"containerd-version": CONTAINERD_OUT})
+    runner = _Asked({"containerd-version": CONTAINERD_OUT, "runc-version": "runc version 1.2.5\n"})
     found = Facts(Root(str(node), commands=runner, running=True)).get(packages)
-    # containerd.io carries runc too: all three answered by dpkg, nothing run for them.
-    assert not {"containerd-version", "kubelet-version", "runc-version"} & set(runner.asked)
+    # dpkg answers for containerd and the kubelet: nothing is run for them.
+    assert not {"containerd-version", "kubelet-version"} & set(runner.asked)
     assert set(runner.started) == set(runner.asked)
-    assert set(runner.asked) == {"crio-version", "k3s-version"}
+    # containerd.io carries runc, but under containerd's version: runc itself is asked.
+    assert set(runner.asked) == {"runc-version", "crio-version", "k3s-version"}
+    runc = found.get("runc")
+    assert runc is not None
+    assert (str(runc.version), runc.origin) == ("1.2.5", "command")
     containerd = found.get("containerd")
     assert containerd is not None
     assert containerd.origin == "deb:containerd.io"

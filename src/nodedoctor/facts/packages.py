@@ -106,10 +106,17 @@ def _snap(facts: Facts, name: str) -> Installed | None:
     return Installed(name, None, file_evidence(path, "(no version line)"), f"snap:{name}")
 
 
+#: (component, package) where the package carries the component under its own version:
+#: Docker's ``containerd.io`` ships runc, but its version is containerd's.
+_BUNDLED: frozenset[tuple[str, str]] = frozenset({("runc", "deb:containerd.io")})
+
+
 def _package_answers(facts: Facts, item: Installed | None) -> bool:
     """The package database gives ``item``'s version, and no binary outside the package
     shadows it."""
     if item is None or item.version is None or not item.origin.startswith("deb:"):
+        return False
+    if (item.component, item.origin) in _BUNDLED:
         return False
     return not any(facts.root.exists(p) for p in UNPACKAGED_BINARIES.get(item.component, ()))
 
