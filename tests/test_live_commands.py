@@ -284,6 +284,20 @@ def test_a_full_check_runs_every_command_it_starts_early(root: Path) -> None:
     assert set(LIVE_CHECK_COMMANDS) <= set(runner.asked)
 
 
+def test_systemd_is_asked_only_when_no_kubelet_process_runs(tmp_path: Path) -> None:
+    from nodedoctor.facts.teardown import kubelet_state
+
+    node = _node(tmp_path, {"/proc/4242/comm": "kubelet\n", "/proc/4242/cmdline": "kubelet\0"})
+    runner = _Asked()
+    state = Facts(Root(str(node), commands=runner, running=True)).get(kubelet_state)
+    assert state.running is True
+    assert not [name for name in runner.asked if name.startswith("systemctl")]
+    (node / "proc/4242/comm").unlink()
+    runner = _Asked()
+    state = Facts(Root(str(node), commands=runner, running=True)).get(kubelet_state)
+    assert {"systemctl-kubelet", "systemctl-kubelite"} <= set(runner.asked)
+
+
 def test_recorded_commands_start_nothing() -> None:
     recorded = RecordedCommands({})
     recorded.start("containerd-version")

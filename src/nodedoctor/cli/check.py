@@ -18,9 +18,10 @@ from nodedoctor.cli.common import (
 from nodedoctor.model import Severity
 
 #: Commands a live check of the whole rule set runs on every node: the kernel log (AppArmor
-#: denials; the kernel's words on cgroup parameters) and the kubelet's systemd units (is it
-#: running). Started before the rules read a file, they run on another core meanwhile.
-LIVE_CHECK_COMMANDS = ("journalctl-kernel", "systemctl-kubelet", "systemctl-kubelite")
+#: denials, facts/apparmor.py; the kernel's words on cgroup parameters, facts/boot.py).
+#: Started before the rules read a file, it runs on another core meanwhile. (The kubelet's
+#: systemd units are asked only when no kubelet process runs: not on every node.)
+LIVE_CHECK_COMMANDS = ("journalctl-kernel",)
 
 
 def register(sub: Any) -> None:

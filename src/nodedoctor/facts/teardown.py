@@ -226,11 +226,14 @@ def _systemctl_state(facts: Facts) -> tuple[bool | None, list[Evidence]]:
 def kubelet_state(facts: Facts) -> KubeletState:
     config = tuple(Evidence(p, "present") for p in KUBELET_CONFIG_FILES if facts.root.exists(p))
     procs = facts.get(processes)
-    running, evidence = _systemctl_state(facts)
     if procs.known:
         proc = procs.kubelet()
         if proc is not None:
             return KubeletState(True, (proc.evidence,), config)
+    # systemd is asked only when no kubelet process answers (two commands saved on a node
+    # whose kubelet runs).
+    running, evidence = _systemctl_state(facts)
+    if procs.known:
         if running is True:
             # Between two restarts of a crash-looping kubelet: systemd is starting it again.
             return KubeletState(True, tuple(evidence), config)
