@@ -198,5 +198,5 @@ def test_microk8s_root_dir_holds_its_pods(tmp_path: Path) -> None:
     facts = Facts(Root(str(tmp_path)))
     assert facts.get(teardown_facts).kubelet_dir == "/var/snap/microk8s/common/var/lib/kubelet"
     pc = facts.get(pod_cgroup_facts)
-    assert [c.uid for c in pc.cgroups] == [uid]
+    assert [entry[0] for entry in pc.entries] == [uid]
     assert pc.orphans() == []

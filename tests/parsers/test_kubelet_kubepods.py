@@ -12,7 +12,7 @@ from nodedoctor.facts.cgroups import CgroupMode
 from nodedoctor.facts.kubepods import (
     cgroup_path,
     kubepods_facts,
-    pod_cgroup_dirs,
+    pod_cgroup_entries,
     pod_cgroup_name,
     root_name,
 )
@@ -169,16 +169,16 @@ def test_kubepods_facts_cost_does_not_grow_with_pods(tmp_path: Path) -> None:
         pod.mkdir()
         (pod / "cgroup.controllers").write_text(ALL)
     assert cost() == before
-    dirs = pod_cgroup_dirs(Facts(directory_root(str(root))))
+    dirs = pod_cgroup_entries(Facts(directory_root(str(root))))
     assert len(dirs) == 503
-    assert {d.qos for d in dirs} == {"guaranteed", "burstable", "besteffort"}
+    assert {qos for _, qos, _, _, _ in dirs} == {"guaranteed", "burstable", "besteffort"}
     uid = "00000007-0000-4000-8000-000000000000"
-    (mine,) = [d for d in dirs if d.uid == uid]
-    assert mine.driver == "systemd"
-    assert mine.path.endswith("kubepods-burstable-pod00000007_0000_4000_8000_000000000000.slice")
+    (mine,) = [d for d in dirs if d[0] == uid]
+    assert mine[2] == "systemd"
+    assert mine[3].endswith("kubepods-burstable-pod00000007_0000_4000_8000_000000000000.slice")
 
 
-def test_pod_cgroup_dirs_both_drivers_and_v1(tmp_path: Path) -> None:
+def test_pod_cgroup_entries_both_drivers_and_v1(tmp_path: Path) -> None:
     root = copy(tmp_path, "ubuntu-20.04-hybrid-kubelet-1.35")
     for hierarchy in ("memory", "cpu,cpuacct"):
         left = root / f"sys/fs/cgroup/{hierarchy}/kubepods/besteffort/pod1234-56"
@@ -186,8 +186,8 @@ def test_pod_cgroup_dirs_both_drivers_and_v1(tmp_path: Path) -> None:
         guaranteed = root / f"sys/fs/cgroup/{hierarchy}/kubepods.slice/kubepods-pod99_aa.slice"
         guaranteed.mkdir(parents=True)
     found = {
-        (d.hierarchy, d.driver, d.qos, d.uid)
-        for d in pod_cgroup_dirs(Facts(directory_root(str(root))))
+        (hierarchy, driver, qos, uid)
+        for uid, qos, driver, _, hierarchy in pod_cgroup_entries(Facts(directory_root(str(root))))
     }
     assert found == {
         ("/sys/fs/cgroup/memory", "cgroupfs", "besteffort", "1234-56"),

@@ -27,7 +27,7 @@ Reads are lazy and bounded: :func:`kubepods_facts` reads the kubepods directory'
 directory per allowlisted v1 hierarchy, plus the same for the reserved cgroups; it never lists
 pods, so a node with 500 pods costs the same as one with none.
 
-Pod cgroups (for the orphaned-pod-cgroups rule and the clean engine): :func:`pod_cgroup_dirs`
+Pod cgroups (for the orphaned-pod-cgroups rule and the clean engine): :func:`pod_cgroup_entries`
 lists the pod cgroups under kubepods for both drivers and every QoS class (Guaranteed pods sit
 directly in kubepods, Burstable and BestEffort in their QoS cgroup), in every hierarchy (v2: the
 one tree; v1: each mounted hierarchy), honouring a non-default ``cgroupRoot``. It lists at most
@@ -42,7 +42,6 @@ from nodedoctor._record import record
 from nodedoctor.facts import Facts, Sourced, file_evidence
 from nodedoctor.facts.cgroups import CGROUP_ROOT, CgroupMode, cgroup_facts
 from nodedoctor.facts.kubelet import Setting, kubelet_facts
-from nodedoctor.model import Evidence
 
 #: v2 controllers the kubelet requires on its cgroups, each only if the root has it
 #: (cgroup_v2_manager_linux.go ``Validate``).
@@ -336,21 +335,6 @@ def kubepods_facts(facts: Facts) -> KubepodsFacts:
 # Pod cgroups
 
 
-@record
-class PodCgroupDir:
-    uid: str
-    qos: str
-    driver: str
-    #: Node path of the pod's cgroup directory.
-    path: str
-    #: The hierarchy it is in (``/sys/fs/cgroup`` on v2, ``/sys/fs/cgroup/memory`` ... on v1).
-    hierarchy: str
-
-    @property
-    def evidence(self) -> Evidence:
-        return Evidence(self.path, f"{self.qos} pod {self.uid} ({self.driver} driver)")
-
-
 def _uid_from(name: str, driver: str) -> str | None:
     if driver == "systemd":
         if not name.endswith(".slice"):
@@ -360,19 +344,14 @@ def _uid_from(name: str, driver: str) -> str | None:
     return name[3:] if name.startswith("pod") and len(name) > 3 else None
 
 
-def pod_cgroup_dirs(facts: Facts, cgroup_root: str = "/") -> list[PodCgroupDir]:
-    """Pod cgroups under kubepods for both drivers (a node that changed driver keeps the other
-    naming's leftovers), every QoS class and every hierarchy. ``cgroup_root`` is the kubelet's
-    ``cgroupRoot`` (cgroupfs form). Lists at most three directories per hierarchy and driver."""
-    return [PodCgroupDir(*entry) for entry in pod_cgroup_entries(facts, cgroup_root)]
-
-
 PodCgroupEntry = tuple[str, str, str, str, str]
 
 
 def pod_cgroup_entries(facts: Facts, cgroup_root: str = "/") -> list[PodCgroupEntry]:
-    """:func:`pod_cgroup_dirs` as plain ``(uid, qos, driver, path, hierarchy)`` tuples: on
-    cgroup v1 a node's pods are listed once per hierarchy (13 times 500 at 500 pods). A QoS
+    """Pod cgroups under kubepods for both drivers (a node that changed driver keeps the other
+    naming's leftovers), every QoS class and every hierarchy, as plain ``(uid, qos, driver,
+    path, hierarchy)`` tuples: on cgroup v1 a node's pods are listed once per hierarchy (13
+    times 500 at 500 pods). ``cgroup_root`` is the kubelet's ``cgroupRoot`` (cgroupfs form). A QoS
     cgroup is listed only when kubepods' own listing shows it (a driver's absent tree costs
     one lookup per hierarchy)."""
     cg = facts.get(cgroup_facts)

@@ -13,7 +13,7 @@ default ``cgroupRoot`` ``/``:
 A pod the kubelet knows has a directory ``<root-dir>/pods/<uid>`` (``/var/lib/kubelet/pods``;
 MicroK8s passes ``--root-dir`` in its kubelet args).
 
-Which pod cgroups exist comes from :func:`nodedoctor.facts.kubepods.pod_cgroup_dirs` (both
+Which pod cgroups exist comes from :func:`nodedoctor.facts.kubepods.pod_cgroup_entries` (both
 drivers, every QoS class, every hierarchy, the kubelet's ``cgroupRoot``); this module adds
 whether each still holds processes and compares the UIDs with the kubelet's pod directories.
 """
@@ -68,10 +68,6 @@ class PodCgroupFacts:
     pods_dir_exists: bool
     #: Orphans' cgroups that hold processes (only orphans' ``cgroup.procs`` are read).
     busy: frozenset[str] = frozenset()
-
-    @property
-    def cgroups(self) -> tuple[PodCgroup, ...]:
-        return tuple(self._cgroup(entry) for entry in self.entries)
 
     @property
     def pods_evidence(self) -> Evidence:
