@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nodedoctor import engine
 from nodedoctor.facts import Facts
@@ -359,3 +361,15 @@ def test_the_kernels_own_words_join_the_evidence_from_a_bundle() -> None:
     (f,) = [f for f in report.findings if f.rule == "cgroup-controller-disabled"]
     texts = [e.text for e in f.evidence if e.source.startswith("journalctl")]
     assert len(texts) == 2
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1))
+def test_grubby_commands_split_back_into_their_words(words: str) -> None:
+    """What the advice shows is what the fix engine runs: ``shlex.split`` of the shown
+    command gives grubby exactly the words, whatever quotes or spaces they hold."""
+    import shlex
+
+    from nodedoctor.facts.boot import grubby_command
+
+    command = grubby_command("remove-args", words)
+    assert shlex.split(command) == ["grubby", "--update-kernel=ALL", f"--remove-args={words}"]

@@ -511,6 +511,27 @@ def _without(param: PlacedParam, names: set[str]) -> str | None:
     return f"{param.key}={','.join(kept)}" if kept else None
 
 
+#: Characters that a shell or ``shlex.split`` treats specially inside double quotes.
+_UNSAFE_IN_QUOTES = frozenset('"\\$`')
+
+
+def grubby_command(option: str, words: str) -> str:
+    """``grubby --update-kernel=ALL --OPTION="WORDS"``, written the way users type it and
+    safe to give back to ``shlex.split`` (the fix engine runs it so): words that would not
+    survive double quotes are shell-quoted instead.
+
+    >>> grubby_command("args", "cgroup_enable=memory cgroup_enable=cpuset")
+    'grubby --update-kernel=ALL --args="cgroup_enable=memory cgroup_enable=cpuset"'
+    >>> print(grubby_command("remove-args", 'cgroup_disable="memory"'))
+    grubby --update-kernel=ALL '--remove-args=cgroup_disable="memory"'
+    """
+    if _UNSAFE_IN_QUOTES.isdisjoint(words):
+        return f'grubby --update-kernel=ALL --{option}="{words}"'
+    import shlex
+
+    return f"grubby --update-kernel=ALL {shlex.quote(f'--{option}={words}')}"
+
+
 def plan_cmdline_edit(
     chain: BootChain, enable: Sequence[str], *, v1: bool = False, reboot: bool = True
 ) -> CmdlineEdit | None:
@@ -557,13 +578,9 @@ def plan_cmdline_edit(
         commands = tuple(
             c
             for c in (
-                f'grubby --update-kernel=ALL --args="{args}"' if args else "",
-                f'grubby --update-kernel=ALL --remove-args="{drop}"' if drop else "",
-                *(
-                    f'grubby --update-kernel=ALL --args="{r.replacement}"'
-                    for r in removals
-                    if r.replacement
-                ),
+                grubby_command("args", args) if args else "",
+                grubby_command("remove-args", drop) if drop else "",
+                *(grubby_command("args", r.replacement) for r in removals if r.replacement),
             )
             if c
         )

@@ -20,6 +20,7 @@ from nodedoctor.facts.boot import (
     PlacedParam,
     boot_chain,
     controller_verdict,
+    grubby_command,
     kernel_cmdline,
     no_v1_token,
     plan_cmdline_edit,
@@ -468,5 +469,5 @@ def controller_fix(facts: Facts) -> ControllerFix:
                 elsewhere.append(w)
     words = " ".join(dict.fromkeys(p.text for p in elsewhere))
     grubby = any(c.startswith("grubby") for c in chain.apply_commands[:1])
-    commands = (f'grubby --update-kernel=ALL --remove-args="{words}"',) if grubby and words else ()
+    commands = (grubby_command("remove-args", words),) if grubby and words else ()
     return ControllerFix(tuple(by_cmdline), edit, others, tuple(dict.fromkeys(elsewhere)), commands)
