@@ -57,6 +57,47 @@ def test_host_proc_reads_pid1_mount_table(tmp_path: Path) -> None:
     assert "/" in got["points"]
 
 
+COLLECT = """
+import json, sys
+from nodedoctor.collect import collect
+from nodedoctor.facts import Facts
+from nodedoctor.facts.mounts import mount_table
+from nodedoctor.sources.bundle import open_bundle
+from nodedoctor.sources.root import directory_root
+direct = mount_table(Facts(directory_root(sys.argv[1])))
+result = collect(directory_root(sys.argv[1]), sys.argv[2])
+with open_bundle(result.path) as bundle:
+    replayed = mount_table(Facts(bundle))
+    print(json.dumps({
+        "direct": [direct.source, [m.mount_point for m in direct.mounts]],
+        "replayed": [replayed.source, [m.mount_point for m in replayed.mounts]],
+        "self_in_bundle": bundle.exists("/proc/self/mountinfo"),
+    }))
+"""
+
+
+def test_a_bundle_of_a_host_root_replays_the_hosts_mount_table(tmp_path: Path) -> None:
+    """Collected from ``--root /host`` (a hostPID pod's view), the bundle keeps PID 1's
+    table, not the collector's own, and its replay reads the host's mounts."""
+    root = tmp_path / "host"
+    (root / "proc").mkdir(parents=True)
+    bundle = tmp_path / "host.tar.gz"
+    script = (
+        f'mount --bind /proc "{root}/proc" && exec "{sys.executable}" -c "$0" "{root}" "{bundle}"'
+    )
+    out = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, COLLECT],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    got = json.loads(out.stdout)
+    assert got["direct"][0] == "/proc/1/mountinfo"
+    assert got["replayed"] == got["direct"]
+    assert got["self_in_bundle"] is False
+
+
 def test_recorded_root_keeps_self_first(tmp_path: Path) -> None:
     for pid, point in (("self", "/self-view"), ("1", "/pid1-view")):
         d = tmp_path / "proc" / pid

@@ -30,6 +30,7 @@ from typing import Any
 from nodedoctor import __version__
 from nodedoctor._record import field, record
 from nodedoctor.collect.secrets import redact_argv, redact_text, withheld_reason
+from nodedoctor.facts.mounts import host_procfs
 from nodedoctor.sources.bundle import COMMANDS_DIR, MANIFEST, MANIFEST_SCHEMA, command_to_json
 from nodedoctor.sources.commands import ALLOWLIST, CommandResult
 from nodedoctor.sources.root import DEFAULT_READ_LIMIT, ReadResult, Root
@@ -245,11 +246,18 @@ def plan_collection(root: Root) -> tuple[Plan, RecordingRoot]:
     touched = set(recording.files) | recording.probed
     keep_pids = _watched_pids(root, touched)
 
+    # A live host's /proc under --root (a hostPID pod): proc/self is this process's view,
+    # PID 1's mount table is the host's. The bundle keeps PID 1's and not the other, so that
+    # its replay (where proc/self is a plain directory) reads the host's.
+    host_proc = host_procfs(root)
+
     def wanted(path: str) -> bool:
+        if host_proc and path == "/proc/self/mountinfo":
+            return False
         m = _PID_PATH.match(path)
         if m is None:
             return True
-        if path == "/proc/1/comm":
+        if path == "/proc/1/comm" or (host_proc and path == "/proc/1/mountinfo"):
             return True
         return m.group(1) in keep_pids and path.rsplit("/", 1)[-1] in _WATCHED_PID_FILES
 
@@ -285,7 +293,7 @@ def plan_collection(root: Root) -> tuple[Plan, RecordingRoot]:
                 plan.placeholders.add(child)
     for pattern in ALWAYS:
         for path in _expand(root, pattern):
-            if root.exists(path) and not root.is_dir(path):
+            if wanted(path) and root.exists(path) and not root.is_dir(path):
                 plan.add_file(path, ALWAYS_LIMIT)
     _kubepods_tree(root, plan)
     return plan, recording

@@ -14,7 +14,7 @@ import os
 from nodedoctor._record import record
 from nodedoctor.facts import Facts
 from nodedoctor.parsers.mountinfo import Mount, parse_mountinfo, parse_proc_mounts
-from nodedoctor.sources.root import UnsafePathError
+from nodedoctor.sources.root import Root, UnsafePathError
 
 
 @record
@@ -48,19 +48,20 @@ class MountTable:
 MOUNT_TABLE_LIMIT = 64 * 1024 * 1024
 
 
-def _host_procfs(facts: Facts) -> bool:
-    """``proc/self`` of an offline root is procfs's magic link: the root is a live host's."""
-    if facts.live:
+def host_procfs(root: Root) -> bool:
+    """``proc/self`` of an offline root is procfs's magic link: the root is a live host's
+    (``--root /host``), whose ``proc/self`` is the reader's and ``proc/1`` the host's."""
+    if root.live:
         return False
     try:
-        return os.path.islink(facts.root.resolve("/proc") + "/self")
+        return os.path.islink(root.resolve("/proc") + "/self")
     except UnsafePathError:
         return False
 
 
 def mount_table(facts: Facts) -> MountTable:
     order = ("/proc/self/mountinfo", "/proc/1/mountinfo")
-    if _host_procfs(facts):
+    if host_procfs(facts.root):
         order = order[::-1]
     for path in order:
         parsed = facts.parse(path, parse_mountinfo, MOUNT_TABLE_LIMIT)
