@@ -45,40 +45,13 @@ RULE_MODULES: tuple[str, ...] = tuple(dict.fromkeys(module for module, _ in RULE
 
 
 def registered(module: str) -> tuple[Rule, ...]:
-    """The rules ``module`` registers, in registry order (imports the module)."""
-    if module == "builtin":
-        from nodedoctor.rules import builtin
+    """The rules ``module`` registers (its ``RULES``), in registry order (imports the module)."""
+    if module not in RULE_MODULES:
+        raise KeyError(module)
+    import importlib
 
-        return (builtin.PARSE_ERROR, builtin.INTERNAL_ERROR)
-    if module == "kernel_boot":
-        from nodedoctor.rules import kernel_boot
-
-        return kernel_boot.RULES
-    if module == "kubelet_cgroups":
-        from nodedoctor.rules import kubelet_cgroups
-
-        return kubelet_cgroups.RULES
-    if module == "runtimes":
-        from nodedoctor.rules import runtimes
-
-        return runtimes.RULES
-    if module == "apparmor":
-        from nodedoctor.rules import apparmor
-
-        return (apparmor.APPARMOR_BLOCKS_RUNC_SIGNAL,)
-    if module == "bootstrap":
-        from nodedoctor.rules import bootstrap
-
-        return (bootstrap.CLOUD_INIT_MISSING, bootstrap.CLOUD_INIT_DISABLED)
-    if module == "teardown":
-        from nodedoctor.rules import teardown
-
-        return (
-            teardown.FOREIGN_CGROUP_MOUNT,
-            teardown.KUBELET_MOUNTS_LEFT,
-            teardown.ORPHANED_POD_CGROUPS,
-        )
-    raise KeyError(module)
+    rules: tuple[Rule, ...] = importlib.import_module(f"nodedoctor.rules.{module}").RULES
+    return rules
 
 
 @lru_cache(maxsize=1)

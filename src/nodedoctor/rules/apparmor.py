@@ -163,3 +163,6 @@ APPARMOR_BLOCKS_RUNC_SIGNAL = Rule(
     applies_to="AppArmor >= 4.0 (Ubuntu 23.10+) with containerd < 1.7.16 / < 1.6.32",
     family="ContainerRuntimeMisconfigured",
 )
+
+#: This module's rules, in registry order (``rules.registered``).
+RULES = (APPARMOR_BLOCKS_RUNC_SIGNAL,)

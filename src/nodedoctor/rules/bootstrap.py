@@ -122,3 +122,6 @@ CLOUD_INIT_DISABLED = Rule(
     applies_to="GCE instances and images; error with --profile kops (kOps >= 1.28)",
     family="BootstrapBroken",
 )
+
+#: This module's rules, in registry order (``rules.registered``).
+RULES = (CLOUD_INIT_MISSING, CLOUD_INIT_DISABLED)

@@ -49,3 +49,6 @@ INTERNAL_ERROR = Rule(
 
 #: Rules the engine evaluates specially: after all others, or never directly.
 ENGINE_RULES = frozenset({PARSE_ERROR.id, INTERNAL_ERROR.id})
+
+#: This module's rules, in registry order (``rules.registered``).
+RULES = (PARSE_ERROR, INTERNAL_ERROR)

@@ -2,7 +2,8 @@
 report groups by.
 
 A rule names its family with ``Rule(family=...)``; a rule that kept the default is placed
-here by its id, so the families stay one list that the NPD config in ``deploy/`` mirrors.
+by ``RULE_INDEX`` in ``rules/__init__.py`` (which also says which module registers it), so
+the families stay one list that the NPD config in ``deploy/`` mirrors.
 A family name is CamelCase (a Kubernetes condition type); rule ids are kebab-case, so
 ``check --only CgroupDriverMismatch`` can name a whole family without ambiguity.
 """
@@ -29,28 +30,6 @@ FAMILIES: dict[str, str] = {
     "NodedoctorInput": "nodedoctor could read and evaluate the node's files",
 }
 
-#: Families of the rules whose authors left ``family`` at its default, by rule id.
-_FAMILY_BY_RULE: dict[str, str] = {
-    "cgroup-controller-disabled": "KernelCgroupsMissing",
-    "boot-cmdline-ignored": "KernelCgroupsMissing",
-    "cgroup-v1-unsupported": "KernelCgroupsMissing",
-    "cgroup-controller-not-delegated": "KubeletCgroupsBroken",
-    "kubepods-invalid": "KubeletCgroupsBroken",
-    "qos-cgroups-disabled": "KubeletCgroupsBroken",
-    "swap-enabled": "KubeletCgroupsBroken",
-    "cgroup-driver-mismatch": "CgroupDriverMismatch",
-    "cgroup-driver-not-systemd": "CgroupDriverMismatch",
-    "containerd-cri-disabled": "ContainerRuntimeMisconfigured",
-    "containerd-config-ignored": "ContainerRuntimeMisconfigured",
-    "runtime-version-unsupported": "ContainerRuntimeMisconfigured",
-    "apparmor-blocks-runc-signal": "ContainerRuntimeMisconfigured",
-    "cloud-init-missing": "BootstrapBroken",
-    "cloud-init-disabled": "BootstrapBroken",
-    "foreign-cgroup-mount": "NodeTeardownLeftovers",
-    "kubelet-mounts-left": "NodeTeardownLeftovers",
-    "orphaned-pod-cgroups": "NodeTeardownLeftovers",
-}
-
 _FAMILY_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 
 
@@ -64,17 +43,24 @@ def is_family_name(name: str) -> bool:
 
 
 def family_of(rule: Rule) -> str:
-    """The family a rule belongs to: its own ``family``, else the mapping above."""
+    """The family a rule belongs to: its own ``family``, else the rule index's."""
     if rule.family != DEFAULT_FAMILY:
         return rule.family
-    return _FAMILY_BY_RULE.get(rule.id, DEFAULT_FAMILY)
+    return _indexed_family(rule.id)
+
+
+def _indexed_family(rule_id: str) -> str:
+    from nodedoctor.rules import RULE_INDEX
+
+    entry = RULE_INDEX.get(rule_id)
+    return entry[1] if entry else DEFAULT_FAMILY
 
 
 def family_of_id(rule_id: str, rules: Sequence[Rule]) -> str:
     for rule in rules:
         if rule.id == rule_id or rule_id in rule.aliases:
             return family_of(rule)
-    return _FAMILY_BY_RULE.get(rule_id, DEFAULT_FAMILY)
+    return _indexed_family(rule_id)
 
 
 def rules_in(family: str, rules: Sequence[Rule]) -> list[Rule]:

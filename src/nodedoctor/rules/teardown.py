@@ -206,3 +206,6 @@ ORPHANED_POD_CGROUPS = Rule(
     applies_to="all versions; cgroupfs and systemd drivers, cgroup v1 and v2",
     family="NodeTeardownLeftovers",
 )
+
+#: This module's rules, in registry order (``rules.registered``).
+RULES = (FOREIGN_CGROUP_MOUNT, KUBELET_MOUNTS_LEFT, ORPHANED_POD_CGROUPS)
