@@ -255,6 +255,34 @@ def test_a_binary_outside_the_package_is_asked_and_wins(tmp_path: Path) -> None:
     assert containerd.evidence.source == "containerd --version"
 
 
+@pytest.mark.parametrize("replaced", [True, False])
+def test_a_packaged_binary_replaced_after_install_is_asked(tmp_path: Path, replaced: bool) -> None:
+    """A release binary copied over the package's /usr/bin/containerd: dpkg still says the
+    old version, so a live check asks the binary (its inode changed after the package's file
+    list was written)."""
+    status = _dpkg(("containerd", "1.6.20~ds1-1+deb12u3"))
+    node = _node(
+        tmp_path,
+        {
+            "/var/lib/dpkg/status": status,
+            "/var/lib/dpkg/info/containerd.list": "/usr/bin/containerd\n",
+            "/usr/bin/containerd": "(a binary)",
+        },
+    )
+    installed = time.time() + (-3600 if replaced else 3600)
+    os.utime(node / "var/lib/dpkg/info/containerd.list", (installed, installed))
+    runner = _Asked({"containerd-version": CONTAINERD_OUT})
+    found = Facts(Root(str(node), live=True, commands=runner)).get(packages)
+    containerd = found.get("containerd")
+    assert containerd is not None
+    assert ("containerd-version" in runner.asked) is replaced
+    assert containerd.origin == ("command" if replaced else "deb:containerd")
+    # Offline (a disk image, a bundle), nothing is asked from timestamps.
+    runner = _Asked({"containerd-version": CONTAINERD_OUT})
+    Facts(Root(str(node), commands=runner, running=True)).get(packages)
+    assert "containerd-version" not in runner.asked
+
+
 def test_without_a_package_every_version_command_is_asked(tmp_path: Path) -> None:
     runner = _Asked({"containerd-version": CONTAINERD_OUT})
     found = Facts(Root(str(tmp_path), commands=runner, running=True)).get(packages)

@@ -12,6 +12,7 @@ unknown version is ``None``, never zero.
 
 from __future__ import annotations
 
+import os
 import re
 
 from nodedoctor._record import record
@@ -19,6 +20,7 @@ from nodedoctor.facts import Facts, file_evidence
 from nodedoctor.facts.versions import Version
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.dpkg import DebPackage, parse_dpkg_status
+from nodedoctor.sources.root import UnsafePathError
 
 #: component -> Debian package names that carry it, best first.
 DEB_NAMES: dict[str, tuple[str, ...]] = {
@@ -53,6 +55,17 @@ UNPACKAGED_BINARIES: dict[str, tuple[str, ...]] = {
     "runc": ("/usr/local/sbin/runc", "/usr/local/bin/runc"),
     "cri-o": ("/usr/local/bin/crio",),
 }
+
+#: component -> where its Debian package installs the binary.
+PACKAGED_BINARIES: dict[str, tuple[str, ...]] = {
+    "kubelet": ("/usr/bin/kubelet",),
+    "containerd": ("/usr/bin/containerd",),
+    "runc": ("/usr/sbin/runc", "/usr/bin/runc"),
+    "cri-o": ("/usr/bin/crio",),
+}
+
+#: Seconds between dpkg unpacking a binary and writing the package's file list.
+_INSTALL_SLACK = 5.0
 
 _VERSION_IN_OUTPUT = {
     # containerd containerd.io 1.7.27 05044ec0a9a75232cad458027ca83437aae3f4da
@@ -118,7 +131,31 @@ def _package_answers(facts: Facts, item: Installed | None) -> bool:
         return False
     if (item.component, item.origin) in _BUNDLED:
         return False
-    return not any(facts.root.exists(p) for p in UNPACKAGED_BINARIES.get(item.component, ()))
+    if any(facts.root.exists(p) for p in UNPACKAGED_BINARIES.get(item.component, ())):
+        return False
+    return not (facts.live and _replaced_since_install(facts, item))
+
+
+def _replaced_since_install(facts: Facts, item: Installed) -> bool:
+    """The package's binary changed after dpkg installed it (a release binary copied over
+    ``/usr/bin/containerd``): its inode changed later than the package's file list was
+    written. A false alarm costs one ``--version`` run, never a wrong version."""
+    listed = _mtime(facts, f"/var/lib/dpkg/info/{item.origin[len('deb:') :]}.list", ctime=False)
+    if listed is None:
+        return False
+    for path in PACKAGED_BINARIES.get(item.component, ()):
+        changed = _mtime(facts, path, ctime=True)
+        if changed is not None and changed > listed + _INSTALL_SLACK:
+            return True
+    return False
+
+
+def _mtime(facts: Facts, path: str, *, ctime: bool) -> float | None:
+    try:
+        st = os.stat(facts.root.resolve(path))
+    except (OSError, UnsafePathError):
+        return None
+    return st.st_ctime if ctime else st.st_mtime
 
 
 _DEB_PACKAGES = frozenset(name for names in DEB_NAMES.values() for name in names)
