@@ -187,22 +187,24 @@ def apply(
 ) -> ApplyResult:
     """Apply ``plan`` to ``root``. Raises :class:`fsops.RefusedError` (nothing written)
     when a step fails its preflight."""
-    if not plan.steps:
+    journaled = root.live and any(c.touches for c in plan.commands)
+    if not plan.steps and not journaled:
         result = ApplyResult(journal_id=None)
-        _run_after(root, plan, restart, runner, result)
+        _run_after(root, plan, result, None, restart=restart, runner=runner)
         return result
     for step in plan.steps:  # refuse before anything (even the journal) is written
         preflight(root, step)
     _check_journal_writable(root)
     with journal.locked(root):
-        result = _apply_steps(root, plan)  # checks every step again, under the lock
-    _run_after(root, plan, restart, runner, result)
+        result, entry = _apply_steps(root, plan)  # checks every step again, under the lock
+        _run_after(root, plan, result, entry, restart=restart, runner=runner)
     return result
 
 
-def _apply_steps(root: Root, plan: Plan) -> ApplyResult:
+def _apply_steps(root: Root, plan: Plan) -> tuple[ApplyResult, journal.Entry | None]:
     prepared = [preflight(root, step) for step in plan.steps]
     result = ApplyResult(journal_id=None)
+    entry: journal.Entry | None = None
     if prepared:
         entry = journal.begin(
             root,
@@ -220,7 +222,7 @@ def _apply_steps(root: Root, plan: Plan) -> ApplyResult:
             _test_pause(f"wrote {p.step.path}")
         entry.state = "applied"
         entry.save()
-    return result
+    return result, entry
 
 
 class ApplyError(Exception):
@@ -266,7 +268,15 @@ def _write_step(root: Root, entry: journal.Entry, p: Prepared) -> None:
     )
 
 
-def _run_after(root: Root, plan: Plan, restart: bool, runner: Runner, result: ApplyResult) -> None:
+def _run_after(
+    root: Root,
+    plan: Plan,
+    result: ApplyResult,
+    entry: journal.Entry | None,
+    *,
+    restart: bool,
+    runner: Runner,
+) -> None:
     commands: list[Command] = list(plan.commands)
     if not root.live:
         for c in commands:
@@ -274,13 +284,38 @@ def _run_after(root: Root, plan: Plan, restart: bool, runner: Runner, result: Ap
         for r in plan.restarts:
             result.not_run.append((" ".join(r.argv), "offline root: nothing is restarted"))
         return
-    for c in commands:
-        result.commands.append(runner(c.argv))
+    touched = _touched_files(root, commands)
+    if touched:
+        # What grubby or grub-mkconfig rewrite is journaled like an edit: rollback restores
+        # the boot entries and generated configs byte for byte, with the edited files.
+        if entry is None:
+            entry = journal.begin(root, list(plan.addressed), [])
+            entry.state = "applied"
+            result.journal_id = entry.id
+        known = {f.target for f in entry.files} | {f.path for f in entry.files}
+        entry.record(root, [p for p in touched if p not in known])
+    try:
+        for c in commands:
+            result.commands.append(runner(c.argv))
+    finally:
+        if touched and entry is not None:
+            entry.settle(root, set(touched))
     for r in plan.restarts:
         if restart:
             result.restarts.append(runner(r.argv))
         else:
             result.not_run.append((" ".join(r.argv), "not restarted without --restart"))
+
+
+def _touched_files(root: Root, commands: list[Command]) -> list[str]:
+    """The existing files ``commands`` rewrite, as node paths, in order."""
+    out: list[str] = []
+    for c in commands:
+        for pattern in c.touches:
+            directory, name = pattern.rsplit("/", 1)
+            paths = root.glob(directory, name) if "*" in name else [pattern]
+            out.extend(p for p in paths if p not in out and root.exists(p))
+    return out
 
 
 # -- rolling back -----------------------------------------------------------------

@@ -1,5 +1,7 @@
 """The journal: the original bytes and metadata of every file an apply touches, written
 (and fsynced) before the first write, so ``nodedoctor rollback`` restores them byte for byte.
+That includes the files a plan's commands rewrite (``Command.touches``: grubby's boot
+entries, a regenerated ``grub.cfg``), recorded before the commands run.
 
 Layout (live under ``/var/lib/nodedoctor/journal/``, offline under the root's own
 ``var/lib/nodedoctor/journal/``)::
@@ -22,7 +24,7 @@ import os
 import secrets
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from nodedoctor.fix import fsops
@@ -116,6 +118,42 @@ class Entry:
         if sha256(data) != f.sha256_before:
             raise JournalError(f"{self.id}: the backup of {f.path} is damaged (hash differs)")
         return data
+
+    def record(self, root: Root, paths: list[str]) -> None:
+        """Journal the current bytes of ``paths`` (node paths a command is about to rewrite),
+        before it runs; :meth:`settle` records what the command left."""
+        for path in paths:
+            state = fsops.read_state(fsops.host_path(root, path))
+            if not state.exists or state.data is None:
+                continue  # a file the command creates is not taken back
+            backup = f"files/{len(self.files)}"
+            fsops.atomic_write(
+                os.path.join(self.directory, backup), state.data, tag="backup", mode=0o600
+            )
+            self.files.append(
+                JournalFile(
+                    path=path,
+                    target=path,
+                    existed=True,
+                    sha256_before=sha256(state.data),
+                    sha256_after=sha256(state.data) or "",
+                    mode=state.mode,
+                    uid=state.uid,
+                    gid=state.gid,
+                    selinux=state.selinux,
+                    backup=backup,
+                )
+            )
+        fsops.fsync_dir(os.path.join(self.directory, "files"))
+        self.save()
+
+    def settle(self, root: Root, paths: set[str]) -> None:
+        """After commands ran: what ``paths`` hold now is what this apply left there."""
+        for i, f in enumerate(self.files):
+            if f.target in paths or f.path in paths:
+                state = fsops.read_state(fsops.host_path(root, f.target))
+                self.files[i] = replace(f, sha256_after=sha256(state.data) or "")
+        self.save()
 
     def save(self) -> None:
         data = (json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n").encode()

@@ -83,6 +83,21 @@ class Command:
     def display(self) -> str:
         return " ".join(self.argv)
 
+    @property
+    def touches(self) -> tuple[str, ...]:
+        """The files the command rewrites (node paths; ``*`` in the last component), which
+        an apply journals before running it so that rollback restores them too."""
+        program = self.argv[0]
+        if program == "grubby":
+            # RHEL 8+: each kernel's BLS entry, RHEL 8's kernelopts in grubenv, and RHEL 9's
+            # GRUB_CMDLINE_LINUX, which grubby --update-kernel=ALL keeps in step.
+            return ("/boot/loader/entries/*.conf", "/boot/grub2/grubenv", "/etc/default/grub")
+        if program == "update-grub":
+            return ("/boot/grub/grub.cfg",)
+        if program in ("grub-mkconfig", "grub2-mkconfig") and "-o" in self.argv[:-1]:
+            return (self.argv[self.argv.index("-o") + 1],)
+        return ()
+
 
 @dataclass(frozen=True)
 class Restart:

@@ -1,0 +1,115 @@
+"""Commands that rewrite boot files (grubby, update-grub, grub2-mkconfig) are journaled like
+edits: an apply records the files they rewrite before running them, and rollback restores
+those too, byte for byte.
+
+The node is the rocky9-grubby case (RHEL with BLS entries) in a temporary directory, checked
+as a live root; grubby is stood in for by a runner that rewrites the BLS entries as grubby
+does (this machine has no grubby and must not touch its own boot files)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nodedoctor.engine import run as check
+from nodedoctor.facts import Facts
+from nodedoctor.fix import engine, journal
+from nodedoctor.fix.fixers import build_plan
+from nodedoctor.fix.plan import Command, Plan
+from nodedoctor.rules import all_rules
+from nodedoctor.sources.root import Root
+from tests.fix.helpers import snapshot
+
+CASE = Path(__file__).parent / "cases" / "rocky9-grubby" / "root"
+ENTRIES = "boot/loader/entries"
+
+
+def _fake_grubby(root: Path, ran: list[tuple[str, ...]]) -> engine.Runner:
+    def runner(argv: tuple[str, ...]) -> engine.CommandRun:
+        ran.append(argv)
+        assert argv[:2] == ("grubby", "--update-kernel=ALL")
+        option, _, words = argv[2].partition("=")
+        for entry in (root / ENTRIES).glob("*.conf"):
+            lines = entry.read_text().splitlines(keepends=True)
+            for i, line in enumerate(lines):
+                if line.startswith("options "):
+                    opts = line.split()[1:]
+                    if option == "--remove-args":
+                        opts = [o for o in opts if o not in words.split()]
+                    else:
+                        opts += words.split()
+                    lines[i] = "options " + " ".join(opts) + "\n"
+            entry.write_text("".join(lines))
+        return engine.CommandRun(argv, 0, "")
+
+    return runner
+
+
+def _plan(root: Path) -> tuple[Root, Plan]:
+    live = Root(str(root), live=True)  # a live root whose files are in tmp
+    report = check(Facts(live), list(all_rules()))
+    findings = [f for f in report.findings if f.rule == "cgroup-controller-disabled"]
+    assert findings, [f.rule for f in report.findings]
+    return live, build_plan(Facts(live), findings, context=report.findings)
+
+
+def test_rollback_restores_what_grubby_rewrote(tmp_path: Path) -> None:
+    root = tmp_path / "node"
+    shutil.copytree(CASE, root)
+    before = snapshot(root)
+    live, plan = _plan(root)
+    assert [c.argv[0] for c in plan.commands] == ["grubby"]
+    ran: list[tuple[str, ...]] = []
+    result = engine.apply(live, plan, runner=_fake_grubby(root, ran))
+    assert ran
+    assert result.journal_id is not None
+    (bls,) = (root / ENTRIES).glob("*.conf")
+    assert "cgroup_disable=memory" not in bls.read_text()
+    entry = journal.find(live, result.journal_id)
+    journaled = {f.path for f in entry.files}
+    assert f"/{ENTRIES}/{bls.name}" in journaled
+    assert "/etc/default/grub" in journaled
+
+    undone = engine.rollback(live, entry)
+    assert not undone.refused
+    assert f"/{ENTRIES}/{bls.name}" in undone.restored
+    assert snapshot(root) == before
+
+
+def test_a_boot_entry_changed_after_the_apply_is_not_clobbered(tmp_path: Path) -> None:
+    root = tmp_path / "node"
+    shutil.copytree(CASE, root)
+    live, plan = _plan(root)
+    result = engine.apply(live, plan, runner=_fake_grubby(root, []))
+    (bls,) = (root / ENTRIES).glob("*.conf")
+    bls.write_text(bls.read_text() + "# a kernel update rewrote this entry\n")
+    entry = journal.find(live, result.journal_id)
+    undone = engine.rollback(live, entry)
+    assert undone.refused
+    assert (f"/{ENTRIES}/{bls.name}", "changed since the apply") in undone.changed_since
+
+
+def test_an_offline_root_journals_no_command_files(tmp_path: Path) -> None:
+    root = tmp_path / "node"
+    shutil.copytree(CASE, root)
+    offline = Root(str(root))
+    report = check(Facts(offline), list(all_rules()))
+    plan = build_plan(Facts(offline), report.findings)
+    result = engine.apply(offline, plan, runner=_fake_grubby(root, []))
+    entry = journal.find(offline, result.journal_id)
+    assert {f.path for f in entry.files} == {"/etc/default/grub"}
+    assert [c for c, _ in result.not_run] == [c.display for c in plan.commands]
+
+
+@pytest.mark.parametrize(
+    ("argv", "touches"),
+    [
+        (("update-grub",), ("/boot/grub/grub.cfg",)),
+        (("grub2-mkconfig", "-o", "/boot/grub2/grub.cfg"), ("/boot/grub2/grub.cfg",)),
+        (("systemctl", "daemon-reload"), ()),
+    ],
+)
+def test_what_each_command_rewrites(argv: tuple[str, ...], touches: tuple[str, ...]) -> None:
+    assert Command(argv, "r", "why").touches == touches
