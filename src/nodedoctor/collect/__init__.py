@@ -393,10 +393,14 @@ def collect(root: Root, output: str | None = None, *, now: float | None = None) 
     if root.commands is not None:
         names = sorted(set(ALLOWLIST) | recording.commands_run) if root.live else []
         names += sorted(recording.commands_run - set(names))
-        for name in names:
-            result = root.run(name)
-            if result is not None:
-                commands[name] = result
+        root.commands.start(*names)  # side by side, each with its own timeout
+        try:
+            for name in names:
+                result = root.run(name)
+                if result is not None:
+                    commands[name] = result
+        finally:
+            root.commands.close()
 
     # Directory names are kept even where contents are withheld (pod UIDs under
     # /var/lib/kubelet/pods tell which pods the kubelet still has).
