@@ -89,8 +89,10 @@ class Command:
         an apply journals before running it so that rollback restores them too."""
         program = self.argv[0]
         if program == "grubby":
-            # RHEL 8+: each kernel's BLS entry, RHEL 8's kernelopts in grubenv, and RHEL 9's
-            # GRUB_CMDLINE_LINUX, which grubby --update-kernel=ALL keeps in step.
+            # RHEL 8+ (a plan uses grubby only where /boot/loader/entries exists): each
+            # kernel's BLS entry, RHEL 8's kernelopts in grubenv, and /etc/default/grub,
+            # which some grubby versions keep in step. A file it leaves alone is journaled
+            # all the same; rollback leaves an unchanged file unchanged.
             return ("/boot/loader/entries/*.conf", "/boot/grub2/grubenv", "/etc/default/grub")
         if program == "update-grub":
             return ("/boot/grub/grub.cfg",)
