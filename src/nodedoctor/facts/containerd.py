@@ -749,29 +749,8 @@ def containerd_facts(facts: Facts) -> ContainerdFacts:
                 notes.append(f"no template: k3s regenerates {K3S_RENDERED} with its own defaults")
 
     files = _load(facts, top, texts) if top and k3s_default is None else []
-    if base is not None and files and files[0].path == base[2]:
-        if choice is None:
-            return ContainerdFacts(
-                True,
-                layout,
-                top,
-                version,
-                semantics,
-                semantics_note,
-                None,
-                tuple(files),
-                None,
-                {},
-                None,
-                None,
-                None,
-                (),
-                endpoint,
-                unknown=f"{top} uses k3s's base template, whose SystemdCgroup (k3s's own "
-                "choice) cannot be told",
-            )
-        files[0] = _with_k3s_base(files[0], base[0], base[1], choice[0] == "true")
     present = bool(files) or installed is not None or layout != "standard"
+    # What is known before the configuration is evaluated: no driver, handlers or CRI yet.
     empty = ContainerdFacts(
         present,
         layout,
@@ -790,6 +769,17 @@ def containerd_facts(facts: Facts) -> ContainerdFacts:
         endpoint,
         notes=tuple(notes),
     )
+    if base is not None and files and files[0].path == base[2]:
+        if choice is None:
+            return _replace(
+                empty,
+                present=True,
+                notes=(),
+                unknown=f"{top} uses k3s's base template, whose SystemdCgroup (k3s's own "
+                "choice) cannot be told",
+            )
+        files[0] = _with_k3s_base(files[0], base[0], base[1], choice[0] == "true")
+        empty = _replace(empty, files=tuple(files))
     if top and not files and facts.parse_failed(top):
         return _replace(empty, unknown=f"{top} cannot be parsed")
     if layout == "k3s" and not files:
