@@ -19,12 +19,14 @@ from nodedoctor.facts.boot import (
     BootFileKind,
     PlacedParam,
     boot_chain,
+    boot_entries,
     cgroup_boot_messages,
     controller_verdict,
     kernel_cmdline,
     plan_cmdline_edit,
 )
 from nodedoctor.facts.cgroups import Cause, controller_analysis, controller_fix
+from nodedoctor.model import Finding
 from nodedoctor.parsers.cmdline import parse_cmdline
 from nodedoctor.rules import all_rules
 from nodedoctor.sources.commands import ALLOWLIST, CommandResult, RecordedCommands
@@ -373,3 +375,189 @@ def test_grubby_commands_split_back_into_their_words(words: str) -> None:
 
     command = grubby_command("remove-args", words)
     assert shlex.split(command) == ["grubby", "--update-kernel=ALL", f"--remove-args={words}"]
+
+
+# --------------------------------------------------------------------------------------
+# RHEL-family BLS entries read as boot evidence
+
+ROCKY9_PENDING = CASES / "boot-cmdline-ignored/bad-rocky9-grubby-before-reboot/root"
+ROCKY9_HOLDS = CASES / "cgroup-controller-disabled/bad-rocky9-entries-hold-disable/root"
+RHEL8_HOLDS = CASES / "cgroup-controller-disabled/bad-rhel8-kernelopts/root"
+RHEL8_PENDING = CASES / "boot-cmdline-ignored/bad-rhel8-kernelopts-before-reboot/root"
+NEW_ENTRY = (
+    "/boot/loader/entries/0b1f7a3c5e9d4e2f8a6c1d3b5f7e9a2c-5.14.0-362.24.1.el9_3.x86_64.conf"
+)
+
+
+def _copy(src: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    root = tmp_path / "root"
+    shutil.copytree(src, root)
+    return root
+
+
+def _finding(root: Path, rule: str) -> Finding:
+    report = check_root(root)
+    return next(f for f in report.findings if f.rule == rule)
+
+
+def test_the_saved_entry_is_the_next_boot(tmp_path: Path) -> None:
+    entries = Facts(directory_root(str(ROCKY9_PENDING))).get(boot_entries)
+    assert entries is not None
+    assert len(entries.entries) == 2
+    assert entries.default is not None
+    assert entries.default.path == NEW_ENTRY
+    assert "saved_entry in grubenv" in entries.next_reason
+    assert [p.text for p in entries.next_relevant] == []
+    assert entries.next_evidence[0].source == "/boot/grub2/grubenv"
+
+
+def test_rhel8_kernelopts_words_are_placed_in_grubenv() -> None:
+    entries = Facts(directory_root(str(RHEL8_HOLDS))).get(boot_entries)
+    assert entries is not None
+    assert entries.default is not None
+    assert entries.default.unresolved == ("tuned_params",)
+    word = entries.holding("cgroup_disable=memory")
+    assert word is not None
+    assert (word.source, word.line, word.variable) == ("/boot/grub2/grubenv", 3, "kernelopts")
+    plan = Facts(directory_root(str(RHEL8_HOLDS))).get(controller_fix)
+    assert [(p.source, p.line) for p in plan.elsewhere] == [("/boot/grub2/grubenv", 3)]
+    assert plan.elsewhere_commands == (
+        'grubby --update-kernel=ALL --remove-args="cgroup_disable=memory"',
+    )
+
+
+def test_kernelopts_missing_from_grubenv_is_unknown_and_falls_back(tmp_path: Path) -> None:
+    root = _copy(RHEL8_HOLDS, tmp_path)
+    env = root / "boot/grub2/grubenv"
+    env.write_text(
+        "".join(ln + "\n" for ln in env.read_text().splitlines() if "kernelopts" not in ln)
+    )
+    facts = Facts(directory_root(str(root)))
+    entries = facts.get(boot_entries)
+    assert entries is not None
+    assert not entries.known
+    assert "uses $kernelopts" in entries.next_reason
+    plan = facts.get(controller_fix)
+    # Today's inference: the /proc/cmdline word, assumed to be in the entries.
+    assert [p.source for p in plan.elsewhere] == ["/proc/cmdline"]
+    assert plan.entries is None
+    assert plan.elsewhere_commands
+
+
+def test_after_grubby_before_reboot_is_a_pending_reboot_not_grubby_again() -> None:
+    ignored = _finding(ROCKY9_PENDING, "boot-cmdline-ignored")
+    assert ignored.fix is not None
+    assert ignored.fix.commands == ()
+    assert ignored.fix.reboot
+    assert "grubby need not run again" in ignored.fix.summary
+    assert any(e.source == NEW_ENTRY and e.line == 5 for e in ignored.evidence)
+    disabled = _finding(ROCKY9_PENDING, "cgroup-controller-disabled")
+    assert disabled.fix is not None
+    assert disabled.fix.commands == ()
+    assert "grubby" not in disabled.fix.summary.replace("grubby need not run again", "")
+    facts = Facts(directory_root(str(ROCKY9_PENDING)))
+    plan = facts.get(controller_fix)
+    assert (plan.elsewhere, plan.elsewhere_commands) == ((), ())
+    assert [p.text for p in plan.pending] == ["cgroup_disable=memory"]
+
+
+def test_before_the_entries_were_read_the_same_node_got_grubby(tmp_path: Path) -> None:
+    """Without readable entries (a malformed one: a parse-error finding) the advice falls
+    back to the inference, grubby --remove-args: the entries are what makes it a reboot."""
+    root = _copy(ROCKY9_PENDING, tmp_path)
+    (root / "boot/loader/entries/broken.conf").write_text("linux /vmlinuz\noptions=quiet\n")
+    report = check_root(root)
+    assert "parse-error" in {f.rule for f in report.findings}
+    disabled = next(f for f in report.findings if f.rule == "cgroup-controller-disabled")
+    assert disabled.fix is not None
+    assert disabled.fix.commands == (
+        'grubby --update-kernel=ALL --remove-args="cgroup_disable=memory"',
+    )
+
+
+def test_entries_that_hold_the_word_are_the_evidence_and_the_only_grubby() -> None:
+    f = _finding(ROCKY9_HOLDS, "cgroup-controller-disabled")
+    assert f.fix is not None
+    assert f.fix.commands == ('grubby --update-kernel=ALL --remove-args="cgroup_disable=memory"',)
+    assert f.fix.files == ()
+    held = [e for e in f.evidence if e.source == NEW_ENTRY]
+    assert [(e.line, e.text) for e in held] == [
+        (5, "cgroup_disable=memory (the next boot's entry still has it)")
+    ]
+
+
+def test_unknown_default_uses_what_all_entries_agree_on(tmp_path: Path) -> None:
+    root = _copy(ROCKY9_HOLDS, tmp_path)
+    (root / "boot/grub2/grubenv").unlink()
+    facts = Facts(directory_root(str(root)))
+    entries = facts.get(boot_entries)
+    assert entries is not None
+    assert entries.default is None
+    assert entries.known
+    assert "they all have the same cgroup parameters" in entries.next_reason
+    assert [p.text for p in entries.next_relevant] == ["cgroup_disable=memory"]
+    # They disagree: the next boot cannot be told, the inference stays.
+    old = (
+        root
+        / "boot/loader/entries/0b1f7a3c5e9d4e2f8a6c1d3b5f7e9a2c-5.14.0-284.30.1.el9_2.x86_64.conf"
+    )
+    old.write_text(old.read_text().replace(" cgroup_disable=memory", ""))
+    facts = Facts(directory_root(str(root)))
+    entries = facts.get(boot_entries)
+    assert entries is not None
+    assert not entries.known
+    assert "disagree" in entries.next_reason
+    assert [p.source for p in facts.get(controller_fix).elsewhere] == ["/proc/cmdline"]
+
+
+def test_grub_file_not_applied_to_the_entries_names_grubby_with_the_words(tmp_path: Path) -> None:
+    root = _copy(ROCKY9_PENDING, tmp_path)
+    grub = root / "etc/default/grub"
+    grub.write_text(
+        grub.read_text().replace('rl/swap"', 'rl/swap systemd.unified_cgroup_hierarchy=1"')
+    )
+    f = _finding(root, "boot-cmdline-ignored")
+    assert f.fix is not None
+    assert f.fix.commands == (
+        'grubby --update-kernel=ALL --args="systemd.unified_cgroup_hierarchy=1"',
+    )
+    assert "the boot entries do not have it" in f.message
+
+
+@pytest.mark.parametrize("root", [ROCKY9_PENDING, ROCKY9_HOLDS, RHEL8_HOLDS, RHEL8_PENDING])
+def test_advice_and_plan_agree_on_the_entries_cases(root: Path) -> None:
+    """The fixer carries out controller_fix: files, commands and reboot as the advice says;
+    a pending reboot is a reboot and an instruction, never a grubby run."""
+    from nodedoctor.fix.fixers import build_plan
+
+    f = _finding(root, "cgroup-controller-disabled")
+    assert f.fix is not None
+    plan = build_plan(Facts(directory_root(str(root))), [f])
+    assert {s.path for s in plan.steps} == set(f.fix.files)
+    told = " ".join(i.text for i in plan.instructions)
+    if plan.steps:
+        assert [" ".join(c.argv) for c in plan.commands] == list(f.fix.commands)
+    else:
+        assert not plan.commands
+        for command in f.fix.commands:
+            assert command in told
+    if not f.fix.commands:
+        assert "cgroup-controller-disabled" in plan.reboot
+        assert f.fix.summary in told
+
+
+def test_collect_bundles_the_entries_and_grubenv(tmp_path: Path) -> None:
+    import tarfile
+
+    from nodedoctor.collect import collect
+
+    result = collect(directory_root(str(RHEL8_PENDING)), str(tmp_path / "b.tar.gz"))
+    with tarfile.open(result.path) as tar:
+        names = {"/" + n.lstrip("./") for n in tar.getnames()}
+    assert "/boot/grub2/grubenv" in names
+    assert {n for n in names if n.startswith("/boot/loader/entries/") and n.endswith(".conf")} == {
+        "/boot/loader/entries/3f2a9c1e7b5d4f6a8c0e2b4d6f8a1c3e-4.18.0-513.5.1.el8_9.x86_64.conf",
+        "/boot/loader/entries/3f2a9c1e7b5d4f6a8c0e2b4d6f8a1c3e-4.18.0-477.27.1.el8_8.x86_64.conf",
+    }

@@ -23,6 +23,13 @@ same one the ``cgroup-controller-disabled`` finding describes), ``others`` no ed
 and ``elsewhere``: disabling words /proc/cmdline shows that are not in the boot file (RHEL
 boot entries: ``grubby --update-kernel=ALL --remove-args=...``).
 
+``facts.get(boot_entries)`` (RHEL 8+, GRUB with BLS) reads ``/boot/loader/entries/*.conf`` and
+``/boot/grub2/grubenv`` (parsers/bls.py): each entry's parameters (``$kernelopts`` expanded,
+every word placed at its file and line), the default entry (grubenv ``saved_entry``) and the
+next boot's parameters, or why they cannot be told. ``controller_fix`` takes ``elsewhere``
+from them when they are known (and plans grubby only for words they hold); words the running
+kernel has that they no longer hold are ``pending`` (a reboot, not grubby).
+
 ``plan_cmdline_edit(chain, enable=[...], v1=...)`` turns "these controllers must be on" into a
 :class:`CmdlineEdit`: ``path``, ``kind``, ``line``/``variable`` to edit, ``add`` (tokens to
 append at the end of that line/variable, e.g. ``cgroup_enable=memory``; last setting wins),
@@ -34,7 +41,10 @@ already says what is needed plans no change (``CmdlineEdit.empty``).
 
 Sources: research incidents.md §1 (which file each OS's boot loader reads, the bookworm
 stub, the firmware's device-tree ``cgroup_disable=memory`` in front of cmdline.txt, the
-last setting wins, firmware rewrites of ``console=serial0``).
+last setting wins, firmware rewrites of ``console=serial0``); for the BLS entries the UAPI Boot
+Loader Specification, RHEL 8 "What boot entries are" (``$kernelopts`` in grubenv),
+rhboot/grub2#2 and rhinstaller/anaconda#1789/#1790 (the default entry: ``saved_entry``, else
+the first in blscfg's sort order), see :func:`boot_entries` and parsers/bls.py.
 """
 
 from __future__ import annotations
@@ -47,6 +57,13 @@ from nodedoctor.facts import Facts
 from nodedoctor.facts.mounts import mount_table
 from nodedoctor.facts.system import board, os_release
 from nodedoctor.model import Evidence
+from nodedoctor.parsers.bls import (
+    BlsEntry,
+    EnvVar,
+    expand_variables,
+    parse_bls_entry,
+    parse_grubenv,
+)
 from nodedoctor.parsers.cmdline import (
     GrubDefault,
     Param,
@@ -62,6 +79,8 @@ RPI_BOOT_CMDLINE = "/boot/cmdline.txt"
 DEFAULT_GRUB = "/etc/default/grub"
 GRUB_D = "/etc/default/grub.d"
 KERNEL_CMDLINE = "/etc/kernel/cmdline"
+BLS_ENTRIES = "/boot/loader/entries"
+GRUBENV = "/boot/grub2/grubenv"
 
 #: Parameters that decide which cgroup controllers and hierarchy the node gets. Only these
 #: are compared between a file and /proc/cmdline (the Pi firmware rewrites others, e.g.
@@ -226,6 +245,14 @@ class BootChain:
     @property
     def stubs(self) -> tuple[BootFile, ...]:
         return tuple(f for f in self.files if f.stub)
+
+    @property
+    def grubby(self) -> bool:
+        """GRUB with BLS entries that grubby keeps (RHEL 8+): the entries, not grub.cfg,
+        hold each kernel's command line."""
+        return self.kind is BootFileKind.GRUB and any(
+            c.startswith("grubby") for c in self.apply_commands[:1]
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -393,6 +420,214 @@ def boot_chain(facts: Facts) -> BootChain:
             files,
         )
     return BootChain(None, "no boot loader configuration was found in this root", (), files)
+
+
+# --------------------------------------------------------------------------------------
+# RHEL-family Boot Loader Specification entries: the next boot's command line
+
+
+@record
+class BootEntry:
+    """One ``/boot/loader/entries/*.conf`` file: the kernel command line GRUB's ``blscfg``
+    gives that kernel (its ``options`` lines, ``$kernelopts`` expanded from grubenv)."""
+
+    path: str
+    #: The entry's id, its file name without ``.conf`` (what grubenv's ``saved_entry`` names).
+    id: str
+    title: str | None
+    version: str | None
+    #: Every parameter, in order (its evidence is the word, at its file and line). A word
+    #: written in the entry has the entry's options line as ``source``/``line``; a word that
+    #: ``$kernelopts`` (or another grubenv variable) expands to has the grubenv line that
+    #: defines it, and the variable's name as ``variable``.
+    params: tuple[PlacedParam, ...]
+    #: The options lines, as written.
+    options: tuple[Evidence, ...]
+    #: Variables the options use that grubenv does not define (expanded to nothing).
+    unresolved: tuple[str, ...] = ()
+
+    @property
+    def relevant(self) -> tuple[PlacedParam, ...]:
+        return tuple(p for p in self.params if p.relevant)
+
+    def evidence(self) -> Evidence:
+        """The entry's (first) options line, or the file when it has none."""
+        if self.options:
+            return self.options[0]
+        return Evidence(self.path, "no options line", None)
+
+
+@record
+class BootEntries:
+    """The BLS entries of a RHEL-family node and which one the next boot uses.
+
+    ``next_params`` are the parameters the next boot gets, when they can be told: those of
+    the default entry, or, when the default entry cannot be told, those every entry agrees
+    on (only the cgroup parameters of :data:`RELEVANT_KEYS` are compared); ``None``
+    otherwise. ``next_reason`` says which, for people."""
+
+    entries: tuple[BootEntry, ...]
+    default: BootEntry | None
+    next_params: tuple[PlacedParam, ...] | None
+    next_reason: str
+    next_evidence: tuple[Evidence, ...] = ()
+
+    @property
+    def known(self) -> bool:
+        return self.next_params is not None
+
+    @property
+    def next_relevant(self) -> tuple[PlacedParam, ...]:
+        return tuple(p for p in self.next_params or () if p.relevant)
+
+    def holding(self, text: str) -> PlacedParam | None:
+        """The next boot's parameter written ``text``, or ``None``."""
+        return next((p for p in self.next_params or () if p.text == text), None)
+
+
+def _entry_params(
+    entry: BlsEntry, path: str, env: dict[str, EnvVar]
+) -> tuple[list[PlacedParam], tuple[str, ...]]:
+    values = {k: v.value for k, v in env.items()}
+    params: list[PlacedParam] = []
+    unresolved: list[str] = []
+    for ln in entry.options:
+        for token in parse_cmdline(ln.value):
+            name = token.text[1:].strip("{}") if token.text.startswith("$") else ""
+            if name and token.text in (f"${name}", f"${{{name}}}") and name in env:
+                var = env[name]
+                found = parse_cmdline(var.value)
+                params.extend(
+                    _placed(found, GRUBENV, var.line, "", start=len(params) + 1, variable=name)
+                )
+                continue
+            text, missing = expand_variables(token.text, values)
+            unresolved.extend(m for m in missing if m not in unresolved)
+            found = parse_cmdline(text)
+            params.extend(_placed(found, path, ln.line, "", start=len(params) + 1))
+    return params, tuple(unresolved)
+
+
+def _grub_default(facts: Facts) -> str | None:
+    """``GRUB_DEFAULT`` of /etc/default/grub as written (``saved`` on RHEL 8+), or ``None``."""
+    text = facts.read(DEFAULT_GRUB) or ""
+    value = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("GRUB_DEFAULT="):
+            value = stripped.partition("=")[2].strip().strip("\"'")
+    return value
+
+
+def boot_entries(facts: Facts) -> BootEntries | None:
+    """The BLS entries in ``/boot/loader/entries`` (``None`` when the directory is absent).
+
+    Which entry boots next (GRUB with ``blscfg``, RHEL 8+): ``GRUB_DEFAULT=saved`` makes
+    grub.cfg boot grubenv's ``next_entry`` once if set, else its ``saved_entry``, an entry id
+    (the file name without ``.conf``: anaconda sets it so, rhinstaller/anaconda#1789/#1790;
+    grubby --set-default writes it). Without a usable ``saved_entry`` GRUB boots the first
+    entry in blscfg's sort order (rhboot/grub2#2; rpm version comparison, Fedora grub2
+    420527a "blscfg: sort everything with rpm package comparison", osbuild/osbuild#205),
+    which this does not reproduce: the default is then unknown, and the next boot's
+    parameters are only known when every entry has the same cgroup parameters.
+
+    ``$kernelopts`` (RHEL 8: ``options $kernelopts $tuned_params``) is expanded from
+    ``/boot/grub2/grubenv`` (RHEL 8 "What boot entries are"); an entry that needs it when
+    grubenv does not define it has unknown parameters. Other undefined variables
+    (``$tuned_params`` when tuned set none) expand to nothing, as GRUB does; grub.cfg could
+    still set them, which this does not read."""
+    if not facts.root.is_dir(BLS_ENTRIES):
+        return None
+    env: dict[str, EnvVar] = {}
+    env_ev: dict[str, Evidence] = {}
+    env_problem = False
+    if facts.read(GRUBENV) is not None:
+        parsed_env = facts.parse(GRUBENV, parse_grubenv)
+        if parsed_env is None:
+            env_problem = True
+        else:
+            env = parsed_env
+            env_ev = {k: Evidence(GRUBENV, v.text.strip(), v.line) for k, v in env.items()}
+    entries: list[BootEntry] = []
+    problems: list[str] = []
+    for path in facts.root.glob(BLS_ENTRIES, "*.conf"):
+        parsed = facts.parse(path, parse_bls_entry)
+        if parsed is None:
+            problems.append(f"{path} cannot be read as a boot entry")
+            continue
+        if not parsed.bootable:
+            continue  # the spec: an entry has a linux or efi key; this is not one
+        params, unresolved = _entry_params(parsed, path, env)
+        if "kernelopts" in unresolved:
+            problems.append(
+                f"{path} uses $kernelopts, which "
+                + (f"{GRUBENV} cannot be read for" if env_problem else f"{GRUBENV} does not set")
+            )
+        name = path.rsplit("/", 1)[-1]
+        entries.append(
+            BootEntry(
+                path,
+                name[: -len(".conf")],
+                parsed.first("title"),
+                parsed.first("version"),
+                tuple(params),
+                tuple(Evidence(path, ln.text.strip(), ln.line) for ln in parsed.options),
+                unresolved,
+            )
+        )
+    if problems or not entries:
+        reason = "; ".join(problems) or f"no boot entry in {BLS_ENTRIES}"
+        return BootEntries(tuple(entries), None, None, reason)
+    default: BootEntry | None = None
+    how = ""
+    ev: list[Evidence] = []
+    by_id = {e.id: e for e in entries}
+    if len(entries) == 1:
+        default, how = entries[0], "the only boot entry"
+    elif _grub_default(facts) == "saved":
+        for var, why in (
+            ("next_entry", "next_entry in grubenv (grub2-reboot: the next boot only)"),
+            ("saved_entry", "saved_entry in grubenv, with GRUB_DEFAULT=saved"),
+        ):
+            value = env[var].value if var in env else ""
+            if value:
+                default = by_id.get(value)
+                how = why if default else ""
+                ev.append(env_ev[var])
+                break
+
+    def shown(entry: BootEntry) -> tuple[Evidence, ...]:
+        """The entry's options line, and grubenv's kernelopts line when it uses it."""
+        uses = any(p.variable == "kernelopts" for p in entry.params)
+        return (entry.evidence(), *((env_ev["kernelopts"],) if uses else ()))
+
+    if default is not None:
+        return BootEntries(
+            tuple(entries),
+            default,
+            default.params,
+            f"{default.path} is the default boot entry ({how})",
+            (*ev, *shown(default)),
+        )
+    views = {tuple(p.text for p in e.relevant) for e in entries}
+    if len(views) == 1:
+        first = entries[0]
+        return BootEntries(
+            tuple(entries),
+            None,
+            first.params,
+            f"which of the {len(entries)} boot entries is the default cannot be told here "
+            "(GRUB sorts them itself); they all have the same cgroup parameters",
+            tuple(dict.fromkeys(x for e in entries for x in shown(e))),
+        )
+    return BootEntries(
+        tuple(entries),
+        None,
+        None,
+        f"which of the {len(entries)} boot entries is the default cannot be told here, and "
+        "they disagree on the cgroup parameters",
+        tuple(dict.fromkeys(x for e in entries for x in shown(e))),
+    )
 
 
 # --------------------------------------------------------------------------------------

@@ -15,10 +15,12 @@ import enum
 from nodedoctor._record import field, record
 from nodedoctor.facts import Facts, Sourced, file_evidence
 from nodedoctor.facts.boot import (
+    BootEntries,
     CmdlineEdit,
     ControllerVerdict,
     PlacedParam,
     boot_chain,
+    boot_entries,
     controller_verdict,
     grubby_command,
     kernel_cmdline,
@@ -424,6 +426,13 @@ class ControllerFix:
     #: What removes ``elsewhere`` from where it is written (RHEL boot entries: grubby); empty
     #: when that place is unknown.
     elsewhere_commands: tuple[str, ...] = ()
+    #: Disabling words the running kernel has that neither the boot file nor the next boot's
+    #: BLS entry holds any more (grubby already removed them): only a reboot is missing.
+    #: Each is the /proc/cmdline word.
+    pending: tuple[PlacedParam, ...] = ()
+    #: The RHEL boot entries when they tell the next boot's parameters (``elsewhere`` then
+    #: holds the entries' own words, with their file and line), else ``None``.
+    entries: BootEntries | None = None
 
     @property
     def commands(self) -> tuple[str, ...]:
@@ -460,14 +469,34 @@ def controller_fix(facts: Facts) -> ControllerFix:
         return ControllerFix((), None, others)
     edit = plan_cmdline_edit(chain, by_cmdline, v1=an.mode is not CgroupMode.V2)
     elsewhere: list[PlacedParam] = []
+    pending: list[PlacedParam] = []
     target = chain.target
+    entries = facts.get(boot_entries) if chain.grubby else None
+    if entries is not None and not entries.known:
+        entries = None
     if target is not None and not chain.raspberry_pi_firmware:
         written = {p.text for p in target.params}
         for s in missing:
             w = s.winner
             if s.cause in (Cause.CMDLINE_DISABLED, Cause.NO_V1) and w and w.text not in written:
-                elsewhere.append(w)
+                if entries is None:
+                    # No readable entries: the word is assumed to be in them (grubby removes
+                    # it if so, and is harmless if not).
+                    elsewhere.append(w)
+                else:
+                    held = entries.holding(w.text)
+                    if held is not None:
+                        elsewhere.append(held)
+                    else:
+                        pending.append(w)
     words = " ".join(dict.fromkeys(p.text for p in elsewhere))
-    grubby = any(c.startswith("grubby") for c in chain.apply_commands[:1])
-    commands = (grubby_command("remove-args", words),) if grubby and words else ()
-    return ControllerFix(tuple(by_cmdline), edit, others, tuple(dict.fromkeys(elsewhere)), commands)
+    commands = (grubby_command("remove-args", words),) if chain.grubby and words else ()
+    return ControllerFix(
+        tuple(by_cmdline),
+        edit,
+        others,
+        tuple(dict.fromkeys(elsewhere)),
+        commands,
+        tuple(dict.fromkeys(pending)),
+        entries,
+    )

@@ -8,13 +8,18 @@ from collections.abc import Iterator, Sequence
 
 from nodedoctor.facts import Facts
 from nodedoctor.facts.boot import (
+    GRUBENV,
     BootChain,
+    BootEntries,
     BootFile,
     BootFileKind,
+    KernelCmdline,
     PlacedParam,
     boot_chain,
+    boot_entries,
     cgroup_boot_messages,
     controller_verdict,
+    grubby_command,
     kernel_cmdline,
 )
 from nodedoctor.facts.cgroups import (
@@ -89,6 +94,14 @@ def _fix_for(facts: Facts, missing: list[ControllerStatus], chain: BootChain) ->
             reboot=True,
             commands=plan.commands,
         )
+    if edit.empty and plan.pending and plan.entries is not None:
+        words = " ".join(p.text for p in plan.pending)
+        summary = (
+            f'neither {edit.path} nor the boot entries hold "{words}" any more '
+            f"({plan.entries.next_reason}): the running kernel booted before they were "
+            "changed; reboot, grubby need not run again (see boot-cmdline-ignored)"
+        )
+        return FixHint(summary=summary + tail, reboot=True)
     if edit.empty:
         ignored = [s for s in missing if s.cause is Cause.ENABLE_IGNORED]
         if ignored and all(s.winner and s.winner.key == "cgroup_enable" for s in ignored):
@@ -108,6 +121,9 @@ def _fix_for(facts: Facts, missing: list[ControllerStatus], chain: BootChain) ->
     note = ""
     if chain.raspberry_pi_firmware:
         note = " (cgroup_memory=1, which many guides add, is obsolete but harmless)"
+    if plan.pending and plan.entries is not None:
+        words = " ".join(p.text for p in plan.pending)
+        note += f' ("{words}" is already gone from the boot entries: the reboot drops it)'
     return FixHint(
         summary=edit.describe() + note + tail,
         available=not plan.others,
@@ -198,6 +214,17 @@ def _check_disabled(facts: Facts) -> Iterator[Issue]:
                 if p.text == s.winner.text and p.evidence() not in evidence:
                     evidence.append(p.evidence())
         for e in s.cause_evidence:
+            if e not in evidence:
+                evidence.append(e)
+    plan = facts.get(controller_fix)
+    for p in plan.elsewhere:
+        if p.source != "/proc/cmdline":
+            via = f" in ${p.variable}, which the entries' options use" if p.variable else ""
+            ev = p.evidence(f" (the next boot's entry still has it{via})")
+            if ev not in evidence:
+                evidence.append(ev)
+    if plan.pending and plan.entries is not None:
+        for e in plan.entries.next_evidence:
             if e not in evidence:
                 evidence.append(e)
     for message in facts.get(cgroup_boot_messages):
@@ -306,12 +333,107 @@ def _split_issue(target: BootFile, missing: list[str]) -> Issue | None:
     )
 
 
+def _take(words: list[str], text: str) -> bool:
+    """Remove one ``text`` from ``words`` (a multiset); whether it was there."""
+    if text in words:
+        words.remove(text)
+        return True
+    return False
+
+
+def _entries_pending_issue(
+    cmdline: KernelCmdline, target: BootFile, entries: BootEntries, missing: list[str]
+) -> Issue | None:
+    """RHEL boot entries that tell the next boot's parameters: what they add to or drop
+    from /proc/cmdline is a pending reboot; what the GRUB file asks for and they lack is
+    grubby not run yet."""
+    nxt = entries.next_relevant
+    booted = [p.text for p in cmdline.relevant]
+    added = [p for p in nxt if not _take(booted, p.text)]
+    upcoming = [p.text for p in nxt]
+    removed = [p for p in cmdline.relevant if not _take(upcoming, p.text)]
+    in_entries = {p.text for p in nxt}
+    running = {p.text for p in cmdline.relevant}
+    not_applied = [
+        p
+        for p in target.read_params
+        if p.relevant and p.text not in in_entries and p.text not in running
+    ]
+    if not (added or removed or not_applied):
+        return None
+    next_params = entries.next_params or ()
+    hidden = _hides([*cmdline.params, *added, *not_applied], missing)
+    hidden += [
+        n
+        for n in missing
+        if n not in hidden
+        and controller_verdict(cmdline.params, n).enabled is False
+        and controller_verdict(next_params, n).enabled is not False
+    ]
+    evidence: list[Evidence] = []
+    parts: list[str] = []
+    if not_applied:
+        words = " ".join(p.text for p in not_applied)
+        parts.append(
+            f'{target.path} asks for "{words}" but the boot entries do not have '
+            f"{'them' if len(not_applied) > 1 else 'it'}: grubby has not applied the file"
+        )
+        evidence.extend(p.evidence() for p in not_applied)
+    if added:
+        words = " ".join(p.text for p in added)
+        parts.append(f'the boot entries already have "{words}" and /proc/cmdline does not')
+        evidence.extend(
+            p.evidence(f" (the next boot's entry{f', via ${p.variable}' if p.variable else ''})")
+            for p in added
+        )
+    if removed:
+        words = " ".join(p.text for p in removed)
+        parts.append(f'the boot entries no longer have "{words}" and /proc/cmdline still does')
+        for e in entries.next_evidence:
+            shown = e
+            if (e.source.endswith(".conf") and e.text.startswith("options")) or (
+                e.source == GRUBENV and e.text.startswith("kernelopts=")
+            ):
+                shown = Evidence(e.source, f'no "{words}" in: {e.text}', e.line)
+            if shown not in evidence:
+                evidence.append(shown)
+    evidence.append(cmdline.evidence)
+    hides = f"; the kernel lacks {', '.join(hidden)} until then" if hidden else ""
+    commands: tuple[str, ...] = ()
+    if not_applied:
+        commands = (grubby_command("args", " ".join(p.text for p in not_applied)),)
+        summary = f"run `{commands[0]}`, then reboot"
+        title = f"{target.path} has cgroup parameters the boot entries do not have"
+    else:
+        summary = "reboot: the boot entries already say it, grubby need not run again"
+        title = "the boot entries' cgroup parameters wait for a reboot"
+    return Issue(
+        title=title,
+        message=(
+            "; ".join(parts)
+            + f" ({entries.next_reason}): the node has not booted with them yet{hides}."
+        ),
+        evidence=tuple(dict.fromkeys(evidence)),
+        fix=FixHint(
+            summary=summary,
+            files=(target.path,) if not_applied else (),
+            reboot=True,
+            commands=commands,
+        ),
+        severity=_severity(hidden),
+        impact="until the reboot the kernel runs with the old parameters",
+    )
+
+
 def _pending_issue(
     facts: Facts, chain: BootChain, target: BootFile, missing: list[str]
 ) -> Issue | None:
     cmdline = facts.get(kernel_cmdline)
     if cmdline is None:
         return None
+    entries = facts.get(boot_entries) if chain.grubby else None
+    if entries is not None and entries.known:
+        return _entries_pending_issue(cmdline, target, entries, missing)
     booted = [p.text for p in cmdline.relevant]
     pending: list[PlacedParam] = []
     for p in target.read_params:

@@ -13,6 +13,11 @@ the file); ``facts/boot.py`` decides which file the boot loader reads.
   regeneration command (``grubby``, ``update-grub``, ``grub2-mkconfig``), live and with
   ``--apply`` only.
 - ``/etc/kernel/cmdline`` (kernel-install, UKIs).
+
+On RHEL 8+ the words outside ``/etc/default/grub`` come from the BLS entries as
+``controller_fix`` reads them (``facts.boot.boot_entries``): grubby runs only for words the
+next boot's entry holds; words it no longer holds (``plan.pending``) leave an empty edit, so
+the plan is the reboot and the instruction the advice gives, never grubby again.
 """
 
 from __future__ import annotations
