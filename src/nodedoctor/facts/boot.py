@@ -522,10 +522,11 @@ def _grub_default(facts: Facts) -> str | None:
 def boot_entries(facts: Facts) -> BootEntries | None:
     """The BLS entries in ``/boot/loader/entries`` (``None`` when the directory is absent).
 
-    Which entry boots next (GRUB with ``blscfg``, RHEL 8+): ``GRUB_DEFAULT=saved`` makes
-    grub.cfg boot grubenv's ``next_entry`` once if set, else its ``saved_entry``, an entry id
-    (the file name without ``.conf``: anaconda sets it so, rhinstaller/anaconda#1789/#1790;
-    grubby --set-default writes it). Without a usable ``saved_entry`` GRUB boots the first
+    Which entry boots next (GRUB with ``blscfg``, RHEL 8+): with ``GRUB_DEFAULT=saved`` (the
+    RHEL default) GRUB boots grubenv's ``next_entry`` once if set (``grub2-reboot``: "the
+    next reboot only"), else its ``saved_entry`` (``grub2-set-default``; Oracle Linux 8 "About
+    the GRUB 2 Bootloader"), an entry id: the file name without ``.conf``, as anaconda sets it
+    (rhinstaller/anaconda#1789/#1790). Without a usable ``saved_entry`` GRUB boots the first
     entry in blscfg's sort order (rhboot/grub2#2; rpm version comparison, Fedora grub2
     420527a "blscfg: sort everything with rpm package comparison", osbuild/osbuild#205),
     which this does not reproduce: the default is then unknown, and the next boot's
