@@ -561,3 +561,46 @@ def test_collect_bundles_the_entries_and_grubenv(tmp_path: Path) -> None:
         "/boot/loader/entries/3f2a9c1e7b5d4f6a8c0e2b4d6f8a1c3e-4.18.0-513.5.1.el8_9.x86_64.conf",
         "/boot/loader/entries/3f2a9c1e7b5d4f6a8c0e2b4d6f8a1c3e-4.18.0-477.27.1.el8_8.x86_64.conf",
     }
+
+
+def _grubenv(*lines: str) -> str:
+    body = "# GRUB Environment Block\n" + "".join(f"{ln}\n" for ln in lines)
+    return body + "#" * (1024 - len(body))
+
+
+OLD_ID = "0b1f7a3c5e9d4e2f8a6c1d3b5f7e9a2c-5.14.0-284.30.1.el9_2.x86_64"
+NEW_ID = "0b1f7a3c5e9d4e2f8a6c1d3b5f7e9a2c-5.14.0-362.24.1.el9_3.x86_64"
+
+
+@pytest.mark.parametrize(
+    ("env", "grub_default", "default", "known"),
+    [
+        # grub2-reboot: next_entry wins over saved_entry, for the next boot only
+        ((f"saved_entry={NEW_ID}", f"next_entry={OLD_ID}"), "saved", OLD_ID, True),
+        ((f"saved_entry={OLD_ID}",), "saved", OLD_ID, True),
+        # saved_entry names no entry (a removed kernel): the default cannot be told
+        (
+            ("saved_entry=0b1f7a3c5e9d4e2f8a6c1d3b5f7e9a2c-5.14.0-70.13.1.el9_0.x86_64",),
+            "saved",
+            None,
+            False,
+        ),
+        # GRUB_DEFAULT=0: GRUB's first entry in its own sort order, not reproduced here
+        ((f"saved_entry={OLD_ID}",), "0", None, False),
+    ],
+)
+def test_which_entry_boots_next(
+    tmp_path: Path, env: tuple[str, ...], grub_default: str, default: str | None, known: bool
+) -> None:
+    root = _copy(ROCKY9_HOLDS, tmp_path)
+    old = root / f"boot/loader/entries/{OLD_ID}.conf"
+    old.write_text(old.read_text().replace(" cgroup_disable=memory", ""))  # entries disagree
+    (root / "boot/grub2/grubenv").write_text(_grubenv(*env))
+    grub = root / "etc/default/grub"
+    grub.write_text(grub.read_text().replace("GRUB_DEFAULT=saved", f"GRUB_DEFAULT={grub_default}"))
+    entries = Facts(directory_root(str(root))).get(boot_entries)
+    assert entries is not None
+    assert (entries.default.id if entries.default else None) == default
+    assert entries.known is known
+    if default == OLD_ID:
+        assert entries.next_relevant == ()
