@@ -49,6 +49,8 @@ ALWAYS: tuple[str, ...] = (
     "/usr/lib/os-release",
     "/etc/hostname",
     "/etc/default/grub",
+    "/boot/loader/entries/*.conf",  # RHEL 8+ BLS entries: the next boot's command line
+    "/boot/grub2/grubenv",  # RHEL 8's $kernelopts, saved_entry
     "/etc/kernel/cmdline",
     "/boot/cmdline.txt",
     "/boot/firmware/cmdline.txt",
