@@ -43,6 +43,7 @@ NOT_FOR_A_CHECK = (
     "nodedoctor.cli.clean",
     "nodedoctor.cli.rules_cmd",
     "nodedoctor.rules.symptoms",
+    "nodedoctor.parsers.bls",  # only where /boot/loader/entries exists (RHEL 8+)
     "nodedoctor.buildinfo",  # --version only
     "nodedoctor.sources.commands",  # an offline root runs no command
     "subprocess",

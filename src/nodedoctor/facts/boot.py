@@ -51,19 +51,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from nodedoctor._record import field, record
 from nodedoctor.facts import Facts
 from nodedoctor.facts.mounts import mount_table
 from nodedoctor.facts.system import board, os_release
 from nodedoctor.model import Evidence
-from nodedoctor.parsers.bls import (
-    BlsEntry,
-    EnvVar,
-    expand_variables,
-    parse_bls_entry,
-    parse_grubenv,
-)
 from nodedoctor.parsers.cmdline import (
     GrubDefault,
     Param,
@@ -72,6 +66,9 @@ from nodedoctor.parsers.cmdline import (
     parse_cmdline_file,
     parse_default_grub,
 )
+
+if TYPE_CHECKING:  # the BLS parser is imported where /boot/loader/entries exists
+    from nodedoctor.parsers.bls import BlsEntry, EnvVar
 
 PROC_CMDLINE = "/proc/cmdline"
 RPI_FIRMWARE_CMDLINE = "/boot/firmware/cmdline.txt"
@@ -488,6 +485,8 @@ class BootEntries:
 def _entry_params(
     entry: BlsEntry, path: str, env: dict[str, EnvVar]
 ) -> tuple[list[PlacedParam], tuple[str, ...]]:
+    from nodedoctor.parsers.bls import expand_variables
+
     values = {k: v.value for k, v in env.items()}
     params: list[PlacedParam] = []
     unresolved: list[str] = []
@@ -539,6 +538,8 @@ def boot_entries(facts: Facts) -> BootEntries | None:
     still set them, which this does not read."""
     if not facts.root.is_dir(BLS_ENTRIES):
         return None
+    from nodedoctor.parsers.bls import parse_bls_entry, parse_grubenv
+
     env: dict[str, EnvVar] = {}
     env_ev: dict[str, Evidence] = {}
     env_problem = False
