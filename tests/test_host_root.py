@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,18 +40,26 @@ print(json.dumps({"source": table.source, "points": [m.mount_point for m in tabl
 """
 
 
-def test_host_proc_reads_pid1_mount_table(tmp_path: Path) -> None:
-    root = tmp_path / "host"
+def _with_host_proc(root: Path, program: str, *args: str) -> dict[str, Any]:
+    """Run Python ``program`` with ``root`` (and ``args``) in a private mount namespace where
+    this machine's ``/proc`` is bind-mounted at ``root/proc``; its JSON output."""
     (root / "proc").mkdir(parents=True)
-    script = f'mount --bind /proc "{root}/proc" && exec "{sys.executable}" -c "$0" "{root}"'
+    quoted = " ".join(f'"{a}"' for a in (root, *args))
+    script = f'mount --bind /proc "{root}/proc" && exec "{sys.executable}" -c "$0" {quoted}'
     out = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, PROBE],
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, program],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,
         check=True,
     )
-    got = json.loads(out.stdout)
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def test_host_proc_reads_pid1_mount_table(tmp_path: Path) -> None:
+    root = tmp_path / "host"
+    got = _with_host_proc(root, PROBE)
     assert got["source"] == "/proc/1/mountinfo"
     # PID 1 is outside the namespace: the bind mount made in it is not in its table.
     assert f"{root}/proc" not in got["points"]
@@ -79,20 +88,7 @@ with open_bundle(result.path) as bundle:
 def test_a_bundle_of_a_host_root_replays_the_hosts_mount_table(tmp_path: Path) -> None:
     """Collected from ``--root /host`` (a hostPID pod's view), the bundle keeps PID 1's
     table, not the collector's own, and its replay reads the host's mounts."""
-    root = tmp_path / "host"
-    (root / "proc").mkdir(parents=True)
-    bundle = tmp_path / "host.tar.gz"
-    script = (
-        f'mount --bind /proc "{root}/proc" && exec "{sys.executable}" -c "$0" "{root}" "{bundle}"'
-    )
-    out = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, COLLECT],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    got = json.loads(out.stdout)
+    got = _with_host_proc(tmp_path / "host", COLLECT, str(tmp_path / "host.tar.gz"))
     assert got["direct"][0] == "/proc/1/mountinfo"
     assert got["replayed"] == got["direct"]
     assert got["self_in_bundle"] is False
