@@ -28,26 +28,27 @@ def select_rules(
     return chosen
 
 
+def _crashed(what: str, exc: Exception, consequence: str) -> Finding:
+    """The ``internal-error`` finding for ``what`` raising ``exc``."""
+    import traceback  # only when something crashed: start-up cost
+
+    where = traceback.extract_tb(exc.__traceback__)[-1]
+    return Finding(
+        rule=INTERNAL_ERROR.id,
+        severity=INTERNAL_ERROR.severity,
+        title=f"{what} crashed: {type(exc).__name__}",
+        message=f"{what} raised {type(exc).__name__}: {exc}; {consequence}",
+        evidence=(Evidence(f"{where.filename}:{where.lineno}", f"{type(exc).__name__}: {exc}"),),
+    )
+
+
 def _evaluate(rule: Rule, facts: Facts) -> tuple[list[Finding], Skipped | None]:
     try:
         issues = list(rule.check(facts))
     except SkipRuleError as skip:
         return [], Skipped(rule.id, skip.reason)
     except Exception as exc:
-        import traceback  # only when a rule crashed: start-up cost
-
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        return [
-            Finding(
-                rule=INTERNAL_ERROR.id,
-                severity=INTERNAL_ERROR.severity,
-                title=f"rule {rule.id} crashed: {type(exc).__name__}",
-                message=f"{rule.id} raised {type(exc).__name__}: {exc}; its verdict is unknown",
-                evidence=(
-                    Evidence(f"{where.filename}:{where.lineno}", f"{type(exc).__name__}: {exc}"),
-                ),
-            )
-        ], None
+        return [_crashed(f"rule {rule.id}", exc, "its verdict is unknown")], None
     findings = [
         Finding(
             rule=rule.id,
@@ -99,7 +100,10 @@ def _run(facts: Facts, rules: Sequence[Rule], summary: bool) -> Report:
         # family that does not need them never loads.
         from nodedoctor.facts.summary import node_summary
 
-        node = node_summary(facts)
+        try:
+            node = node_summary(facts)
+        except Exception as exc:
+            findings.append(_crashed("the node summary", exc, "the report's node block is empty"))
     if any(r.id == PARSE_ERROR.id for r in rules):
         # Last, so it sees every problem the other rules' facts ran into.
         parse_findings, _ = _evaluate(PARSE_ERROR, facts)

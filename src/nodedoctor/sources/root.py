@@ -75,6 +75,8 @@ class Root:
         """
         if not path.startswith("/"):
             raise UnsafePathError(f"{path!r}: node paths are absolute")
+        if "\x00" in path:  # a path read from a node's file (a unit's EnvironmentFile=)
+            raise UnsafePathError(f"{path!r}: a NUL byte is not allowed in a node path")
         parts = [p for p in path.split("/") if p not in ("", ".")]
         if ".." in parts:
             raise UnsafePathError(f"{path!r}: '..' is not allowed in a node path")
