@@ -8,6 +8,7 @@ does (this machine has no grubby and must not touch its own boot files)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from nodedoctor.engine import run as check
 from nodedoctor.facts import Facts
 from nodedoctor.fix import engine, journal
 from nodedoctor.fix.fixers import build_plan
+from nodedoctor.fix.fsops import RefusedError
 from nodedoctor.fix.plan import Command, Plan
 from nodedoctor.rules import all_rules
 from nodedoctor.sources.root import Root
@@ -113,3 +115,76 @@ def test_an_offline_root_journals_no_command_files(tmp_path: Path) -> None:
 )
 def test_what_each_command_rewrites(argv: tuple[str, ...], touches: tuple[str, ...]) -> None:
     assert Command(argv, "r", "why").touches == touches
+
+
+def test_rollback_leaves_a_file_the_apply_did_not_change(tmp_path: Path) -> None:
+    """grubenv is journaled in case grubby rewrites it; when it did not, a later change (a
+    kernel update's saved_entry) neither blocks the rollback nor is undone by it."""
+    root = tmp_path / "node"
+    shutil.copytree(CASE, root)
+    grubenv = root / "boot/grub2/grubenv"
+    grubenv.parent.mkdir(parents=True)
+    grubenv.write_text("# GRUB Environment Block\nsaved_entry=old\n")
+    live, plan = _plan(root)
+    result = engine.apply(live, plan, runner=_fake_grubby(root, []))
+    grubenv.write_text("# GRUB Environment Block\nsaved_entry=new-kernel\n")
+    undone = engine.rollback(live, journal.find(live, result.journal_id))
+    assert not undone.refused, undone.changed_since
+    assert "/boot/grub2/grubenv" in undone.unchanged
+    assert "saved_entry=new-kernel" in grubenv.read_text()
+    (bls,) = (root / ENTRIES).glob("*.conf")
+    assert "cgroup_disable=memory" in bls.read_text()  # grubby's edit is undone
+
+
+def test_an_apply_stopped_while_grubby_ran_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "node"
+    shutil.copytree(CASE, root)
+    before = snapshot(root)
+    live, plan = _plan(root)
+
+    def killed(self: journal.Entry, root: Root, paths: set[str]) -> None:
+        raise SystemExit(137)  # as if the process died before settling
+
+    monkeypatch.setattr(journal.Entry, "settle", killed)
+    with pytest.raises(SystemExit):
+        engine.apply(live, plan, runner=_fake_grubby(root, []))
+    monkeypatch.undo()
+    (entry,) = journal.entries(live)
+    assert entry.state == "commands-running"
+    undone = engine.rollback(live, entry)
+    assert undone.refused
+    reasons = dict(undone.changed_since)
+    (bls,) = (root / ENTRIES).glob("*.conf")
+    assert "stopped while a command" in reasons[f"/{ENTRIES}/{bls.name}"]
+    forced = engine.rollback(live, entry, force=True)
+    assert not forced.refused
+    assert snapshot(root) == before
+
+
+def test_a_file_grubby_would_rewrite_that_cannot_be_journaled_refuses_first(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "node"
+    shutil.copytree(CASE, root)
+    os.mkfifo(root / ENTRIES / "stray.conf")
+    before = snapshot(root)
+    live, plan = _plan(root)
+    ran: list[tuple[str, ...]] = []
+    with pytest.raises(RefusedError, match="not a regular file"):
+        engine.apply(live, plan, runner=_fake_grubby(root, ran))
+    assert ran == []
+    assert snapshot(root) == before
+    assert journal.entries(live) == []
+
+
+def test_a_second_rollback_of_the_same_apply_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "node"
+    shutil.copytree(CASE, root)
+    live, plan = _plan(root)
+    result = engine.apply(live, plan, runner=_fake_grubby(root, []))
+    entry = journal.find(live, result.journal_id)
+    engine.rollback(live, entry)
+    with pytest.raises(journal.JournalError, match="already rolled back"):
+        engine.rollback(live, entry)  # the entry found before the first one ran

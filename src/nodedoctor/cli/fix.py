@@ -140,7 +140,10 @@ def run_rollback(args: argparse.Namespace) -> int:
         entry = journal.find(root, args.journal_id)
     except journal.JournalError as exc:
         raise UsageError(str(exc)) from None
-    result = engine.rollback(root, entry, force=args.force)
+    try:
+        result = engine.rollback(root, entry, force=args.force)
+    except journal.JournalError as exc:
+        raise UsageError(str(exc)) from None
     _emit(args, render.rollback_text(result), render.rollback_json(result))
     return EXIT_FINDINGS if result.refused else EXIT_OK
 

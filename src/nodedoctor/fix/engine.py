@@ -187,13 +187,15 @@ def apply(
 ) -> ApplyResult:
     """Apply ``plan`` to ``root``. Raises :class:`fsops.RefusedError` (nothing written)
     when a step fails its preflight."""
-    journaled = root.live and any(c.touches for c in plan.commands)
-    if not plan.steps and not journaled:
+    touched = _touched_files(root, list(plan.commands)) if root.live else []
+    if not plan.steps and not touched:
         result = ApplyResult(journal_id=None)
         _run_after(root, plan, result, None, restart=restart, runner=runner)
         return result
     for step in plan.steps:  # refuse before anything (even the journal) is written
         preflight(root, step)
+    for path in touched:  # what a command will rewrite must be journaled: readable now
+        fsops.read_state(fsops.host_path(root, path))
     _check_journal_writable(root)
     with journal.locked(root):
         result, entry = _apply_steps(root, plan)  # checks every step again, under the lock
@@ -288,12 +290,17 @@ def _run_after(
     if touched:
         # What grubby or grub-mkconfig rewrite is journaled like an edit: rollback restores
         # the boot entries and generated configs byte for byte, with the edited files.
-        if entry is None:
-            entry = journal.begin(root, list(plan.addressed), [])
-            entry.state = "applied"
-            result.journal_id = entry.id
-        known = {f.target for f in entry.files} | {f.path for f in entry.files}
-        entry.record(root, [p for p in touched if p not in known])
+        try:
+            if entry is None:
+                entry = journal.begin(root, list(plan.addressed), [])
+                result.journal_id = entry.id
+            known = {f.target for f in entry.files} | {f.path for f in entry.files}
+            entry.record(root, [p for p in touched if p not in known])
+        except (OSError, fsops.RefusedError) as exc:
+            # The edits are written already: say so, and how to undo them.
+            raise ApplyError(
+                result.journal_id or "?", list(result.written), touched[0], exc
+            ) from exc
     try:
         for c in commands:
             result.commands.append(runner(c.argv))
@@ -314,7 +321,15 @@ def _touched_files(root: Root, commands: list[Command]) -> list[str]:
         for pattern in c.touches:
             directory, name = pattern.rsplit("/", 1)
             paths = root.glob(directory, name) if "*" in name else [pattern]
-            out.extend(p for p in paths if p not in out and root.exists(p))
+            # GRUB's blscfg skips hidden entries; a directory is no file to journal.
+            out.extend(
+                p
+                for p in paths
+                if p not in out
+                and not p.rsplit("/", 1)[-1].startswith(".")
+                and root.exists(p)
+                and not root.is_dir(p)
+            )
     return out
 
 
@@ -333,6 +348,10 @@ class RollbackResult:
 def rollback(root: Root, entry: journal.Entry, *, force: bool = False) -> RollbackResult:
     """Restore every file of ``entry`` byte for byte (and remove files it created)."""
     with journal.locked(root):
+        # Read again under the lock: another rollback may have run since it was found.
+        entry = journal.load(entry.directory)
+        if entry.state == "rolled-back":
+            raise journal.JournalError(f"{entry.id} is already rolled back")
         return _rollback(root, entry, force)
 
 
@@ -340,13 +359,24 @@ def _rollback(root: Root, entry: journal.Entry, force: bool) -> RollbackResult:
     result = RollbackResult(entry.id)
     actions: list[tuple[journal.JournalFile, str, fsops.FileState]] = []
     for f in entry.files:
+        if f.sha256_after == f.sha256_before:
+            # A file a command could have rewritten but did not: not this apply's to undo
+            # (a kernel update may have changed it since, and that stays).
+            result.unchanged.append(f.path)
+            continue
         host = fsops.host_path(root, f.target)
         state = fsops.read_state(host)
         current = sha256(state.data)
         actions.append((f, host, state))
         if current == f.sha256_before:
             continue
-        if current != f.sha256_after:
+        if f.sha256_after == journal.PENDING:
+            why = (
+                "the apply stopped while a command was rewriting it; what the command left "
+                "cannot be told from a later change"
+            )
+            result.changed_since.append((f.path, why))
+        elif current != f.sha256_after:
             why = "removed since the apply" if not state.exists else "changed since the apply"
             result.changed_since.append((f.path, why))
     if result.changed_since and not force:

@@ -9,9 +9,10 @@ Layout (live under ``/var/lib/nodedoctor/journal/``, offline under the root's ow
     <id>/manifest.json   schema, id, time, state, rules, files[], created_dirs[]
     <id>/files/<n>       the original bytes of files[n] (absent for created files)
 
-``state`` is ``prepared`` (written before the first file), ``applied`` (every file
-written) or ``rolled-back``. A crash between ``prepared`` and ``applied`` leaves each file
-wholly old or wholly new; rollback handles both.
+``state`` is ``prepared`` (written before the first file), ``commands-running`` (the files
+a command rewrites are recorded and the command runs), ``applied`` (every file written,
+every command settled) or ``rolled-back``. A crash between ``prepared`` and ``applied``
+leaves each file wholly old or wholly new; rollback handles both.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ from nodedoctor.sources.root import Root
 
 JOURNAL_DIR = "/var/lib/nodedoctor/journal"
 SCHEMA = "nodedoctor/journal/v1"
+#: ``sha256_after`` of a file a command was rewriting when the apply stopped: what the
+#: command left is not known (``settle`` never ran).
+PENDING = "pending"
 
 
 class JournalError(Exception):
@@ -136,7 +140,7 @@ class Entry:
                     target=path,
                     existed=True,
                     sha256_before=sha256(state.data),
-                    sha256_after=sha256(state.data) or "",
+                    sha256_after=PENDING,
                     mode=state.mode,
                     uid=state.uid,
                     gid=state.gid,
@@ -145,6 +149,9 @@ class Entry:
                 )
             )
         fsops.fsync_dir(os.path.join(self.directory, "files"))
+        # Until settle(): an apply killed while a command runs is told apart from a file
+        # that someone changed after the apply.
+        self.state = "commands-running"
         self.save()
 
     def settle(self, root: Root, paths: set[str]) -> None:
@@ -153,6 +160,7 @@ class Entry:
             if f.target in paths or f.path in paths:
                 state = fsops.read_state(fsops.host_path(root, f.target))
                 self.files[i] = replace(f, sha256_after=sha256(state.data) or "")
+        self.state = "applied"
         self.save()
 
     def save(self) -> None:
