@@ -68,9 +68,9 @@ def _wrap(label: str, text: str, width: int = 100) -> list[str]:
 
 def _finding(f: Finding, color: bool) -> list[str]:
     sev = f.severity.value.upper()
-    head = f"{sev:<7}{f.rule}   {f.title}"
+    head = f"{sev:<9}{f.rule}   {f.title}"
     if color:
-        head = f"{_COLORS[f.severity]}{sev:<7}{_RESET}{f.rule}   {f.title}"
+        head = f"{_COLORS[f.severity]}{sev:<9}{_RESET}{f.rule}   {f.title}"
     lines = [head]
     lines += _wrap("", f.message)
     for i, ev in enumerate(f.evidence):
