@@ -526,7 +526,16 @@ def test_grub_file_not_applied_to_the_entries_names_grubby_with_the_words(tmp_pa
     assert "the boot entries do not have it" in f.message
 
 
-@pytest.mark.parametrize("root", [ROCKY9_PENDING, ROCKY9_HOLDS, RHEL8_HOLDS, RHEL8_PENDING])
+@pytest.mark.parametrize(
+    "root",
+    [
+        ROCKY9_PENDING,
+        ROCKY9_HOLDS,
+        RHEL8_HOLDS,
+        RHEL8_PENDING,
+        CASES / "cgroup-controller-disabled/bad-rocky9-entries-disable-memory-hugetlb/root",
+    ],
+)
 def test_advice_and_plan_agree_on_the_entries_cases(root: Path) -> None:
     """The fixer carries out controller_fix: files, commands and reboot as the advice says;
     a pending reboot is a reboot and an instruction, never a grubby run."""
@@ -604,3 +613,173 @@ def test_which_entry_boots_next(
     assert entries.known is known
     if default == OLD_ID:
         assert entries.next_relevant == ()
+
+
+# -- the next boot's verdict, not the running word's text; entries GRUB reads otherwise ------
+
+HUGETLB = CASES / "cgroup-controller-disabled/bad-rocky9-entries-disable-memory-hugetlb/root"
+SECOND_OPTIONS = CASES / "boot-cmdline-ignored/good-rocky9-second-options-line/root"
+
+
+def test_an_entry_that_still_disables_with_another_word_gets_grubby_not_a_reboot() -> None:
+    """/proc/cmdline says cgroup_disable=memory, the next boot's entry
+    cgroup_disable=memory,hugetlb: memory stays off after a reboot, so its exact word goes
+    to grubby --remove-args (comparing the text alone said "reboot, grubby need not run")."""
+    plan = Facts(directory_root(str(HUGETLB))).get(controller_fix)
+    assert plan.pending == ()
+    assert [(p.text, p.source, p.line) for p in plan.elsewhere] == [
+        ("cgroup_disable=memory,hugetlb", NEW_ENTRY, 5)
+    ]
+    assert plan.elsewhere_commands == (
+        'grubby --update-kernel=ALL --remove-args="cgroup_disable=memory,hugetlb"',
+    )
+    disabled = _finding(HUGETLB, "cgroup-controller-disabled")
+    assert disabled.fix is not None
+    assert disabled.fix.commands == plan.elsewhere_commands
+    assert "need not run again" not in disabled.fix.summary
+    assert '"cgroup_disable=memory,hugetlb"' in disabled.fix.summary
+    ignored = _finding(HUGETLB, "boot-cmdline-ignored")
+    assert ignored.fix is not None
+    assert "no longer have" not in ignored.message
+    assert "the next boot turns hugetlb off" in ignored.message
+    assert "need not run again" not in ignored.fix.summary
+    assert "memory stays off" in ignored.fix.summary
+
+
+def test_the_same_verdict_written_otherwise_is_no_pending_change(tmp_path: Path) -> None:
+    """Running cgroup_disable=memory,hugetlb, next cgroup_disable=hugetlb
+    cgroup_disable=memory: nothing changes at the reboot; memory stays off (grubby)."""
+    root = _copy(HUGETLB, tmp_path)
+    (root / "proc/cmdline").write_text(
+        (root / "proc/cmdline")
+        .read_text()
+        .replace("cgroup_disable=memory", "cgroup_disable=memory,hugetlb")
+    )
+    for entry in (root / "boot/loader/entries").iterdir():
+        entry.write_text(
+            entry.read_text().replace(
+                "cgroup_disable=memory,hugetlb", "cgroup_disable=hugetlb cgroup_disable=memory"
+            )
+        )
+    report = check_root(root)
+    assert {f.rule for f in report.findings} == {"cgroup-controller-disabled"}
+    (f,) = report.findings
+    assert f.fix is not None
+    assert f.fix.commands == ('grubby --update-kernel=ALL --remove-args="cgroup_disable=memory"',)
+
+
+@pytest.mark.parametrize(
+    ("words", "controller", "no_v1", "kept"),
+    [
+        ("cgroup_disable=memory,hugetlb", "memory", False, ["cgroup_disable=memory,hugetlb"]),
+        ("cgroup_disable=memory cgroup_enable=memory", "memory", False, []),
+        (
+            "cgroup_disable=memory quiet cgroup_disable=memory,hugetlb",
+            "memory",
+            False,
+            ["cgroup_disable=memory", "cgroup_disable=memory,hugetlb"],
+        ),
+        ("cgroup_memory=0", "memory", False, ["cgroup_memory=0"]),
+        ("cgroup_disable=hugetlb", "memory", False, []),
+        ("cgroup_no_v1=memory", "memory", True, ["cgroup_no_v1=memory"]),
+        ("cgroup_no_v1=all", "memory", True, ["cgroup_no_v1=all"]),
+        ("cgroup_no_v1=net_cls", "memory", True, []),
+    ],
+)
+def test_keeping_off_folds_the_next_boots_words(
+    words: str, controller: str, no_v1: bool, kept: list[str]
+) -> None:
+    from nodedoctor.facts.boot import BootEntries
+
+    entries = BootEntries((), None, tuple(_params(words)), "test")
+    assert [p.text for p in entries.keeping_off(controller, no_v1=no_v1)] == kept
+
+
+def test_cgroup_no_v1_all_running_and_memory_in_the_entry_is_grubby(tmp_path: Path) -> None:
+    """A v1 host booted with cgroup_no_v1=all whose entry now says cgroup_no_v1=memory:
+    memory stays off v1 after a reboot, so the entry's word is removed with grubby."""
+    cmdline = "BOOT_IMAGE=(hd0,gpt2)/vmlinuz root=/dev/vda3 ro"
+    entry = (
+        "title Rocky\nversion 4.18.0\nlinux /vmlinuz-4.18.0\n"
+        "options root=/dev/vda3 ro cgroup_no_v1=memory\n"
+    )
+    files = {
+        "etc/os-release": 'ID="rocky"\nID_LIKE="rhel centos fedora"\n',
+        "etc/default/grub": 'GRUB_DEFAULT=saved\nGRUB_CMDLINE_LINUX="rhgb quiet"\n',
+        "boot/loader/entries/abc-4.18.0.conf": entry,
+        "proc/cmdline": f"{cmdline} cgroup_no_v1=all\n",
+        "proc/cgroups": (
+            "#subsys_name\thierarchy\tnum_cgroups\tenabled\n"
+            "cpuset\t2\t1\t1\ncpu\t3\t1\t1\ncpuacct\t3\t1\t1\nmemory\t0\t1\t1\npids\t4\t1\t1\n"
+        ),
+        "proc/self/mountinfo": (
+            "23 20 0:20 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:4 - tmpfs tmpfs ro\n"
+            "25 23 0:22 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:8 - cgroup cgroup "
+            "rw,cpu,cpuacct\n"
+            "26 23 0:23 / /sys/fs/cgroup/cpuset rw,nosuid shared:9 - cgroup cgroup rw,cpuset\n"
+            "27 23 0:24 / /sys/fs/cgroup/pids rw,nosuid shared:10 - cgroup cgroup rw,pids\n"
+        ),
+    }
+    facts = _facts(tmp_path, files)
+    an = facts.get(controller_analysis)
+    assert [s.name for s in an.missing()] == ["memory"]
+    assert an.statuses["memory"].cause is Cause.NO_V1
+    plan = facts.get(controller_fix)
+    assert plan.pending == ()
+    assert [p.text for p in plan.elsewhere] == ["cgroup_no_v1=memory"]
+    assert plan.elsewhere_commands == (
+        'grubby --update-kernel=ALL --remove-args="cgroup_no_v1=memory"',
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "why"),
+    [
+        # rhboot/grub2 create_entry_bls_config: bls_get_val gives the first options line only
+        ("options root=/dev/vda3 ro\noptions cgroup_disable=memory\n", "2 options lines"),
+        # no options line: GRUB uses $default_kernelopts (grub.cfg)
+        ("", "no options line"),
+        # expand_val knows $name only
+        ("options ${kernelopts} cgroup_disable=memory\n", "uses ${kernelopts}"),
+    ],
+)
+def test_entries_grub_reads_otherwise_than_the_spec_are_unknown(
+    tmp_path: Path, options: str, why: str
+) -> None:
+    root = _copy(HUGETLB, tmp_path)
+    for entry in (root / "boot/loader/entries").iterdir():
+        head = "".join(ln + "\n" for ln in entry.read_text().splitlines() if "options" not in ln)
+        entry.write_text(head + options)
+    facts = Facts(directory_root(str(root)))
+    entries = facts.get(boot_entries)
+    assert entries is not None
+    assert not entries.known
+    assert why in entries.next_reason
+    assert all(e.unknown and e.params == () for e in entries.entries)
+    plan = facts.get(controller_fix)
+    # Nothing inferred from them: the /proc/cmdline word, assumed to be in the entries.
+    assert plan.entries is None
+    assert [p.source for p in plan.elsewhere] == ["/proc/cmdline"]
+
+
+def test_a_second_options_line_on_a_healthy_node_is_no_warning() -> None:
+    entries = Facts(directory_root(str(SECOND_OPTIONS))).get(boot_entries)
+    assert entries is not None
+    assert not entries.known
+    assert "GRUB's blscfg uses only the first" in entries.next_reason
+    assert check_root(SECOND_OPTIONS).findings == ()
+
+
+def test_dot_files_in_the_entries_directory_are_not_entries(tmp_path: Path) -> None:
+    """GRUB's blscfg read_entry skips names starting with '.' (an editor's or rpm's
+    leftover): it does not make the entries unknown nor disagree."""
+    root = _copy(HUGETLB, tmp_path)
+    (root / f"boot/loader/entries/.{OLD_ID}.conf").write_text(
+        "title x\nlinux /vmlinuz\noptions root=/dev/vda3\n"
+    )
+    (root / "boot/loader/entries/.broken.conf").write_text("options=quiet\n")
+    entries = Facts(directory_root(str(root))).get(boot_entries)
+    assert entries is not None
+    assert entries.known
+    assert len(entries.entries) == 2
+    assert all(not e.id.startswith(".") for e in entries.entries)

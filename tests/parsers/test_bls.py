@@ -7,7 +7,12 @@ from __future__ import annotations
 import pytest
 
 from nodedoctor.parsers import ParseError
-from nodedoctor.parsers.bls import expand_variables, parse_bls_entry, parse_grubenv
+from nodedoctor.parsers.bls import (
+    braced_variables,
+    expand_variables,
+    parse_bls_entry,
+    parse_grubenv,
+)
 from nodedoctor.parsers.cmdline import parse_cmdline
 
 # As kernel-install/grubby write it on Rocky/RHEL 9 (the layout of tests/fix/cases/rocky9-*).
@@ -129,6 +134,12 @@ def test_malformed_grubenv_names_its_line(text: str, line: int, message: str) ->
     assert message in str(err.value)
 
 
-def test_expand_braces_and_unknown_names() -> None:
-    assert expand_variables("${kernelopts} x", {"kernelopts": "ro"}) == ("ro x", ())
+def test_only_dollar_name_is_expanded_as_grub_expand_val_does() -> None:
+    """rhboot/grub2 blscfg.c/blsuki.c ``expand_val``: ``$`` then letters, digits and ``_``;
+    ``${name}`` is not a reference to it (facts/boot.py leaves such an entry unknown)."""
+    assert expand_variables("$kernelopts x", {"kernelopts": "ro"}) == ("ro x", ())
+    assert expand_variables("${kernelopts} x", {"kernelopts": "ro"}) == ("${kernelopts} x", ())
+    assert expand_variables("$tuned_params2,x", {"tuned_params2": "a"}) == ("a,x", ())
+    assert braced_variables("$kernelopts ${tuned_params}") == ("${tuned_params}",)
+    assert braced_variables("$kernelopts $tuned_params") == ()
     assert expand_variables("$a $b $a", {}) == ("  ", ("a", "b"))

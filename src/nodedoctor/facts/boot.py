@@ -27,8 +27,10 @@ boot entries: ``grubby --update-kernel=ALL --remove-args=...``).
 ``/boot/grub2/grubenv`` (parsers/bls.py): each entry's parameters (``$kernelopts`` expanded,
 every word placed at its file and line), the default entry (grubenv ``saved_entry``) and the
 next boot's parameters, or why they cannot be told. ``controller_fix`` takes ``elsewhere``
-from them when they are known (and plans grubby only for words they hold); words the running
-kernel has that they no longer hold are ``pending`` (a reboot, not grubby).
+from them when they are known: the words that keep a controller off at the next boot
+(``BootEntries.keeping_off``, the same verdict as for /proc/cmdline, as the entry writes them),
+and plans grubby only for those; a disabling word of the running kernel whose controller the
+next boot turns on is ``pending`` (a reboot, not grubby).
 
 ``plan_cmdline_edit(chain, enable=[...], v1=...)`` turns "these controllers must be on" into a
 :class:`CmdlineEdit`: ``path``, ``kind``, ``line``/``variable`` to edit, ``add`` (tokens to
@@ -442,6 +444,10 @@ class BootEntry:
     options: tuple[Evidence, ...]
     #: Variables the options use that grubenv does not define (expanded to nothing).
     unresolved: tuple[str, ...] = ()
+    #: Why the command line GRUB gives this entry is not inferred (``params`` is then
+    #: empty): several ``options`` lines, none, or a ``${name}`` reference, where RHEL's
+    #: GRUB and the Boot Loader Specification disagree; empty when it is known.
+    unknown: str = ""
 
     @property
     def relevant(self) -> tuple[PlacedParam, ...]:
@@ -481,19 +487,76 @@ class BootEntries:
         """The next boot's parameter written ``text``, or ``None``."""
         return next((p for p in self.next_params or () if p.text == text), None)
 
+    def keeping_off(self, controller: str, *, no_v1: bool = False) -> tuple[PlacedParam, ...]:
+        """The next boot's words that keep ``controller`` off, decided as for /proc/cmdline
+        (:func:`controller_verdict`, :func:`no_v1_token`), not by the running word's text:
+        when the last word about it disables it, every disabling word about it (removing
+        them all turns it on); with ``no_v1``, every ``cgroup_no_v1=`` naming it or
+        ``all``. Empty when the next boot does not keep it off (or is unknown)."""
+        params = self.next_params or ()
+        if no_v1:
+            return tuple(
+                p
+                for p in params
+                if p.key == "cgroup_no_v1" and (controller in p.values or "all" in p.values)
+            )
+        verdict = controller_verdict(params, controller)
+        if verdict.enabled is not False:
+            return ()
+        return tuple(
+            p
+            for p in verdict.tokens
+            if p.key == "cgroup_disable" or (p.key == "cgroup_memory" and p.value == "0")
+        )
+
+
+def _unknown_params(entry: BlsEntry, path: str) -> str:
+    """Why the command line RHEL's GRUB gives ``entry`` is not inferred, or ``""``.
+
+    rhboot/grub2 grub-core/commands/blscfg.c (blsuki.c since 2.12) ``create_entry_bls_config``
+    reads ``options = expand_val (bls_get_val (entry, "options", NULL))``: the first
+    ``options`` line only, where the Boot Loader Specification combines all of them; with
+    none, ``expand_val (grub_env_get ("default_kernelopts"))``, a variable grub.cfg sets
+    (not read here); and ``expand_val`` expands only ``$name``, not ``${name}``. A loader
+    that follows the specification (systemd-boot) reads such an entry differently, so
+    nothing is inferred from it."""
+    from nodedoctor.parsers.bls import braced_variables
+
+    options = entry.options
+    if not options:
+        return (
+            f"{path} has no options line (GRUB's blscfg then uses $default_kernelopts from "
+            "grub.cfg, which is not read here)"
+        )
+    if len(options) > 1:
+        lines = ", ".join(str(o.line) for o in options)
+        return (
+            f"{path} has {len(options)} options lines ({lines}): GRUB's blscfg uses only the "
+            "first, the Boot Loader Specification combines them"
+        )
+    braced = braced_variables(options[0].value)
+    if braced:
+        return (
+            f"{path} uses {braced[0]} (line {options[0].line}), which GRUB's blscfg does not "
+            "expand (it knows $name only)"
+        )
+    return ""
+
 
 def _entry_params(
     entry: BlsEntry, path: str, env: dict[str, EnvVar]
 ) -> tuple[list[PlacedParam], tuple[str, ...]]:
+    """The parameters of the entry's first (only) ``options`` line, ``$name`` expanded from
+    grubenv, and the names grubenv does not define (see :func:`_unknown_params`)."""
     from nodedoctor.parsers.bls import expand_variables
 
     values = {k: v.value for k, v in env.items()}
     params: list[PlacedParam] = []
     unresolved: list[str] = []
-    for ln in entry.options:
+    for ln in entry.options[:1]:
         for token in parse_cmdline(ln.value):
-            name = token.text[1:].strip("{}") if token.text.startswith("$") else ""
-            if name and token.text in (f"${name}", f"${{{name}}}") and name in env:
+            name = token.text[1:] if token.text.startswith("$") else ""
+            if name and name in env:
                 var = env[name]
                 found = parse_cmdline(var.value)
                 params.extend(
@@ -531,6 +594,13 @@ def boot_entries(facts: Facts) -> BootEntries | None:
     which this does not reproduce: the default is then unknown, and the next boot's
     parameters are only known when every entry has the same cgroup parameters.
 
+    What GRUB gives an entry (rhboot/grub2 blscfg.c/blsuki.c ``create_entry_bls_config``,
+    ``bls_get_val``, ``expand_val``, ``read_entry``): files whose names start with ``.`` are
+    skipped; only the first ``options`` line counts. An entry with several ``options`` lines,
+    none (GRUB's ``$default_kernelopts``) or a ``${name}`` reference has unknown parameters
+    (:attr:`BootEntry.unknown`, in ``next_reason``), like an unreadable entry: nothing is
+    inferred from the entries then.
+
     ``$kernelopts`` (RHEL 8: ``options $kernelopts $tuned_params``) is expanded from
     ``/boot/grub2/grubenv`` (RHEL 8 "What boot entries are"); an entry that needs it when
     grubenv does not define it has unknown parameters. Other undefined variables
@@ -553,19 +623,24 @@ def boot_entries(facts: Facts) -> BootEntries | None:
     entries: list[BootEntry] = []
     problems: list[str] = []
     for path in facts.root.glob(BLS_ENTRIES, "*.conf"):
+        name = path.rsplit("/", 1)[-1]
+        if name.startswith("."):
+            continue  # GRUB's blscfg read_entry skips them
         parsed = facts.parse(path, parse_bls_entry)
         if parsed is None:
             problems.append(f"{path} cannot be read as a boot entry")
             continue
         if not parsed.bootable:
             continue  # the spec: an entry has a linux or efi key; this is not one
-        params, unresolved = _entry_params(parsed, path, env)
-        if "kernelopts" in unresolved:
+        unknown = _unknown_params(parsed, path)
+        params, unresolved = ([], ()) if unknown else _entry_params(parsed, path, env)
+        if unknown:
+            problems.append(unknown)
+        elif "kernelopts" in unresolved:
             problems.append(
                 f"{path} uses $kernelopts, which "
                 + (f"{GRUBENV} cannot be read for" if env_problem else f"{GRUBENV} does not set")
             )
-        name = path.rsplit("/", 1)[-1]
         entries.append(
             BootEntry(
                 path,
@@ -575,6 +650,7 @@ def boot_entries(facts: Facts) -> BootEntries | None:
                 tuple(params),
                 tuple(Evidence(path, ln.text.strip(), ln.line) for ln in parsed.options),
                 unresolved,
+                unknown,
             )
         )
     if problems or not entries:

@@ -421,14 +421,16 @@ class ControllerFix:
     edit: CmdlineEdit | None
     #: Missing controllers no command-line edit can give (kernel built without, not mounted).
     others: tuple[ControllerStatus, ...]
-    #: Disabling words the running kernel got from somewhere else than the boot file.
+    #: Disabling words the running kernel got from somewhere else than the boot file; with
+    #: known BLS entries, the next boot's words that keep the controller off (which may be
+    #: written differently from the running word).
     elsewhere: tuple[PlacedParam, ...] = ()
     #: What removes ``elsewhere`` from where it is written (RHEL boot entries: grubby); empty
     #: when that place is unknown.
     elsewhere_commands: tuple[str, ...] = ()
-    #: Disabling words the running kernel has that neither the boot file nor the next boot's
-    #: BLS entry holds any more (grubby already removed them): only a reboot is missing.
-    #: Each is the /proc/cmdline word.
+    #: Disabling words the running kernel has that neither the boot file holds nor the next
+    #: boot's BLS entry acts on any more (its own verdict turns the controller on: grubby
+    #: already removed them): only a reboot is missing. Each is the /proc/cmdline word.
     pending: tuple[PlacedParam, ...] = ()
     #: The RHEL boot entries when they tell the next boot's parameters (``elsewhere`` then
     #: holds the entries' own words, with their file and line), else ``None``.
@@ -476,19 +478,27 @@ def controller_fix(facts: Facts) -> ControllerFix:
         entries = None
     if target is not None and not chain.raspberry_pi_firmware:
         written = {p.text for p in target.params}
+        removed = {r.param.text for r in edit.remove} if edit else set()
         for s in missing:
             w = s.winner
-            if s.cause in (Cause.CMDLINE_DISABLED, Cause.NO_V1) and w and w.text not in written:
-                if entries is None:
+            if s.cause not in (Cause.CMDLINE_DISABLED, Cause.NO_V1) or w is None:
+                continue
+            if entries is None:
+                if w.text not in written:
                     # No readable entries: the word is assumed to be in them (grubby removes
                     # it if so, and is harmless if not).
                     elsewhere.append(w)
-                else:
-                    held = entries.holding(w.text)
-                    if held is not None:
-                        elsewhere.append(held)
-                    else:
-                        pending.append(w)
+                continue
+            # The next boot's own verdict decides, not the running word's text: an entry
+            # with cgroup_disable=memory,hugetlb still keeps memory off after a reboot
+            # when /proc/cmdline says cgroup_disable=memory.
+            held = entries.keeping_off(s.name, no_v1=s.cause is Cause.NO_V1)
+            if held:
+                # Its exact words, for grubby --remove-args (the edit's own grubby run
+                # already removes the words the boot file holds).
+                elsewhere.extend(p for p in held if p.text not in removed)
+            elif w.text not in written:
+                pending.append(w)
     words = " ".join(dict.fromkeys(p.text for p in elsewhere))
     commands = (grubby_command("remove-args", words),) if chain.grubby and words else ()
     return ControllerFix(

@@ -14,6 +14,15 @@ Sources:
   "may appear more than once in which case all specified parameters are combined in the
   order they are listed"; an entry "must include at least a linux or an efi key"; the file
   name identifies the entry.
+- What RHEL's GRUB really does differs (rhboot/grub2, grub-core/commands/blscfg.c, since
+  2.12 blsuki.c): ``read_entry`` skips file names starting with ``.``;
+  ``create_entry_bls_config`` takes ``options = expand_val (bls_get_val (entry, "options",
+  NULL))``, the FIRST ``options`` line only (``bls_get_val`` returns the first value of a
+  key), and an entry without one gets ``expand_val (grub_env_get ("default_kernelopts"))``
+  (set in grub.cfg); ``expand_val`` replaces ``$name`` (letters, digits, ``_``) by the GRUB
+  variable, nothing when unset, and knows no ``${name}`` form. Where the specification and
+  GRUB disagree (several ``options`` lines, none, ``${name}``) the caller must not infer the
+  command line (facts/boot.py ``boot_entries``).
 - Red Hat, RHEL 8 "Managing, monitoring and updating the kernel", 4.2 "What boot entries
   are": an entry's ``options $kernelopts $tuned_params``; "The kernelopts environment
   variable is defined in the /boot/grub2/grubenv file".
@@ -44,8 +53,11 @@ from nodedoctor.parsers import ParseError
 #: What a BLS key looks like (the spec's keys and the Fedora/GRUB ones such as
 #: ``grub_users``, ``machine-id``).
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\Z")
-#: GRUB script variable references: ``$name`` and ``${name}``.
-_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+#: The variable references GRUB's blscfg ``expand_val`` replaces: ``$`` and the letters,
+#: digits and ``_`` after it (``grub_isalnum (*value) == 0 && *value != '_'`` ends a name).
+_VARIABLE = re.compile(r"\$([A-Za-z0-9_]+)")
+#: ``${...}``: a shell/grub.cfg form that ``expand_val`` does not know.
+_BRACED = re.compile(r"\$\{([^}]*)\}?")
 GRUBENV_SIGNATURE = "# GRUB Environment Block"
 
 
@@ -69,7 +81,8 @@ class BlsEntry:
 
     @property
     def options(self) -> tuple[BlsLine, ...]:
-        """Every ``options`` line, in order (all of them are combined)."""
+        """Every ``options`` line, in order. The specification combines them all; RHEL's
+        GRUB (blscfg ``create_entry_bls_config``/``bls_get_val``) reads only the first."""
         return tuple(ln for ln in self.lines if ln.key == "options")
 
     @property
@@ -161,17 +174,18 @@ def parse_grubenv(text: str) -> dict[str, EnvVar]:
 
 
 def expand_variables(text: str, env: dict[str, str]) -> tuple[str, tuple[str, ...]]:
-    """GRUB-style ``$name``/``${name}`` expansion of an ``options`` value: the expanded text
-    and the names that ``env`` does not define (expanded to nothing, as GRUB does for an
-    unset variable; the caller decides whether that is known).
+    """GRUB blscfg ``expand_val``-style ``$name`` expansion of an ``options`` value: the
+    expanded text and the names that ``env`` does not define (expanded to nothing, as GRUB
+    does for an unset variable; the caller decides whether that is known). ``${name}`` is
+    not a reference here (see :func:`braced_variables`).
 
-    >>> expand_variables('${kernelopts} quiet', {'kernelopts': 'root=/dev/sda1'})
+    >>> expand_variables('$kernelopts quiet', {'kernelopts': 'root=/dev/sda1'})
     ('root=/dev/sda1 quiet', ())
     """
     missing: list[str] = []
 
     def one(m: re.Match[str]) -> str:
-        name = m.group(1) or m.group(2)
+        name = m.group(1)
         if name in env:
             return env[name]
         if name not in missing:
@@ -179,3 +193,13 @@ def expand_variables(text: str, env: dict[str, str]) -> tuple[str, tuple[str, ..
         return ""
 
     return _VARIABLE.sub(one, text), tuple(missing)
+
+
+def braced_variables(text: str) -> tuple[str, ...]:
+    """The ``${...}`` references in ``text``, as written: GRUB's blscfg ``expand_val``
+    expands only ``$name``, so what such a line gives the kernel is not inferred.
+
+    >>> braced_variables('${kernelopts} $tuned_params ${x')
+    ('${kernelopts}', '${x')
+    """
+    return tuple(m.group(0) for m in _BRACED.finditer(text))

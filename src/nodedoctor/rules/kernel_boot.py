@@ -82,9 +82,22 @@ def _fix_for(facts: Facts, missing: list[ControllerStatus], chain: BootChain) ->
         words = " ".join(p.text for p in plan.elsewhere)
         commands = plan.elsewhere_commands
         where = "the boot entries" if commands else "another boot configuration than " + edit.path
+        # Known entries: the words are the next boot's own (they may be written differently
+        # from the running kernel's, e.g. cgroup_disable=memory,hugetlb), not a guess.
+        said = (
+            f'the next boot\'s entry still has "{words}" ({plan.entries.next_reason}), '
+            f"not {edit.path}"
+            if plan.entries is not None
+            else f'the running kernel got "{words}" from {where}, not from {edit.path}'
+        )
+        unread = facts.get(boot_entries) if chain.grubby else None
+        if plan.entries is None and commands and unread is not None and not unread.known:
+            said += (
+                " (assumed: the next boot's parameters cannot be told from the boot entries: "
+                f"{unread.next_reason})"
+            )
         summary = (
-            f'the running kernel got "{words}" from {where}, not from {edit.path}: remove it '
-            "there"
+            f"{said}: remove it there"
             + (f" (`{commands[0]}`)" if commands else "")
             + (f"; also {edit.describe()}" if not edit.empty else ", then reboot")
         )
@@ -341,17 +354,73 @@ def _take(words: list[str], text: str) -> bool:
     return False
 
 
+def _by_verdict(p: PlacedParam) -> bool:
+    """A word :func:`controller_verdict` decides (compared by verdict, not by text)."""
+    return p.key in ("cgroup_disable", "cgroup_enable") or (
+        p.key == "cgroup_memory" and p.value in ("0", "1")
+    )
+
+
+def _named(params: Sequence[PlacedParam]) -> list[str]:
+    """The controllers the verdict words name, in order."""
+    out: list[str] = []
+    for p in params:
+        if _by_verdict(p):
+            for name in ("memory",) if p.key == "cgroup_memory" else p.values:
+                if name not in out:
+                    out.append(name)
+    return out
+
+
+def _no_v1_cover(params: Sequence[PlacedParam]) -> frozenset[str]:
+    """The controllers ``cgroup_no_v1=`` keeps off v1 (every occurrence counts)."""
+    names = {v for p in params if p.key == "cgroup_no_v1" for v in p.values}
+    return frozenset({"all"}) if "all" in names else frozenset(names)
+
+
 def _entries_pending_issue(
-    cmdline: KernelCmdline, target: BootFile, entries: BootEntries, missing: list[str]
+    cmdline: KernelCmdline,
+    target: BootFile,
+    entries: BootEntries,
+    missing: list[str],
+    stays_off: Sequence[str] = (),
 ) -> Issue | None:
-    """RHEL boot entries that tell the next boot's parameters: what they add to or drop
-    from /proc/cmdline is a pending reboot; what the GRUB file asks for and they lack is
-    grubby not run yet."""
+    """RHEL boot entries that tell the next boot's parameters: what they change against
+    /proc/cmdline is a pending reboot; what the GRUB file asks for and they lack is grubby
+    not run yet. Controller words are compared by their verdicts (``cgroup_disable=memory``
+    running and ``cgroup_disable=memory,hugetlb`` next: memory stays off, hugetlb goes off),
+    ``cgroup_no_v1=`` by what it covers, the other cgroup parameters by text.
+    ``stays_off``: missing controllers the next boot still keeps off (cgroup-controller-
+    disabled asks grubby to remove the words; this does not say grubby need not run)."""
     nxt = entries.next_relevant
-    booted = [p.text for p in cmdline.relevant]
-    added = [p for p in nxt if not _take(booted, p.text)]
-    upcoming = [p.text for p in nxt]
-    removed = [p for p in cmdline.relevant if not _take(upcoming, p.text)]
+    next_params = entries.next_params or ()
+    same_no_v1 = _no_v1_cover(cmdline.params) == _no_v1_cover(next_params)
+
+    def textual(params: Sequence[PlacedParam]) -> list[PlacedParam]:
+        return [
+            p for p in params if not _by_verdict(p) and not (same_no_v1 and p.key == "cgroup_no_v1")
+        ]
+
+    booted = [p.text for p in textual(cmdline.relevant)]
+    added = [p for p in textual(nxt) if not _take(booted, p.text)]
+    upcoming = [p.text for p in textual(nxt)]
+    removed = [p for p in textual(cmdline.relevant) if not _take(upcoming, p.text)]
+    turns_off: list[str] = []
+    turns_on: list[str] = []
+    for name in _named([*cmdline.relevant, *nxt]):
+        before = controller_verdict(cmdline.params, name)
+        after = controller_verdict(next_params, name)
+        if before.enabled == after.enabled:
+            continue
+        if after.enabled is False:
+            turns_off.append(name)
+        elif before.enabled is False:
+            turns_on.append(name)
+        if after.winner is not None:
+            if after.winner not in added:
+                added.append(after.winner)
+        elif before.winner is not None and before.winner not in removed:
+            removed.append(before.winner)
     in_entries = {p.text for p in nxt}
     running = {p.text for p in cmdline.relevant}
     not_applied = [
@@ -397,6 +466,18 @@ def _entries_pending_issue(
                 shown = Evidence(e.source, f'no "{words}" in: {e.text}', e.line)
             if shown not in evidence:
                 evidence.append(shown)
+    if turns_off or turns_on:
+        parts.append(
+            "the next boot turns "
+            + " and ".join(
+                f"{', '.join(names)} {how}"
+                for names, how in ((turns_off, "off"), (turns_on, "back on"))
+                if names
+            )
+        )
+        for e in entries.next_evidence:
+            if e not in evidence:
+                evidence.append(e)
     evidence.append(cmdline.evidence)
     hides = f"; the kernel lacks {', '.join(hidden)} until then" if hidden else ""
     commands: tuple[str, ...] = ()
@@ -404,6 +485,12 @@ def _entries_pending_issue(
         commands = (grubby_command("args", " ".join(p.text for p in not_applied)),)
         summary = f"run `{commands[0]}`, then reboot"
         title = f"{target.path} has cgroup parameters the boot entries do not have"
+    elif stays_off:
+        summary = (
+            f"reboot to boot with them; {', '.join(stays_off)} stays off after it: the boot "
+            "entries still disable it (see cgroup-controller-disabled for the grubby command)"
+        )
+        title = "the boot entries' cgroup parameters wait for a reboot"
     else:
         summary = "reboot: the boot entries already say it, grubby need not run again"
         title = "the boot entries' cgroup parameters wait for a reboot"
@@ -433,7 +520,14 @@ def _pending_issue(
         return None
     entries = facts.get(boot_entries) if chain.grubby else None
     if entries is not None and entries.known:
-        return _entries_pending_issue(cmdline, target, entries, missing)
+        an = facts.get(controller_analysis)
+        v1 = an.known and an.mode is not CgroupMode.V2
+        stays_off = [
+            n
+            for n in missing
+            if entries.keeping_off(n) or (v1 and entries.keeping_off(n, no_v1=True))
+        ]
+        return _entries_pending_issue(cmdline, target, entries, missing, stays_off)
     booted = [p.text for p in cmdline.relevant]
     pending: list[PlacedParam] = []
     for p in target.read_params:

@@ -15,9 +15,11 @@ the file); ``facts/boot.py`` decides which file the boot loader reads.
 - ``/etc/kernel/cmdline`` (kernel-install, UKIs).
 
 On RHEL 8+ the words outside ``/etc/default/grub`` come from the BLS entries as
-``controller_fix`` reads them (``facts.boot.boot_entries``): grubby runs only for words the
-next boot's entry holds; words it no longer holds (``plan.pending``) leave an empty edit, so
-the plan is the reboot and the instruction the advice gives, never grubby again.
+``controller_fix`` reads them (``facts.boot.boot_entries``): grubby runs only for the words
+that keep the controller off in the next boot's entry (its own verdict, written as the entry
+writes them, e.g. ``cgroup_disable=memory,hugetlb`` for a running ``cgroup_disable=memory``);
+when the entry's words turn it on (``plan.pending``) the edit is empty, so the plan is the
+reboot and the instruction the advice gives, never grubby again.
 """
 
 from __future__ import annotations
