@@ -188,3 +188,25 @@ def test_a_second_rollback_of_the_same_apply_is_refused(tmp_path: Path) -> None:
     engine.rollback(live, entry)
     with pytest.raises(journal.JournalError, match="already rolled back"):
         engine.rollback(live, entry)  # the entry found before the first one ran
+
+
+def test_a_file_grubby_has_not_applied_is_an_instruction_naming_the_command(
+    tmp_path: Path,
+) -> None:
+    """/etc/default/grub asks for a word the boot entries lack: the advice runs grubby, and
+    the plan's instruction says the same (not "the file is right, just reboot")."""
+    case = Path(__file__).parents[1] / "cases/boot-cmdline-ignored/good-rocky9-grubby-rebooted"
+    root = tmp_path / "node"
+    shutil.copytree(case / "root", root)
+    grub = root / "etc/default/grub"
+    grub.write_text(grub.read_text().replace('rl/swap"', 'rl/swap swapaccount=1"'))
+    facts = Facts(Root(str(root)))
+    report = check(facts, list(all_rules()))
+    (finding,) = [f for f in report.findings if f.rule == "boot-cmdline-ignored"]
+    assert finding.fix is not None
+    (command,) = finding.fix.commands
+    assert command.startswith("grubby --update-kernel=ALL --args=")
+    plan = build_plan(Facts(Root(str(root))), [finding], context=report.findings)
+    (instruction,) = plan.instructions
+    assert f"`{command}`" in instruction.why
+    assert plan.commands == ()

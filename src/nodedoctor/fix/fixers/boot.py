@@ -211,12 +211,22 @@ def fix_cmdline_ignored(ws: Workspace, finding: Finding) -> None:
         )
         return
     ws.need_reboot(finding.rule)
-    ws.instruct(
-        finding.rule,
-        finding.fix.summary if finding.fix else "reboot",
-        "the file is already right; the running kernel needs a reboot (or the boot loader "
-        "configuration a regeneration) and nodedoctor never reboots",
-    )
+    if finding.fix and finding.fix.commands:
+        # The boot file is right but the boot loader's own copy (RHEL's BLS entries, a
+        # grub.cfg) is not regenerated: the advice's command does it. A plan runs boot-loader
+        # commands only after an edit of its own (build_plan), so it is an instruction here.
+        why = (
+            "the file is already right, but the boot loader has not taken its words yet: "
+            f"run {' and '.join(f'`{c}`' for c in finding.fix.commands)}, then reboot "
+            "(nodedoctor runs boot-loader commands only after an edit of its own, and never "
+            "reboots)"
+        )
+    else:
+        why = (
+            "the file is already right; the running kernel needs a reboot and nodedoctor "
+            "never reboots"
+        )
+    ws.instruct(finding.rule, finding.fix.summary if finding.fix else "reboot", why)
 
 
 FIXERS = (
