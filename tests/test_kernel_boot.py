@@ -418,8 +418,8 @@ def test_rhel8_kernelopts_words_are_placed_in_grubenv() -> None:
     assert entries is not None
     assert entries.default is not None
     assert entries.default.unresolved == ("tuned_params",)
-    word = entries.holding("cgroup_disable=memory")
-    assert word is not None
+    (word,) = entries.keeping_off("memory")
+    assert word.text == "cgroup_disable=memory"
     assert (word.source, word.line, word.variable) == ("/boot/grub2/grubenv", 3, "kernelopts")
     plan = Facts(directory_root(str(RHEL8_HOLDS))).get(controller_fix)
     assert [(p.source, p.line) for p in plan.elsewhere] == [("/boot/grub2/grubenv", 3)]

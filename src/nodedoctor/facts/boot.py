@@ -483,10 +483,6 @@ class BootEntries:
     def next_relevant(self) -> tuple[PlacedParam, ...]:
         return tuple(p for p in self.next_params or () if p.relevant)
 
-    def holding(self, text: str) -> PlacedParam | None:
-        """The next boot's parameter written ``text``, or ``None``."""
-        return next((p for p in self.next_params or () if p.text == text), None)
-
     def keeping_off(self, controller: str, *, no_v1: bool = False) -> tuple[PlacedParam, ...]:
         """The next boot's words that keep ``controller`` off, decided as for /proc/cmdline
         (:func:`controller_verdict`, :func:`no_v1_token`), not by the running word's text:

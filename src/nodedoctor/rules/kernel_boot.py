@@ -430,7 +430,6 @@ def _entries_pending_issue(
     ]
     if not (added or removed or not_applied):
         return None
-    next_params = entries.next_params or ()
     hidden = _hides([*cmdline.params, *added, *not_applied], missing)
     hidden += [
         n
