@@ -442,13 +442,24 @@ class ControllerFix:
         return self.elsewhere_commands + (self.edit.commands if self.edit else ())
 
 
+def pi_image(facts: Facts) -> bool:
+    """A Raspberry Pi disk image before its first boot: the firmware's cmdline.txt is there,
+    but no running kernel's command line."""
+    chain = facts.get(boot_chain)
+    return (
+        chain.raspberry_pi_firmware
+        and chain.target is not None
+        and facts.get(kernel_cmdline) is None
+    )
+
+
 def _image_fix(facts: Facts) -> ControllerFix:
     """A Raspberry Pi disk image before its first boot (no /proc, no /sys): every current Pi
     kernel starts with memory off, so cmdline.txt must turn it on; no reboot, the first boot
     reads it."""
     chain = facts.get(boot_chain)
     target = chain.target
-    if not chain.raspberry_pi_firmware or target is None or facts.get(kernel_cmdline) is not None:
+    if not pi_image(facts) or target is None:
         return ControllerFix((), None, ())
     kept = [p for p in target.read_params if p.key != "cgroup_memory"]
     if controller_verdict(kept, "memory").enabled:

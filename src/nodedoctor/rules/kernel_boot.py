@@ -29,6 +29,7 @@ from nodedoctor.facts.cgroups import (
     ControllerStatus,
     controller_analysis,
     controller_fix,
+    pi_image,
 )
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules.base import Rule, SkipRuleError
@@ -169,7 +170,7 @@ def _predict_for_image(facts: Facts, reason: str) -> Iterator[Issue]:
     ``cgroup_disable=memory``), so only ``cmdline.txt`` can turn it on."""
     chain = facts.get(boot_chain)
     target = chain.target
-    if not chain.raspberry_pi_firmware or target is None or facts.get(kernel_cmdline) is not None:
+    if target is None or not pi_image(facts):
         raise SkipRuleError(reason)
     plan = facts.get(controller_fix)
     if not plan.by_cmdline:
