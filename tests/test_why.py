@@ -27,6 +27,48 @@ INDEX = index_for(RULES)
 
 # (source, pasted text, rule ids any of which is right)
 RESEARCH: list[tuple[str, str, set[str]]] = [
+    # -- research/deployers-and-corrections.md --------------------------------------------
+    (
+        "corrections: runc >= 1.1 without systemd",
+        "failed to create shim task: OCI runtime create failed: runc create failed: systemd not "
+        "running on this host, cannot use systemd cgroups manager: unknown",
+        {"cgroup-driver-not-systemd"},
+    ),
+    (
+        "corrections: k3s cpuset (v2)",
+        'time="2025-09-02T16:38:06Z" level=fatal msg="failed to find cpuset cgroup (v2)"',
+        {"cgroup-controller-disabled"},
+    ),
+    (
+        "corrections: k3s cpu (v2)",
+        'level=fatal msg="failed to find cpu cgroup (v2)"',
+        {"cgroup-controller-disabled"},
+    ),
+    (
+        "corrections: k3s#335 pids",
+        "Failed to find subsystem mount for required subsystem: pids",
+        {"cgroup-controller-disabled"},
+    ),
+    (
+        "corrections: KEP-4569 kubelet 1.31-1.34 log",
+        'W1015 10:00:00.000000    1234 server.go:1] "cgroup v1 detected. cgroup v1 support has '
+        "been transitioned into maintenance mode, please plan for the migration towards cgroup "
+        'v2. More information at https://git.k8s.io/enhancements/keps/sig-node/4569-cgroup-v1-maintenance-mode"',
+        {"cgroup-v1-unsupported"},
+    ),
+    (
+        "corrections: kubeadm 1.31-1.34 preflight",
+        "\t[WARNING SystemVerification]: cgroups v1 support is in maintenance mode, please "
+        "migrate to cgroups v2",
+        {"cgroup-v1-unsupported"},
+    ),
+    (
+        "corrections: kubeadm reset unmount (slash)",
+        "[reset] encountered the following errors while unmounting directories in "
+        '"/var/lib/kubelet/": failed to unmount "/var/lib/kubelet/pods/x/volumes/y": device or '
+        "resource busy",
+        {"kubelet-mounts-left"},
+    ),
     # -- research/kubelet-cgroups.md ------------------------------------------------------
     (
         "kubelet-cgroups §1.4 (<=1.30)",
