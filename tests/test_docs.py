@@ -7,7 +7,7 @@ import pytest
 from nodedoctor.cli import main
 from nodedoctor.rules import all_rules
 from nodedoctor.rules.base import DOC_SECTIONS
-from nodedoctor.rules.builtin import ENGINE_RULES
+from nodedoctor.rules.families import ENGINE_RULES
 from tests.helpers import CASES
 
 RULES = all_rules()
