@@ -1,12 +1,10 @@
 """What the rules about the kubelet share: the kubelet they judge (or the reason they skip),
-how its version is named in a message, how its unit is restarted, and the one start-up
-behaviour that undoes a lost delegation (research kubelet-cgroups.md §1.5)."""
+how its version is named in a message, and how its unit is restarted."""
 
 from __future__ import annotations
 
 from nodedoctor.facts import Facts
 from nodedoctor.facts.kubelet import KubeletFacts, kubelet_facts
-from nodedoctor.facts.kubepods import KubepodsFacts
 from nodedoctor.facts.versions import Version
 from nodedoctor.rules.base import SkipRuleError
 
@@ -36,16 +34,3 @@ def kubelet_restart(k: KubeletFacts) -> tuple[tuple[str, ...], tuple[str, ...]]:
     if unit == MICROK8S_UNIT:
         return (unit.removesuffix(".service"),), ("snap restart microk8s",)
     return (unit.removesuffix(".service"),), (f"systemctl restart {unit}",)
-
-
-def cpuset_restored_by_kubelet(kp: KubepodsFacts, k: KubeletFacts, missing: list[str]) -> bool:
-    """kubelet >= 1.32 with the systemd driver re-delegates cpuset itself (k/k#125923)."""
-    driver = kp.driver.value if kp.driver else None
-    version = k.version.value if k.version else None
-    return (
-        missing == ["cpuset"]
-        and driver == "systemd"
-        and kp.driver_note is None
-        and version is not None
-        and version >= (1, 32)
-    )

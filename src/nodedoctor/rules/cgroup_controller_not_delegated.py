@@ -9,12 +9,9 @@ from nodedoctor.facts import Facts
 from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
 from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.kubepods import KubepodsFacts, kubepods_facts
+from nodedoctor.facts.kubepods.startup import kubelet_restores_cpuset
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
-from nodedoctor.rules._kubelet_common import (
-    configured_kubelet,
-    cpuset_restored_by_kubelet,
-    kubelet_restart,
-)
+from nodedoctor.rules._kubelet_common import configured_kubelet, kubelet_restart
 from nodedoctor.rules.base import Rule, SkipRuleError
 
 
@@ -48,7 +45,7 @@ def _check_not_delegated(facts: Facts) -> Iterator[Issue]:
     if v2.parent_subtree_control is None:
         raise SkipRuleError(f"{v2.parent_path}/cgroup.subtree_control is not in this root")
     missing = [c for c in kp.required if c not in v2.parent_subtree_control.value]
-    if not missing or cpuset_restored_by_kubelet(kp, k, missing):
+    if not missing or kubelet_restores_cpuset(kp, k, missing):
         return
     names = " ".join(missing)
     evidence: list[Evidence] = []
