@@ -17,7 +17,7 @@ import pytest
 
 from nodedoctor.cli import main
 from nodedoctor.rules import all_rules
-from nodedoctor.rules.builtin import ENGINE_RULES
+from nodedoctor.rules.families import ENGINE_RULES
 from nodedoctor.rules.symptoms import SymptomIndex, index_for
 from tests.helpers import ROOTS
 

@@ -11,7 +11,9 @@ from nodedoctor import __version__
 from nodedoctor.facts import Facts
 from nodedoctor.model import Evidence, Finding, Report, Skipped
 from nodedoctor.rules.base import Rule, SkipRuleError
-from nodedoctor.rules.builtin import ENGINE_RULES, INTERNAL_ERROR, PARSE_ERROR
+from nodedoctor.rules.families import ENGINE_RULES
+from nodedoctor.rules.internal_error import RULE as INTERNAL_ERROR
+from nodedoctor.rules.parse_error import RULE as PARSE_ERROR
 
 
 def select_rules(

@@ -13,8 +13,8 @@ import pytest
 from bench.gen_roots import generate
 
 from nodedoctor.cli import COMMANDS
-from nodedoctor.rules import RULE_INDEX, RULE_MODULES
-from nodedoctor.rules.families import FAMILIES
+from nodedoctor.rules import module_name
+from nodedoctor.rules.families import ENGINE_RULES, FAMILIES, RULE_FAMILIES, rule_ids_in
 
 PROBE = (
     "import sys, json\n"
@@ -71,6 +71,15 @@ def modules_after(tmp_path: Path, *args: str) -> tuple[set[str], str]:
     )
     assert out.exists(), proc.stderr
     return set(json.loads(out.read_text())), proc.stdout
+
+
+#: Every rule's module, by rule id.
+RULE_MODULES = {rule_id: module_name(rule_id) for rule_id in RULE_FAMILIES}
+
+
+def rules_loaded(modules: set[str]) -> set[str]:
+    """The rules whose modules a run imported."""
+    return {rule_id for rule_id, module in RULE_MODULES.items() if module in modules}
 
 
 def imported(modules: set[str], name: str) -> bool:
@@ -139,15 +148,13 @@ def test_an_npd_plugin_run_imports_only_its_familys_rules(
     tmp_path: Path, kubeadm_node: Path, family: str
 ) -> None:
     """``check --only FAMILY --format npd`` (one NPD plugin, a fresh process every 30 s)
-    imports the rule modules of that family and the engine's own, no other, and no other
+    imports the modules of that family's rules and of the engine's own, no other, and no other
     subcommand or renderer."""
     modules, stdout = modules_after(
         tmp_path, "check", "--root", str(kubeadm_node), "--only", family, "--format", "npd"
     )
     assert stdout
-    needed = {"builtin"} | {m for m, f in RULE_INDEX.values() if f == family}
-    loaded = {m for m in RULE_MODULES if f"nodedoctor.rules.{m}" in modules}
-    assert loaded == needed
+    assert rules_loaded(modules) == ENGINE_RULES | set(rule_ids_in(family))
     for name in NOT_FOR_A_CHECK:
         assert not imported(modules, name), f"{name} imported by check --only {family}"
     renderers = {m for m in modules if m.startswith("nodedoctor.render.")}
@@ -171,14 +178,13 @@ def test_one_rule_imports_only_its_module(tmp_path: Path, kubeadm_node: Path) ->
         tmp_path, "check", "--root", str(kubeadm_node), "--only", "cloud-init-missing"
     )
     assert stdout
-    loaded = {m for m in RULE_MODULES if f"nodedoctor.rules.{m}" in modules}
-    assert loaded == {"builtin", "bootstrap"}
+    assert rules_loaded(modules) == ENGINE_RULES | {"cloud-init-missing"}
 
 
 def test_the_whole_registry_is_imported_without_only(tmp_path: Path, kubeadm_node: Path) -> None:
     """The other side of the above: the probe does see rule modules when they are used."""
     modules, _ = modules_after(tmp_path, "check", "--root", str(kubeadm_node), "--format", "json")
-    assert {m for m in RULE_MODULES if f"nodedoctor.rules.{m}" in modules} == set(RULE_MODULES)
+    assert rules_loaded(modules) == set(RULE_MODULES)
 
 
 @pytest.mark.parametrize(

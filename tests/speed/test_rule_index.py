@@ -1,60 +1,46 @@
-"""The static rule index (``nodedoctor.rules.RULE_INDEX``) that lets a check import only the
-rule modules it needs, held to the rules themselves: same ids in the same order, the module
-that registers each rule, its family; and a selection through it chooses exactly the rules
-that the whole registry would."""
+"""The rule table (``nodedoctor.rules.families.RULE_FAMILIES``) that lets a check import only
+the rule modules it needs, held to the rules themselves: same ids in the same order, each
+found in the module its id names; and a selection through it chooses exactly the rules that
+the whole registry would, aliases included."""
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import json
+from collections.abc import Iterator
 
 import pytest
 
-import nodedoctor.rules
 from nodedoctor import engine
-from nodedoctor.rules import (
-    RULE_INDEX,
-    RULE_MODULES,
-    all_rules,
-    registered,
-    rule_by_id,
-    rules_for,
-)
+from nodedoctor._record import replace
+from nodedoctor.cli import main
+from nodedoctor.rules import all_rules, load, module_name, rule_by_id, rules_for
 from nodedoctor.rules.base import Rule
-from nodedoctor.rules.builtin import ENGINE_RULES
-from nodedoctor.rules.families import FAMILIES, expand_families, family_of
+from nodedoctor.rules.families import (
+    ENGINE_RULES,
+    FAMILIES,
+    RULE_FAMILIES,
+    expand_families,
+    family_of,
+    family_of_id,
+)
+from tests.helpers import ROOTS
 
 
-def test_the_index_lists_every_rule_in_registry_order() -> None:
-    aliases = {alias for rule in all_rules() for alias in rule.aliases}
-    assert [key for key in RULE_INDEX if key not in aliases] == [r.id for r in all_rules()]
+def test_the_table_lists_every_rule_in_registry_order() -> None:
+    assert [r.id for r in all_rules()] == list(RULE_FAMILIES)
     for rule in all_rules():
-        for name in (rule.id, *rule.aliases):
-            assert RULE_INDEX[name] == (_module_of(rule), family_of(rule)), name
-    assert [m for m in RULE_MODULES for _ in registered(m)] == [_module_of(r) for r in all_rules()]
+        module = importlib.import_module(module_name(rule.id))
+        assert module.RULE is rule, f"{rule.id} is not the RULE of {module.__name__}"
+        assert family_of(rule) in FAMILIES, rule.id
+    assert set(RULE_FAMILIES) >= ENGINE_RULES
 
 
-def _module_of(rule: Rule) -> str:
-    """The module whose ``registered`` list holds the rule, checked against where the rule
-    object is defined (a module-level name of that module)."""
-    (module,) = [m for m in RULE_MODULES if rule in registered(m)]
-    defined = vars(importlib.import_module(f"nodedoctor.rules.{module}")).values()
-    assert any(value is rule for value in defined), f"{rule.id} is not defined in {module}"
-    return module
-
-
-def test_every_module_that_defines_rules_is_registered() -> None:
-    """A new rule module that the index and ``registered`` do not name would never run."""
-    for info in pkgutil.iter_modules(nodedoctor.rules.__path__):
-        module = importlib.import_module(f"nodedoctor.rules.{info.name}")
-        defined = {value.id for value in vars(module).values() if isinstance(value, Rule)}
-        for value in vars(module).values():
-            if isinstance(value, tuple) and value and all(isinstance(v, Rule) for v in value):
-                defined |= {v.id for v in value}
-        in_index = {key for key, (m, _) in RULE_INDEX.items() if m == info.name}
-        assert defined <= in_index, f"{info.name}: {sorted(defined - in_index)} not in RULE_INDEX"
-        if defined:
-            assert {r.id for r in registered(info.name)} == defined
+def test_a_module_whose_rule_has_another_id_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = importlib.import_module(module_name("swap-enabled"))
+    monkeypatch.setattr(module, "RULE", replace(module.RULE, id="swap-on"))
+    with pytest.raises(ValueError, match="defines 'swap-on', not 'swap-enabled'"):
+        load("swap-enabled")
 
 
 def _selection(names: list[str], skip: list[str], rules: tuple[Rule, ...]) -> list[str]:
@@ -66,10 +52,10 @@ def _selection(names: list[str], skip: list[str], rules: tuple[Rule, ...]) -> li
 @pytest.mark.parametrize(
     "names",
     [[family] for family in FAMILIES]
-    + [[key] for key in RULE_INDEX]
+    + [[rule_id] for rule_id in RULE_FAMILIES]
     + [["KernelCgroupsMissing", "cgroup-driver-mismatch"], ["BootstrapBroken", "swap-enabled"]],
 )
-def test_a_selection_through_the_index_chooses_what_the_registry_would(names: list[str]) -> None:
+def test_a_selection_through_the_table_chooses_what_the_registry_would(names: list[str]) -> None:
     subset = rules_for(names)
     assert _selection(names, [], subset) == _selection(names, [], all_rules())
     assert _selection(names, ["kubepods-invalid"], subset) == _selection(
@@ -77,9 +63,9 @@ def test_a_selection_through_the_index_chooses_what_the_registry_would(names: li
     )
     order = [r.id for r in all_rules()]
     assert [r.id for r in subset] == [i for i in order if i in {r.id for r in subset}]
-    if len(subset) < len(all_rules()):  # it did leave modules out: only what names need
-        needed = {"builtin"} | {m for k, (m, f) in RULE_INDEX.items() if {k, f} & set(names)}
-        assert {m for m in RULE_MODULES for r in registered(m) if r in subset} == needed
+    if len(subset) < len(all_rules()):  # it did leave rules out: only what names need
+        needed = ENGINE_RULES | {k for k, f in RULE_FAMILIES.items() if {k, f} & set(names)}
+        assert {r.id for r in subset} == needed
 
 
 def test_no_names_or_an_unknown_name_gives_every_rule() -> None:
@@ -92,3 +78,39 @@ def test_rule_by_id_finds_every_rule_and_no_other() -> None:
     for rule in all_rules():
         assert rule_by_id(rule.id) is rule
     assert rule_by_id("no-such-rule") is None
+
+
+@pytest.fixture
+def swap_on_alias(monkeypatch: pytest.MonkeyPatch) -> Iterator[Rule]:
+    """swap-enabled as if it had been renamed from ``swap-on`` (an alias lives in the rule)."""
+    module = importlib.import_module(module_name("swap-enabled"))
+    aliased = replace(module.RULE, aliases=("swap-on",))
+    monkeypatch.setattr(module, "RULE", aliased)
+    all_rules.cache_clear()
+    yield aliased
+    monkeypatch.undo()
+    all_rules.cache_clear()
+
+
+def test_an_alias_selects_skips_and_explains_its_rule(
+    swap_on_alias: Rule, capsys: pytest.CaptureFixture[str]
+) -> None:
+    subset = rules_for(["swap-on"])
+    assert swap_on_alias in subset
+    assert _selection(["swap-on"], [], subset) == ["parse-error", "internal-error", "swap-enabled"]
+    assert "swap-enabled" not in _selection([], ["swap-on"], all_rules())
+    assert rule_by_id("swap-on") is swap_on_alias
+    assert family_of_id("swap-on", all_rules()) == "KubeletCgroupsBroken"
+    assert main(["explain", "swap-on"]) == 0
+    assert "swap-enabled" in capsys.readouterr().out
+
+
+def test_check_only_an_alias_runs_its_rule(
+    swap_on_alias: Rule, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = ROOTS / "kubeadm-healthy-v2" / "root"
+    main(["check", "--root", str(root), "--only", "swap-on", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    ran = [*report["passed"], *(s["rule"] for s in report["skipped"])]
+    ran += [f["rule"] for f in report["findings"]]
+    assert set(ran) - ENGINE_RULES == {"swap-enabled"}

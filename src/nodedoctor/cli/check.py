@@ -92,8 +92,7 @@ def run(args: argparse.Namespace) -> int:
     from nodedoctor.facts import Facts
     from nodedoctor.render import Format, renderer
     from nodedoctor.rules import rule_by_id, rules_for
-    from nodedoctor.rules.builtin import ENGINE_RULES
-    from nodedoctor.rules.families import expand_families
+    from nodedoctor.rules.families import ENGINE_RULES, expand_families
 
     # Only the rule modules (and so the facts) that --only names are imported: an NPD plugin
     # run checks one family.

@@ -74,7 +74,7 @@ def _read_text(arg: str) -> str:
 
 def _ordinary_rules() -> list[Rule]:
     from nodedoctor.rules import all_rules
-    from nodedoctor.rules.builtin import ENGINE_RULES
+    from nodedoctor.rules.families import ENGINE_RULES
 
     return [r for r in all_rules() if r.id not in ENGINE_RULES]
 

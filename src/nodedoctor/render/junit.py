@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from nodedoctor.model import Finding, Report
 from nodedoctor.rules import all_rules
-from nodedoctor.rules.builtin import INTERNAL_ERROR
 from nodedoctor.rules.families import family_of_id
+from nodedoctor.rules.internal_error import RULE as INTERNAL_ERROR
 
 # Characters XML 1.0 cannot carry at all; evidence is raw file text and may hold them.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

@@ -11,7 +11,8 @@ it is lost to NPD's cut. ``check --only FAMILY`` makes one plugin per condition.
 from __future__ import annotations
 
 from nodedoctor.model import Finding, Report, Severity
-from nodedoctor.rules.builtin import ENGINE_RULES, INTERNAL_ERROR
+from nodedoctor.rules.families import ENGINE_RULES
+from nodedoctor.rules.internal_error import RULE as INTERNAL_ERROR
 
 #: NPD's default ``max_output_length``.
 MAX_OUTPUT = 80

@@ -36,8 +36,6 @@ class Rule:
     tags: tuple[str, ...] = ()
     #: Which versions the rule applies to, in words (shown by ``rules`` and ``explain``).
     applies_to: str = "all versions"
-    #: Problem families (node-problem-detector conditions, fleet report grouping).
-    family: str = "NodeMisconfigured"
     aliases: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:

@@ -1,9 +1,9 @@
-"""Problem families: the node conditions that node-problem-detector sets and the fleet
-report groups by.
+"""Every rule id and its problem family, declared once: the order reports show rules in, the
+node conditions that node-problem-detector sets and the fleet report groups by, and which
+rule modules a run needs (``check --only FAMILY`` imports that family's modules only).
 
-A rule names its family with ``Rule(family=...)``; a rule that kept the default is placed
-by ``RULE_INDEX`` in ``rules/__init__.py`` (which also says which module registers it), so
-the families stay one list that the NPD config in ``deploy/`` mirrors.
+A rule lives in ``rules/<id with underscores>.py`` (its ``RULE``), documented in
+``rules/docs/<id>.md``; adding one adds its line to :data:`RULE_FAMILIES`.
 A family name is CamelCase (a Kubernetes condition type); rule ids are kebab-case, so
 ``check --only CgroupDriverMismatch`` can name a whole family without ambiguity.
 """
@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from nodedoctor.rules.base import Rule
+if TYPE_CHECKING:
+    from nodedoctor.rules.base import Rule
 
-#: The default ``Rule.family``: a rule that no family claims.
+#: The family of a rule that no line below names (a rule made outside the registry).
 DEFAULT_FAMILY = "NodeMisconfigured"
 
 #: Every family, with the one-line meaning shown as the NPD condition's healthy message.
@@ -30,6 +32,35 @@ FAMILIES: dict[str, str] = {
     "NodedoctorInput": "nodedoctor could read and evaluate the node's files",
 }
 
+#: Every rule id, in the order reports show them, and its family.
+RULE_FAMILIES: dict[str, str] = {
+    "parse-error": "NodedoctorInput",
+    "internal-error": "NodedoctorInput",
+    "cgroup-controller-disabled": "KernelCgroupsMissing",
+    "boot-cmdline-ignored": "KernelCgroupsMissing",
+    "cgroup-controller-not-delegated": "KubeletCgroupsBroken",
+    "kubepods-invalid": "KubeletCgroupsBroken",
+    "qos-cgroups-disabled": "KubeletCgroupsBroken",
+    "cgroup-v1-unsupported": "KernelCgroupsMissing",
+    "swap-enabled": "KubeletCgroupsBroken",
+    "cgroup-driver-mismatch": "CgroupDriverMismatch",
+    "cgroup-driver-not-systemd": "CgroupDriverMismatch",
+    "containerd-cri-disabled": "ContainerRuntimeMisconfigured",
+    "containerd-config-ignored": "ContainerRuntimeMisconfigured",
+    "runtime-version-unsupported": "ContainerRuntimeMisconfigured",
+    "crio-conmon-cgroup-invalid": "ContainerRuntimeMisconfigured",
+    "apparmor-blocks-runc-signal": "ContainerRuntimeMisconfigured",
+    "cloud-init-missing": "BootstrapBroken",
+    "cloud-init-disabled": "BootstrapBroken",
+    "foreign-cgroup-mount": "NodeTeardownLeftovers",
+    "kubelet-mounts-left": "NodeTeardownLeftovers",
+    "orphaned-pod-cgroups": "NodeTeardownLeftovers",
+}
+
+#: Rules the engine evaluates itself: parse-error after all others, internal-error never
+#: directly (it reports a rule that crashed). Every run has them, whatever it selects.
+ENGINE_RULES = frozenset({"parse-error", "internal-error"})
+
 _FAMILY_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 
 
@@ -42,25 +73,27 @@ def is_family_name(name: str) -> bool:
     return bool(_FAMILY_NAME.match(name))
 
 
+def rule_ids_in(family: str) -> list[str]:
+    """The ids of ``family``'s rules, in registry order.
+
+    >>> rule_ids_in("BootstrapBroken")
+    ['cloud-init-missing', 'cloud-init-disabled']
+    """
+    return [rule_id for rule_id, f in RULE_FAMILIES.items() if f == family]
+
+
 def family_of(rule: Rule) -> str:
-    """The family a rule belongs to: its own ``family``, else the rule index's."""
-    if rule.family != DEFAULT_FAMILY:
-        return rule.family
-    return _indexed_family(rule.id)
-
-
-def _indexed_family(rule_id: str) -> str:
-    from nodedoctor.rules import RULE_INDEX
-
-    entry = RULE_INDEX.get(rule_id)
-    return entry[1] if entry else DEFAULT_FAMILY
+    return RULE_FAMILIES.get(rule.id, DEFAULT_FAMILY)
 
 
 def family_of_id(rule_id: str, rules: Sequence[Rule]) -> str:
+    """The family of the rule named ``rule_id``, which may be one of its aliases."""
+    if rule_id in RULE_FAMILIES:
+        return RULE_FAMILIES[rule_id]
     for rule in rules:
-        if rule.id == rule_id or rule_id in rule.aliases:
+        if rule_id in rule.aliases:
             return family_of(rule)
-    return _indexed_family(rule_id)
+    return DEFAULT_FAMILY
 
 
 def rules_in(family: str, rules: Sequence[Rule]) -> list[Rule]:

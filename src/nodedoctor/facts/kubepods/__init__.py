@@ -32,6 +32,8 @@ lists the pod cgroups under kubepods for both drivers and every QoS class (Guara
 directly in kubepods, Burstable and BestEffort in their QoS cgroup), in every hierarchy (v2: the
 one tree; v1: each mounted hierarchy), honouring a non-default ``cgroupRoot``. It lists at most
 three directories per hierarchy and driver; it reads nothing inside the pod cgroups.
+
+What the kubelet will do at start-up with these cgroups: :mod:`nodedoctor.facts.kubepods.startup`.
 """
 
 from __future__ import annotations

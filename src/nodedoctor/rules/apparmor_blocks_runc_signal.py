@@ -1,4 +1,5 @@
-"""AppArmor 4 confines runc, and containerd's container profile refuses its signals."""
+"""apparmor-blocks-runc-signal: AppArmor 4 confines runc, and containerd's container profile
+refuses its signals."""
 
 from __future__ import annotations
 
@@ -154,15 +155,11 @@ def _check(facts: Facts) -> Iterator[Issue]:
     )
 
 
-APPARMOR_BLOCKS_RUNC_SIGNAL = Rule(
+RULE = Rule(
     id="apparmor-blocks-runc-signal",
     severity=Severity.ERROR,
     title="AppArmor denies runc's signals to containers (pods stuck Terminating)",
     check=_check,
     tags=("apparmor", "containerd", "runc", "ubuntu"),
     applies_to="AppArmor >= 4.0 (Ubuntu 23.10+) with containerd < 1.7.16 / < 1.6.32",
-    family="ContainerRuntimeMisconfigured",
 )
-
-#: This module's rules, in registry order (``rules.registered``).
-RULES = (APPARMOR_BLOCKS_RUNC_SIGNAL,)

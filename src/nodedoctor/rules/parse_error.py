@@ -1,4 +1,4 @@
-"""Rules about nodedoctor's own inputs: files it could not parse, rules that crashed."""
+"""parse-error: a configuration file the node relies on cannot be parsed."""
 
 from __future__ import annotations
 
@@ -23,32 +23,10 @@ def _check_parse_errors(facts: Facts) -> Iterator[Issue]:
         )
 
 
-PARSE_ERROR = Rule(
+RULE = Rule(
     id="parse-error",
     severity=Severity.ERROR,
     title="a configuration file the node relies on cannot be parsed",
     check=_check_parse_errors,
     tags=("nodedoctor",),
-    family="NodedoctorInput",
 )
-
-
-def _no_check(facts: Facts) -> Iterator[Issue]:
-    """The engine itself reports a crashing rule under this id."""
-    return iter(())
-
-
-INTERNAL_ERROR = Rule(
-    id="internal-error",
-    severity=Severity.ERROR,
-    title="a rule crashed; its verdict is unknown",
-    check=_no_check,
-    tags=("nodedoctor",),
-    family="NodedoctorInput",
-)
-
-#: Rules the engine evaluates specially: after all others, or never directly.
-ENGINE_RULES = frozenset({PARSE_ERROR.id, INTERNAL_ERROR.id})
-
-#: This module's rules, in registry order (``rules.registered``).
-RULES = (PARSE_ERROR, INTERNAL_ERROR)

@@ -1,0 +1,115 @@
+"""cgroup-controller-not-delegated: a controller the kernel has but systemd does not pass on to
+kubepods' parent (research kubelet-cgroups.md §1.2, §1.4)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from nodedoctor.facts import Facts
+from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
+from nodedoctor.facts.kubelet import kubelet_facts
+from nodedoctor.facts.kubepods import KubepodsFacts, kubepods_facts
+from nodedoctor.facts.kubepods.startup import kubelet_restores_cpuset
+from nodedoctor.model import Evidence, FixHint, Issue, Severity
+from nodedoctor.rules._kubelet_common import configured_kubelet, kubelet_restart
+from nodedoctor.rules.base import Rule, SkipRuleError
+
+
+def _kubepods(facts: Facts) -> KubepodsFacts:
+    configured_kubelet(facts)
+    kp = facts.get(kubepods_facts)
+    if not kp.known:
+        raise SkipRuleError(kp.unknown_reason or "where kubepods is cannot be told")
+    return kp
+
+
+def _check_not_delegated(facts: Facts) -> Iterator[Issue]:
+    cg = facts.get(cgroup_facts)
+    if cg.mode is not None and cg.mode is not CgroupMode.V2:
+        raise SkipRuleError(
+            f"the host is on cgroup {cg.mode.value}: controllers are not delegated through "
+            "cgroup.subtree_control"
+        )
+    kp = _kubepods(facts)
+    k = facts.get(kubelet_facts)
+    kubepods = kp.kubepods
+    if kubepods is None:
+        raise SkipRuleError(
+            "cgroupsPerQOS is false: the kubelet makes no kubepods cgroup "
+            "(see qos-cgroups-disabled)"
+        )
+    v2 = kubepods.v2
+    if v2 is None or not v2.exists:
+        # The kubelet creates it and enables what the parent has (no delegation lost yet).
+        return
+    if v2.parent_subtree_control is None:
+        raise SkipRuleError(f"{v2.parent_path}/cgroup.subtree_control is not in this root")
+    missing = [c for c in kp.required if c not in v2.parent_subtree_control.value]
+    if not missing or kubelet_restores_cpuset(kp, k, missing):
+        return
+    names = " ".join(missing)
+    evidence: list[Evidence] = []
+    if kp.root_controllers is not None:
+        evidence.append(kp.root_controllers.evidence)
+    evidence.append(v2.parent_subtree_control.evidence)
+    if v2.controllers is not None:
+        evidence.append(v2.controllers.evidence)
+    if kp.driver is not None:
+        evidence.append(kp.driver.evidence)
+    unit = k.unit or "kubelet.service"
+    dropin = f"/etc/systemd/system/{unit}.d/delegate.conf"
+    delegated = k.delegate is not None and k.delegate.value.strip().lower() in (
+        "yes",
+        "true",
+        "on",
+        "1",
+    )
+    restart, commands = kubelet_restart(k)
+    if delegated and k.delegate is not None:
+        evidence.append(k.delegate.evidence)
+        fix = FixHint(
+            summary=(
+                f"{unit} already has Delegate=yes and systemd still dropped {names}: systemd "
+                "older than 244 cannot delegate cpuset; upgrade systemd, and until then run "
+                f"`echo +{missing[0]} > {v2.parent_path}/cgroup.subtree_control` before the "
+                "kubelet starts"
+            ),
+            restart=restart,
+            commands=tuple(f"echo +{c} > {v2.parent_path}/cgroup.subtree_control" for c in missing),
+        )
+    else:
+        fix = FixHint(
+            summary=(
+                f"give {unit} a drop-in {dropin} with [Service] Delegate=yes, so systemd keeps "
+                f"{names} enabled for it, then daemon-reload and restart"
+            ),
+            files=(dropin,),
+            restart=restart,
+            commands=("systemctl daemon-reload", *commands),
+        )
+    yield Issue(
+        title=f"{names} not delegated to {kubepods.relative}",
+        message=(
+            f"the kernel has {names} (/sys/fs/cgroup/cgroup.controllers) but "
+            f"{v2.parent_path}/cgroup.subtree_control does not enable it, so "
+            f"{v2.path} has no {names}; the kubelet refuses a kubepods cgroup without it. "
+            "systemd rewrites the root subtree_control to the controllers its own units need "
+            "and drops the others (MicroK8s#4361)"
+        ),
+        evidence=tuple(evidence),
+        fix=fix,
+        impact=(
+            'the kubelet exits at start-up with "failed to initialize top level QOS containers" '
+            "and restarts in a loop; no pod starts"
+        ),
+    )
+
+
+RULE = Rule(
+    id="cgroup-controller-not-delegated",
+    severity=Severity.ERROR,
+    title="a cgroup controller the kubelet needs is not delegated to kubepods",
+    check=_check_not_delegated,
+    tags=("cgroup", "cgroup-v2", "kubelet", "systemd"),
+    applies_to="cgroup v2 hosts, every kubelet version",
+)

@@ -1,0 +1,113 @@
+"""cgroup-driver-not-systemd: the cgroup driver does not suit the init system (research
+runtimes.md §1-3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from nodedoctor.facts import Facts, Sourced
+from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
+from nodedoctor.facts.kubelet import kubelet_facts
+from nodedoctor.facts.profile import deployer_profile
+from nodedoctor.facts.runtime import runtime_facts
+from nodedoctor.facts.system import init_system
+from nodedoctor.model import FixHint, Issue, Severity
+from nodedoctor.rules._runtime_common import DRAIN, uses_runtime_driver
+from nodedoctor.rules.base import Rule, SkipRuleError
+
+
+def _effective_driver(facts: Facts) -> tuple[Sourced[str], str] | None:
+    """The driver pods will get, and who decides it."""
+    r = facts.get(runtime_facts)
+    k = facts.get(kubelet_facts)
+    if r.name is not None and r.cgroup_driver is not None:
+        if k.installed and k.readable and k.cgroup_driver is not None:
+            uses = uses_runtime_driver(k, r)
+            if uses is False and isinstance(k.cgroup_driver.value, str):
+                return Sourced(k.cgroup_driver.value, k.cgroup_driver.evidence), "the kubelet"
+        return r.cgroup_driver, r.name
+    kd = k.cgroup_driver if k.installed and k.readable else None
+    if kd is not None and isinstance(kd.value, str):
+        return Sourced(kd.value, kd.evidence), "the kubelet"
+    return None
+
+
+def _check_not_systemd(facts: Facts) -> Iterator[Issue]:
+    init = facts.get(init_system)
+    r = facts.get(runtime_facts)
+    k = facts.get(kubelet_facts)
+    if not k.installed and r.name is None:
+        raise SkipRuleError("neither a kubelet nor a container runtime is installed")
+    drivers: list[tuple[str, Sourced[str]]] = []
+    if r.name is not None and r.cgroup_driver is not None:
+        drivers.append((r.name, r.cgroup_driver))
+    kd = k.cgroup_driver if k.installed and k.readable else None
+    if kd is not None and isinstance(kd.value, str) and kd.origin != "default":
+        drivers.append(("the kubelet", Sourced(kd.value, kd.evidence)))
+    if init.systemd is False:
+        wants = [(who, d) for who, d in drivers if d.value == "systemd"]
+        if wants and init.evidence is not None:
+            who = " and ".join(w for w, _ in wants)
+            yield Issue(
+                title=f"{who} asks for the systemd cgroup driver but PID 1 is not systemd",
+                message=(
+                    f"{who} is set to the systemd cgroup driver, which creates cgroups through "
+                    "systemd over D-Bus; PID 1 on this node is not systemd, so every container "
+                    "fails to start"
+                ),
+                evidence=(init.evidence, *(d.evidence for _, d in wants)),
+                severity=Severity.ERROR,
+                fix=FixHint(
+                    summary="use the cgroupfs driver on both the kubelet and the runtime "
+                    "(or boot the node with systemd)",
+                    restart=("containerd", "kubelet"),
+                ),
+            )
+        return
+    if init.systemd is None:
+        raise SkipRuleError("whether PID 1 is systemd cannot be told from this root")
+    mode = facts.get(cgroup_facts).mode
+    if mode is None:
+        raise SkipRuleError("the cgroup mode of this node cannot be told")
+    if mode is not CgroupMode.V2:
+        return
+    eff = _effective_driver(facts)
+    if eff is None:
+        raise SkipRuleError("no cgroup driver can be told (no kubelet or runtime configuration)")
+    driver, who = eff
+    if driver.value != "cgroupfs":
+        return
+    profile = facts.get(deployer_profile).name
+    deliberate = profile in ("microk8s", "k3s")
+    yield Issue(
+        title=f"pods use the cgroupfs driver on a cgroup v2 host run by systemd ({who} decides)",
+        message=(
+            "Kubernetes recommends the systemd cgroup driver on cgroup v2 hosts: with cgroupfs, "
+            "two managers (systemd and the kubelet/runtime) share one cgroup tree and may "
+            "disagree under resource pressure"
+            + (f"; cgroupfs is {profile}'s own default here" if deliberate else "")
+        ),
+        evidence=(
+            driver.evidence,
+            *(d.evidence for _, d in drivers if d.value == "cgroupfs" and d != driver),
+            *((init.evidence,) if init.evidence else ()),
+        ),
+        severity=Severity.INFO if deliberate else Severity.WARNING,
+        fix=FixHint(
+            summary=(
+                "switch both the runtime and the kubelet to the systemd driver together "
+                f"(see cgroup-driver-mismatch for the keys); {DRAIN}"
+            ),
+            restart=("containerd", "kubelet"),
+        ),
+    )
+
+
+RULE = Rule(
+    id="cgroup-driver-not-systemd",
+    severity=Severity.WARNING,
+    title="the cgroup driver does not suit the init system",
+    check=_check_not_systemd,
+    tags=("cgroup", "cgroup-v2", "systemd", "runtime"),
+    applies_to="all versions; the warning on cgroup v2 hosts whose PID 1 is systemd",
+)

@@ -1,0 +1,116 @@
+"""cgroup-v1-unsupported: the host runs cgroup v1 (or hybrid), which the kubelet deprecates and
+then refuses (research kubelet-cgroups.md §0, §2: failCgroupV1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from nodedoctor.facts import Facts
+from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
+from nodedoctor.facts.kubelet import kubelet_facts
+from nodedoctor.model import FixHint, Issue, Severity
+from nodedoctor.rules._kubelet_common import kubelet_restart, version_text
+from nodedoctor.rules.base import Rule, SkipRuleError
+
+
+def _check_v1_unsupported(facts: Facts) -> Iterator[Issue]:
+    cg = facts.get(cgroup_facts)
+    if cg.mode is None:
+        raise SkipRuleError("the cgroup mode of this root is unknown (no mount table)")
+    if cg.mode is CgroupMode.V2:
+        return
+    k = facts.get(kubelet_facts)
+    if not k.installed:
+        raise SkipRuleError(
+            "no kubelet is installed; note that kubelet 1.35+ refuses cgroup v1 by default"
+        )
+    fail = k.setting("failCgroupV1")
+    explicit = fail is not None and not fail.is_default
+    if not k.readable and not explicit:
+        raise SkipRuleError(f"the kubelet's configuration cannot be read: {'; '.join(k.problems)}")
+    version = k.version.value if k.version else None
+    if version is None and not explicit:
+        raise SkipRuleError(
+            "the kubelet's version is unknown (failCgroupV1 defaults to true from 1.35)"
+        )
+    evidence = [cg.mode_evidence] if cg.mode_evidence else []
+    if k.version is not None:
+        evidence.append(k.version.evidence)
+    if fail is not None:
+        evidence.append(fail.evidence)
+    vtext = version_text(version)
+    mode = (
+        "hybrid (v1 controllers with a v2 tree beside them)"
+        if cg.mode is CgroupMode.HYBRID
+        else "v1"
+    )
+    refuses = fail is not None and fail.value is True and (version is None or version >= (1, 31))
+    files = (k.config_path.value,) if k.config_path else ()
+    restart, _ = kubelet_restart(k)
+    migrate = (
+        "move the host to cgroup v2 (systemd.unified_cgroup_hierarchy=1 on the kernel command "
+        "line, or an OS release that boots v2), then reboot"
+    )
+    if refuses:
+        tail = (
+            "unsupported and will be removed in a future release"
+            if version is None or version >= (1, 35)
+            else "in maintenance mode"
+        )
+        yield Issue(
+            title=f"{vtext} refuses to run on cgroup {cg.mode.value}",
+            message=(
+                f"the host is on cgroup {mode}, which the kubelet counts as v1, and failCgroupV1 "
+                f'is true: the kubelet exits with "kubelet is configured to not run on a host '
+                f'using cgroup v1. cgroup v1 support is {tail}"'
+            ),
+            evidence=tuple(evidence),
+            severity=Severity.ERROR,
+            fix=FixHint(
+                summary=f"{migrate}; or, as a stopgap, set failCgroupV1: false in the kubelet "
+                "configuration (kubeadm also needs its SystemVerification check skipped)",
+                files=files,
+                reboot=True,
+                restart=restart,
+            ),
+            impact="the kubelet does not start; the node stays NotReady",
+        )
+        return
+    if version is not None and version < (1, 31):
+        yield Issue(
+            title=f"cgroup {cg.mode.value}: fine for {vtext}, refused from kubelet 1.35",
+            message=(
+                f"the host is on cgroup {mode}. {vtext} runs on it, but cgroup v1 is in "
+                "maintenance mode from 1.31 and kubelet 1.35+ refuses it unless failCgroupV1: "
+                "false; plan the move to cgroup v2 before upgrading"
+            ),
+            evidence=tuple(evidence),
+            severity=Severity.INFO,
+            fix=FixHint(summary=migrate, reboot=True),
+        )
+        return
+    yield Issue(
+        title=f"cgroup {cg.mode.value} is deprecated for {vtext}",
+        message=(
+            f"the host is on cgroup {mode}. {vtext} still runs"
+            + (" because failCgroupV1 is false" if explicit else "")
+            + ", but cgroup v1 support is in maintenance mode (1.31-1.34) and unsupported from "
+            "1.35 (KEP-5573); the kubelet reports a CgroupV1 warning event and new features "
+            "need v2"
+        ),
+        evidence=tuple(evidence),
+        severity=Severity.WARNING,
+        fix=FixHint(summary=migrate, reboot=True),
+        impact="the next kubelet upgrade may refuse to start; v2-only features are unavailable",
+    )
+
+
+RULE = Rule(
+    id="cgroup-v1-unsupported",
+    severity=Severity.ERROR,
+    title="the host runs cgroup v1 (or hybrid), which the kubelet deprecates and then refuses",
+    check=_check_v1_unsupported,
+    tags=("cgroup", "cgroup-v1", "kubelet"),
+    applies_to="error from kubelet 1.35 (unless failCgroupV1: false), warning 1.31-1.34, "
+    "info before",
+)

@@ -1,0 +1,83 @@
+"""swap-enabled: swap is active while the kubelet would refuse it or cannot control it
+(research kubelet-cgroups.md §1.4, §2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from nodedoctor.facts import Facts
+from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
+from nodedoctor.facts.kubelet import kubelet_facts
+from nodedoctor.facts.swap import swap_facts
+from nodedoctor.model import FixHint, Issue, Severity
+from nodedoctor.rules._kubelet_common import kubelet_restart
+from nodedoctor.rules.base import Rule, SkipRuleError
+
+
+def _check_swap(facts: Facts) -> Iterator[Issue]:
+    swap = facts.get(swap_facts)
+    if swap.active is None:
+        raise SkipRuleError("/proc/swaps is not in this root")
+    if not swap.active:
+        return
+    k = facts.get(kubelet_facts)
+    if not k.installed:
+        raise SkipRuleError("no kubelet is installed on this node")
+    if not k.readable:
+        raise SkipRuleError(f"the kubelet's configuration cannot be read: {'; '.join(k.problems)}")
+    fail = k.setting("failSwapOn")
+    if fail is None or fail.value is None:
+        raise SkipRuleError("failSwapOn has a value the kubelet refuses")
+    cg = facts.get(cgroup_facts)
+    restart, commands = kubelet_restart(k)
+    evidence = (*swap.evidence, fail.evidence)
+    if fail.value is True:
+        yield Issue(
+            title="swap is on and the kubelet refuses to run with it",
+            message=(
+                ("the kubelet is not configured yet; with the default " if k.pending else "")
+                + "failSwapOn is true and /proc/swaps lists active swap: the kubelet exits with "
+                '"running with swap on is not supported, please disable swap or set '
+                '--fail-swap-on flag to false"'
+            ),
+            evidence=evidence,
+            severity=Severity.ERROR,
+            fix=FixHint(
+                summary=(
+                    "turn swap off (swapoff -a) and remove it from /etc/fstab (or mask the "
+                    "swap unit); or, on cgroup v2 only, set failSwapOn: false with "
+                    "memorySwap.swapBehavior"
+                ),
+                files=("/etc/fstab",),
+                restart=restart,
+                commands=("swapoff -a", *commands),
+            ),
+            impact="the kubelet does not start; the node stays NotReady",
+        )
+        return
+    if cg.mode is not None and cg.mode is not CgroupMode.V2:
+        yield Issue(
+            title="swap is on with the kubelet on cgroup v1, where it cannot control swap",
+            message=(
+                "failSwapOn is false so the kubelet starts, but swap is supported for cgroup v2 "
+                "only: on this cgroup "
+                f"{cg.mode.value} host the kubelet cannot limit pods' swap use"
+            ),
+            evidence=(*evidence, *((cg.mode_evidence,) if cg.mode_evidence else ())),
+            severity=Severity.WARNING,
+            fix=FixHint(
+                summary="turn swap off (swapoff -a and /etc/fstab), or move the host to cgroup v2",
+                files=("/etc/fstab",),
+                commands=("swapoff -a",),
+            ),
+            impact="pods may swap without limits; memory accounting and eviction are distorted",
+        )
+
+
+RULE = Rule(
+    id="swap-enabled",
+    severity=Severity.ERROR,
+    title="swap is active while the kubelet would refuse it or cannot control it",
+    check=_check_swap,
+    tags=("swap", "kubelet"),
+)
