@@ -8,7 +8,7 @@ from nodedoctor.cli import main
 from nodedoctor.rules import all_rules
 from nodedoctor.rules.base import DOC_SECTIONS
 from nodedoctor.rules.builtin import ENGINE_RULES
-from tests.helpers import CASES
+from tests.helpers import case_dirs
 
 RULES = all_rules()
 
@@ -24,7 +24,7 @@ def test_rule_has_every_doc_section(rule: object) -> None:
 @pytest.mark.parametrize("rule", [r for r in RULES if r.id not in ENGINE_RULES], ids=lambda r: r.id)
 def test_rule_has_bad_and_good_cases(rule: object) -> None:
     rule_id = rule.id  # type: ignore[attr-defined]
-    names = [p.name for p in (CASES / rule_id).glob("*") if (p / "root").is_dir()]
+    names = [p.name for p in case_dirs() if p.parent.name == rule_id]
     assert any(n.startswith("bad") for n in names), f"{rule_id}: no bad example root"
     assert any(n.startswith("good") for n in names), f"{rule_id}: no good example root"
 
