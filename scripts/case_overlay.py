@@ -10,7 +10,8 @@ from BASE (a path under tests/, e.g. ``roots/kubeadm-healthy-v2`` or
 ``cases/_bases/rocky-9.3-bls-two-kernels``), lists what BASE has and ROOT lacks under
 ``remove:`` and ROOT's empty directories under ``dirs:``, keeps expect.yaml's other keys
 and comments, and checks that the case builds back to ROOT exactly (files, bytes,
-symlinks, modes). It made the overlays of issue 10 from the full roots the cases had.
+symlinks, modes). The overlays of issue 10 were made this way from the full roots the
+cases had.
 """
 
 from __future__ import annotations
