@@ -40,23 +40,20 @@ def _roots() -> Iterator[list[tuple[str, Path, str | None]]]:
             out.append((f"roots/{scenario.parent.name}", scenario, _profile(scenario.parent)))
         for case in sorted((TESTS / "fix" / "cases").glob("*/root")):
             out.append((f"fix/{case.parent.name}", case, _profile(case.parent)))
-        for case in sorted(p for p in (TESTS / "cases").glob("*/*") if p.is_dir()):
+        # tests/cases/_bases holds the roots that cases name as base:, not cases
+        cases = (p for p in (TESTS / "cases").glob("*/*") if not p.parent.name.startswith("_"))
+        for case in sorted(p for p in cases if p.is_dir()):
             root = _case_root(case, Path(tmp))
-            if root is not None:
-                out.append((f"cases/{case.parent.name}/{case.name}", root, _profile(case)))
+            out.append((f"cases/{case.parent.name}/{case.name}", root, _profile(case)))
         yield out
 
 
-def _case_root(case: Path, tmp: Path) -> Path | None:
+def _case_root(case: Path, tmp: Path) -> Path:
     if (case / "root").is_dir() and not _expect(case).get("base"):
         return case / "root"
-    try:
-        from tests.helpers import materialize_case  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    dest = tmp / case.parent.name / case.name
-    root: Path = materialize_case(case, dest)
-    return root
+    from tests.helpers import materialize_case
+
+    return materialize_case(case, tmp / case.parent.name / case.name)
 
 
 def _expect(case: Path) -> dict[str, object]:

@@ -18,7 +18,7 @@ from nodedoctor.model import Report, Severity
 from nodedoctor.rules import rule_by_id
 from nodedoctor.sources.commands import ALLOWLIST, CommandResult, RecordedCommands
 from nodedoctor.sources.root import Root
-from tests.helpers import CASES, ROOTS
+from tests.helpers import ROOTS, case_root
 
 DENIAL = (
     'audit: type=1400 audit(1717409521.100:201): apparmor="DENIED" operation="signal" '
@@ -99,7 +99,7 @@ def test_denial_from_other_peers_is_not_this_rule(tmp_path: Path) -> None:
 def test_recorded_systemctl_state_decides_foreign_mount_severity(
     tmp_path: Path, state: str, configured: bool, severity: Severity
 ) -> None:
-    source = CASES / "foreign-cgroup-mount" / "bad-calico-cluster-present" / "root"
+    source = case_root("foreign-cgroup-mount/bad-calico-cluster-present")
     (tmp_path / "proc/self").mkdir(parents=True)
     (tmp_path / "proc/self/mountinfo").write_text(
         (source / "proc/self/mountinfo").read_text(encoding="utf-8"), encoding="utf-8"

@@ -1,17 +1,9 @@
 """One runner for every rule's example roots (tests/cases/<rule-id>/<case>/).
 
-A case directory holds ``root/`` (the node's files) and an optional ``expect.yaml``:
-
-    severity: error                  # of every finding of the rule
-    count: 1                         # number of findings of the rule
-    evidence: ["cmdline.txt"]        # substrings found in some evidence source or text
-    message: ["cgroup_enable"]       # substrings of some finding's message or title
-    fix_files: ["/boot/cmdline.txt"] # the finding's fix.files
-    profile: microk8s                # --profile for the run
-    also: [kubepods-invalid]         # other rules the same root must raise too (one cause,
-                                     # two consequences); nothing else may be raised
-
-Cases named ``bad*`` must raise that rule and no other; ``good*`` must raise nothing.
+A case is an overlay: its ``expect.yaml`` names a ``base:`` root and its ``root/`` holds only
+the files that differ; ``materialize_case`` builds the node's full root. tests/cases/README.md
+documents every expect.yaml key. Cases named ``bad*`` must raise that rule (and the ``also:``
+rules) and no other; ``good*`` must raise nothing.
 """
 
 from __future__ import annotations
@@ -20,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import CASES, check_root, load_expect
+from tests.helpers import case_dirs, check_root, load_expect, materialize_case
 
-CASE_DIRS = sorted(p for p in CASES.glob("*/*") if p.is_dir() and (p / "root").is_dir())
+CASE_DIRS = case_dirs()
 
 
 def _id(p: Path) -> str:
@@ -30,11 +22,12 @@ def _id(p: Path) -> str:
 
 
 @pytest.mark.parametrize("case", CASE_DIRS, ids=[_id(p) for p in CASE_DIRS])
-def test_rule_case(case: Path) -> None:
+def test_rule_case(case: Path, tmp_path: Path) -> None:
     rule_id = case.parent.name
     expect = load_expect(case / "expect.yaml")
     profile = expect.get("profile")
-    report = check_root(case / "root", profile=str(profile) if profile else None)
+    root = materialize_case(case, tmp_path)
+    report = check_root(root, profile=str(profile) if profile else None)
     raised = {f.rule for f in report.findings}
     mine = [f for f in report.findings if f.rule == rule_id]
     if case.name.startswith("bad"):

@@ -583,12 +583,11 @@ def test_check_logs_text_block_and_fallback(
 
 
 def _bad_case(rule_id: str) -> tuple[Path, str | None] | None:
-    from tests.helpers import CASES, load_expect
+    from tests.helpers import case_dirs, case_profile, case_root
 
-    for case in sorted((CASES / rule_id).glob("bad*")):
-        if (case / "root").is_dir():
-            profile = load_expect(case / "expect.yaml").get("profile")
-            return case / "root", str(profile) if profile else None
+    for case in case_dirs():
+        if case.parent.name == rule_id and case.name.startswith("bad"):
+            return case_root(case), case_profile(case)
     return None
 
 

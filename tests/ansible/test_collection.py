@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import CASES, ROOTS, check_root, load_expect
+from tests.helpers import ROOTS, case_dirs, check_root, load_expect, materialize_case
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent))
@@ -70,10 +70,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
     scenarios = sorted(p for p in ROOTS.iterdir() if (p / "root").is_dir())
     assert scenarios, "no scenario roots"
     for rule_id in FLEET_RULES:
-        scenarios += sorted(p for p in (CASES / rule_id).glob("bad*") if (p / "root").is_dir())[:1]
+        bad = [p for p in case_dirs() if p.parent.name == rule_id and p.name.startswith("bad")]
+        scenarios += bad[:1]
     for i, scenario in enumerate(scenarios):
         copy = base / "roots" / scenario.parent.name / scenario.name
-        shutil.copytree(scenario / "root", copy, symlinks=True)
+        if scenario.parent == ROOTS:
+            shutil.copytree(scenario / "root", copy, symlinks=True)
+        else:
+            copy = materialize_case(scenario, copy)
         profile = load_expect(scenario / "expect.yaml").get("profile")
         python = str(PYTHON39) if i == 0 and PYTHON39.exists() else str(SYSTEM_PYTHON)
         hosts.append(

@@ -17,9 +17,14 @@ from nodedoctor.model import Report
 from nodedoctor.rules import all_rules
 from nodedoctor.sources.bundle import open_bundle
 from nodedoctor.sources.root import Root, directory_root
-from tests.helpers import CASES, ROOTS
+from tests.helpers import ROOTS, case_dirs, case_root
 
-ALL_ROOTS = sorted([*ROOTS.glob("*/root"), *CASES.glob("*/*/root")])
+#: Scenario roots, and rule cases (built from their overlays in the test).
+ALL_ROOTS = sorted([*ROOTS.glob("*/root"), *case_dirs()])
+
+
+def _id(source: Path) -> str:
+    return "/".join(source.parts[-3:-1] if source.name == "root" else source.parts[-2:])
 
 
 def _findings(report: Report) -> list[dict[str, Any]]:
@@ -32,10 +37,9 @@ def _check(root: Root) -> Report:
     return engine.run(Facts(root), list(all_rules()))
 
 
-@pytest.mark.parametrize(
-    "root", ALL_ROOTS, ids=[str(p.parent.relative_to(p.parents[2])) for p in ALL_ROOTS]
-)
-def test_bundle_of_a_root_finds_what_the_root_finds(root: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("source", ALL_ROOTS, ids=[_id(p) for p in ALL_ROOTS])
+def test_bundle_of_a_root_finds_what_the_root_finds(source: Path, tmp_path: Path) -> None:
+    root = source if source.name == "root" else case_root(source)
     direct = _check(directory_root(str(root)))
     result = collect(directory_root(str(root)), str(tmp_path / "b.tar.gz"))
     with open_bundle(result.path) as bundle:

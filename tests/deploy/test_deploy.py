@@ -22,7 +22,7 @@ import yaml
 from nodedoctor.render.npd import MAX_OUTPUT
 from nodedoctor.rules import all_rules
 from nodedoctor.rules.families import FAMILIES, family_of
-from tests.helpers import CASES, ROOTS
+from tests.helpers import ROOTS, case_dirs, case_root
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -160,7 +160,8 @@ def _npd_run(command: list[str], env: dict[str, str], timeout: float) -> tuple[i
 
 def _scenario_roots() -> list[Path]:
     roots = [p / "root" for p in sorted(ROOTS.iterdir()) if (p / "root").is_dir()]
-    roots += sorted(CASES.glob("*/bad*/root"))[:6]
+    bad = [c for c in case_dirs() if c.name.startswith("bad")][:6]
+    roots += [case_root(c) for c in bad]
     return roots
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from nodedoctor.rules import all_rules
-from tests.helpers import CASES, ROOTS, check_root, load_expect
+from tests.helpers import ROOTS, case_dirs, case_root, check_root, load_expect
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "scripts" / "build_zipapp.py"
@@ -34,9 +34,8 @@ def _roots() -> list[tuple[Path, str | None]]:
     for d in sorted(ROOTS.iterdir()) if ROOTS.is_dir() else []:
         if (d / "root").is_dir():
             out.append((d / "root", _profile(d)))
-    for d in sorted(CASES.glob("*/*")):
-        if (d / "root").is_dir():
-            out.append((d / "root", _profile(d)))
+    for d in case_dirs():
+        out.append((case_root(d), _profile(d)))
     return out
 
 

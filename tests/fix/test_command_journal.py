@@ -23,6 +23,7 @@ from nodedoctor.fix.plan import Command, Plan
 from nodedoctor.rules import all_rules
 from nodedoctor.sources.root import Root
 from tests.fix.helpers import snapshot
+from tests.helpers import CASES, materialize_case
 
 CASE = Path(__file__).parent / "cases" / "rocky9-grubby" / "root"
 ENTRIES = "boot/loader/entries"
@@ -195,9 +196,7 @@ def test_a_file_grubby_has_not_applied_is_an_instruction_naming_the_command(
 ) -> None:
     """/etc/default/grub asks for a word the boot entries lack: the advice runs grubby, and
     the plan's instruction says the same (not "the file is right, just reboot")."""
-    case = Path(__file__).parents[1] / "cases/boot-cmdline-ignored/good-rocky9-grubby-rebooted"
-    root = tmp_path / "node"
-    shutil.copytree(case / "root", root)
+    root = materialize_case(CASES / "boot-cmdline-ignored/good-rocky9-grubby-rebooted", tmp_path)
     grub = root / "etc/default/grub"
     grub.write_text(grub.read_text().replace('rl/swap"', 'rl/swap swapaccount=1"'))
     facts = Facts(Root(str(root)))

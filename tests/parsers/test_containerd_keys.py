@@ -52,6 +52,7 @@ def test_agrees_on_any_text(text: str) -> None:
     assert split_key(text) == _split_key_escaped(text)
 
 
+# Case overlays and the bases they name (tests/cases/_bases) hold every case's file once.
 CONFIGS = sorted(
     p
     for p in [*ROOTS.glob("*/root/**/*.toml"), *CASES.glob("*/*/root/**/*.toml")]

@@ -35,6 +35,7 @@ def _check(text: str, names: list[str]) -> None:
         assert named == {n: p for n, p in full.items() if n in names}
 
 
+# Case overlays and the bases they name (tests/cases/_bases) hold every case's file once.
 STATUS_FILES = sorted(
     [
         *ROOTS.glob("*/root/var/lib/dpkg/status"),

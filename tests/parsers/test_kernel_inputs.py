@@ -23,9 +23,9 @@ from nodedoctor.parsers.kconfig import parse_kconfig
 from nodedoctor.parsers.mountinfo import parse_mountinfo
 from nodedoctor.parsers.proc_cgroups import parse_proc_cgroups
 from nodedoctor.sources.root import directory_root
+from tests.helpers import case_root
 
 DATA = Path(__file__).parent / "data"
-CASES = Path(__file__).parent.parent / "cases"
 
 
 def _text(name: str) -> str:
@@ -36,7 +36,7 @@ def _text(name: str) -> str:
 
 
 def test_kconfig_of_the_committed_fixture() -> None:
-    raw = CASES / "cgroup-controller-disabled/bad-v1-kernel-without-memcg-v1/root/proc/config.gz"
+    raw = case_root("cgroup-controller-disabled/bad-v1-kernel-without-memcg-v1") / "proc/config.gz"
     cfg = parse_kconfig(gzip.decompress(raw.read_bytes()).decode())
     assert cfg.enabled("CONFIG_MEMCG") is True
     assert cfg.enabled("CONFIG_MEMCG_V1") is False
@@ -68,7 +68,7 @@ def test_kconfig_string_values_are_unquoted() -> None:
 
 
 def test_kernel_config_facts_read_the_gzip(tmp_path: Path) -> None:
-    src = CASES / "cgroup-controller-disabled/bad-v1-kernel-without-memcg-v1/root"
+    src = case_root("cgroup-controller-disabled/bad-v1-kernel-without-memcg-v1")
     facts = Facts(directory_root(str(src)))
     kc = facts.get(kernel_config)
     assert kc.source == "/proc/config.gz"

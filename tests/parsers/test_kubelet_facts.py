@@ -9,7 +9,7 @@ from pathlib import Path
 from nodedoctor.facts import Facts
 from nodedoctor.facts.kubelet import kubelet_facts, kubelet_summary
 from nodedoctor.sources.root import Root, directory_root
-from tests.helpers import CASES, ROOTS, check_root
+from tests.helpers import ROOTS, case_root, check_root
 
 V2_CGROUP = {
     "proc/self/mountinfo": "30 21 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime "
@@ -318,7 +318,7 @@ def test_summary_block() -> None:
 
 
 def test_profile_flag_overrides_detection() -> None:
-    root = CASES / "kubepods-invalid/bad-kubespray-kube-reserved-cgroup-missing/root"
+    root = case_root("kubepods-invalid/bad-kubespray-kube-reserved-cgroup-missing")
     detected = Facts(directory_root(str(root))).get(kubelet_facts)
     assert detected.profile.name == "kubespray"
     assert not detected.profile.forced
@@ -357,7 +357,7 @@ def test_running_kubelet_command_line_when_no_files(tmp_path: Path) -> None:
 
 
 def test_flag_text_as_written_in_an_env_file() -> None:
-    root = CASES / "qos-cgroups-disabled/bad-kubeadm-extra-args/root"
+    root = case_root("qos-cgroups-disabled/bad-kubeadm-extra-args")
     k = Facts(directory_root(str(root))).get(kubelet_facts)
     per_qos = k.setting("cgroupsPerQOS")
     enforce = k.setting("enforceNodeAllocatable")

@@ -12,10 +12,10 @@ from nodedoctor.parsers.systemd_unit import (
     parse_unit_file,
     split_words,
 )
-from tests.helpers import CASES, ROOTS
+from tests.helpers import ROOTS, case_root
 
 KUBEADM = ROOTS / "kubeadm-healthy-v2/root"
-KUBESPRAY = CASES / "kubepods-invalid/bad-kubespray-kube-reserved-cgroup-missing/root"
+KUBESPRAY = case_root("kubepods-invalid/bad-kubespray-kube-reserved-cgroup-missing")
 
 
 def test_kubeadm_unit_and_drop_in() -> None:

@@ -11,7 +11,8 @@ MAX_SEED = 64 * 1024
 
 @lru_cache(maxsize=1)
 def seed_files() -> tuple[tuple[str, str], ...]:
-    """(node path, text) of every file under tests/roots/*/root and tests/cases/*/*/root."""
+    """(node path, text) of every file under tests/roots/*/root and tests/cases/*/*/root:
+    the cases' overlays and the bases they name (tests/cases/_bases), each file once."""
     out: list[tuple[str, str]] = []
     roots = [*TESTS.glob("roots/*/root"), *TESTS.glob("cases/*/*/root")]
     for root in sorted(roots):
