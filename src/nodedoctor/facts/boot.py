@@ -17,29 +17,15 @@ Interface (for the fix engine)
   ``grub2-mkconfig``); a reboot is always needed.
 - ``stubs`` — files nobody reads that hold parameters (the bookworm ``/boot/cmdline.txt``).
 
-The simplest entry point is ``facts.get(controller_fix)`` in ``facts/cgroups.py``: the
-missing controllers a command-line edit turns on (``by_cmdline``), the planned ``edit`` (the
-same one the ``cgroup-controller-disabled`` finding describes), ``others`` no edit can give,
-and ``elsewhere``: disabling words /proc/cmdline shows that are not in the boot file (RHEL
-boot entries: ``grubby --update-kernel=ALL --remove-args=...``).
+What to change is planned from these facts in nodedoctor.remedies.boot (``controller_fix``,
+``plan_cmdline_edit``).
 
 ``facts.get(boot_entries)`` (RHEL 8+, GRUB with BLS) reads ``/boot/loader/entries/*.conf`` and
 ``/boot/grub2/grubenv`` (parsers/bls.py): each entry's parameters (``$kernelopts`` expanded,
 every word placed at its file and line), the default entry (grubenv ``saved_entry``) and the
-next boot's parameters, or why they cannot be told. ``controller_fix`` takes ``elsewhere``
-from them when they are known: the words that keep a controller off at the next boot
-(``BootEntries.keeping_off``, the same verdict as for /proc/cmdline, as the entry writes them),
-and plans grubby only for those; a disabling word of the running kernel whose controller the
-next boot turns on is ``pending`` (a reboot, not grubby).
-
-``plan_cmdline_edit(chain, enable=[...], v1=...)`` turns "these controllers must be on" into a
-:class:`CmdlineEdit`: ``path``, ``kind``, ``line``/``variable`` to edit, ``add`` (tokens to
-append at the end of that line/variable, e.g. ``cgroup_enable=memory``; last setting wins),
-``remove`` (:class:`ParamRemoval`: a token as written, with its file/line/position, and its
-``replacement`` text or ``None`` to delete it — e.g. a ``cgroup_disable=memory`` that sits
-in the file itself), ``join_lines`` (a split ``cmdline.txt`` must become one line, the later
-lines' words appended to the first), ``commands`` and ``reboot``. Idempotent: a file that
-already says what is needed plans no change (``CmdlineEdit.empty``).
+next boot's parameters, or why they cannot be told; ``BootEntries.keeping_off`` says
+which of the next boot's words keep a controller off (the same verdict as for /proc/cmdline,
+as the entry writes them).
 
 Sources: research incidents.md §1 (which file each OS's boot loader reads, the bookworm
 stub, the firmware's device-tree ``cgroup_disable=memory`` in front of cmdline.txt, the
@@ -55,7 +41,7 @@ import enum
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from nodedoctor._record import field, record
+from nodedoctor._record import record
 from nodedoctor.facts import Facts
 from nodedoctor.facts.mounts import mount_table
 from nodedoctor.facts.system import board, os_release
@@ -69,8 +55,9 @@ from nodedoctor.parsers.cmdline import (
     parse_default_grub,
 )
 
-if TYPE_CHECKING:  # the BLS parser is imported where /boot/loader/entries exists
+if TYPE_CHECKING:  # the BLS parser: where /boot/loader/entries exists; grubby_command: __getattr__
     from nodedoctor.parsers.bls import BlsEntry, EnvVar
+    from nodedoctor.remedies.boot import grubby_command as grubby_command  # noqa: PLC0414
 
 PROC_CMDLINE = "/proc/cmdline"
 RPI_FIRMWARE_CMDLINE = "/boot/firmware/cmdline.txt"
@@ -758,166 +745,6 @@ def no_v1_token(params: Sequence[PlacedParam], controller: str) -> PlacedParam |
 
 
 # --------------------------------------------------------------------------------------
-# the edit a fix makes
-
-
-@record
-class ParamRemoval:
-    param: PlacedParam
-    #: The token's new text (other controllers kept), or ``None`` to delete it.
-    replacement: str | None
-
-
-@record
-class CmdlineEdit:
-    path: str
-    kind: BootFileKind
-    line: int | None
-    variable: str | None
-    add: tuple[str, ...] = ()
-    remove: tuple[ParamRemoval, ...] = ()
-    join_lines: bool = False
-    commands: tuple[str, ...] = ()
-    reboot: bool = True
-    notes: tuple[str, ...] = field(default=())
-
-    @property
-    def empty(self) -> bool:
-        return not (self.add or self.remove or self.join_lines)
-
-    def describe(self) -> str:
-        parts: list[str] = []
-        if self.join_lines:
-            parts.append(f"join {self.path} into a single line")
-        if self.remove:
-            words = ", ".join(
-                f'"{r.param.text}"' + (f' -> "{r.replacement}"' if r.replacement else "")
-                for r in self.remove
-            )
-            parts.append(
-                f"in {self.path} change {words}"
-                if any(r.replacement for r in self.remove)
-                else f"remove {words} from {self.path}"
-            )
-        if self.add:
-            where = f"{self.variable} in {self.path}" if self.variable else self.path
-            how = (
-                " (at the end of the line, which must stay one line)"
-                if (self.kind is BootFileKind.RPI_CMDLINE)
-                else ""
-            )
-            parts.append(f'add "{" ".join(self.add)}" to {where}{how}')
-        if self.commands:
-            parts.append("run " + " and ".join(f"`{c}`" for c in self.commands))
-        parts.extend(self.notes)
-        if self.reboot:
-            parts.append("reboot")
-        return ", then ".join(parts)
-
-
-def _without(param: PlacedParam, names: set[str]) -> str | None:
-    kept = [v for v in param.values if v not in names]
-    return f"{param.key}={','.join(kept)}" if kept else None
-
-
-#: Characters that a shell or ``shlex.split`` treats specially inside double quotes.
-_UNSAFE_IN_QUOTES = frozenset('"\\$`')
-
-
-def grubby_command(option: str, words: str) -> str:
-    """``grubby --update-kernel=ALL --OPTION="WORDS"``, written the way users type it and
-    safe to give back to ``shlex.split`` (the fix engine runs it so): words that would not
-    survive double quotes are shell-quoted instead.
-
-    >>> grubby_command("args", "cgroup_enable=memory cgroup_enable=cpuset")
-    'grubby --update-kernel=ALL --args="cgroup_enable=memory cgroup_enable=cpuset"'
-    >>> print(grubby_command("remove-args", 'cgroup_disable="memory"'))
-    grubby --update-kernel=ALL '--remove-args=cgroup_disable="memory"'
-    """
-    if _UNSAFE_IN_QUOTES.isdisjoint(words):
-        return f'grubby --update-kernel=ALL --{option}="{words}"'
-    import shlex
-
-    return f"grubby --update-kernel=ALL {shlex.quote(f'--{option}={words}')}"
-
-
-def plan_cmdline_edit(
-    chain: BootChain, enable: Sequence[str], *, v1: bool = False, reboot: bool = True
-) -> CmdlineEdit | None:
-    """The edit of the target boot file that turns ``enable`` on at the next boot; ``None``
-    when there is no target file. An edit may be :attr:`CmdlineEdit.empty` when the file
-    already asks for everything (a reboot or a kernel change is what is missing).
-    ``reboot=False``: a disk image before its first boot (its first boot reads the file)."""
-    target = chain.target
-    if target is None:
-        return None
-    wanted = set(enable)
-    join = target.split
-    # After the fix the whole file is one line, so every parameter in it counts.
-    params = target.params if join else target.read_params
-    removals: list[ParamRemoval] = []
-    for p in params:
-        hits: set[str] = set()
-        if p.key == "cgroup_disable":
-            hits = wanted & set(p.values)
-        elif p.key == "cgroup_memory" and p.value == "0" and "memory" in wanted:
-            hits = {"memory"}
-        elif v1 and p.key == "cgroup_no_v1":
-            hits = wanted & set(p.values) or (wanted if "all" in p.values else set())
-            if "all" in p.values and hits:
-                removals.append(ParamRemoval(p, None))
-                continue
-        if hits:
-            replacement = None if p.key == "cgroup_memory" else _without(p, hits)
-            removals.append(ParamRemoval(p, replacement))
-    add: list[str] = []
-    if chain.raspberry_pi_firmware:
-        # The firmware puts cgroup_disable=memory in front of the file: only a later
-        # cgroup_enable= (downstream Raspberry Pi kernels) turns it back on.
-        # cgroup_memory=1 is obsolete (current kernels ignore it): never rely on it.
-        removed = {r.param for r in removals}
-        kept = [p for p in params if p not in removed and p.key != "cgroup_memory"]
-        for name in enable:
-            if controller_verdict(kept, name).enabled is not True:
-                add.append(f"cgroup_enable={name}")
-    commands = chain.apply_commands
-    if chain.kind is BootFileKind.GRUB and commands and commands[0].startswith("grubby"):
-        args = " ".join(add)
-        drop = " ".join(r.param.text for r in removals)
-        commands = tuple(
-            c
-            for c in (
-                grubby_command("args", args) if args else "",
-                grubby_command("remove-args", drop) if drop else "",
-                *(grubby_command("args", r.replacement) for r in removals if r.replacement),
-            )
-            if c
-        )
-    edit = CmdlineEdit(
-        path=target.path,
-        kind=target.kind or BootFileKind.RPI_CMDLINE,
-        line=target.edit_line,
-        variable=target.edit_variable,
-        add=tuple(add),
-        remove=tuple(removals),
-        join_lines=join,
-        commands=commands,
-        notes=(
-            (
-                "re-run `kernel-install add <version> <kernel image>` for the kernel to boot "
-                "(kernel-install reads /etc/kernel/cmdline only when it installs a kernel)",
-            )
-            if target.kind is BootFileKind.KERNEL_CMDLINE
-            else ()
-        ),
-        reboot=reboot,
-    )
-    if edit.empty:
-        return CmdlineEdit(edit.path, edit.kind, edit.line, edit.variable, reboot=reboot)
-    return edit
-
-
-# --------------------------------------------------------------------------------------
 # what the kernel said about its command line at boot (live and bundles only)
 
 KERNEL_LOG_COMMAND = "journalctl-kernel"
@@ -942,3 +769,13 @@ def cgroup_boot_messages(facts: Facts) -> tuple[Evidence, ...]:
         ):
             found.append(Evidence(result.display, line.strip()))
     return tuple(found)
+
+
+def __getattr__(name: str) -> object:
+    """``grubby_command`` moved to nodedoctor.remedies.boot; rules/ still import it from here
+    until the one-module-per-rule split lands (issue 10). Lazy: facts import no remedy."""
+    if name == "grubby_command":
+        from nodedoctor.remedies.boot import grubby_command
+
+        return grubby_command
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

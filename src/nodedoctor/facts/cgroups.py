@@ -11,27 +11,26 @@ the filesystem type at ``/sys/fs/cgroup``), so hybrid counts as v1.
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
 
 from nodedoctor._record import field, record
 from nodedoctor.facts import Facts, Sourced, file_evidence
 from nodedoctor.facts.boot import (
-    BootEntries,
-    CmdlineEdit,
     ControllerVerdict,
     PlacedParam,
     boot_chain,
-    boot_entries,
     controller_verdict,
-    grubby_command,
     kernel_cmdline,
     no_v1_token,
-    plan_cmdline_edit,
 )
 from nodedoctor.facts.kernelconfig import kernel_config
 from nodedoctor.facts.mounts import mount_table
 from nodedoctor.facts.system import board
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.proc_cgroups import ControllerRow, parse_proc_cgroups
+
+if TYPE_CHECKING:  # compatibility re-export, see __getattr__
+    from nodedoctor.remedies.boot import controller_fix as controller_fix  # noqa: PLC0414
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 
@@ -410,38 +409,6 @@ def _why_missing(
 CMDLINE_CAUSES = (Cause.CMDLINE_DISABLED, Cause.RPI_DEFAULT, Cause.NO_V1, Cause.ENABLE_IGNORED)
 
 
-@record
-class ControllerFix:
-    """What turns the missing controllers on: one edit of the boot file, and what no edit can
-    do. The ``cgroup-controller-disabled`` rule and the fix engine both read this."""
-
-    #: The missing controllers a command-line edit turns on.
-    by_cmdline: tuple[str, ...]
-    #: The edit of the boot file (``None``: no boot file in the root); may be ``empty``.
-    edit: CmdlineEdit | None
-    #: Missing controllers no command-line edit can give (kernel built without, not mounted).
-    others: tuple[ControllerStatus, ...]
-    #: Disabling words the running kernel got from somewhere else than the boot file; with
-    #: known BLS entries, the next boot's words that keep the controller off (which may be
-    #: written differently from the running word).
-    elsewhere: tuple[PlacedParam, ...] = ()
-    #: What removes ``elsewhere`` from where it is written (RHEL boot entries: grubby); empty
-    #: when that place is unknown.
-    elsewhere_commands: tuple[str, ...] = ()
-    #: Disabling words the running kernel has that neither the boot file holds nor the next
-    #: boot's BLS entry acts on any more (its own verdict turns the controller on: grubby
-    #: already removed them): only a reboot is missing. Each is the /proc/cmdline word.
-    pending: tuple[PlacedParam, ...] = ()
-    #: The RHEL boot entries when they tell the next boot's parameters (``elsewhere`` then
-    #: holds the entries' own words, with their file and line), else ``None``.
-    entries: BootEntries | None = None
-
-    @property
-    def commands(self) -> tuple[str, ...]:
-        """Every command of the fix, in order: ``elsewhere_commands``, then the edit's."""
-        return self.elsewhere_commands + (self.edit.commands if self.edit else ())
-
-
 def pi_image(facts: Facts) -> bool:
     """A Raspberry Pi disk image before its first boot: the firmware's cmdline.txt is there,
     but no running kernel's command line."""
@@ -453,71 +420,11 @@ def pi_image(facts: Facts) -> bool:
     )
 
 
-def _image_fix(facts: Facts) -> ControllerFix:
-    """A Raspberry Pi disk image before its first boot (no /proc, no /sys): every current Pi
-    kernel starts with memory off, so cmdline.txt must turn it on; no reboot, the first boot
-    reads it."""
-    chain = facts.get(boot_chain)
-    target = chain.target
-    if not pi_image(facts) or target is None:
-        return ControllerFix((), None, ())
-    kept = [p for p in target.read_params if p.key != "cgroup_memory"]
-    if controller_verdict(kept, "memory").enabled:
-        return ControllerFix((), None, ())
-    return ControllerFix(("memory",), plan_cmdline_edit(chain, ["memory"], reboot=False), ())
+def __getattr__(name: str) -> object:
+    """``controller_fix`` moved to nodedoctor.remedies.boot; rules/ still import it from here
+    until the one-module-per-rule split lands (issue 10). Lazy: facts import no remedy."""
+    if name == "controller_fix":
+        from nodedoctor.remedies.boot import controller_fix
 
-
-def controller_fix(facts: Facts) -> ControllerFix:
-    an = facts.get(controller_analysis)
-    if not an.known:
-        return _image_fix(facts)
-    missing = an.missing()
-    chain = facts.get(boot_chain)
-    by_cmdline = [s.name for s in missing if s.cause in CMDLINE_CAUSES]
-    if chain.raspberry_pi_firmware:
-        # A Pi kernel also honours cgroup_enable= for a controller nothing else explains.
-        by_cmdline += [s.name for s in missing if s.cause is Cause.UNKNOWN]
-    others = tuple(s for s in missing if s.name not in by_cmdline)
-    if not by_cmdline:
-        return ControllerFix((), None, others)
-    edit = plan_cmdline_edit(chain, by_cmdline, v1=an.mode is not CgroupMode.V2)
-    elsewhere: list[PlacedParam] = []
-    pending: list[PlacedParam] = []
-    target = chain.target
-    entries = facts.get(boot_entries) if chain.grubby else None
-    if entries is not None and not entries.known:
-        entries = None
-    if target is not None and not chain.raspberry_pi_firmware:
-        written = {p.text for p in target.params}
-        removed = {r.param.text for r in edit.remove} if edit else set()
-        for s in missing:
-            w = s.winner
-            if s.cause not in (Cause.CMDLINE_DISABLED, Cause.NO_V1) or w is None:
-                continue
-            if entries is None:
-                if w.text not in written:
-                    # No readable entries: the word is assumed to be in them (grubby removes
-                    # it if so, and is harmless if not).
-                    elsewhere.append(w)
-                continue
-            # The next boot's own verdict decides, not the running word's text: an entry
-            # with cgroup_disable=memory,hugetlb still keeps memory off after a reboot
-            # when /proc/cmdline says cgroup_disable=memory.
-            held = entries.keeping_off(s.name, no_v1=s.cause is Cause.NO_V1)
-            if held:
-                # Its exact words, for grubby --remove-args (the edit's own grubby run
-                # already removes the words the boot file holds).
-                elsewhere.extend(p for p in held if p.text not in removed)
-            elif w.text not in written:
-                pending.append(w)
-    words = " ".join(dict.fromkeys(p.text for p in elsewhere))
-    commands = (grubby_command("remove-args", words),) if chain.grubby and words else ()
-    return ControllerFix(
-        tuple(by_cmdline),
-        edit,
-        others,
-        tuple(dict.fromkeys(elsewhere)),
-        commands,
-        tuple(dict.fromkeys(pending)),
-        entries,
-    )
+        return controller_fix
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
