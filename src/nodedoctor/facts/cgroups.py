@@ -119,7 +119,9 @@ def cgroup_facts(facts: Facts) -> CgroupFacts:
             current = v1_mounts.get(name)
             # The kubelet keeps the shortest mount point per subsystem.
             if current is None or len(m.mount_point) < len(current.mount_point):
-                v1_mounts[name] = V1Hierarchy(tuple(names), m.mount_point, m.line, m.text)
+                v1_mounts[name] = V1Hierarchy(
+                    controllers=tuple(names), mount_point=m.mount_point, line=m.line, text=m.text
+                )
 
     root_controllers: Sourced[tuple[str, ...]] | None = None
     subtree: Sourced[tuple[str, ...]] | None = None
@@ -225,21 +227,34 @@ def controller_analysis(facts: Facts) -> ControllerAnalysis:
     works (commits e93d4166b40a, af000ce85293)."""
     cg = facts.get(cgroup_facts)
     if cg.mode is None:
-        return ControllerAnalysis(None, "the cgroup mode cannot be told from this root", {}, ())
+        return ControllerAnalysis(
+            mode=None,
+            unknown_reason="the cgroup mode cannot be told from this root",
+            statuses={},
+            needed=(),
+        )
     v1 = cg.mode is not CgroupMode.V2
     needed = NEEDED_V1 if v1 else NEEDED_V2
     seen: dict[str, tuple[bool, tuple[Evidence, ...]]] = {}
     if not v1:
         if cg.v2_root_controllers is None:
             return ControllerAnalysis(
-                cg.mode, "/sys/fs/cgroup/cgroup.controllers is not in this root", {}, needed
+                mode=cg.mode,
+                unknown_reason="/sys/fs/cgroup/cgroup.controllers is not in this root",
+                statuses={},
+                needed=needed,
             )
         for name in needed:
             present = name in cg.v2_root_controllers.value
             seen[name] = (present, (cg.v2_root_controllers.evidence,))
     else:
         if not cg.proc_cgroups_known:
-            return ControllerAnalysis(cg.mode, "/proc/cgroups is not in this root", {}, needed)
+            return ControllerAnalysis(
+                mode=cg.mode,
+                unknown_reason="/proc/cgroups is not in this root",
+                statuses={},
+                needed=needed,
+            )
         rows = {r.name: r for r in cg.proc_cgroups}
         table = facts.get(mount_table)
         mounts_known = table.known
@@ -266,12 +281,14 @@ def controller_analysis(facts: Facts) -> ControllerAnalysis:
         ok, ev = seen[name]
         verdict = controller_verdict(params, name)
         if ok:
-            statuses[name] = ControllerStatus(name, True, ev, tokens=verdict.tokens)
+            statuses[name] = ControllerStatus(
+                name=name, available=True, evidence=ev, tokens=verdict.tokens
+            )
             continue
         statuses[name] = _why_missing(
             facts, name, v1=v1, evidence=ev, verdict=verdict, cmdline_known=cmdline is not None
         )
-    return ControllerAnalysis(cg.mode, "", statuses, needed)
+    return ControllerAnalysis(mode=cg.mode, unknown_reason="", statuses=statuses, needed=needed)
 
 
 def _why_missing(
@@ -283,15 +300,31 @@ def _why_missing(
     verdict: ControllerVerdict,
     cmdline_known: bool,
 ) -> ControllerStatus:
+    tokens = verdict.tokens
+
+    def missing(
+        cause: Cause,
+        text: str,
+        winner: PlacedParam | None = None,
+        cause_evidence: tuple[Evidence, ...] = (),
+        also: tuple[PlacedParam, ...] = (),
+    ) -> ControllerStatus:
+        return ControllerStatus(
+            name=name,
+            available=False,
+            evidence=evidence,
+            cause=cause,
+            cause_text=text,
+            tokens=(*tokens, *also),
+            winner=winner,
+            cause_evidence=cause_evidence,
+        )
+
     config = facts.get(kernel_config)
     lacking = config.missing_options(name, v1)
-    tokens = verdict.tokens
     if lacking:
         opts = [e for e in (config.option_evidence(o) for o in lacking) if e is not None]
-        return ControllerStatus(
-            name,
-            False,
-            evidence,
+        return missing(
             Cause.NOT_BUILT,
             f"the kernel was built without {' and '.join(lacking)}"
             + (
@@ -299,7 +332,6 @@ def _why_missing(
                 if "CONFIG_MEMCG_V1" in lacking
                 else ""
             ),
-            tokens,
             verdict.winner,
             tuple(opts),
         )
@@ -315,14 +347,10 @@ def _why_missing(
                 " (not in the boot file: the Raspberry Pi firmware puts it in front of "
                 "cmdline.txt from the device tree)"
             )
-        return ControllerStatus(
-            name,
-            False,
-            evidence,
+        return missing(
             Cause.CMDLINE_DISABLED,
             f"{w.text} is the last word about {name} on the kernel command line "
             f"(parameter {w.position}){origin}",
-            tokens,
             w,
             pi_ev,
         )
@@ -330,15 +358,12 @@ def _why_missing(
         cmd = facts.get(kernel_cmdline)
         no_v1 = no_v1_token(cmd.params, name) if cmd else None
         if no_v1 is not None:
-            return ControllerStatus(
-                name,
-                False,
-                evidence,
+            return missing(
                 Cause.NO_V1,
                 f"{no_v1.text} keeps {name} off the cgroup v1 hierarchies the kubelet uses on "
                 "this host",
-                (*tokens, no_v1),
                 no_v1,
+                also=(no_v1,),
             )
     if verdict.enabled is True and verdict.winner is not None:
         w = verdict.winner
@@ -349,59 +374,35 @@ def _why_missing(
             "it), and Raspberry Pi kernels built between raspberrypi/linux#6439 and #6524 "
             "(late 2024) ignore it"
         )
-        return ControllerStatus(
-            name,
-            False,
-            evidence,
+        return missing(
             Cause.ENABLE_IGNORED,
             f"{w.text} is the last word about {name} but the kernel did not honour it: {why}",
-            tokens,
             w,
             pi_ev,
         )
     if pi.raspberry_pi and name == "memory":
-        return ControllerStatus(
-            name,
-            False,
-            evidence,
+        return missing(
             Cause.RPI_DEFAULT,
             "Raspberry Pi kernels disable the memory controller by default; nothing on the "
             "kernel command line turns it on",
-            tokens,
-            None,
-            pi_ev,
+            cause_evidence=pi_ev,
         )
     rows = {r.name: r for r in facts.get(cgroup_facts).proc_cgroups}
     if v1 and name in rows and rows[name].enabled:
-        return ControllerStatus(
-            name,
-            False,
-            evidence,
+        return missing(
             Cause.NOT_MOUNTED,
             f"the kernel has {name} but no cgroup v1 hierarchy is mounted with it",
-            tokens,
-            None,
         )
     if v1 and name not in rows:
-        return ControllerStatus(
-            name,
-            False,
-            evidence,
+        return missing(
             Cause.NOT_BUILT,
             f"/proc/cgroups does not list {name}: the kernel was built without it for cgroup v1",
-            tokens,
-            None,
         )
-    return ControllerStatus(
-        name,
-        False,
-        evidence,
+    return missing(
         Cause.UNKNOWN,
         "no cgroup parameter on the kernel command line explains it"
         if cmdline_known
         else "/proc/cmdline is not in this root",
-        tokens,
-        None,
     )
 
 
