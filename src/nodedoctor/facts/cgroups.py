@@ -423,7 +423,7 @@ def pi_image(facts: Facts) -> bool:
 
 def __getattr__(name: str) -> object:
     """``controller_fix`` moved to nodedoctor.remedies.boot; rules/ still import it from here
-    until the one-module-per-rule split lands (issue 10). Lazy: facts import no remedy."""
+    (issue 10: drop this once they import it from there). Lazy: facts import no remedy."""
     if name == "controller_fix":
         from nodedoctor.remedies.boot import controller_fix
 

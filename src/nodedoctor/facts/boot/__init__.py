@@ -72,7 +72,7 @@ from nodedoctor.facts.boot.entries import (
 )
 from nodedoctor.facts.boot.verdicts import ControllerVerdict, controller_verdict, no_v1_token
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the compatibility re-export of __getattr__
     from nodedoctor.remedies.boot import grubby_command
 
 __all__ = [
@@ -106,7 +106,7 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     """``grubby_command`` moved to nodedoctor.remedies.boot; rules/ still import it from here
-    until the one-module-per-rule split lands (issue 10). Lazy: facts import no remedy."""
+    (issue 10: drop this once they import it from there). Lazy: facts import no remedy."""
     if name == "grubby_command":
         from nodedoctor.remedies.boot import grubby_command
 
