@@ -23,11 +23,11 @@ from nodedoctor.facts.boot import (
     cgroup_boot_messages,
     controller_verdict,
     kernel_cmdline,
-    plan_cmdline_edit,
 )
-from nodedoctor.facts.cgroups import Cause, controller_analysis, controller_fix
+from nodedoctor.facts.cgroups import Cause, controller_analysis
 from nodedoctor.model import Finding
 from nodedoctor.parsers.cmdline import parse_cmdline
+from nodedoctor.remedies.boot import controller_fix, plan_cmdline_edit
 from nodedoctor.rules import all_rules
 from nodedoctor.sources.commands import ALLOWLIST, CommandResult, RecordedCommands
 from nodedoctor.sources.root import Root, directory_root
@@ -371,7 +371,7 @@ def test_grubby_commands_split_back_into_their_words(words: str) -> None:
     command gives grubby exactly the words, whatever quotes or spaces they hold."""
     import shlex
 
-    from nodedoctor.facts.boot import grubby_command
+    from nodedoctor.remedies.boot import grubby_command
 
     command = grubby_command("remove-args", words)
     assert shlex.split(command) == ["grubby", "--update-kernel=ALL", f"--remove-args={words}"]

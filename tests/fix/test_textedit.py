@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nodedoctor.facts import Facts
-from nodedoctor.facts.boot import boot_chain, plan_cmdline_edit
+from nodedoctor.facts.boot import boot_chain
 from nodedoctor.fix.fixers.boot import apply_cmdline_edit
 from nodedoctor.fix.plan import Workspace
 from nodedoctor.fix.textedit import (
@@ -25,6 +25,7 @@ from nodedoctor.fix.textedit import (
     set_flag_line,
     set_yaml_key,
 )
+from nodedoctor.remedies.boot import plan_cmdline_edit
 from nodedoctor.sources.root import directory_root
 
 KUBELET_YAML = """\
@@ -212,7 +213,7 @@ def _enabled(tokens: list[str], controller: str) -> bool:
 @settings(max_examples=60, deadline=None)
 @given(TOKENS, st.lists(TOKENS, max_size=2))
 def test_pi_cmdline_fix_end_to_end(first: list[str], later: list[list[str]]) -> None:
-    """facts/boot.py plans the edit of a (possibly split) cmdline.txt and the fixer applies
+    """remedies/boot.py plans the edit of a (possibly split) cmdline.txt and the fixer applies
     it: the result is one line on which memory is on after the firmware's disable, every
     other word keeps its order, and a second plan changes nothing."""
     with tempfile.TemporaryDirectory() as tmp:

@@ -136,7 +136,7 @@ def test_malformed_grubenv_names_its_line(text: str, line: int, message: str) ->
 
 def test_only_dollar_name_is_expanded_as_grub_expand_val_does() -> None:
     """rhboot/grub2 blscfg.c/blsuki.c ``expand_val``: ``$`` then letters, digits and ``_``;
-    ``${name}`` is not a reference to it (facts/boot.py leaves such an entry unknown)."""
+    ``${name}`` is not a reference to it (facts/boot/entries.py leaves such an entry unknown)."""
     assert expand_variables("$kernelopts x", {"kernelopts": "ro"}) == ("ro x", ())
     assert expand_variables("${kernelopts} x", {"kernelopts": "ro"}) == ("${kernelopts} x", ())
     assert expand_variables("$tuned_params2,x", {"tuned_params2": "a"}) == ("a,x", ())

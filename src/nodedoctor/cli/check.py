@@ -18,7 +18,7 @@ from nodedoctor.cli.common import (
 from nodedoctor.model import Severity
 
 #: Commands a live check of the whole rule set runs on every node: the kernel log (AppArmor
-#: denials, facts/apparmor.py; the kernel's words on cgroup parameters, facts/boot.py).
+#: denials, facts/apparmor.py; the kernel's words on cgroup parameters, facts/boot/cmdline.py).
 #: Started before the rules read a file, it runs on another core meanwhile. (The kubelet's
 #: systemd units are asked only when no kubelet process runs: not on every node.)
 LIVE_CHECK_COMMANDS = ("journalctl-kernel",)

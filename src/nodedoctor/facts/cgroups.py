@@ -11,27 +11,26 @@ the filesystem type at ``/sys/fs/cgroup``), so hybrid counts as v1.
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
 
 from nodedoctor._record import field, record
 from nodedoctor.facts import Facts, Sourced, file_evidence
 from nodedoctor.facts.boot import (
-    BootEntries,
-    CmdlineEdit,
     ControllerVerdict,
     PlacedParam,
     boot_chain,
-    boot_entries,
     controller_verdict,
-    grubby_command,
     kernel_cmdline,
     no_v1_token,
-    plan_cmdline_edit,
 )
 from nodedoctor.facts.kernelconfig import kernel_config
 from nodedoctor.facts.mounts import mount_table
 from nodedoctor.facts.system import board
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.proc_cgroups import ControllerRow, parse_proc_cgroups
+
+if TYPE_CHECKING:  # compatibility re-export, see __getattr__
+    from nodedoctor.remedies.boot import controller_fix as controller_fix  # noqa: PLC0414
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 
@@ -120,7 +119,9 @@ def cgroup_facts(facts: Facts) -> CgroupFacts:
             current = v1_mounts.get(name)
             # The kubelet keeps the shortest mount point per subsystem.
             if current is None or len(m.mount_point) < len(current.mount_point):
-                v1_mounts[name] = V1Hierarchy(tuple(names), m.mount_point, m.line, m.text)
+                v1_mounts[name] = V1Hierarchy(
+                    controllers=tuple(names), mount_point=m.mount_point, line=m.line, text=m.text
+                )
 
     root_controllers: Sourced[tuple[str, ...]] | None = None
     subtree: Sourced[tuple[str, ...]] | None = None
@@ -226,21 +227,34 @@ def controller_analysis(facts: Facts) -> ControllerAnalysis:
     works (commits e93d4166b40a, af000ce85293)."""
     cg = facts.get(cgroup_facts)
     if cg.mode is None:
-        return ControllerAnalysis(None, "the cgroup mode cannot be told from this root", {}, ())
+        return ControllerAnalysis(
+            mode=None,
+            unknown_reason="the cgroup mode cannot be told from this root",
+            statuses={},
+            needed=(),
+        )
     v1 = cg.mode is not CgroupMode.V2
     needed = NEEDED_V1 if v1 else NEEDED_V2
     seen: dict[str, tuple[bool, tuple[Evidence, ...]]] = {}
     if not v1:
         if cg.v2_root_controllers is None:
             return ControllerAnalysis(
-                cg.mode, "/sys/fs/cgroup/cgroup.controllers is not in this root", {}, needed
+                mode=cg.mode,
+                unknown_reason="/sys/fs/cgroup/cgroup.controllers is not in this root",
+                statuses={},
+                needed=needed,
             )
         for name in needed:
             present = name in cg.v2_root_controllers.value
             seen[name] = (present, (cg.v2_root_controllers.evidence,))
     else:
         if not cg.proc_cgroups_known:
-            return ControllerAnalysis(cg.mode, "/proc/cgroups is not in this root", {}, needed)
+            return ControllerAnalysis(
+                mode=cg.mode,
+                unknown_reason="/proc/cgroups is not in this root",
+                statuses={},
+                needed=needed,
+            )
         rows = {r.name: r for r in cg.proc_cgroups}
         table = facts.get(mount_table)
         mounts_known = table.known
@@ -267,12 +281,14 @@ def controller_analysis(facts: Facts) -> ControllerAnalysis:
         ok, ev = seen[name]
         verdict = controller_verdict(params, name)
         if ok:
-            statuses[name] = ControllerStatus(name, True, ev, tokens=verdict.tokens)
+            statuses[name] = ControllerStatus(
+                name=name, available=True, evidence=ev, tokens=verdict.tokens
+            )
             continue
         statuses[name] = _why_missing(
             facts, name, v1=v1, evidence=ev, verdict=verdict, cmdline_known=cmdline is not None
         )
-    return ControllerAnalysis(cg.mode, "", statuses, needed)
+    return ControllerAnalysis(mode=cg.mode, unknown_reason="", statuses=statuses, needed=needed)
 
 
 def _why_missing(
@@ -284,15 +300,31 @@ def _why_missing(
     verdict: ControllerVerdict,
     cmdline_known: bool,
 ) -> ControllerStatus:
+    tokens = verdict.tokens
+
+    def missing(
+        cause: Cause,
+        text: str,
+        winner: PlacedParam | None = None,
+        cause_evidence: tuple[Evidence, ...] = (),
+        also: tuple[PlacedParam, ...] = (),
+    ) -> ControllerStatus:
+        return ControllerStatus(
+            name=name,
+            available=False,
+            evidence=evidence,
+            cause=cause,
+            cause_text=text,
+            tokens=(*tokens, *also),
+            winner=winner,
+            cause_evidence=cause_evidence,
+        )
+
     config = facts.get(kernel_config)
     lacking = config.missing_options(name, v1)
-    tokens = verdict.tokens
     if lacking:
         opts = [e for e in (config.option_evidence(o) for o in lacking) if e is not None]
-        return ControllerStatus(
-            name,
-            False,
-            evidence,
+        return missing(
             Cause.NOT_BUILT,
             f"the kernel was built without {' and '.join(lacking)}"
             + (
@@ -300,7 +332,6 @@ def _why_missing(
                 if "CONFIG_MEMCG_V1" in lacking
                 else ""
             ),
-            tokens,
             verdict.winner,
             tuple(opts),
         )
@@ -316,14 +347,10 @@ def _why_missing(
                 " (not in the boot file: the Raspberry Pi firmware puts it in front of "
                 "cmdline.txt from the device tree)"
             )
-        return ControllerStatus(
-            name,
-            False,
-            evidence,
+        return missing(
             Cause.CMDLINE_DISABLED,
             f"{w.text} is the last word about {name} on the kernel command line "
             f"(parameter {w.position}){origin}",
-            tokens,
             w,
             pi_ev,
         )
@@ -331,15 +358,12 @@ def _why_missing(
         cmd = facts.get(kernel_cmdline)
         no_v1 = no_v1_token(cmd.params, name) if cmd else None
         if no_v1 is not None:
-            return ControllerStatus(
-                name,
-                False,
-                evidence,
+            return missing(
                 Cause.NO_V1,
                 f"{no_v1.text} keeps {name} off the cgroup v1 hierarchies the kubelet uses on "
                 "this host",
-                (*tokens, no_v1),
                 no_v1,
+                also=(no_v1,),
             )
     if verdict.enabled is True and verdict.winner is not None:
         w = verdict.winner
@@ -350,96 +374,40 @@ def _why_missing(
             "it), and Raspberry Pi kernels built between raspberrypi/linux#6439 and #6524 "
             "(late 2024) ignore it"
         )
-        return ControllerStatus(
-            name,
-            False,
-            evidence,
+        return missing(
             Cause.ENABLE_IGNORED,
             f"{w.text} is the last word about {name} but the kernel did not honour it: {why}",
-            tokens,
             w,
             pi_ev,
         )
     if pi.raspberry_pi and name == "memory":
-        return ControllerStatus(
-            name,
-            False,
-            evidence,
+        return missing(
             Cause.RPI_DEFAULT,
             "Raspberry Pi kernels disable the memory controller by default; nothing on the "
             "kernel command line turns it on",
-            tokens,
-            None,
-            pi_ev,
+            cause_evidence=pi_ev,
         )
     rows = {r.name: r for r in facts.get(cgroup_facts).proc_cgroups}
     if v1 and name in rows and rows[name].enabled:
-        return ControllerStatus(
-            name,
-            False,
-            evidence,
+        return missing(
             Cause.NOT_MOUNTED,
             f"the kernel has {name} but no cgroup v1 hierarchy is mounted with it",
-            tokens,
-            None,
         )
     if v1 and name not in rows:
-        return ControllerStatus(
-            name,
-            False,
-            evidence,
+        return missing(
             Cause.NOT_BUILT,
             f"/proc/cgroups does not list {name}: the kernel was built without it for cgroup v1",
-            tokens,
-            None,
         )
-    return ControllerStatus(
-        name,
-        False,
-        evidence,
+    return missing(
         Cause.UNKNOWN,
         "no cgroup parameter on the kernel command line explains it"
         if cmdline_known
         else "/proc/cmdline is not in this root",
-        tokens,
-        None,
     )
 
 
 #: Causes a kernel command-line edit can fix.
 CMDLINE_CAUSES = (Cause.CMDLINE_DISABLED, Cause.RPI_DEFAULT, Cause.NO_V1, Cause.ENABLE_IGNORED)
-
-
-@record
-class ControllerFix:
-    """What turns the missing controllers on: one edit of the boot file, and what no edit can
-    do. The ``cgroup-controller-disabled`` rule and the fix engine both read this."""
-
-    #: The missing controllers a command-line edit turns on.
-    by_cmdline: tuple[str, ...]
-    #: The edit of the boot file (``None``: no boot file in the root); may be ``empty``.
-    edit: CmdlineEdit | None
-    #: Missing controllers no command-line edit can give (kernel built without, not mounted).
-    others: tuple[ControllerStatus, ...]
-    #: Disabling words the running kernel got from somewhere else than the boot file; with
-    #: known BLS entries, the next boot's words that keep the controller off (which may be
-    #: written differently from the running word).
-    elsewhere: tuple[PlacedParam, ...] = ()
-    #: What removes ``elsewhere`` from where it is written (RHEL boot entries: grubby); empty
-    #: when that place is unknown.
-    elsewhere_commands: tuple[str, ...] = ()
-    #: Disabling words the running kernel has that neither the boot file holds nor the next
-    #: boot's BLS entry acts on any more (its own verdict turns the controller on: grubby
-    #: already removed them): only a reboot is missing. Each is the /proc/cmdline word.
-    pending: tuple[PlacedParam, ...] = ()
-    #: The RHEL boot entries when they tell the next boot's parameters (``elsewhere`` then
-    #: holds the entries' own words, with their file and line), else ``None``.
-    entries: BootEntries | None = None
-
-    @property
-    def commands(self) -> tuple[str, ...]:
-        """Every command of the fix, in order: ``elsewhere_commands``, then the edit's."""
-        return self.elsewhere_commands + (self.edit.commands if self.edit else ())
 
 
 def pi_image(facts: Facts) -> bool:
@@ -453,71 +421,11 @@ def pi_image(facts: Facts) -> bool:
     )
 
 
-def _image_fix(facts: Facts) -> ControllerFix:
-    """A Raspberry Pi disk image before its first boot (no /proc, no /sys): every current Pi
-    kernel starts with memory off, so cmdline.txt must turn it on; no reboot, the first boot
-    reads it."""
-    chain = facts.get(boot_chain)
-    target = chain.target
-    if not pi_image(facts) or target is None:
-        return ControllerFix((), None, ())
-    kept = [p for p in target.read_params if p.key != "cgroup_memory"]
-    if controller_verdict(kept, "memory").enabled:
-        return ControllerFix((), None, ())
-    return ControllerFix(("memory",), plan_cmdline_edit(chain, ["memory"], reboot=False), ())
+def __getattr__(name: str) -> object:
+    """``controller_fix`` moved to nodedoctor.remedies.boot; rules/ still import it from here
+    (issue 10: drop this once they import it from there). Lazy: facts import no remedy."""
+    if name == "controller_fix":
+        from nodedoctor.remedies.boot import controller_fix
 
-
-def controller_fix(facts: Facts) -> ControllerFix:
-    an = facts.get(controller_analysis)
-    if not an.known:
-        return _image_fix(facts)
-    missing = an.missing()
-    chain = facts.get(boot_chain)
-    by_cmdline = [s.name for s in missing if s.cause in CMDLINE_CAUSES]
-    if chain.raspberry_pi_firmware:
-        # A Pi kernel also honours cgroup_enable= for a controller nothing else explains.
-        by_cmdline += [s.name for s in missing if s.cause is Cause.UNKNOWN]
-    others = tuple(s for s in missing if s.name not in by_cmdline)
-    if not by_cmdline:
-        return ControllerFix((), None, others)
-    edit = plan_cmdline_edit(chain, by_cmdline, v1=an.mode is not CgroupMode.V2)
-    elsewhere: list[PlacedParam] = []
-    pending: list[PlacedParam] = []
-    target = chain.target
-    entries = facts.get(boot_entries) if chain.grubby else None
-    if entries is not None and not entries.known:
-        entries = None
-    if target is not None and not chain.raspberry_pi_firmware:
-        written = {p.text for p in target.params}
-        removed = {r.param.text for r in edit.remove} if edit else set()
-        for s in missing:
-            w = s.winner
-            if s.cause not in (Cause.CMDLINE_DISABLED, Cause.NO_V1) or w is None:
-                continue
-            if entries is None:
-                if w.text not in written:
-                    # No readable entries: the word is assumed to be in them (grubby removes
-                    # it if so, and is harmless if not).
-                    elsewhere.append(w)
-                continue
-            # The next boot's own verdict decides, not the running word's text: an entry
-            # with cgroup_disable=memory,hugetlb still keeps memory off after a reboot
-            # when /proc/cmdline says cgroup_disable=memory.
-            held = entries.keeping_off(s.name, no_v1=s.cause is Cause.NO_V1)
-            if held:
-                # Its exact words, for grubby --remove-args (the edit's own grubby run
-                # already removes the words the boot file holds).
-                elsewhere.extend(p for p in held if p.text not in removed)
-            elif w.text not in written:
-                pending.append(w)
-    words = " ".join(dict.fromkeys(p.text for p in elsewhere))
-    commands = (grubby_command("remove-args", words),) if chain.grubby and words else ()
-    return ControllerFix(
-        tuple(by_cmdline),
-        edit,
-        others,
-        tuple(dict.fromkeys(elsewhere)),
-        commands,
-        tuple(dict.fromkeys(pending)),
-        entries,
-    )
+        return controller_fix
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,7 +3,7 @@ evidence), whether it implements the CRI ``RuntimeConfig`` call (containerd >= 2
 1.28, cri-dockerd >= 0.4; research runtimes.md §1.2) and, live, whether its socket answers.
 
 The endpoint is the kubelet's ``containerRuntimeEndpoint`` / ``--container-runtime-endpoint``
-(``facts/kubelet.py``; default ``unix:///run/containerd/containerd.sock``; MicroK8s and k3s run
+(``facts/kubelet``; default ``unix:///run/containerd/containerd.sock``; MicroK8s and k3s run
 their own containerd on their own sockets). Without a kubelet, the runtime installed is taken.
 """
 

@@ -245,7 +245,7 @@ def check_systemd_unit(text: str) -> None:
             raise EditError(f"line {lineno}: {s!r} is not a unit setting")
 
 
-# -- edits planned by facts/boot.py (explicit positions) -------------------------------
+# -- edits planned by remedies/boot.py (explicit positions) ----------------------------
 @dataclass(frozen=True)
 class TokenChange:
     """Replace (or with ``replacement`` ``None`` delete) the parameter at ``position``

@@ -22,7 +22,7 @@ Sources:
   (set in grub.cfg); ``expand_val`` replaces ``$name`` (letters, digits, ``_``) by the GRUB
   variable, nothing when unset, and knows no ``${name}`` form. Where the specification and
   GRUB disagree (several ``options`` lines, none, ``${name}``) the caller must not infer the
-  command line (facts/boot.py ``boot_entries``).
+  command line (facts/boot/entries.py ``boot_entries``).
 - Red Hat, RHEL 8 "Managing, monitoring and updating the kernel", 4.2 "What boot entries
   are": an entry's ``options $kernelopts $tuned_params``; "The kernelopts environment
   variable is defined in the /boot/grub2/grubenv file".

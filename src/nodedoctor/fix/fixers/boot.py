@@ -2,9 +2,9 @@
 reboot is needed (except on a disk image before its first boot) and never done.
 
 What to change is never decided here: ``cgroup-controller-disabled`` carries out
-``facts.get(controller_fix)`` (facts/cgroups.py), the same decision the rule's advice shows
+``facts.get(controller_fix)`` (remedies/boot.py), the same decision the rule's advice shows
 (which controllers, the edit of which file, the commands, the words set elsewhere than in
-the file); ``facts/boot.py`` decides which file the boot loader reads.
+the file); ``facts/boot`` decides which file the boot loader reads.
 
 - ``cmdline.txt`` (Raspberry Pi firmware): stays ONE line; ``cgroup_enable=`` words go at
   its end, after the firmware's own ``cgroup_disable=memory`` (the last setting wins).
@@ -27,18 +27,12 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
-from nodedoctor.facts.boot import (
-    BootChain,
-    BootFileKind,
-    CmdlineEdit,
-    boot_chain,
-    plan_cmdline_edit,
-)
-from nodedoctor.facts.cgroups import ControllerFix, controller_fix
+from nodedoctor.facts.boot import BootChain, BootFileKind, boot_chain
 from nodedoctor.fix.fixers.base import FixerEntry
 from nodedoctor.fix.plan import Workspace
 from nodedoctor.fix.textedit import EditError, TokenChange, edit_cmdline_lines, edit_grub_variable
 from nodedoctor.model import Finding
+from nodedoctor.remedies.boot import CmdlineEdit, ControllerFix, controller_fix, plan_cmdline_edit
 
 CONTROLLER_DISABLED = "cgroup-controller-disabled"
 CMDLINE_IGNORED = "boot-cmdline-ignored"
@@ -64,7 +58,7 @@ def _changes(
 
 
 def apply_cmdline_edit(ws: Workspace, edit: CmdlineEdit, chain: BootChain, rule: str) -> None:
-    """Turn ``facts/boot.py``'s edit into file edits, commands and the reboot (when the edit
+    """Turn ``remedies/boot.py``'s edit into file edits, commands and the reboot (when the edit
     says one is needed)."""
     what = edit.describe()
     if edit.kind in (BootFileKind.RPI_CMDLINE, BootFileKind.KERNEL_CMDLINE):

@@ -2,7 +2,7 @@
 ``cri`` out of ``disabled_plugins``, and ``version = 2`` for a version-1 file whose v2
 tables containerd 1.x ignores (only when that is safe).
 
-Which file and which table come from ``facts/containerd.py`` (the file whose line wins, or
+Which file and which table come from ``facts/containerd`` (the file whose line wins, or
 where an inserted key will be read; MicroK8s: the template, never the rendered file). The
 edits are tomlkit edits verified by re-parsing (``fix/tomledit.py``); the real containerd
 loading such files is tested in ``tests/fix/test_containerd_edits.py``.

@@ -1,7 +1,7 @@
 """Kubelet fixers: systemd delegation for the kubelet's unit, and removing the
 ``--cgroups-per-qos=false`` workaround once its cause is gone.
 
-Where a setting lives comes from ``facts/kubelet.py`` (the file, line and token that set
+Where a setting lives comes from ``facts/kubelet`` (the file, line and token that set
 it); these fixers only edit that token or line.
 """
 

@@ -1,0 +1,182 @@
+"""What containerd ignores or refuses beyond the merge itself (``containerd-config-ignored``):
+``SystemdCgroup`` in a table nobody reads, imports that do not exist or that 1.x globs from
+``/``, and a deployer's rendered file edited by hand (the next start overwrites it)."""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+from nodedoctor.facts import Facts, Sourced, file_evidence
+from nodedoctor.facts.containerd.layouts import (
+    K3S_RENDERED,
+    K3S_TEMPLATE,
+    K3S_TEMPLATE_V3,
+    MICROK8S_RENDERED,
+    MICROK8S_TEMPLATE,
+)
+from nodedoctor.facts.containerd.model import (
+    CRI_V1,
+    CRI_V2,
+    CRI_V3,
+    ConfigProblem,
+    LoadedFile,
+    RuncHandler,
+    evidence_at,
+    options_table,
+)
+from nodedoctor.model import Evidence, Severity
+from nodedoctor.parsers.containerd import Path, parse_containerd_config
+
+
+def _walk_keys(node: Any, path: Path, key: str) -> list[Path]:
+    out: list[Path] = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == key and not isinstance(v, dict):
+                out.append((*path, k))
+            else:
+                out.extend(_walk_keys(v, (*path, k), key))
+    return out
+
+
+def misplaced_keys(files: list[LoadedFile]) -> list[ConfigProblem]:
+    """``SystemdCgroup`` written anywhere but ``plugins.<cri>.containerd.runtimes.<h>.options``
+    (e.g. in the handler's own table or under ``containerd``): no containerd reads it there.
+    A right-shaped path under another version's plugin name is reported by the version checks."""
+    out: list[ConfigProblem] = []
+    for f in files:
+        for path in _walk_keys(f.config.data, (), "SystemdCgroup"):
+            shaped = (
+                len(path) == 7
+                and path[0] == "plugins"
+                and path[1] in (CRI_V1, CRI_V2, CRI_V3)
+                and path[2:4] == ("containerd", "runtimes")
+                and path[5] == "options"
+            )
+            if shaped:
+                continue
+            ev = evidence_at(files, f.path, path, "SystemdCgroup")
+            handler = (
+                path[4] if path[2:4] == ("containerd", "runtimes") and len(path) > 5 else "runc"
+            )
+            right = ".".join(
+                p if p.replace("_", "").replace("-", "").isalnum() else f'"{p}"'
+                for p in options_table(f.file_version, handler)
+            )
+            out.append(
+                ConfigProblem(
+                    severity=Severity.ERROR,
+                    title="SystemdCgroup is in a table containerd does not read it from",
+                    message=f"{f.path} sets SystemdCgroup under [{'.'.join(path[:-1])}], but "
+                    f"containerd reads it only from a runtime handler's options table ([{right}] "
+                    f"in a version {f.file_version} file); it has no effect",
+                    evidence=(ev,),
+                    fix=f"move the key to [{right}]",
+                    files=(f.path,),
+                )
+            )
+    return out
+
+
+def k3s_rendered_edited(facts: Facts, choice: Sourced[str]) -> list[ConfigProblem]:
+    """k3s without a template: its rendered config.toml says another driver than k3s writes."""
+    cfg = facts.parse(K3S_RENDERED, parse_containerd_config)
+    if cfg is None:
+        return []
+    path = (*options_table(cfg.version or 1, "runc"), "SystemdCgroup")
+    value = cfg.get(path)
+    wanted = choice.value == "true"
+    if not isinstance(value, bool) or value == wanted:
+        return []
+    where = cfg.locate(path)
+    ev = (
+        file_evidence(K3S_RENDERED, where.text, where.line) if where else Evidence(K3S_RENDERED, "")
+    )
+    return [
+        ConfigProblem(
+            severity=Severity.WARNING,
+            title="the rendered k3s config.toml was edited; k3s regenerates it on every start",
+            message=f"{K3S_RENDERED} says SystemdCgroup = {str(value).lower()}, but k3s writes it "
+            f"from its own template on every start with SystemdCgroup = {choice.value} (the "
+            "driver it also gives its kubelet), so the edit never takes effect",
+            evidence=(ev, choice.evidence),
+            fix=f"put the change in {K3S_TEMPLATE} (or {K3S_TEMPLATE_V3} with containerd 2.x), "
+            'starting it with {{ template "base" . }}, and change the kubelet the same way',
+            files=(K3S_TEMPLATE,),
+        )
+    ]
+
+
+def rendered_problems(
+    facts: Facts, layout: str, files: list[LoadedFile], h: RuncHandler | None
+) -> list[ConfigProblem]:
+    """MicroK8s/k3s: a rendered file edited by hand, which the next start overwrites."""
+    if layout == "microk8s":
+        rendered, source = MICROK8S_RENDERED, MICROK8S_TEMPLATE
+    elif layout == "k3s" and files and files[0].path != K3S_RENDERED:
+        rendered, source = K3S_RENDERED, files[0].path
+    else:
+        return []
+    cfg = facts.parse(rendered, parse_containerd_config)
+    if cfg is None or h is None:
+        return []
+    version = cfg.version or 1
+    path = (*options_table(version, h.name), "SystemdCgroup")
+    value = cfg.get(path)
+    if isinstance(value, bool) and value != h.systemd_cgroup:
+        where = cfg.locate(path)
+        ev = file_evidence(rendered, where.text, where.line) if where else Evidence(rendered, "")
+        return [
+            ConfigProblem(
+                severity=Severity.WARNING,
+                title=f"the rendered {posixpath.basename(rendered)} was edited; the next start "
+                "regenerates it from the template",
+                message=f"{rendered} says SystemdCgroup = {str(value).lower()} but it is "
+                f"regenerated from {source} (which gives {str(h.systemd_cgroup).lower()}) every "
+                "time containerd starts, so the edit will be lost",
+                evidence=(ev, h.evidence),
+                fix=f"make the change in {source} instead",
+                files=(source,),
+            )
+        ]
+    return []
+
+
+def import_problems(
+    files: list[LoadedFile],
+    missing: list[tuple[str, str]],
+    relative_globs: list[tuple[LoadedFile, str]],
+) -> list[ConfigProblem]:
+    out: list[ConfigProblem] = []
+    for path, parent in missing:
+        ev = evidence_at(files, parent, ("imports",), "imports")
+        out.append(
+            ConfigProblem(
+                severity=Severity.ERROR,
+                title="containerd refuses the configuration: an imported file does not exist",
+                message=f"{parent} imports {path}, which does not exist; containerd fails with "
+                f"`failed to load TOML: {path}: open {path}: no such file or directory`",
+                evidence=(ev,),
+                fix=f"create {path} or remove it from imports (a glob such as *.toml may match "
+                "nothing)",
+                files=(parent,),
+            )
+        )
+    for f, pattern in relative_globs:
+        ev = evidence_at(files, f.path, ("imports",), "imports")
+        out.append(
+            ConfigProblem(
+                severity=Severity.WARNING,
+                title="containerd 1.x expands a relative import glob from its working directory",
+                message=f"{f.path} imports {pattern!r}: containerd 1.x globs a relative pattern "
+                "from its working directory (/ under systemd), not from the file's directory, so "
+                f"it reads /{pattern.lstrip('./')} (containerd 2.x joins it to the file's "
+                "directory)",
+                evidence=(ev,),
+                fix=f"write the pattern as an absolute path, e.g. "
+                f"{posixpath.join(posixpath.dirname(f.path), pattern)}",
+                files=(f.path,),
+            )
+        )
+    return out
