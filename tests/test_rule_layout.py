@@ -27,9 +27,8 @@ NOT_RULES = frozenset({"base", "families", "symptoms"})
 #: refuse (tests/parsers, tests/test_runtime_facts.py), internal-error's from a rule that
 #: crashes (tests/test_engine_crashes.py), which no node root makes.
 WITHOUT_CASES = ENGINE_RULES
-#: No source file over 500 lines. Only the rules package is held to it here until the facts
-#: packages are split (issue 10, part 3); then this becomes ``src/nodedoctor``.
-SIZE_CHECKED = (RULES_DIR,)
+#: No source file over 500 lines (issue 10): a file that grows past it is split by concern.
+SIZE_CHECKED = (RULES_DIR.parent,)
 MAX_LINES = 500
 
 

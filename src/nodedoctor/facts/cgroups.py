@@ -11,7 +11,6 @@ the filesystem type at ``/sys/fs/cgroup``), so hybrid counts as v1.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING
 
 from nodedoctor._record import field, record
 from nodedoctor.facts import Facts, Sourced, file_evidence
@@ -28,9 +27,6 @@ from nodedoctor.facts.mounts import mount_table
 from nodedoctor.facts.system import board
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.proc_cgroups import ControllerRow, parse_proc_cgroups
-
-if TYPE_CHECKING:  # compatibility re-export, see __getattr__
-    from nodedoctor.remedies.boot import controller_fix as controller_fix  # noqa: PLC0414
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 
@@ -419,13 +415,3 @@ def pi_image(facts: Facts) -> bool:
         and chain.target is not None
         and facts.get(kernel_cmdline) is None
     )
-
-
-def __getattr__(name: str) -> object:
-    """``controller_fix`` moved to nodedoctor.remedies.boot; rules/ still import it from here
-    (issue 10: drop this once they import it from there). Lazy: facts import no remedy."""
-    if name == "controller_fix":
-        from nodedoctor.remedies.boot import controller_fix
-
-        return controller_fix
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,11 +17,11 @@ from nodedoctor.facts.boot import (
     boot_chain,
     boot_entries,
     controller_verdict,
-    grubby_command,
     kernel_cmdline,
 )
 from nodedoctor.facts.cgroups import CgroupMode, controller_analysis
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
+from nodedoctor.remedies.boot import grubby_command
 from nodedoctor.rules.base import Rule, SkipRuleError
 
 

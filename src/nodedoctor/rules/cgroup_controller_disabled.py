@@ -20,10 +20,10 @@ from nodedoctor.facts.cgroups import (
     CgroupMode,
     ControllerStatus,
     controller_analysis,
-    controller_fix,
     pi_image,
 )
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
+from nodedoctor.remedies.boot import controller_fix
 from nodedoctor.rules.base import Rule, SkipRuleError
 
 

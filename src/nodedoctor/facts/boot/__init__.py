@@ -41,8 +41,6 @@ the first in blscfg's sort order), see :func:`boot_entries` and parsers/bls.py.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from nodedoctor.facts.boot.chain import (
     DEFAULT_GRUB,
     GRUB_D,
@@ -72,9 +70,6 @@ from nodedoctor.facts.boot.entries import (
 )
 from nodedoctor.facts.boot.verdicts import ControllerVerdict, controller_verdict, no_v1_token
 
-if TYPE_CHECKING:  # the compatibility re-export of __getattr__
-    from nodedoctor.remedies.boot import grubby_command
-
 __all__ = [
     "BLS_ENTRIES",
     "DEFAULT_GRUB",
@@ -98,17 +93,6 @@ __all__ = [
     "boot_entries",
     "cgroup_boot_messages",
     "controller_verdict",
-    "grubby_command",
     "kernel_cmdline",
     "no_v1_token",
 ]
-
-
-def __getattr__(name: str) -> object:
-    """``grubby_command`` moved to nodedoctor.remedies.boot; rules/ still import it from here
-    (issue 10: drop this once they import it from there). Lazy: facts import no remedy."""
-    if name == "grubby_command":
-        from nodedoctor.remedies.boot import grubby_command
-
-        return grubby_command
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
