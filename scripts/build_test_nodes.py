@@ -72,6 +72,15 @@ class Node:
     rpms: tuple[Rpm, ...] = ()
     #: (kOps golden tasks file, node path of a file or unit name, node path to write).
     kops: tuple[tuple[str, str, str], ...] = ()
+    #: The node's Debian architecture. Packages are downloaded for this machine's (the
+    #: registry's index here is amd64 only); an arm64 node's stanzas of arch-specific
+    #: packages say arm64, the rest of the control file is the same for that version.
+    arch: str = "amd64"
+    #: Write /etc/containerd/config.toml as the Kubernetes docs make it: the installed
+    #: binary's ``containerd config default`` (Debian's 1.6.20 package on this machine, the
+    #: version the node's dpkg status lists), then ``sed 's/SystemdCgroup = false/SystemdCgroup
+    #: = true/'``; with ``False``, the default left as it is.
+    containerd_default: bool | None = None
 
 
 _DEBIAN_BASE = ("base-files", "systemd", "containerd", "runc")
@@ -120,11 +129,13 @@ SPECS: dict[str, Node] = {
         files={"base-files": [("/usr/lib/os-release", "/etc/os-release")],
                "containerd": _CONTAINERD_UNIT},
         dpkg=_DEBIAN_BASE,
+        containerd_default=True,
     ),
     "kubeadm-debian12-cgroupv1-kubelet-1.35": Node(
         files={"base-files": [("/usr/lib/os-release", "/etc/os-release")],
                "containerd": _CONTAINERD_UNIT},
         dpkg=_DEBIAN_BASE,
+        containerd_default=True,
     ),
     "kops-ubuntu2204": Node(files={"cloud-init": _CLOUD_INIT}, dpkg=("cloud-init",), kops=_KOPS_UBUNTU),
     "k3s-rpios-bookworm": Node(
@@ -133,6 +144,7 @@ SPECS: dict[str, Node] = {
             "dphys-swapfile": [("/etc/dphys-swapfile", "/etc/dphys-swapfile")],
         },
         dpkg=("base-files", "systemd", "dphys-swapfile"),
+        arch="arm64",
     ),
 }
 SPECS["k3s-rpios-bookworm-no-memory-cgroup"] = SPECS["k3s-rpios-bookworm"]
@@ -155,11 +167,12 @@ def _download(packages: set[str], cache: Path) -> dict[str, Path]:
     return out
 
 
-def _status_stanza(deb: Path) -> str:
+def _status_stanza(deb: Path, arch: str) -> str:
     """A dpkg status stanza from a package's control file, as dpkg records it installed."""
     control = subprocess.run(
         ["dpkg-deb", "-f", str(deb)], capture_output=True, text=True, check=True
     ).stdout.rstrip("\n")
+    control = control.replace("\nArchitecture: amd64\n", f"\nArchitecture: {arch}\n")
     first, _, rest = control.partition("\n")
     return f"{first}\nStatus: install ok installed\n{rest}\n"
 
@@ -245,11 +258,18 @@ def build(name: str, spec: Node, cache: Path) -> None:
         for src, dst in pairs:
             _write(root, dst, (cache / "x" / package / src.lstrip("/")).read_bytes())
     if spec.dpkg:
-        stanzas = [_status_stanza(debs[p]) for p in sorted(spec.dpkg)]
+        stanzas = [_status_stanza(debs[p], spec.arch) for p in sorted(spec.dpkg)]
         extra = NODES / name / "dpkg-status.extra"
         if extra.exists():
             stanzas.append(extra.read_text(encoding="utf-8").strip("\n") + "\n")
         _write(root, "/var/lib/dpkg/status", "\n".join(stanzas))
+    if spec.containerd_default is not None:
+        default = subprocess.run(
+            ["containerd", "config", "default"], capture_output=True, text=True, check=True
+        ).stdout
+        if spec.containerd_default:
+            default = default.replace("SystemdCgroup = false", "SystemdCgroup = true")
+        _write(root, "/etc/containerd/config.toml", default)
     for tasks, key, dst in spec.kops:
         _write(root, dst, _kops_file(tasks, key))
     if spec.rpms:
