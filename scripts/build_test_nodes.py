@@ -147,6 +147,21 @@ SPECS: dict[str, Node] = {
         arch="arm64",
     ),
 }
+SPECS["kops-rocky9-gce-no-cloud-init"] = Node(
+    rpms=(
+        Rpm("rocky-release", "9.4", "1.7.el9", "noarch"),
+        Rpm("kernel-core", "5.14.0", "427.13.1.el9_4"),
+        Rpm("google-guest-agent", "20240314.00", "g1.el9"),
+    )
+)
+SPECS["kubekey-rocky9-delete-calico-left"] = Node(
+    rpms=(
+        Rpm("rocky-release", "9.5", "1.2.el9", "noarch"),
+        Rpm("kernel-core", "5.14.0", "503.14.1.el9_5"),
+        Rpm("conntrack-tools", "1.4.7", "2.el9"),
+        Rpm("socat", "1.7.4.1", "5.el9_4.2"),
+    )
+)
 SPECS["k3s-rpios-bookworm-no-memory-cgroup"] = SPECS["k3s-rpios-bookworm"]
 
 

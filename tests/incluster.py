@@ -6,7 +6,8 @@ PID 1 of the new PID namespace. PID 1 replays the node's running state from what
 recorded, and nothing else:
 
 - the node's ``/`` becomes a mount point (the copy bound onto itself) carrying the recorded
-  mounts the rules judge: tmpfs under ``/var/lib/kubelet/`` (pods' tokens and secrets) and
+  mounts the rules judge: tmpfs under a kubelet directory (``/var/lib/kubelet/``, MicroK8s's
+  ``/var/snap/microk8s/common/var/lib/kubelet/``: pods' tokens and secrets) and
   cgroup filesystems outside ``/sys/fs/cgroup`` (a CNI's, read-only);
 - a fresh procfs of the new PID namespace at ``/proc``: the host's live ``/proc``. The node's
   recorded kernel files (``cmdline``, ``cgroups``, ``swaps``, ``cpuinfo``,
@@ -155,7 +156,7 @@ def _plan(root: Path, work: Path, invocations: list[list[str]]) -> dict[str, Any
     for m in recorded:
         point = m.mount_point
         in_cgroupfs = point == "/sys/fs/cgroup" or point.startswith("/sys/fs/cgroup/")
-        if m.fstype == "tmpfs" and point.startswith("/var/lib/kubelet/"):
+        if m.fstype == "tmpfs" and "/var/lib/kubelet/" in point:
             size = [o for o in m.super_options if o.startswith("size=")]
             shared.append(["tmpfs", ",".join(size or ["size=1m"]), point])
         elif m.fstype == "cgroup2":
