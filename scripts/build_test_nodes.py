@@ -126,18 +126,24 @@ _CONTAINERD_UNIT = [
 #: What each node takes from real software. Everything else in its root is cited in its README.
 SPECS: dict[str, Node] = {
     "kubeadm-debian12": Node(
-        files={"base-files": [("/usr/lib/os-release", "/etc/os-release")],
-               "containerd": _CONTAINERD_UNIT},
+        files={
+            "base-files": [("/usr/lib/os-release", "/etc/os-release")],
+            "containerd": _CONTAINERD_UNIT,
+        },
         dpkg=_DEBIAN_BASE,
         containerd_default=True,
     ),
     "kubeadm-debian12-cgroupv1-kubelet-1.35": Node(
-        files={"base-files": [("/usr/lib/os-release", "/etc/os-release")],
-               "containerd": _CONTAINERD_UNIT},
+        files={
+            "base-files": [("/usr/lib/os-release", "/etc/os-release")],
+            "containerd": _CONTAINERD_UNIT,
+        },
         dpkg=_DEBIAN_BASE,
         containerd_default=True,
     ),
-    "kops-ubuntu2204": Node(files={"cloud-init": _CLOUD_INIT}, dpkg=("cloud-init",), kops=_KOPS_UBUNTU),
+    "kops-ubuntu2204": Node(
+        files={"cloud-init": _CLOUD_INIT}, dpkg=("cloud-init",), kops=_KOPS_UBUNTU
+    ),
     "k3s-rpios-bookworm": Node(
         files={
             "base-files": [("/usr/lib/os-release", "/etc/os-release")],
@@ -168,7 +174,7 @@ SPECS["k3s-rpios-bookworm-no-memory-cgroup"] = SPECS["k3s-rpios-bookworm"]
 def _download(packages: set[str], cache: Path) -> dict[str, Path]:
     """Each package's .deb (downloaded once) and the directory it is extracted into."""
     cache.mkdir(parents=True, exist_ok=True)
-    os.chmod(cache, 0o755)  # apt downloads as _apt
+    os.chmod(cache, 0o755)  # noqa: S103 -- apt downloads as the _apt user
     missing = [p for p in sorted(packages) if not list(cache.glob(f"{p}_*.deb"))]
     if missing:
         subprocess.run(["apt-get", "download", *missing], cwd=cache, check=True)
@@ -246,8 +252,18 @@ def _rpmdb(root: Path, rpms: tuple[Rpm, ...], cache: Path) -> None:
                 encoding="utf-8",
             )
             subprocess.run(
-                [str(rpm_bin / "rpmbuild"), "--quiet", "--define", f"_topdir {top}",
-                 "--define", "_build_id_links none", "--target", rpm.arch, "-bb", str(spec)],
+                [
+                    str(rpm_bin / "rpmbuild"),
+                    "--quiet",
+                    "--define",
+                    f"_topdir {top}",
+                    "--define",
+                    "_build_id_links none",
+                    "--target",
+                    rpm.arch,
+                    "-bb",
+                    str(spec),
+                ],
                 env=env,
                 check=True,
             )

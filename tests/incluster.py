@@ -56,6 +56,7 @@ REPO = Path(__file__).resolve().parent.parent
 POD_HOSTNAME = "nodedoctor-npd-x7k2p"
 #: Recorded files under /proc that describe the running kernel, bound over the live ones.
 KERNEL_FILES = ("cmdline", "cgroups", "swaps", "cpuinfo", "sys/kernel/osrelease", "config.gz")
+_UNSHARE = ("unshare", "--mount", "--pid", "--fork", "--uts", "--propagation", "private")
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWUTS = 0x04000000
 _PR_SET_NAME = 15
@@ -101,8 +102,9 @@ def _unescape(field: str) -> str:
 def parse_mountinfo(text: str) -> list[RecordedMount]:
     """Mount point, type and super options of each line of a mountinfo file.
 
-    >>> parse_mountinfo("31 22 0:27 / /sys/fs/cgroup rw shared:9 - cgroup2 cgroup2 rw,nsdelegate")
-    [RecordedMount(mount_point='/sys/fs/cgroup', fstype='cgroup2', super_options=('rw', 'nsdelegate'))]
+    >>> [m] = parse_mountinfo("31 22 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate")
+    >>> m.mount_point, m.fstype, m.super_options
+    ('/sys/fs/cgroup', 'cgroup2', ('rw', 'nsdelegate'))
     """
     mounts = []
     for line in text.splitlines():
@@ -110,9 +112,7 @@ def parse_mountinfo(text: str) -> list[RecordedMount]:
         fields, tail = left.split(), right.split()
         if not sep or len(fields) < 5 or len(tail) < 3:
             continue
-        mounts.append(
-            RecordedMount(_unescape(fields[4]), tail[0], tuple(tail[2].split(",")))
-        )
+        mounts.append(RecordedMount(_unescape(fields[4]), tail[0], tuple(tail[2].split(","))))
     return mounts
 
 
@@ -216,8 +216,7 @@ def run_as_daemonset(root: Path, work: Path, invocations: list[list[str]]) -> li
     spec.write_text(json.dumps(plan), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": f"{REPO}:{REPO / 'src'}"}
     done = subprocess.run(
-        ["unshare", "--mount", "--pid", "--fork", "--uts", "--propagation", "private"]
-        + [sys.executable, "-m", "tests.incluster", str(spec)],
+        [*_UNSHARE, sys.executable, "-m", "tests.incluster", str(spec)],
         capture_output=True,
         text=True,
         timeout=900,
@@ -282,8 +281,12 @@ def _read_as_pod(plan: dict[str, Any], go: int) -> None:
             check=False,
         )
         results.append(
-            {"argv": argv, "returncode": done.returncode, "stdout": done.stdout,
-             "stderr": done.stderr}
+            {
+                "argv": argv,
+                "returncode": done.returncode,
+                "stdout": done.stdout,
+                "stderr": done.stderr,
+            }
         )
     Path(plan["out"]).write_text(json.dumps(results), encoding="utf-8")
 
@@ -306,7 +309,7 @@ def init(plan: dict[str, Any]) -> int:
     for binary, argv0 in plan["standins"]:
         pid = os.fork()
         if pid == 0:
-            os.execv(binary, [argv0, "infinity"])
+            os.execv(binary, [argv0, "infinity"])  # noqa: S606 -- a copy of sleep, no shell
         daemons.append(pid)
     go_read, go_write = os.pipe()
     reader = os.fork()
