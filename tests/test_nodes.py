@@ -132,6 +132,12 @@ def test_node_as_directory_root(node: Path) -> None:
     assert report["node"]["hostname"] == hostname
 
 
+def test_node_roots_survive_a_clone() -> None:
+    """git keeps files, not directories: every directory of a node root holds a file."""
+    empty = [d for d, subdirs, files in os.walk(NODES_DIR) if not subdirs and not files]
+    assert empty == []
+
+
 def _mount_points() -> list[tuple[str, str]]:
     """This process's mounts (point and type): a test must leave them as they were."""
     rows = []
