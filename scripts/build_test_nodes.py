@@ -164,8 +164,6 @@ SPECS["kubekey-rocky9-delete-calico-left"] = Node(
     rpms=(
         Rpm("rocky-release", "9.5", "1.2.el9", "noarch"),
         Rpm("kernel-core", "5.14.0", "503.14.1.el9_5"),
-        Rpm("conntrack-tools", "1.4.7", "2.el9"),
-        Rpm("socat", "1.7.4.1", "5.el9_4.2"),
     )
 )
 SPECS["k3s-rpios-bookworm-no-memory-cgroup"] = SPECS["k3s-rpios-bookworm"]
