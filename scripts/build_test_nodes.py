@@ -160,12 +160,13 @@ SPECS["kops-rocky9-gce-no-cloud-init"] = Node(
         Rpm("google-guest-agent", "20240314.00", "g1.el9"),
     )
 )
-SPECS["kubekey-rocky9-delete-calico-left"] = Node(
-    rpms=(
-        Rpm("rocky-release", "9.5", "1.2.el9", "noarch"),
-        Rpm("kernel-core", "5.14.0", "503.14.1.el9_5"),
-    )
+_ROCKY_95 = (
+    Rpm("rocky-release", "9.5", "1.2.el9", "noarch"),
+    Rpm("kernel-core", "5.14.0", "503.14.1.el9_5"),
 )
+SPECS["kubekey-rocky9-delete-calico-left"] = Node(rpms=_ROCKY_95)
+SPECS["rke2-rocky9"] = Node(rpms=_ROCKY_95)
+SPECS["rke2-rocky9-uninstalled-calico-left"] = Node(rpms=_ROCKY_95)
 SPECS["k3s-rpios-bookworm-no-memory-cgroup"] = SPECS["k3s-rpios-bookworm"]
 
 

@@ -60,6 +60,12 @@ KNOWN_WRONG: dict[tuple[str, str], str] = {
     ("kubekey-rocky9-delete-calico-left", "daemonset"): "NPD's NodeTeardownLeftovers is never "
     "raised (warning-level rules, the plugin fails on error); " + _HOST,
     ("microk8s-debian12", "daemonset"): _PID1 + "; " + _HOST,
+    ("rke2-rocky9", "root"): "WARNING foreign-cgroup-mount and kubelet-mounts-left while "
+    "RKE2's kubelet runs ('no kubelet configuration is left': RKE2 is no known deployer)",
+    ("rke2-rocky9", "daemonset"): "WARNING foreign-cgroup-mount and kubelet-mounts-left with "
+    "a kubelet process running (a live /proc under the root is read as offline); " + _HOST,
+    ("rke2-rocky9-uninstalled-calico-left", "daemonset"): "NPD's NodeTeardownLeftovers is "
+    "never raised (warning-level rules, the plugin fails on error); " + _HOST,
     ("microk8s-debian12-cpuset-not-delegated", "daemonset"): _PID1 + "; " + _HOST,
 }
 
