@@ -1,0 +1,192 @@
+"""Realistic node roots (tests/nodes/<node>/root), checked as a directory and as the
+DaemonSets see them (tests/incluster.py): issue 11.
+
+Each node's ``expect.yaml`` has the format of tests/roots (see test_scenarios.py). A healthy
+node expects no finding and is quiet: nothing at warning or above, in every format and NPD
+family. A broken node names the rules its incident must raise, in both modes.
+
+A (node, mode) pair that the current code gets wrong is in ``KNOWN_WRONG`` with what goes
+wrong: it is a strict xfail, so the suite stays green and a fix makes it fail loudly until
+the entry is removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import load_expect
+from tests.incluster import REPO, leftover_processes, run_as_daemonset, unshare_available
+
+NODES_DIR = Path(__file__).parent / "nodes"
+NODES = sorted(p for p in NODES_DIR.iterdir() if (p / "expect.yaml").exists())
+FORMATS = ("json", "text", "junit", "sarif", "npd", "prometheus", "html")
+#: The NPD plugin commands of the DaemonSet's config, one per condition (family).
+MONITOR = json.loads((REPO / "deploy/nodedoctor-monitor.json").read_text(encoding="utf-8"))
+NPD_PLUGINS = [[a.replace("/host", "{host}") for a in rule["args"]] for rule in MONITOR["rules"]]
+
+_PID1 = "PID 1 is recorded as systemd, yet 'whether PID 1 is systemd cannot be told'"
+_HOST = "the report's hostname is the pod's (the reader's UTS namespace), not the node's"
+#: (node, mode) -> what the current code gets wrong there (issue 11).
+KNOWN_WRONG: dict[tuple[str, str], str] = {
+    ("k3s-rpios-bookworm", "root"): "ERROR swap-enabled ('failSwapOn is true': k3s passes "
+    "--fail-swap-on=false) and WARNING kubelet-mounts-left ('no kubelet configuration is "
+    "left': k3s-server runs the kubelet); " + _PID1,
+    ("k3s-rpios-bookworm-no-memory-cgroup", "root"): _PID1,
+    ("kops-ubuntu2204", "root"): "WARNING foreign-cgroup-mount and kubelet-mounts-left while "
+    "the kubelet runs ('no kubelet configuration is left': kOps's kubelet.conf, "
+    "/etc/sysconfig/kubelet are not known); " + _PID1,
+    ("kubeadm-debian12", "root"): _PID1,
+    ("kubeadm-debian12-cgroupv1-kubelet-1.35", "root"): _PID1,
+    ("microk8s-debian12", "root"): _PID1,
+    ("microk8s-debian12-cpuset-not-delegated", "root"): _PID1,
+    ("k3s-rpios-bookworm", "daemonset"): "ERROR swap-enabled and WARNING kubelet-mounts-left "
+    "with k3s-server running; " + _PID1 + "; " + _HOST,
+    ("k3s-rpios-bookworm-no-memory-cgroup", "daemonset"): _PID1 + "; " + _HOST,
+    ("kops-rocky9-gce-no-cloud-init", "daemonset"): _HOST,
+    ("kops-ubuntu2204", "daemonset"): "WARNING foreign-cgroup-mount and kubelet-mounts-left "
+    "with the kubelet running (a live /proc under the root is read as offline); "
+    + _PID1
+    + "; "
+    + _HOST,
+    ("kubeadm-debian12", "daemonset"): _PID1 + "; " + _HOST,
+    ("kubeadm-debian12-cgroupv1-kubelet-1.35", "daemonset"): _PID1 + "; " + _HOST,
+    ("kubekey-rocky9-delete-calico-left", "daemonset"): "NPD's NodeTeardownLeftovers is never "
+    "raised (warning-level rules, the plugin fails on error); " + _HOST,
+    ("microk8s-debian12", "daemonset"): _PID1 + "; " + _HOST,
+    ("rke2-rocky9", "root"): "WARNING foreign-cgroup-mount and kubelet-mounts-left while "
+    "RKE2's kubelet runs ('no kubelet configuration is left': RKE2 is no known deployer)",
+    ("rke2-rocky9", "daemonset"): "WARNING foreign-cgroup-mount and kubelet-mounts-left with "
+    "a kubelet process running (a live /proc under the root is read as offline); " + _HOST,
+    ("rke2-rocky9-uninstalled-calico-left", "daemonset"): "NPD's NodeTeardownLeftovers is "
+    "never raised (warning-level rules, the plugin fails on error); " + _HOST,
+    ("microk8s-debian12-cpuset-not-delegated", "daemonset"): _PID1 + "; " + _HOST,
+}
+
+
+def _params(mode: str) -> list[Any]:
+    out = []
+    for node in NODES:
+        reason = KNOWN_WRONG.get((node.name, mode))
+        marks = [pytest.mark.xfail(strict=True, reason=f"issue 11: {reason}")] if reason else []
+        out.append(pytest.param(node, id=node.name, marks=marks))
+    return out
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": f"{REPO}:{REPO / 'src'}"}
+
+
+def _check_expectations(node: Path, report: dict[str, Any]) -> None:
+    """The rules of ``expect.yaml`` against a JSON report (as test_scenarios does)."""
+    expect = load_expect(node / "expect.yaml")
+    got: dict[str, set[str]] = {}
+    for f in report["findings"]:
+        got.setdefault(f["rule"], set()).add(f["severity"])
+    wanted: dict[str, str] = dict(expect.get("findings") or {})  # type: ignore[call-overload]
+    for rule_id, severity in wanted.items():
+        assert rule_id in got, f"{rule_id} not raised; got {got}"
+        assert severity in got[rule_id], f"{rule_id}: wanted {severity}, got {got[rule_id]}"
+    for rule_id in expect.get("absent") or []:  # type: ignore[attr-defined]
+        assert rule_id not in got, f"{rule_id} raised but must not be: {got}"
+    if expect.get("quiet", True):
+        extra = [
+            f"{f['severity'].upper()} {f['rule']}: {f['message']}"
+            for f in report["findings"]
+            if f["rule"] not in wanted and f["severity"] in ("error", "warning")
+        ]
+        assert not extra, extra
+
+
+def _check_running_state(report: dict[str, Any]) -> None:
+    """Every node here records PID 1 (``/proc/1/comm``, or a live procfs): whether it is
+    systemd is a fact, never a reason to skip."""
+    unknown = [s for s in report["skipped"] if "PID 1" in s["reason"]]
+    assert not unknown, unknown
+
+
+def _worst_exit(report: dict[str, Any]) -> int:
+    """``check``'s exit status for a report at the default ``--fail-on error``."""
+    return 1 if any(f["severity"] == "error" for f in report["findings"]) else 0
+
+
+def _profile_args(node: Path) -> list[str]:
+    profile = load_expect(node / "expect.yaml").get("profile")
+    return ["--profile", str(profile)] if profile else []
+
+
+@pytest.mark.parametrize("node", _params("root"))
+def test_node_as_directory_root(node: Path) -> None:
+    """``check --root DIR``: a mounted image or an extracted bundle of the node."""
+    argv = [sys.executable, "-m", "nodedoctor", "check", "--root", str(node / "root")]
+    argv += _profile_args(node)
+    done = subprocess.run(
+        [*argv, "--format", "json"], capture_output=True, text=True, env=_env(), check=False
+    )
+    assert done.returncode in (0, 1), done.stderr
+    report = json.loads(done.stdout)
+    _check_expectations(node, report)
+    _check_running_state(report)
+    assert done.returncode == _worst_exit(report)
+    hostname = (node / "root/etc/hostname").read_text(encoding="utf-8").strip()
+    assert report["node"]["hostname"] == hostname
+
+
+def test_node_roots_survive_a_clone() -> None:
+    """git keeps files, not directories: every directory of a node root holds a file."""
+    empty = [d for d, subdirs, files in os.walk(NODES_DIR) if not subdirs and not files]
+    assert empty == []
+
+
+def _mount_points() -> list[tuple[str, str]]:
+    """This process's mounts (point and type): a test must leave them as they were."""
+    rows = []
+    for line in Path("/proc/self/mountinfo").read_text(encoding="utf-8").splitlines():
+        left, _, right = line.partition(" - ")
+        rows.append((left.split()[4], right.split()[0]))
+    return sorted(rows)
+
+
+@pytest.mark.root
+@pytest.mark.skipif(
+    not unshare_available(), reason="needs root and unshare(1) for mount+PID+UTS namespaces"
+)
+@pytest.mark.parametrize("node", _params("daemonset"))
+def test_node_as_the_daemonset_sees_it(node: Path, tmp_path: Path) -> None:
+    """``check --root /host`` from a pod: every format, and each NPD plugin command."""
+    profile = _profile_args(node)
+    invocations = [["check", "--root", "{host}", *profile, "--format", f] for f in FORMATS]
+    invocations += [[*args, *profile] for args in NPD_PLUGINS]
+    before = _mount_points()
+    runs = run_as_daemonset(node / "root", tmp_path, invocations)
+    assert _mount_points() == before
+    assert leftover_processes(tmp_path) == []
+
+    by_format = {run.argv[-1]: run for run in runs[: len(FORMATS)]}
+    assert by_format["json"].returncode in (0, 1), by_format["json"].stderr
+    report = json.loads(by_format["json"].stdout)
+    _check_expectations(node, report)
+    _check_running_state(report)
+    hostname = (node / "root/etc/hostname").read_text(encoding="utf-8").strip()
+    assert report["node"]["hostname"] == hostname
+    worst = _worst_exit(report)
+    for fmt, run in by_format.items():
+        assert run.stdout, f"{fmt}: no output; {run.stderr}"
+        if fmt != "npd":
+            assert run.returncode == worst, f"{fmt} exits {run.returncode}: {run.stderr}"
+    family_exits = {" ".join(run.argv): run.returncode for run in runs[len(FORMATS) :]}
+    assert set(family_exits.values()) <= {0, 1, 2}, family_exits
+    # An error somewhere is a problem in some condition; none is a problem in no condition.
+    assert (1 in family_exits.values()) == (worst == 1), family_exits
+    assert (by_format["npd"].returncode == 1) == (worst == 1)
+    # A broken node's incident is a condition NPD sets: some plugin reports one of its rules.
+    wanted = dict(load_expect(node / "expect.yaml").get("findings") or {})  # type: ignore[call-overload]
+    if wanted:
+        shown = [run.stdout for run in runs[len(FORMATS) :] if run.returncode == 1]
+        assert any(line.split(":")[0] in wanted for line in shown), (wanted, family_exits)
