@@ -20,7 +20,9 @@ import pytest
 
 from nodedoctor.facts import Facts
 from nodedoctor.facts.mounts import mount_table
+from nodedoctor.facts.system import hostname
 from nodedoctor.sources.root import directory_root
+from tests.helpers import ROOTS
 
 pytestmark = [
     pytest.mark.root,
@@ -40,14 +42,21 @@ print(json.dumps({"source": table.source, "points": [m.mount_point for m in tabl
 """
 
 
-def _with_host_proc(root: Path, program: str, *args: str) -> dict[str, Any]:
+def _with_host_proc(
+    root: Path, program: str, *args: str, pod_hostname: str | None = None
+) -> dict[str, Any]:
     """Run Python ``program`` with ``root`` (and ``args``) in a private mount namespace where
-    this machine's ``/proc`` is bind-mounted at ``root/proc``; its JSON output."""
+    this machine's ``/proc`` is bind-mounted at ``root/proc``; its JSON output. With
+    ``pod_hostname``, also in a private UTS namespace with that hostname (a pod's)."""
     (root / "proc").mkdir(parents=True)
     quoted = " ".join(f'"{a}"' for a in (root, *args))
     script = f'mount --bind /proc "{root}/proc" && exec "{sys.executable}" -c "$0" {quoted}'
+    uts: list[str] = []
+    if pod_hostname is not None:
+        script = f"hostname {pod_hostname} && {script}"
+        uts = ["--uts"]
     out = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, program],
+        ["unshare", *uts, "--mount", "--propagation", "private", "sh", "-c", script, program],
         capture_output=True,
         text=True,
         timeout=300,
@@ -115,3 +124,62 @@ def test_procfs_like_link_prefers_pid1(tmp_path: Path) -> None:
     table = mount_table(Facts(directory_root(str(tmp_path))))
     assert table.source == "/proc/1/mountinfo"
     assert [m.fstype for m in table.mounts] == ["ext4"]
+
+
+HOSTNAME = """
+import json, os, sys
+from nodedoctor.cli import main
+from nodedoctor.collect import collect
+from nodedoctor.facts import Facts
+from nodedoctor.facts.system import hostname
+from nodedoctor.sources.bundle import open_bundle
+from nodedoctor.sources.root import Root, directory_root
+root, bundle = sys.argv[1], sys.argv[2]
+with open(root + "/proc/sys/kernel/hostname") as proc:
+    seen_in_proc = proc.read().strip()
+report = os.path.join(os.path.dirname(root), "report.json")
+code = main(["check", "--root", root, "--format", "json", "-o", report])
+with open(report) as f:
+    reported = json.load(f)["node"]["hostname"]
+result = collect(directory_root(root), bundle)
+with open_bundle(result.path) as replay:
+    replayed = Facts(replay).get(hostname)
+    manifest = replay.manifest["hostname"]
+    proc_in_bundle = replay.exists("/proc/sys/kernel/hostname")
+os.unlink(root + "/etc/hostname")
+print(json.dumps({
+    "proc": seen_in_proc, "code": code, "reported": reported, "replayed": replayed,
+    "manifest": manifest, "proc_in_bundle": proc_in_bundle,
+    "without_etc": Facts(directory_root(root)).get(hostname),
+    "live": Facts(Root("/", live=True)).get(hostname),
+}))
+"""
+
+
+def test_the_hostname_under_host_is_the_nodes_not_the_pods(tmp_path: Path) -> None:
+    """In the DaemonSet, /host/proc/sys/kernel/hostname is the pod's (the reader's UTS
+    namespace): the report, the bundle and its manifest name the node from its
+    /etc/hostname, and without one the name is unknown rather than the pod's."""
+    root = tmp_path / "host"
+    shutil.copytree(ROOTS / "kubeadm-healthy-v2/root", root, symlinks=True)
+    shutil.rmtree(root / "proc")
+    node = (root / "etc/hostname").read_text(encoding="utf-8").strip()
+    got = _with_host_proc(root, HOSTNAME, str(tmp_path / "b.tar.gz"), pod_hostname="pod-npd-x7")
+    assert got["proc"] == "pod-npd-x7"  # what the pod's procfs says
+    assert got["live"] == "pod-npd-x7"  # and the reader's own live view
+    assert node != "pod-npd-x7"
+    assert got["code"] in (0, 1)
+    assert got["reported"] == node
+    assert got["manifest"] == node
+    assert got["replayed"] == node
+    assert got["proc_in_bundle"] is False
+    assert got["without_etc"] is None
+
+
+def test_a_recorded_root_names_the_node_from_etc_then_proc(tmp_path: Path) -> None:
+    (tmp_path / "proc/sys/kernel").mkdir(parents=True)
+    (tmp_path / "proc/sys/kernel/hostname").write_text("recorded-kernel-name\n")
+    assert Facts(directory_root(str(tmp_path))).get(hostname) == "recorded-kernel-name"
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/hostname").write_text("# set by the installer\n\nnode-3\n")
+    assert Facts(directory_root(str(tmp_path))).get(hostname) == "node-3"

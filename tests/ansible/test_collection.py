@@ -114,13 +114,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
 
 
 def _play(
-    base: Path, env: dict[str, str], text: str, *args: str
+    base: Path, env: dict[str, str], text: str, *args: str, inventory: str = "inventory.ini"
 ) -> subprocess.CompletedProcess[str]:
     play = base / "play.yml"
     play.write_text(text, encoding="utf-8")
     assert PLAYBOOK is not None
     return subprocess.run(
-        [PLAYBOOK, "-i", str(base / "inventory.ini"), "--forks", "4", str(play), *args],
+        [PLAYBOOK, "-i", str(base / inventory), "--forks", "4", str(play), *args],
         cwd=base,
         env=env,
         capture_output=True,
@@ -325,6 +325,87 @@ def test_preflight_role_and_fleet_report(lab: Lab) -> None:
     assert result.returncode == 0, result.stderr
     html = page.read_text(encoding="utf-8")
     assert html.count('<tr class="node"') == len(hosts)
+
+
+def test_a_root_without_marks_fails_the_host_and_shows_as_not_checked(lab: Lab) -> None:
+    """An unmounted image (an empty mount point) is never a healthy host: the check module
+    fails, the role saves the host as not checked and fails it, and the fleet page shows it."""
+    base, hosts, env = lab
+    empty = base / "mnt" / "image"
+    empty.mkdir(parents=True)
+    healthy = hosts[-1]
+    (base / "marks.ini").write_text(
+        "[nodes]\n"
+        f"unmounted ansible_connection=local ansible_python_interpreter={SYSTEM_PYTHON}"
+        f" root={empty}\n"
+        f"{healthy.name} ansible_connection=local ansible_python_interpreter={healthy.python}"
+        f" root={healthy.root}\n",
+        encoding="utf-8",
+    )
+    results, reports = base / "results-marks", base / "reports-marks"
+    results.mkdir()
+    reports.mkdir()
+    check = """
+- hosts: nodes
+  gather_facts: false
+  tasks:
+    - name: check
+      nodedoctor.node.check:
+        root: "{{ root }}"
+        fail_on: never
+      register: checked
+      ignore_errors: true
+""" + SAVE.format(var="checked", results=results, kind="check")
+    run = _play(base, env, check, inventory="marks.ini")
+    assert "PLAY RECAP" in run.stdout, run.stdout + run.stderr
+    checked = {p.name.split(".")[0]: json.loads(p.read_text()) for p in results.glob("*.json")}
+    assert checked["unmounted"]["failed"] is True
+    assert checked["unmounted"]["rc"] == 2
+    assert f"{empty} does not look like a node's root" in checked["unmounted"]["msg"]
+    assert "report" not in checked["unmounted"]
+    assert not checked[healthy.name].get("failed"), checked[healthy.name].get("msg")
+
+    role = f"""
+- hosts: nodes
+  gather_facts: false
+  tasks:
+    - name: preflight
+      ansible.builtin.include_role:
+        name: nodedoctor.node.preflight
+      vars:
+        nodedoctor_root: "{{{{ root }}}}"
+        nodedoctor_profile: ""
+        nodedoctor_fail_on: never
+        nodedoctor_report_dir: "{reports}"
+"""
+    run = _play(base, env, role, inventory="marks.ini")
+    recap = dict(re.findall(r"^(\S+)\s+: ok=\d+.*?failed=(\d+)", run.stdout, re.M))
+    assert recap == {"unmounted": "1", healthy.name: "0"}, run.stdout
+    assert "nodedoctor could not check unmounted" in run.stdout
+    saved = json.loads((reports / "unmounted.json").read_text(encoding="utf-8"))
+    assert saved["schema"] == "nodedoctor/batch-error/v1"
+    assert saved["host"] == "unmounted"
+    assert f"{empty} does not look like a node's root" in saved["error"]
+    page = base / "fleet-marks.html"
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nodedoctor",
+            "report",
+            *map(str, sorted(reports.glob("*.json"))),
+            "-o",
+            str(page),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    html = page.read_text(encoding="utf-8")
+    assert '<tr class="node unchecked" data-node="unmounted">' in html
+    assert html.count('<tr class="node"') == 1
 
 
 @pytest.mark.parametrize("module", ["nodedoctor.node.check", "nodedoctor.node.fix"])

@@ -6,6 +6,7 @@ Containerfile installs them (the zipapp at /usr/local/bin/nodedoctor, run by a p
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -19,9 +20,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from nodedoctor.render.npd import MAX_OUTPUT
+from nodedoctor.model import Finding, Report
+from nodedoctor.render.npd import MAX_OUTPUT, npd_status
 from nodedoctor.rules import all_rules
-from nodedoctor.rules.families import FAMILIES, family_of
+from nodedoctor.rules.families import DEFAULT_FAMILY, FAMILIES, family_of, rules_in
 from tests.helpers import ROOTS, case_dirs, case_root
 
 REPO = Path(__file__).resolve().parents[2]
@@ -117,10 +119,66 @@ def test_one_condition_per_family() -> None:
     for rule in MONITOR["rules"]:
         args = rule["args"]
         assert args[:5] == ["check", "--root", "/host", "--format", "npd"]
-        assert args[5:] == ["--only", rule["condition"]]
+        assert args[5:7] == ["--only", rule["condition"]]
+        assert args[7:] in ([], ["--fail-on", "warning"], ["--fail-on", "info"])
     # Every registered rule lands in some condition (the engine's own rules run in all).
     for r in all_rules():
         assert family_of(r) in FAMILIES
+
+
+def _plugin_args(rule: dict[str, Any], host: str = "/host") -> argparse.Namespace:
+    from nodedoctor.cli import build_parser
+
+    args = [host if a == "/host" else a for a in rule["args"]]
+    return build_parser("check").parse_args(args)
+
+
+#: The conditions whose families have rules in this version (the default family has none:
+#: its plugin reports OK until a rule lands there).
+RAISABLE = [r for r in MONITOR["rules"] if rules_in(r["condition"], all_rules())]
+
+
+def test_only_the_default_family_has_no_rule() -> None:
+    assert {r["condition"] for r in MONITOR["rules"]} - {r["condition"] for r in RAISABLE} == {
+        DEFAULT_FAMILY
+    }
+
+
+@pytest.mark.parametrize("rule", RAISABLE, ids=[r["condition"] for r in RAISABLE])
+def test_every_condition_can_be_raised(rule: dict[str, Any]) -> None:
+    """A finding of the family's rules at their highest severity makes the plugin exit 1
+    with the config's own arguments: a condition whose rules all report warnings but whose
+    plugin fails only on errors could never be raised."""
+    args = _plugin_args(rule)
+    rules = rules_in(rule["condition"], all_rules())
+    highest = max(rules, key=lambda r: r.severity.rank)
+    finding = Finding(highest.id, highest.severity, highest.title, "", ())
+    report = Report("0", {}, (finding,), (), (), 0.0, 0.0, (highest.id,))
+    status, line = npd_status(report, args.fail_on)
+    assert status == 1, (rule["condition"], highest.id, highest.severity, args.fail_on)
+    assert line.startswith(f"{highest.id}: ")
+
+
+@pytest.mark.parametrize(
+    ("condition", "scenario", "rule_id"),
+    [
+        ("NodeTeardownLeftovers", "kubekey-teardown-calico", "foreign-cgroup-mount"),
+        ("BootstrapBroken", "gce-rocky9-no-cloud-init", "cloud-init-missing"),
+    ],
+)
+def test_warning_families_raise_their_condition_on_real_roots(
+    condition: str, scenario: str, rule_id: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The plugin as NPD runs it, on a root whose only problem in the family is a warning."""
+    from nodedoctor.cli import main
+
+    (rule,) = [r for r in MONITOR["rules"] if r["condition"] == condition]
+    args = [str(ROOTS / scenario / "root") if a == "/host" else a for a in rule["args"]]
+    assert main(args) == 1
+    assert capsys.readouterr().out.startswith(f"{rule_id}: ")
+    # With the default threshold (what the config had) the same node reports OK.
+    assert main([a for a in args if a not in ("--fail-on", "warning")]) == 0
+    assert capsys.readouterr().out.startswith("ok: ")
 
 
 def _containerfile_copies() -> dict[str, str]:

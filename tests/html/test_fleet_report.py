@@ -239,3 +239,40 @@ def test_report_reads_batch_json_lines_and_bundles(tmp_path: Path) -> None:
     assert "not-a-root was not checked" in result.stderr
     html = out.read_text(encoding="utf-8")
     assert html.count('<tr class="node"') == len(roots) + 1
+
+
+@pytest.mark.slow
+def test_nodes_not_checked_stay_visible_in_chromium(browser: object, tmp_path: Path) -> None:
+    """A node that could not be checked is a problem row: the problem and severity filters
+    keep it, a rule filter hides it (it has no rule's verdict), and the page has no error."""
+    from playwright.sync_api import Browser
+
+    from nodedoctor.render.reports import NotChecked
+
+    assert isinstance(browser, Browser)
+    page_file = tmp_path / "fleet.html"
+    fleet = [samples.driver_mismatch("worker-1"), samples.healthy("worker-2")]
+    unchecked = [NotChecked("/mnt/worker-3", "/mnt/worker-3 does not look like a node's root")]
+    page_file.write_text(render_html_many(fleet, not_checked=unchecked), encoding="utf-8")
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.goto(page_file.as_uri())
+    visible = page.locator("#matrix tbody tr.node:not(.hidden)")
+    assert page.locator("#visible-count").inner_text() == "3 of 3 nodes"
+    assert visible.first.get_attribute("data-node") == "/mnt/worker-3"
+    assert "NOT CHECKED /mnt/worker-3 does not look like" in visible.first.inner_text()
+    page.check("#f-problems")
+    assert [visible.nth(i).get_attribute("data-node") for i in range(visible.count())] == [
+        "/mnt/worker-3",
+        "worker-1",
+    ]
+    page.uncheck("#f-problems")
+    page.select_option("#f-severity", "error")
+    assert visible.count() == 2
+    page.select_option("#f-severity", "")
+    page.select_option("#f-rule", "cgroup-driver-mismatch")
+    assert visible.count() == 1
+    assert problems == []
+    page.close()

@@ -88,6 +88,19 @@ def _run_batch(
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _check(args)
+    except UsageError as exc:
+        if args.format == "npd":
+            # NPD shows stdout as the condition's message: Unknown, and why (the usual
+            # one-line error still goes to stderr).
+            from nodedoctor.render.npd import npd_unknown
+
+            sys.stdout.write(npd_unknown(str(exc))[1] + "\n")
+        raise
+
+
+def _check(args: argparse.Namespace) -> int:
     from nodedoctor import engine
     from nodedoctor.facts import Facts
     from nodedoctor.render import Format, renderer

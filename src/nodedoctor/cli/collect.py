@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from nodedoctor.cli.common import EXIT_OK, UsageError
+from nodedoctor.cli.common import EXIT_OK, UsageError, refuse_unless_node
 
 
 def register(sub: Any) -> None:
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if args.root:
         if not os.path.isdir(args.root):
             raise UsageError(f"--root {args.root}: not a directory")
-        root = directory_root(args.root)
+        root = refuse_unless_node(directory_root(args.root), args.root)
     else:
         root = live_root()
     if args.output:

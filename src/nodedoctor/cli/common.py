@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from nodedoctor.model import Severity
-from nodedoctor.sources.root import Root, directory_root, live_root
+from nodedoctor.sources.root import Root, directory_root, live_root, not_a_node_root
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -61,7 +61,24 @@ def open_root(args: argparse.Namespace) -> Root:
 
 
 def open_target(kind: str, path: str) -> Root:
-    """The root for ``--bundle FILE`` (``kind`` ``bundle``) or ``--root DIR`` (``root``)."""
+    """The root for ``--bundle FILE`` (``kind`` ``bundle``) or ``--root DIR`` (``root``),
+    refused when its files have none of a node's marks."""
+    return refuse_unless_node(_open_target(kind, path), path)
+
+
+def refuse_unless_node(root: Root, shown: str) -> Root:
+    """``root``, or a usage error naming ``shown`` when it has none of a node's marks: an
+    empty directory, an unmounted mount point or a root's parent is never a healthy node."""
+    refused = not_a_node_root(root, shown)
+    if refused is None:
+        return root
+    close = getattr(root, "close", None)
+    if close is not None:
+        close()  # a bundle's extracted files go now
+    raise UsageError(refused)
+
+
+def _open_target(kind: str, path: str) -> Root:
     if kind == "bundle":
         from nodedoctor.sources.bundle import BundleError, open_bundle
 

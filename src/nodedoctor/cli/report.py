@@ -19,6 +19,7 @@ from nodedoctor.cli.common import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
     from nodedoctor.model import Report
+    from nodedoctor.render.reports import NotChecked
 
 #: Reports are small; a file larger than this is not one (and would not render usefully).
 MAX_REPORT_BYTES = 64 * 1024 * 1024
@@ -60,9 +61,6 @@ def _read(path: str) -> str:
         raise UsageError(f"{path}: not UTF-8 text; expected a JSON report") from None
 
 
-BATCH_ERROR_SCHEMA = "nodedoctor/batch-error/v1"
-
-
 def _documents(path: str, text: str) -> list[tuple[str, Any]]:
     """The JSON documents in ``text``: one, or one per line (JSON Lines)."""
     try:
@@ -84,45 +82,67 @@ def _is_bundle(path: str) -> bool:
     return path.endswith((".tar.gz", ".tgz")) and os.path.isfile(path)
 
 
-def _check_bundle(path: str) -> Report:
+def _check_bundle(path: str) -> Report | NotChecked:
+    """The report of bundle ``path``, or the node as not checked when it cannot be opened
+    (unsafe, or none of a node's marks): the page shows it, never as healthy."""
     from nodedoctor import engine
     from nodedoctor.cli.common import open_target
     from nodedoctor.facts import Facts
+    from nodedoctor.render.reports import NotChecked
     from nodedoctor.rules import all_rules
 
-    root = open_target("bundle", path)
-    return engine.run(Facts(root, profile=None), engine.select_rules(all_rules()))
+    try:
+        root = open_target("bundle", path)
+    except UsageError as exc:
+        return NotChecked(path, str(exc))
+    try:
+        return engine.run(Facts(root, profile=None), engine.select_rules(all_rules()))
+    finally:
+        close = getattr(root, "close", None)
+        if close is not None:
+            close()
 
 
 def run(args: argparse.Namespace) -> int:
-    from nodedoctor.render.reports import ReportFormatError, reports_from_document
+    from nodedoctor.render.reports import (
+        NotChecked,
+        ReportFormatError,
+        not_checked_from_json,
+        reports_from_document,
+    )
 
     reports: list[Report] = []
+    not_checked: list[NotChecked] = []
     for path in args.reports:
         if _is_bundle(path):
-            reports.append(_check_bundle(path))
+            checked = _check_bundle(path)
+            if isinstance(checked, NotChecked):
+                not_checked.append(checked)
+            else:
+                reports.append(checked)
             continue
         text = _read(path)
         if len(text) > MAX_REPORT_BYTES:
             raise UsageError(f"{path}: larger than {MAX_REPORT_BYTES} bytes; not a report")
         for where, document in _documents(path, text):
-            if isinstance(document, dict) and document.get("schema") == BATCH_ERROR_SCHEMA:
-                # A root the batch check could not open: say so, the page has the others.
-                root, error = document.get("root"), document.get("error")
-                print(f"nodedoctor: {where}: {root} was not checked: {error}", file=sys.stderr)
-                continue
             try:
-                reports += reports_from_document(document, where)
+                unchecked = not_checked_from_json(document, where)
+                if unchecked is None:
+                    reports += reports_from_document(document, where)
+                else:
+                    not_checked.append(unchecked)
             except ReportFormatError as exc:
                 raise UsageError(f"{exc}; expected a nodedoctor JSON report") from None
+    for node in not_checked:
+        print(f"nodedoctor: {node.node} was not checked: {node.error}", file=sys.stderr)
     if args.format == "junit":
         from nodedoctor.render.junit import render_junit_many
 
-        text = render_junit_many(reports)
+        text = render_junit_many(reports, not_checked)
     else:
         from nodedoctor.render.html import render_html_many
 
-        text = render_html_many(reports, title=args.title)
+        text = render_html_many(reports, title=args.title, not_checked=not_checked)
     if args.output:
         from nodedoctor.cli.output import write_atomic
 

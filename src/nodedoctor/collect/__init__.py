@@ -20,7 +20,6 @@ import io
 import json
 import os
 import re
-import socket
 import tarfile
 import tempfile
 import time
@@ -30,7 +29,9 @@ from typing import Any
 from nodedoctor import __version__
 from nodedoctor._record import field, record
 from nodedoctor.collect.secrets import redact_argv, redact_text, withheld_reason
+from nodedoctor.facts import Facts
 from nodedoctor.facts.mounts import host_procfs
+from nodedoctor.facts.system import hostname
 from nodedoctor.sources.bundle import COMMANDS_DIR, MANIFEST, MANIFEST_SCHEMA, command_to_json
 from nodedoctor.sources.commands import ALLOWLIST, CommandResult
 from nodedoctor.sources.root import DEFAULT_READ_LIMIT, ReadResult, Root
@@ -178,7 +179,6 @@ class CollectResult:
 def _record_check(root: Root) -> RecordingRoot:
     """Run every rule once on a recording root; what it touched is what the rules read."""
     from nodedoctor import engine
-    from nodedoctor.facts import Facts
     from nodedoctor.facts.processes import processes
     from nodedoctor.rules import all_rules
 
@@ -250,11 +250,12 @@ def plan_collection(root: Root) -> tuple[Plan, RecordingRoot]:
 
     # A live host's /proc under --root (a hostPID pod): proc/self is this process's view,
     # PID 1's mount table is the host's. The bundle keeps PID 1's and not the other, so that
-    # its replay (where proc/self is a plain directory) reads the host's.
+    # its replay (where proc/self is a plain directory) reads the host's; the kernel's
+    # hostname there is the pod's (its UTS namespace), so it is left out too.
     host_proc = host_procfs(root)
 
     def wanted(path: str) -> bool:
-        if host_proc and path == "/proc/self/mountinfo":
+        if host_proc and path in ("/proc/self/mountinfo", "/proc/sys/kernel/hostname"):
             return False
         m = _PID_PATH.match(path)
         if m is None:
@@ -352,9 +353,7 @@ def collect(root: Root, output: str | None = None, *, now: float | None = None) 
     """Write the bundle of ``root`` to ``output`` (atomically, mode 0600)."""
     now = time.time() if now is None else now
     plan, recording = plan_collection(root)
-    host = (root.read_text("/proc/sys/kernel/hostname") or "").strip() or (
-        socket.gethostname() if root.live else None
-    )
+    host = Facts(root).get(hostname)
     output = output or default_output(host, now)
 
     files: dict[str, bytes] = {}

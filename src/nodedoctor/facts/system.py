@@ -7,6 +7,7 @@ import re
 
 from nodedoctor._record import record
 from nodedoctor.facts import Facts, Sourced, file_evidence
+from nodedoctor.facts.mounts import host_procfs
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.osrelease import Assignment, parse_env_file
 
@@ -90,10 +91,23 @@ def kernel(facts: Facts) -> Kernel:
 
 
 def hostname(facts: Facts) -> str | None:
-    for path in ("/proc/sys/kernel/hostname", "/etc/hostname"):
+    """The node's name. Live, the kernel's. Under a root, the root's ``/etc/hostname``
+    first: where the root's ``/proc`` is a live procfs (the DaemonSet's ``/host``),
+    ``/proc/sys/kernel/hostname`` answers from the reader's UTS namespace, the pod's name,
+    so it is read only from a recorded ``/proc`` (a bundle, an image)."""
+    if facts.live:
+        paths: tuple[str, ...] = ("/proc/sys/kernel/hostname", "/etc/hostname")
+    elif host_procfs(facts.root):
+        paths = ("/etc/hostname",)
+    else:
+        paths = ("/etc/hostname", "/proc/sys/kernel/hostname")
+    for path in paths:
         text = facts.read(path)
-        if text and text.strip():
-            return text.strip().splitlines()[0]
+        # hostname(5): one name; lines starting with '#' are comments.
+        names = [n for n in (line.strip() for line in (text or "").splitlines()) if n]
+        names = [n for n in names if not n.startswith("#")]
+        if names:
+            return names[0]
     return os.uname().nodename if facts.live else None
 
 

@@ -17,6 +17,7 @@ from html import escape
 from typing import Any
 
 from nodedoctor.model import Finding, Report, Severity
+from nodedoctor.render.reports import NotChecked
 from nodedoctor.rules import all_rules
 from nodedoctor.rules.families import family_of_id
 
@@ -224,7 +225,24 @@ def _detail(detail_id: str, node: str, rule_id: str, findings: Sequence[Finding]
     return "".join(out)
 
 
-def render_html_many(reports: Sequence[Report], title: str = "nodedoctor fleet report") -> str:
+def _unchecked_row(node: NotChecked, columns: int) -> str:
+    """A node that could not be checked: at the top, ranked like an error so the severity
+    and "only nodes with findings" filters keep it, with why in place of its cells."""
+    return (
+        f'<tr class="node unchecked" data-node="{_e(node.node)}"><td class="node">'
+        f'<div class="name">{_e(node.node)}</div>'
+        f'<div class="meta">not checked</div></td><td class="num" colspan="4"></td>'
+        f'<td class="unchecked" data-rule="" data-rank="{Severity.ERROR.rank}" '
+        f'colspan="{max(columns, 1)}"><span class="badge sev-error">NOT CHECKED</span> '
+        f"{_e(node.error)}</td></tr>"
+    )
+
+
+def render_html_many(
+    reports: Sequence[Report],
+    title: str = "nodedoctor fleet report",
+    not_checked: Sequence[NotChecked] = (),
+) -> str:
     # Worst nodes first, so the fleet's problems are at the top of the page.
     pairs = sorted(
         zip(reports, _unique_labels(reports)),
@@ -266,6 +284,8 @@ def render_html_many(reports: Sequence[Report], title: str = "nodedoctor fleet r
 
     nodes_with = {s: sum(1 for r in reports if r.count(s)) for s in _SEV_ORDER}
     generated = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    nodes = len(reports) + len(not_checked)
+    unchecked = f" · {len(not_checked)} not checked" if not_checked else ""
     head = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -275,9 +295,10 @@ def render_html_many(reports: Sequence[Report], title: str = "nodedoctor fleet r
         "img-src 'none'; base-uri 'none'; form-action 'none'\">",
         f"<title>{_e(title)}</title>",
         f"<style>{_STYLE}</style></head><body>",
-        f"<header><h1>{_e(title)}</h1><p>{len(reports)} node{'s' if len(reports) != 1 else ''}"
+        f"<header><h1>{_e(title)}</h1><p>{nodes} node{'s' if nodes != 1 else ''}"
         f" · {nodes_with[Severity.ERROR]} with errors · {nodes_with[Severity.WARNING]} with"
-        f" warnings · {len(columns)} rule{'s' if len(columns) != 1 else ''} firing"
+        f" warnings{unchecked}"
+        f" · {len(columns)} rule{'s' if len(columns) != 1 else ''} firing"
         f" · generated {_e(generated)}</p></header><main>",
     ]
 
@@ -304,6 +325,7 @@ def render_html_many(reports: Sequence[Report], title: str = "nodedoctor fleet r
             f'{_e(rid)} <span class="n">({per_rule[rid]["nodes"]})</span></th>'
         )
     matrix.append("</tr></thead><tbody>")
+    matrix += [_unchecked_row(node, len(columns)) for node in not_checked]
     templates: list[str] = []
     for index, (report, label) in enumerate(zip(reports, labels)):
         by_rule: dict[str, list[Finding]] = {}
@@ -345,7 +367,7 @@ def render_html_many(reports: Sequence[Report], title: str = "nodedoctor fleet r
         row.append("</tr>")
         matrix += row
     matrix.append("</tbody></table>")
-    if not reports:
+    if not reports and not not_checked:
         matrix.append('<p class="empty">No reports.</p>')
     matrix.append("</div>")
 

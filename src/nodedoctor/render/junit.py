@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from nodedoctor.model import Finding, Report
+from nodedoctor.render.reports import NotChecked
 from nodedoctor.rules import all_rules
 from nodedoctor.rules.families import family_of_id
 from nodedoctor.rules.internal_error import RULE as INTERNAL_ERROR
@@ -128,10 +129,27 @@ def _suite(report: Report) -> ET.Element:
     return suite
 
 
-def render_junit_many(reports: Sequence[Report]) -> str:
+def _unchecked_suite(node: NotChecked) -> ET.Element:
+    """A node that could not be checked: one test case in error, saying why."""
+    name = xml_text(node.node)
+    suite = ET.Element(
+        "testsuite",
+        {"name": name, "tests": "1", "failures": "0", "errors": "1", "skipped": "0"},
+    )
+    suite.attrib.update({"time": "0", "hostname": name})
+    case = ET.SubElement(suite, "testcase", {"name": "check", "classname": "nodedoctor"})
+    ET.SubElement(case, "error", {"type": "not-checked", "message": xml_text(node.error)})
+    return suite
+
+
+def render_junit_many(reports: Sequence[Report], not_checked: Sequence[NotChecked] = ()) -> str:
     root = ET.Element("testsuites", {"name": "nodedoctor"})
     total = fails = errs = 0
     duration = 0.0
+    for node in not_checked:
+        root.append(_unchecked_suite(node))
+        total += 1
+        errs += 1
     for report in reports:
         suite = _suite(report)
         root.append(suite)

@@ -86,6 +86,16 @@ def npd_status(report: Report, fail_on: Severity = Severity.ERROR) -> tuple[int,
     return NPD_OK, _fit(_ascii_line(line))
 
 
+def npd_unknown(reason: str) -> tuple[int, str]:
+    """The exit status and line for a check that could not run (a root that is refused):
+    NPD sets the condition Unknown and shows why.
+
+    >>> npd_unknown("/host does not look like a node's root")
+    (2, "unknown: /host does not look like a node's root")
+    """
+    return NPD_UNKNOWN, _fit(_ascii_line(f"unknown: {reason}"))
+
+
 def render_npd(report: Report, color: bool = False) -> str:
     """The line for the default threshold; ``check`` passes its ``--fail-on`` itself."""
     return npd_status(report)[1] + "\n"

@@ -9,9 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from nodedoctor._record import record
 from nodedoctor.model import Evidence, Finding, FixHint, Report, Severity, Skipped
 
 SCHEMA = Report.SCHEMA
+#: What a batch check writes for a root it could not open, and the Ansible role saves for a
+#: host it could not check: the node is on the page as not checked, never as healthy.
+NOT_CHECKED_SCHEMA = "nodedoctor/batch-error/v1"
+
+
+@record
+class NotChecked:
+    """A node nodedoctor could not check (a root refused, a bundle unsafe): ``node`` is its
+    name (the host, else the root given), ``error`` why."""
+
+    node: str
+    error: str
 
 
 class ReportFormatError(ValueError):
@@ -154,3 +167,20 @@ def reports_from_document(data: Any, where: str) -> list[Report]:
     if "schema" not in d and isinstance(d.get("report"), dict):
         return [report_from_json(d["report"], f"{where}.report")]
     return [report_from_json(d, where)]
+
+
+def not_checked_from_json(data: Any, where: str) -> NotChecked | None:
+    """The node a ``nodedoctor/batch-error/v1`` document names; ``None`` for any other
+    document.
+
+    >>> not_checked_from_json({"schema": "nodedoctor/batch-error/v1", "root": "/mnt/n7",
+    ...     "exit": 2, "error": "/mnt/n7 does not look like a node's root"}, "x")
+    NotChecked(node='/mnt/n7', error="/mnt/n7 does not look like a node's root")
+    """
+    if not isinstance(data, dict) or data.get("schema") != NOT_CHECKED_SCHEMA:
+        return None
+    host, root = data.get("host"), data.get("root")
+    node = host if isinstance(host, str) and host else root
+    return NotChecked(
+        _str(node, f"{where}.root", "unknown node"), _str(data.get("error"), f"{where}.error", "")
+    )

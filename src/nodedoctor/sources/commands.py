@@ -50,6 +50,26 @@ ALLOWLIST: dict[str, tuple[str, ...]] = {
     "systemctl-version": ("systemctl", "--version"),
     "journalctl-kernel": ("journalctl", "-k", "-b", "--no-pager", "-q", "-n", "2000"),
     "cloud-init-status": ("cloud-init", "status", "--long"),
+    # RHEL 8's rpm database is Berkeley DB, which only rpm reads: the packages of
+    # facts/packages.py RPM_NAMES, one tab-separated line each (parsers/rpmdb.py).
+    "rpm-query": (
+        "rpm",
+        "-q",
+        "--qf",
+        "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{INSTALLTIME}\\n",
+        "kubelet",
+        "kubeadm",
+        "containerd.io",
+        "containerd",
+        "runc",
+        "cri-o",
+        "docker-ce",
+        "moby-engine",
+        "cri-dockerd",
+        "cloud-init",
+        "systemd",
+        "google-guest-agent",
+    ),
 }
 
 DEFAULT_TIMEOUT = 5.0

@@ -264,6 +264,62 @@ def live_root() -> Root:
     return Root("/", live=True, commands=LiveCommands())
 
 
+#: The directories of which any entry marks a node's root (with an os-release file).
+_MARK_DIRS = ("/proc", "/sys", "/usr")
+
+
+def has_node_marks(root: Root) -> bool:
+    """Whether ``root`` has an os-release file or anything under ``/proc``, ``/sys`` or
+    ``/usr``: every installed system, disk image and bundle has one of them.
+
+    >>> import tempfile
+    >>> base = tempfile.mkdtemp()
+    >>> has_node_marks(Root(base))
+    False
+    >>> os.makedirs(base + "/usr/lib"); has_node_marks(Root(base))
+    True
+    """
+    for directory, name in (("/etc", "os-release"), ("/usr/lib", "os-release")):
+        try:  # the name is the mark: /etc/os-release is a link into a /usr not mounted yet
+            if os.path.lexists(os.path.join(root.resolve(directory), name)):
+                return True
+        except UnsafePathError:
+            continue
+    for directory in _MARK_DIRS:
+        try:
+            with os.scandir(root.resolve(directory)) as entries:
+                if next(entries, None) is not None:
+                    return True
+        except (OSError, UnsafePathError):
+            continue
+    return False
+
+
+def not_a_node_root(root: Root, shown: str) -> str | None:
+    """Why ``root`` (given as ``shown``) is refused when it has none of a node's marks: an
+    empty directory, an unmounted mount point or a root's parent is never a healthy node.
+    ``shown/root`` is suggested when that directory has them (a case given one level too
+    high). ``None`` for a root that has a mark.
+
+    >>> import tempfile
+    >>> case = tempfile.mkdtemp()
+    >>> os.makedirs(case + "/root/proc/1")
+    >>> message = not_a_node_root(Root(case), case).replace(case, "CASE")
+    >>> message.split(": ", 1)[0], message.split("; ")[1]
+    ("CASE does not look like a node's root", 'did you mean CASE/root?')
+    >>> not_a_node_root(Root(case + "/root"), case + "/root") is None
+    True
+    """
+    if has_node_marks(root):
+        return None
+    message = f"{shown} does not look like a node's root: no /etc/os-release, /proc, /sys or /usr"
+    inner = os.path.join(shown, "root")
+    given_directory = os.path.isdir(shown) and os.path.realpath(shown) == root.base
+    if given_directory and os.path.isdir(inner) and has_node_marks(Root(inner)):
+        message += f"; did you mean {inner}?"
+    return message
+
+
 def directory_root(path: str) -> Root:
     if not os.path.isdir(path):
         raise FileNotFoundError(f"{path}: not a directory")
