@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from nodedoctor._record import record
 from nodedoctor.fix import fsops, journal
 from nodedoctor.fix.plan import Command, Plan, Step, StepKind, sha256
 from nodedoctor.fix.textedit import EditError, check_systemd_unit
@@ -95,7 +96,7 @@ def validate(fmt: str, data: bytes) -> None:
 
 
 # -- applying ---------------------------------------------------------------------
-@dataclass(frozen=True)
+@record
 class CommandRun:
     argv: tuple[str, ...]
     returncode: int | None
@@ -139,7 +140,7 @@ def run_command(argv: tuple[str, ...]) -> CommandRun:
     return CommandRun(argv, proc.returncode, out[-4000:])
 
 
-@dataclass(frozen=True)
+@record
 class Prepared:
     step: Step
     host: str
@@ -422,7 +423,7 @@ def _rollback(root: Root, entry: journal.Entry, force: bool) -> RollbackResult:
 
 
 # -- re-checking -----------------------------------------------------------------
-@dataclass(frozen=True)
+@record
 class Outcome:
     rule: str
     #: fixed | needs-reboot | needs-restart | manual (instructions only) | still-wrong
