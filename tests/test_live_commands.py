@@ -4,8 +4,10 @@ database cannot answer; the commands a live check starts early are ones it alway
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import threading
 import time
 from pathlib import Path
@@ -84,13 +86,44 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _forking(pids: Path) -> tuple[str, ...]:
+    """A command that starts a grandchild holding its stdout and stderr, writes its process
+    group's id (field 5 of its stat) and the grandchild's pid, then sleeps past any test's
+    timeout."""
+    write = f"echo $(cut -d' ' -f5 /proc/$$/stat) $! > {pids}.new; mv {pids}.new {pids}"
+    return ("sh", "-c", f"sleep 600 & {write}; sleep 600")
+
+
+def _group_of(pids: Path) -> tuple[int, int]:
+    group, grandchild = pids.read_text().split()
+    return int(group), int(grandchild)
+
+
+def _killed(group: int, grandchild: int) -> None:
+    """The command ran in a process group of its own, of which nothing runs any more, the
+    grandchild included; what a failing runner left is killed so that no ``sleep 600`` stays."""
+    own = group == os.getpgrp()
+    try:
+        assert not own, "the command ran in the test's own process group"
+        assert commands_mod.running_in_group(group) == []
+        assert not _alive(grandchild)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            if own:
+                os.kill(grandchild, signal.SIGKILL)
+            else:
+                os.killpg(group, signal.SIGKILL)
+
+
 def test_a_timeout_kills_what_the_command_started(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A grandchild that keeps the command's pipes open must not hold the check until it
-    ends: the command's whole process group is killed, and its pipes are not read to EOF."""
-    pidfile = tmp_path / "grandchild"
-    _allow(monkeypatch, "test-fork", "sh", "-c", f"sleep 600 & echo $! > {pidfile}; sleep 600")
+    ends: the command's whole process group is killed, and its pipes are not read to EOF.
+    Killed means ended when the call returns: SIGKILL only marks the grandchild, which ends
+    when it is next scheduled (it was seen running a millisecond after a kill 1 run in 7)."""
+    pids = tmp_path / "pids"
+    _allow(monkeypatch, "test-fork", *_forking(pids))
     runner = LiveCommands(timeout=1)
     done: list[CommandResult] = []
     worker = threading.Thread(target=lambda: done.append(runner.run("test-fork")), daemon=True)
@@ -98,8 +131,7 @@ def test_a_timeout_kills_what_the_command_started(
     worker.join(120)  # a liveness bound, not a speed claim: the grandchild sleeps 600 s
     assert done, "the check waited for the command's grandchild"
     assert done[0].timed_out
-    grandchild = int(pidfile.read_text())
-    assert not _alive(grandchild)
+    _killed(*_group_of(pids))
 
 
 def test_an_error_while_collecting_kills_the_command(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -102,6 +102,9 @@ def _which(program: str) -> str | None:
 #: A command collected after its deadline still gets this long: one that finished while its
 #: output waited for us in a full pipe is not a hung one.
 COLLECT_GRACE = 0.5
+#: How long a killed command's process group gets to be gone: SIGKILL is delivered at once,
+#: but each process ends when the kernel next schedules it (one in ``D`` state, later).
+KILL_GRACE = 1.0
 
 
 class _Command:
@@ -166,7 +169,8 @@ class _Command:
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """Kill a command's whole process group, then reap it without reading its pipes."""
+    """Kill a command's whole process group, reap it without reading its pipes, and wait
+    (at most :data:`KILL_GRACE`) until no process of the group runs any more."""
     import signal
 
     try:
@@ -177,6 +181,33 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
         if pipe is not None:
             pipe.close()
     proc.wait()
+    deadline = time.monotonic() + KILL_GRACE
+    while running_in_group(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
+def running_in_group(pgid: int) -> list[int]:
+    """The processes of process group ``pgid`` that have not ended (a zombie has: it waits
+    only for its parent to reap it, and an orphan's parent may be a PID 1 that never does)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return []  # no process, not even a zombie
+    except PermissionError:
+        pass  # some member is another user's: look at each
+    running = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses
+                state, _ppid, pgrp = stat.read().rsplit(b")", 1)[1].split(maxsplit=3)[:3]
+        except (OSError, ValueError):
+            continue  # ended while we looked
+        if int(pgrp) == pgid and state not in (b"Z", b"X"):
+            running.append(int(entry))
+    return running
 
 
 class LiveCommands(CommandRunner):
