@@ -1,7 +1,9 @@
 """The only commands nodedoctor ever runs on a live node: a fixed allowlist, no shell, timeouts.
 
 A missing binary is a fact (``missing=True``), not a crash. Offline roots run nothing;
-a bundle replays the outputs recorded when it was collected.
+a bundle replays the outputs recorded when it was collected. Fix and clean run the commands
+their plans name through :func:`run_program`: the same runner, so a timeout kills a
+command's whole process group everywhere.
 """
 
 from __future__ import annotations
@@ -107,14 +109,25 @@ COLLECT_GRACE = 0.5
 KILL_GRACE = 1.0
 
 
-class _Command:
-    """One allowlisted command, started at once; :meth:`wait` collects it. Its timeout counts
-    from its start, so commands started together wait out their timeouts together."""
+def _decode(data: bytes, limit: int | None) -> str:
+    return (data if limit is None else data[:limit]).decode("utf-8", errors="replace")
 
-    def __init__(self, name: str, argv: tuple[str, ...], exe: str, timeout: float) -> None:
+
+class _Command:
+    """One command, started at once; :meth:`wait` collects it. Its timeout counts from its
+    start, so commands started together wait out their timeouts together."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: tuple[str, ...],
+        exe: str,
+        timeout: float,
+        limit: int | None = OUTPUT_LIMIT,
+    ) -> None:
         import subprocess
 
-        self.name, self.argv, self.timeout = name, argv, timeout
+        self.name, self.argv, self.timeout, self.limit = name, argv, timeout, limit
         self.result: CommandResult | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.deadline = time.monotonic() + timeout
@@ -153,8 +166,8 @@ class _Command:
                         name,
                         argv,
                         proc.returncode,
-                        out[:OUTPUT_LIMIT].decode("utf-8", errors="replace"),
-                        err[:OUTPUT_LIMIT].decode("utf-8", errors="replace"),
+                        _decode(out, self.limit),
+                        _decode(err, self.limit),
                     )
         if self.result is None:
             raise RuntimeError(f"command {self.name!r} gave no result")
@@ -208,6 +221,20 @@ def running_in_group(pgid: int) -> list[int]:
         if int(pgrp) == pgid and state not in (b"Z", b"X"):
             running.append(int(entry))
     return running
+
+
+def run_program(argv: tuple[str, ...], timeout: float) -> CommandResult:
+    """Run ``argv`` now and wait for it, as the allowlisted commands run: no shell, a clean
+    environment, a binary from an absolute ``PATH`` directory, its own process group killed
+    whole at ``timeout``. Its whole output is kept. For the commands that fix and clean run
+    from their plans (which check those commands themselves)."""
+    exe = argv[0] if argv[0].startswith("/") else _which(argv[0])
+    if exe is None:
+        import errno
+
+        missing = FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
+        return CommandResult(argv[0], argv, None, "", stderr=str(missing), missing=True)
+    return _Command(argv[0], argv, exe, timeout, limit=None).wait()
 
 
 class LiveCommands(CommandRunner):
