@@ -4,20 +4,25 @@ database cannot answer; the commands a live check starts early are ones it alway
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from nodedoctor import engine
+from nodedoctor.clean import engine as clean_engine
 from nodedoctor.cli import main
 from nodedoctor.cli.check import LIVE_CHECK_COMMANDS
 from nodedoctor.facts import Facts
 from nodedoctor.facts import summary as summary_mod
 from nodedoctor.facts.packages import VERSION_COMMANDS, packages
+from nodedoctor.fix import engine as fix_engine
 from nodedoctor.rules import all_rules
 from nodedoctor.sources import commands as commands_mod
 from nodedoctor.sources.commands import (
@@ -84,13 +89,44 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _forking(pids: Path) -> tuple[str, ...]:
+    """A command that starts a grandchild holding its stdout and stderr, writes its process
+    group's id (field 5 of its stat) and the grandchild's pid, then sleeps past any test's
+    timeout."""
+    write = f"echo $(cut -d' ' -f5 /proc/$$/stat) $! > {pids}.new; mv {pids}.new {pids}"
+    return ("sh", "-c", f"sleep 600 & {write}; sleep 600")
+
+
+def _group_of(pids: Path) -> tuple[int, int]:
+    group, grandchild = pids.read_text().split()
+    return int(group), int(grandchild)
+
+
+def _killed(group: int, grandchild: int) -> None:
+    """The command ran in a process group of its own, of which nothing runs any more, the
+    grandchild included; what a failing runner left is killed so that no ``sleep 600`` stays."""
+    own = group == os.getpgrp()
+    try:
+        assert not own, "the command ran in the test's own process group"
+        assert commands_mod.running_in_group(group) == []
+        assert not _alive(grandchild)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            if own:
+                os.kill(grandchild, signal.SIGKILL)
+            else:
+                os.killpg(group, signal.SIGKILL)
+
+
 def test_a_timeout_kills_what_the_command_started(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A grandchild that keeps the command's pipes open must not hold the check until it
-    ends: the command's whole process group is killed, and its pipes are not read to EOF."""
-    pidfile = tmp_path / "grandchild"
-    _allow(monkeypatch, "test-fork", "sh", "-c", f"sleep 600 & echo $! > {pidfile}; sleep 600")
+    ends: the command's whole process group is killed, and its pipes are not read to EOF.
+    Killed means ended when the call returns: SIGKILL only marks the grandchild, which ends
+    when it is next scheduled (it was seen running a millisecond after a kill 1 run in 7)."""
+    pids = tmp_path / "pids"
+    _allow(monkeypatch, "test-fork", *_forking(pids))
     runner = LiveCommands(timeout=1)
     done: list[CommandResult] = []
     worker = threading.Thread(target=lambda: done.append(runner.run("test-fork")), daemon=True)
@@ -98,8 +134,71 @@ def test_a_timeout_kills_what_the_command_started(
     worker.join(120)  # a liveness bound, not a speed claim: the grandchild sleeps 600 s
     assert done, "the check waited for the command's grandchild"
     assert done[0].timed_out
-    grandchild = int(pidfile.read_text())
-    assert not _alive(grandchild)
+    _killed(*_group_of(pids))
+
+
+#: fix's and clean's command runners, with a timeout (each uses its own in production).
+PLAN_RUNNERS: dict[str, Callable[[tuple[str, ...], float], object]] = {
+    "fix": fix_engine.run_command,
+    "clean": clean_engine._run,
+}
+
+
+@pytest.mark.parametrize("engine_name", list(PLAN_RUNNERS))
+def test_fix_and_clean_kill_what_a_timed_out_command_started(
+    tmp_path: Path, engine_name: str
+) -> None:
+    """The commands fix and clean run from their plans go through the check's runner: at
+    the timeout the whole process group is killed, grandchild included, and the call returns
+    within the timeout and the kill's grace."""
+    pids = tmp_path / "pids"
+    run = PLAN_RUNNERS[engine_name]
+    argv = _forking(pids)
+    timeout = 1.0
+    done: list[object] = []
+    started = time.monotonic()
+    worker = threading.Thread(target=lambda: done.append(run(argv, timeout)), daemon=True)
+    worker.start()
+    worker.join(timeout + commands_mod.KILL_GRACE + 10)  # slack for a loaded machine
+    took = time.monotonic() - started
+    assert done, f"{engine_name} waited for the command's grandchild"
+    _killed(*_group_of(pids))
+    assert took < timeout + commands_mod.KILL_GRACE + 10
+    if engine_name == "fix":
+        assert done[0] == fix_engine.CommandRun(argv, None, "timed out after 1s")
+    else:
+        assert done[0] == (None, "timed out")
+
+
+@pytest.mark.parametrize("engine_name", list(PLAN_RUNNERS))
+def test_fix_and_clean_report_what_their_commands_said(
+    tmp_path: Path, engine_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Output, exit code and a missing program, as each engine reports them."""
+    run = PLAN_RUNNERS[engine_name]
+    speaks = ("sh", "-c", "echo out; echo err >&2; exit 3")
+    said = run(speaks, 60)
+    missing = run(("nodedoctor-no-such-program", "--now"), 60)
+    # A program in the working directory is never run (a relative PATH entry is skipped).
+    local = tmp_path / "nodedoctor-local-tool"
+    local.write_text("#!/bin/sh\necho ran\n", encoding="utf-8")
+    local.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", f".:{os.environ.get('PATH', '')}")
+    relative = run(("nodedoctor-local-tool",), 60)
+    gone = "[Errno 2] No such file or directory: 'nodedoctor-no-such-program'"
+    if engine_name == "fix":
+        assert said == fix_engine.CommandRun(speaks, 3, "out\nerr\n")
+        assert missing == fix_engine.CommandRun(("nodedoctor-no-such-program", "--now"), None, gone)
+        assert relative == fix_engine.CommandRun(
+            ("nodedoctor-local-tool",),
+            None,
+            "[Errno 2] No such file or directory: 'nodedoctor-local-tool'",
+        )
+    else:
+        assert said == (3, "err")
+        assert missing == (None, gone)
+        assert relative == (None, "[Errno 2] No such file or directory: 'nodedoctor-local-tool'")
 
 
 def test_an_error_while_collecting_kills_the_command(monkeypatch: pytest.MonkeyPatch) -> None:

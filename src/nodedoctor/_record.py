@@ -9,8 +9,11 @@ factories, fields inherited from record bases first, ``ClassVar`` annotations sk
 Why not dataclasses: a frozen dataclass generates and compiles five methods with ``exec`` when
 its class is created (~0.5-0.85 ms each; a check creates ~95 of them before it reads a file).
 Here ``__eq__``, ``__hash__``, ``__repr__`` and ``__setattr__`` are shared functions driven by
-the class's field names, and ``__init__`` is made the first time the class is instantiated
-(most classes of a run never are), from code compiled once per shape of class.
+the class's field names, and ``__init__``, written out as dataclasses write it, is compiled the
+first time the class is instantiated (most classes of a run never are).
+
+Every frozen value class of nodedoctor is a record; the few mutable working objects of fix
+(its workspace, a journal entry, an apply's result) are plain dataclasses, off the check path.
 
 >>> @record
 ... class Point:
@@ -27,10 +30,8 @@ nodedoctor._record.FrozenInstanceError: cannot assign to field 'x'
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Callable
 from operator import attrgetter
-from types import CodeType, FunctionType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 if TYPE_CHECKING:
@@ -137,74 +138,42 @@ def _no_fields(_self: object) -> tuple[()]:
     return ()
 
 
-#: Compiled ``__init__`` bodies by shape (field count, which fields have a default factory,
-#: whether ``__post_init__`` runs); a class gets a copy with its own field names.
-_TEMPLATES: dict[tuple[int, tuple[int, ...], bool], CodeType] = {}
-
-
-def _template(count: int, factories: tuple[int, ...], post_init: bool) -> CodeType:
-    """An ``__init__`` for ``count`` fields whose parameters are ``_0``, ``_1``, ... and
-    whose attribute names are the constants ``"\\x000"``, ``"\\x001"``, ... (no identifier
-    looks like that). Its own names start with ``__nd_`` so that no field shadows them."""
-    key = (count, factories, post_init)
-    code = _TEMPLATES.get(key)
-    if code is None:
+def _compile_init(cls: type) -> Callable[..., None]:
+    """The class's ``__init__``, written out with its field names and compiled, as
+    ``dataclasses`` does; the generated code's own names start with ``__nd_`` so that no
+    field shadows them."""
+    specs: dict[str, Any] = cls.__record_specs__  # type: ignore[attr-defined]
+    scope: dict[str, Any] = {"__nd_missing": MISSING, "__nd_set": object.__setattr__}
+    params = ["__nd_self"]
+    body = []
+    for name, spec in specs.items():
+        value = name
+        if spec is MISSING:
+            params.append(name)
+        elif isinstance(spec, Field):  # a default factory, called for each instance
+            params.append(f"{name}=__nd_missing")
+            scope[f"__nd_factory_{name}"] = spec.default_factory
+            value = f"__nd_factory_{name}() if {name} is __nd_missing else {name}"
+        else:
+            params.append(f"{name}=__nd_default_{name}")
+            scope[f"__nd_default_{name}"] = spec
         # object.__setattr__ rather than writes to __dict__: on 3.11+ that keeps the
         # instance's values inline (no dict of their own), smaller and faster to read.
-        body = [
-            f" __nd_set(__nd_self, '\\x00{i}', "
-            + (
-                f"__nd_factory{i}() if _{i} is __nd_missing else _{i})"
-                if i in factories
-                else f"_{i})"
-            )
-            for i in range(count)
-        ]
-        if post_init:
-            body.append(" __nd_self.__post_init__()")
-        params = "".join(f", _{i}" for i in range(count))
-        source = f"def __init__(__nd_self{params}):\n" + ("\n".join(body) or " pass") + "\n"
-        scope: dict[str, Any] = {}
-        exec(source, scope)  # noqa: S102 -- generated above from numbers alone
-        code = _TEMPLATES[key] = scope["__init__"].__code__
-    return code
-
-
-def _compile_init(cls: type) -> Callable[..., None]:
-    """The class's ``__init__``: its shape's template (compiled once per process, the way
-    ``namedtuple`` compiles its methods) with the field names put in, so it is as fast to
-    call as a hand-written one, and most classes cost no compilation."""
-    specs: dict[str, Any] = cls.__record_specs__  # type: ignore[attr-defined]
-    names = tuple(specs)
-    scope: dict[str, Any] = {
-        "__builtins__": builtins,
-        "__nd_missing": MISSING,
-        "__nd_set": object.__setattr__,
-    }
-    defaults = []
-    factories = []
-    for i, spec in enumerate(specs.values()):
-        if isinstance(spec, Field):  # a default factory, called for each instance
-            scope[f"__nd_factory{i}"] = spec.default_factory
-            factories.append(i)
-            defaults.append(MISSING)
-        elif spec is not MISSING:
-            defaults.append(spec)
-    template = _template(len(names), tuple(factories), hasattr(cls, "__post_init__"))
-    code = template.replace(
-        co_varnames=("__nd_self", *names),
-        co_consts=tuple(
-            names[int(c[1:])] if isinstance(c, str) and c.startswith("\x00") else c
-            for c in template.co_consts
-        ),
-    )
-    init: Callable[..., None] = FunctionType(code, scope, "__init__", tuple(defaults) or None)
+        body.append(f"    __nd_set(__nd_self, {name!r}, {value})")
+    if hasattr(cls, "__post_init__"):
+        body.append("    __nd_self.__post_init__()")
+    source = f"def __init__({', '.join(params)}):\n" + ("\n".join(body) or "    pass") + "\n"
+    exec(source, scope)  # noqa: S102 -- generated above from the class's field names
+    init: Callable[..., None] = scope["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__module__ = cls.__module__
     return init
 
 
 def _lazy_init(cls: type) -> Callable[..., None]:
+    """Compiles the class's ``__init__`` on its first instance: most classes of a run have
+    none, and those pay nothing for it."""
+
     def init_on_first_use(self: Any, *args: Any, **kwargs: Any) -> None:
         init = _compile_init(cls)
         type.__setattr__(cls, "__init__", init)

@@ -7,14 +7,14 @@ an editable install has no such module and calls itself a development build.
 from __future__ import annotations
 
 import importlib
-from typing import NamedTuple
 
 from nodedoctor import __version__
+from nodedoctor._record import record
 
 
-class BuildInfo(NamedTuple):
-    """A NamedTuple, not a frozen dataclass: every command builds ``--version`` (a frozen
-    dataclass costs ~0.85 ms to create at import, bench/RESULTS.md)."""
+@record
+class BuildInfo:
+    """The running build, as ``--version`` prints it."""
 
     version: str
     #: ``zipapp`` for the single-file build, ``dev`` for a wheel or an editable install.

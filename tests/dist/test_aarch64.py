@@ -47,7 +47,10 @@ def _why_not() -> str | None:
     return None
 
 
-pytestmark = pytest.mark.skipif(_why_not() is not None, reason=str(_why_not()))
+pytestmark = [
+    pytest.mark.system,
+    pytest.mark.skipif(_why_not() is not None, reason=str(_why_not())),
+]
 
 # The same build and environment as tests/dist/test_zipapp.py.
 pyz = zipapp.pyz

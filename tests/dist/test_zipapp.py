@@ -22,6 +22,9 @@ import pytest
 from nodedoctor.rules import all_rules
 from tests.helpers import ROOTS, case_dirs, case_root, check_root, load_expect
 
+#: The system's own python3 (and any other installed), not the project's virtualenv.
+pytestmark = pytest.mark.system
+
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "scripts" / "build_zipapp.py"
 #: The node's own interpreter: the system one, not the project's virtualenv.

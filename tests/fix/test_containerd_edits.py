@@ -13,8 +13,9 @@ are refused.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -26,8 +27,13 @@ DATA = Path(__file__).parent / "data"
 V1 = ["plugins", "cri", "containerd", "runtimes", "runc", "options"]
 V2 = ["plugins", "io.containerd.grpc.v1.cri", "containerd", "runtimes", "runc", "options"]
 V3 = ["plugins", "io.containerd.cri.v1.runtime", "containerd", "runtimes", "runc", "options"]
+Test = TypeVar("Test", bound=Callable[..., None])
 
-needs_containerd = realcontainerd.requires_daemon
+
+def needs_containerd(test: Test) -> Test:
+    """A test that starts the real containerd: a system test, skipped where it cannot run."""
+    marked: Test = pytest.mark.system(realcontainerd.requires_daemon(test))
+    return marked
 
 
 def changed(before: str, after: str) -> list[str]:

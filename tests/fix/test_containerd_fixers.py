@@ -34,7 +34,7 @@ DATA = Path(__file__).parent / "data"
 CONFIG = "etc/containerd/config.toml"
 V2 = ["plugins", "io.containerd.grpc.v1.cri", "containerd", "runtimes", "runc", "options"]
 
-pytestmark = realcontainerd.requires_daemon
+pytestmark = [pytest.mark.system, realcontainerd.requires_daemon]
 
 
 def _debian_containerd_stanza() -> str:

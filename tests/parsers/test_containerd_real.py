@@ -17,7 +17,7 @@ from nodedoctor.parsers.containerd import parse_containerd_config
 from nodedoctor.sources.root import directory_root
 from tests import realcontainerd
 
-pytestmark = realcontainerd.requires_dump
+pytestmark = [pytest.mark.system, realcontainerd.requires_dump]
 
 RUNC = ("plugins", CRI_V2, "containerd", "runtimes", "runc", "options", "SystemdCgroup")
 V2_TABLE = f'[plugins."{CRI_V2}".containerd.runtimes.runc.options]\n  SystemdCgroup = true\n'

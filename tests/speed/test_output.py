@@ -1,5 +1,6 @@
-"""``--output``: the atomic write that the textfile collector's DaemonSet does every minute,
-without tempfile (tests/speed/test_imports.py checks it is not imported)."""
+"""``--output``: the atomic write that the textfile collector's DaemonSet does every minute: a
+private temp file beside the target, synced, renamed over it (tests/speed/test_imports.py
+checks that a check without ``--output`` imports no tempfile)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from nodedoctor.cli import output
 from nodedoctor.cli.common import UsageError
 from nodedoctor.cli.output import write_atomic
 
@@ -46,24 +46,36 @@ def test_a_failed_write_keeps_the_old_file_and_removes_the_temp_file(
     assert os.listdir(tmp_path) == ["out"]
 
 
-def test_temp_files_are_new_private_and_never_follow_a_link(tmp_path: Path) -> None:
-    fd, path = output._temp_file(str(tmp_path), ".x.")
-    os.close(fd)
-    assert os.path.dirname(path) == str(tmp_path)
-    assert os.path.basename(path).startswith(".x.")
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    fd2, path2 = output._temp_file(str(tmp_path), ".x.")
-    os.close(fd2)
-    assert path2 != path
+def test_the_temp_file_is_private_beside_the_target_and_synced_before_the_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "nodedoctor.prom"
+    seen: list[tuple[str, int]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        seen.append(("fsync", stat.S_IMODE(os.fstat(fd).st_mode)))
+        real_fsync(fd)
+
+    def replace(src: str, dst: str) -> None:
+        assert os.path.dirname(src) == str(tmp_path)
+        assert os.path.basename(src).startswith(".nodedoctor.prom.")
+        assert Path(src).read_text(encoding="utf-8") == "all of it\n"
+        seen.append(("replace", stat.S_IMODE(os.stat(src).st_mode)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    write_atomic(str(target), "all of it\n", mode=0o640)
+    # Written privately, given its mode only when complete, then renamed.
+    assert seen == [("fsync", 0o600), ("replace", 0o640)]
+    assert os.listdir(tmp_path) == ["nodedoctor.prom"]
 
 
-def test_a_taken_name_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A name that exists (a planted file or link) is never opened: the next one is used."""
-    names = iter([b"\x00" * 6, b"\x00" * 6, b"\x01" * 6])
-    monkeypatch.setattr(os, "urandom", lambda _n: next(names))
+def test_a_link_at_the_target_is_replaced_not_followed(tmp_path: Path) -> None:
     (tmp_path / "victim").write_text("keep\n", encoding="utf-8")
-    (tmp_path / ".x.000000000000").symlink_to(tmp_path / "victim")
-    fd, path = output._temp_file(str(tmp_path), ".x.")
-    os.close(fd)
-    assert path.endswith(".x.010101010101")
+    (tmp_path / "out").symlink_to(tmp_path / "victim")
+    write_atomic(str(tmp_path / "out"), "new\n")
+    assert not (tmp_path / "out").is_symlink()
+    assert (tmp_path / "out").read_text(encoding="utf-8") == "new\n"
     assert (tmp_path / "victim").read_text(encoding="utf-8") == "keep\n"

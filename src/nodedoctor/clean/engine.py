@@ -27,7 +27,6 @@ import errno
 import functools
 import os
 import stat
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 
@@ -50,6 +49,7 @@ from nodedoctor.facts.teardown import (
 )
 from nodedoctor.parsers import ParseError
 from nodedoctor.parsers.mountinfo import Mount, parse_mountinfo
+from nodedoctor.sources.commands import run_program
 from nodedoctor.sources.root import Root, live_root
 
 MNT_DETACH = 2
@@ -240,20 +240,10 @@ def _rmdir(step: Step, plan: CleanPlan) -> Outcome:
 
 
 def _run(argv: Sequence[str], timeout: float) -> tuple[int | None, str]:
-    try:
-        proc = subprocess.run(
-            list(argv),
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-            stdin=subprocess.DEVNULL,
-            env={"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LC_ALL": "C"},
-        )
-    except subprocess.TimeoutExpired:
+    ran = run_program(tuple(argv), timeout)
+    if ran.timed_out:
         return None, "timed out"
-    except OSError as exc:
-        return None, str(exc)
-    return proc.returncode, proc.stderr.decode("utf-8", errors="replace").strip()
+    return ran.returncode, ran.stderr.strip()
 
 
 def _describe(found: Sequence[Blocker]) -> str:

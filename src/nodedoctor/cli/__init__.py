@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -97,9 +98,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     modules = [m for m, names in COMMANDS.items() if command in names] or list(COMMANDS)
     for module in modules:
-        name = f"nodedoctor.cli.{module}"
-        __import__(name)  # not importlib.import_module: importlib is ~0.3 ms more start-up
-        sys.modules[name].register(sub)
+        importlib.import_module(f"nodedoctor.cli.{module}").register(sub)
     return parser
 
 

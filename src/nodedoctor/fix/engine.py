@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from nodedoctor._record import record
 from nodedoctor.fix import fsops, journal
 from nodedoctor.fix.plan import Command, Plan, Step, StepKind, sha256
 from nodedoctor.fix.textedit import EditError, check_systemd_unit
@@ -38,6 +38,7 @@ from nodedoctor.fix.tomledit import parse as parse_toml
 from nodedoctor.model import Finding, Report
 from nodedoctor.parsers import ParseError
 from nodedoctor.parsers.cmdline import parse_default_grub
+from nodedoctor.sources.commands import run_program
 from nodedoctor.sources.root import Root
 
 PAUSE_ENV = "NODEDOCTOR_TEST_PAUSE_BETWEEN_STEPS"
@@ -95,7 +96,7 @@ def validate(fmt: str, data: bytes) -> None:
 
 
 # -- applying ---------------------------------------------------------------------
-@dataclass(frozen=True)
+@record
 class CommandRun:
     argv: tuple[str, ...]
     returncode: int | None
@@ -119,27 +120,17 @@ class ApplyResult:
 Runner = Callable[[tuple[str, ...]], CommandRun]
 
 
-def run_command(argv: tuple[str, ...]) -> CommandRun:
+def run_command(argv: tuple[str, ...], timeout: float = COMMAND_TIMEOUT) -> CommandRun:
     """Run a fix command without a shell; a missing program is a result, not a crash."""
-    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LC_ALL": "C"}
-    try:
-        proc = subprocess.run(
-            list(argv),
-            capture_output=True,
-            timeout=COMMAND_TIMEOUT,
-            check=False,
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired:
-        return CommandRun(argv, None, f"timed out after {COMMAND_TIMEOUT:.0f}s")
-    except OSError as exc:
-        return CommandRun(argv, None, str(exc))
-    out = (proc.stdout + proc.stderr).decode("utf-8", errors="replace")
-    return CommandRun(argv, proc.returncode, out[-4000:])
+    ran = run_program(argv, timeout)
+    if ran.timed_out:
+        return CommandRun(argv, None, f"timed out after {timeout:.0f}s")
+    if ran.missing:
+        return CommandRun(argv, None, ran.stderr)
+    return CommandRun(argv, ran.returncode, (ran.stdout + ran.stderr)[-4000:])
 
 
-@dataclass(frozen=True)
+@record
 class Prepared:
     step: Step
     host: str
@@ -422,7 +413,7 @@ def _rollback(root: Root, entry: journal.Entry, force: bool) -> RollbackResult:
 
 
 # -- re-checking -----------------------------------------------------------------
-@dataclass(frozen=True)
+@record
 class Outcome:
     rule: str
     #: fixed | needs-reboot | needs-restart | manual (instructions only) | still-wrong

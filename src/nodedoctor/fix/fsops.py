@@ -9,8 +9,8 @@ import fcntl
 import os
 import stat
 import struct
-from dataclasses import dataclass
 
+from nodedoctor._record import record
 from nodedoctor.sources.root import Root, UnsafePathError
 
 SELINUX_XATTR = "security.selinux"
@@ -46,7 +46,7 @@ def host_path(root: Root, node_path: str) -> str:
     return resolved
 
 
-@dataclass(frozen=True)
+@record
 class FileState:
     exists: bool
     data: bytes | None

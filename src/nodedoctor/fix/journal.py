@@ -25,9 +25,10 @@ import os
 import secrets
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
+from nodedoctor._record import record, replace
 from nodedoctor.fix import fsops
 from nodedoctor.fix.plan import sha256
 from nodedoctor.sources.root import Root
@@ -43,7 +44,7 @@ class JournalError(Exception):
     """A journal that is missing, unreadable or not ours."""
 
 
-@dataclass(frozen=True)
+@record
 class JournalFile:
     path: str  # the node path the plan named
     target: str  # the node path written (links inside the root followed)

@@ -11,6 +11,7 @@ import enum
 import hashlib
 from dataclasses import dataclass, field
 
+from nodedoctor._record import record
 from nodedoctor.facts import Facts
 from nodedoctor.model import Finding
 from nodedoctor.sources.root import UnsafePathError
@@ -25,7 +26,7 @@ class StepKind(enum.Enum):
     CREATE = "create"
 
 
-@dataclass(frozen=True)
+@record
 class Reason:
     """Why a file changes: the finding's rule and what the edit does."""
 
@@ -33,7 +34,7 @@ class Reason:
     description: str
 
 
-@dataclass(frozen=True)
+@record
 class Step:
     """One file's change: its bytes before (``None`` when created) and after."""
 
@@ -67,7 +68,7 @@ FIX_PROGRAMS = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@record
 class Command:
     """A command run after the edits, live and with ``--apply`` only (never through a shell)."""
 
@@ -101,7 +102,7 @@ class Command:
         return ()
 
 
-@dataclass(frozen=True)
+@record
 class Restart:
     """A service the plan names; restarted only with ``--restart`` on a live node."""
 
@@ -118,7 +119,7 @@ class Restart:
         return ("systemctl", "restart", self.service)
 
 
-@dataclass(frozen=True)
+@record
 class Instruction:
     """Something the tool will not do itself, and why: the user does it by hand."""
 
@@ -127,7 +128,7 @@ class Instruction:
     why: str
 
 
-@dataclass(frozen=True)
+@record
 class Refusal:
     """A finding the tool could fix in principle but will not touch on this node."""
 
@@ -136,7 +137,7 @@ class Refusal:
     reason: str
 
 
-@dataclass(frozen=True)
+@record
 class Plan:
     steps: tuple[Step, ...] = ()
     commands: tuple[Command, ...] = ()

@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import yaml
+
+from nodedoctor._record import record
 
 
 class EditError(Exception):
@@ -246,7 +247,7 @@ def check_systemd_unit(text: str) -> None:
 
 
 # -- edits planned by remedies/boot.py (explicit positions) ----------------------------
-@dataclass(frozen=True)
+@record
 class TokenChange:
     """Replace (or with ``replacement`` ``None`` delete) the parameter at ``position``
     (1-based, among the parameters of the file or variable), which must read ``text``."""

@@ -1,7 +1,9 @@
 """The only commands nodedoctor ever runs on a live node: a fixed allowlist, no shell, timeouts.
 
 A missing binary is a fact (``missing=True``), not a crash. Offline roots run nothing;
-a bundle replays the outputs recorded when it was collected.
+a bundle replays the outputs recorded when it was collected. Fix and clean run the commands
+their plans name through :func:`run_program`: the same runner, so a timeout kills a
+command's whole process group everywhere.
 """
 
 from __future__ import annotations
@@ -122,16 +124,30 @@ def _which(program: str) -> str | None:
 #: A command collected after its deadline still gets this long: one that finished while its
 #: output waited for us in a full pipe is not a hung one.
 COLLECT_GRACE = 0.5
+#: How long a killed command's process group gets to be gone: SIGKILL is delivered at once,
+#: but each process ends when the kernel next schedules it (one in ``D`` state, later).
+KILL_GRACE = 1.0
+
+
+def _decode(data: bytes, limit: int | None) -> str:
+    return (data if limit is None else data[:limit]).decode("utf-8", errors="replace")
 
 
 class _Command:
-    """One allowlisted command, started at once; :meth:`wait` collects it. Its timeout counts
-    from its start, so commands started together wait out their timeouts together."""
+    """One command, started at once; :meth:`wait` collects it. Its timeout counts from its
+    start, so commands started together wait out their timeouts together."""
 
-    def __init__(self, name: str, argv: tuple[str, ...], exe: str, timeout: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: tuple[str, ...],
+        exe: str,
+        timeout: float,
+        limit: int | None = OUTPUT_LIMIT,
+    ) -> None:
         import subprocess
 
-        self.name, self.argv, self.timeout = name, argv, timeout
+        self.name, self.argv, self.timeout, self.limit = name, argv, timeout, limit
         self.result: CommandResult | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.deadline = time.monotonic() + timeout
@@ -170,8 +186,8 @@ class _Command:
                         name,
                         argv,
                         proc.returncode,
-                        out[:OUTPUT_LIMIT].decode("utf-8", errors="replace"),
-                        err[:OUTPUT_LIMIT].decode("utf-8", errors="replace"),
+                        _decode(out, self.limit),
+                        _decode(err, self.limit),
                     )
         if self.result is None:
             raise RuntimeError(f"command {self.name!r} gave no result")
@@ -186,7 +202,8 @@ class _Command:
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """Kill a command's whole process group, then reap it without reading its pipes."""
+    """Kill a command's whole process group, reap it without reading its pipes, and wait
+    (at most :data:`KILL_GRACE`) until no process of the group runs any more."""
     import signal
 
     try:
@@ -197,6 +214,47 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
         if pipe is not None:
             pipe.close()
     proc.wait()
+    deadline = time.monotonic() + KILL_GRACE
+    while running_in_group(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
+def running_in_group(pgid: int) -> list[int]:
+    """The processes of process group ``pgid`` that have not ended (a zombie has: it waits
+    only for its parent to reap it, and an orphan's parent may be a PID 1 that never does)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return []  # no process, not even a zombie
+    except PermissionError:
+        pass  # some member is another user's: look at each
+    running = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses
+                state, _ppid, pgrp = stat.read().rsplit(b")", 1)[1].split(maxsplit=3)[:3]
+        except (OSError, ValueError):
+            continue  # ended while we looked
+        if int(pgrp) == pgid and state not in (b"Z", b"X"):
+            running.append(int(entry))
+    return running
+
+
+def run_program(argv: tuple[str, ...], timeout: float) -> CommandResult:
+    """Run ``argv`` now and wait for it, as the allowlisted commands run: no shell, a clean
+    environment, a binary from an absolute ``PATH`` directory, its own process group killed
+    whole at ``timeout``. Its whole output is kept. For the commands that fix and clean run
+    from their plans (which check those commands themselves)."""
+    exe = argv[0] if argv[0].startswith("/") else _which(argv[0])
+    if exe is None:
+        import errno
+
+        missing = FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
+        return CommandResult(argv[0], argv, None, "", stderr=str(missing), missing=True)
+    return _Command(argv[0], argv, exe, timeout, limit=None).wait()
 
 
 class LiveCommands(CommandRunner):

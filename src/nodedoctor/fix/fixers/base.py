@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from nodedoctor._record import record
 from nodedoctor.fix.plan import Workspace
 from nodedoctor.model import Finding
 
 Fixer = Callable[[Workspace, Finding], None]
 
 
-@dataclass(frozen=True)
+@record
 class FixerEntry:
     rule: str
     fix: Fixer
