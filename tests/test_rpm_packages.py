@@ -30,10 +30,13 @@ from nodedoctor.sources.root import Root, directory_root
 from tests.helpers import ROOTS
 
 RPMBUILD, RPM = shutil.which("rpmbuild"), shutil.which("rpm")
-pytestmark = pytest.mark.skipif(
-    RPMBUILD is None or RPM is None,
-    reason="needs Debian's rpm package (scripts/install-system-deps)",
-)
+pytestmark = [
+    pytest.mark.system,
+    pytest.mark.skipif(
+        RPMBUILD is None or RPM is None,
+        reason="needs Debian's rpm package (scripts/install-system-deps)",
+    ),
+]
 
 #: (name, epoch, version, release): the Kubernetes project's kubelet and kubeadm packages
 #: (pkgs.k8s.io names them kubelet-1.34.1-150500.1.1), Docker's containerd.io, and a runc
