@@ -658,3 +658,79 @@ def test_cgroup_message_variants_across_versions() -> None:
         "failed to find memory cgroup (v2)",
     ):
         assert INDEX.match_text(text), text
+
+
+# -- look-alikes and shared messages -------------------------------------------------------
+
+#: canonical/docker-snap#272 (Ubuntu 24.04.2, docker snap 27.5.1), as the kernel logged it.
+SNAP_DENIAL = (
+    "Apr 28 16:48:33 server kernel: audit: type=1400 audit(1745819313.099:2351): "
+    'apparmor="DENIED" operation="signal" class="signal" profile="docker-default" pid=776652 '
+    'comm="runc" requested_mask="receive" denied_mask="receive" signal=kill '
+    'peer="snap.docker.dockerd"'
+)
+SANDBOX_EVENT = RESEARCH[[r[0] for r in RESEARCH].index("incidents §3 sandbox")][1]
+
+
+def test_a_snap_docker_denial_is_not_the_containerd_rule(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = ROOTS / "ubuntu-24.04-apparmor4-containerd-1.7.12" / "root"
+    assert main(["why", "--root", str(root), SNAP_DENIAL]) == 1
+    out = capsys.readouterr().out
+    assert "apparmor-blocks-runc-signal is not this problem" in out
+    assert "docker-snap#272" in out
+    assert "A containerd upgrade does not fix it" in out
+    assert "The cause on this node" not in out
+    main(["why", "--root", str(root), "--format", "json", SNAP_DENIAL])
+    (match,) = json.loads(capsys.readouterr().out)["matches"]
+    assert match["verdict"] == "lookalike"
+    assert "Docker's snap" in match["not_this_problem"]
+
+
+def test_the_rules_own_denial_beside_a_snap_one_is_still_the_cause(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = ROOTS / "ubuntu-24.04-apparmor4-containerd-1.7.12" / "root"
+    own = SNAP_DENIAL.replace('peer="snap.docker.dockerd"', 'peer="runc"')
+    assert main(["why", "--root", str(root), "--", f"{SNAP_DENIAL}\n{own}"]) == 0
+    assert "The cause on this node: apparmor-blocks-runc-signal" in capsys.readouterr().out
+
+
+def test_check_logs_keeps_snap_denials_out_of_the_rules_evidence() -> None:
+    from nodedoctor.cli.why import scan_log
+
+    own = SNAP_DENIAL.replace('peer="snap.docker.dockerd"', 'peer="runc"')
+    scan = scan_log(f"{SNAP_DENIAL}\n{own}\n", "kern.log", RULES)
+    assert [m.line for m in scan.matches["apparmor-blocks-runc-signal"]] == [2]
+    assert scan.counts["apparmor-blocks-runc-signal"] == 1
+
+
+def test_a_sandbox_change_names_the_cause_this_node_shows_and_the_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.helpers import materialize_case
+
+    root = materialize_case(
+        Path(__file__).parent / "cases/cgroup-driver-mismatch/bad-containerd-default", tmp_path
+    )
+    assert main(["why", "--root", str(root), SANDBOX_EVENT]) == 0
+    out = capsys.readouterr().out
+    assert "this node shows: cgroup-driver-mismatch" in out
+    assert "The cause on this node" not in out  # not one confident cause
+    for other in ("OOM killer", "CNI plugin", "runtime restarted"):
+        assert other in out
+    main(["why", "--root", str(root), "--format", "json", SANDBOX_EVENT])
+    (match,) = json.loads(capsys.readouterr().out)["matches"]
+    assert match["verdict"] == "finding"
+    assert any("no IP address" in cause for cause in match["other_causes"])
+
+
+def test_a_sandbox_change_on_a_node_without_a_mismatch_points_at_the_others(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = ROOTS / "kubeadm-healthy-v2" / "root"
+    assert main(["why", "--root", str(root), SANDBOX_EVENT]) == 1
+    out = capsys.readouterr().out
+    assert "None of the causes nodedoctor checks is present on this node" in out
+    assert "OOM killer" in out

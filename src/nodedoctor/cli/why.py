@@ -5,7 +5,11 @@ The pasted text (kubelet journal lines, kubeadm output, pod events, ``kk`` outpu
 against every rule's documented symptoms (:mod:`nodedoctor.rules.symptoms`); the rules it
 matches are then run on the node (or ``--root DIR`` / ``--bundle FILE``), and the answer says,
 for each, whether it is the cause here (its finding, evidence and fix), whether it passes
-here (so look elsewhere), or whether it could not be evaluated.
+here (so look elsewhere), or whether it could not be evaluated. A line that also shows a
+rule's look-alike marker (its runbook's "Not this problem:" paragraph: a denial whose peer is
+Docker's snap is not containerd's profile) gets that paragraph instead of the rule's verdict; a
+message with other causes (its runbook's "The same message also follows" list: "Pod sandbox
+changed") gets those causes beside the ones this node shows, never one confident cause.
 
 Exit codes: 0 a matching rule found the cause on this node; 1 no cause found (the text
 matched no known symptom, or every matching rule passes here); 2 usage error.
@@ -85,7 +89,9 @@ def _index() -> SymptomIndex:
     return index_for(_ordinary_rules())
 
 
-def _verdict(rule_id: str, report: Report) -> str:
+def _verdict(rule_id: str, report: Report, match: SymptomMatch | None = None) -> str:
+    if match is not None and match.not_this:
+        return "lookalike"  # another problem's message: the rule is not asked
     if any(f.rule == rule_id for f in report.findings):
         return "finding"
     if any(s.rule == rule_id for s in report.skipped):
@@ -115,11 +121,13 @@ def _text_answer(matches: list[SymptomMatch], report: Report, color: bool) -> st
         out.append(f"  {m.rule_id}  {title}")
         out.append(f"    {where} {how} `{m.symptom}`")
     out.append("")
-    found = [m for m in matches if _verdict(m.rule_id, report) == "finding"]
+    found = [m for m in matches if _verdict(m.rule_id, report, m) == "finding"]
     for m in matches:
-        verdict = _verdict(m.rule_id, report)
+        verdict = _verdict(m.rule_id, report, m)
         rule = rule_by_id(m.rule_id)
-        if verdict == "passed" and rule is not None:
+        if verdict == "lookalike":
+            out.append(f"{m.rule_id} is not this problem: {m.not_this}")
+        elif verdict == "passed" and rule is not None:
             out.append(f"{m.rule_id} passes on this node: not the cause here.")
             out.append(f"  it looks for: {_first_sentence(rule.doc.summary)}")
             verify = _first_sentence(rule.doc.section("Verify"))
@@ -128,8 +136,30 @@ def _text_answer(matches: list[SymptomMatch], report: Report, color: bool) -> st
         elif verdict == "skipped":
             reason = next(s.reason for s in report.skipped if s.rule == m.rule_id)
             out.append(f"{m.rule_id} could not be checked here: {reason}")
-    if found:
+    shared = [m for m in matches if m.other_causes and not m.not_this]
+    for m in shared:
+        out.append(
+            f"`{m.symptom}` also follows other causes, which nodedoctor cannot see from the "
+            "node's files:"
+        )
+        out.extend(f"  - {cause}" for cause in m.other_causes)
+    if found and shared:
+        out.append(
+            f"Of the causes nodedoctor checks, this node shows: "
+            f"{', '.join(m.rule_id for m in found)}; the others above may add to it."
+        )
+    elif found:
         out.append(f"The cause on this node: {', '.join(m.rule_id for m in found)}.")
+    elif shared:
+        out.append(
+            "None of the causes nodedoctor checks is present on this node: look at the others "
+            "above, and run 'nodedoctor check' for everything else."
+        )
+    elif all(m.not_this for m in matches):
+        out.append(
+            "The message comes from a problem nodedoctor does not check (above); run "
+            "'nodedoctor check' for everything else."
+        )
     else:
         out.append(
             "None of these is the cause on this node. Run 'nodedoctor check' for everything "
@@ -151,11 +181,13 @@ def _json_answer(matches: list[SymptomMatch], report: Report) -> str:
                 "coverage": round(m.coverage, 3),
                 "line": m.line,
                 "text": m.text,
-                "verdict": _verdict(m.rule_id, report),
+                "verdict": _verdict(m.rule_id, report, m),
+                "not_this_problem": m.not_this or None,
+                "other_causes": list(m.other_causes),
             }
             for m in matches
         ],
-        "cause_found": any(_verdict(m.rule_id, report) == "finding" for m in matches),
+        "cause_found": any(_verdict(m.rule_id, report, m) == "finding" for m in matches),
         "report": report.to_json(),
     }
     return json.dumps(data, indent=2) + "\n"
@@ -186,13 +218,14 @@ def run(args: argparse.Namespace) -> int:
             )
         return EXIT_FINDINGS
     facts = Facts(root, profile=args.profile)
-    rules = [r for r in _ordinary_rules() if r.id in {m.rule_id for m in matches}]
+    asked = {m.rule_id for m in matches if not m.not_this}
+    rules = [r for r in _ordinary_rules() if r.id in asked]
     report = engine.run(facts, rules)
     if args.format == "json":
         sys.stdout.write(_json_answer(matches, report))
     else:
         sys.stdout.write(_text_answer(matches, report, use_color()))
-    cause = any(_verdict(m.rule_id, report) == "finding" for m in matches)
+    cause = any(_verdict(m.rule_id, report, m) == "finding" for m in matches)
     return EXIT_OK if cause else EXIT_FINDINGS
 
 
@@ -246,6 +279,8 @@ def scan_log(text: str, source: str, rules: list[Rule], truncated: bool = False)
         if not line.strip():
             continue
         for m in index.match_line(line, lineno):
+            if m.not_this:
+                continue  # another problem's line, not this rule's evidence
             counts[m.rule_id] = counts.get(m.rule_id, 0) + 1
             kept = matches.setdefault(m.rule_id, [])
             if len(kept) < LOG_LINES_PER_RULE:

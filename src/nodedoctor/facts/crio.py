@@ -7,6 +7,10 @@ makes of ``cgroup_manager`` and ``conmon_cgroup`` / ``monitor_cgroup`` (research
   ``system.slice``); otherwise CRI-O fails: ``conmon cgroup should be 'pod' or a systemd slice``.
 * cgroupfs: it must be ``pod`` or empty; otherwise CRI-O fails with ``cgroupfs manager conmon
   cgroup should be 'pod' or empty`` - except ``system.slice``, which CRI-O >= 1.33 clears itself.
+  CRI-O 1.25.1-1.32 also give an *unset* monitor cgroup the default ``system.slice`` before
+  that check (``TranslateMonitorFieldsForHandler``: "If empty, assume default", moved ahead of
+  it by cri-o 570a4c1b93, e7e8493590 in 1.25.1), so cgroupfs without ``conmon_cgroup`` fails
+  to start; 1.33.0 defaults it for systemd only (cri-o a4c67cc6c2).
 """
 
 from __future__ import annotations
@@ -24,13 +28,24 @@ SOCKET = "unix:///var/run/crio/crio.sock"
 RUNTIME: tuple[str, ...] = ("crio", "runtime")
 
 
+#: CRI-O releases that turn an unset monitor cgroup into ``system.slice`` even with cgroupfs.
+UNSET_REFUSED = ((1, 25, 1), (1, 33, 0))
+UNSET_REFUSED_TEXT = "CRI-O 1.25.1 to 1.32"
+
+
 @record
 class MonitorCgroupProblem:
     handler: str | None  # None: the global conmon_cgroup
     value: str
     message: str
     evidence: Evidence
+    #: The file to set it in.
     file: str
+    #: ``None``: CRI-O refuses it. Otherwise the releases that refuse it (CRI-O's version is
+    #: unknown): an unset conmon_cgroup with cgroupfs, :data:`UNSET_REFUSED_TEXT`.
+    versions: str | None = None
+    #: The evidence beside ``evidence`` (the cgroup_manager line, the handlers left unset).
+    also: tuple[Evidence, ...] = ()
 
 
 @record
@@ -117,6 +132,7 @@ def crio_facts(facts: Facts) -> CrioFacts:
         runtimes = conf.get((*RUNTIME, "runtimes"))
         if isinstance(runtimes, dict):
             handlers.update(runtimes)
+    unset: list[str] = []
     for h in sorted(handlers):
         mon = _last(files, (*RUNTIME, "runtimes", h, "monitor_cgroup"))
         if mon is not None:
@@ -125,4 +141,44 @@ def crio_facts(facts: Facts) -> CrioFacts:
                 problems.append(
                     MonitorCgroupProblem(h, mon.value, why, mon.evidence, mon.evidence.source)
                 )
+        elif _oci(files, h):
+            unset.append(h)
+    if manager.value == "cgroupfs" and conmon is None and (unset or not handlers):
+        problem = _unset_monitor(manager, unset, v)
+        if problem is not None:
+            problems.append(problem)
     return CrioFacts(True, version, names, manager, conmon, tuple(problems))
+
+
+def _oci(files: list[tuple[str, CrioConfigFile]], handler: str) -> bool:
+    """Whether CRI-O translates the handler's monitor fields: ``runtime_type`` oci or unset
+    (a VM runtime's conmon is not CRI-O's)."""
+    kind = _last(files, (*RUNTIME, "runtimes", handler, "runtime_type"))
+    return kind is None or kind.value in ("", "oci")
+
+
+def _unset_monitor(
+    manager: Sourced[str], unset: list[str], version: Version | None
+) -> MonitorCgroupProblem | None:
+    """cgroupfs with ``conmon_cgroup`` unset and ``oci`` handlers without ``monitor_cgroup``
+    (or none in the files: CRI-O's built-in one): refused by :data:`UNSET_REFUSED`."""
+    low, high = UNSET_REFUSED
+    if version is not None and not (low <= version.release < high):
+        return None
+    which = f"runtime handlers {', '.join(unset)}" if unset else "the built-in runtime handler"
+    source = manager.evidence.source
+    return MonitorCgroupProblem(
+        handler=None,
+        value="",
+        message="cgroupfs manager conmon cgroup should be 'pod' or empty",
+        evidence=manager.evidence,
+        file=source,
+        versions=None if version is not None else UNSET_REFUSED_TEXT,
+        also=(
+            Evidence(
+                source,
+                f"conmon_cgroup is not set (nor monitor_cgroup of the {which}): "
+                f"{UNSET_REFUSED_TEXT} default it to system.slice",
+            ),
+        ),
+    )

@@ -29,8 +29,9 @@ class DockerFacts:
 
     @property
     def implements_runtime_config(self) -> bool | None:
-        """cri-dockerd reports Docker's driver via RuntimeConfig since v0.4.0."""
-        return None if self.cri_dockerd is None else self.cri_dockerd.value >= (0, 4)
+        """cri-dockerd reports Docker's driver via RuntimeConfig since v0.3.17 (core/
+        docker_service.go, d3c4a89f "backport release/0.3 (#425)"; also in v0.4.0)."""
+        return None if self.cri_dockerd is None else self.cri_dockerd.value >= (0, 3, 17)
 
 
 def docker_facts(facts: Facts) -> DockerFacts:

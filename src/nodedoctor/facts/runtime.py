@@ -1,6 +1,6 @@
 """The container runtime the kubelet talks to, its version, its effective cgroup driver (with
 evidence), whether it implements the CRI ``RuntimeConfig`` call (containerd >= 2.0, CRI-O >=
-1.28, cri-dockerd >= 0.4; research runtimes.md §1.2) and, live, whether its socket answers.
+1.28, cri-dockerd >= 0.3.17; research runtimes.md §1.2) and, live, whether its socket answers.
 
 The endpoint is the kubelet's ``containerRuntimeEndpoint`` / ``--container-runtime-endpoint``
 (``facts/kubelet``; default ``unix:///run/containerd/containerd.sock``; MicroK8s and k3s run

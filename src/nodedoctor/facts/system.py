@@ -11,6 +11,17 @@ from nodedoctor.facts.mounts import host_procfs
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.osrelease import Assignment, parse_env_file
 
+#: ``ID``/``ID_LIKE`` words of the Red Hat family.
+_RHEL_FAMILY = frozenset({"rhel", "centos", "fedora", "rocky", "almalinux"})
+
+#: RPM distributions of the Red Hat boot layout (GRUB 2 with grub2-mkconfig, /boot/grub2) whose
+#: os-release has no ``ID_LIKE``: openEuler (``ID="openEuler"``, ansible's
+#: openeuler_20.03.json fixture; 22.03 and 24.03 the same), Kylin Linux Advanced Server V10
+#: (``ID="kylin"``, ansible's kylin_linux_advanced_server_v10.json; Kylin Desktop says
+#: ``ID_LIKE=debian`` and is not one), Oracle Linux 7 (``ID="ol"``; 8 and later add
+#: ``ID_LIKE="fedora"``). Anolis, Alibaba Cloud Linux and TencentOS name rhel in ID_LIKE.
+_RHEL_LIKE_WITHOUT_ID_LIKE = frozenset({"openeuler", "kylin", "ol"})
+
 
 @record
 class OsRelease:
@@ -23,11 +34,21 @@ class OsRelease:
 
     @property
     def family(self) -> set[str]:
-        return {x for x in (self.id, *self.id_like) if x}
+        """``ID`` and ``ID_LIKE`` in lower case (openEuler writes ``ID="openEuler"``)."""
+        return {x.lower() for x in (self.id, *self.id_like) if x}
 
     @property
     def rhel_like(self) -> bool:
-        return bool(self.family & {"rhel", "centos", "fedora", "rocky", "almalinux"})
+        """The Red Hat family by ID_LIKE, or a distribution of its layout without ID_LIKE.
+
+        >>> OsRelease("openEuler", (), "22.03", None, None, None).rhel_like
+        True
+        >>> OsRelease("kylin", ("debian",), "v10", None, None, None).rhel_like
+        False
+        """
+        if self.family & _RHEL_FAMILY:
+            return True
+        return not self.id_like and (self.id or "").lower() in _RHEL_LIKE_WITHOUT_ID_LIKE
 
 
 def os_release(facts: Facts) -> OsRelease:

@@ -102,23 +102,26 @@ def values_of(params: list[Param], key: str) -> list[str]:
 
 @record
 class GrubDefault:
-    """The ``GRUB_CMDLINE_LINUX*`` assignments of ``/etc/default/grub``."""
+    """The ``GRUB_CMDLINE_LINUX*`` and ``GRUB_ENABLE_BLSCFG`` assignments of
+    ``/etc/default/grub``."""
 
     variables: dict[str, tuple[str, int, str]]  # name -> (value, line, text)
 
 
 def parse_default_grub(text: str) -> GrubDefault:
-    """Shell-style assignments; only the ``GRUB_CMDLINE_LINUX`` family is kept.
+    """Shell-style assignments; the ``GRUB_CMDLINE_LINUX`` family and ``GRUB_ENABLE_BLSCFG``
+    (whether the Red Hat family's grub2-mkconfig writes BLS entries) are kept.
 
     >>> g = parse_default_grub('GRUB_TIMEOUT=5\\n'
-    ...                        'GRUB_CMDLINE_LINUX="quiet cgroup_enable=memory"\\n')
-    >>> g.variables['GRUB_CMDLINE_LINUX'][:2]
-    ('quiet cgroup_enable=memory', 2)
+    ...                        'GRUB_CMDLINE_LINUX="quiet cgroup_enable=memory"\\n'
+    ...                        'GRUB_ENABLE_BLSCFG=true\\n')
+    >>> g.variables['GRUB_CMDLINE_LINUX'][:2], g.variables['GRUB_ENABLE_BLSCFG'][0]
+    (('quiet cgroup_enable=memory', 2), 'true')
     """
     variables: dict[str, tuple[str, int, str]] = {}
     for lineno, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
-        if not stripped.startswith("GRUB_CMDLINE_LINUX"):
+        if not stripped.startswith(("GRUB_CMDLINE_LINUX", "GRUB_ENABLE_BLSCFG")):
             continue
         name, sep, raw = stripped.partition("=")
         if not sep:

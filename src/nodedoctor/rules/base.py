@@ -11,6 +11,12 @@ from nodedoctor.facts import Facts
 from nodedoctor.model import Issue, Severity
 
 DOC_SECTIONS = ("Symptoms", "Cause", "Impact", "Fix", "Verify", "References")
+#: A Symptoms paragraph that starts so names messages that look like the rule's but come from
+#: another problem: its code spans are not symptoms, they mark the look-alike in a pasted line.
+LOOKALIKE_LEAD = "Not this problem:"
+#: A Symptoms paragraph that starts so lists, as ``- `` items, the other causes of the
+#: symptoms in the paragraph before it: causes no rule checks from the node's files.
+OTHER_CAUSES_LEAD = "The same message also follows"
 #: A Markdown code span: a run of backquotes, then the text up to a run of the same length.
 _CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S)
 _ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -56,25 +62,76 @@ class RuleDoc:
     def section(self, name: str) -> str:
         return self.sections.get(name, "")
 
+    def _symptom_paragraphs(self) -> list[str]:
+        return [p.strip() for p in re.split(r"\n\s*\n", self.section("Symptoms")) if p.strip()]
+
     @property
     def symptoms(self) -> list[str]:
-        """The exact strings users see: every code span in the Symptoms section. As in
-        Markdown, a span opened by N backquotes ends at the next run of exactly N, so a
-        message that contains backquotes is written ``like `this` one`` (one space inside
-        each end is dropped).
+        """The exact strings users see: every code span in the Symptoms section but those of
+        its look-alike paragraphs (:data:`LOOKALIKE_LEAD`). As in Markdown, a span opened by N
+        backquotes ends at the next run of exactly N, so a message that contains backquotes is
+        written ``like `this` one`` (one space inside each end is dropped).
 
         >>> parse_doc("x", "## Symptoms\\n\\n`a b` and ``version `3` is not supported``"
-        ...           " and `` `quoted` ``\\n").symptoms
+        ...           " and `` `quoted` ``\\n\\nNot this problem: `c d` is other.\\n").symptoms
         ['a b', 'version `3` is not supported', '`quoted`']
         """
-        out = []
-        for m in _CODE_SPAN.finditer(self.section("Symptoms")):
-            text = m.group(2)
-            if len(text) > 2 and text.startswith(" ") and text.endswith(" "):
-                text = text[1:-1]
-            if text.strip():
-                out.append(text)
+        return [
+            span
+            for p in self._symptom_paragraphs()
+            if not p.startswith(LOOKALIKE_LEAD)
+            for span in _code_spans(p)
+        ]
+
+    @property
+    def lookalikes(self) -> list[tuple[str, str]]:
+        """(marker, what it is instead): a line that shows one of the rule's symptoms but also
+        the marker comes from another problem, which the paragraph names.
+
+        >>> parse_doc("x", "## Symptoms\\n\\n`a b c`\\n\\nNot this problem: with `d e`\\n"
+        ...           "it is Z's.\\n").lookalikes
+        [('d e', "with d e it is Z's.")]
+        """
+        out: list[tuple[str, str]] = []
+        for p in self._symptom_paragraphs():
+            if p.startswith(LOOKALIKE_LEAD):
+                explanation = " ".join(p[len(LOOKALIKE_LEAD) :].replace("`", "").split())
+                out.extend((span, explanation) for span in _code_spans(p))
         return out
+
+    @property
+    def other_causes(self) -> dict[str, tuple[str, ...]]:
+        """Symptom -> the other causes of that message (:data:`OTHER_CAUSES_LEAD`).
+
+        >>> parse_doc("x", "## Symptoms\\n\\n`a b c`\\n\\nThe same message also follows:\\n"
+        ...           "- a reboot\\n- an OOM\\n  kill\\n").other_causes
+        {'a b c': ('a reboot', 'an OOM kill')}
+        """
+        out: dict[str, tuple[str, ...]] = {}
+        paragraphs = self._symptom_paragraphs()
+        for before, p in zip(paragraphs, paragraphs[1:]):
+            if not p.startswith(OTHER_CAUSES_LEAD):
+                continue
+            items: list[str] = []
+            for line in p.splitlines()[1:]:
+                if line.lstrip().startswith("- "):
+                    items.append(line.lstrip()[2:].strip())
+                elif items and line.strip():
+                    items[-1] += " " + line.strip()
+            for span in _code_spans(before):
+                out[span] = tuple(items)
+        return out
+
+
+def _code_spans(text: str) -> list[str]:
+    out: list[str] = []
+    for m in _CODE_SPAN.finditer(text):
+        span = m.group(2)
+        if len(span) > 2 and span.startswith(" ") and span.endswith(" "):
+            span = span[1:-1]
+        if span.strip():
+            out.append(span)
+    return out
 
 
 @cache

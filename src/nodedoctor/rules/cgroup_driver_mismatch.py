@@ -219,6 +219,6 @@ RULE = Rule(
     applies_to=(
         "every kubelet; info only when the kubelet takes the runtime's driver "
         "(KubeletCgroupDriverFromCRI, 1.31+, with containerd >= 2.0, CRI-O >= 1.28 or "
-        "cri-dockerd >= 0.4)"
+        "cri-dockerd >= 0.3.17)"
     ),
 )

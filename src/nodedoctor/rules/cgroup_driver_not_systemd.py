@@ -62,6 +62,9 @@ def _check_not_systemd(facts: Facts) -> Iterator[Issue]:
                     "(or boot the node with systemd)",
                     restart=("containerd", "kubelet"),
                 ),
+                impact="every container fails to start; runc 1.1 and newer say `OCI runtime "
+                "create failed: runc create failed: systemd not running on this host, cannot "
+                "use systemd cgroups manager`",
             )
         return
     if init.systemd is None:

@@ -29,10 +29,6 @@ def _check_v1_unsupported(facts: Facts) -> Iterator[Issue]:
     if not k.readable and not explicit:
         raise SkipRuleError(f"the kubelet's configuration cannot be read: {'; '.join(k.problems)}")
     version = k.version.value if k.version else None
-    if version is None and not explicit:
-        raise SkipRuleError(
-            "the kubelet's version is unknown (failCgroupV1 defaults to true from 1.35)"
-        )
     evidence = [cg.mode_evidence] if cg.mode_evidence else []
     if k.version is not None:
         evidence.append(k.version.evidence)
@@ -51,6 +47,24 @@ def _check_v1_unsupported(facts: Facts) -> Iterator[Issue]:
         "move the host to cgroup v2 (systemd.unified_cgroup_hierarchy=1 on the kernel command "
         "line, or an OS release that boots v2), then reboot"
     )
+    if version is None and not explicit:
+        # Wrong for every kubelet that matters: an unknown version must not hide it.
+        yield Issue(
+            title=f"cgroup {cg.mode.value}: deprecated from kubelet 1.31, refused from 1.35",
+            message=(
+                f"the host is on cgroup {mode}, which the kubelet counts as v1, and the "
+                "kubelet's version is unknown (no package or kubeadm configuration names it). "
+                "cgroup v1 is in maintenance mode from kubelet 1.31, and from 1.35 the kubelet "
+                "refuses to start on it unless failCgroupV1: false (KEP-5573): "
+                '"kubelet is configured to not run on a host using cgroup v1"'
+            ),
+            evidence=tuple(evidence),
+            severity=Severity.WARNING,
+            fix=FixHint(summary=migrate, reboot=True),
+            impact="kubelet 1.35 and later do not start on this host; 1.31-1.34 run with a "
+            "CgroupV1 warning event; v2-only features are unavailable",
+        )
+        return
     if refuses:
         tail = (
             "unsupported and will be removed in a future release"

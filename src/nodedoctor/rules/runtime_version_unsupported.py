@@ -51,8 +51,8 @@ def _check_version_unsupported(facts: Facts) -> Iterator[Issue]:
     if kv >= (1, 36) and r.implements_runtime_config is False:
         reasons.append(
             f"{r.name} {r.version.value} does not implement the CRI RuntimeConfig call; "
-            "kubeadm 1.35 warns that falling back to the kubelet's cgroupDriver will be removed "
-            "(announced for 1.36, moved to 1.37; the KEP's metric names 1.38)"
+            "the kubelet's fallback to its own cgroupDriver is to be removed in kubelet 1.38 "
+            "(kubernetes#139121, KEP-4033; kubeadm 1.35.0-1.35.3 still announce 1.36)"
         )
         if kv >= (1, 38):
             severity = Severity.ERROR
@@ -65,7 +65,7 @@ def _check_version_unsupported(facts: Facts) -> Iterator[Issue]:
     upgrade = {
         "containerd": "containerd 2.2 or newer",
         "cri-o": "CRI-O 1.28 or newer",
-        "cri-dockerd": "cri-dockerd 0.4 or newer",
+        "cri-dockerd": "cri-dockerd 0.3.17 or newer",
     }.get(r.name or "", "a newer runtime")
     yield Issue(
         title=f"{r.name} {r.version.value} is too old for {version_text(kv)}",

@@ -47,7 +47,7 @@ has forgotten, so lines that differ only in names, ids and times cost one alignm
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from nodedoctor._record import record, replace
 from nodedoctor.rules.base import Rule
@@ -232,6 +232,8 @@ class Symptom:
     text: str
     words: tuple[Word, ...]
     weight: float = 0.0
+    #: Other causes of the same message, which no rule checks (``RuleDoc.other_causes``).
+    other_causes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "weight", sum(w.weight for w in self.words))
@@ -258,10 +260,16 @@ class SymptomMatch:
     #: 1-based line number in the text that was matched, and that line.
     line: int = 0
     text: str = ""
+    #: The line also shows a look-alike marker of the rule: what it is instead.
+    not_this: str = ""
+    #: The symptom's other causes, which no rule checks from the node's files.
+    other_causes: tuple[str, ...] = ()
 
     @property
-    def rank(self) -> tuple[int, float, float]:
-        return (1 if self.kind == "full" else 0, self.coverage, self.matched)
+    def rank(self) -> tuple[int, int, float, float]:
+        """Better first: a line that is the rule's own (not a look-alike), a full match."""
+        own = 0 if self.not_this else 1
+        return (own, 1 if self.kind == "full" else 0, self.coverage, self.matched)
 
 
 #: A local alignment: (score, matched weight, first and last aligned symptom word).
@@ -302,19 +310,49 @@ def _align(symptom: Sequence[Word], line: Sequence[Word]) -> _Alignment:
     return best
 
 
-class SymptomIndex:
-    """Every rule's symptoms, ready to match lines against."""
+def _contains(line: Sequence[Word], marker: Sequence[Word]) -> bool:
+    """Whether the marker's words stand together, in order, in the line."""
+    texts, wanted = [w.text for w in line], [w.text for w in marker]
+    n = len(wanted)
+    return n > 0 and any(texts[i : i + n] == wanted for i in range(len(texts) - n + 1))
 
-    def __init__(self, symptoms: Iterable[tuple[str, str]]) -> None:
+
+class SymptomIndex:
+    """Every rule's symptoms, ready to match lines against; with each rule's look-alikes
+    (``RuleDoc.lookalikes``: a line that also shows the marker is another problem's) and
+    the other causes of shared messages (``RuleDoc.other_causes``).
+
+    >>> index = SymptomIndex(
+    ...     [("aa", 'apparmor="DENIED" operation="signal" comm="runc" peer="runc"')],
+    ...     lookalikes=[("aa", 'peer="snap.docker.dockerd"', "Docker's snap")],
+    ... )
+    >>> line = 'apparmor="DENIED" operation="signal" comm="runc" peer="snap.docker.dockerd"'
+    >>> [(m.rule_id, m.not_this) for m in index.match_line(line)]
+    [('aa', "Docker's snap")]
+    """
+
+    def __init__(
+        self,
+        symptoms: Iterable[tuple[str, str]],
+        lookalikes: Iterable[tuple[str, str, str]] = (),
+        other_causes: Mapping[tuple[str, str], tuple[str, ...]] | None = None,
+    ) -> None:
         self.symptoms: list[Symptom] = []
         self._by_word: dict[str, set[int]] = {}
         self._bags: list[frozenset[str]] = []
         self._vocabulary: set[str] = set()
+        #: rule -> (marker words, what a line with them is instead).
+        self._lookalikes: dict[str, list[tuple[tuple[Word, ...], str]]] = {}
+        for rule_id, marker, explanation in lookalikes:
+            marker_words = tuple(words(marker, symptom=True))
+            self._lookalikes.setdefault(rule_id, []).append((marker_words, explanation))
+            self._vocabulary.update(w.text for w in marker_words)
         #: Results by the line's words: log lines repeat once timestamps and ids are gone.
         self._cache: dict[tuple[str, ...], list[SymptomMatch]] = {}
         for rule_id, text in symptoms:
             ws = tuple(words(text, symptom=True))
-            symptom = Symptom(rule_id, text, ws)
+            causes = (other_causes or {}).get((rule_id, text), ())
+            symptom = Symptom(rule_id, text, ws, other_causes=causes)
             if symptom.weight < MIN_SYMPTOM_WEIGHT:
                 continue
             index = len(self.symptoms)
@@ -386,7 +424,23 @@ class SymptomIndex:
                     kind = "fragment"
             if kind is None:
                 continue
-            match = SymptomMatch(symptom.rule_id, symptom.text, kind, coverage, matched)
+            not_this = next(
+                (
+                    why
+                    for marker, why in self._lookalikes.get(symptom.rule_id, ())
+                    if _contains(line_words, marker)
+                ),
+                "",
+            )
+            match = SymptomMatch(
+                symptom.rule_id,
+                symptom.text,
+                kind,
+                coverage,
+                matched,
+                not_this=not_this,
+                other_causes=symptom.other_causes,
+            )
             current = best.get(symptom.rule_id)
             if current is None or match.rank > current.rank:
                 best[symptom.rule_id] = match
@@ -411,5 +465,17 @@ class SymptomIndex:
 
 
 def index_for(rules: Iterable[Rule]) -> SymptomIndex:
-    """The index of every symptom that the rules' docs list (``RuleDoc.symptoms``)."""
-    return SymptomIndex((rule.id, text) for rule in rules for text in rule.doc.symptoms)
+    """The index of every symptom that the rules' docs list (``RuleDoc.symptoms``), with
+    their look-alikes and other causes."""
+    rules = list(rules)
+    return SymptomIndex(
+        ((rule.id, text) for rule in rules for text in rule.doc.symptoms),
+        lookalikes=(
+            (rule.id, marker, why) for rule in rules for marker, why in rule.doc.lookalikes
+        ),
+        other_causes={
+            (rule.id, text): causes
+            for rule in rules
+            for text, causes in rule.doc.other_causes.items()
+        },
+    )

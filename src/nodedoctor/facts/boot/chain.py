@@ -11,7 +11,7 @@ from nodedoctor._record import record
 from nodedoctor.facts import Facts
 from nodedoctor.facts.boot.cmdline import PlacedParam, placed_params
 from nodedoctor.facts.mounts import mount_table
-from nodedoctor.facts.system import board, os_release
+from nodedoctor.facts.system import board, kernel, os_release
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.cmdline import (
     GrubDefault,
@@ -226,16 +226,83 @@ def _grub_file(facts: Facts) -> BootFile | None:
     )
 
 
+#: Where the Red Hat family's grub2 package installs grub2-mkconfig (and ``new-kernel-pkg``,
+#: the pre-BLS grubby's, which keeps grub2-mkconfig from writing BLS entries by default).
+_SBIN = ("/usr/sbin", "/sbin")
+GRUB2_CFG = "/boot/grub2/grub.cfg"
+EFI_DIR = "/boot/efi/EFI"
+
+
+def _blscfg(facts: Facts) -> bool:
+    """Whether the Red Hat family's grub2-mkconfig makes a BLS configuration, as its
+    10_linux decides (rhboot/grub2 util/grub.d/10_linux.in, "Make BLS the default if
+    GRUB_ENABLE_BLSCFG was not set and grubby is not installed"): ``GRUB_ENABLE_BLSCFG=true``,
+    or unset with no ``new-kernel-pkg`` (openEuler's grubby package ships it: its grub.cfg holds
+    the menu entries, src-openeuler grubby.spec)."""
+    value: str | None = None
+    for path in (DEFAULT_GRUB, *facts.root.glob(GRUB_D, "*.cfg")):
+        parsed = facts.parse(path, parse_default_grub)
+        if parsed is not None and "GRUB_ENABLE_BLSCFG" in parsed.variables:
+            value = parsed.variables["GRUB_ENABLE_BLSCFG"][0]
+    if value is not None:
+        return value == "true"
+    return not any(facts.root.exists(f"{d}/new-kernel-pkg") for d in _SBIN)
+
+
+def _uefi(facts: Facts) -> bool | None:
+    """Whether the node boots through UEFI: the running kernel's /sys/firmware/efi, else an
+    arm64 node (GRUB's only arm64 platform is arm64-efi); ``None`` when it cannot be told."""
+    if facts.root.is_dir("/sys/firmware/efi"):
+        return True
+    if facts.live:
+        return False
+    return True if facts.get(kernel).arch == "aarch64" else None
+
+
+def _efi_grub_cfgs(facts: Facts) -> list[str]:
+    """Full GRUB configurations on the EFI system partition (``/boot/efi/EFI/<vendor>/grub.cfg``:
+    openEuler's ``openEuler``, Kylin's ``kylin``, CentOS 7's ``centos``), the distribution's own
+    directory first. RHEL 9's file there only loads /boot/grub2/grub.cfg (``configfile``)."""
+    osr = facts.get(os_release)
+    found: list[str] = []
+    for vendor in facts.root.subdirs(EFI_DIR) or []:
+        path = f"{EFI_DIR}/{vendor}/grub.cfg"
+        text = facts.read(path)
+        if text is None or ("configfile" in text and "menuentry" not in text):
+            continue
+        found.append(path)
+    own = (osr.id or "").lower()
+    return sorted(found, key=lambda p: p.split("/")[-2].lower() != own)
+
+
+def _grub2_cfg(facts: Facts) -> str:
+    """The grub.cfg that grub2-mkconfig must write: the EFI system partition's on a UEFI node
+    where it holds the menu (openEuler: /boot/efi/EFI/openEuler/grub.cfg; openEuler sysmaster
+    docs: "aarch64:/boot/efi/EFI/openEuler/grub.cfg;x86_64:/boot/grub2/grub.cfg"), else
+    /boot/grub2/grub.cfg (BIOS, and RHEL 9 whose EFI file loads it)."""
+    efi = _efi_grub_cfgs(facts)
+    if not efi:
+        return GRUB2_CFG
+    uefi = _uefi(facts)
+    if uefi or (uefi is None and not facts.root.exists(GRUB2_CFG)):
+        return efi[0]
+    return GRUB2_CFG
+
+
 def _grub_commands(facts: Facts) -> tuple[str, ...]:
     osr = facts.get(os_release)
     family = osr.family
-    if osr.rhel_like and facts.root.is_dir("/boot/loader/entries"):
+    if osr.rhel_like and facts.root.is_dir("/boot/loader/entries") and _blscfg(facts):
         # RHEL 8+ keep each kernel's options in its BLS entry; grubby updates them all.
         return ("grubby --update-kernel=ALL",)
     if family & {"debian", "ubuntu"}:
         return ("update-grub",)
-    if osr.rhel_like or family & {"suse", "opensuse"}:
-        return ("grub2-mkconfig -o /boot/grub2/grub.cfg",)
+    if (
+        osr.rhel_like
+        or family & {"suse", "opensuse"}
+        or any(facts.root.exists(f"{d}/grub2-mkconfig") for d in _SBIN)
+    ):
+        return (f"grub2-mkconfig -o {_grub2_cfg(facts)}",)
     return ("grub-mkconfig -o /boot/grub/grub.cfg",)
 
 

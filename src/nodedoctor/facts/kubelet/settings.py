@@ -19,6 +19,7 @@ from nodedoctor.facts.processes import processes
 from nodedoctor.facts.profile import deployer_profile
 from nodedoctor.facts.versions import Version
 from nodedoctor.model import Evidence
+from nodedoctor.parsers.kubeadm import parse_kubeadm_config
 from nodedoctor.parsers.kubelet import (
     Flag,
     KubeletConfigFile,
@@ -52,7 +53,14 @@ def _convert_flag(kind: str, raw: str) -> object:
     return raw
 
 
+#: kubeadm's configuration as KubeKey keeps it (kubesphere/kubekey, ``kubeadm init --config``).
+KUBEADM_CONFIG = "/etc/kubernetes/kubeadm-config.yaml"
+
+
 def _version(facts: Facts, profile: str | None) -> Sourced[Version] | None:
+    """The kubelet's version: its package (or snap), else, on a kubeadm-made node, the
+    cluster's ``kubernetesVersion`` in kubeadm's config (weaker: a kubelet may lag the control
+    plane; KubeKey installs bare binaries, which no package database knows)."""
     pk = facts.get(packages)
     candidates = []
     if profile == "microk8s":
@@ -63,7 +71,15 @@ def _version(facts: Facts, profile: str | None) -> Sourced[Version] | None:
     for item in candidates:
         if item is not None and item.version is not None:
             return Sourced(item.version, item.evidence)
-    return None
+    if profile in ("microk8s", "k3s"):
+        return None
+    cluster = facts.parse(KUBEADM_CONFIG, parse_kubeadm_config)
+    if cluster is None or cluster.kubernetes_version is None or cluster.text is None:
+        return None
+    version = Version.parse(cluster.kubernetes_version)
+    if version is None:
+        return None
+    return Sourced(version, file_evidence(KUBEADM_CONFIG, cluster.text, cluster.line))
 
 
 def _config_file(
