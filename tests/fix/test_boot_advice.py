@@ -21,8 +21,8 @@ import yaml
 
 from nodedoctor.cli import main
 from nodedoctor.facts import Facts
-from nodedoctor.fix.fixers import build_plan
 from nodedoctor.fix.plan import Plan
+from nodedoctor.fix.planner import build_plan
 from nodedoctor.model import Finding
 from nodedoctor.sources.root import directory_root
 from tests.fix.helpers import snapshot

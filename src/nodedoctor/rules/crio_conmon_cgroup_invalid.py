@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from nodedoctor.facts import Facts
 from nodedoctor.facts.crio import crio_facts
 from nodedoctor.model import FixHint, Issue, Severity
+from nodedoctor.remedies.crio import conmon_remedy
 from nodedoctor.rules.base import Rule, SkipRuleError
 
 
@@ -34,6 +35,7 @@ def _check_conmon(facts: Facts) -> Iterator[Issue]:
             ),
             impact="crio does not start; the kubelet cannot reach the runtime and the node "
             "stays NotReady",
+            remedy=conmon_remedy(facts),
         )
 
 
