@@ -1,4 +1,4 @@
-"""The containerd fixers on node roots, with the real containerd loading what they write.
+"""The containerd remedies on node roots, with the real containerd loading what they write.
 
 Each root is the healthy kubeadm 1.33 node (tests/roots/kubeadm-healthy-v2) with containerd
 1.6 from Debian instead of 2.1 (the dpkg stanza of this machine's own ``containerd``
