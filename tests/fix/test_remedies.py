@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from nodedoctor.facts import Facts
+from nodedoctor.facts.packages import snap_confinement
 from nodedoctor.fix.appliers import _APPLIERS, apply_steps
 from nodedoctor.fix.plan import Workspace
 from nodedoctor.fix.planner import build_plan
@@ -140,6 +141,24 @@ def test_the_table_follows_the_version_as_planned(tmp_path: Path) -> None:
     alone = Workspace(Facts(directory_root(str(root))))
     apply_steps(alone, [set_driver], finding)
     assert "[plugins.cri.containerd.runtimes.runc.options]" in alone.steps()[0].new.decode()
+
+
+@pytest.mark.parametrize(
+    ("line", "confinement"),
+    [
+        ("confinement: classic", "classic"),
+        ("confinement: 'strict'  # set by the store", "strict"),
+        ("  confinement: classic", None),  # not top-level: a nested key
+        ("grade: stable", None),
+    ],
+)
+def test_snap_confinement(tmp_path: Path, line: str, confinement: str | None) -> None:
+    """What decides whether MicroK8s gets the delegation drop-in (microk8s#4503 applies to
+    classic confinement only)."""
+    meta = tmp_path / "snap/microk8s/current/meta/snap.yaml"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(f"name: microk8s\nversion: v1.29.15\n{line}\n", encoding="utf-8")
+    assert snap_confinement(Facts(directory_root(str(tmp_path))), "microk8s") == confinement
 
 
 def test_a_remedy_waits_while_its_cause_is_found() -> None:

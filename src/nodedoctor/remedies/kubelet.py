@@ -10,6 +10,7 @@ from __future__ import annotations
 from nodedoctor.facts import Facts
 from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
 from nodedoctor.facts.kubelet import KubeletFacts, Setting, kubelet_facts
+from nodedoctor.facts.packages import snap_confinement
 from nodedoctor.facts.system import init_system
 from nodedoctor.remedies.steps import (
     ClearsAfterRestart,
@@ -61,20 +62,6 @@ def unit_dropin(section: str, settings: list[tuple[str, str]], comment: str) -> 
     return f"# {comment}\n[{section}]\n{body}\n"
 
 
-def _snap_confinement(facts: Facts) -> str | None:
-    text = facts.read("/snap/microk8s/current/meta/snap.yaml")
-    if text is None:
-        return None
-    import yaml  # MicroK8s only
-
-    try:
-        meta = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
-    value = meta.get("confinement") if isinstance(meta, dict) else None
-    return value if isinstance(value, str) else None
-
-
 def delegation_remedy(facts: Facts) -> Remedy:
     """``Delegate=yes`` for the kubelet's unit (MicroK8s#4503 does exactly this for
     kubelite), then ``systemctl daemon-reload``; the restart is the user's call."""
@@ -84,7 +71,7 @@ def delegation_remedy(facts: Facts) -> Remedy:
         return refused("no systemd unit runs the kubelet here; nothing to delegate to")
     if facts.get(init_system).systemd is False:
         return refused("this node does not run systemd; Delegate= has no effect")
-    if unit == MICROK8S_UNIT and _snap_confinement(facts) != "classic":
+    if unit == MICROK8S_UNIT and snap_confinement(facts, "microk8s") != "classic":
         return refused(
             "MicroK8s's own delegation fix (microk8s#4503) applies to classic confinement "
             "only, and this snap's confinement is not known to be classic"
