@@ -28,6 +28,7 @@ from nodedoctor.fix.textedit import (
 from nodedoctor.fix.tomledit import insert_top_key, parse, plain, remove_from_array, set_key
 from nodedoctor.model import Finding
 from nodedoctor.remedies import steps as s
+from nodedoctor.remedies.containerd import version_2_refusal
 
 
 def apply_steps(ws: Workspace, steps: Sequence[s.Step], finding: Finding) -> None:
@@ -118,8 +119,6 @@ def _toml_array_remove(ws: Workspace, step: s.TomlArrayRemove, finding: Finding)
 
 
 def _containerd_version_2(ws: Workspace, step: s.ContainerdVersion2, finding: Finding) -> None:
-    from nodedoctor.remedies.containerd import version_2_refusal
-
     edited = False
     for path in step.paths:
         text = ws.read_text(path)
