@@ -537,9 +537,9 @@ def test_grub_file_not_applied_to_the_entries_names_grubby_with_the_words(tmp_pa
     ],
 )
 def test_advice_and_plan_agree_on_the_entries_cases(root: Path) -> None:
-    """The fixer carries out controller_fix: files, commands and reboot as the advice says;
+    """The remedy carries out controller_fix: files, commands and reboot as the advice says;
     a pending reboot is a reboot and an instruction, never a grubby run."""
-    from nodedoctor.fix.fixers import build_plan
+    from nodedoctor.fix.planner import build_plan
 
     f = _finding(root, "cgroup-controller-disabled")
     assert f.fix is not None

@@ -60,6 +60,7 @@ def _evaluate(rule: Rule, facts: Facts) -> tuple[list[Finding], Skipped | None]:
             evidence=issue.evidence,
             fix=issue.fix,
             impact=issue.impact,
+            remedy=issue.remedy,
         )
         for issue in issues
     ]

@@ -6,9 +6,12 @@ Everything here is a frozen value: rules produce them, renderers and engines rea
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nodedoctor._record import field, record
+
+if TYPE_CHECKING:
+    from nodedoctor.remedies.steps import Remedy
 
 
 class Severity(enum.Enum):
@@ -48,7 +51,8 @@ class Evidence:
 
 @record
 class FixHint:
-    """How the finding is fixed, as the report tells it (the fix engine plans the edits)."""
+    """How the finding is fixed, as the report tells it to a person (the advice); what
+    ``nodedoctor fix`` does is the finding's remedy."""
 
     summary: str
     available: bool = False
@@ -78,6 +82,9 @@ class Issue:
     fix: FixHint | None = None
     severity: Severity | None = None
     impact: str = ""
+    #: The change ``nodedoctor fix`` makes for it, decided with the finding (no remedy: the
+    #: tool has no fix for it).
+    remedy: Remedy | None = None
 
 
 @record
@@ -89,6 +96,8 @@ class Finding:
     evidence: tuple[Evidence, ...] = ()
     fix: FixHint | None = None
     impact: str = ""
+    #: Not in the report's JSON: the fix engine takes it from the finding of its own run.
+    remedy: Remedy | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

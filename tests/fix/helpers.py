@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from nodedoctor.facts import Facts
 from nodedoctor.fix.plan import Plan, Workspace
+from nodedoctor.model import Finding, Severity
+from nodedoctor.remedies.containerd import config_ignored_remedy, cri_disabled_remedy
+from nodedoctor.remedies.driver import driver_mismatch_remedy
+from nodedoctor.remedies.kubelet import delegation_remedy
+from nodedoctor.remedies.steps import Remedy
 from nodedoctor.sources.root import directory_root
 
 JOURNAL = "var/lib/nodedoctor/journal"
@@ -27,6 +33,22 @@ def plan_edits(root: Path, edits: dict[str, tuple[str, str]]) -> Plan:
     for path, (text, fmt) in edits.items():
         ws.write_text(path, text, rule="test-rule", description=f"set {path}", fmt=fmt)
     return Plan(steps=ws.steps(), addressed=("test-rule",))
+
+
+#: The planning function each rule calls for its finding's remedy.
+PLANNERS: dict[str, Callable[[Facts], Remedy]] = {
+    "containerd-cri-disabled": cri_disabled_remedy,
+    "containerd-config-ignored": config_ignored_remedy,
+    "cgroup-driver-mismatch": driver_mismatch_remedy,
+    "cgroup-controller-not-delegated": delegation_remedy,
+}
+
+
+def finding_on(root: Path, rule: str) -> Finding:
+    """A finding of ``rule`` carrying the remedy its rule plans on ``root``'s facts, given to
+    the planner directly (whether the rule fires there or not: a refusal is tested too)."""
+    remedy = PLANNERS[rule](Facts(directory_root(str(root))))
+    return Finding(rule=rule, severity=Severity.ERROR, title=rule, message=rule, remedy=remedy)
 
 
 def snapshot(root: Path) -> dict[str, tuple[str, int, int, int]]:

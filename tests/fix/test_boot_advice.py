@@ -1,4 +1,4 @@
-"""``cgroup-controller-disabled``: the rule's advice and the fixer's plan are one decision.
+"""``cgroup-controller-disabled``: the rule's advice and its remedy's plan are one decision.
 
 Both read ``facts.get(controller_fix)``; these tests hold them to it on every node root with
 the finding (the fix cases, tests/roots, and variants where the disabling word is set outside
@@ -21,8 +21,8 @@ import yaml
 
 from nodedoctor.cli import main
 from nodedoctor.facts import Facts
-from nodedoctor.fix.fixers import build_plan
 from nodedoctor.fix.plan import Plan
+from nodedoctor.fix.planner import build_plan
 from nodedoctor.model import Finding
 from nodedoctor.sources.root import directory_root
 from tests.fix.helpers import snapshot

@@ -17,9 +17,9 @@ import pytest
 from nodedoctor.engine import run as check
 from nodedoctor.facts import Facts
 from nodedoctor.fix import engine, journal
-from nodedoctor.fix.fixers import build_plan
 from nodedoctor.fix.fsops import RefusedError
 from nodedoctor.fix.plan import Command, Plan
+from nodedoctor.fix.planner import build_plan
 from nodedoctor.rules import all_rules
 from nodedoctor.sources.root import Root
 from tests.fix.helpers import snapshot

@@ -152,7 +152,7 @@ def test_v1_file_uses_the_short_plugin_table(tmp_path: Path) -> None:
 
 @needs_containerd
 def test_why_version_2_is_not_added_while_cri_is_listed(tmp_path: Path) -> None:
-    """What the fixer refuses to write: version = 2 over a short name in disabled_plugins
+    """What the remedy refuses to write: version = 2 over a short name in disabled_plugins
     (runtimes.md §1.3). The real containerd refuses to start with it."""
     before = (DATA / "docker-containerd.io.toml").read_text()
     naive = insert_top_key(before, "version", 2)

@@ -1,11 +1,11 @@
-"""The containerd fixers on node roots, with the real containerd loading what they write.
+"""The containerd remedies on node roots, with the real containerd loading what they write.
 
 Each root is the healthy kubeadm 1.33 node (tests/roots/kubeadm-healthy-v2) with containerd
 1.6 from Debian instead of 2.1 (the dpkg stanza of this machine's own ``containerd``
 package) and a different ``/etc/containerd/config.toml``: the real ``containerd config
 default`` output (generated here), Docker's ``containerd.io`` file, and that file with a v2
-table appended by hand. The finding is given to the planner directly (the fixer reads
-only its rule id; the facts come from the root). After ``fix --apply`` the real containerd
+table appended by hand. The finding is given to the planner directly, with the remedy its
+rule plans on the root's facts. After ``fix --apply`` the real containerd
 starts on the written file with the intended settings, a second plan is empty, and
 rollback restores the root byte for byte.
 """
@@ -21,12 +21,11 @@ import pytest
 
 from nodedoctor.facts import Facts
 from nodedoctor.fix import engine
-from nodedoctor.fix.fixers import build_plan
 from nodedoctor.fix.journal import find
-from nodedoctor.model import Finding, Severity
+from nodedoctor.fix.planner import build_plan
 from nodedoctor.sources.root import directory_root
 from tests import realcontainerd
-from tests.fix.helpers import snapshot
+from tests.fix.helpers import finding_on, snapshot
 
 REPO = Path(__file__).parents[2]
 HEALTHY = REPO / "tests/roots/kubeadm-healthy-v2/root"
@@ -57,10 +56,6 @@ def _root(tmp_path: Path, config: str) -> Path:
     return root
 
 
-def _finding(rule: str) -> Finding:
-    return Finding(rule=rule, severity=Severity.ERROR, title=rule, message=rule)
-
-
 def _get(data: dict[str, Any], path: list[str]) -> Any:
     for part in path:
         data = data[part]
@@ -69,11 +64,11 @@ def _get(data: dict[str, Any], path: list[str]) -> Any:
 
 def _fix(root: Path, rules: list[str]) -> engine.ApplyResult:
     r = directory_root(str(root))
-    plan = build_plan(Facts(r), [_finding(rule) for rule in rules])
+    plan = build_plan(Facts(r), [finding_on(root, rule) for rule in rules])
     assert not plan.refusals, plan.refusals
     assert plan.steps, "nothing planned"
     result = engine.apply(r, plan)
-    again = build_plan(Facts(directory_root(str(root))), [_finding(rule) for rule in rules])
+    again = build_plan(Facts(directory_root(str(root))), [finding_on(root, rule) for rule in rules])
     assert not again.steps, [s.path for s in again.steps]
     return result
 
@@ -145,7 +140,9 @@ def test_version_2_refused_while_cri_stays_disabled(tmp_path: Path) -> None:
         "  SystemdCgroup = true\n"
     )
     root = _root(tmp_path, appended)
-    plan = build_plan(Facts(directory_root(str(root))), [_finding("containerd-config-ignored")])
+    plan = build_plan(
+        Facts(directory_root(str(root))), [finding_on(root, "containerd-config-ignored")]
+    )
     assert not plan.steps
     (refusal,) = plan.refusals
     assert "disabled_plugins uses a short plugin name" in refusal.reason
@@ -155,7 +152,9 @@ def test_version_2_refused_while_cri_stays_disabled(tmp_path: Path) -> None:
 def test_unparseable_config_is_refused(tmp_path: Path) -> None:
     root = _root(tmp_path, 'version = 2\n[plugins."io.containerd.grpc.v1.cri"\n')
     before = snapshot(root)
-    plan = build_plan(Facts(directory_root(str(root))), [_finding("cgroup-driver-mismatch")])
+    plan = build_plan(
+        Facts(directory_root(str(root))), [finding_on(root, "cgroup-driver-mismatch")]
+    )
     assert not plan.steps
     assert plan.refusals
     assert snapshot(root) == before
@@ -183,7 +182,7 @@ def test_microk8s_template_is_edited_never_the_rendered_file(tmp_path: Path) -> 
     rendered = (root / RENDERED).read_bytes()
     template = (root / TEMPLATE).read_text()
     r = directory_root(str(root))
-    plan = build_plan(Facts(r), [_finding("cgroup-driver-mismatch")])
+    plan = build_plan(Facts(r), [finding_on(root, "cgroup-driver-mismatch")])
     assert [s.path for s in plan.steps] == [f"/{TEMPLATE}"]
     assert [" ".join(x.argv) for x in plan.restarts] == ["snap restart microk8s"]
     engine.apply(r, plan)
@@ -215,7 +214,9 @@ def test_k3s_is_never_flipped_on_one_side(tmp_path: Path) -> None:
     root = tmp_path / "root"
     shutil.copytree(K3S, root, symlinks=True)
     before = snapshot(root)
-    plan = build_plan(Facts(directory_root(str(root))), [_finding("cgroup-driver-mismatch")])
+    plan = build_plan(
+        Facts(directory_root(str(root))), [finding_on(root, "cgroup-driver-mismatch")]
+    )
     assert not plan.steps
     assert not plan.actionable
     (instruction,) = plan.instructions

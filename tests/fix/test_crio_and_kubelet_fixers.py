@@ -14,14 +14,14 @@ from nodedoctor.facts import Facts
 from nodedoctor.facts.crio import crio_facts
 from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.fix import engine
-from nodedoctor.fix.fixers import build_plan
-from nodedoctor.fix.fixers.crio import DROP_IN
-from nodedoctor.model import Finding, Severity
+from nodedoctor.fix.planner import build_plan
+from nodedoctor.remedies.crio import DROP_IN
 from nodedoctor.sources.root import directory_root
+from tests.fix.helpers import finding_on
 
 REPO = Path(__file__).parents[2]
 HEALTHY = REPO / "tests/roots/kubeadm-healthy-v2/root"
-MISMATCH = Finding("cgroup-driver-mismatch", Severity.ERROR, "mismatch", "mismatch")
+MISMATCH = "cgroup-driver-mismatch"
 
 CRIO_PACKAGE = """Package: cri-o
 Status: install ok installed
@@ -62,11 +62,11 @@ def _crio_root(tmp_path: Path, driver: str, dropin: str, from_cri: bool = False)
 
 def _apply(root: Path) -> None:
     r = directory_root(str(root))
-    plan = build_plan(Facts(r), [MISMATCH])
+    plan = build_plan(Facts(r), [finding_on(root, MISMATCH)])
     assert not plan.refusals, plan.refusals
     assert [s.path for s in plan.steps] == [DROP_IN]
     engine.apply(r, plan)
-    assert not build_plan(Facts(directory_root(str(root))), [MISMATCH]).steps
+    assert not build_plan(Facts(directory_root(str(root))), [finding_on(root, MISMATCH)]).steps
 
 
 def test_crio_to_cgroupfs_gets_conmon_pod(tmp_path: Path) -> None:
@@ -106,7 +106,7 @@ def test_crio_drop_in_that_would_lose_is_refused(tmp_path: Path) -> None:
     (root / "etc/crio/crio.conf.d/99-zz-site.conf").write_text(
         '[crio.runtime]\ncgroup_manager = "systemd"\n'
     )
-    plan = build_plan(Facts(directory_root(str(root))), [MISMATCH])
+    plan = build_plan(Facts(directory_root(str(root))), [finding_on(root, MISMATCH)])
     assert not plan.steps
     (refusal,) = plan.refusals
     assert "99-zz-site.conf sorts after" in refusal.reason
@@ -121,7 +121,7 @@ def test_kubelet_side_when_the_kubelet_takes_the_runtime_driver(tmp_path: Path) 
     config = root / "var/lib/kubelet/config.yaml"
     before = config.read_text()
     r = directory_root(str(root))
-    plan = build_plan(Facts(r), [MISMATCH])
+    plan = build_plan(Facts(r), [finding_on(root, MISMATCH)])
     assert [s.path for s in plan.steps] == ["/var/lib/kubelet/config.yaml"]
     engine.apply(r, plan)
     after = config.read_text()
@@ -137,7 +137,7 @@ def test_microk8s_strict_confinement_gets_no_delegation_drop_in(tmp_path: Path) 
     shutil.copytree(REPO / "tests/roots/microk8s-1.29-power-cut/root", root, symlinks=True)
     meta = root / "snap/microk8s/current/meta/snap.yaml"
     meta.write_text(meta.read_text().replace("confinement: classic", "confinement: strict"))
-    finding = Finding("cgroup-controller-not-delegated", Severity.ERROR, "t", "m")
+    finding = finding_on(root, "cgroup-controller-not-delegated")
     plan = build_plan(Facts(directory_root(str(root))), [finding])
     assert not plan.steps
     (refusal,) = plan.refusals

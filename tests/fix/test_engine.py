@@ -346,20 +346,26 @@ def test_a_failing_write_stops_the_apply_and_rollback_restores(
 
 def test_planning_through_a_link_leaving_the_root_is_a_refusal(tmp_path: Path) -> None:
     from nodedoctor.facts import Facts
-    from nodedoctor.fix.fixers import build_plan
-    from nodedoctor.model import Finding, Severity
+    from nodedoctor.fix.planner import build_plan
+    from tests.fix.helpers import finding_on
 
     root = tmp_path / "node"
     shutil.copytree(Path(__file__).parents[2] / "tests/roots/docker-containerd-io/root", root)
+    planned = finding_on(root, "containerd-cri-disabled")  # before the link: an edit
     config = root / CONFIG.lstrip("/")
     outside = tmp_path / "outside.toml"
     outside.write_bytes(config.read_bytes())
     config.unlink()
     config.symlink_to("../../../outside.toml")
-    finding = Finding("containerd-cri-disabled", Severity.ERROR, "t", "m")
+    finding = finding_on(root, "containerd-cri-disabled")
     plan = build_plan(Facts(directory_root(str(root))), [finding])
     assert not plan.steps
-    assert plan.refusals  # the facts cannot read it either, so the fixer refuses
+    assert plan.refusals  # the facts cannot read it either, so the remedy is a refusal
+    # The remedy planned before the link: its edit is refused when the file is read.
+    plan = build_plan(Facts(directory_root(str(root))), [planned])
+    assert not plan.steps
+    (refusal,) = plan.refusals
+    assert refusal.reason.startswith("refused: ")
     assert outside.read_bytes().startswith(b"disabled_plugins")
 
 

@@ -1,4 +1,4 @@
-"""One runner for every fixer's golden case (tests/fix/cases/<case>/).
+"""One runner for every remedy's golden case (tests/fix/cases/<case>/).
 
 A case holds ``case.yaml`` and ``after/`` (the expected bytes of every file the fix
 writes, at their node paths; exactly these files must change). ``case.yaml``::

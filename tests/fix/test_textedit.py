@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from nodedoctor.facts import Facts
 from nodedoctor.facts.boot import boot_chain
-from nodedoctor.fix.fixers.boot import apply_cmdline_edit
+from nodedoctor.fix.appliers import apply_steps
 from nodedoctor.fix.plan import Workspace
 from nodedoctor.fix.textedit import (
     EditError,
@@ -25,7 +25,9 @@ from nodedoctor.fix.textedit import (
     set_flag_line,
     set_yaml_key,
 )
+from nodedoctor.model import Finding, Severity
 from nodedoctor.remedies.boot import plan_cmdline_edit
+from nodedoctor.remedies.boot_steps import cmdline_steps
 from nodedoctor.sources.root import directory_root
 
 KUBELET_YAML = """\
@@ -213,9 +215,9 @@ def _enabled(tokens: list[str], controller: str) -> bool:
 @settings(max_examples=60, deadline=None)
 @given(TOKENS, st.lists(TOKENS, max_size=2))
 def test_pi_cmdline_fix_end_to_end(first: list[str], later: list[list[str]]) -> None:
-    """remedies/boot.py plans the edit of a (possibly split) cmdline.txt and the fixer applies
-    it: the result is one line on which memory is on after the firmware's disable, every
-    other word keeps its order, and a second plan changes nothing."""
+    """remedies/boot.py plans the edit of a (possibly split) cmdline.txt and the appliers
+    carry out its steps: the result is one line on which memory is on after the firmware's
+    disable, every other word keeps its order, and a second plan changes nothing."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "proc/device-tree").mkdir(parents=True)
@@ -229,7 +231,8 @@ def test_pi_cmdline_fix_end_to_end(first: list[str], later: list[list[str]]) -> 
         assert edit is not None
         ws = Workspace(facts)
         if not edit.empty:
-            apply_cmdline_edit(ws, edit, chain, "cgroup-controller-disabled")
+            rule = "cgroup-controller-disabled"
+            apply_steps(ws, cmdline_steps(edit, chain), Finding(rule, Severity.ERROR, rule, ""))
         out = ws.read_text("/boot/firmware/cmdline.txt")
         assert out is not None
         assert len([ln for ln in out.splitlines() if ln.strip()]) == 1

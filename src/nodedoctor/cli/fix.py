@@ -72,8 +72,8 @@ def run_fix(args: argparse.Namespace) -> int:
     from nodedoctor import engine as rule_engine
     from nodedoctor.facts import Facts
     from nodedoctor.fix import engine, render
-    from nodedoctor.fix.fixers import build_plan
     from nodedoctor.fix.fsops import RefusedError
+    from nodedoctor.fix.planner import build_plan
     from nodedoctor.rules import all_rules, rule_by_id
 
     for rule_id in args.only:
@@ -85,7 +85,7 @@ def run_fix(args: argparse.Namespace) -> int:
         raise UsageError("--restart needs --apply")
     root = open_root(args)
     facts = Facts(root, profile=args.profile)
-    # Every rule runs (fixers look at the whole picture); --only limits what is planned.
+    # Every rule runs (a remedy may wait for another finding); --only limits what is planned.
     rules = rule_engine.select_rules(all_rules())
     report = rule_engine.run(facts, rules)
     wanted = {r.id for r in rule_engine.select_rules(all_rules(), args.only)} if args.only else None

@@ -150,6 +150,17 @@ def _snap(facts: Facts, name: str) -> Installed | None:
     return Installed(name, None, file_evidence(path, "(no version line)"), f"snap:{name}")
 
 
+def snap_confinement(facts: Facts, name: str) -> str | None:
+    """The ``confinement:`` of snap ``name`` (``classic``, ``strict``, ``devmode``), read as
+    the version is: a top-level line of its ``meta/snap.yaml``; ``None`` when not said."""
+    text = facts.read(f"/snap/{name}/current/meta/snap.yaml")
+    for line in (text or "").splitlines():
+        if line.startswith("confinement:"):
+            value = line.split(":", 1)[1].split(" #", 1)[0].strip().strip("'\"")
+            return value or None
+    return None
+
+
 #: (component, package) where the package carries the component under its own version:
 #: Docker's ``containerd.io`` ships runc, but its version is containerd's.
 _BUNDLED: frozenset[tuple[str, str]] = frozenset(

@@ -1,8 +1,9 @@
 """A fix plan is data: file edits, commands, restarts, a reboot and instructions.
 
-Fixers never write files. They read the node through a :class:`Workspace` (which sees
-the edits earlier fixers planned, so two findings in one file chain) and record what
-they want; the engine (``fix/engine.py``) shows the plan as a diff and applies it.
+The appliers of remedy steps (``fix/appliers.py``) never write files. They read the node
+through a :class:`Workspace` (which sees the edits planned before, so two findings in one
+file chain) and record what the steps ask for; the engine (``fix/engine.py``) shows the plan
+as a diff and applies it.
 """
 
 from __future__ import annotations
@@ -149,7 +150,7 @@ class Plan:
     refusals: tuple[Refusal, ...] = ()
     #: Findings the plan addresses (steps, commands or instructions), by rule id.
     addressed: tuple[str, ...] = ()
-    #: Findings that no fixer knows, by rule id.
+    #: Findings that carry no remedy, by rule id.
     unfixable: tuple[str, ...] = ()
 
     @property
@@ -164,10 +165,10 @@ class Plan:
 
 @dataclass
 class Workspace:
-    """What fixers see and record. Reads return the bytes as planned so far."""
+    """What appliers see and record. Reads return the bytes as planned so far."""
 
     facts: Facts
-    #: Every finding of the run (a fixer may depend on others, e.g. a workaround's cause).
+    #: Every finding of the run (a remedy may wait for another, e.g. a workaround's cause).
     findings: tuple[Finding, ...] = ()
     _planned: dict[str, bytes] = field(default_factory=dict)
     _original: dict[str, bytes | None] = field(default_factory=dict)
@@ -256,7 +257,7 @@ class Workspace:
             self.refusals.append(item)
 
     def snapshot(self) -> tuple[object, ...]:
-        """Everything recorded so far (to undo a fixer that gives up half-way)."""
+        """Everything recorded so far (to undo a remedy that is refused half-way)."""
         return (
             dict(self._planned),
             dict(self._original),

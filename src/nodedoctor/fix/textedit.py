@@ -220,18 +220,6 @@ def set_flag_line(text: str, flag: str, value: str) -> str:
 
 
 # -- systemd ------------------------------------------------------------------------
-def systemd_dropin(section: str, settings: Sequence[tuple[str, str]], comment: str) -> str:
-    """The text of a drop-in that sets ``settings`` in ``[section]``.
-
-    >>> print(systemd_dropin("Service", [("Delegate", "yes")], "why"), end="")
-    # why
-    [Service]
-    Delegate=yes
-    """
-    body = "\n".join(f"{k}={v}" for k, v in settings)
-    return f"# {comment}\n[{section}]\n{body}\n"
-
-
 def check_systemd_unit(text: str) -> None:
     """Raise :class:`EditError` unless ``text`` is a plausible unit file (sections, keys)."""
     section = None

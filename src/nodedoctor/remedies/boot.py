@@ -1,6 +1,6 @@
 """The kernel command-line edit that turns cgroup controllers on, and the whole fix of
-``cgroup-controller-disabled``; the ``cgroup-controller-disabled`` rule shows it and the fix
-engine (fix/fixers/boot.py) carries it out.
+``cgroup-controller-disabled``; the ``cgroup-controller-disabled`` rule shows it and builds
+its remedy from it (remedies/boot_steps.py).
 
 ``facts.get(controller_fix)`` is the simplest entry point: the missing controllers a
 command-line edit turns on (``by_cmdline``), the planned ``edit``, ``others`` no edit can

@@ -10,6 +10,7 @@ from nodedoctor.facts.apparmor import AppArmorFacts, apparmor_facts
 from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.packages import Installed, packages
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
+from nodedoctor.remedies.by_hand import UPGRADE_CONTAINERD
 from nodedoctor.rules.base import Rule
 
 #: containerd releases whose generated profile accepts ``signal (receive) peer=runc``
@@ -83,6 +84,7 @@ def _check(facts: Facts) -> Iterator[Issue]:
             + tuple(confining_evidence)
             + _version_evidence(containerd),
             fix=_fix(reboot=True),
+            remedy=UPGRADE_CONTAINERD,
             impact="pods stay Terminating; graceful stop (SIGTERM) never reaches containers",
         )
         return
@@ -106,6 +108,7 @@ def _check(facts: Facts) -> Iterator[Issue]:
                 ),
                 evidence=(*earlier, profile.evidence),
                 fix=_fix(reboot=True),
+                remedy=UPGRADE_CONTAINERD,
                 severity=Severity.WARNING,
                 impact="pods stay Terminating; graceful stop (SIGTERM) never reaches containers",
             )
@@ -150,6 +153,7 @@ def _check(facts: Facts) -> Iterator[Issue]:
             *earlier,
         ),
         fix=_fix(reboot=True),
+        remedy=UPGRADE_CONTAINERD,
         severity=severity,
         impact="pods stay Terminating; graceful stop (SIGTERM) never reaches containers",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from nodedoctor._record import replace
 from nodedoctor.facts import Facts
 from nodedoctor.facts.boot import (
     GRUBENV,
@@ -22,6 +23,7 @@ from nodedoctor.facts.boot import (
 from nodedoctor.facts.cgroups import CgroupMode, controller_analysis
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.remedies.boot import grubby_command
+from nodedoctor.remedies.boot_steps import cmdline_ignored_remedy
 from nodedoctor.rules.base import Rule, SkipRuleError
 
 
@@ -314,6 +316,11 @@ def _pending_issue(
 
 
 def _check_ignored(facts: Facts) -> Iterator[Issue]:
+    for issue in _issues(facts):
+        yield replace(issue, remedy=cmdline_ignored_remedy(facts, issue.fix))
+
+
+def _issues(facts: Facts) -> Iterator[Issue]:
     chain = facts.get(boot_chain)
     if not chain.files:
         raise SkipRuleError(

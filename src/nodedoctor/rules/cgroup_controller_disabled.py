@@ -24,6 +24,7 @@ from nodedoctor.facts.cgroups import (
 )
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.remedies.boot import controller_fix
+from nodedoctor.remedies.boot_steps import controller_remedy
 from nodedoctor.rules.base import Rule, SkipRuleError
 
 
@@ -187,6 +188,7 @@ def _predict_for_image(facts: Facts, reason: str) -> Iterator[Issue]:
         evidence=(target.evidence(),),
         fix=fix,
         impact=_impact(["memory"], v1=False),
+        remedy=controller_remedy(facts, fix),
     )
 
 
@@ -245,6 +247,7 @@ def _check_disabled(facts: Facts) -> Iterator[Issue]:
     plural = "s" if len(names) > 1 else ""
     where = "root cgroup.controllers" if not v1 else "cgroup v1 hierarchies"
     causes = "; ".join(f"{s.name}: {s.cause_text}" for s in missing)
+    fix = _fix_for(facts, missing, chain)
     yield Issue(
         title=f"the kernel gives no {', '.join(names)} cgroup controller{plural}",
         message=(
@@ -253,8 +256,9 @@ def _check_disabled(facts: Facts) -> Iterator[Issue]:
             + (f" Boot: {chain.reason}." if by_cmdline or chain.target else "")
         ),
         evidence=tuple(evidence),
-        fix=_fix_for(facts, missing, chain),
+        fix=fix,
         impact=_impact(names, v1),
+        remedy=controller_remedy(facts, fix),
     )
 
 

@@ -11,6 +11,7 @@ from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.kubepods import KubepodsFacts, kubepods_facts
 from nodedoctor.facts.kubepods.startup import kubelet_restores_cpuset
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
+from nodedoctor.remedies.kubelet import delegation_remedy
 from nodedoctor.rules._kubelet_common import configured_kubelet, kubelet_restart
 from nodedoctor.rules.base import Rule, SkipRuleError
 
@@ -98,6 +99,7 @@ def _check_not_delegated(facts: Facts) -> Iterator[Issue]:
         ),
         evidence=tuple(evidence),
         fix=fix,
+        remedy=delegation_remedy(facts),
         impact=(
             'the kubelet exits at start-up with "failed to initialize top level QOS containers" '
             "and restarts in a loop; no pod starts"

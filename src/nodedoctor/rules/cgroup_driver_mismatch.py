@@ -12,6 +12,7 @@ from nodedoctor.facts.profile import deployer_profile
 from nodedoctor.facts.runtime import RuntimeFacts
 from nodedoctor.facts.system import init_system
 from nodedoctor.model import FixHint, Issue, Severity
+from nodedoctor.remedies.driver import driver_mismatch_remedy
 from nodedoctor.rules._kubelet_common import configured_kubelet, version_text
 from nodedoctor.rules._runtime_common import (
     DRAIN,
@@ -170,6 +171,7 @@ def _check_driver_mismatch(facts: Facts) -> Iterator[Issue]:
                     "the kubelet does"
                 ),
             ),
+            remedy=driver_mismatch_remedy(facts),
         )
         return
     profile = facts.get(deployer_profile).name
@@ -207,6 +209,7 @@ def _check_driver_mismatch(facts: Facts) -> Iterator[Issue]:
         evidence=tuple(evidence),
         fix=fix,
         impact=symptom,
+        remedy=driver_mismatch_remedy(facts),
     )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from nodedoctor.facts import Facts
 from nodedoctor.facts.cloudinit import cloudinit_facts
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
+from nodedoctor.remedies.by_hand import IMAGE_BUILDERS_CALL
 from nodedoctor.rules._cloud_init_common import KOPS_FLAG, bootstrap_ran, bootstrap_severity
 from nodedoctor.rules.base import Rule
 
@@ -45,6 +46,7 @@ def _check_disabled(facts: Facts) -> Iterator[Issue]:
         ),
         severity=bootstrap_severity(facts),
         impact="instances boot but never run the bootstrap: no kubelet, the node never joins",
+        remedy=IMAGE_BUILDERS_CALL,
     )
 
 

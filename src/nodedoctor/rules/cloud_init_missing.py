@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from nodedoctor.facts import Facts
 from nodedoctor.facts.cloudinit import CloudInitFacts, cloudinit_facts
 from nodedoctor.model import FixHint, Issue, Severity
+from nodedoctor.remedies.by_hand import KOPS_SPEC_OR_IMAGE
 from nodedoctor.rules._cloud_init_common import KOPS_FLAG, bootstrap_ran, bootstrap_severity
 from nodedoctor.rules.base import Rule, SkipRuleError
 
@@ -50,6 +51,7 @@ def _check_missing(facts: Facts) -> Iterator[Issue]:
         ),
         severity=bootstrap_severity(facts),
         impact="instances boot but never run the bootstrap: no kubelet, the node never joins",
+        remedy=KOPS_SPEC_OR_IMAGE,
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from nodedoctor.facts import Facts
 from nodedoctor.model import FixHint, Issue, Severity
+from nodedoctor.remedies.containerd import config_ignored_remedy
 from nodedoctor.rules._runtime_common import installed_containerd
 from nodedoctor.rules.base import Rule, SkipRuleError
 
@@ -22,6 +23,7 @@ def _check_config_ignored(facts: Facts) -> Iterator[Issue]:
             evidence=p.evidence,
             severity=p.severity,
             fix=FixHint(summary=p.fix, files=p.files, restart=("containerd",)),
+            remedy=config_ignored_remedy(facts),
         )
 
 

@@ -8,6 +8,7 @@ from nodedoctor.facts import Facts
 from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.runtime import runtime_facts
 from nodedoctor.model import FixHint, Issue, Severity
+from nodedoctor.remedies.containerd import cri_disabled_remedy
 from nodedoctor.rules._runtime_common import installed_containerd
 from nodedoctor.rules.base import Rule, SkipRuleError
 
@@ -42,6 +43,7 @@ def _check_cri_disabled(facts: Facts) -> Iterator[Issue]:
             "kubelet exits: `validate service connection: validate CRI v1 runtime API for "
             "endpoint`"
         ),
+        remedy=cri_disabled_remedy(facts),
     )
 
 

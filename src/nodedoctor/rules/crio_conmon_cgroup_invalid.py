@@ -9,6 +9,7 @@ from nodedoctor.facts import Facts
 from nodedoctor.facts.crio import UNSET_REFUSED_TEXT, crio_facts
 from nodedoctor.facts.versions import Version
 from nodedoctor.model import FixHint, Issue, Severity
+from nodedoctor.remedies.crio import conmon_remedy
 from nodedoctor.rules.base import Rule, SkipRuleError
 
 
@@ -54,6 +55,7 @@ def _check_conmon(facts: Facts) -> Iterator[Issue]:
             impact=(f"on {p.versions} " if p.versions else "")
             + "crio does not start; the kubelet cannot reach the runtime and the node "
             "stays NotReady",
+            remedy=conmon_remedy(facts),
         )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from nodedoctor._record import replace
 from nodedoctor.facts import Facts
 from nodedoctor.facts.kubelet import KubeletFacts
 from nodedoctor.facts.kubepods import kubepods_facts
@@ -18,6 +19,7 @@ from nodedoctor.facts.kubepods.startup import (
     kubepods_startup,
 )
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
+from nodedoctor.remedies.kubelet import KUBEPODS_REMEDY
 from nodedoctor.rules._kubelet_common import configured_kubelet, kubelet_restart, version_text
 from nodedoctor.rules.base import Rule, SkipRuleError
 
@@ -177,11 +179,16 @@ def _check_kubepods_invalid(facts: Facts) -> Iterator[Issue]:
             yield _reserved_unusable(failure, k, vtext)
 
 
+def _check(facts: Facts) -> Iterator[Issue]:
+    for issue in _check_kubepods_invalid(facts):
+        yield replace(issue, remedy=KUBEPODS_REMEDY)
+
+
 RULE = Rule(
     id="kubepods-invalid",
     severity=Severity.ERROR,
     title="the kubelet will reject its kubepods cgroup hierarchy at start-up",
-    check=_check_kubepods_invalid,
+    check=_check,
     tags=("cgroup", "kubelet", "kubepods"),
     applies_to="every kubelet version (messages differ before and after 1.31)",
 )

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from nodedoctor.facts import Facts
 from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
 from nodedoctor.model import FixHint, Issue, Severity
+from nodedoctor.remedies.kubelet import qos_remedy
 from nodedoctor.rules._kubelet_common import configured_kubelet, kubelet_restart
 from nodedoctor.rules.base import Rule
 
@@ -76,6 +77,7 @@ def _check_qos_disabled(facts: Facts) -> Iterator[Issue]:
             commands=commands,
         ),
         impact="pods lose QoS isolation; Guaranteed pods are not protected",
+        remedy=qos_remedy(facts),
     )
 
 

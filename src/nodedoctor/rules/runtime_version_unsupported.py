@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from nodedoctor.facts import Facts
 from nodedoctor.facts.versions import Version
 from nodedoctor.model import FixHint, Issue, Severity
+from nodedoctor.remedies.by_hand import UPGRADE_RUNTIME
 from nodedoctor.rules._kubelet_common import configured_kubelet, version_text
 from nodedoctor.rules._runtime_common import RUNTIME_NOTHING_FOUND, configured_runtime
 from nodedoctor.rules.base import Rule, SkipRuleError
@@ -81,6 +82,7 @@ def _check_version_unsupported(facts: Facts) -> Iterator[Issue]:
             "version that supports the CRI method RuntimeConfig.` in kubeadm; without the "
             "fallback the kubelet cannot learn the cgroup driver"
         ),
+        remedy=UPGRADE_RUNTIME,
     )
 
 

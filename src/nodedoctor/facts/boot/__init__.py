@@ -1,7 +1,7 @@
 """The kernel command line: what the running kernel got, and the file that feeds it.
 
-Interface (for the fix engine)
-------------------------------
+Interface (for the remedies)
+----------------------------
 ``facts.get(boot_chain)`` gives a :class:`BootChain`:
 
 - ``target`` — the :class:`BootFile` the boot loader really reads on this node, or ``None``

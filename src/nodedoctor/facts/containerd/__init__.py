@@ -35,8 +35,8 @@ their imports), ``merging`` (1.x and 2.x merge semantics), ``handlers`` (runc ha
 RuntimeConfig), ``diagnostics`` (what containerd ignores or refuses), ``effective``
 (:func:`containerd_facts`, putting them together) and ``model`` (names and records).
 
-For the fix engine (interface)
-------------------------------
+For the remedies (interface)
+----------------------------
 ``containerd_facts(facts).default_handler`` (and ``.handlers[name]`` for every runc handler)
 is a :class:`RuncHandler`:
 

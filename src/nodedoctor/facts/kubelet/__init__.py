@@ -31,8 +31,8 @@ How the settings are found
    merge gate by gate), drop-ins (later files win), the config file, the deployer's own choice
    (k3s only), the kubelet's default for its version.
 
-For the fix engine (interface)
-------------------------------
+For the remedies (interface)
+----------------------------
 ``kubelet_facts(facts).setting("cgroupDriver")`` (or ``"cgroupsPerQOS"``,
 ``"enforceNodeAllocatable"``, ...) returns a :class:`Setting`:
 

@@ -1,10 +1,11 @@
-"""Fixers, registered explicitly per rule id, and the planner that runs them.
+"""The planner: the remedies the findings carry, carried out into one plan.
 
-A fixer is ``fix(workspace, finding) -> None``: it reads the node through the workspace
-(``read_text`` sees earlier fixers' planned edits), asks the facts modules where things
-are, and records file edits, commands, restarts, a reboot, instructions or refusals. It
-raises :class:`~nodedoctor.fix.textedit.EditError` for a file it cannot edit safely; the
-planner records that as a refusal naming the file, and plans nothing for the finding.
+Each finding's remedy was decided by its rule (``Finding.remedy``); the planner records its
+steps in :data:`~nodedoctor.remedies.steps.PLAN_ORDER`, through the appliers, into a workspace
+that sees the edits planned before (two findings in one file chain). A finding without a
+remedy is one the tool has no fix for. A remedy that cannot be carried out (a
+:class:`~nodedoctor.remedies.steps.Refuse` step, a file an editor refuses, a path that leaves
+the root) is a refusal, and nothing of it is planned.
 """
 
 from __future__ import annotations
@@ -12,59 +13,36 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nodedoctor.facts import Facts
-from nodedoctor.fix.fixers.base import Fixer, FixerEntry
+from nodedoctor.fix.appliers import apply_steps
 from nodedoctor.fix.plan import Plan, Workspace
 from nodedoctor.fix.textedit import EditError
 from nodedoctor.model import Finding
+from nodedoctor.remedies.steps import PLAN_ORDER
 from nodedoctor.sources.root import UnsafePathError
-
-
-def registry() -> tuple[FixerEntry, ...]:
-    """Every fixer, in the order plans apply them (the list is the registration)."""
-    from nodedoctor.fix.fixers import boot, containerd, crio, instructions, kubelet
-
-    entries: list[FixerEntry] = [
-        *boot.FIXERS,
-        *containerd.FIXERS,
-        *crio.FIXERS,
-        *kubelet.FIXERS,
-        *instructions.FIXERS,
-    ]
-    seen: set[str] = set()
-    for e in entries:
-        if e.rule in seen:
-            raise ValueError(f"two fixers for rule {e.rule!r}")
-        seen.add(e.rule)
-    return tuple(entries)
-
-
-def fixer_for(rule: str) -> Fixer | None:
-    for entry in registry():
-        if entry.rule == rule:
-            return entry.fix
-    return None
 
 
 def build_plan(
     facts: Facts, findings: Sequence[Finding], context: Sequence[Finding] | None = None
 ) -> Plan:
-    """Run the fixer of each finding, in registry order, and collect the plan.
+    """Carry out the remedy of each finding, in plan order, and collect the plan.
 
-    ``context``: every finding of the run (default ``findings``); fixers consult it, e.g. to
-    leave a workaround alone while its cause is still found, even under ``--only``."""
+    ``context``: every finding of the run (default ``findings``); a remedy may wait for
+    another's cause (``Remedy.unless_found``), e.g. a workaround left alone while its cause
+    is still found, even under ``--only``."""
     ws = Workspace(facts, tuple(findings if context is None else context))
-    order = {e.rule: i for i, e in enumerate(registry())}
+    found = {f.rule for f in ws.findings}
+    order = {rule: i for i, rule in enumerate(PLAN_ORDER)}
     addressed: list[str] = []
     unfixable: list[str] = []
     for finding in sorted(findings, key=lambda f: order.get(f.rule, len(order))):
-        fix = fixer_for(finding.rule)
-        if fix is None:
+        remedy = finding.remedy
+        if remedy is None:
             if finding.rule not in unfixable:
                 unfixable.append(finding.rule)
             continue
         snapshot = ws.snapshot()
         try:
-            fix(ws, finding)
+            apply_steps(ws, remedy.chosen(found), finding)
         except EditError as exc:
             ws.restore(snapshot)
             ws.refuse(finding.rule, exc.path, str(exc))
