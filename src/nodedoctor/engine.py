@@ -8,8 +8,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from nodedoctor import __version__
+from nodedoctor._record import replace
 from nodedoctor.facts import Facts
-from nodedoctor.model import Evidence, Finding, Report, Skipped
+from nodedoctor.model import Evidence, Finding, FixHint, Issue, Report, Skipped
 from nodedoctor.rules.base import Rule, SkipRuleError
 from nodedoctor.rules.families import ENGINE_RULES
 from nodedoctor.rules.internal_error import RULE as INTERNAL_ERROR
@@ -58,13 +59,21 @@ def _evaluate(rule: Rule, facts: Facts) -> tuple[list[Finding], Skipped | None]:
             title=issue.title,
             message=issue.message,
             evidence=issue.evidence,
-            fix=issue.fix,
+            fix=_said_available(issue),
             impact=issue.impact,
             remedy=issue.remedy,
         )
         for issue in issues
     ]
     return findings, None
+
+
+def _said_available(issue: Issue) -> FixHint | None:
+    """The report says ``fix`` can do it whenever the finding's remedy changes the node: the
+    advice and the remedy are decided together, so they may not disagree on that."""
+    if issue.fix is None or issue.fix.available or issue.remedy is None or not issue.remedy.acts:
+        return issue.fix
+    return replace(issue.fix, available=True)
 
 
 def run(facts: Facts, rules: Sequence[Rule], summary: bool = True) -> Report:

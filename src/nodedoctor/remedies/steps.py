@@ -237,6 +237,14 @@ class Remedy:
     unless_found: tuple[str, ...] = ()
     instead: tuple[Step, ...] = ()
 
+    @property
+    def acts(self) -> bool:
+        """``nodedoctor fix`` changes something on the node for it (an edit or a command), not
+        only advice, a reboot or a refusal."""
+        return not any(isinstance(s, Refuse) for s in self.steps) and any(
+            not isinstance(s, _NOT_ACTIONS) for s in self.steps
+        )
+
     def chosen(self, found: Collection[str]) -> tuple[Step, ...]:
         """The steps to carry out in a run whose findings are of the rules ``found``."""
         waiting = sorted(set(self.unless_found) & set(found))
@@ -247,6 +255,10 @@ class Remedy:
             replace(s, text=s.text.replace("{rules}", names)) if isinstance(s, Instruction) else s
             for s in self.instead
         )
+
+
+#: Steps that change nothing by themselves: advice, what happens after a restart or reboot.
+_NOT_ACTIONS = (Restart, Reboot, ClearsAfterRestart, Instruction, ByHand, Refuse)
 
 
 def refused(reason: str, path: str | None = None) -> Remedy:
