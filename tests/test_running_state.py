@@ -77,7 +77,11 @@ def test_an_offline_root_with_its_kubelet_configured_skips_kubelet_mounts_left()
     assert (state.running, state.gone, state.removed) == (None, None, False)
     report = check_root(root, only=("kubelet-mounts-left",))
     assert [s.rule for s in report.skipped] == ["kubelet-mounts-left"]
-    assert "cannot tell whether the kubelet runs" in report.skipped[0].reason
+    assert report.skipped[0].reason == (
+        "3 mount(s) under /var/lib/kubelet/ and the kubelet's configuration is still there, but "
+        "whether the kubelet runs cannot be told: this root does not show what runs: its /proc "
+        "is not a live procfs and holds no recorded /proc/<pid>/comm"
+    )
 
 
 @pytest.mark.parametrize(

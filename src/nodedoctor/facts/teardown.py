@@ -104,6 +104,8 @@ class KubeletState:
     config_left: tuple[Evidence, ...]
     #: The configuration files looked for (the node's deployers'), kubeadm's when none is told.
     config_files: tuple[str, ...] = KUBEADM.configured
+    #: Why ``running`` is ``None``.
+    unknown_reason: str = ""
 
     @property
     def gone(self) -> bool | None:
@@ -265,7 +267,8 @@ def kubelet_state(facts: Facts) -> KubeletState:
         return KubeletState(
             False, (Evidence("/proc", "no kubelet process running"), *evidence), config, files
         )
-    return KubeletState(running, tuple(evidence), config, files)
+    why = procs.unknown_reason if running is None else ""
+    return KubeletState(running, tuple(evidence), config, files, why)
 
 
 def kubelet_root_dir(facts: Facts) -> str:
