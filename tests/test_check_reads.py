@@ -105,7 +105,9 @@ def test_a_running_kubelet_spares_the_pod_cgroup_listing(tmp_path: Path) -> None
     assert running.get(kubelet_state).running is True
     assert report.passed == ("orphaned-pod-cgroups",)
     assert pod_cgroup_facts not in running._cache
-    offline = Facts(Root(str(root)))  # cannot tell whether it runs: the cgroups are listed
+    for comm in (root / "proc").glob("[0-9]*/comm"):
+        comm.unlink()  # a root that records no process cannot tell whether the kubelet runs
+    offline = Facts(Root(str(root)))  # so the cgroups are listed
     assert engine.run(offline, [rule]).passed == ("orphaned-pod-cgroups",)
     assert offline.get(kubelet_state).running is None
     assert pod_cgroup_facts in offline._cache

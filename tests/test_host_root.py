@@ -80,16 +80,19 @@ import json, sys
 from nodedoctor.collect import collect
 from nodedoctor.facts import Facts
 from nodedoctor.facts.mounts import mount_table
+from nodedoctor.facts.processes import processes
 from nodedoctor.sources.bundle import open_bundle
 from nodedoctor.sources.root import directory_root
 direct = mount_table(Facts(directory_root(sys.argv[1])))
 result = collect(directory_root(sys.argv[1]), sys.argv[2])
 with open_bundle(result.path) as bundle:
     replayed = mount_table(Facts(bundle))
+    pid1 = Facts(bundle).get(processes).pid1
     print(json.dumps({
         "direct": [direct.source, [m.mount_point for m in direct.mounts]],
         "replayed": [replayed.source, [m.mount_point for m in replayed.mounts]],
         "self_in_bundle": bundle.exists("/proc/self/mountinfo"),
+        "pid1": pid1.comm if pid1 else None,
     }))
 """
 
@@ -101,6 +104,8 @@ def test_a_bundle_of_a_host_root_replays_the_hosts_mount_table(tmp_path: Path) -
     assert got["direct"][0] == "/proc/1/mountinfo"
     assert got["replayed"] == got["direct"]
     assert got["self_in_bundle"] is False
+    # The host's PID 1 goes in as the node shows it, and the replay reads it.
+    assert got["pid1"] == Path("/proc/1/comm").read_text(encoding="utf-8").strip()
 
 
 def test_recorded_root_keeps_self_first(tmp_path: Path) -> None:

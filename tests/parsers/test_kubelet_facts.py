@@ -352,7 +352,10 @@ def test_running_kubelet_command_line_when_no_files(tmp_path: Path) -> None:
     assert driver.evidence.source == "/proc/4242/cmdline"
     assert k.config_path is not None
     assert k.config_path.value == "/var/lib/kubelet/config.yaml"
-    # Offline directory roots never claim to know what runs.
+    # A directory root shows the same from its recorded /proc/<pid>/comm (issue 11) ...
+    assert facts_of(root).get(kubelet_facts).words == k.words
+    # ... and one that records no process never claims to know what runs.
+    (root / "proc/4242/comm").unlink()
     assert not facts_of(root).get(kubelet_facts).words
 
 

@@ -15,7 +15,8 @@ EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
-PROFILES = ("kubeadm", "kubespray", "microk8s", "k3s", "kops", "kubekey")
+#: facts/deployers.py PROFILES, repeated so that start-up loads no facts.
+PROFILES = ("kubeadm", "kubespray", "microk8s", "k3s", "kops", "kubekey", "rke2")
 
 
 class UsageError(Exception):

@@ -46,7 +46,9 @@ class Facts:
 
     @property
     def running(self) -> bool:
-        """``/proc`` and command outputs describe a running node (live, or a recorded bundle)."""
+        """The root's command outputs describe a running node (live, or a recorded bundle).
+        What runs there (PID 1, the daemons) is ``facts/processes.py``, which also reads a
+        host's live procfs under ``--root`` and recorded ``/proc/<pid>/comm`` files."""
         return self.root.running
 
     def get(self, provider: Callable[[Facts], T]) -> T:

@@ -23,6 +23,7 @@ import re
 from nodedoctor._record import record
 from nodedoctor.facts import Facts, file_evidence
 from nodedoctor.facts.boot import boot_chain, kernel_cmdline
+from nodedoctor.facts.deployers import KOPS
 from nodedoctor.facts.packages import packages
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.cloudinit import DatasourceList, parse_datasource_list
@@ -56,12 +57,8 @@ CLOUD_INIT_UNITS = (
     "cloud-init.target",
 )
 
-KOPS_MARKERS = (
-    "/opt/kops",
-    "/var/lib/toolbox/kops",
-    "/etc/sysconfig/kops-configuration",
-    *(f"{d}/kops-configuration.service" for d in UNIT_DIRS),
-)
+#: nodeup's own files: it ran on this node (the kOps model's markers).
+KOPS_MARKERS = KOPS.markers
 
 
 @record

@@ -1,4 +1,5 @@
-"""Which deployer set the node up, judged from its files, or as the user says (``--profile``).
+"""Which deployer set the node up, judged from the markers of its model
+(``facts/deployers.py``), or as the user says (``--profile``).
 
 Each deployer puts the kubelet's configuration somewhere else, runs it under another systemd
 unit and chooses other defaults. What each profile changes in nodedoctor:
@@ -30,48 +31,23 @@ unit and chooses other defaults. What each profile changes in nodedoctor:
     plus ``kubelet-arg`` from ``/etc/rancher/k3s/config.yaml`` and ``config.yaml.d/*.yaml``
     (or from ``--kubelet-arg`` on its command line, which replaces them); config drop-ins in
     ``/var/lib/rancher/k3s/agent/etc/kubelet.conf.d/`` (v1.32+); k3s itself picks the driver
-    (``systemd`` when it runs as a systemd unit and ``cpuset`` is available, else ``cgroupfs``).
+    (``systemd`` when it runs as a systemd unit and ``cpuset`` is available, else ``cgroupfs``)
+    and always passes ``--fail-swap-on=false``.
+``rke2``
+    ``rke2-server.service`` or ``rke2-agent.service`` runs ``rke2``, which starts the kubelet
+    binary as a child process with k3s's agent flags (RKE2 is built on k3s): ``kubelet-arg`` from
+    ``/etc/rancher/rke2/config.yaml``, drop-ins in ``/var/lib/rancher/rke2/agent/etc/
+    kubelet.conf.d/``, containerd from ``/var/lib/rancher/rke2/agent/etc/containerd``.
 """
 
 from __future__ import annotations
 
 from nodedoctor._record import record
 from nodedoctor.facts import Facts, file_evidence
+from nodedoctor.facts.deployers import BY_NAME, DEPLOYERS, PROFILES, Deployer
 from nodedoctor.model import Evidence
 
-PROFILES = ("kubeadm", "kubespray", "microk8s", "k3s", "kops", "kubekey")
-
-#: Marker files per deployer, most specific deployer first (KubeKey and Kubespray also use
-#: kubeadm, so their markers are checked before kubeadm's).
-MARKERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (
-        "microk8s",
-        ("/snap/microk8s/current/meta/snap.yaml", "/var/snap/microk8s/current/args/kubelet"),
-    ),
-    (
-        "k3s",
-        (
-            "/etc/rancher/k3s/config.yaml",
-            "/etc/systemd/system/k3s.service",
-            "/etc/systemd/system/k3s-agent.service",
-            "/var/lib/rancher/k3s/agent/etc/kubelet.conf.d",
-            "/usr/local/bin/k3s",
-        ),
-    ),
-    ("kubekey", ("/etc/kubekey",)),
-    ("kops", ("/etc/sysconfig/kops-configuration", "/opt/kops", "/var/lib/toolbox/kops")),
-    ("kubespray", ("/etc/kubernetes/kubelet.env", "/etc/kubernetes/kubelet-config.yaml")),
-    (
-        "kubeadm",
-        (
-            "/var/lib/kubelet/kubeadm-flags.env",
-            "/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf",
-            "/lib/systemd/system/kubelet.service.d/10-kubeadm.conf",
-            "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf",
-            "/var/lib/kubelet/config.yaml",
-        ),
-    ),
-)
+__all__ = ["PROFILES", "Profile", "deployer_profile"]
 
 
 @record
@@ -85,6 +61,11 @@ class Profile:
     #: Every deployer whose markers are present (a node can carry leftovers of another).
     detected: tuple[str, ...] = ()
 
+    @property
+    def deployer(self) -> Deployer | None:
+        """The deployer's model (facts/deployers.py)."""
+        return BY_NAME.get(self.name) if self.name else None
+
 
 def _marker_evidence(facts: Facts, path: str) -> Evidence | None:
     if not facts.root.exists(path):
@@ -95,11 +76,11 @@ def _marker_evidence(facts: Facts, path: str) -> Evidence | None:
 
 def deployer_profile(facts: Facts) -> Profile:
     found: list[tuple[str, Evidence]] = []
-    for name, paths in MARKERS:
-        for path in paths:
+    for deployer in DEPLOYERS:
+        for path in deployer.markers:
             ev = _marker_evidence(facts, path)
             if ev is not None:
-                found.append((name, ev))
+                found.append((deployer.name, ev))
                 break
     detected = tuple(name for name, _ in found)
     if facts.profile:

@@ -8,6 +8,7 @@ import re
 from nodedoctor._record import record
 from nodedoctor.facts import Facts, Sourced, file_evidence
 from nodedoctor.facts.mounts import host_procfs
+from nodedoctor.facts.processes import RECORDED, processes
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.osrelease import Assignment, parse_env_file
 
@@ -167,19 +168,24 @@ class InitSystem:
     evidence: Evidence | None
 
 
+#: systemd creates it at boot; sd_booted(3) tells "booted with systemd" by it.
+RUN_SYSTEMD = "/run/systemd/system"
+
+
 def init_system(facts: Facts) -> InitSystem:
-    if facts.running:  # live, or a bundle that recorded /proc/1/comm
-        comm = facts.read("/proc/1/comm")
-        if comm is not None:
-            name = comm.strip()
-            return InitSystem(name == "systemd", Evidence("/proc/1/comm", name))
-        running = facts.root.is_dir("/run/systemd/system")
-        return InitSystem(
-            running, Evidence("/run/systemd/system", "exists" if running else "absent")
-        )
+    """PID 1 from what the root shows (facts/processes.py): its ``/proc/1/comm`` (live, a
+    host's procfs under ``--root``, a bundle, a recorded root), else ``/run/systemd/system``
+    (a running node's, or a recorded ``/run``); else whether the image has systemd."""
+    procs = facts.get(processes)
+    if procs.pid1 is not None:
+        name = procs.pid1.comm
+        return InitSystem(name == "systemd", Evidence("/proc/1/comm", name))
+    if facts.root.is_dir(RUN_SYSTEMD):
+        return InitSystem(True, Evidence(RUN_SYSTEMD, "exists"))
+    if procs.known and procs.source != RECORDED:
+        # A running node's /run without it: PID 1 is not systemd.
+        return InitSystem(False, Evidence(RUN_SYSTEMD, "absent"))
     for path in ("/usr/lib/systemd/systemd", "/lib/systemd/systemd"):
         if facts.root.exists(path):
             return InitSystem(True, Evidence(path, "systemd is installed in the image"))
-    if facts.root.exists("/sbin/init") or facts.root.exists("/etc"):
-        return InitSystem(None, None)
     return InitSystem(None, None)

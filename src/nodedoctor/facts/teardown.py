@@ -19,11 +19,14 @@ Mounts, from the mount table (``facts.mounts``):
 
 Whether the kubelet is still there (:class:`KubeletState`):
 
-- live, or a bundle that recorded ``/proc``: a kubelet process (plain, kubelite, k3s) runs
-  or not; otherwise ``systemctl show`` of its unit if recorded;
+- a root that shows what runs (live, a host's procfs under ``--root``, a bundle, recorded
+  ``/proc/<pid>/comm``; facts/processes.py): a kubelet process runs or not (the kubelet binary,
+  MicroK8s's kubelite, k3s's own process; every deployer model's ``kubelet_processes``);
+  otherwise ``systemctl show`` of its unit if recorded;
 - any other offline root: unknown whether it runs, so it counts as **gone** only when none
-  of its configuration is left (``kubeadm reset`` and ``kk delete cluster`` remove it);
-  with its configuration still present the state is unknown.
+  of its configuration is left (``kubeadm reset`` and ``kk delete cluster`` remove it; the
+  files are the deployer models' ``configured``); with its configuration still present the
+  state is unknown.
 """
 
 from __future__ import annotations
@@ -32,10 +35,19 @@ import os
 
 from nodedoctor._record import record
 from nodedoctor.facts import Facts
+from nodedoctor.facts.deployers import (
+    K3S,
+    KOPS,
+    KUBEADM,
+    KUBEKEY,
+    KUBESPRAY,
+    MICROK8S,
+    RKE2,
+)
 from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.mounts import MountTable, mount_table
 from nodedoctor.facts.processes import processes
-from nodedoctor.facts.profile import deployer_profile
+from nodedoctor.facts.profile import Profile, deployer_profile
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.mountinfo import Mount
 
@@ -49,17 +61,8 @@ KNOWN_CGROUP_MOUNTS = {"/run/calico/cgroup": "calico", "/run/cilium/cgroupv2": "
 #: Prefixes of cgroup mounts that belong to the host, not to Kubernetes.
 HOST_CGROUP_PREFIXES = {"/run/lxcfs/": "lxcfs"}
 
-#: Files whose presence means the kubelet is still configured on this node.
-KUBELET_CONFIG_FILES = (
-    "/var/lib/kubelet/config.yaml",
-    "/var/lib/kubelet/kubeadm-flags.env",
-    "/etc/kubernetes/kubelet.conf",
-    "/etc/kubernetes/bootstrap-kubelet.conf",
-    "/etc/kubernetes/kubelet-config.yaml",
-    "/etc/kubernetes/kubelet.env",
-    "/var/snap/microk8s/current/args/kubelet",
-    "/var/lib/rancher/k3s/agent/kubelet.kubeconfig",
-)
+#: The deployers whose ``configured`` files tell that a kubelet is configured, kubeadm's first.
+_CONFIG_ORDER = (KUBEADM, KUBESPRAY, KUBEKEY, KOPS, MICROK8S, K3S, RKE2)
 
 _ACTIVE = ("active", "activating", "reloading")
 _INACTIVE = ("inactive", "failed")
@@ -94,20 +97,25 @@ class Leftover:
 
 @record
 class KubeletState:
-    #: ``True``/``False`` when known (live, or recorded in a bundle); ``None`` otherwise.
+    #: ``True``/``False`` when the root shows what runs (facts/processes.py); ``None`` otherwise.
     running: bool | None
     running_evidence: tuple[Evidence, ...]
     #: Kubelet configuration files still on the node.
     config_left: tuple[Evidence, ...]
+    #: The configuration files looked for (the node's deployers'), kubeadm's when none is told.
+    config_files: tuple[str, ...] = KUBEADM.configured
+    #: Why ``running`` is ``None``.
+    unknown_reason: str = ""
 
     @property
     def gone(self) -> bool | None:
-        """The kubelet does not run (stopped, or removed): ``None`` when that cannot be told."""
+        """The kubelet does not run (stopped, or removed): ``None`` when that cannot be told
+        (this root does not show what runs, and the kubelet's configuration is still there)."""
         if self.running is True:
             return False
-        if self.running is False:
+        if self.running is False or not self.config_left:
             return True
-        return not self.config_left
+        return None
 
     @property
     def removed(self) -> bool:
@@ -127,7 +135,7 @@ class KubeletState:
 
     @property
     def evidence(self) -> tuple[Evidence, ...]:
-        absent = tuple(Evidence(p, "absent") for p in KUBELET_CONFIG_FILES[:2])
+        absent = tuple(Evidence(p, "absent") for p in self.config_files[:2])
         if self.running is not None:
             return self.running_evidence + (self.config_left[:1] or absent)
         if not self.config_left:
@@ -200,9 +208,26 @@ def _classify(table: MountTable, kubelet_dirs: tuple[str, ...]) -> dict[str, lis
     return out
 
 
+#: The recorded ``systemctl show`` commands and the unit each asks about.
+_SYSTEMCTL_UNITS = {
+    "systemctl-kubelet": "kubelet.service",
+    "systemctl-kubelite": "snap.microk8s.daemon-kubelite.service",
+}
+
+
+def configured_files(profile: Profile) -> tuple[str, ...]:
+    """Files whose presence means a kubelet is configured on the node: the ``configured`` files
+    of the deployers it shows (and of ``--profile``'s), of every deployer when it shows none.
+    A file of another deployer is not asked: the kubelet package's own /etc/sysconfig/kubelet
+    stays on a RHEL node after ``kubeadm reset``, but on a kOps node nodeup wrote it."""
+    names = {*profile.detected, *((profile.name,) if profile.name else ())}
+    models = [d for d in _CONFIG_ORDER if d.name in names] or list(_CONFIG_ORDER)
+    return tuple(dict.fromkeys(p for d in models for p in d.configured))
+
+
 def _systemctl_state(facts: Facts) -> tuple[bool | None, list[Evidence]]:
     states: dict[str, tuple[str, Evidence]] = {}
-    for command in ("systemctl-kubelet", "systemctl-kubelite"):
+    for command in _SYSTEMCTL_UNITS:
         result = facts.root.run(command)
         if result is None or not result.ok:
             continue
@@ -215,41 +240,45 @@ def _systemctl_state(facts: Facts) -> tuple[bool | None, list[Evidence]]:
     evidence = [ev for _, ev in states.values()]
     if any(value in _ACTIVE for value, _ in states.values()):
         return True, evidence
-    # k3s embeds the kubelet in k3s.service, which these units do not tell about.
-    if facts.get(deployer_profile).name != "k3s" and all(
-        value in _INACTIVE for value, _ in states.values()
-    ):
+    # k3s and RKE2 run the kubelet from their own units, which these commands do not ask about.
+    deployer = facts.get(deployer_profile).deployer
+    asked = {_SYSTEMCTL_UNITS[command] for command in states}
+    tells = deployer is None or bool(asked & set(deployer.kubelet_units))
+    if tells and all(value in _INACTIVE for value, _ in states.values()):
         return False, evidence
     return None, evidence
 
 
 def kubelet_state(facts: Facts) -> KubeletState:
-    config = tuple(Evidence(p, "present") for p in KUBELET_CONFIG_FILES if facts.root.exists(p))
+    files = configured_files(facts.get(deployer_profile))
+    config = tuple(Evidence(p, "present") for p in files if facts.root.exists(p))
     procs = facts.get(processes)
     if procs.known:
         proc = procs.kubelet()
         if proc is not None:
-            return KubeletState(True, (proc.evidence,), config)
+            return KubeletState(True, (proc.evidence,), config, files)
     # systemd is asked only when no kubelet process answers (two commands saved on a node
     # whose kubelet runs).
     running, evidence = _systemctl_state(facts)
     if procs.known:
         if running is True:
             # Between two restarts of a crash-looping kubelet: systemd is starting it again.
-            return KubeletState(True, tuple(evidence), config)
+            return KubeletState(True, tuple(evidence), config, files)
         return KubeletState(
-            False, (Evidence("/proc", "no kubelet process running"), *evidence), config
+            False, (Evidence("/proc", "no kubelet process running"), *evidence), config, files
         )
-    return KubeletState(running, tuple(evidence), config)
+    why = procs.unknown_reason if running is None else ""
+    return KubeletState(running, tuple(evidence), config, files, why)
 
 
 def kubelet_root_dir(facts: Facts) -> str:
-    """The kubelet's ``--root-dir`` (MicroK8s: ``${SNAP_COMMON}/var/lib/kubelet``), else
-    ``/var/lib/kubelet``."""
+    """The kubelet's ``--root-dir``, else its deployer's (MicroK8s:
+    ``${SNAP_COMMON}/var/lib/kubelet``), else ``/var/lib/kubelet``."""
     flag = facts.get(kubelet_facts).flags.last("root-dir")
-    if flag is None or not flag.value.startswith("/"):
-        return KUBELET_DIR
-    return flag.value.rstrip("/") or KUBELET_DIR
+    if flag is not None and flag.value.startswith("/"):
+        return flag.value.rstrip("/") or KUBELET_DIR
+    deployer = facts.get(deployer_profile).deployer
+    return deployer.kubelet_root_dir if deployer is not None else KUBELET_DIR
 
 
 def teardown_facts(facts: Facts) -> TeardownFacts:

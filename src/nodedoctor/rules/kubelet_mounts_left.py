@@ -21,8 +21,8 @@ def _check_kubelet_mounts(facts: Facts) -> Iterator[Issue]:
     gone = td.kubelet.gone
     if gone is None:
         raise SkipRuleError(
-            f"{len(mounts)} mount(s) under {td.kubelet_dir}/, but this offline root cannot tell "
-            "whether the kubelet runs, and its configuration is still there"
+            f"{len(mounts)} mount(s) under {td.kubelet_dir}/ and the kubelet's configuration is "
+            f"still there, but whether the kubelet runs cannot be told: {td.kubelet.unknown_reason}"
         )
     if not gone:
         return

@@ -8,13 +8,7 @@ import posixpath
 from typing import Any
 
 from nodedoctor.facts import Facts, Sourced, file_evidence
-from nodedoctor.facts.containerd.layouts import (
-    K3S_RENDERED,
-    K3S_TEMPLATE,
-    K3S_TEMPLATE_V3,
-    MICROK8S_RENDERED,
-    MICROK8S_TEMPLATE,
-)
+from nodedoctor.facts.containerd.layouts import MICROK8S_RENDERED, MICROK8S_TEMPLATE, Layout
 from nodedoctor.facts.containerd.model import (
     CRI_V1,
     CRI_V2,
@@ -79,9 +73,12 @@ def misplaced_keys(files: list[LoadedFile]) -> list[ConfigProblem]:
     return out
 
 
-def k3s_rendered_edited(facts: Facts, choice: Sourced[str]) -> list[ConfigProblem]:
-    """k3s without a template: its rendered config.toml says another driver than k3s writes."""
-    cfg = facts.parse(K3S_RENDERED, parse_containerd_config)
+def k3s_rendered_edited(facts: Facts, layout: Layout, choice: Sourced[str]) -> list[ConfigProblem]:
+    """k3s (or RKE2) without a template: its rendered config.toml says another driver than
+    it writes."""
+    rendered, who = layout.rendered, layout.renderer
+    template, template_v3 = layout.templates
+    cfg = facts.parse(rendered, parse_containerd_config)
     if cfg is None:
         return []
     path = (*options_table(cfg.version or 1, "runc"), "SystemdCgroup")
@@ -90,32 +87,30 @@ def k3s_rendered_edited(facts: Facts, choice: Sourced[str]) -> list[ConfigProble
     if not isinstance(value, bool) or value == wanted:
         return []
     where = cfg.locate(path)
-    ev = (
-        file_evidence(K3S_RENDERED, where.text, where.line) if where else Evidence(K3S_RENDERED, "")
-    )
+    ev = file_evidence(rendered, where.text, where.line) if where else Evidence(rendered, "")
     return [
         ConfigProblem(
             severity=Severity.WARNING,
-            title="the rendered k3s config.toml was edited; k3s regenerates it on every start",
-            message=f"{K3S_RENDERED} says SystemdCgroup = {str(value).lower()}, but k3s writes it "
+            title=f"the rendered {who} config.toml was edited; {who} regenerates it on every start",
+            message=f"{rendered} says SystemdCgroup = {str(value).lower()}, but {who} writes it "
             f"from its own template on every start with SystemdCgroup = {choice.value} (the "
             "driver it also gives its kubelet), so the edit never takes effect",
             evidence=(ev, choice.evidence),
-            fix=f"put the change in {K3S_TEMPLATE} (or {K3S_TEMPLATE_V3} with containerd 2.x), "
+            fix=f"put the change in {template} (or {template_v3} with containerd 2.x), "
             'starting it with {{ template "base" . }}, and change the kubelet the same way',
-            files=(K3S_TEMPLATE,),
+            files=(template,),
         )
     ]
 
 
 def rendered_problems(
-    facts: Facts, layout: str, files: list[LoadedFile], h: RuncHandler | None
+    facts: Facts, layout: Layout, files: list[LoadedFile], h: RuncHandler | None
 ) -> list[ConfigProblem]:
-    """MicroK8s/k3s: a rendered file edited by hand, which the next start overwrites."""
-    if layout == "microk8s":
+    """MicroK8s/k3s/RKE2: a rendered file edited by hand, which the next start overwrites."""
+    if layout.name == "microk8s":
         rendered, source = MICROK8S_RENDERED, MICROK8S_TEMPLATE
-    elif layout == "k3s" and files and files[0].path != K3S_RENDERED:
-        rendered, source = K3S_RENDERED, files[0].path
+    elif layout.name == "k3s" and files and files[0].path != layout.rendered:
+        rendered, source = layout.rendered, files[0].path
     else:
         return []
     cfg = facts.parse(rendered, parse_containerd_config)

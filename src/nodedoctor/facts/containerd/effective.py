@@ -21,16 +21,15 @@ from nodedoctor.facts.versions import Version
 
 
 def containerd_facts(facts: Facts) -> ContainerdFacts:
-    profile = facts.get(deployer_profile).name
+    profile = facts.get(deployer_profile)
+    deployer = profile.deployer
     installed = facts.get(packages).get("containerd")
     version: Sourced[Version] | None = None
-    if (
-        installed is not None
-        and installed.version is not None
-        and profile not in ("k3s", "microk8s")
-    ):
+    # A deployer's own containerd (k3s, RKE2, MicroK8s) is not the package's.
+    bundled = deployer is not None and deployer.bundles_containerd
+    if installed is not None and installed.version is not None and not bundled:
         version = Sourced(installed.version, installed.evidence)
-    layout = deployer_layout(facts, profile)
+    layout = deployer_layout(facts, profile.name)
     top, choice, base = layout.top, layout.k3s_choice, layout.k3s_base
     semantics, semantics_note = layout.semantics, layout.semantics_note
     notes = list(layout.notes)
@@ -62,8 +61,8 @@ def containerd_facts(facts: Facts) -> ContainerdFacts:
                 empty,
                 present=True,
                 notes=(),
-                unknown=f"{top} uses k3s's base template, whose SystemdCgroup (k3s's own "
-                "choice) cannot be told",
+                unknown=f"{top} uses k3s's base template, whose SystemdCgroup "
+                f"({layout.renderer}'s own choice) cannot be told",
             )
         files[0] = with_k3s_base(files[0], base, choice.value == "true")
         empty = replace(empty, files=tuple(files))
@@ -71,7 +70,9 @@ def containerd_facts(facts: Facts) -> ContainerdFacts:
         return replace(empty, unknown=f"{top} cannot be parsed")
     if layout.name == "k3s" and not files:
         if layout.k3s_default is None:
-            return replace(empty, unknown="k3s's own choice of driver cannot be told")
+            return replace(
+                empty, unknown=f"{layout.renderer}'s own choice of driver cannot be told"
+            )
         k3s_driver = "systemd" if layout.k3s_default.value == "true" else "cgroupfs"
         d = Sourced(k3s_driver, layout.k3s_default.evidence)
         return replace(
@@ -79,7 +80,7 @@ def containerd_facts(facts: Facts) -> ContainerdFacts:
             default_runtime="runc",
             cgroup_driver=d,
             reported_driver=d,
-            problems=tuple(k3s_rendered_edited(facts, layout.k3s_default)),
+            problems=tuple(k3s_rendered_edited(facts, layout, layout.k3s_default)),
         )
     if not files and installed is None:
         return empty
@@ -118,7 +119,7 @@ def containerd_facts(facts: Facts) -> ContainerdFacts:
             )
         semantics_note = "containerd version unknown; 1.x and 2.x read this configuration alike"
     default = first.handlers.get(first.default_name)
-    problems = (*first.problems, *rendered_problems(facts, layout.name, files, default))
+    problems = (*first.problems, *rendered_problems(facts, layout, files, default))
     driver = None
     if default is not None:
         driver = Sourced(default.driver, default.evidence)

@@ -3,17 +3,21 @@ standard ``/etc/containerd/config.toml``; MicroK8s's ``args/containerd-template.
 rendered ``containerd.toml`` is regenerated from it on every start, ``${RUNTIME}`` filled in);
 k3s's ``config-v3.toml.tmpl`` (containerd 2.x) or ``config.toml.tmpl``, which may start from
 k3s's own ``base`` template, else the ``config.toml`` k3s renders itself on every start with
-the driver it also gives its kubelet (research runtimes.md §1, §5)."""
+the driver it also gives its kubelet (research runtimes.md §1, §5). RKE2 renders the same
+templates (k3s's agent code) in its own data directory: the deployer model
+(facts/deployers.py ``containerd_config``) says where."""
 
 from __future__ import annotations
 
 import copy
+import posixpath
 from typing import Any
 
 from nodedoctor._record import record
 from nodedoctor.facts import Facts, Sourced
 from nodedoctor.facts.containerd.merging import merge_tree
 from nodedoctor.facts.containerd.model import CRI_V2, LoadedFile, options_table
+from nodedoctor.facts.deployers import BY_NAME, K3S, K3S_AGENT, KUBEADM, SNAP_ARGS, Deployer
 from nodedoctor.facts.packages import packages
 from nodedoctor.facts.versions import Version
 from nodedoctor.parsers.containerd import (
@@ -24,17 +28,16 @@ from nodedoctor.parsers.containerd import (
     render_k3s_template,
 )
 
-CONFIG = "/etc/containerd/config.toml"
+CONFIG = KUBEADM.containerd_config
 MICROK8S_TEMPLATE = "/var/snap/microk8s/current/args/containerd-template.toml"
 MICROK8S_RENDERED = "/var/snap/microk8s/current/args/containerd.toml"
-K3S_DIR = "/var/lib/rancher/k3s/agent/etc/containerd"
-K3S_TEMPLATE = f"{K3S_DIR}/config.toml.tmpl"
-K3S_TEMPLATE_V3 = f"{K3S_DIR}/config-v3.toml.tmpl"
-K3S_RENDERED = f"{K3S_DIR}/config.toml"
+K3S_RENDERED = K3S.containerd_config
+K3S_DIR = posixpath.dirname(K3S_RENDERED)
+K3S_TEMPLATE, K3S_TEMPLATE_V3 = f"{K3S_DIR}/config.toml.tmpl", f"{K3S_DIR}/config-v3.toml.tmpl"
 
-SOCKET = "unix:///run/containerd/containerd.sock"
+SOCKET = KUBEADM.containerd_socket
 MICROK8S_SOCKET = "unix:///var/snap/microk8s/common/run/containerd.sock"
-K3S_SOCKET = "unix:///run/k3s/containerd/containerd.sock"
+K3S_SOCKET = K3S.containerd_socket
 
 
 @record
@@ -50,7 +53,7 @@ class K3sBase:
 class Layout:
     """Where this node's deployer keeps containerd's configuration."""
 
-    name: str  # "standard", "microk8s" or "k3s"
+    name: str  # "standard", "microk8s" or "k3s" (k3s's templates: k3s and RKE2)
     endpoint: str
     #: The top file to load (the config or the deployer's template).
     top: str
@@ -65,20 +68,36 @@ class Layout:
     k3s_default: Sourced[str] | None = None
     k3s_base: K3sBase | None = None
     notes: tuple[str, ...] = ()
+    #: The deployer that renders k3s's templates (``k3s``, ``RKE2``) and the file it renders.
+    renderer: str = ""
+    rendered: str = ""
+
+    @property
+    def templates(self) -> tuple[str, str]:
+        return k3s_templates(self.rendered)
 
 
-def _k3s_systemd(facts: Facts) -> Sourced[str] | None:
+def k3s_templates(rendered: str) -> tuple[str, str]:
+    """The templates beside a rendered k3s ``config.toml``: for containerd 1.x (or any), and
+    for containerd 2.x only."""
+    directory = posixpath.dirname(rendered)
+    return f"{directory}/config.toml.tmpl", f"{directory}/config-v3.toml.tmpl"
+
+
+def _k3s_systemd(facts: Facts, deployer: Deployer) -> Sourced[str] | None:
     """The value k3s writes for ``{{ .SystemdCgroup }}`` (the same it gives its kubelet)."""
     from nodedoctor.facts.kubelet import kubelet_facts
 
     for word in facts.get(kubelet_facts).words:
-        if word.evidence.source == "k3s" and word.word.startswith("--cgroup-driver="):
+        if word.evidence.source == deployer.name and word.word.startswith("--cgroup-driver="):
             driver = word.word.split("=", 1)[1]
             return Sourced("true" if driver == "systemd" else "false", word.evidence)
     return None
 
 
-def _k3s_version(facts: Facts) -> Sourced[Version] | None:
+def _k3s_version(facts: Facts, deployer: Deployer) -> Sourced[Version] | None:
+    if deployer is not K3S:
+        return None  # RKE2's containerd follows its own releases
     item = facts.get(packages).get("k3s")
     return Sourced(item.version, item.evidence) if item and item.version else None
 
@@ -109,22 +128,24 @@ def _microk8s(facts: Facts) -> Layout:
     )
 
 
-def _k3s(facts: Facts) -> Layout:
+def _k3s(facts: Facts, deployer: Deployer) -> Layout:
     notes: list[str] = []
-    k3s = _k3s_version(facts)
+    rendered = deployer.containerd_config
+    template, template_v3 = k3s_templates(rendered)
+    k3s = _k3s_version(facts, deployer)
     major2 = _k3s_bundles_containerd2(k3s.value) if k3s else None
     semantics: int | None = None
     semantics_note = ""
     if major2 is not None and k3s is not None:
         semantics = 2 if major2 else 1
         semantics_note = f"k3s {k3s.value} bundles containerd {'2.x' if major2 else '1.x'}"
-    choice = _k3s_systemd(facts)
+    choice = _k3s_systemd(facts, deployer)
     values = {"SystemdCgroup": choice.value} if choice else {}
-    candidates = [K3S_TEMPLATE] if major2 is False else [K3S_TEMPLATE_V3, K3S_TEMPLATE]
+    candidates = [template] if major2 is False else [template_v3, template]
     for cand in candidates:
         text = facts.read(cand)
         if text is not None:
-            rendered, base_line = render_k3s_template(text, values)
+            text_rendered, base_line = render_k3s_template(text, values)
             base = None
             if base_line is not None:
                 notes.append(f"{cand} starts from k3s's base template")
@@ -133,21 +154,23 @@ def _k3s(facts: Facts) -> Layout:
                 )
             return Layout(
                 name="k3s",
-                endpoint=K3S_SOCKET,
+                endpoint=deployer.containerd_socket,
                 top=cand,
-                texts={cand: rendered},
+                texts={cand: text_rendered},
                 semantics=semantics,
                 semantics_note=semantics_note,
                 k3s_choice=choice,
                 k3s_base=base,
                 notes=tuple(notes),
+                renderer=deployer.title,
+                rendered=rendered,
             )
-    if choice is None and facts.root.exists(K3S_RENDERED):
-        notes.append(f"no template: k3s regenerates {K3S_RENDERED} with its own defaults")
+    if choice is None and facts.root.exists(rendered):
+        notes.append(f"no template: {deployer.title} regenerates {rendered} with its own defaults")
     return Layout(
         name="k3s",
-        endpoint=K3S_SOCKET,
-        top=K3S_RENDERED,
+        endpoint=deployer.containerd_socket,
+        top=rendered,
         semantics=semantics,
         semantics_note=semantics_note,
         k3s_choice=choice,
@@ -155,15 +178,18 @@ def _k3s(facts: Facts) -> Layout:
         # also gives its kubelet; an edit to the rendered file never runs.
         k3s_default=choice,
         notes=tuple(notes),
+        renderer=deployer.title,
+        rendered=rendered,
     )
 
 
 def deployer_layout(facts: Facts, profile: str | None) -> Layout:
     """Where the deployer ``profile`` (facts/profile.py) keeps containerd's configuration."""
-    if profile == "microk8s":
+    deployer = BY_NAME.get(profile or "")
+    if deployer is not None and deployer.launcher == SNAP_ARGS:
         return _microk8s(facts)
-    if profile == "k3s":
-        return _k3s(facts)
+    if deployer is not None and deployer.launcher == K3S_AGENT:
+        return _k3s(facts, deployer)
     return Layout(name="standard", endpoint=SOCKET, top=CONFIG)
 
 
@@ -171,7 +197,7 @@ def with_k3s_base(f: LoadedFile, base: K3sBase, systemd: bool) -> LoadedFile:
     """The template with what k3s's ``base`` template contributes to the runc handler (the
     driver k3s chose), placed on the line that includes it. The rendered file is one TOML
     document, so the template's own keys sit beside the base's, key by key."""
-    version = f.config.version or (3 if f.path == K3S_TEMPLATE_V3 else 2)
+    version = f.config.version or (3 if f.path.endswith("/config-v3.toml.tmpl") else 2)
     runc: Path = options_table(version, "runc")[:-1]
     tree: dict[str, Any] = {"version": version}
     node = tree

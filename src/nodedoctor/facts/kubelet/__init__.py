@@ -3,7 +3,7 @@ and the settings it will really use, each with the file, line and text that set 
 
 How the settings are found
 --------------------------
-1. The deployer (``facts/profile.py``) says where to look.
+1. The deployer (``facts/profile.py``, its model in ``facts/deployers.py``) says where to look.
 2. The argument list is rebuilt as the kubelet receives it:
 
    * systemd units (kubeadm, KubeKey, Kubespray, kOps): the unit ``kubelet.service`` from the
@@ -17,13 +17,15 @@ How the settings are found
      ``/etc/default/kubelet`` or ``/etc/sysconfig/kubelet`` ``KUBELET_EXTRA_ARGS``, config
      ``/var/lib/kubelet/config.yaml``) and said so in the evidence.
    * MicroK8s: ``/var/snap/microk8s/current/args/kubelet``, read as kubelite reads it.
-   * k3s: the flags k3s itself passes (driver, runtime endpoint, ``--config-dir`` for the
-     ``kubelet.conf.d`` drop-ins), then ``kubelet-arg`` from ``/etc/rancher/k3s/config.yaml``
+   * k3s and RKE2 (k3s's agent code; paths from their models in facts/deployers.py): the flags
+     it passes itself (driver, runtime endpoint, ``--config-dir`` for the ``kubelet.conf.d``
+     drop-ins, ``--fail-swap-on=false``), then ``kubelet-arg`` from ``/etc/rancher/k3s/config.yaml``
      and its drop-ins ``config.yaml.d/*.yaml`` in name order (a later plain ``kubelet-arg``
      replaces the list, ``kubelet-arg+`` appends to it), unless the unit's ``ExecStart=`` has
      ``--kubelet-arg``: a repeatable argument on the command line replaces the config files'
      whole list (docs.k3s.io "Configuration File").
-   * live, when nothing above names any flag: the running kubelet's ``/proc/<pid>/cmdline``.
+   * when nothing above names any flag and the root shows what runs (facts/processes.py): the
+     running kubelet's ``/proc/<pid>/cmdline``.
 
 3. ``--config`` names the ``KubeletConfiguration`` file, ``--config-dir`` its drop-ins (``*.conf``
    in name order; nested fields merge, lists are replaced: kubernetes.io "Kubelet Configuration

@@ -1,12 +1,14 @@
-"""Where the kubelet's argument list comes from, per deployer (facts/profile.py): the systemd
-unit (kubeadm, KubeKey, Kubespray, kOps) or, without one, kubeadm's files; MicroK8s's
-``args/kubelet``; k3s's own flags and ``kubelet-arg``; live, when nothing names a flag, the
-running kubelet's ``/proc/<pid>/cmdline``."""
+"""Where the kubelet's argument list comes from, per deployer model (facts/deployers.py
+``launcher``): the systemd unit (kubeadm, KubeKey, Kubespray, kOps) or, without one, kubeadm's
+files; MicroK8s's ``args/kubelet``; k3s's agent flags and ``kubelet-arg`` (k3s, RKE2); when
+nothing names a flag and the root shows what runs, the running kubelet's
+``/proc/<pid>/cmdline``."""
 
 from __future__ import annotations
 
 from nodedoctor._record import record, replace
 from nodedoctor.facts import Facts, Sourced
+from nodedoctor.facts.deployers import K3S_AGENT, SNAP_ARGS, Deployer
 from nodedoctor.facts.kubelet.deployers import (
     MICROK8S_ARGS,
     MICROK8S_UNIT,
@@ -54,13 +56,13 @@ def _microk8s(facts: Facts) -> Arguments:
     )
 
 
-def _k3s(facts: Facts) -> Arguments:
-    unit = k3s_unit(facts)
-    words = k3s_words(facts, unit)
+def _k3s(facts: Facts, deployer: Deployer) -> Arguments:
+    unit = k3s_unit(facts, deployer)
+    words = k3s_words(facts, unit, deployer)
     svc = service(facts, unit) if unit is not None else None
     exec_args = k3s_exec_kubelet_args(svc.words) if svc is not None else []
     # The command line's --kubelet-arg replaces the config files' list, not adds to it.
-    words.extend(exec_args or k3s_config_args(facts))
+    words.extend(exec_args or k3s_config_args(facts, deployer))
     if svc is None:
         return Arguments(unit=unit, words=tuple(words))
     return Arguments(unit=unit, unit_files=svc.files, delegate=svc.delegate, words=tuple(words))
@@ -93,13 +95,15 @@ def _systemd(facts: Facts, profile: Profile) -> Arguments:
 
 def kubelet_arguments(facts: Facts, profile: Profile) -> Arguments:
     """The kubelet's arguments as the deployer ``profile`` passes them."""
-    if profile.name == "microk8s":
+    deployer = profile.deployer
+    launcher = deployer.launcher if deployer is not None else None
+    if launcher == SNAP_ARGS:
         args = _microk8s(facts)
-    elif profile.name == "k3s":
-        args = _k3s(facts)
+    elif launcher == K3S_AGENT and deployer is not None:
+        args = _k3s(facts, deployer)
     else:
         args = _systemd(facts, profile)
-    if not args.words and facts.running:
+    if not args.words:
         proc = facts.get(processes).kubelet()
         if proc is not None and proc.comm == "kubelet":
             return replace(args, words=tuple(PlacedWord(w, proc.evidence) for w in proc.argv[1:]))

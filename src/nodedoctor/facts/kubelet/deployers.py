@@ -1,22 +1,24 @@
 """The kubelet's argument list on MicroK8s (``args/kubelet``, read as kubelite reads it) and on
-k3s (the flags k3s itself passes, then ``kubelet-arg`` from its config files or its own
-command line; docs.k3s.io "Configuration File")."""
+k3s and RKE2 (the flags k3s's agent code itself passes, then ``kubelet-arg`` from the
+deployer's config files or its own command line; docs.k3s.io "Configuration File"). The paths
+and the flags passed are the deployer models' (facts/deployers.py)."""
 
 from __future__ import annotations
 
 from nodedoctor.facts import Facts, file_evidence
 from nodedoctor.facts.cgroups import cgroup_facts
+from nodedoctor.facts.deployers import K3S, MICROK8S, Deployer
 from nodedoctor.facts.kubelet.model import PlacedWord
 from nodedoctor.facts.kubelet.units import UNIT_DIRS
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.kubelet import ArgWord, parse_k3s_config
 
-MICROK8S_ARGS = "/var/snap/microk8s/current/args/kubelet"
-MICROK8S_UNIT = "snap.microk8s.daemon-kubelite.service"
-K3S_CONFIG = "/etc/rancher/k3s/config.yaml"
-K3S_CONFIG_DROPINS = "/etc/rancher/k3s/config.yaml.d"
-K3S_CONFIG_DIR = "/var/lib/rancher/k3s/agent/etc/kubelet.conf.d"
-K3S_SOCKET = "unix:///run/k3s/containerd/containerd.sock"
+MICROK8S_ARGS = MICROK8S.kubelet_flags[0]
+MICROK8S_UNIT = MICROK8S.kubelet_units[0]
+K3S_CONFIG = K3S.agent_config
+K3S_CONFIG_DROPINS = f"{K3S_CONFIG}.d"
+K3S_CONFIG_DIR = K3S.kubelet_config_dir
+K3S_SOCKET = K3S.containerd_socket
 
 #: MicroK8s' args files use snap variables; kubelite expands them from its environment.
 _SNAP_ENV = {
@@ -36,8 +38,11 @@ def placed_args(path: str, args: list[ArgWord]) -> list[PlacedWord]:
     return [PlacedWord(_expand_snap(a.word), file_evidence(path, a.text, a.line)) for a in args]
 
 
-def k3s_words(facts: Facts, unit: str | None) -> list[PlacedWord]:
+def k3s_words(facts: Facts, unit: str | None, deployer: Deployer = K3S) -> list[PlacedWord]:
+    """The flags k3s's agent code passes to the kubelet on a k3s or RKE2 node, each with the
+    deployer's name as its evidence source."""
     words: list[PlacedWord] = []
+    name, title = deployer.name, deployer.title
     # k3s (pkg/daemons/agent/agent_linux.go, pkg/agent/containerd/config_linux.go) runs the
     # kubelet with the systemd driver when it runs as a systemd unit and cpuset is available.
     cg = facts.get(cgroup_facts)
@@ -46,39 +51,47 @@ def k3s_words(facts: Facts, unit: str | None) -> list[PlacedWord]:
     if unit is not None and cpuset is not None:
         driver = "systemd" if cpuset[0] else "cgroupfs"
         why = (
-            f"k3s runs as {unit} and the kernel gives cpuset"
+            f"{title} runs as {unit} and the kernel gives cpuset"
             if cpuset[0]
             else "cpuset is not available"
         )
         words.append(
-            PlacedWord(f"--cgroup-driver={driver}", Evidence("k3s", f"k3s chooses {driver}: {why}"))
-        )
-    words.append(
-        PlacedWord(
-            f"--container-runtime-endpoint={K3S_SOCKET}",
-            Evidence("k3s", "k3s runs its own containerd at /run/k3s/containerd/containerd.sock"),
-        )
-    )
-    if facts.root.is_dir(K3S_CONFIG_DIR):
-        words.append(
             PlacedWord(
-                f"--config-dir={K3S_CONFIG_DIR}",
-                Evidence("k3s", f"k3s (v1.32+) passes --config-dir={K3S_CONFIG_DIR}"),
+                f"--cgroup-driver={driver}", Evidence(name, f"{title} chooses {driver}: {why}")
             )
         )
+    socket = deployer.containerd_socket
+    words.append(
+        PlacedWord(
+            f"--container-runtime-endpoint={socket}",
+            Evidence(name, f"{title} runs its own containerd at {socket.split('://', 1)[-1]}"),
+        )
+    )
+    config_dir = deployer.kubelet_config_dir
+    if config_dir and facts.root.is_dir(config_dir):
+        words.append(
+            PlacedWord(
+                f"--config-dir={config_dir}",
+                Evidence(name, f"{title} (v1.32+) passes --config-dir={config_dir}"),
+            )
+        )
+    words.extend(PlacedWord(d.flag, Evidence(name, d.why)) for d in deployer.kubelet_defaults)
     return words
 
 
-def k3s_config_args(facts: Facts) -> list[PlacedWord]:
+def k3s_config_args(facts: Facts, deployer: Deployer = K3S) -> list[PlacedWord]:
     """``kubelet-arg`` from ``config.yaml`` then ``config.yaml.d/*.yaml`` in name order: the
     last plain ``kubelet-arg`` replaces the list, ``kubelet-arg+`` appends to it."""
     args: list[PlacedWord] = []
-    for path in (K3S_CONFIG, *facts.root.glob(K3S_CONFIG_DROPINS, "*.yaml")):
-        config = facts.parse(path, parse_k3s_config)
-        if config is None:
+    config = deployer.agent_config
+    if not config:
+        return args
+    for path in (config, *facts.root.glob(f"{config}.d", "*.yaml")):
+        parsed = facts.parse(path, parse_k3s_config)
+        if parsed is None:
             continue
-        placed = placed_args(path, list(config.kubelet_args))
-        args = placed if config.kubelet_args_replace else args + placed
+        placed = placed_args(path, list(parsed.kubelet_args))
+        args = placed if parsed.kubelet_args_replace else args + placed
     return args
 
 
@@ -112,8 +125,9 @@ def k3s_exec_kubelet_args(k3s_words: tuple[PlacedWord, ...]) -> list[PlacedWord]
     return out
 
 
-def k3s_unit(facts: Facts) -> str | None:
-    for unit in ("k3s.service", "k3s-agent.service"):
+def k3s_unit(facts: Facts, deployer: Deployer = K3S) -> str | None:
+    """The deployer's unit that runs the kubelet (``k3s.service``, ``rke2-agent.service`` ...)."""
+    for unit in deployer.kubelet_units:
         for directory in UNIT_DIRS:
             if facts.root.exists(f"{directory}/{unit}"):
                 return unit

@@ -6,6 +6,7 @@ the kubelet's default for its version."""
 from __future__ import annotations
 
 from nodedoctor.facts import Facts, Sourced, file_evidence
+from nodedoctor.facts.deployers import BY_NAME, K3S_AGENT
 from nodedoctor.facts.kubelet.arguments import kubelet_arguments
 from nodedoctor.facts.kubelet.defaults import default_setting, gate_default
 from nodedoctor.facts.kubelet.model import (
@@ -163,7 +164,8 @@ def kubelet_facts(facts: Facts) -> KubeletFacts:
         flag = flags.last(flag_name) if flag_name else None
         if flag is not None:
             ev = flag_ev(flag)
-            origin = "deployer" if ev.source == "k3s" else "flag"
+            # A flag the deployer passes itself: its evidence names the deployer, not a file.
+            origin = "deployer" if ev.source in BY_NAME else "flag"
             chosen = Setting(
                 name=name,
                 value=_convert_flag(kind, flag.value),
@@ -236,14 +238,16 @@ def kubelet_facts(facts: Facts) -> KubeletFacts:
             gates[DRIVER_FROM_CRI_GATE] = by_version
 
     pk = facts.get(packages)
-    running = facts.get(processes).kubelet() if facts.running else None
+    running = facts.get(processes).kubelet()
+    deployer = profile.deployer
     installed = bool(
         unit_files
         or placed
         or config is not None
         or pk.get("kubelet") is not None
         or pk.has_snap("microk8s")
-        or (profile.name == "k3s" and unit is not None)
+        # k3s and RKE2 run the kubelet from their own unit.
+        or (deployer is not None and deployer.launcher == K3S_AGENT and unit is not None)
         or running is not None
     )
     return KubeletFacts(
