@@ -405,10 +405,13 @@ def test_rocky9_on_cgroup_v1_with_kubelet_134_from_the_rpmdb(
     rpms: list[Path], tmp_path: Path
 ) -> None:
     root = _rocky_on_cgroup_v1(tmp_path)
-    # Without the database (today's offline view), the rule cannot tell the version.
+    # Without the database the version is unknown: a warning that names the versions that
+    # deprecate and refuse cgroup v1, not the verdict for this kubelet.
     report = engine.run(Facts(directory_root(str(root))), list(all_rules()))
-    skipped = {s.rule: s.reason for s in report.skipped}
-    assert "the kubelet's version is unknown" in skipped["cgroup-v1-unsupported"]
+    (unknown,) = [f for f in report.findings if f.rule == "cgroup-v1-unsupported"]
+    assert unknown.severity.value == "warning"
+    assert "1.35" in unknown.message
+    assert not any(e.source == "/var/lib/rpm/rpmdb.sqlite" for e in unknown.evidence)
     install(root, rpms)
     report = engine.run(Facts(directory_root(str(root))), list(all_rules()))
     (finding,) = [f for f in report.findings if f.rule == "cgroup-v1-unsupported"]
