@@ -15,6 +15,7 @@ from bench.gen_roots import generate
 from nodedoctor.cli import COMMANDS
 from nodedoctor.rules import module_name
 from nodedoctor.rules.families import ENGINE_RULES, FAMILIES, RULE_FAMILIES, rule_ids_in
+from tests.helpers import ROOTS
 
 PROBE = (
     "import sys, json\n"
@@ -226,3 +227,15 @@ def test_writing_the_textfile_imports_only_the_atomic_write(
     for name in NOT_FOR_A_CHECK:
         if name not in ("tempfile", "shutil", "nodedoctor.render.prometheus"):
             assert not imported(modules, name), name
+
+
+def test_a_healthy_node_plans_no_remedy(tmp_path: Path) -> None:
+    """A remedy is planned with the finding it fixes: a check that finds nothing imports no
+    ``nodedoctor.remedies`` module (they are imported where a rule yields a finding)."""
+    modules, stdout = modules_after(
+        tmp_path, "check", "--root", str(ROOTS / "kubeadm-healthy-v2" / "root"), "--format", "json"
+    )
+    assert json.loads(stdout)["findings"] == []
+    assert not imported(modules, "nodedoctor.remedies"), sorted(
+        m for m in modules if m.startswith("nodedoctor.remedies")
+    )

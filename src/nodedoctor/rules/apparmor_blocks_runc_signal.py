@@ -10,7 +10,6 @@ from nodedoctor.facts.apparmor import AppArmorFacts, apparmor_facts
 from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.packages import Installed, packages
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
-from nodedoctor.remedies.by_hand import UPGRADE_CONTAINERD
 from nodedoctor.rules.base import Rule
 
 #: containerd releases whose generated profile accepts ``signal (receive) peer=runc``
@@ -71,6 +70,8 @@ def _check(facts: Facts) -> Iterator[Issue]:
         profiles = sorted({d.denial.profile for d in aa.denials})
         peers = sorted({d.denial.peer or "?" for d in aa.denials})
         confining_evidence = [p.evidence for p in aa.confining()]
+        from nodedoctor.remedies.by_hand import UPGRADE_CONTAINERD  # only for a finding
+
         yield Issue(
             title="AppArmor denies the runtime's signals to containers: pods stay Terminating",
             message=(
@@ -97,6 +98,8 @@ def _check(facts: Facts) -> Iterator[Issue]:
     if containerd is None or containerd.version is None:
         if aa.earlier_boot_denials:
             profile = confining[0]
+            from nodedoctor.remedies.by_hand import UPGRADE_CONTAINERD  # only for a finding
+
             yield Issue(
                 title="AppArmor denied the runtime's signals before the last boot",
                 message=(
@@ -143,6 +146,8 @@ def _check(facts: Facts) -> Iterator[Issue]:
         message += (
             f"; the log shows {len(aa.earlier_boot_denials)} such denial(s) before the last boot"
         )
+    from nodedoctor.remedies.by_hand import UPGRADE_CONTAINERD  # only for a finding
+
     yield Issue(
         title="AppArmor 4 confines runc and containerd's container profile refuses its signals",
         message=message,

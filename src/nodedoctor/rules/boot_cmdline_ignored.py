@@ -22,8 +22,6 @@ from nodedoctor.facts.boot import (
 )
 from nodedoctor.facts.cgroups import CgroupMode, controller_analysis
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
-from nodedoctor.remedies.boot import grubby_command
-from nodedoctor.remedies.boot_steps import cmdline_ignored_remedy
 from nodedoctor.rules.base import Rule, SkipRuleError
 
 
@@ -229,6 +227,8 @@ def _entries_pending_issue(
     hides = f"; the kernel lacks {', '.join(hidden)} until then" if hidden else ""
     commands: tuple[str, ...] = ()
     if not_applied:
+        from nodedoctor.remedies.boot import grubby_command  # only for a finding
+
         commands = (grubby_command("args", " ".join(p.text for p in not_applied)),)
         summary = f"run `{commands[0]}`, then reboot"
         title = f"{target.path} has cgroup parameters the boot entries do not have"
@@ -317,6 +317,8 @@ def _pending_issue(
 
 def _check_ignored(facts: Facts) -> Iterator[Issue]:
     for issue in _issues(facts):
+        from nodedoctor.remedies.boot_steps import cmdline_ignored_remedy  # only for a finding
+
         yield replace(issue, remedy=cmdline_ignored_remedy(facts, issue.fix))
 
 

@@ -23,8 +23,6 @@ from nodedoctor.facts.cgroups import (
     pi_image,
 )
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
-from nodedoctor.remedies.boot import controller_fix
-from nodedoctor.remedies.boot_steps import controller_remedy
 from nodedoctor.rules.base import Rule, SkipRuleError
 
 
@@ -63,6 +61,8 @@ def _others_text(others: Sequence[ControllerStatus]) -> list[str]:
 
 
 def _fix_for(facts: Facts, missing: list[ControllerStatus], chain: BootChain) -> FixHint:
+    from nodedoctor.remedies.boot import controller_fix  # only for a finding
+
     plan = facts.get(controller_fix)
     extra = _others_text(plan.others)
     tail = ("; " + "; ".join(extra)) if extra else ""
@@ -165,6 +165,9 @@ def _predict_for_image(facts: Facts, reason: str) -> Iterator[Issue]:
     target = chain.target
     if target is None or not pi_image(facts):
         raise SkipRuleError(reason)
+    from nodedoctor.remedies.boot import controller_fix  # only for a finding
+    from nodedoctor.remedies.boot_steps import controller_remedy  # only for a finding
+
     plan = facts.get(controller_fix)
     if not plan.by_cmdline:
         return  # cmdline.txt already turns memory on
@@ -224,6 +227,9 @@ def _check_disabled(facts: Facts) -> Iterator[Issue]:
         for e in s.cause_evidence:
             if e not in evidence:
                 evidence.append(e)
+    from nodedoctor.remedies.boot import controller_fix  # only for a finding
+    from nodedoctor.remedies.boot_steps import controller_remedy  # only for a finding
+
     plan = facts.get(controller_fix)
     for p in plan.elsewhere:
         if p.source != "/proc/cmdline":

@@ -11,7 +11,6 @@ from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.kubepods import KubepodsFacts, kubepods_facts
 from nodedoctor.facts.kubepods.startup import kubelet_restores_cpuset
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
-from nodedoctor.remedies.kubelet import delegation_remedy
 from nodedoctor.rules._kubelet_common import configured_kubelet, kubelet_restart
 from nodedoctor.rules.base import Rule, SkipRuleError
 
@@ -88,6 +87,8 @@ def _check_not_delegated(facts: Facts) -> Iterator[Issue]:
             restart=restart,
             commands=("systemctl daemon-reload", *commands),
         )
+    from nodedoctor.remedies.kubelet import delegation_remedy  # only for a finding
+
     yield Issue(
         title=f"{names} not delegated to {kubepods.relative}",
         message=(

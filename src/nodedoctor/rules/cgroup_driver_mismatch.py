@@ -12,7 +12,6 @@ from nodedoctor.facts.profile import deployer_profile
 from nodedoctor.facts.runtime import RuntimeFacts
 from nodedoctor.facts.system import init_system
 from nodedoctor.model import FixHint, Issue, Severity
-from nodedoctor.remedies.driver import driver_mismatch_remedy
 from nodedoctor.rules._kubelet_common import configured_kubelet, version_text
 from nodedoctor.rules._runtime_common import (
     DRAIN,
@@ -155,6 +154,8 @@ def _check_driver_mismatch(facts: Facts) -> Iterator[Issue]:
     if uses:
         if setting.is_default:
             return  # nothing written that could mislead
+        from nodedoctor.remedies.driver import driver_mismatch_remedy  # only for a finding
+
         yield Issue(
             title=f"the kubelet's cgroupDriver {kd} is ignored; it uses {r.name}'s {rd}",
             message=(
@@ -200,6 +201,8 @@ def _check_driver_mismatch(facts: Facts) -> Iterator[Issue]:
         else 'runc refuses every container: `expected cgroupsPath to be of format "slice:'
         'prefix:name" for systemd cgroups`'
     )
+    from nodedoctor.remedies.driver import driver_mismatch_remedy  # only for a finding
+
     yield Issue(
         title=f"the kubelet uses {kd} but {r.name} uses {rd}",
         message=(

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from nodedoctor.facts import Facts
 from nodedoctor.facts.cloudinit import cloudinit_facts
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
-from nodedoctor.remedies.by_hand import IMAGE_BUILDERS_CALL
 from nodedoctor.rules._cloud_init_common import KOPS_FLAG, bootstrap_ran, bootstrap_severity
 from nodedoctor.rules.base import Rule
 
@@ -30,6 +29,8 @@ def _check_disabled(facts: Facts) -> Iterator[Issue]:
         listed = ", ".join(ci.datasource_list[1].value) or "nothing"
         what.append(f"its datasource_list ({listed}) excludes GCE")
     files = tuple(sorted({e.source for e in reasons if e.source.startswith("/etc/")}))
+    from nodedoctor.remedies.by_hand import IMAGE_BUILDERS_CALL  # only for a finding
+
     yield Issue(
         title="cloud-init is installed but will not run on this GCE instance",
         message=(

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from nodedoctor.facts import Facts
 from nodedoctor.facts.cloudinit import CloudInitFacts, cloudinit_facts
 from nodedoctor.model import FixHint, Issue, Severity
-from nodedoctor.remedies.by_hand import KOPS_SPEC_OR_IMAGE
 from nodedoctor.rules._cloud_init_common import KOPS_FLAG, bootstrap_ran, bootstrap_severity
 from nodedoctor.rules.base import Rule, SkipRuleError
 
@@ -31,6 +30,8 @@ def _check_missing(facts: Facts) -> Iterator[Issue]:
             "the root holds neither /usr/bin nor a package database: cannot tell whether "
             "cloud-init is installed"
         )
+    from nodedoctor.remedies.by_hand import KOPS_SPEC_OR_IMAGE  # only for a finding
+
     yield Issue(
         title="GCE instance or image without cloud-init: the user-data metadata never runs",
         message=(

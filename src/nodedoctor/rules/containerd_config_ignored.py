@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 from nodedoctor.facts import Facts
 from nodedoctor.model import FixHint, Issue, Severity
-from nodedoctor.remedies.containerd import config_ignored_remedy
 from nodedoctor.rules._runtime_common import installed_containerd
 from nodedoctor.rules.base import Rule, SkipRuleError
 
@@ -17,6 +16,8 @@ def _check_config_ignored(facts: Facts) -> Iterator[Issue]:
     if not c.files and c.unknown:
         raise SkipRuleError(c.unknown)
     for p in c.problems:
+        from nodedoctor.remedies.containerd import config_ignored_remedy  # only for a finding
+
         yield Issue(
             title=p.title,
             message=p.message,

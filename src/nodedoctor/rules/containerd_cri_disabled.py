@@ -8,7 +8,6 @@ from nodedoctor.facts import Facts
 from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.runtime import runtime_facts
 from nodedoctor.model import FixHint, Issue, Severity
-from nodedoctor.remedies.containerd import cri_disabled_remedy
 from nodedoctor.rules._runtime_common import installed_containerd
 from nodedoctor.rules.base import Rule, SkipRuleError
 
@@ -26,6 +25,8 @@ def _check_cri_disabled(facts: Facts) -> Iterator[Issue]:
             raise SkipRuleError(c.unknown)
         return
     endpoint = r.endpoint.value if r.endpoint else c.endpoint
+    from nodedoctor.remedies.containerd import cri_disabled_remedy  # only for a finding
+
     yield Issue(
         title="containerd runs without its CRI plugin",
         message=f"{c.cri.reason}; the kubelet at {endpoint} gets `unknown service "

@@ -9,7 +9,6 @@ from nodedoctor.facts import Facts
 from nodedoctor.facts.crio import UNSET_REFUSED_TEXT, crio_facts
 from nodedoctor.facts.versions import Version
 from nodedoctor.model import FixHint, Issue, Severity
-from nodedoctor.remedies.crio import conmon_remedy
 from nodedoctor.rules.base import Rule, SkipRuleError
 
 
@@ -41,6 +40,8 @@ def _check_conmon(facts: Facts) -> Iterator[Issue]:
                 f"`{p.message}`; 1.33.0 and later leave it empty and start (cri-o a4c67cc6c2)"
             )
             evidence = (p.evidence, *p.also, *((cr.version.evidence,) if cr.version else ()))
+        from nodedoctor.remedies.crio import conmon_remedy  # only for a finding
+
         yield Issue(
             title=title,
             message=message,

@@ -19,7 +19,6 @@ from nodedoctor.facts.kubepods.startup import (
     kubepods_startup,
 )
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
-from nodedoctor.remedies.kubelet import KUBEPODS_REMEDY
 from nodedoctor.rules._kubelet_common import configured_kubelet, kubelet_restart, version_text
 from nodedoctor.rules.base import Rule, SkipRuleError
 
@@ -181,6 +180,8 @@ def _check_kubepods_invalid(facts: Facts) -> Iterator[Issue]:
 
 def _check(facts: Facts) -> Iterator[Issue]:
     for issue in _check_kubepods_invalid(facts):
+        from nodedoctor.remedies.kubelet import KUBEPODS_REMEDY  # only for a finding
+
         yield replace(issue, remedy=KUBEPODS_REMEDY)
 
 

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from nodedoctor.facts import Facts
 from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
 from nodedoctor.model import FixHint, Issue, Severity
-from nodedoctor.remedies.kubelet import qos_remedy
 from nodedoctor.rules._kubelet_common import configured_kubelet, kubelet_restart
 from nodedoctor.rules.base import Rule
 
@@ -56,6 +55,8 @@ def _check_qos_disabled(facts: Facts) -> Iterator[Issue]:
         else:
             cause = " The root subtree_control now delegates every controller the kubelet needs."
     texts = ", ".join(s.flag_text or s.evidence.text for s in settings)
+    from nodedoctor.remedies.kubelet import qos_remedy  # only for a finding
+
     yield Issue(
         title="QoS cgroups or node allocatable enforcement are turned off",
         message=(

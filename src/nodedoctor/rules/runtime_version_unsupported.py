@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from nodedoctor.facts import Facts
 from nodedoctor.facts.versions import Version
 from nodedoctor.model import FixHint, Issue, Severity
-from nodedoctor.remedies.by_hand import UPGRADE_RUNTIME
 from nodedoctor.rules._kubelet_common import configured_kubelet, version_text
 from nodedoctor.rules._runtime_common import RUNTIME_NOTHING_FOUND, configured_runtime
 from nodedoctor.rules.base import Rule, SkipRuleError
@@ -68,6 +67,8 @@ def _check_version_unsupported(facts: Facts) -> Iterator[Issue]:
         "cri-o": "CRI-O 1.28 or newer",
         "cri-dockerd": "cri-dockerd 0.3.17 or newer",
     }.get(r.name or "", "a newer runtime")
+    from nodedoctor.remedies.by_hand import UPGRADE_RUNTIME  # only for a finding
+
     yield Issue(
         title=f"{r.name} {r.version.value} is too old for {version_text(kv)}",
         message="; ".join(reasons),
