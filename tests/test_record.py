@@ -294,13 +294,16 @@ def test_classes_of_one_shape_keep_their_own_field_names() -> None:
         Two()  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="'a'"):
         Two(a=1)  # type: ignore[call-arg]
+    assert Two.__init__.__qualname__.endswith("Two.__init__")
+    for _ in range(_record.HOT + 1):  # a hot class has its own written-out __init__
+        Two(0)
     assert list(inspect.signature(Two).parameters) == ["c", "d"]
     assert Two.__init__.__qualname__.endswith("Two.__init__")
 
 
 def test_defining_a_record_compiles_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """The start-up cost this module exists for: a class compiles no code when it is
-    defined; its first instance compiles its ``__init__``, once."""
+    defined, nor for its first ``HOT`` instances; then its ``__init__``, once."""
     compiled: list[str] = []
 
     def counted_exec(source: str, scope: dict[str, Any]) -> None:
@@ -311,10 +314,52 @@ def test_defining_a_record_compiles_nothing(monkeypatch: pytest.MonkeyPatch) -> 
     names = {f"f{i}": int for i in range(23)}
     cls: Any = record(type("Wide", (), {"__annotations__": names}))
     assert compiled == []
+    for _ in range(_record.HOT):
+        assert cls(*range(23)).f22 == 22
+    assert compiled == []
     assert cls(*range(23)).f22 == 22
     assert len(compiled) == 1
     assert cls(*range(23)) == cls(*range(23))
     assert len(compiled) == 1
+
+
+def test_the_generic_init_binds_as_the_compiled_one() -> None:
+    """Before a class is hot its arguments are bound by the field list: the same values,
+    defaults, factories, __post_init__ and TypeErrors as the compiled __init__ gives."""
+
+    @record
+    class Shape:
+        a: int
+        b: int = 1
+        c: frozenset[int] = field(default_factory=frozenset)
+
+        def __post_init__(self) -> None:
+            if self.a < 0:
+                raise ValueError("negative")
+
+    make: Any = Shape
+
+    def outcomes() -> list[object]:
+        out: list[object] = []
+        good: list[tuple[tuple[int, ...], dict[str, Any]]] = [
+            ((1,), {}),
+            ((1, 2), {"c": frozenset({3})}),
+            ((), {"b": 2, "a": 0}),
+        ]
+        for args, kwargs in good:
+            out.append(make(*args, **kwargs))
+        for args, kwargs in [((), {}), ((1, 2, 3, 4), {}), ((1,), {"a": 2}), ((1,), {"z": 1})]:
+            with pytest.raises(TypeError) as exc:
+                make(*args, **kwargs)
+            out.append(str(exc.value).split("() ", 1)[1])
+        with pytest.raises(ValueError, match="negative"):
+            Shape(-1)
+        return out
+
+    generic = outcomes()
+    for _ in range(_record.HOT + 1):
+        Shape(0)
+    assert generic == outcomes()
 
 
 # The same class, made by both decorators: every operation gives the same result.
