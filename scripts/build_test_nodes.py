@@ -81,6 +81,9 @@ class Node:
     #: version the node's dpkg status lists), then ``sed 's/SystemdCgroup = false/SystemdCgroup
     #: = true/'``; with ``False``, the default left as it is.
     containerd_default: bool | None = None
+    #: (Kubespray commit, the node's host in _upstream/kubespray/inventory.ini): the files of
+    #: Kubespray's node and containerd roles, rendered; the facts file is <node>.yml there.
+    kubespray: tuple[str, str] | None = None
 
 
 _DEBIAN_BASE = ("base-files", "systemd", "containerd", "runc")
@@ -168,6 +171,18 @@ SPECS["kubekey-rocky9-delete-calico-left"] = Node(rpms=_ROCKY_95)
 SPECS["rke2-rocky9"] = Node(rpms=_ROCKY_95)
 SPECS["rke2-rocky9-uninstalled-calico-left"] = Node(rpms=_ROCKY_95)
 SPECS["k3s-rpios-bookworm-no-memory-cgroup"] = SPECS["k3s-rpios-bookworm"]
+#: Kubespray's main branch of 2026-08-21 (kube_version 1.36.4, containerd 2.3.4).
+SPECS["kubespray-rocky9"] = Node(
+    rpms=_ROCKY_95, kubespray=("46dbdd3994b32640bcd806b0097f50e8fdf1d514", "node4")
+)
+#: v2.24.1, the release of kubernetes-sigs/kubespray#11163 (kube_version 1.28.6).
+SPECS["kubespray-rocky9-rpi4-no-memory-cgroup"] = Node(
+    rpms=(
+        Rpm("rocky-release", "9.3", "1.3.el9", "noarch"),
+        Rpm("kernel-core", "5.14.0", "362.24.1.el9_3.0.1", "aarch64"),
+    ),
+    kubespray=("2cb8c8544fc5aeff7e1bc0865e65837dd6e8eaca", "node5"),
+)
 
 
 def _download(packages: set[str], cache: Path) -> dict[str, Path]:
@@ -182,6 +197,7 @@ def _download(packages: set[str], cache: Path) -> dict[str, Path]:
         deb = sorted(cache.glob(f"{package}_*.deb"))[-1]
         tree = cache / "x" / package
         if not tree.exists():
+            tree.parent.mkdir(exist_ok=True)
             subprocess.run(["dpkg-deb", "-x", str(deb), str(tree)], check=True)
         out[package] = deb
     return out
@@ -268,7 +284,16 @@ def _rpmdb(root: Path, rpms: tuple[Rpm, ...], cache: Path) -> None:
             )
         built = sorted(str(p) for p in Path(top).glob("RPMS/*/*.rpm"))
         subprocess.run(
-            [str(rpm_bin / "rpm"), *common, "--justdb", "--nodeps", "--noscripts", "-i", *built],
+            [
+                str(rpm_bin / "rpm"),
+                *common,
+                "--justdb",
+                "--nodeps",
+                "--noscripts",
+                "--ignorearch",
+                "-i",
+                *built,
+            ],
             env=env,
             check=True,
             capture_output=True,
@@ -281,7 +306,37 @@ def _rpmdb(root: Path, rpms: tuple[Rpm, ...], cache: Path) -> None:
         (dbdir / name).unlink(missing_ok=True)
 
 
-def build(name: str, spec: Node, cache: Path) -> None:
+def _kubespray(root: Path, name: str, spec: tuple[str, str], repo: Path | None) -> None:
+    if repo is None:
+        raise SystemExit(f"build_test_nodes: {name} needs --kubespray REPO")
+    commit, host = spec
+    here = UPSTREAM / "kubespray"
+    with tempfile.TemporaryDirectory() as top:
+        checkout, out = Path(top) / "kubespray", Path(top) / "out"
+        checkout.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(repo), "archive", commit, "roles", "inventory"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "x", "-C", str(checkout)], input=archive, check=True)
+        playbook = Path(sys.executable).with_name("ansible-playbook")
+        subprocess.run(
+            [
+                str(playbook),
+                *("-i", str(here / "inventory.ini"), str(here / "render.yml")),
+                *("-e", f"ks={checkout}", "-e", f"out={out}", "-e", f"node={host}"),
+                *("-e", f"node_vars={here / (name + '.yml')}"),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        for path in sorted((out / "etc").rglob("*")):
+            if path.is_file():
+                _write(root, f"/{path.relative_to(out)}", path.read_bytes())
+
+
+def build(name: str, spec: Node, cache: Path, kubespray: Path | None = None) -> None:
     root = NODES / name / "root"
     debs = _download(set(spec.files) | set(spec.dpkg), cache)
     for package, pairs in spec.files.items():
@@ -302,6 +357,8 @@ def build(name: str, spec: Node, cache: Path) -> None:
         _write(root, "/etc/containerd/config.toml", default)
     for tasks, key, dst in spec.kops:
         _write(root, dst, _kops_file(tasks, key))
+    if spec.kubespray:
+        _kubespray(root, name, spec.kubespray, kubespray)
     if spec.rpms:
         _rpmdb(root, spec.rpms, cache)
 
@@ -315,12 +372,17 @@ def main(argv: list[str] | None = None) -> int:
         default=Path(tempfile.gettempdir()) / "nodedoctor-test-node-debs",
         help="where downloaded packages are kept and extracted",
     )
+    parser.add_argument(
+        "--kubespray",
+        type=Path,
+        help="a git clone of kubernetes-sigs/kubespray (for the Kubespray nodes)",
+    )
     args = parser.parse_args(argv)
     for name in args.nodes or sorted(SPECS):
         if name not in SPECS:
             print(f"build_test_nodes: unknown node {name!r}", file=sys.stderr)
             return 2
-        build(name, SPECS[name], args.cache)
+        build(name, SPECS[name], args.cache, args.kubespray)
         print(f"built {NODES / name / 'root'}")
     return 0
 

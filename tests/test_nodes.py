@@ -1,5 +1,5 @@
-"""Realistic node roots (tests/nodes/<node>/root), checked as a directory and as the
-DaemonSets see them (tests/incluster.py): issue 11.
+"""Realistic node roots (tests/nodes/<node>/root), checked as a directory, as a bundle
+``collect`` wrote from it, and as the DaemonSets see them (tests/incluster.py): issue 11.
 
 Each node's ``expect.yaml`` has the format of tests/roots (see test_scenarios.py). A healthy
 node expects no finding and is quiet: nothing at warning or above, in every format and NPD
@@ -35,7 +35,22 @@ NPD_PLUGINS = [[a.replace("/host", "{host}") for a in rule["args"]] for rule in 
 
 #: (node, mode) -> what the code gets wrong there, as strict xfails (issue 11's false alarms
 #: were listed here until the running-state, deployer and hostname fixes landed).
-KNOWN_WRONG: dict[tuple[str, str], str] = {}
+_KUBESPRAY_SYSTEMDCGROUP = (
+    "Kubespray <= v2.27 writes the runc option as 'systemdCgroup = true' (kubespray#12170"
+    " renamed it), which containerd 1.x's go-toml accepts; nodedoctor reads containerd as"
+    " cgroupfs: WARNING cgroup-driver-not-systemd"
+)
+KNOWN_WRONG: dict[tuple[str, str], str] = {
+    **{
+        ("kubespray-rocky9-rpi4-no-memory-cgroup", mode): _KUBESPRAY_SYSTEMDCGROUP
+        for mode in ("root", "bundle", "daemonset")
+    },
+    ("kops-ubuntu2204", "bundle"): (
+        "collect withholds kOps's KubeletConfiguration /var/lib/kubelet/kubelet.conf as a"
+        " kubeconfig ('*/kubelet.conf'), so the bundle's kubelet 'says cgroupfs' and"
+        " cgroup-driver-mismatch is skipped where the directory passes it"
+    ),
+}
 
 
 def _params(mode: str) -> list[Any]:
@@ -116,6 +131,39 @@ def test_node_as_directory_root(node: Path) -> None:
     assert done.returncode == _worst_exit(report)
     hostname = (node / "root/etc/hostname").read_text(encoding="utf-8").strip()
     assert report["node"]["hostname"] == hostname
+
+
+def _outcome(report: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
+    """What a report says of the node, without where it was read or when."""
+    return {
+        "findings": sorted((f["rule"], f["severity"]) for f in report["findings"]),
+        "skipped": sorted((s["rule"], s["reason"]) for s in report["skipped"]),
+    }
+
+
+@pytest.mark.parametrize("node", _params("bundle"))
+def test_node_as_a_bundle(node: Path, tmp_path: Path) -> None:
+    """``collect --root DIR`` then ``check --bundle``: the bundle judges as the node does."""
+    bundle = tmp_path / "b.tar.gz"
+    collect = [sys.executable, "-m", "nodedoctor", "collect", "--root", str(node / "root")]
+    done = subprocess.run(
+        [*collect, "-o", str(bundle)], capture_output=True, text=True, env=_env(), check=False
+    )
+    assert done.returncode == 0, done.stderr
+    profile = _profile_args(node)
+    checks = {}
+    for source in (["--bundle", str(bundle)], ["--root", str(node / "root")]):
+        argv = [sys.executable, "-m", "nodedoctor", "check", *source, *profile, "--format", "json"]
+        done = subprocess.run(argv, capture_output=True, text=True, env=_env(), check=False)
+        assert done.returncode in (0, 1), done.stderr
+        checks[source[0]] = (done.returncode, json.loads(done.stdout))
+    returncode, report = checks["--bundle"]
+    _check_expectations(node, report)
+    _check_running_state(report)
+    assert returncode == _worst_exit(report)
+    hostname = (node / "root/etc/hostname").read_text(encoding="utf-8").strip()
+    assert report["node"]["hostname"] == hostname
+    assert _outcome(report) == _outcome(checks["--root"][1])
 
 
 def test_node_roots_survive_a_clone() -> None:
