@@ -62,7 +62,10 @@ class Facts:
     ) -> T | None:
         """Parse ``path`` with ``parser``; ``None`` if absent. A parse error is recorded
         (it becomes a ``parse-error`` finding) and also gives ``None``; so does a file larger
-        than ``limit`` bytes (half a file would parse into a wrong answer or a false error)."""
+        than ``limit`` bytes (half a file would parse into a wrong answer or a false error),
+        and a parser that runs out of stack or memory (the bounds of ``nodedoctor.parsers``
+        should stop it first). Every outcome is kept: each file is parsed once per run,
+        however many rules ask."""
         key = (path, parser)
         if key in self._parsed:
             return self._parsed[key]  # type: ignore[return-value]
@@ -75,6 +78,10 @@ class Facts:
                 result = parser(read.text)
             except ParseError as exc:
                 self.record_problem(path, exc.line, exc.message)
+            except RecursionError:
+                self.record_problem(path, None, "nested too deeply to parse")
+            except MemoryError:
+                self.record_problem(path, None, "too large to parse in the memory available")
         self._parsed[key] = result
         return result
 
