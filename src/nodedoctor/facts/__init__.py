@@ -71,7 +71,10 @@ class Facts:
             return self._parsed[key]  # type: ignore[return-value]
         read = self.root.read(path, limit)
         result: T | None = None
-        if read is not None and read.truncated:
+        left_out = self.root.left_out(path) if read is None else None
+        if left_out is not None:
+            self.record_problem(path, None, f"left out of the bundle: {left_out}")
+        elif read is not None and read.truncated:
             self.record_problem(path, None, f"larger than {limit // 1024} KiB; not read whole")
         elif read is not None:
             try:
