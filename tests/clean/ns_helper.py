@@ -6,9 +6,10 @@ tmpfs over ``/run`` and ``/var/lib``; Calico's cgroup2 at ``/run/calico/cgroup``
 tmpfs ``/run/calico``); Cilium's cgroup2 at ``/run/cilium/cgroupv2`` and its fallback bpffs
 at ``/run/cilium/bpffs``; the standard bpffs at ``/sys/fs/bpf`` (to be kept); a CNI netns bind
 mount ``/run/netns/cni-...``; a tmpfs *at* ``/var/lib/kubelet`` (to be kept, as ``kubeadm
-reset`` keeps it) with pod volume tmpfs mounts and a subpath bind mount strictly under it;
-and kubepods cgroups for both drivers in a uniquely named subtree of the unified (cgroup2)
-hierarchy, mounted privately at WORK/cg. One pod cgroup holds a live process.
+reset`` keeps it) with pod volume tmpfs mounts and a subpath bind mount strictly under it
+(scenario ``microk8s``: also a pod volume under MicroK8s's kubelet directory, on a private
+``/var``); and kubepods cgroups for both drivers in a uniquely named subtree of the unified
+(cgroup2) hierarchy, mounted privately at WORK/cg. One pod cgroup holds a live process.
 
 Then it runs the scenario through the real CLI and prints one JSON object with what it saw.
 The cgroup subtree is removed before it exits, whatever happens; the mounts die with the
@@ -35,6 +36,11 @@ POD_LIVE = "0c0ffee0-1111-4222-8333-444455556666"
 SECRET_VOLUME = f"/var/lib/kubelet/pods/{POD_B}/volumes/kubernetes.io~secret/default-token"
 TOKEN_VOLUME = (
     f"/var/lib/kubelet/pods/{POD_A}/volumes/kubernetes.io~projected/kube-api-access-7xk2p"
+)
+#: MicroK8s's kubelet runs with --root-dir=${SNAP_COMMON}/var/lib/kubelet.
+MICROK8S_VOLUME = (
+    f"/var/snap/microk8s/common/var/lib/kubelet/pods/{POD_A}/volumes/"
+    "kubernetes.io~projected/kube-api-access-m8s2x"
 )
 
 
@@ -167,7 +173,14 @@ def main() -> int:
     report: dict[str, object] = {"scenario": scenario}
     cgroup_root = ""
     try:
+        if scenario == "microk8s":
+            # /var/snap may not exist on the host: a private /var holds it (and /var/lib).
+            sh("mount", "-t", "tmpfs", "var", "/var")
+            os.makedirs("/var/lib")
         built = build(work, test_name)
+        if scenario == "microk8s":
+            os.makedirs(MICROK8S_VOLUME)
+            sh("mount", "-t", "tmpfs", "tmpfs", MICROK8S_VOLUME)
         cgroup_root = str(built["cgroup_root"])
         report.update(built)
         live = spawn(shutil.which("sleep") or "/bin/sleep")
@@ -190,7 +203,10 @@ def main() -> int:
         common = ("--cgroup-root", cgroup_root, "--format", "json")
         code, out, err = run_cli("clean", *common)
         report["plan_code"], report["plan"], report["plan_err"] = code, json.loads(out), err
-        if scenario == "apply":
+        if scenario == "microk8s":
+            code, out, err = run_cli("clean", "--apply", "--yes", *common)
+            report["apply_code"], report["apply"], report["apply_err"] = code, json.loads(out), err
+        elif scenario == "apply":
             # A file held open in a pod volume: that unmount is busy and must be detached.
             held = open(f"{SECRET_VOLUME}/token", "w", encoding="utf-8")  # noqa: SIM115
             code, out, err = run_cli("clean", "--apply", "--yes", *common)

@@ -253,3 +253,23 @@ def test_each_step_is_revalidated_against_the_node(run_scenario: Any) -> None:
     )
     _host_cgroups_kept(r)
     assert r["removed_test_tree"] is True
+
+
+def test_microk8s_kubelet_mounts_are_planned_and_removed(run_scenario: Any) -> None:
+    """MicroK8s's kubelet directory is /var/snap/microk8s/common/var/lib/kubelet: the plan
+    and the engine agree on it, so the apply does what was planned and the run completes
+    (it used to skip the step as outside what clean may unmount, exit 1 on every run)."""
+    r = run_scenario("microk8s")
+    volume = (
+        "/var/snap/microk8s/common/var/lib/kubelet/pods/3f1c2b9e-8d3a-4c56-9f01-2a3b4c5d6e7f/"
+        "volumes/kubernetes.io~projected/kube-api-access-m8s2x"
+    )
+    planned = {s["path"]: s["kind"] for s in r["plan"]["plan"]["steps"]}
+    assert planned[volume] == "kubelet"
+    assert r["apply_code"] == 0, r["apply_err"]
+    outcomes = {o["path"]: o["status"] for o in r["apply"]["outcomes"]}
+    assert outcomes[volume] == "done"
+    assert r["apply"]["complete"] is True
+    assert volume in _points(r["mounts_before"])
+    assert volume not in _points(r["mounts_after"])
+    _host_cgroups_kept(r)

@@ -43,9 +43,9 @@ from nodedoctor.facts import Facts
 from nodedoctor.facts.system import init_system
 from nodedoctor.facts.teardown import (
     CGROUP_ROOT,
-    KUBELET_DIR,
     NETNS_DIRS,
     STANDARD_BPFFS,
+    teardown_facts,
 )
 from nodedoctor.parsers import ParseError
 from nodedoctor.parsers.mountinfo import Mount, parse_mountinfo
@@ -316,7 +316,9 @@ def apply_plan(
             "cgroups, and the runtime holds them: stop them first, or use --stop (kubelet, "
             "then runtime, through systemd), or --force"
         )
-    kubelet_dirs = (KUBELET_DIR, os.path.realpath(KUBELET_DIR))
+    # The directories the plan classified by (facts.teardown.kubelet_dirs), as the node
+    # shows them now.
+    kubelet_dirs = facts.get(teardown_facts).kubelet_dirs
     outcomes: list[Outcome] = []
     for step in plan.steps:
         if step.action == "unmount" and not _unmount_allowed(step, kubelet_dirs):

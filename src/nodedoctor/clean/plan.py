@@ -22,7 +22,9 @@ run against a private subtree; the mounts that carry it are never planned.
 
 from __future__ import annotations
 
+import bisect
 import os
+from collections.abc import Sequence
 
 from nodedoctor._record import field, record
 from nodedoctor.facts import Facts
@@ -31,6 +33,7 @@ from nodedoctor.facts.mounts import mount_table
 from nodedoctor.facts.processes import processes
 from nodedoctor.facts.teardown import CGROUP_ROOT, STANDARD_BPFFS, Leftover, teardown_facts
 from nodedoctor.model import Evidence
+from nodedoctor.parsers.mountinfo import Mount
 from nodedoctor.sources.root import UnsafePathError
 
 CGROUP_ROOT_ENV = "NODEDOCTOR_CGROUP_ROOT"
@@ -153,6 +156,55 @@ class CleanPlan:
 def _under(path: str, directory: str) -> bool:
     directory = directory.rstrip("/")
     return path.startswith(directory + "/")
+
+
+class _UnplannedBelow:
+    """The first mount (in mount-table order) strictly below a path that the plan does not
+    remove, in logarithmic time: the mount points sorted, so those below ``P`` are the run
+    from ``P/`` to ``P0`` (``0`` follows ``/``), and a segment tree of the smallest table
+    index of an unplanned mount over that order. A scan of the table for every planned mount
+    made planning quadratic (8,000 leftover mounts: 9 s)."""
+
+    def __init__(self, mounts: Sequence[Mount], unplanned: Sequence[bool]) -> None:
+        self._mounts = mounts
+        order = sorted(range(len(mounts)), key=lambda i: mounts[i].mount_point)
+        self._points = [mounts[i].mount_point for i in order]
+        self._none = len(mounts)
+        size = 1
+        while size < len(order):
+            size *= 2
+        self._size = size
+        tree = [self._none] * (2 * size)
+        for position, index in enumerate(order):
+            if unplanned[index]:
+                tree[size + position] = index
+        for node in range(size - 1, 0, -1):
+            tree[node] = min(tree[2 * node], tree[2 * node + 1])
+        self._tree = tree
+
+    def _smallest(self, lo: int, hi: int) -> int:
+        """The smallest unplanned table index at sorted positions ``lo`` to ``hi - 1``."""
+        best = self._none
+        lo += self._size
+        hi += self._size
+        while lo < hi:
+            if lo & 1:
+                best = min(best, self._tree[lo])
+                lo += 1
+            if hi & 1:
+                hi -= 1
+                best = min(best, self._tree[hi])
+            lo //= 2
+            hi //= 2
+        return best
+
+    def first(self, point: str) -> Mount | None:
+        """As ``_under(m.mount_point, point)`` over the table, the first unplanned match."""
+        prefix = point.rstrip("/") + "/"
+        lo = bisect.bisect_left(self._points, prefix)
+        hi = bisect.bisect_left(self._points, prefix[:-1] + "0")
+        index = self._smallest(lo, hi)
+        return None if index == self._none else self._mounts[index]
 
 
 def _mount_reason(item: Leftover) -> str:
@@ -372,20 +424,19 @@ def plan_clean(facts: Facts, cgroup_root: str | None = None) -> CleanPlan:
         else:
             planned.append(item)
     planned_ids = {(i.mount.mount_id, i.mount.line) for i in planned}
+    unplanned_below = _UnplannedBelow(
+        table.mounts, [(m.mount_id, m.line) not in planned_ids for m in table.mounts]
+    )
     unmounts: list[Step] = []
     for item in planned:
         point = item.mount_point
-        others = [
-            m
-            for m in table.mounts
-            if _under(m.mount_point, point) and (m.mount_id, m.line) not in planned_ids
-        ]
-        if others:
+        other = unplanned_below.first(point)
+        if other is not None:
             kept.append(
                 Kept(
                     point,
                     item.kind,
-                    f"{others[0].mount_point} ({others[0].fstype}) is mounted below it and is "
+                    f"{other.mount_point} ({other.fstype}) is mounted below it and is "
                     "not part of the plan; unmounting would take it along",
                     item.evidence,
                 )

@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
             "withheld": [{"path": p, "reason": r} for p, r in result.withheld],
             "redacted": [{"path": p, "lines": list(lines)} for p, lines in result.redacted],
             "left_out": list(result.left_out),
+            "left_out_reasons": dict(result.left_out_reasons),
         }
         import json
 
@@ -73,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
     for path, changed in result.redacted:
         where = f" lines {', '.join(map(str, changed))}" if changed else ""
         lines.append(f"  redacted  {path}{where}")
-    for path in result.left_out:
-        lines.append(f"  left out  {path} (bundle size limit)")
+    for path, reason in result.left_out_reasons:
+        lines.append(f"  left out  {path} ({reason})")
     lines.append(f"diagnose it anywhere: nodedoctor check --bundle {result.path}")
     sys.stdout.write("\n".join(lines) + "\n")
     return EXIT_OK

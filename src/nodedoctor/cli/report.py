@@ -61,20 +61,35 @@ def _read(path: str) -> str:
         raise UsageError(f"{path}: not UTF-8 text; expected a JSON report") from None
 
 
+def _json(where: str, text: str) -> Any:
+    """One JSON document; nesting is checked first (``json`` recurses once per level), so a
+    hostile file is a usage error like any other malformed one. ``ValueError`` when it is not
+    JSON."""
+    from nodedoctor.parsers import LimitError
+    from nodedoctor.parsers.limits import check_json_depth
+
+    try:
+        check_json_depth(text)
+    except LimitError as exc:
+        raise UsageError(f"{where}: {exc}; not a nodedoctor report") from None
+    return json.loads(text)
+
+
 def _documents(path: str, text: str) -> list[tuple[str, Any]]:
     """The JSON documents in ``text``: one, or one per line (JSON Lines)."""
     try:
-        return [(path, json.loads(text))]
+        return [(path, _json(path, text))]
     except ValueError as whole:
         lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
         if len(lines) < 2:
             raise UsageError(f"{path}: not JSON: {whole}") from None
         out = []
         for number, line in lines:
+            where = f"{path}:{number}"
             try:
-                out.append((f"{path}:{number}", json.loads(line)))
+                out.append((where, _json(where, line)))
             except ValueError as exc:
-                raise UsageError(f"{path}:{number}: not JSON: {exc}") from None
+                raise UsageError(f"{where}: not JSON: {exc}") from None
         return out
 
 

@@ -16,11 +16,9 @@ allowlisted command under ``.nodedoctor/commands/<name>.json``.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
-import tarfile
 import tempfile
 import time
 from collections.abc import Iterable
@@ -29,10 +27,18 @@ from typing import Any
 from nodedoctor import __version__
 from nodedoctor._record import field, record
 from nodedoctor.collect.secrets import redact_argv, redact_text, withheld_reason
+from nodedoctor.collect.writer import BundleWriter
 from nodedoctor.facts import Facts
 from nodedoctor.facts.mounts import host_procfs
 from nodedoctor.facts.system import hostname
-from nodedoctor.sources.bundle import COMMANDS_DIR, MANIFEST, MANIFEST_SCHEMA, command_to_json
+from nodedoctor.sources.bundle import (
+    COMMANDS_DIR,
+    DEFAULT_LIMITS,
+    MANIFEST,
+    MANIFEST_SCHEMA,
+    META_DIR,
+    command_to_json,
+)
 from nodedoctor.sources.commands import ALLOWLIST, CommandResult
 from nodedoctor.sources.root import DEFAULT_READ_LIMIT, ReadResult, Root
 
@@ -172,6 +178,8 @@ class CollectResult:
     withheld: tuple[tuple[str, str], ...]
     redacted: tuple[tuple[str, tuple[int, ...]], ...]
     left_out: tuple[str, ...]
+    #: (path, why) of each file left out.
+    left_out_reasons: tuple[tuple[str, str], ...]
     commands: tuple[str, ...]
     size: int
 
@@ -311,19 +319,44 @@ def _tar_dirs(paths: Iterable[str]) -> list[str]:
     return sorted(out)
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes | None, mtime: float) -> None:
-    info = tarfile.TarInfo(name)
-    info.mtime = int(mtime)
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    if data is None:
-        info.type = tarfile.DIRTYPE
-        info.mode = 0o755
-        tar.addfile(info)
-        return
-    info.mode = 0o644
-    info.size = len(data)
-    tar.addfile(info, io.BytesIO(data))
+def _write_members(
+    writer: BundleWriter,
+    plan: Plan,
+    files: dict[str, bytes],
+    commands: dict[str, CommandResult],
+    left_out: dict[str, str],
+) -> tuple[list[str], list[str]]:
+    """Directories, files, placeholders and command outputs, in that order; what the writer
+    leaves out goes from ``files`` and ``commands`` to ``left_out``. The directories and
+    placeholders written."""
+    # Directory names are kept even where contents are withheld (pod UIDs under
+    # /var/lib/kubelet/pods tell which pods the kubelet still has).
+    dirs = set(plan.dirs)
+    placeholders = {p for p in plan.placeholders if p not in files and p not in dirs}
+    leaves = {*files, *placeholders}
+    names = [p.lstrip("/") for p in leaves] + [d.lstrip("/") for d in dirs]
+    written_dirs: set[str] = set()
+    for name in _tar_dirs(names):
+        if f"/{name}" not in leaves and writer.add(name, None) is None:
+            written_dirs.add(f"/{name}")
+    for path in sorted(files):
+        reason = writer.add(path.lstrip("/"), files[path])
+        if reason is not None:
+            left_out[path] = reason
+            del files[path]
+    written_placeholders = [
+        p for p in sorted(placeholders) if writer.add(p.lstrip("/"), b"") is None
+    ]
+    writer.add(META_DIR, None, required=True)
+    writer.add(COMMANDS_DIR, None, required=True)
+    for name, result in sorted(commands.items()):
+        body = json.dumps(command_to_json(result), indent=1).encode()
+        text, _ = redact_text(body.decode())
+        reason = writer.add(f"{COMMANDS_DIR}/{name}.json", text.encode())
+        if reason is not None:
+            left_out[f"{COMMANDS_DIR}/{name}.json"] = reason
+            del commands[name]
+    return sorted(dirs & written_dirs), written_placeholders
 
 
 def _content(root: Root, path: str, limit: int) -> bytes | None:
@@ -359,7 +392,8 @@ def collect(root: Root, output: str | None = None, *, now: float | None = None) 
     files: dict[str, bytes] = {}
     withheld: list[tuple[str, str]] = []
     redacted: list[tuple[str, tuple[int, ...]]] = []
-    left_out: list[str] = []
+    #: path -> why it is not in the bundle (a size budget, or a limit the reader keeps).
+    left_out: dict[str, str] = {}
     total = 0
     for path in sorted({*plan.files, *plan.tails}):
         reason = withheld_reason(path)
@@ -385,7 +419,7 @@ def collect(root: Root, output: str | None = None, *, now: float | None = None) 
                 redacted.append((path, tuple(lines)))
                 data = text.encode("utf-8", errors="surrogateescape")
         if total + len(data) > TOTAL_LIMIT:
-            left_out.append(path)
+            left_out[path] = f"bundle size limit: {TOTAL_LIMIT // (1024 * 1024)} MiB of files"
             continue
         total += len(data)
         files[path] = data
@@ -403,47 +437,32 @@ def collect(root: Root, output: str | None = None, *, now: float | None = None) 
         finally:
             root.commands.close()
 
-    # Directory names are kept even where contents are withheld (pod UIDs under
-    # /var/lib/kubelet/pods tell which pods the kubelet still has).
-    dirs = set(plan.dirs)
-    placeholders = {p for p in plan.placeholders if p not in files and p not in dirs}
-    manifest: dict[str, Any] = {
-        "schema": MANIFEST_SCHEMA,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
-        "hostname": host,
-        "source": root.label,
-        # Whether /proc and the command outputs describe a running node (a live collect).
-        "running": root.running,
-        "tool": {"name": "nodedoctor", "version": __version__},
-        "files": sorted(files),
-        "directories": sorted(dirs),
-        "placeholders": sorted(placeholders),
-        "commands": sorted(commands),
-        "withheld": [{"path": p, "reason": r} for p, r in withheld],
-        "redacted": [{"path": p, "lines": list(lines)} for p, lines in redacted],
-        "left_out": left_out,
-    }
     directory = os.path.dirname(os.path.abspath(output))
     fd, tmp = tempfile.mkstemp(prefix=".nodedoctor-collect-", suffix=".tar.gz", dir=directory)
     try:
         with os.fdopen(fd, "wb") as raw:
-            with tarfile.open(fileobj=raw, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
-                leaves = {*files, *placeholders}
-                names = [p.lstrip("/") for p in leaves] + [d.lstrip("/") for d in dirs]
-                for name in _tar_dirs(names):
-                    if f"/{name}" not in leaves:
-                        _add(tar, name, None, now)
-                for path in sorted(files):
-                    _add(tar, path.lstrip("/"), files[path], now)
-                for path in sorted(placeholders):
-                    _add(tar, path.lstrip("/"), b"", now)
-                _add(tar, ".nodedoctor", None, now)
-                _add(tar, COMMANDS_DIR, None, now)
-                for name, result in sorted(commands.items()):
-                    body = json.dumps(command_to_json(result), indent=1).encode()
-                    text, _ = redact_text(body.decode())
-                    _add(tar, f"{COMMANDS_DIR}/{name}.json", text.encode(), now)
-                _add(tar, MANIFEST, json.dumps(manifest, indent=1).encode(), now)
+            # Within the reader's limits: a member it would refuse is left out, with why.
+            writer = BundleWriter(raw, DEFAULT_LIMITS, now, reserve=len(commands) + 3)
+            dirs, placeholders = _write_members(writer, plan, files, commands, left_out)
+            manifest: dict[str, Any] = {
+                "schema": MANIFEST_SCHEMA,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+                "hostname": host,
+                "source": root.label,
+                # Whether /proc and the command outputs describe a running node (live collect).
+                "running": root.running,
+                "tool": {"name": "nodedoctor", "version": __version__},
+                "files": sorted(files),
+                "directories": dirs,
+                "placeholders": placeholders,
+                "commands": sorted(commands),
+                "withheld": [{"path": p, "reason": r} for p, r in withheld],
+                "redacted": [{"path": p, "lines": list(lines)} for p, lines in redacted],
+                "left_out": sorted(left_out),
+                "left_out_reasons": dict(sorted(left_out.items())),
+            }
+            writer.add(MANIFEST, json.dumps(manifest, indent=1).encode(), required=True)
+            writer.close()
             raw.flush()
             os.fsync(raw.fileno())
         os.chmod(tmp, 0o600)
@@ -457,7 +476,8 @@ def collect(root: Root, output: str | None = None, *, now: float | None = None) 
         files=tuple(sorted(files)),
         withheld=tuple(withheld),
         redacted=tuple(redacted),
-        left_out=tuple(left_out),
+        left_out=tuple(sorted(left_out)),
+        left_out_reasons=tuple(sorted(left_out.items())),
         commands=tuple(sorted(commands)),
         size=os.path.getsize(output),
     )

@@ -101,16 +101,20 @@ CREDENTIAL_KEYS = frozenset(
 
 _KEY_VALUE = re.compile(
     r"""^(?P<lead>\s*(?:-\s+)?)(?P<q>["']?)(?P<key>[A-Za-z0-9_.\-]+)(?P=q)(?P<sep>\s*[=:]\s*)
-        (?P<value>.*?)(?P<trail>\s*,?\s*)$""",
+        (?P<rest>.*)$""",
     re.VERBOSE,
 )
 _FLAG = re.compile(
     r"(?<![^\s\"'=])(?P<flag>--?(?P<name>[A-Za-z0-9][A-Za-z0-9_\-]*))(?P<sep>=|\s+)(?P<value>\S+)"
 )
 #: ``"key": "value"`` / ``key = 'value'`` anywhere in a line (JSON, TOML inline tables).
+#: A key starts where a run of key characters does (a match cannot start inside one: the
+#: rest of a run that failed fails too), so a long word costs linear time, not quadratic.
 _INLINE_PAIR = re.compile(
-    r"""(?P<kq>["']?)(?P<key>[A-Za-z0-9_\-]+)(?P=kq)(?P<sep>\s*[=:]\s*)(?P<vq>["'])"""
-    r"""(?P<value>(?:\\.|(?!(?P=vq)).)*)(?P=vq)"""
+    r"""(?P<kq>["']?)(?<![A-Za-z0-9_\-])(?P<key>[A-Za-z0-9_\-]+)(?P=kq)(?P<sep>\s*[=:]\s*)"""
+    r"""(?P<vq>["'])"""
+    # A backslash is only ever an escape: two ways to read one backtrack exponentially.
+    r"""(?P<value>(?:\\.|(?!(?P=vq))[^\\])*)(?P=vq)"""
 )
 #: kubeadm bootstrap tokens: [a-z0-9]{6}.[a-z0-9]{16}
 _BOOTSTRAP_TOKEN = re.compile(r"\b[a-z0-9]{6}\.[a-z0-9]{16}\b")
@@ -145,12 +149,27 @@ def _redact_value(value: str) -> str:
     return REDACTED
 
 
+def _value_end(rest: str) -> int:
+    """Where the value ends in what follows a key's separator: before the blanks, one comma
+    and blanks that end the line (kept as they are), found from the end in linear time.
+
+    >>> [_value_end(r) for r in ("abc , ", "a,,", "  ", "'x',")]
+    [3, 2, 0, 3]
+    """
+    end = len(rest.rstrip())
+    if end and rest[end - 1] == ",":
+        end = len(rest[: end - 1].rstrip())
+    return end
+
+
 def redact_line(line: str) -> str:
     m = _KEY_VALUE.match(line)
     if m and _is_credential_key(m.group("key")):
-        new_value = _redact_value(m.group("value"))
+        rest = m.group("rest")
+        cut = _value_end(rest)
+        new_value = _redact_value(rest[:cut])
         line = f"{m.group('lead')}{m.group('q')}{m.group('key')}{m.group('q')}{m.group('sep')}"
-        line += new_value + m.group("trail")
+        line += new_value + rest[cut:]
 
     def flag(fm: re.Match[str]) -> str:
         if _is_credential_key(fm.group("name")):

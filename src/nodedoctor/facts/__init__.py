@@ -64,19 +64,29 @@ class Facts:
     ) -> T | None:
         """Parse ``path`` with ``parser``; ``None`` if absent. A parse error is recorded
         (it becomes a ``parse-error`` finding) and also gives ``None``; so does a file larger
-        than ``limit`` bytes (half a file would parse into a wrong answer or a false error)."""
+        than ``limit`` bytes (half a file would parse into a wrong answer or a false error),
+        and a parser that runs out of stack or memory (the bounds of ``nodedoctor.parsers``
+        should stop it first). Every outcome is kept: each file is parsed once per run,
+        however many rules ask."""
         key = (path, parser)
         if key in self._parsed:
             return self._parsed[key]  # type: ignore[return-value]
         read = self.root.read(path, limit)
         result: T | None = None
-        if read is not None and read.truncated:
+        left_out = self.root.left_out(path) if read is None else None
+        if left_out is not None:
+            self.record_problem(path, None, f"left out of the bundle: {left_out}")
+        elif read is not None and read.truncated:
             self.record_problem(path, None, f"larger than {limit // 1024} KiB; not read whole")
         elif read is not None:
             try:
                 result = parser(read.text)
             except ParseError as exc:
                 self.record_problem(path, exc.line, exc.message)
+            except RecursionError:
+                self.record_problem(path, None, "nested too deeply to parse")
+            except MemoryError:
+                self.record_problem(path, None, "too large to parse in the memory available")
         self._parsed[key] = result
         return result
 

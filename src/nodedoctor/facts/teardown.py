@@ -12,9 +12,9 @@ Mounts, from the mount table (``facts.mounts``):
 - **bpffs** mounts; ``/sys/fs/bpf`` is the standard one (systemd mounts it at boot).
 - **mounts strictly under /var/lib/kubelet/**, with ``kubeadm reset`` semantics: the prefix
   with a trailing slash (a mount *of* the directory itself is kept), also under the
-  directory the path links to (kubeadm resolves links with ``EvalSymlinks``) and under the
-  kubelet's ``--root-dir`` when it has one (MicroK8s: ``/var/snap/microk8s/common/var/lib/
-  kubelet``).
+  directory the path links to (kubeadm resolves links with ``EvalSymlinks``), under
+  MicroK8s's ``/var/snap/microk8s/common/var/lib/kubelet`` and under the kubelet's
+  ``--root-dir`` when it has one (:func:`kubelet_dirs`, which the clean engine checks too).
 - **CNI network namespaces**: ``/run/netns/cni-*`` (also ``/var/run/netns/cni-*``).
 
 Whether the kubelet is still there (:class:`KubeletState`):
@@ -53,6 +53,11 @@ from nodedoctor.parsers.mountinfo import Mount
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 KUBELET_DIR = "/var/lib/kubelet"
+#: The kubelet directories of the deployers: /var/lib/kubelet (kubeadm, Kubespray, kOps,
+#: KubeKey, k3s and RKE2 by default), MicroK8s's ``--root-dir=${SNAP_COMMON}/var/lib/kubelet``.
+DEPLOYER_KUBELET_DIRS = (KUBELET_DIR, "/var/snap/microk8s/common/var/lib/kubelet")
+#: Trees that are never a kubelet directory, whatever a ``--root-dir`` says.
+_NOT_KUBELET_DIRS = ("/proc", "/sys", "/dev")
 STANDARD_BPFFS = "/sys/fs/bpf"
 NETNS_DIRS = ("/run/netns", "/var/run/netns")
 
@@ -154,6 +159,8 @@ class TeardownFacts:
     kubelet_mounts: tuple[Leftover, ...]
     netns: tuple[Leftover, ...]
     kubelet: KubeletState
+    #: Every directory whose mounts below it are the kubelet's (:func:`kubelet_dirs`).
+    kubelet_dirs: tuple[str, ...]
 
     def unmount_order(self) -> list[Leftover]:
         """Every removable leftover mount, deepest first (as ``kubespray reset`` does with
@@ -281,11 +288,23 @@ def kubelet_root_dir(facts: Facts) -> str:
     return deployer.kubelet_root_dir if deployer is not None else KUBELET_DIR
 
 
+def kubelet_dirs(facts: Facts, root_dir: str) -> tuple[str, ...]:
+    """The directories strictly below which a mount is the kubelet's (``kubeadm reset``
+    semantics): every deployer's kubelet directory and the kubelet's ``--root-dir``
+    (``root_dir``), each as written and as it resolves through links inside the root. The
+    clean plan and the clean engine both go by this one list, so what is planned is what
+    may be unmounted."""
+    written = list(DEPLOYER_KUBELET_DIRS)
+    if not any(root_dir == d or root_dir.startswith(d + "/") for d in _NOT_KUBELET_DIRS):
+        written.append(root_dir)
+    return tuple(dict.fromkeys(p for d in written for p in (d, _node_realpath(facts, d))))
+
+
 def teardown_facts(facts: Facts) -> TeardownFacts:
     table = facts.get(mount_table)
     root_dir = kubelet_root_dir(facts)
     kubelet_dir = _node_realpath(facts, root_dir)
-    dirs = tuple(dict.fromkeys((KUBELET_DIR, root_dir, kubelet_dir)))
+    dirs = kubelet_dirs(facts, root_dir)
     groups = _classify(table, dirs)
     return TeardownFacts(
         mounts_known=table.known,
@@ -295,4 +314,5 @@ def teardown_facts(facts: Facts) -> TeardownFacts:
         kubelet_mounts=tuple(groups["kubelet"]),
         netns=tuple(groups["netns"]),
         kubelet=facts.get(kubelet_state),
+        kubelet_dirs=dirs,
     )

@@ -16,10 +16,10 @@ nodedoctor.parsers.ParseError: line 2: invalid YAML: expected ',' or ']', but go
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from nodedoctor._record import record
-from nodedoctor.parsers import ParseError
+from nodedoctor.parsers import LimitError, ParseError
+from nodedoctor.parsers.yamldoc import load_yaml
 
 
 @record
@@ -31,15 +31,15 @@ class DatasourceList:
 
 def parse_datasource_list(text: str) -> DatasourceList | None:
     """The file's ``datasource_list``, or ``None`` when the file does not set it."""
-    import yaml  # imported when a file is parsed: start-up cost (bench/)
-
     try:
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ParseError(f"invalid YAML: {problem}", line) from None
+        _, data = load_yaml(text)
+    except LimitError:
+        raise
+    except ParseError as exc:
+        message = exc.message
+        if not message.startswith("invalid YAML"):
+            message = f"invalid YAML: {message}"
+        raise ParseError(message, exc.line) from None
     if not isinstance(data, dict) or "datasource_list" not in data:
         return None
     raw = data["datasource_list"]

@@ -40,7 +40,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from nodedoctor._record import field, record
-from nodedoctor.parsers import ParseError
+from nodedoctor.parsers import LimitError, ParseError
+from nodedoctor.parsers.limits import MAX_DEPTH, check_size, check_toml_bounds
 
 Path = tuple[str, ...]
 MISSING: Any = object()
@@ -258,6 +259,10 @@ def _tomllib_loads(text: str) -> dict[str, Any] | None:
 
 
 def parse_containerd_config(text: str) -> ContainerdConfigFile:
+    """A TOML file, within the bounds of :mod:`nodedoctor.parsers.limits` (its size, dotted
+    keys, tables, nesting), checked before a TOML parser sees it."""
+    check_size(text)
+    check_toml_bounds(text)
     data = _tomllib_loads(text)
     if data is None:
         import tomlkit  # the format-preserving parser: start-up cost, only when needed
@@ -270,6 +275,8 @@ def parse_containerd_config(text: str) -> ContainerdConfigFile:
             raise ParseError(f"not valid TOML: {exc}", exc.line) from None
         except (TOMLKitError, ValueError, KeyError) as exc:
             raise ParseError(f"not valid TOML: {exc}") from None
+        except RecursionError:  # only a backstop: nesting is bounded above
+            raise LimitError(f"nested deeper than {MAX_DEPTH}") from None
         data = doc.unwrap()
     lines, headers = locate_lines(text)
     return ContainerdConfigFile(data, lines, headers)

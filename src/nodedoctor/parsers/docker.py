@@ -19,6 +19,7 @@ from typing import Any
 
 from nodedoctor._record import record
 from nodedoctor.parsers import ParseError
+from nodedoctor.parsers.limits import check_json_depth, check_size
 
 _OPTION = "native.cgroupdriver"
 
@@ -33,6 +34,8 @@ class DaemonJson:
 
 
 def parse_daemon_json(text: str) -> DaemonJson:
+    check_size(text)
+    check_json_depth(text)
     try:
         data = json.loads(text) if text.strip() else {}
     except json.JSONDecodeError as exc:

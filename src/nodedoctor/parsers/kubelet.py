@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 
 from nodedoctor._record import field, record
 from nodedoctor.parsers import ParseError
+from nodedoctor.parsers.yamldoc import load_yaml
 
 if TYPE_CHECKING:
     import yaml
@@ -99,58 +100,11 @@ def _flatten(
         _flatten(value_node, value[key], dotted + ".", lines, out)
 
 
-def _compose_with_libyaml(text: str) -> tuple[yaml.Node | None, object] | None:
-    """The document's node tree and value from libyaml (PyYAML's C loader, about six times
-    faster: a fleet batch parses one kubelet config per node), or ``None`` when PyYAML has no
-    C loader (the zipapp) or the text does not load. The pure-Python loader then parses it,
-    so an error is always worded by that one loader, whichever build runs."""
-    import yaml
-
-    fast = getattr(yaml, "CSafeLoader", None)
-    if fast is None:
-        return None
-    try:
-        loader = fast(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
-    except Exception:
-        return None
-    return node, data
-
-
-def _compose(text: str) -> tuple[yaml.Node | None, object]:
-    """(node, data) of a single YAML document: through libyaml when PyYAML has it, else the
-    pure-Python loader, whose errors (with their line) become ParseError either way."""
-    composed = _compose_with_libyaml(text)
-    if composed is not None:
-        return composed
-    import yaml  # imported when a file is parsed: start-up cost (bench/)
-
-    try:
-        # The reader refuses control characters already here.
-        loader = yaml.SafeLoader(text)
-    except yaml.YAMLError as exc:
-        raise ParseError(f"invalid YAML: {exc}") from None
-    try:
-        node = loader.get_single_node()
-        return node, loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise ParseError(str(exc.problem or exc.context or "invalid YAML"), line) from None
-    except yaml.YAMLError as exc:
-        raise ParseError(f"invalid YAML: {exc}") from None
-    finally:
-        loader.dispose()
-
-
 def parse_kubelet_config(text: str) -> KubeletConfigFile:
-    """A ``KubeletConfiguration`` (YAML or JSON). Malformed input raises ParseError with its line;
-    an empty file is an empty configuration (the kubelet then uses its defaults)."""
-    node, data = _compose(text)
+    """A ``KubeletConfiguration`` (YAML or JSON). Malformed input, or input past the bounds of
+    :mod:`nodedoctor.parsers.yamldoc`, raises ParseError with its line; an empty file is an
+    empty configuration (the kubelet then uses its defaults)."""
+    node, data = load_yaml(text)
     if data is None:
         return KubeletConfigFile({}, None, None)
     if not isinstance(data, dict) or node is None:
@@ -374,7 +328,7 @@ def parse_k3s_config(text: str) -> K3sConfig:
     """
     import yaml  # imported when a file is parsed: start-up cost (bench/)
 
-    node, data = _compose(text)
+    node, data = load_yaml(text)
     if data is None:
         return K3sConfig((), {})
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):

@@ -16,6 +16,8 @@ SCHEMA = Report.SCHEMA
 #: What a batch check writes for a root it could not open, and the Ansible role saves for a
 #: host it could not check: the node is on the page as not checked, never as healthy.
 NOT_CHECKED_SCHEMA = "nodedoctor/batch-error/v1"
+#: Lists of reports inside lists that :func:`reports_from_document` follows.
+MAX_LIST_DEPTH = 64
 
 
 @record
@@ -155,13 +157,22 @@ def report_from_json(data: Any, where: str = "report") -> Report:
     )
 
 
-def reports_from_document(data: Any, where: str) -> list[Report]:
+def reports_from_document(data: Any, where: str, depth: int = 0) -> list[Report]:
     """Every report in a JSON document: a report, a list of reports, or a wrapper with a
-    ``report`` key (what the Ansible module returns), or a list of such wrappers."""
+    ``report`` key (what the Ansible module returns), or a list of such wrappers; lists in
+    lists are followed :data:`MAX_LIST_DEPTH` deep (a document from elsewhere is untrusted).
+
+    >>> reports_from_document([[[]]], "x", depth=MAX_LIST_DEPTH - 1)
+    Traceback (most recent call last):
+    ...
+    nodedoctor.render.reports.ReportFormatError: x[0]: lists nested deeper than 64
+    """
     if isinstance(data, list):
+        if depth >= MAX_LIST_DEPTH:
+            raise ReportFormatError(f"{where}: lists nested deeper than {MAX_LIST_DEPTH}")
         out: list[Report] = []
         for i, item in enumerate(data):
-            out += reports_from_document(item, f"{where}[{i}]")
+            out += reports_from_document(item, f"{where}[{i}]", depth + 1)
         return out
     d = _dict(data, where)
     if "schema" not in d and isinstance(d.get("report"), dict):

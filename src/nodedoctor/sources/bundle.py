@@ -99,7 +99,7 @@ class _CountingGzip:
         self._gzip.close()
 
 
-def _member_name(info: tarfile.TarInfo, limits: Limits) -> str:
+def member_name(info: tarfile.TarInfo, limits: Limits) -> str:
     """The member's normalised relative name, or a :class:`BundleError`."""
     name = info.name
     if not name or len(name) > limits.name_length:
@@ -154,7 +154,7 @@ class _Extractor:
                 )
 
     def add(self, tar: tarfile.TarFile, info: tarfile.TarInfo) -> None:
-        name = _member_name(info, self.limits)
+        name = member_name(info, self.limits)
         if name == ".":
             return
         if name in self.seen:
@@ -178,7 +178,7 @@ class _Extractor:
             self.seen[name] = "link"
             return
         if info.islnk():
-            target = _member_name(tarfile.TarInfo(info.linkname), self.limits)
+            target = member_name(tarfile.TarInfo(info.linkname), self.limits)
             if self.seen.get(target) != "file":
                 raise BundleError(
                     f"{self.label}: hardlink {name!r} -> {info.linkname!r} does not name an "
@@ -286,6 +286,11 @@ class BundleRoot(Root):
         super().__init__(base, live=False, running=running, commands=commands, label=label)
         self.manifest = manifest
         self._finalizer = weakref.finalize(self, shutil.rmtree, owned, True)
+
+    def left_out(self, path: str) -> str | None:
+        reasons = self.manifest.get("left_out_reasons")
+        reason = reasons.get(path) if isinstance(reasons, dict) else None
+        return reason if isinstance(reason, str) else None
 
     def close(self) -> None:
         self._finalizer()

@@ -204,6 +204,11 @@ class Root:
             os.close(fd)
         return b"".join(chunks), start
 
+    def left_out(self, path: str) -> str | None:
+        """Why the file at ``path`` is missing from this copy of a node although the node
+        has it (a bundle's writer left it out), or ``None``."""
+        return None
+
     def exists(self, path: str) -> bool:
         try:
             return os.path.lexists(self.resolve(path))

@@ -1,0 +1,152 @@
+"""Writing a bundle that its own reader opens: every member is checked against the reader's
+:class:`~nodedoctor.sources.bundle.Limits` before it is written, and one that would break a
+limit is left out (the caller notes it in the manifest) instead of making the whole bundle
+unreadable.
+
+The reader refuses a member's name (:func:`~nodedoctor.sources.bundle.member_name`), a
+member over ``member_bytes``, more than ``members`` members, more than ``total_bytes`` of tar
+stream, and a stream that inflates more than ``ratio`` times its compressed size once
+``ratio_after`` bytes are out. The last one depends on how the bytes compress, so the writer
+compresses each member itself (a copy of its deflate state: a member left out leaves no
+trace) with a sync flush every :data:`FLUSH_BYTES`, which makes the compressed size exact at
+every flush, and keeps ``inflated - ratio/2 * compressed <= ratio_after/4`` there. Between
+two flushes the reader can then see at most about 140 times, never ``ratio``: a repetitive
+file is left out, not the bundle refused.
+
+>>> import io
+>>> from nodedoctor.sources.bundle import DEFAULT_LIMITS
+>>> out = io.BytesIO()
+>>> w = BundleWriter(out, DEFAULT_LIMITS, 0)
+>>> w.add("etc/os-release", b"ID=debian\\n"), w.add("var/log/x", b"a" * 8_000_000)
+(None, 'compresses more than 100 times (a bundle past 200 is refused as a bomb)')
+>>> w.add("etc/os-release", b""), w.add("etc/a\\\\b", b"")
+('written twice', "control character or backslash in its name ('etc/a\\\\\\\\b')")
+>>> w.close()
+>>> import gzip, tarfile
+>>> tarfile.open(fileobj=io.BytesIO(gzip.decompress(out.getvalue()))).getnames()
+['etc/os-release']
+"""
+
+from __future__ import annotations
+
+import struct
+import tarfile
+import zlib
+from typing import IO
+
+from nodedoctor.sources.bundle import BundleError, Limits, member_name
+
+#: Uncompressed bytes between two sync flushes of the deflate stream.
+FLUSH_BYTES = 64 * 1024
+_BLOCK = tarfile.BLOCKSIZE
+
+
+class BundleWriter:
+    """A ``.tar.gz`` written to ``raw`` within ``limits``; :meth:`add` says why a member was
+    left out (``None`` when written). ``reserve`` members are kept for :meth:`add` with
+    ``required`` (the commands and the manifest), which raises instead of leaving out."""
+
+    def __init__(self, raw: IO[bytes], limits: Limits, mtime: float, reserve: int = 0) -> None:
+        self._raw = raw
+        self._limits = limits
+        self._mtime = int(mtime)
+        self._reserve = reserve
+        self._deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+        self._crc = 0
+        self._inflated = 0
+        self._compressed = 0
+        self._members = 0
+        self._kinds: dict[str, str] = {}
+        self._parents: set[str] = set()
+        # gzip's header (RFC 1952): no name, the mtime, "maximum compression", unknown OS.
+        raw.write(b"\x1f\x8b\x08\x00" + struct.pack("<I", self._mtime & 0xFFFFFFFF) + b"\x02\xff")
+        self._compressed += 10
+
+    def add(self, name: str, data: bytes | None, *, required: bool = False) -> str | None:
+        """Add file ``name`` (relative, ``/``-separated) with ``data``, or a directory when
+        ``data`` is ``None``; why it was left out, or ``None``."""
+        reason = self._refusal(name, data, required)
+        if reason is None:
+            info = tarfile.TarInfo(name)
+            info.mtime = self._mtime
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            if data is None:
+                info.type = tarfile.DIRTYPE
+                info.mode = 0o755
+                blob = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+            else:
+                info.mode = 0o644
+                info.size = len(data)
+                header = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+                blob = header + data + b"\0" * (-len(data) % _BLOCK)
+            reason = self._write(blob)
+        if reason is None:
+            self._kinds[name] = "dir" if data is None else "file"
+            self._members += 1
+            # The reader makes a member's parents as directories, listed or not.
+            parts = name.split("/")
+            self._parents.update("/".join(parts[:i]) for i in range(1, len(parts)))
+        elif required:
+            raise BundleError(f"{name}: {reason}; the bundle cannot be written")
+        return reason
+
+    def _refusal(self, name: str, data: bytes | None, required: bool) -> str | None:
+        """Why the reader would refuse member ``name``, from its name, kind and size."""
+        try:
+            member_name(tarfile.TarInfo(name), self._limits)
+        except BundleError as exc:
+            return str(exc).split(": ", 1)[1] + f" ({name!r})"
+        if name in self._kinds:
+            return "written twice"
+        if data is not None and name in self._parents:
+            return "a directory in the bundle (a member lies under it)"
+        parts = name.split("/")
+        for i in range(1, len(parts)):
+            if self._kinds.get("/".join(parts[:i])) == "file":
+                return f"lies under {'/'.join(parts[:i])!r}, a file in the bundle"
+        room = self._limits.members - (0 if required else self._reserve)
+        if self._members >= room:
+            return f"the bundle holds at most {self._limits.members} members"
+        if data is not None and len(data) > self._limits.member_bytes:
+            return f"larger than a bundle's {self._limits.member_bytes}-byte limit for a file"
+        return None
+
+    def _write(self, blob: bytes) -> str | None:
+        """Compress ``blob`` on a copy of the stream; keep it only when every flush point
+        stays within the reader's total and ratio."""
+        limits = self._limits
+        if self._inflated + len(blob) + tarfile.RECORDSIZE > limits.total_bytes:
+            return f"the bundle would exceed {limits.total_bytes} bytes once decompressed"
+        trial = self._deflate.copy()
+        inflated, compressed = self._inflated, self._compressed
+        out: list[bytes] = []
+        # The bound between flushes holds when they are at most a quarter of ratio_after apart.
+        step = max(min(FLUSH_BYTES, limits.ratio_after // 4), _BLOCK)
+        for start in range(0, len(blob), step):
+            piece = blob[start : start + step]
+            chunk = trial.compress(piece) + trial.flush(zlib.Z_SYNC_FLUSH)
+            inflated += len(piece)
+            compressed += len(chunk)
+            out.append(chunk)
+            if inflated - limits.ratio // 2 * compressed > limits.ratio_after // 4:
+                return (
+                    f"compresses more than {limits.ratio // 2} times (a bundle past "
+                    f"{limits.ratio} is refused as a bomb)"
+                )
+        for chunk in out:
+            self._raw.write(chunk)
+        self._deflate = trial
+        self._crc = zlib.crc32(blob, self._crc)
+        self._inflated, self._compressed = inflated, compressed
+        return None
+
+    def close(self) -> None:
+        """The end of the archive (two zero blocks, padded to tar's record) and gzip's
+        trailer; the caller flushes and closes ``raw``."""
+        end = b"\0" * (2 * _BLOCK)
+        end += b"\0" * (-(self._inflated + len(end)) % tarfile.RECORDSIZE)
+        self._raw.write(self._deflate.compress(end) + self._deflate.flush())
+        self._crc = zlib.crc32(end, self._crc)
+        self._inflated += len(end)
+        self._raw.write(struct.pack("<II", self._crc & 0xFFFFFFFF, self._inflated & 0xFFFFFFFF))
