@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import itertools
 import json
+from typing import TextIO
 
 from nodedoctor.clean.engine import ApplyResult
 from nodedoctor.clean.plan import CleanPlan
@@ -10,7 +13,10 @@ from nodedoctor.clean.plan import CleanPlan
 SCHEMA = "nodedoctor/clean/v1"
 
 
-def plan_json(plan: CleanPlan, result: ApplyResult | None = None) -> str:
+def write_plan_json(stream: TextIO, plan: CleanPlan, result: ApplyResult | None = None) -> None:
+    """The plan (and what applying it did) as JSON, written piece by piece: a teardown of
+    100,000 mounts is 70 MB of JSON, which as one string (and json's list of its pieces)
+    would more than double the run's peak memory."""
     out: dict[str, object] = {"schema": SCHEMA, "mode": "apply" if result else "plan"}
     out["plan"] = plan.to_json()
     if result is not None:
@@ -18,7 +24,20 @@ def plan_json(plan: CleanPlan, result: ApplyResult | None = None) -> str:
         out["stopped"] = list(result.stopped)
         out["left"] = result.after.to_json()
         out["complete"] = result.complete
-    return json.dumps(out, indent=2) + "\n"
+    chunks = json.JSONEncoder(indent=2).iterencode(out)
+    while True:
+        # Thousands of pieces per write: a write per piece costs more than encoding it.
+        batch = "".join(itertools.islice(chunks, 8192))
+        if not batch:
+            break
+        stream.write(batch)
+    stream.write("\n")
+
+
+def plan_json(plan: CleanPlan, result: ApplyResult | None = None) -> str:
+    buffer = io.StringIO()
+    write_plan_json(buffer, plan, result)
+    return buffer.getvalue()
 
 
 def _plan_lines(plan: CleanPlan, indent: str = "") -> list[str]:

@@ -54,7 +54,7 @@ def _confirm(count: int) -> bool:
 def run(args: argparse.Namespace) -> int:
     from nodedoctor.clean.engine import CleanRefusedError, apply_plan
     from nodedoctor.clean.plan import plan_clean
-    from nodedoctor.clean.render import plan_json, plan_text, result_text
+    from nodedoctor.clean.render import plan_text, result_text, write_plan_json
     from nodedoctor.facts import Facts
 
     root = open_root(args)
@@ -62,13 +62,16 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--apply works on this machine only; an offline root is planned only")
     plan = plan_clean(Facts(root, profile=args.profile), args.cgroup_root)
     if not args.apply:
-        sys.stdout.write(plan_json(plan) if args.format == "json" else plan_text(plan))
+        if args.format == "json":
+            write_plan_json(sys.stdout, plan)
+        else:
+            sys.stdout.write(plan_text(plan))
         return EXIT_FINDINGS if plan.steps else EXIT_OK
     if args.format == "text":
         sys.stdout.write(plan_text(plan, applying=True))
     if not plan.steps:
         if args.format == "json":
-            sys.stdout.write(plan_json(plan))
+            write_plan_json(sys.stdout, plan)
         return EXIT_OK
     if not args.yes and not _confirm(len(plan.steps)):
         sys.stderr.write("nodedoctor: nothing done\n")
@@ -78,10 +81,10 @@ def run(args: argparse.Namespace) -> int:
     except CleanRefusedError as exc:
         sys.stderr.write(f"nodedoctor: clean refused: {exc}\n")
         if args.format == "json":
-            sys.stdout.write(plan_json(plan))
+            write_plan_json(sys.stdout, plan)
         return EXIT_USAGE
     if args.format == "json":
-        sys.stdout.write(plan_json(plan, result))
+        write_plan_json(sys.stdout, plan, result)
     else:
         sys.stdout.write("\n" + result_text(plan, result))
     return EXIT_OK if result.complete else EXIT_FINDINGS

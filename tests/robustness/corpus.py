@@ -1,0 +1,564 @@
+"""A corpus of hostile node roots and inputs (issue 12), generated, and the CLI run on them
+under a memory and CPU limit of its own.
+
+Each hostile root is a real root of the suite (``tests/roots/<scenario>/root``) with one
+thing changed: a configuration file made an alias bomb, nested 10,000 deep, given a
+20,000-part dotted key; the mount table grown to 100,000 lines; a file replaced by a link
+out of the root, a FIFO, a device or a directory. Each hostile input is a file given on
+the command line: reports nested 100,000 deep, bundles that are decompression bombs or
+hold an alias bomb, a 50 MB log. ``bench/hostile.py`` measures the same corpus.
+
+:func:`run_limited` runs ``python -m nodedoctor`` under ``prlimit`` (address space and CPU
+seconds: a runaway dies instead of taking the machine) and GNU ``time`` (whose ``%M`` is the
+peak memory of the command itself; ``wait4`` from this process would start at its own peak).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parents[1]
+SRC = TESTS.parent / "src"
+ROOTS = TESTS / "roots"
+
+#: The issue's bounds for every input: under 5 s and under 300 MB peak memory.
+MAX_SECONDS = 5.0
+MAX_PEAK_MIB = 300
+#: What the child may use before prlimit stops it (address space is not resident memory:
+#: an interpreter maps far more than it touches).
+AS_LIMIT = 2 * 1024 * 1024 * 1024
+CPU_LIMIT = 60
+
+KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
+CONTAINERD_CONFIG = "/etc/containerd/config.toml"
+UID = "5b1c7e2a-3f4d-4c1e-9a8b-2d3e4f5a6b7c"
+
+
+# --------------------------------------------------------------------------------------
+# File contents
+
+
+def alias_bomb(levels: int = 9, width: int = 10) -> str:
+    """A KubeletConfiguration whose mappings alias the one before ``width`` times, ``levels``
+    deep: about 1 KB that a walk following aliases expands to ``width ** levels`` keys."""
+    lines = [
+        "apiVersion: kubelet.config.k8s.io/v1beta1",
+        "kind: KubeletConfiguration",
+        "cgroupDriver: systemd",
+        "a0: &a0 {" + ", ".join(f"k{i}: 1" for i in range(width)) + "}",
+    ]
+    for level in range(1, levels + 1):
+        keys = ", ".join(f"k{i}: *a{level - 1}" for i in range(width))
+        lines.append(f"a{level}: &a{level} {{{keys}}}")
+    return "\n".join(lines) + "\n"
+
+
+def deep_flow(depth: int = 10_000) -> str:
+    return "kind: KubeletConfiguration\nx: " + "[" * depth + "]" * depth + "\n"
+
+
+def deep_block(depth: int = 700) -> str:
+    """Block mappings nested ``depth`` deep (700: just under the 256 KiB bound)."""
+    return "".join(" " * i + "a:\n" for i in range(depth))
+
+
+def dotted_key(parts: int = 20_000) -> str:
+    """A containerd config with one dotted key of ``parts`` parts (40 KB at 20,000)."""
+    return "version = 2\n" + ".".join(["k"] * parts) + " = 1\n"
+
+
+def deep_inline(depth: int = 10_000) -> str:
+    return "version = 2\nx = " + "{a = " * depth + "1" + "}" * depth + "\n"
+
+
+def many_tables(count: int = 20_000) -> str:
+    return "version = 2\n" + "".join(f"[t{i}]\n" for i in range(count))
+
+
+def deep_json(depth: int = 100_000) -> str:
+    return "[" * depth + "]" * depth + "\n"
+
+
+def mountinfo(base: str, mounts: int, kubelet_dir: str = "/var/lib/kubelet") -> str:
+    """``base``'s mount table and ``mounts`` pod volume tmpfs mounts strictly under
+    ``kubelet_dir`` (each pod: its projected service-account token and a secret), as the
+    kernel writes them (the lines of tests/roots/kubekey-teardown-calico)."""
+    lines = [line for line in base.splitlines() if "/var/lib/kubelet/" not in line]
+    for i in range(mounts):
+        pod, kind = divmod(i, 2)
+        uid = f"{pod:08x}-3f4d-4c1e-9a8b-2d3e4f5a6b7c"
+        volume = (
+            "kubernetes.io~projected/kube-api-access-x7k2p"
+            if kind == 0
+            else "kubernetes.io~secret/etcd-certs"
+        )
+        lines.append(
+            f"{2000 + i} 29 0:{200 + i} / {kubelet_dir}/pods/{uid}/volumes/{volume} "
+            f"rw,relatime shared:{300 + i} - tmpfs tmpfs rw,seclabel,size=3912436k,inode64"
+        )
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------
+# Roots
+
+
+def copy_root(scenario: str, dest: Path) -> Path:
+    shutil.copytree(ROOTS / scenario / "root", dest, symlinks=True)
+    return dest
+
+
+def _put(root: Path, node_path: str, text: str | bytes) -> None:
+    host = root / node_path.lstrip("/")
+    host.parent.mkdir(parents=True, exist_ok=True)
+    if host.is_symlink() or host.is_file():
+        host.unlink()
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    host.write_bytes(data)
+
+
+def _replace(root: Path, node_path: str, make: Callable[[Path], None]) -> None:
+    host = root / node_path.lstrip("/")
+    host.parent.mkdir(parents=True, exist_ok=True)
+    if host.is_symlink() or host.is_file():
+        host.unlink()
+    make(host)
+
+
+@dataclass(frozen=True)
+class HostileRoot:
+    """A root of the corpus: its scenario, what changes, and what a check must report: a
+    parse-error finding naming ``path`` whose message holds ``message`` (``None``: the file
+    is read as absent, no parse error)."""
+
+    name: str
+    scenario: str
+    change: Callable[[Path], None]
+    path: str
+    message: str | None
+    #: A long one: left out of ``make quick``.
+    slow: bool = False
+
+    def build(self, dest: Path) -> Path:
+        root = copy_root(self.scenario, dest)
+        self.change(root)
+        return root
+
+
+def _file(path: str, text: Callable[[], str | bytes]) -> Callable[[Path], None]:
+    return lambda root: _put(root, path, text())
+
+
+def _mountinfo_root(mounts: int) -> Callable[[Path], None]:
+    def change(root: Path) -> None:
+        table = root / "proc/self/mountinfo"
+        _put(root, "/proc/self/mountinfo", mountinfo(table.read_text(encoding="utf-8"), mounts))
+
+    return change
+
+
+def _sparse(path: str, size: int) -> Callable[[Path], None]:
+    """A file of ``size`` NUL bytes that takes no disk (a 200 MB config in a test)."""
+
+    def make(host: Path) -> None:
+        with open(host, "wb") as f:
+            f.truncate(size)
+
+    return lambda root: _replace(root, path, make)
+
+
+def _long_lines(path: str, lines: int, width: int) -> Callable[[Path], None]:
+    return _file(path, lambda: ("# " + "a" * width + "\n") * lines)
+
+
+def _link(path: str, target: str) -> Callable[[Path], None]:
+    return lambda root: _replace(root, path, lambda host: os.symlink(target, host))
+
+
+def _fifo(path: str) -> Callable[[Path], None]:
+    return lambda root: _replace(root, path, os.mkfifo)
+
+
+def _device(path: str) -> Callable[[Path], None]:
+    """A character device like /dev/zero (1, 5): endless if it were ever read."""
+    return lambda root: _replace(
+        root, path, lambda host: os.mknod(host, 0o644 | stat.S_IFCHR, os.makedev(1, 5))
+    )
+
+
+def _directory(path: str) -> Callable[[Path], None]:
+    return lambda root: _replace(root, path, lambda host: host.mkdir())
+
+
+def _link_loop(path: str) -> Callable[[Path], None]:
+    def change(root: Path) -> None:
+        _link(path, path + ".loop")(root)
+        _link(path + ".loop", path)(root)
+
+    return change
+
+
+HEALTHY = "kubeadm-healthy-v2"
+
+ROOT_CORPUS: tuple[HostileRoot, ...] = (
+    HostileRoot(
+        "kubelet-alias-bomb",
+        HEALTHY,
+        _file(KUBELET_CONFIG, alias_bomb),
+        KUBELET_CONFIG,
+        "its aliases expand to more than 10000 nodes",
+    ),
+    HostileRoot(
+        "kubelet-recursive-alias",
+        HEALTHY,
+        _file(KUBELET_CONFIG, lambda: "kind: KubeletConfiguration\na: &a {b: *a}\n"),
+        KUBELET_CONFIG,
+        "refers to the node that contains it",
+    ),
+    HostileRoot(
+        "kubelet-deep-flow",
+        HEALTHY,
+        _file(KUBELET_CONFIG, deep_flow),
+        KUBELET_CONFIG,
+        "nested deeper than 64",
+    ),
+    HostileRoot(
+        "kubelet-deep-block",
+        HEALTHY,
+        _file(KUBELET_CONFIG, deep_block),
+        KUBELET_CONFIG,
+        "nested deeper than 64",
+    ),
+    HostileRoot(
+        "kubelet-over-size-bound",
+        HEALTHY,
+        _long_lines(KUBELET_CONFIG, 300, 1000),
+        KUBELET_CONFIG,
+        "larger than 256 KiB, the bound for a configuration file",
+    ),
+    HostileRoot(
+        "kubelet-bad-date",
+        HEALTHY,
+        _file(KUBELET_CONFIG, lambda: "kind: KubeletConfiguration\nsince: 2024-13-45\n"),
+        KUBELET_CONFIG,
+        "month must be in 1..12",
+    ),
+    HostileRoot(
+        "containerd-dotted-key",
+        HEALTHY,
+        _file(CONTAINERD_CONFIG, dotted_key),
+        CONTAINERD_CONFIG,
+        "dotted key with more than 32 parts",
+    ),
+    HostileRoot(
+        "containerd-deep-inline-tables",
+        HEALTHY,
+        _file(CONTAINERD_CONFIG, deep_inline),
+        CONTAINERD_CONFIG,
+        "nested deeper than 64",
+    ),
+    HostileRoot(
+        "containerd-many-tables",
+        HEALTHY,
+        _file(CONTAINERD_CONFIG, many_tables),
+        CONTAINERD_CONFIG,
+        "more than 10000 tables",
+    ),
+    HostileRoot(
+        "containerd-200-mb-of-nul",
+        HEALTHY,
+        _sparse(CONTAINERD_CONFIG, 200 * 1024 * 1024),
+        CONTAINERD_CONFIG,
+        "larger than 4096 KiB; not read whole",
+    ),
+    HostileRoot(
+        "containerd-4-mib-of-long-lines",
+        HEALTHY,
+        _long_lines(CONTAINERD_CONFIG, 4000, 1000),
+        CONTAINERD_CONFIG,
+        "larger than 256 KiB, the bound for a configuration file",
+    ),
+    HostileRoot(
+        "docker-deep-json",
+        "docker-containerd-io",
+        _file("/etc/docker/daemon.json", deep_json),
+        "/etc/docker/daemon.json",
+        "nested deeper than 64",
+    ),
+    HostileRoot(
+        "k3s-config-alias-bomb",
+        "k3s-default-layout",
+        _file("/etc/rancher/k3s/config.yaml", alias_bomb),
+        "/etc/rancher/k3s/config.yaml",
+        "its aliases expand to more than 10000 nodes",
+    ),
+    HostileRoot(
+        "cloud-cfg-alias-bomb",
+        HEALTHY,
+        _file("/etc/cloud/cloud.cfg", alias_bomb),
+        "/etc/cloud/cloud.cfg",
+        "its aliases expand to more than 10000 nodes",
+    ),
+    HostileRoot(
+        "kubelet-config-links-out-of-the-root",
+        HEALTHY,
+        _link(KUBELET_CONFIG, "../../../../../../../../etc/shadow"),
+        KUBELET_CONFIG,
+        None,
+    ),
+    HostileRoot(
+        "containerd-config-link-loop",
+        HEALTHY,
+        _link_loop(CONTAINERD_CONFIG),
+        CONTAINERD_CONFIG,
+        None,
+    ),
+    HostileRoot("kubelet-config-fifo", HEALTHY, _fifo(KUBELET_CONFIG), KUBELET_CONFIG, None),
+    HostileRoot("mountinfo-fifo", HEALTHY, _fifo("/proc/self/mountinfo"), "", None),
+    HostileRoot(
+        "containerd-config-device", HEALTHY, _device(CONTAINERD_CONFIG), CONTAINERD_CONFIG, None
+    ),
+    HostileRoot(
+        "kubelet-config-directory", HEALTHY, _directory(KUBELET_CONFIG), KUBELET_CONFIG, None
+    ),
+    HostileRoot(
+        "mountinfo-100000-lines",
+        "kubekey-teardown-calico",
+        _mountinfo_root(100_000),
+        "",
+        None,
+        slow=True,
+    ),
+)
+
+
+# --------------------------------------------------------------------------------------
+# Inputs given on the command line
+
+
+def _tar_gz(members: Sequence[tuple[str, bytes]], level: int = 9) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=level) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def bomb_bundle() -> bytes:
+    """A decompression bomb: 64 MiB of zeros as one member, about 65 KB compressed."""
+    raw = io.BytesIO()
+    with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9) as gz:
+        info = tarfile.TarInfo("var/log/zeros")
+        info.size = 64 * 1024 * 1024
+        gz.write(info.tobuf(tarfile.GNU_FORMAT))
+        chunk = bytes(1024 * 1024)
+        for _ in range(64):
+            gz.write(chunk)
+    return raw.getvalue()
+
+
+def manifest() -> bytes:
+    return json.dumps(
+        {"schema": "nodedoctor/bundle/v1", "created": "2026-12-07T00:00:00Z", "files": []}
+    ).encode()
+
+
+def alias_bundle() -> bytes:
+    """A bundle of a few hundred bytes whose kubelet config is an alias bomb."""
+    return _tar_gz(
+        [
+            (".nodedoctor/manifest.json", manifest()),
+            ("etc/os-release", b"ID=debian\nVERSION_ID=12\n"),
+            (KUBELET_CONFIG.lstrip("/"), alias_bomb().encode()),
+        ]
+    )
+
+
+def members_bundle(count: int = 60_000) -> bytes:
+    return _tar_gz([(f"f/{i}", b"") for i in range(count)], level=1)
+
+
+def link_out_bundle() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo(".nodedoctor/manifest.json")
+        data = manifest()
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("etc/os-release")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "../../../../etc/shadow"
+        tar.addfile(link)
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class HostileInput:
+    """A file given on the command line ``{}`` in ``argv``; the exit code and the one line
+    on stderr the run must give (``None``: stderr may be empty)."""
+
+    name: str
+    filename: str
+    content: Callable[[], bytes]
+    argv: tuple[str, ...]
+    exit_code: int
+    message: str | None
+    slow: bool = False
+
+
+INPUT_CORPUS: tuple[HostileInput, ...] = (
+    HostileInput(
+        "report-nested-100000-deep",
+        "deep.json",
+        lambda: deep_json().encode(),
+        ("report", "{}"),
+        2,
+        "line 1: nested deeper than 64; not a nodedoctor report",
+    ),
+    HostileInput(
+        "report-json-lines-one-deep",
+        "fleet.jsonl",
+        lambda: (json.dumps({"schema": "nodedoctor/report/v1"}) + "\n" + deep_json()).encode(
+            "utf-8"
+        ),
+        ("report", "{}"),
+        2,
+        "nested deeper than 64; not a nodedoctor report",
+    ),
+    HostileInput(
+        "bundle-decompression-bomb",
+        "bomb.tar.gz",
+        bomb_bundle,
+        ("check", "--bundle", "{}"),
+        2,
+        "decompression bomb",
+    ),
+    HostileInput(
+        "bundle-of-an-alias-bomb",
+        "alias.tar.gz",
+        alias_bundle,
+        ("check", "--bundle", "{}", "--format", "json"),
+        1,
+        None,
+    ),
+    HostileInput(
+        "report-of-an-alias-bomb-bundle",
+        "alias.tar.gz",
+        alias_bundle,
+        ("report", "{}"),
+        0,
+        None,
+    ),
+    HostileInput(
+        "bundle-60000-members",
+        "members.tar.gz",
+        members_bundle,
+        ("check", "--bundle", "{}"),
+        2,
+        "more than 50000 members",
+    ),
+    HostileInput(
+        "bundle-link-out-of-the-root",
+        "link.tar.gz",
+        link_out_bundle,
+        ("check", "--bundle", "{}"),
+        2,
+        "leaves the bundle",
+    ),
+    HostileInput(
+        "log-50-mb",
+        "kubelet.log",
+        lambda: b"Dec  7 kubelet[812]: I1207 ordinary line of a busy kubelet\n" * 850_000,
+        ("check", "--logs", "{}", "--root", str(ROOTS / HEALTHY / "root")),
+        0,
+        None,
+        slow=True,
+    ),
+)
+
+
+# --------------------------------------------------------------------------------------
+# Running the CLI within limits
+
+
+@dataclass(frozen=True)
+class Limited:
+    returncode: int
+    stdout: str
+    stderr: str
+    wall: float
+    cpu: float
+    peak_mib: float
+
+
+def run_limited(
+    argv: Sequence[str], *, stdin: bytes = b"", cpu_limit: int = CPU_LIMIT, cwd: str | None = None
+) -> Limited:
+    """``python -m nodedoctor ARGV`` of this checkout under prlimit and GNU time."""
+    fd, report = tempfile.mkstemp(prefix="nodedoctor-limited-")
+    os.close(fd)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NODEDOCTOR_")}
+    env["PYTHONPATH"] = str(SRC)
+    command = [
+        "/usr/bin/time",
+        "-f",
+        "%U %S %M",
+        "-o",
+        report,
+        "prlimit",
+        f"--as={AS_LIMIT}",
+        f"--cpu={cpu_limit}",
+        sys.executable,
+        "-m",
+        "nodedoctor",
+        *argv,
+    ]
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            command,
+            input=stdin,
+            capture_output=True,
+            timeout=cpu_limit * 4,
+            check=False,
+            env=env,
+            cwd=cwd,
+        )
+        wall = time.perf_counter() - started
+        with open(report, encoding="utf-8") as f:
+            fields = f.read().split()
+    finally:
+        os.unlink(report)
+    # GNU time writes "Command exited with non-zero status N" first when it did.
+    user, system, peak = fields[-3:]
+    return Limited(
+        proc.returncode,
+        proc.stdout.decode("utf-8", errors="replace"),
+        proc.stderr.decode("utf-8", errors="replace"),
+        wall,
+        float(user) + float(system),
+        int(peak) / 1024,
+    )
+
+
+def tools_missing() -> str | None:
+    """Why :func:`run_limited` cannot run here, or ``None``."""
+    for tool in ("/usr/bin/time", shutil.which("prlimit")):
+        if tool is None or not os.access(tool, os.X_OK):
+            return "needs GNU time (/usr/bin/time) and prlimit (util-linux)"
+    return None
