@@ -1,6 +1,6 @@
 """Run every benchmark and print its table: ``make bench`` (never part of ``make test``).
 
-    .venv/bin/python bench/run.py                 # all five, plus the import-time breakdown
+    .venv/bin/python bench/run.py                 # all six, plus the import-time breakdown
     .venv/bin/python bench/run.py startup npd     # some of them
     .venv/bin/python bench/run.py --quick         # fewer rounds and roots, for a smoke run
 
@@ -21,10 +21,10 @@ from pathlib import Path
 # Run as a script (``python bench/run.py``): make the repository importable as ``bench``.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import batch, commands, importtime, npd, scale, startup
+from bench import batch, commands, hostile, importtime, npd, scale, startup
 from bench.common import OUT, ZIPAPP, machine
 
-NAMES = ("startup", "scale", "batch", "npd", "commands", "importtime")
+NAMES = ("startup", "scale", "batch", "npd", "commands", "hostile", "importtime")
 
 
 def main() -> int:
@@ -64,6 +64,10 @@ def main() -> int:
         "commands": (
             "5. The allowlisted commands of a live check, and its work after imports",
             lambda: commands.run(repeat=3 if quick else 11),
+        ),
+        "hostile": (
+            "6. Hostile input, and clean's planning at 1,000 to 100,000 mounts",
+            lambda: hostile.run(sizes=(1_000, 10_000) if quick else hostile.MOUNTS),
         ),
         "importtime": (
             "Start-up breakdown (python -X importtime)",

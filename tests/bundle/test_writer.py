@@ -108,12 +108,7 @@ def test_each_limit_of_the_reader_leaves_a_member_out(tmp_path: Path) -> None:
     assert len(names) == 8
 
 
-def test_a_repetitive_config_is_left_out_and_the_check_says_so(tmp_path: Path) -> None:
-    """A huge repetitive containerd config (200 MB on the node in the report that found it)
-    made a 28 KB bundle that the reader refused as a bomb; a drop-in name with a backslash
-    (systemd escapes) made the reader refuse the whole bundle too."""
-    node = tmp_path / "node"
-    base = ROOTS / "kubeadm-healthy-v2" / "root"
+def _copy(base: Path, node: Path) -> None:
     for src in base.rglob("*"):
         dest = node / src.relative_to(base)
         if src.is_dir():
@@ -121,6 +116,42 @@ def test_a_repetitive_config_is_left_out_and_the_check_says_so(tmp_path: Path) -
         else:
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(src.read_bytes())
+
+
+def test_past_the_member_limit_empty_directories_go_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big cgroup v1 node lists more pod cgroups than a bundle may hold members: the files
+    all go in, then the pod directories, and what is left out is empty cgroups, counted."""
+    import nodedoctor.collect as collect_mod
+
+    node = tmp_path / "node"
+    _copy(ROOTS / "kubeadm-healthy-v2" / "root", node)
+    for i in range(120):
+        (node / f"var/lib/kubelet/pods/{i:08d}-0000-4000-8000-000000000000").mkdir(parents=True)
+        pod = node / f"sys/fs/cgroup/kubepods.slice/kubepods-pod{i:08d}.slice"
+        pod.mkdir(parents=True)
+    limits = Limits(members=150)
+    monkeypatch.setattr(collect_mod, "DEFAULT_LIMITS", limits)
+    result = collect(directory_root(str(node)), str(tmp_path / "b.tar.gz"))
+    assert not result.left_out
+    count, why = result.directories_left_out
+    assert count > 0
+    assert why == "the bundle holds at most 150 members"
+    with open_bundle(result.path, limits) as bundle:
+        assert bundle.manifest["directories_left_out"] == {"count": count, "reason": why}
+        kept = bundle.listdir("/sys/fs/cgroup/kubepods.slice") or []
+        pods = bundle.listdir("/var/lib/kubelet/pods") or []
+    assert pods == sorted(os.listdir(node / "var/lib/kubelet/pods")), "pod directories go first"
+    assert len(kept) < len(os.listdir(node / "sys/fs/cgroup/kubepods.slice"))
+
+
+def test_a_repetitive_config_is_left_out_and_the_check_says_so(tmp_path: Path) -> None:
+    """A huge repetitive containerd config (200 MB on the node in the report that found it)
+    made a 28 KB bundle that the reader refused as a bomb; a drop-in name with a backslash
+    (systemd escapes) made the reader refuse the whole bundle too."""
+    node = tmp_path / "node"
+    _copy(ROOTS / "kubeadm-healthy-v2" / "root", node)
     config = node / "etc/containerd/config.toml"
     with open(config, "w", encoding="utf-8") as f:
         for _ in range(8000):

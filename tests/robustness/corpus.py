@@ -389,7 +389,7 @@ def alias_bundle() -> bytes:
     )
 
 
-def members_bundle(count: int = 60_000) -> bytes:
+def members_bundle(count: int = 40_000) -> bytes:
     return _tar_gz([(f"f/{i}", b"") for i in range(count)], level=1)
 
 
@@ -465,12 +465,12 @@ INPUT_CORPUS: tuple[HostileInput, ...] = (
         None,
     ),
     HostileInput(
-        "bundle-60000-members",
+        "bundle-40000-members",
         "members.tar.gz",
         members_bundle,
         ("check", "--bundle", "{}"),
         2,
-        "more than 50000 members",
+        "more than 30000 members",
     ),
     HostileInput(
         "bundle-link-out-of-the-root",
@@ -507,13 +507,19 @@ class Limited:
 
 
 def run_limited(
-    argv: Sequence[str], *, stdin: bytes = b"", cpu_limit: int = CPU_LIMIT, cwd: str | None = None
+    argv: Sequence[str],
+    *,
+    stdin: bytes = b"",
+    cpu_limit: int = CPU_LIMIT,
+    cwd: str | None = None,
+    src: Path = SRC,
 ) -> Limited:
-    """``python -m nodedoctor ARGV`` of this checkout under prlimit and GNU time."""
+    """``python -m nodedoctor ARGV`` of this checkout (or of ``src``) under prlimit and GNU
+    time."""
     fd, report = tempfile.mkstemp(prefix="nodedoctor-limited-")
     os.close(fd)
     env = {k: v for k, v in os.environ.items() if not k.startswith("NODEDOCTOR_")}
-    env["PYTHONPATH"] = str(SRC)
+    env["PYTHONPATH"] = str(src)
     command = [
         "/usr/bin/time",
         "-f",

@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
             "redacted": [{"path": p, "lines": list(lines)} for p, lines in result.redacted],
             "left_out": list(result.left_out),
             "left_out_reasons": dict(result.left_out_reasons),
+            "directories_left_out": result.directories_left_out[0],
         }
         import json
 
@@ -76,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"  redacted  {path}{where}")
     for path, reason in result.left_out_reasons:
         lines.append(f"  left out  {path} ({reason})")
+    count, why = result.directories_left_out
+    if count:
+        lines.append(f"  left out  {count} empty directories ({why})")
     lines.append(f"diagnose it anywhere: nodedoctor check --bundle {result.path}")
     sys.stdout.write("\n".join(lines) + "\n")
     return EXIT_OK
