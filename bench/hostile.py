@@ -23,15 +23,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.robustness.corpus import (
-    INPUT_CORPUS,
-    ROOT_CORPUS,
-    SRC,
-    Limited,
-    copy_root,
-    mountinfo,
-    run_limited,
-)
+from tests.robustness.corpus import INPUT_CORPUS, ROOT_CORPUS, copy_root, mountinfo
+from tests.robustness.limited import SRC, Limited, run_limited
 
 from bench.common import table
 

@@ -8,9 +8,7 @@ out of the root, a FIFO, a device or a directory. Each hostile input is a file g
 the command line: reports nested 100,000 deep, bundles that are decompression bombs or
 hold an alias bomb, a 50 MB log. ``bench/hostile.py`` measures the same corpus.
 
-:func:`run_limited` runs ``python -m nodedoctor`` under ``prlimit`` (address space and CPU
-seconds: a runaway dies instead of taking the machine) and GNU ``time`` (whose ``%M`` is the
-peak memory of the command itself; ``wait4`` from this process would start at its own peak).
+tests/robustness/limited.py runs the command line on them within limits.
 """
 
 from __future__ import annotations
@@ -21,30 +19,16 @@ import json
 import os
 import shutil
 import stat
-import subprocess
-import sys
 import tarfile
-import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
-SRC = TESTS.parent / "src"
 ROOTS = TESTS / "roots"
-
-#: The issue's bounds for every input: under 5 s and under 300 MB peak memory.
-MAX_SECONDS = 5.0
-MAX_PEAK_MIB = 300
-#: What the child may use before prlimit stops it (address space is not resident memory:
-#: an interpreter maps far more than it touches).
-AS_LIMIT = 2 * 1024 * 1024 * 1024
-CPU_LIMIT = 60
 
 KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
 CONTAINERD_CONFIG = "/etc/containerd/config.toml"
-UID = "5b1c7e2a-3f4d-4c1e-9a8b-2d3e4f5a6b7c"
 
 
 # --------------------------------------------------------------------------------------
@@ -490,81 +474,3 @@ INPUT_CORPUS: tuple[HostileInput, ...] = (
         slow=True,
     ),
 )
-
-
-# --------------------------------------------------------------------------------------
-# Running the CLI within limits
-
-
-@dataclass(frozen=True)
-class Limited:
-    returncode: int
-    stdout: str
-    stderr: str
-    wall: float
-    cpu: float
-    peak_mib: float
-
-
-def run_limited(
-    argv: Sequence[str],
-    *,
-    stdin: bytes = b"",
-    cpu_limit: int = CPU_LIMIT,
-    cwd: str | None = None,
-    src: Path = SRC,
-) -> Limited:
-    """``python -m nodedoctor ARGV`` of this checkout (or of ``src``) under prlimit and GNU
-    time."""
-    fd, report = tempfile.mkstemp(prefix="nodedoctor-limited-")
-    os.close(fd)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NODEDOCTOR_")}
-    env["PYTHONPATH"] = str(src)
-    command = [
-        "/usr/bin/time",
-        "-f",
-        "%U %S %M",
-        "-o",
-        report,
-        "prlimit",
-        f"--as={AS_LIMIT}",
-        f"--cpu={cpu_limit}",
-        sys.executable,
-        "-m",
-        "nodedoctor",
-        *argv,
-    ]
-    started = time.perf_counter()
-    try:
-        proc = subprocess.run(
-            command,
-            input=stdin,
-            capture_output=True,
-            timeout=cpu_limit * 4,
-            check=False,
-            env=env,
-            cwd=cwd,
-        )
-        wall = time.perf_counter() - started
-        with open(report, encoding="utf-8") as f:
-            fields = f.read().split()
-    finally:
-        os.unlink(report)
-    # GNU time writes "Command exited with non-zero status N" first when it did.
-    user, system, peak = fields[-3:]
-    return Limited(
-        proc.returncode,
-        proc.stdout.decode("utf-8", errors="replace"),
-        proc.stderr.decode("utf-8", errors="replace"),
-        wall,
-        float(user) + float(system),
-        int(peak) / 1024,
-    )
-
-
-def tools_missing() -> str | None:
-    """Why :func:`run_limited` cannot run here, or ``None``."""
-    for tool in ("/usr/bin/time", shutil.which("prlimit")):
-        if tool is None or not os.access(tool, os.X_OK):
-            return "needs GNU time (/usr/bin/time) and prlimit (util-linux)"
-    return None

@@ -19,13 +19,10 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import check_root
-from tests.robustness.corpus import (
-    INPUT_CORPUS,
+from tests.robustness.corpus import INPUT_CORPUS, ROOT_CORPUS, HostileInput, HostileRoot
+from tests.robustness.limited import (
     MAX_PEAK_MIB,
     MAX_SECONDS,
-    ROOT_CORPUS,
-    HostileInput,
-    HostileRoot,
     Limited,
     run_limited,
     tools_missing,

@@ -27,16 +27,14 @@ from typing import Any
 from nodedoctor import __version__
 from nodedoctor._record import field, record
 from nodedoctor.collect.secrets import redact_argv, redact_text, withheld_reason
-from nodedoctor.collect.writer import BundleWriter
+from nodedoctor.collect.writer import BundleWriter, write_members
 from nodedoctor.facts import Facts
 from nodedoctor.facts.mounts import host_procfs
 from nodedoctor.facts.system import hostname
 from nodedoctor.sources.bundle import (
-    COMMANDS_DIR,
     DEFAULT_LIMITS,
     MANIFEST,
     MANIFEST_SCHEMA,
-    command_to_json,
 )
 from nodedoctor.sources.commands import ALLOWLIST, CommandResult
 from nodedoctor.sources.root import DEFAULT_READ_LIMIT, ReadResult, Root
@@ -311,67 +309,6 @@ def plan_collection(root: Root) -> tuple[Plan, RecordingRoot]:
     return plan, recording
 
 
-def _tar_dirs(paths: Iterable[str]) -> list[str]:
-    out: set[str] = set()
-    for path in paths:
-        parts = path.strip("/").split("/")
-        for i in range(1, len(parts) + 1):
-            out.add("/".join(parts[:i]))
-    return sorted(out)
-
-
-def _directory_order(path: str) -> tuple[bool, int, str]:
-    """Cgroups last, then the deepest: a pod's cgroup is judged orphaned against the pod
-    directories the kubelet keeps, so a cgroup left out is a finding missed where a pod
-    directory left out would be a false one."""
-    return path.startswith("/sys/fs/cgroup/"), path.count("/"), path
-
-
-def _write_members(
-    writer: BundleWriter,
-    plan: Plan,
-    files: dict[str, bytes],
-    commands: dict[str, CommandResult],
-    left_out: dict[str, str],
-) -> tuple[list[str], list[str], tuple[int, str]]:
-    """Files, placeholders, command outputs, then the directories no member implies (the
-    reader makes a member's parents) in :func:`_directory_order`: when the reader's member
-    limit is reached, what goes is empty cgroups (a 5,000-pod cgroup v1 node lists 65,000).
-    What the writer leaves out goes from ``files`` and ``commands`` to ``left_out``. Returns
-    the directories and placeholders in the bundle, and how many directories were left out
-    and why."""
-    for path in sorted(files):
-        reason = writer.add(path.lstrip("/"), files[path])
-        if reason is not None:
-            left_out[path] = reason
-            del files[path]
-    # Directory names are kept even where contents are withheld (pod UIDs under
-    # /var/lib/kubelet/pods tell which pods the kubelet still has).
-    dirs = set(plan.dirs)
-    placeholders = [
-        p
-        for p in sorted(plan.placeholders)
-        if p not in files and p not in dirs and writer.add(p.lstrip("/"), b"") is None
-    ]
-    for name, result in sorted(commands.items()):
-        body = json.dumps(command_to_json(result), indent=1).encode()
-        text, _ = redact_text(body.decode())
-        reason = writer.add(f"{COMMANDS_DIR}/{name}.json", text.encode())
-        if reason is not None:
-            left_out[f"{COMMANDS_DIR}/{name}.json"] = reason
-            del commands[name]
-    implied = {f"/{n}" for n in _tar_dirs(p.lstrip("/") for p in (*files, *placeholders))}
-    present = dirs & implied
-    skipped, why = 0, ""
-    for directory in sorted(dirs - implied, key=_directory_order):
-        reason = writer.add(directory.lstrip("/"), None)
-        if reason is None:
-            present.add(directory)
-        else:
-            skipped, why = skipped + 1, why or reason
-    return sorted(present), placeholders, (skipped, why)
-
-
 def _content(root: Root, path: str, limit: int) -> bytes | None:
     """What the bundle holds for ``path``: at most ``limit + 1`` bytes, so a reader with the
     same limit sees the same text and the same "truncated" verdict."""
@@ -456,8 +393,13 @@ def collect(root: Root, output: str | None = None, *, now: float | None = None) 
         with os.fdopen(fd, "wb") as raw:
             # Within the reader's limits: a member it would refuse is left out, with why.
             writer = BundleWriter(raw, DEFAULT_LIMITS, now, reserve=1)  # the manifest
-            dirs, placeholders, dirs_left_out = _write_members(
-                writer, plan, files, commands, left_out
+            dirs, placeholders, dirs_left_out = write_members(
+                writer,
+                files,
+                placeholder_paths=plan.placeholders,
+                dir_paths=plan.dirs,
+                commands=commands,
+                left_out=left_out,
             )
             manifest: dict[str, Any] = {
                 "schema": MANIFEST_SCHEMA,

@@ -1,7 +1,8 @@
 """Writing a bundle that its own reader opens: every member is checked against the reader's
 :class:`~nodedoctor.sources.bundle.Limits` before it is written, and one that would break a
 limit is left out (the caller notes it in the manifest) instead of making the whole bundle
-unreadable.
+unreadable. :func:`write_members` writes collect's members in the order that keeps what
+matters most when a limit is reached.
 
 The reader refuses a member's name (:func:`~nodedoctor.sources.bundle.member_name`), a
 member over ``member_bytes``, more than ``members`` members, more than ``total_bytes`` of tar
@@ -29,12 +30,22 @@ file is left out, not the bundle refused.
 
 from __future__ import annotations
 
+import json
 import struct
 import tarfile
 import zlib
+from collections.abc import Iterable
 from typing import IO
 
-from nodedoctor.sources.bundle import BundleError, Limits, member_name
+from nodedoctor.collect.secrets import redact_text
+from nodedoctor.sources.bundle import (
+    COMMANDS_DIR,
+    BundleError,
+    Limits,
+    command_to_json,
+    member_name,
+)
+from nodedoctor.sources.commands import CommandResult
 
 #: Uncompressed bytes between two sync flushes of the deflate stream.
 FLUSH_BYTES = 64 * 1024
@@ -150,3 +161,66 @@ class BundleWriter:
         self._crc = zlib.crc32(end, self._crc)
         self._inflated += len(end)
         self._raw.write(struct.pack("<II", self._crc & 0xFFFFFFFF, self._inflated & 0xFFFFFFFF))
+
+
+def _tar_dirs(paths: Iterable[str]) -> list[str]:
+    out: set[str] = set()
+    for path in paths:
+        parts = path.strip("/").split("/")
+        for i in range(1, len(parts) + 1):
+            out.add("/".join(parts[:i]))
+    return sorted(out)
+
+
+def _directory_order(path: str) -> tuple[bool, int, str]:
+    """Cgroups last, then the deepest: a pod's cgroup is judged orphaned against the pod
+    directories the kubelet keeps, so a cgroup left out is a finding missed where a pod
+    directory left out would be a false one."""
+    return path.startswith("/sys/fs/cgroup/"), path.count("/"), path
+
+
+def write_members(
+    writer: BundleWriter,
+    files: dict[str, bytes],
+    *,
+    placeholder_paths: Iterable[str],
+    dir_paths: Iterable[str],
+    commands: dict[str, CommandResult],
+    left_out: dict[str, str],
+) -> tuple[list[str], list[str], tuple[int, str]]:
+    """Files, placeholders, command outputs, then the directories no member implies (the
+    reader makes a member's parents) in :func:`_directory_order`: when the reader's member
+    limit is reached, what goes is empty cgroups (a 5,000-pod cgroup v1 node lists 65,000).
+    What the writer leaves out goes from ``files`` and ``commands`` to ``left_out``. Returns
+    the directories and placeholders in the bundle, and how many directories were left out
+    and why."""
+    for path in sorted(files):
+        reason = writer.add(path.lstrip("/"), files[path])
+        if reason is not None:
+            left_out[path] = reason
+            del files[path]
+    # Directory names are kept even where contents are withheld (pod UIDs under
+    # /var/lib/kubelet/pods tell which pods the kubelet still has).
+    dirs = set(dir_paths)
+    placeholders = [
+        p
+        for p in sorted(placeholder_paths)
+        if p not in files and p not in dirs and writer.add(p.lstrip("/"), b"") is None
+    ]
+    for name, result in sorted(commands.items()):
+        body = json.dumps(command_to_json(result), indent=1).encode()
+        text, _ = redact_text(body.decode())
+        reason = writer.add(f"{COMMANDS_DIR}/{name}.json", text.encode())
+        if reason is not None:
+            left_out[f"{COMMANDS_DIR}/{name}.json"] = reason
+            del commands[name]
+    implied = {f"/{n}" for n in _tar_dirs(p.lstrip("/") for p in (*files, *placeholders))}
+    present = dirs & implied
+    skipped, why = 0, ""
+    for directory in sorted(dirs - implied, key=_directory_order):
+        reason = writer.add(directory.lstrip("/"), None)
+        if reason is None:
+            present.add(directory)
+        else:
+            skipped, why = skipped + 1, why or reason
+    return sorted(present), placeholders, (skipped, why)
