@@ -204,3 +204,12 @@ def tree_entries(root: Path) -> dict[str, tuple[str, str | bytes, int]]:
             else:
                 out[rel] = ("file", path.read_bytes(), mode)
     return out
+
+
+def facts_from_files(root: Path, files: dict[str, str]) -> Facts:
+    """Facts of a directory root holding ``files`` (path relative to the root -> text)."""
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return Facts(directory_root(str(root)))

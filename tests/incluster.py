@@ -51,6 +51,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nodedoctor.parsers.mountinfo import parse_mountinfo
+
 REPO = Path(__file__).resolve().parent.parent
 #: The pod's hostname: a DaemonSet pod's name.
 POD_HOSTNAME = "nodedoctor-npd-x7k2p"
@@ -70,50 +72,9 @@ class Invocation:
     stderr: str
 
 
-@dataclass(frozen=True)
-class RecordedMount:
-    mount_point: str
-    fstype: str
-    super_options: tuple[str, ...]
-
-
 def unshare_available() -> bool:
     """Whether this process may make mount, PID and UTS namespaces (root and util-linux)."""
     return os.geteuid() == 0 and shutil.which("unshare") is not None
-
-
-def _unescape(field: str) -> str:
-    r"""A mountinfo path: the kernel writes space, tab, newline and backslash in octal.
-
-    >>> _unescape(r"/var/lib/kubelet/pods/a\040b")
-    '/var/lib/kubelet/pods/a b'
-    """
-    out, i = [], 0
-    while i < len(field):
-        if field[i] == "\\" and field[i + 1 : i + 4].isdigit():
-            out.append(chr(int(field[i + 1 : i + 4], 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)
-
-
-def parse_mountinfo(text: str) -> list[RecordedMount]:
-    """Mount point, type and super options of each line of a mountinfo file.
-
-    >>> [m] = parse_mountinfo("31 22 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate")
-    >>> m.mount_point, m.fstype, m.super_options
-    ('/sys/fs/cgroup', 'cgroup2', ('rw', 'nsdelegate'))
-    """
-    mounts = []
-    for line in text.splitlines():
-        left, sep, right = line.partition(" - ")
-        fields, tail = left.split(), right.split()
-        if not sep or len(fields) < 5 or len(tail) < 3:
-            continue
-        mounts.append(RecordedMount(_unescape(fields[4]), tail[0], tuple(tail[2].split(","))))
-    return mounts
 
 
 def _controllers(options: tuple[str, ...]) -> frozenset[str]:

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from nodedoctor.facts import Facts
 from nodedoctor.facts.boot import boot_chain
 from nodedoctor.facts.system import os_release
-from nodedoctor.sources.root import directory_root
+from tests.helpers import facts_from_files
 
 OPENEULER_2203 = (
     'NAME="openEuler"\nVERSION="22.03 (LTS-SP3)"\nID="openEuler"\nVERSION_ID="22.03"\n'
@@ -62,14 +61,6 @@ KYLIN_DESKTOP = (
 )
 
 
-def _facts(tmp_path: Path, files: dict[str, str]) -> Facts:
-    for rel, text in files.items():
-        p = tmp_path / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    return Facts(directory_root(str(tmp_path)))
-
-
 def _openeuler(**extra: str) -> dict[str, str]:
     return {
         "etc/os-release": OPENEULER_2203,
@@ -80,7 +71,7 @@ def _openeuler(**extra: str) -> dict[str, str]:
 
 
 def test_openeuler_is_rhel_like_and_bios_writes_boot_grub2(tmp_path: Path) -> None:
-    facts = _facts(
+    facts = facts_from_files(
         tmp_path,
         _openeuler(
             **{
@@ -97,7 +88,7 @@ def test_openeuler_is_rhel_like_and_bios_writes_boot_grub2(tmp_path: Path) -> No
 
 
 def test_openeuler_arm64_writes_the_efi_partitions_grub_cfg(tmp_path: Path) -> None:
-    facts = _facts(
+    facts = facts_from_files(
         tmp_path,
         _openeuler(
             **{
@@ -113,7 +104,7 @@ def test_openeuler_arm64_writes_the_efi_partitions_grub_cfg(tmp_path: Path) -> N
 def test_a_uefi_node_seen_live_writes_the_efi_file_even_beside_boot_grub2(
     tmp_path: Path,
 ) -> None:
-    facts = _facts(
+    facts = facts_from_files(
         tmp_path,
         _openeuler(
             **{
@@ -129,7 +120,7 @@ def test_a_uefi_node_seen_live_writes_the_efi_file_even_beside_boot_grub2(
 
 
 def test_unknown_firmware_with_both_files_keeps_boot_grub2(tmp_path: Path) -> None:
-    facts = _facts(
+    facts = facts_from_files(
         tmp_path,
         _openeuler(
             **{
@@ -149,7 +140,7 @@ def test_the_unified_efi_stub_is_not_the_menu(tmp_path: Path) -> None:
         "search --no-floppy --fs-uuid --set=dev 6df325af-1779-4165-a6cd-78fe83c18aab\n"
         "set prefix=($dev)/grub2\n\nexport $prefix\nconfigfile $prefix/grub.cfg\n"
     )
-    facts = _facts(
+    facts = facts_from_files(
         tmp_path,
         {
             "etc/os-release": 'ID="almalinux"\nID_LIKE="rhel centos fedora"\nVERSION_ID="10.0"\n',
@@ -165,7 +156,7 @@ def test_entries_without_blscfg_are_not_read_so_no_grubby(tmp_path: Path) -> Non
     """anaconda#1712: a non-BLS install can still have files in /boot/loader/entries; GRUB
     reads them only when grub2-mkconfig wrote ``blscfg`` (GRUB_ENABLE_BLSCFG=true, or unset
     without new-kernel-pkg)."""
-    facts = _facts(
+    facts = facts_from_files(
         tmp_path,
         _openeuler(
             **{
@@ -196,16 +187,16 @@ def test_blscfg_as_grub2_mkconfig_decides(
     }
     if new_kernel_pkg:
         files["usr/sbin/new-kernel-pkg"] = ""
-    commands = _facts(tmp_path, files).get(boot_chain).apply_commands
+    commands = facts_from_files(tmp_path, files).get(boot_chain).apply_commands
     assert (commands == ("grubby --update-kernel=ALL",)) is grubby
 
 
 def test_kylin_server_is_rhel_like_kylin_desktop_is_debian(tmp_path: Path) -> None:
-    server = _facts(
+    server = facts_from_files(
         tmp_path / "server",
         {"etc/os-release": KYLIN_SERVER, "etc/default/grub": 'GRUB_CMDLINE_LINUX="quiet"\n'},
     )
-    desktop = _facts(
+    desktop = facts_from_files(
         tmp_path / "desktop",
         {"etc/os-release": KYLIN_DESKTOP, "etc/default/grub": 'GRUB_CMDLINE_LINUX="quiet"\n'},
     )
@@ -214,7 +205,7 @@ def test_kylin_server_is_rhel_like_kylin_desktop_is_debian(tmp_path: Path) -> No
 
 
 def test_oracle_linux_7_has_no_id_like(tmp_path: Path) -> None:
-    facts = _facts(
+    facts = facts_from_files(
         tmp_path,
         {
             "etc/os-release": 'NAME="Oracle Linux Server"\nVERSION="7.3"\nID="ol"\n'
@@ -226,7 +217,7 @@ def test_oracle_linux_7_has_no_id_like(tmp_path: Path) -> None:
 
 
 def test_an_unknown_distribution_with_grub2_mkconfig_installed(tmp_path: Path) -> None:
-    facts = _facts(
+    facts = facts_from_files(
         tmp_path,
         {
             "etc/os-release": 'NAME="Anolis OS"\nVERSION="23"\nID="anolis"\nVERSION_ID="23"\n',

@@ -156,6 +156,19 @@ SAVE = """
 """
 
 
+def _fleet_page(reports: Path, page: Path) -> None:
+    """``nodedoctor report`` of every saved report into ``page``; it must succeed."""
+    saved = [str(p) for p in sorted(reports.glob("*.json"))]
+    made = subprocess.run(
+        [sys.executable, "-m", "nodedoctor", "report", *saved, "-o", str(page)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+
+
 def test_check_fix_plan_and_apply(lab: Lab) -> None:
     base, hosts, env = lab
     results = base / "results"
@@ -307,22 +320,7 @@ def test_preflight_role_and_fleet_report(lab: Lab) -> None:
         bad = report["summary"]["error"] + report["summary"]["warning"]
         assert (recap[h.name] != "0") == bool(bad), (h.name, report["summary"])
     page = base / "fleet.html"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "nodedoctor",
-            "report",
-            *map(str, sorted(reports.glob("*.json"))),
-            "-o",
-            str(page),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
+    _fleet_page(reports, page)
     html = page.read_text(encoding="utf-8")
     assert html.count('<tr class="node"') == len(hosts)
 
@@ -387,22 +385,7 @@ def test_a_root_without_marks_fails_the_host_and_shows_as_not_checked(lab: Lab) 
     assert saved["host"] == "unmounted"
     assert f"{empty} does not look like a node's root" in saved["error"]
     page = base / "fleet-marks.html"
-    made = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "nodedoctor",
-            "report",
-            *map(str, sorted(reports.glob("*.json"))),
-            "-o",
-            str(page),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert made.returncode == 0, made.stderr
+    _fleet_page(reports, page)
     html = page.read_text(encoding="utf-8")
     assert '<tr class="node unchecked" data-node="unmounted">' in html
     assert html.count('<tr class="node"') == 1
