@@ -36,6 +36,7 @@ import os
 from nodedoctor._record import record
 from nodedoctor.facts import Facts
 from nodedoctor.facts.deployers import (
+    DEPLOYERS,
     K3S,
     KOPS,
     KUBEADM,
@@ -53,9 +54,12 @@ from nodedoctor.parsers.mountinfo import Mount
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 KUBELET_DIR = "/var/lib/kubelet"
-#: The kubelet directories of the deployers: /var/lib/kubelet (kubeadm, Kubespray, kOps,
-#: KubeKey, k3s and RKE2 by default), MicroK8s's ``--root-dir=${SNAP_COMMON}/var/lib/kubelet``.
-DEPLOYER_KUBELET_DIRS = (KUBELET_DIR, "/var/snap/microk8s/common/var/lib/kubelet")
+#: The kubelet directories of the deployers, from their models: /var/lib/kubelet (kubeadm,
+#: Kubespray, kOps, KubeKey, k3s and RKE2 by default) first, then MicroK8s's
+#: ``--root-dir=${SNAP_COMMON}/var/lib/kubelet``.
+DEPLOYER_KUBELET_DIRS = tuple(
+    dict.fromkeys((KUBELET_DIR, *(d.kubelet_root_dir for d in DEPLOYERS)))
+)
 #: Trees that are never a kubelet directory, whatever a ``--root-dir`` says.
 _NOT_KUBELET_DIRS = ("/proc", "/sys", "/dev")
 STANDARD_BPFFS = "/sys/fs/bpf"
