@@ -44,7 +44,11 @@ def test_help_is_what_argparses_own_formatter_writes(
     assert set(commands) == {c for names in COMMANDS.values() for c in names}
     for name, sub in commands.items():
         ours = sub.format_help()
-        sub.formatter_class = argparse.HelpFormatter
+        # check, fix and clean keep their description and examples as written
+        raw = sub.formatter_class.__name__ == "RawDescriptionFormatter"
+        sub.formatter_class = (
+            argparse.RawDescriptionHelpFormatter if raw else argparse.HelpFormatter
+        )
         assert ours == sub.format_help(), name
 
 

@@ -15,6 +15,7 @@ from nodedoctor.cli.common import (
     parse_severity,
     use_color,
 )
+from nodedoctor.cli.helptext import help_kwargs
 from nodedoctor.model import Severity
 
 #: Commands a live check of the whole rule set runs on every node: the kernel log (AppArmor
@@ -26,7 +27,9 @@ LIVE_CHECK_COMMANDS = ("journalctl-kernel",)
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
-        "check", help="check a node and report what stops it from running pods"
+        "check",
+        help="check a node and report what stops it from running pods",
+        **help_kwargs("check"),
     )
     add_root_options(p, many=True)
     p.add_argument(
@@ -102,11 +105,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from nodedoctor import engine
+    from nodedoctor.cli.names import canonical_rule_names
     from nodedoctor.facts import Facts
     from nodedoctor.render import Format, renderer
     from nodedoctor.rules import rule_by_id, rules_for
     from nodedoctor.rules.families import ENGINE_RULES, expand_families
 
+    args.only = canonical_rule_names(args.only)
+    args.skip = canonical_rule_names(args.skip)
     # Only the rule modules (and so the facts) that --only names are imported: an NPD plugin
     # run checks one family.
     rules = rules_for(args.only)
