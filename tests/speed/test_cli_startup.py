@@ -9,7 +9,13 @@ import shutil
 import pytest
 
 from nodedoctor.buildinfo import build_info
-from nodedoctor.cli import COMMANDS, _terminal_width, build_parser, main
+from nodedoctor.cli import (
+    COMMANDS,
+    RawDescriptionFormatter,
+    _terminal_width,
+    build_parser,
+    main,
+)
 
 
 @pytest.mark.parametrize("columns", [None, "100", "57", "0", "-3", "wide", ""])
@@ -45,7 +51,7 @@ def test_help_is_what_argparses_own_formatter_writes(
     for name, sub in commands.items():
         ours = sub.format_help()
         # check, fix and clean keep their description and examples as written
-        raw = sub.formatter_class.__name__ == "RawDescriptionFormatter"
+        raw = sub.formatter_class is RawDescriptionFormatter
         sub.formatter_class = (
             argparse.RawDescriptionHelpFormatter if raw else argparse.HelpFormatter
         )
