@@ -76,4 +76,4 @@ def test_rule_ids_and_families_in_any_case(capsys: pytest.CaptureFixture[str]) -
 
 def test_unknown_family_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--root", "tests/roots/kubeadm-healthy-v2/root", "--only", "Nope"]) == 2
-    assert "unknown rule or rule family 'Nope'" in capsys.readouterr().err
+    assert "unknown rule family 'Nope'" in capsys.readouterr().err

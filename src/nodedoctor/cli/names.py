@@ -52,7 +52,9 @@ def canonical_rule_name(name: str, *, families: bool = True) -> str:
         if name in rule.aliases:
             return name
     known += [a for rule in all_rules() for a in rule.aliases]
-    kind = "rule or rule family" if families else "rule"
+    from nodedoctor.rules.families import is_family_name
+
+    kind = "rule family" if families and is_family_name(name) else "rule"
     raise UsageError(
         f"unknown {kind} {name!r}{suggestion(name, known)}; 'nodedoctor rules' lists them"
     )
