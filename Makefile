@@ -4,16 +4,23 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.run-installed
 
 .PHONY: run test quick lint typecheck compat pytest system-deps zipapp bench clean
 
-$(STAMP): pyproject.toml
+# Running needs nodedoctor and its two dependencies (tomlkit, PyYAML); the test toolchain
+# (ansible-core, playwright, mypy, ...) is installed for the targets that use it.
+$(RUN_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e .
+	touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	@# Findings are a result, not a failure of `make run`: exit 1 means "found something".
 	$(VENV)/bin/nodedoctor check; rc=$$?; [ $$rc -le 1 ]
 

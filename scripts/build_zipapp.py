@@ -199,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             version, commit, when.strftime("%Y-%m-%dT%H:%M:%SZ"), dep_versions
         ),
     }
-    files = own_files() + deps
+    # nodedoctor's own licence travels with it too (the wheel has it in its dist-info).
+    files = [*own_files(), ("licenses/nodedoctor/LICENSE", REPO / "LICENSE"), *deps]
     generated["__main__.py"] = main_module(build_id(files, generated))
     write_zipapp(args.output, files, generated, when)
     size = args.output.stat().st_size

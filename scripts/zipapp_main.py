@@ -108,6 +108,6 @@ if sys.version_info < (3, 9):  # noqa: UP036
 
 _use_cache()
 
-from nodedoctor.cli import main  # noqa: E402 - after the cache decided where to import from
+from nodedoctor.entry import main  # noqa: E402 - after the cache decided where to import from
 
 sys.exit(main())

@@ -60,3 +60,11 @@ def test_readme_example_output(command: str, shown: list[str]) -> None:
         line for line in shown if "..." not in line and " ".join(line.split()) not in printed
     ]
     assert not missing, out.stdout
+
+
+def test_licence_is_the_apache_licence_the_package_claims() -> None:
+    repo = Path(__file__).resolve().parent.parent
+    text = (repo / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in text
+    assert "Version 2.0, January 2004" in text
+    assert 'license = { text = "Apache-2.0" }' in (repo / "pyproject.toml").read_text()

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from nodedoctor.cli import main
+from nodedoctor.entry import main
 
 sys.exit(main())

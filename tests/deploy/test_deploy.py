@@ -117,20 +117,33 @@ def test_one_condition_per_family() -> None:
     conditions = [c["type"] for c in MONITOR["conditions"]]
     assert sorted(conditions) == sorted(f for f in FAMILIES if f != "NodedoctorInput")
     for rule in MONITOR["rules"]:
-        args = rule["args"]
-        assert args[:5] == ["check", "--root", "/host", "--format", "npd"]
-        assert args[5:7] == ["--only", rule["condition"]]
-        assert args[7:] in ([], ["--fail-on", "warning"], ["--fail-on", "info"])
+        # deploy/nodedoctor-npd FAMILY [SEVERITY]: one evaluation a cycle, shared through
+        # the pod's emptyDir (nodedoctor.npdcycle), else the family's check
+        assert rule["path"] == "/usr/local/bin/nodedoctor-npd"
+        assert rule["args"] in (
+            [rule["condition"]],
+            [rule["condition"], "warning"],
+            [rule["condition"], "info"],
+        )
     # Every registered rule lands in some condition (the engine's own rules run in all).
     for r in all_rules():
         assert family_of(r) in FAMILIES
 
 
+def _argv(rule: dict[str, Any], host: str, cache: Path | None) -> list[str]:
+    """The check deploy/nodedoctor-npd runs for ``rule``, with the node at ``host`` and the
+    shared evaluation in ``cache`` (never the pod's /cache/npd on this machine), or the
+    family's check alone (``None``)."""
+    family, *severity = rule["args"]
+    args = ["check", "--root", host, "--format", "npd", "--only", family]
+    args += ["--fail-on", severity[0]] if severity else []
+    return args + (["--npd-cache", str(cache)] if cache is not None else [])
+
+
 def _plugin_args(rule: dict[str, Any], host: str = "/host") -> argparse.Namespace:
     from nodedoctor.cli import build_parser
 
-    args = [host if a == "/host" else a for a in rule["args"]]
-    return build_parser("check").parse_args(args)
+    return build_parser("check").parse_args(_argv(rule, host, None))
 
 
 #: The conditions whose families have rules in this version (the default family has none:
@@ -167,13 +180,17 @@ def test_every_condition_can_be_raised(rule: dict[str, Any]) -> None:
     ],
 )
 def test_warning_families_raise_their_condition_on_real_roots(
-    condition: str, scenario: str, rule_id: str, capsys: pytest.CaptureFixture[str]
+    condition: str,
+    scenario: str,
+    rule_id: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     """The plugin as NPD runs it, on a root whose only problem in the family is a warning."""
     from nodedoctor.cli import main
 
     (rule,) = [r for r in MONITOR["rules"] if r["condition"] == condition]
-    args = [str(ROOTS / scenario / "root") if a == "/host" else a for a in rule["args"]]
+    args = _argv(rule, str(ROOTS / scenario / "root"), tmp_path / "npd")
     assert main(args) == 1
     assert capsys.readouterr().out.startswith(f"{rule_id}: ")
     # With the default threshold (what the config had) the same node reports OK.
@@ -185,7 +202,7 @@ def _containerfile_copies() -> dict[str, str]:
     text = (REPO / "Containerfile").read_text(encoding="utf-8")
     copies = {}
     for line in text.splitlines():
-        if line.startswith("COPY --from="):
+        if line.startswith(("COPY --from=", "COPY --chmod=")):
             parts = line.split()
             copies[parts[-1]] = parts[-2]
     return copies
@@ -195,9 +212,10 @@ def test_containerfile_installs_what_the_manifests_run() -> None:
     copies = _containerfile_copies()
     assert copies["/usr/local/bin/nodedoctor"] == "/src/dist/nodedoctor.pyz"
     assert copies["/usr/local/bin/node-problem-detector"] == "/node-problem-detector"
+    assert copies["/usr/local/bin/nodedoctor-npd"] == "deploy/nodedoctor-npd"
     (npd,) = _containers("DaemonSet", "nodedoctor-npd")
     assert npd["command"][0] == "/usr/local/bin/node-problem-detector"
-    assert {r["path"] for r in MONITOR["rules"]} == {"/usr/local/bin/nodedoctor"}
+    assert {r["path"] for r in MONITOR["rules"]} == {"/usr/local/bin/nodedoctor-npd"}
     text = (REPO / "Containerfile").read_text(encoding="utf-8")
     stages = re.findall(r"^FROM \S+ AS (\S+)$", text, re.MULTILINE)
     assert stages == ["build", "runtime", "npd-release", "npd", "nodedoctor"]
@@ -241,20 +259,30 @@ def test_plugins_obey_the_npd_protocol(tmp_path: Path) -> None:
     # The system python3, as in the image: not the test venv.
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path)}
     env["NODEDOCTOR_CACHE_DIR"] = str(tmp_path / "cache")
+
+    def plugin_env(root: Path) -> dict[str, str]:
+        """deploy/nodedoctor-npd's paths moved off the pod's: the zipapp, the node and
+        the cycle's shared evaluation."""
+        return {
+            "NODEDOCTOR_BIN": str(pyz),
+            "NODEDOCTOR_NPD_ROOT": str(root),
+            "NODEDOCTOR_NPD_CACHE": str(tmp_path / "npd"),
+        }
+
     roots = _scenario_roots()
     assert roots, "no scenario roots to run the plugins on"
     seen: dict[str, set[int]] = {}
     for root in roots:
         for rule in MONITOR["rules"]:
-            args = [str(root) if a == "/host" else a for a in rule["args"]]
-            status, message = _npd_run([str(pyz), *args], env, timeout=30)
+            plugin = ["/bin/sh", str(REPO / "deploy/nodedoctor-npd"), *rule["args"]]
+            status, message = _npd_run(plugin, {**env, **plugin_env(root)}, timeout=30)
             assert len(message.encode()) <= MAX_OUTPUT, message
             assert message, f"{rule['condition']} on {root}: no message"
             assert "\n" not in message
             seen.setdefault(rule["condition"], set()).add(status)
-            # The same verdict as the installed package gives.
+            # The same verdict as the installed package gives for the family alone.
             direct = subprocess.run(
-                [sys.executable, "-m", "nodedoctor", *args],
+                [sys.executable, "-m", "nodedoctor", *_argv(rule, str(root), None)],
                 capture_output=True,
                 text=True,
                 check=False,

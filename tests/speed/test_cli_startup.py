@@ -9,7 +9,13 @@ import shutil
 import pytest
 
 from nodedoctor.buildinfo import build_info
-from nodedoctor.cli import COMMANDS, _terminal_width, build_parser, main
+from nodedoctor.cli import (
+    COMMANDS,
+    RawDescriptionFormatter,
+    _terminal_width,
+    build_parser,
+    main,
+)
 
 
 @pytest.mark.parametrize("columns", [None, "100", "57", "0", "-3", "wide", ""])
@@ -44,7 +50,11 @@ def test_help_is_what_argparses_own_formatter_writes(
     assert set(commands) == {c for names in COMMANDS.values() for c in names}
     for name, sub in commands.items():
         ours = sub.format_help()
-        sub.formatter_class = argparse.HelpFormatter
+        # check, fix and clean keep their description and examples as written
+        raw = sub.formatter_class is RawDescriptionFormatter
+        sub.formatter_class = (
+            argparse.RawDescriptionHelpFormatter if raw else argparse.HelpFormatter
+        )
         assert ours == sub.format_help(), name
 
 

@@ -57,7 +57,7 @@ class _Formatter(argparse.HelpFormatter):
         super().__init__(prog, indent_increment, max_help_position, width, **kwargs)
 
 
-class _RawDescriptionFormatter(_Formatter, argparse.RawDescriptionHelpFormatter):
+class RawDescriptionFormatter(_Formatter, argparse.RawDescriptionHelpFormatter):
     pass
 
 
@@ -90,7 +90,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nodedoctor",
         description="Find, explain and safely fix what stops a Kubernetes node from running pods.",
-        formatter_class=_RawDescriptionFormatter,
+        formatter_class=RawDescriptionFormatter,
     )
     parser.add_argument(
         "--version", action=_VersionAction, help="show program's version number and exit"
@@ -111,7 +111,18 @@ def _command(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
-    parser = build_parser(_command(argv))
+    command = _command(argv)
+    known = [name for names in COMMANDS.values() for name in names]
+    if command is not None and command not in known:
+        from nodedoctor.cli.names import suggestion
+
+        print(
+            f"nodedoctor: unknown command {command!r}{suggestion(command, known)}; "
+            "'nodedoctor --help' lists the commands",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    parser = build_parser(command)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from typing import Any
 
 from nodedoctor.cli.common import (
@@ -15,6 +17,7 @@ from nodedoctor.cli.common import (
     parse_severity,
     use_color,
 )
+from nodedoctor.cli.helptext import help_kwargs
 from nodedoctor.model import Severity
 
 #: Commands a live check of the whole rule set runs on every node: the kernel log (AppArmor
@@ -26,7 +29,9 @@ LIVE_CHECK_COMMANDS = ("journalctl-kernel",)
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
-        "check", help="check a node and report what stops it from running pods"
+        "check",
+        help="check a node and report what stops it from running pods",
+        **help_kwargs("check"),
     )
     add_root_options(p, many=True)
     p.add_argument(
@@ -71,6 +76,19 @@ def register(sub: Any) -> None:
         metavar="ID",
         help="run only these rules; a family name (e.g. CgroupDriverMismatch) names its rules",
     )
+    p.add_argument(
+        "--npd-cache",
+        metavar="DIR",
+        help="with --format npd --only FAMILY: share one evaluation of every family among "
+        "the plugin runs of an NPD cycle, kept in DIR (the pod's emptyDir)",
+    )
+    p.add_argument(
+        "--npd-cache-ttl",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how long a shared evaluation serves (default: 30; NPD's interval is 60 s)",
+    )
     p.set_defaults(func=run)
 
 
@@ -100,13 +118,55 @@ def run(args: argparse.Namespace) -> int:
         raise
 
 
+def _npd_cycle(args: argparse.Namespace, family: str) -> int:
+    """``check --format npd --only FAMILY --npd-cache DIR``: this family's line from the
+    cycle's shared evaluation, made here (under a lock) when no fresh one exists."""
+    from nodedoctor import npdcycle
+
+    ttl = npdcycle.ttl_of(None if args.npd_cache_ttl is None else str(args.npd_cache_ttl))
+    if ttl is None:
+        raise UsageError("--npd-cache-ttl: seconds from 0 to 3600")
+    root = open_root(args)
+    key = npdcycle.cache_key(args.root[0] if args.root else npdcycle.LIVE, args.profile)
+    # A bundle is never what NPD checks: evaluated, never shared.
+    share = key is not None and not args.bundle
+    severity = args.fail_on.value
+    try:
+        os.makedirs(args.npd_cache, mode=0o700, exist_ok=True)
+        with npdcycle.Lock(args.npd_cache):
+            lines = npdcycle.read_cached(args.npd_cache, key, ttl) if key and share else None
+            found = lines.get(family, {}).get(severity) if lines else None
+            if found is None:
+                from nodedoctor.facts.tracing import TracingFacts
+                from nodedoctor.render.npd import cycle_lines
+                from nodedoctor.rules.families import FAMILIES
+
+                started = int(time.time())
+                try:
+                    lines = cycle_lines(TracingFacts(root, args.profile), FAMILIES)
+                finally:
+                    if root.commands is not None:
+                        root.commands.close()
+                if key and share:
+                    text = npdcycle.document(key, started, lines)
+                    npdcycle.write_cached(args.npd_cache, text)
+                found = lines[family][severity]
+    except OSError as exc:
+        raise UsageError(f"--npd-cache {args.npd_cache}: {exc.strerror or exc}") from None
+    sys.stdout.write(found[1] + "\n")
+    return found[0]
+
+
 def _check(args: argparse.Namespace) -> int:
     from nodedoctor import engine
+    from nodedoctor.cli.names import canonical_rule_names
     from nodedoctor.facts import Facts
     from nodedoctor.render import Format, renderer
     from nodedoctor.rules import rule_by_id, rules_for
-    from nodedoctor.rules.families import ENGINE_RULES, expand_families
+    from nodedoctor.rules.families import ENGINE_RULES, FAMILIES, expand_families
 
+    args.only = canonical_rule_names(args.only)
+    args.skip = canonical_rule_names(args.skip)
     # Only the rule modules (and so the facts) that --only names are imported: an NPD plugin
     # run checks one family.
     rules = rules_for(args.only)
@@ -121,6 +181,12 @@ def _check(args: argparse.Namespace) -> int:
     if args.only and not only:  # a family with no rules yet: run only the engine's own
         only = sorted(ENGINE_RULES)
     targets = [("root", r) for r in args.root or []] + [("bundle", b) for b in args.bundle or []]
+    if args.npd_cache:
+        if args.format != "npd" or len(args.only) != 1 or args.only[0] not in FAMILIES:
+            raise UsageError("--npd-cache needs --format npd and --only with one family")
+        if args.skip or args.logs or len(targets) > 1:
+            raise UsageError("--npd-cache takes no --skip, --logs or second node")
+        return _npd_cycle(args, args.only[0])
     if len(targets) > 1:
         if args.logs:
             raise UsageError("--logs checks one node: give one --root or --bundle")

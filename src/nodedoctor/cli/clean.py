@@ -14,6 +14,7 @@ from nodedoctor.cli.common import (
     add_root_options,
     open_root,
 )
+from nodedoctor.cli.helptext import help_kwargs
 
 
 def register(sub: Any) -> None:
@@ -22,6 +23,7 @@ def register(sub: Any) -> None:
         help="plan (and with --apply, do) the teardown kubeadm reset and kk delete cluster "
         "leave undone: foreign cgroup mounts, CNI bpffs and netns, kubelet mounts, empty "
         "kubepods cgroups",
+        **help_kwargs("clean"),
     )
     add_root_options(p)
     p.add_argument("--apply", action="store_true", help="do it (live only); default: plan")

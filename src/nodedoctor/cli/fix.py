@@ -19,11 +19,14 @@ from nodedoctor.cli.common import (
     add_root_options,
     open_root,
 )
+from nodedoctor.cli.helptext import help_kwargs
 
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
-        "fix", help="plan (and with --apply make) the edits that fix the findings"
+        "fix",
+        help="plan (and with --apply make) the edits that fix the findings",
+        **help_kwargs("fix"),
     )
     add_root_options(p)
     p.add_argument("--only", nargs="+", default=[], metavar="ID", help="fix only these rules")
@@ -70,15 +73,15 @@ def _confirm(prompt: str) -> bool:
 
 def run_fix(args: argparse.Namespace) -> int:
     from nodedoctor import engine as rule_engine
+    from nodedoctor.cli.names import canonical_rule_names
     from nodedoctor.facts import Facts
     from nodedoctor.fix import engine, render
     from nodedoctor.fix.fsops import RefusedError
     from nodedoctor.fix.planner import build_plan
-    from nodedoctor.rules import all_rules, rule_by_id
+    from nodedoctor.rules import all_rules
+    from nodedoctor.rules.families import expand_families
 
-    for rule_id in args.only:
-        if rule_by_id(rule_id) is None:
-            raise UsageError(f"unknown rule {rule_id!r}; see 'nodedoctor rules'")
+    args.only = expand_families(canonical_rule_names(args.only), all_rules())
     if args.apply and getattr(args, "bundle", None):
         raise UsageError("--apply: a bundle is a copy of a node; fix the node itself")
     if args.restart and not args.apply:

@@ -30,11 +30,12 @@ def run_rules(args: argparse.Namespace) -> int:
 
 
 def run_explain(args: argparse.Namespace) -> int:
+    from nodedoctor.cli.names import canonical_rule_name
     from nodedoctor.rules import rule_by_id
     from nodedoctor.rules.base import DOC_SECTIONS
 
-    rule = rule_by_id(args.rule_id)
-    if rule is None:
+    rule = rule_by_id(canonical_rule_name(args.rule_id, families=False))
+    if rule is None:  # canonical_rule_name names a rule or raises: never here
         raise UsageError(f"unknown rule {args.rule_id!r}; see 'nodedoctor rules'")
     doc = rule.doc
     out = [f"{rule.id} ({rule.severity.value}): {rule.title}", ""]

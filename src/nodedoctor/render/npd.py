@@ -10,9 +10,16 @@ it is lost to NPD's cut. ``check --only FAMILY`` makes one plugin per condition.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from nodedoctor.model import Finding, Report, Severity
 from nodedoctor.rules.families import ENGINE_RULES
 from nodedoctor.rules.internal_error import RULE as INTERNAL_ERROR
+
+if TYPE_CHECKING:
+    from nodedoctor.facts.tracing import TracingFacts
+    from nodedoctor.npdcycle import Lines
 
 #: NPD's default ``max_output_length``.
 MAX_OUTPUT = 80
@@ -99,3 +106,22 @@ def npd_unknown(reason: str) -> tuple[int, str]:
 def render_npd(report: Report, color: bool = False) -> str:
     """The line for the default threshold; ``check`` passes its ``--fail-on`` itself."""
     return npd_status(report)[1] + "\n"
+
+
+def cycle_lines(facts: TracingFacts, families: Iterable[str]) -> Lines:
+    """Each family's exit status and line at each ``--fail-on`` severity, every family
+    evaluated as ``check --only FAMILY`` would, over one shared ``facts``
+    (nodedoctor.npdcycle: the first plugin run of an NPD cycle makes them all)."""
+    from nodedoctor import engine
+    from nodedoctor.npdcycle import SEVERITIES
+    from nodedoctor.rules import all_rules
+    from nodedoctor.rules.families import expand_families
+
+    rules = all_rules()
+    out: Lines = {}
+    for family in families:
+        only = expand_families([family], rules) or sorted(ENGINE_RULES)
+        with facts.selection():
+            report = engine.run(facts, engine.select_rules(rules, only), summary=False)
+        out[family] = {s: npd_status(report, Severity(s)) for s in SEVERITIES}
+    return out
