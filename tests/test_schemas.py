@@ -1,6 +1,6 @@
-"""The published JSON Schemas (src/nodedoctor/schemas/*.schema.json) hold for what nodedoctor writes: every
-test root's report, batch lines (reports and errors), and each schema is itself valid. A
-field added to a document without its schema fails here (the schemas are closed)."""
+"""The published JSON Schemas (src/nodedoctor/schemas/*.schema.json) hold for what nodedoctor
+writes: every test root's report, batch lines (reports and errors), and each schema is
+itself valid. A field added to a document without its schema fails here (they are closed)."""
 
 from __future__ import annotations
 
