@@ -105,6 +105,7 @@ def test_zip_holds_sources_docs_and_pure_python_dependencies_only(pyz: Path) -> 
     assert any(n.startswith("licenses/PyYAML/") for n in names)
     assert any(n.startswith("licenses/tomlkit/") for n in names)
     assert "licenses/nodedoctor/LICENSE" in names  # our own, Apache-2.0
+    assert "nodedoctor/schemas/report-v1.schema.json" in names
 
 
 def test_vendored_yaml_and_toml_work_without_site_packages_or_libyaml(
