@@ -64,6 +64,7 @@ def _check_orphans(facts: Facts) -> Iterator[Issue]:
 RULE = Rule(
     id="orphaned-pod-cgroups",
     severity=Severity.WARNING,
+    highest=Severity.WARNING,
     title="pod cgroups left for pods the kubelet no longer has",
     check=_check_orphans,
     tags=("teardown", "cgroups", "kubelet"),
