@@ -27,8 +27,11 @@ def test_every_rule_declares_its_highest_severity() -> None:
         f"{undeclared}: declare highest=Severity.<level> in the rule's RULE = Rule(...): the "
         "most severe level its findings take (README and 'nodedoctor rules' show it)"
     )
-    below = [(r.id, r.severity.value, r.most_severe.value) for r in RULES if r.highest and
-             r.severity.rank > r.highest.rank]
+    below = [
+        (r.id, r.severity.value, r.most_severe.value)
+        for r in RULES
+        if r.highest and r.severity.rank > r.highest.rank
+    ]
     assert not below, f"a rule's default severity above its declared highest: {below}"
 
 

@@ -31,7 +31,9 @@ from nodedoctor.cli.common import (
     EXIT_OK,
     UsageError,
     add_root_options,
+    node_options,
     open_root,
+    terminal_columns,
     use_color,
 )
 from nodedoctor.model import Evidence, Report
@@ -106,7 +108,7 @@ def _first_sentence(text: str) -> str:
 
 
 def _text_answer(matches: list[SymptomMatch], report: Report, color: bool) -> str:
-    from nodedoctor.render.text import render_text
+    from nodedoctor.render.text import render_text, report_width
     from nodedoctor.rules import rule_by_id
 
     out: list[str] = []
@@ -166,7 +168,8 @@ def _text_answer(matches: list[SymptomMatch], report: Report, color: bool) -> st
             "else, and 'nodedoctor explain ID' for what each symptom can also mean."
         )
     out.append("")
-    out.append(render_text(report, color))
+    # The skipped rules are part of the answer: a symptom's rule may not have been checkable.
+    out.append(render_text(report, color, report_width(terminal_columns()), verbosity=1))
     return "\n".join(out)
 
 
@@ -220,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
     facts = Facts(root, profile=args.profile)
     asked = {m.rule_id for m in matches if not m.not_this}
     rules = [r for r in _ordinary_rules() if r.id in asked]
-    report = engine.run(facts, rules)
+    report = replace(engine.run(facts, rules), node_options=node_options(args))
     if args.format == "json":
         sys.stdout.write(_json_answer(matches, report))
     else:

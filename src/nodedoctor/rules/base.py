@@ -48,6 +48,9 @@ class Rule:
     #: none (and SARIF's default level). Every rule declares it, and no finding of any test
     #: root exceeds it (tests/test_rule_severity.py).
     highest: Severity | None = None
+    #: ``nodedoctor clean`` removes what this rule finds (teardown leftovers: mounts,
+    #: cgroups); its findings point to it.
+    clean_removes: bool = False
 
     def __post_init__(self) -> None:
         if not _ID.match(self.id):

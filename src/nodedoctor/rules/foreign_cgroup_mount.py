@@ -67,6 +67,7 @@ RULE = Rule(
     id="foreign-cgroup-mount",
     severity=Severity.WARNING,
     highest=Severity.WARNING,
+    clean_removes=True,
     title="cgroup filesystem mounted outside /sys/fs/cgroup (Calico, Cilium)",
     check=_check_foreign,
     tags=("teardown", "calico", "cilium", "kubekey", "kubespray"),

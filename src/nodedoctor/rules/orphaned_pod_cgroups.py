@@ -65,6 +65,7 @@ RULE = Rule(
     id="orphaned-pod-cgroups",
     severity=Severity.WARNING,
     highest=Severity.WARNING,
+    clean_removes=True,
     title="pod cgroups left for pods the kubelet no longer has",
     check=_check_orphans,
     tags=("teardown", "cgroups", "kubelet"),
