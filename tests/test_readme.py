@@ -44,7 +44,7 @@ def test_readme_has_examples() -> None:
 def test_readme_example_output(command: str, shown: list[str]) -> None:
     argv = shlex.split(command)
     assert argv[0] == "nodedoctor"
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "80"}
     out = subprocess.run(
         [sys.executable, "-m", "nodedoctor", *argv[1:]],
         cwd=REPO,

@@ -10,7 +10,7 @@ from typing import Any
 from nodedoctor import __version__
 from nodedoctor._record import replace
 from nodedoctor.facts import Facts
-from nodedoctor.model import Evidence, Finding, FixHint, Issue, Report, Skipped
+from nodedoctor.model import Evidence, Finding, Report, Skipped
 from nodedoctor.rules.base import Rule, SkipRuleError
 from nodedoctor.rules.families import ENGINE_RULES
 from nodedoctor.rules.internal_error import RULE as INTERNAL_ERROR
@@ -59,7 +59,7 @@ def _evaluate(rule: Rule, facts: Facts) -> tuple[list[Finding], Skipped | None]:
             title=issue.title,
             message=issue.message,
             evidence=issue.evidence,
-            fix=_said_available(issue),
+            fix=issue.fix,
             impact=issue.impact,
             remedy=issue.remedy,
         )
@@ -68,12 +68,24 @@ def _evaluate(rule: Rule, facts: Facts) -> tuple[list[Finding], Skipped | None]:
     return findings, None
 
 
-def _said_available(issue: Issue) -> FixHint | None:
-    """The report says ``fix`` can do it whenever the finding's remedy changes the node: the
-    advice and the remedy are decided together, so they may not disagree on that."""
-    if issue.fix is None or issue.fix.available or issue.remedy is None or not issue.remedy.acts:
-        return issue.fix
-    return replace(issue.fix, available=True)
+def said_what_fixes(findings: Sequence[Finding], rules: Iterable[Rule]) -> list[Finding]:
+    """The findings, each fix hint saying what nodedoctor does for it, decided here alone:
+    ``available`` when ``nodedoctor fix`` changes the node for it (its remedy acts, with the
+    steps chosen for this run's findings), ``clean`` when ``nodedoctor clean`` removes what
+    its rule finds. What the rule wrote in the hint does not count: the advice and the remedy
+    may not disagree."""
+    found = {f.rule for f in findings}
+    cleans = {r.id for r in rules if r.clean_removes}
+    out: list[Finding] = []
+    for f in findings:
+        fix = f.fix
+        if fix is not None:
+            available = f.remedy is not None and f.remedy.acts_with(found)
+            clean = f.rule in cleans
+            if (available, clean) != (fix.available, fix.clean):
+                fix = replace(fix, available=available, clean=clean)
+        out.append(f if fix is f.fix else replace(f, fix=fix))
+    return out
 
 
 def run(facts: Facts, rules: Sequence[Rule], summary: bool = True) -> Report:
@@ -126,7 +138,7 @@ def _run(facts: Facts, rules: Sequence[Rule], summary: bool) -> Report:
     return Report(
         tool_version=__version__,
         node=node,
-        findings=tuple(findings),
+        findings=tuple(said_what_fixes(findings, rules)),
         skipped=tuple(skipped),
         passed=tuple(passed),
         duration_seconds=time.perf_counter() - started,

@@ -55,11 +55,16 @@ class FixHint:
     ``nodedoctor fix`` does is the finding's remedy."""
 
     summary: str
+    #: ``nodedoctor fix`` changes the node for it: set by the engine from the finding's
+    #: remedy, whatever the rule wrote.
     available: bool = False
     files: tuple[str, ...] = ()
     reboot: bool = False
     restart: tuple[str, ...] = ()
     commands: tuple[str, ...] = ()
+    #: ``nodedoctor clean`` removes what was found (the rule's ``clean_removes``); set by the
+    #: engine, not in the JSON.
+    clean: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -134,6 +139,11 @@ class Report:
     duration_seconds: float = 0.0
     timestamp: float = 0.0
     rules_checked: tuple[str, ...] = field(default=())
+    #: The command-line options that named the checked node and how it was read (``--root
+    #: DIR`` or ``--bundle FILE``, ``--profile P``), which every nodedoctor command the report
+    #: suggests carries; None when not known (a report read back from JSON: its
+    #: ``node.root`` tells the node). Not in the JSON.
+    node_options: tuple[str, ...] | None = None
 
     SCHEMA = "nodedoctor/report/v1"
 

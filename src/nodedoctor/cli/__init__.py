@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from nodedoctor.cli.common import EXIT_INTERNAL, EXIT_USAGE, UsageError
+from nodedoctor.cli.common import EXIT_INTERNAL, EXIT_USAGE, UsageError, terminal_columns
 
 #: Subcommand modules (``nodedoctor.cli.<name>``, each with ``register(subparsers)``) in the
 #: order ``--help`` lists them, with the commands each registers. Running a command imports
@@ -29,16 +28,7 @@ def _terminal_width() -> int:
     """``shutil.get_terminal_size().columns``, without importing shutil (and with it bz2,
     lzma and fnmatch, ~2 ms): argparse asks for it whenever it makes a formatter, and it
     makes one for every option it adds."""
-    try:
-        columns = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return columns or 80
+    return terminal_columns(sys.__stdout__) or 80
 
 
 class _Formatter(argparse.HelpFormatter):

@@ -8,13 +8,16 @@ import sys
 import time
 from typing import Any
 
+from nodedoctor._record import replace
 from nodedoctor.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     UsageError,
     add_root_options,
+    node_options,
     open_root,
     parse_severity,
+    terminal_columns,
     use_color,
 )
 from nodedoctor.cli.helptext import help_kwargs
@@ -62,6 +65,24 @@ def register(sub: Any) -> None:
         "(default: error)",
     )
     p.add_argument("--skip", nargs="+", default=[], metavar="ID", help="rules not to run")
+    verbosity = p.add_mutually_exclusive_group()
+    verbosity.add_argument(
+        "-q",
+        "--quiet",
+        dest="verbosity",
+        action="store_const",
+        const=-1,
+        help="text: only one line per finding and the verdict",
+    )
+    verbosity.add_argument(
+        "-v",
+        "--verbose",
+        dest="verbosity",
+        action="store_const",
+        const=1,
+        help="text: also the rules that were skipped, and why",
+    )
+    p.set_defaults(verbosity=0)
     p.add_argument(
         "--logs",
         metavar="FILE",
@@ -221,18 +242,24 @@ def _check(args: argparse.Namespace) -> int:
         from nodedoctor.cli.why import with_log_evidence
 
         report = with_log_evidence(report, scan)
+    report = replace(report, node_options=node_options(args))
     exit_code = None
     if fmt is Format.NPD:
         from nodedoctor.render.npd import npd_status
 
         exit_code, line = npd_status(report, args.fail_on)
         text = line + "\n"
-    else:
-        text = renderer(fmt)(report, use_color() and not args.output)
-        if scan is not None and scan.matches and fmt is Format.TEXT:
+    elif fmt is Format.TEXT:
+        from nodedoctor.render.text import render_text, report_width
+
+        width = report_width(terminal_columns(terminal=not args.output))
+        text = render_text(report, use_color() and not args.output, width, args.verbosity)
+        if scan is not None and scan.matches:
             from nodedoctor.cli.why import describe_scan
 
             text = describe_scan(scan, report) + text
+    else:
+        text = renderer(fmt)(report, use_color() and not args.output)
     if args.output:
         from nodedoctor.cli.output import write_atomic
 

@@ -111,3 +111,34 @@ def use_color(stream: object = None) -> bool:
         return False
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
+
+
+def node_options(args: argparse.Namespace) -> tuple[str, ...]:
+    """The options, as given, that name the node a command reads (``--root DIR``, ``--bundle
+    FILE``, ``--profile P``): every nodedoctor command its report suggests repeats them."""
+    out: list[str] = []
+    for kind in ("root", "bundle"):
+        value = getattr(args, kind, None)
+        if isinstance(value, list):  # ``many`` options: one node here
+            value = value[0] if len(value) == 1 else None
+        if value:
+            out += [f"--{kind}", value]
+    if getattr(args, "profile", None):
+        out += ["--profile", args.profile]
+    return tuple(out)
+
+
+def terminal_columns(stream: object = None, terminal: bool = True) -> int | None:
+    """``COLUMNS``, else the width of the terminal ``stream`` (default: stdout) is, else None
+    (a pipe, a file; or ``terminal`` false: the output goes elsewhere)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    fileno = getattr(stream or sys.stdout, "fileno", None) if terminal else None
+    try:
+        return os.get_terminal_size(fileno()).columns if fileno else None
+    except (ValueError, OSError):  # not a terminal, or no descriptor (io.UnsupportedOperation)
+        return None

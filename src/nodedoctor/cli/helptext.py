@@ -19,7 +19,14 @@ and line, command output), the cause, the impact and the fix.
 
 Without --root or --bundle the machine it runs on is checked. Exit status: 0
 nothing at or above --fail-on, 1 findings at or above it, 2 usage or input
-error, 3 internal error.""",
+error, 3 internal error.
+
+The text report leads with one line per finding and the verdict, then each
+finding's details. It is wrapped at the terminal's width (COLUMNS, else the
+terminal's, else 80; at most 100), never inside a word; a command stands on a
+line of its own, whole, even when longer, so that it pastes as printed (so
+does a path longer than the width). Every nodedoctor command it suggests
+names the node checked (--root, --bundle, --profile).""",
         """\
 examples:
   nodedoctor check                                  this machine

@@ -25,7 +25,7 @@ def run_rules(args: argparse.Namespace) -> int:
     rules = all_rules()
     width = max(len(r.id) for r in rules)
     for r in rules:
-        sys.stdout.write(f"{r.id:<{width}}  {r.severity.value:<7}  {r.title}\n")
+        sys.stdout.write(f"{r.id:<{width}}  {r.most_severe.value:<7}  {r.title}\n")
     return EXIT_OK
 
 
@@ -38,7 +38,7 @@ def run_explain(args: argparse.Namespace) -> int:
     if rule is None:  # canonical_rule_name names a rule or raises: never here
         raise UsageError(f"unknown rule {args.rule_id!r}; see 'nodedoctor rules'")
     doc = rule.doc
-    out = [f"{rule.id} ({rule.severity.value}): {rule.title}", ""]
+    out = [f"{rule.id} ({rule.most_severe.value}): {rule.title}", ""]
     if doc.summary:
         out += [doc.summary, ""]
     out.append(f"Applies to: {rule.applies_to}")

@@ -31,7 +31,9 @@ from nodedoctor.cli.common import (
     EXIT_OK,
     UsageError,
     add_root_options,
+    node_options,
     open_root,
+    terminal_columns,
     use_color,
 )
 from nodedoctor.model import Evidence, Report
@@ -106,7 +108,7 @@ def _first_sentence(text: str) -> str:
 
 
 def _text_answer(matches: list[SymptomMatch], report: Report, color: bool) -> str:
-    from nodedoctor.render.text import render_text
+    from nodedoctor.render.text import render_text, report_width
     from nodedoctor.rules import rule_by_id
 
     out: list[str] = []
@@ -121,6 +123,9 @@ def _text_answer(matches: list[SymptomMatch], report: Report, color: bool) -> st
         out.append(f"  {m.rule_id}  {title}")
         out.append(f"    {where} {how} `{m.symptom}`")
     out.append("")
+    from nodedoctor.render.hints import command_line
+
+    check = command_line(("nodedoctor", "check", *(report.node_options or ())))
     found = [m for m in matches if _verdict(m.rule_id, report, m) == "finding"]
     for m in matches:
         verdict = _verdict(m.rule_id, report, m)
@@ -153,20 +158,21 @@ def _text_answer(matches: list[SymptomMatch], report: Report, color: bool) -> st
     elif shared:
         out.append(
             "None of the causes nodedoctor checks is present on this node: look at the others "
-            "above, and run 'nodedoctor check' for everything else."
+            f"above, and run '{check}' for everything else."
         )
     elif all(m.not_this for m in matches):
         out.append(
             "The message comes from a problem nodedoctor does not check (above); run "
-            "'nodedoctor check' for everything else."
+            f"'{check}' for everything else."
         )
     else:
         out.append(
-            "None of these is the cause on this node. Run 'nodedoctor check' for everything "
+            f"None of these is the cause on this node. Run '{check}' for everything "
             "else, and 'nodedoctor explain ID' for what each symptom can also mean."
         )
     out.append("")
-    out.append(render_text(report, color))
+    # The skipped rules are part of the answer: a symptom's rule may not have been checkable.
+    out.append(render_text(report, color, report_width(terminal_columns()), verbosity=1))
     return "\n".join(out)
 
 
@@ -203,6 +209,8 @@ def run(args: argparse.Namespace) -> int:
     root = open_root(args)  # a bad --root or --bundle is a usage error whatever the text
     matches = _index().match_text(text)
     if not matches:
+        from nodedoctor.render.hints import command_line
+
         if args.format == "json":
             sys.stdout.write(
                 json.dumps(
@@ -213,14 +221,15 @@ def run(args: argparse.Namespace) -> int:
             )
         else:
             sys.stdout.write(
-                "Your message matches no symptom nodedoctor knows. Run 'nodedoctor check' to "
+                "Your message matches no symptom nodedoctor knows. Run "
+                f"'{command_line(('nodedoctor', 'check', *node_options(args)))}' to "
                 "look for every known problem on this node; 'nodedoctor rules' lists them.\n"
             )
         return EXIT_FINDINGS
     facts = Facts(root, profile=args.profile)
     asked = {m.rule_id for m in matches if not m.not_this}
     rules = [r for r in _ordinary_rules() if r.id in asked]
-    report = engine.run(facts, rules)
+    report = replace(engine.run(facts, rules), node_options=node_options(args))
     if args.format == "json":
         sys.stdout.write(_json_answer(matches, report))
     else:

@@ -245,6 +245,11 @@ class Remedy:
             not isinstance(s, _NOT_ACTIONS) for s in self.steps
         )
 
+    def acts_with(self, found: Collection[str]) -> bool:
+        """:attr:`acts`, for the steps chosen in a run whose findings are of the rules
+        ``found`` (a workaround that waits for its cause's fix does nothing yet)."""
+        return Remedy(self.chosen(found)).acts
+
     def chosen(self, found: Collection[str]) -> tuple[Step, ...]:
         """The steps to carry out in a run whose findings are of the rules ``found``."""
         waiting = sorted(set(self.unless_found) & set(found))

@@ -17,6 +17,7 @@ from html import escape
 from typing import Any
 
 from nodedoctor.model import Finding, Report, Severity
+from nodedoctor.render.hints import suggestions
 from nodedoctor.render.reports import NotChecked
 from nodedoctor.rules import all_rules
 from nodedoctor.rules.families import family_of_id
@@ -185,7 +186,9 @@ def _worst(findings: Sequence[Finding]) -> Severity:
     return max((f.severity for f in findings), key=lambda s: s.rank)
 
 
-def _detail(detail_id: str, node: str, rule_id: str, findings: Sequence[Finding]) -> str:
+def _detail(
+    detail_id: str, node: str, rule_id: str, findings: Sequence[Finding], report: Report
+) -> str:
     out = [
         f'<template id="{_e(detail_id)}"><div class="detail">',
         f"<h3>{_e(rule_id)}</h3>",
@@ -217,8 +220,10 @@ def _detail(detail_id: str, node: str, rule_id: str, findings: Sequence[Finding]
                 out.append(f"<br>then restart: {_e(', '.join(f.fix.restart))}")
             if f.fix.reboot:
                 out.append("<br>a reboot is needed for this to take effect")
-            if f.fix.available:
-                out.append(f"<pre>$ nodedoctor fix --only {_e(f.rule)} --apply</pre>")
+            for hint in suggestions(f, report):
+                if hint.lead:
+                    out.append(f"<br>{_e(hint.lead)}")
+                out.append(f"<pre>$ {_e(hint.line)}</pre>")
             out.append("</dd>")
         out.append("</dl></div>")
     out.append("</div></template>")
@@ -346,7 +351,7 @@ def render_html_many(
             if found:
                 worst = _worst(found)
                 detail_id = f"d-{index}-{col}"
-                templates.append(_detail(detail_id, label, rid, found))
+                templates.append(_detail(detail_id, label, rid, found, report))
                 count = f"\u00d7{len(found)}" if len(found) > 1 else ""
                 row.append(
                     f'<td class="cell sev-{worst.value}" {attrs} data-rank="{worst.rank}">'

@@ -1,11 +1,33 @@
-"""The report for people: what, where, why, what to do, how to learn more."""
+"""The report for people: one line per finding and the verdict first, then each finding's
+details (what, where, why, what to do, how to learn more).
+
+Width (issue 15): text is wrapped at ``width`` columns (the CLI passes the terminal's:
+:func:`report_width`) and never inside a word, so paths, options and ids stay whole
+(``break_on_hyphens=False``, ``break_long_words=False``); a code span that fits on a line is
+not broken either. Two things stand on a line of their own, whole, even when longer than the
+width: a command (``$ ...``), so that it pastes as printed, and a single word longer than the
+width (a long path), which no wrapping could shorten.
+
+``verbosity``: -1 the summary alone (``check -q``), 0 the summary and the details, 1 also the
+rules that were skipped and why (``check -v``).
+"""
 
 from __future__ import annotations
 
+import re
 import textwrap
+from functools import lru_cache
 from typing import Any
 
 from nodedoctor.model import Finding, Report, Severity
+from nodedoctor.render.hints import explain, suggestions
+
+#: When the width is not known (a pipe, a file): stable output for tests and logs.
+DEFAULT_WIDTH = 80
+#: Prose wider than this is hard to read, whatever the terminal's width.
+MAX_WIDTH = 100
+#: Below this nothing reads well; wrapping stops narrowing there.
+MIN_WIDTH = 40
 
 _COLORS = {
     Severity.ERROR: "\033[1;31m",
@@ -14,6 +36,60 @@ _COLORS = {
 }
 _RESET = "\033[0m"
 _DIM = "\033[2m"
+#: Evidence text longer than this is cut (a kernel command line, a whole config line).
+_EVIDENCE_CHARS = 160
+#: A Markdown code span in prose: kept on one line when it fits.
+_CODE_SPAN = re.compile(r"`[^`\n]+`")
+#: Stands for a space inside a kept code span while the text is wrapped (a private-use
+#: character: textwrap splits on ASCII whitespace only).
+_KEPT_SPACE = "\ue000"
+
+
+def report_width(columns: int | None) -> int:
+    """The width a report is wrapped at: the terminal's ``columns`` (None: not known, 80),
+    kept between 40 and 100.
+
+    >>> report_width(None), report_width(72), report_width(250), report_width(10)
+    (80, 72, 100, 40)
+    """
+    if columns is None:
+        return DEFAULT_WIDTH
+    return max(MIN_WIDTH, min(MAX_WIDTH, columns))
+
+
+@lru_cache(maxsize=32)
+def _wrapper(width: int, first: str, rest: str) -> textwrap.TextWrapper:
+    return textwrap.TextWrapper(
+        width=width,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
+
+
+def wrap(text: str, width: int, first: str = "", rest: str | None = None) -> list[str]:
+    """``text`` wrapped at ``width`` columns, its first line led by ``first`` and the others
+    by ``rest`` (default: as many spaces). Lines of ``text`` stay lines; words are never
+    broken, not at hyphens either; a code span that fits on a line is not broken.
+
+    >>> wrap("umount /var/lib/kubelet/pods/d4c3b2a1-0f9e-4d8c-b7a6-958473625140/volumes", 30)
+    ['umount', '/var/lib/kubelet/pods/d4c3b2a1-0f9e-4d8c-b7a6-958473625140/volumes']
+    >>> wrap("run `grubby --update-kernel=ALL --args=x`, then reboot", 44, "fix: ", "  ")
+    ['fix: run', '  `grubby --update-kernel=ALL --args=x`,', '  then reboot']
+    """
+    rest = " " * len(first) if rest is None else rest
+    room = width - max(len(first), len(rest))
+    lines: list[str] = []
+    for para in text.splitlines() or [""]:
+        kept = _CODE_SPAN.sub(
+            lambda m: m.group(0).replace(" ", _KEPT_SPACE) if len(m.group(0)) < room else m[0],
+            para,
+        )
+        wrapped = _wrapper(width, first, rest).wrap(kept) or [first.rstrip()]
+        lines += [line.replace(_KEPT_SPACE, " ") for line in wrapped]
+        first = rest
+    return lines
 
 
 def _header(node: dict[str, Any], version: str) -> list[str]:
@@ -55,63 +131,115 @@ def _header(node: dict[str, Any], version: str) -> list[str]:
     return [first, " · ".join(parts)]
 
 
-def _wrap(label: str, text: str, width: int = 100) -> list[str]:
+def _wrap_header_line(line: str, width: int) -> list[str]:
+    """A line of `` · `` parts (the header's, the verdict) broken between its parts where it
+    is too long (a part longer than the width is wrapped on its own)."""
+    out: list[str] = []
+    current = ""
+    for part in line.split(" · "):
+        joined = f"{current} · {part}" if current else part
+        if current and len(joined) > width:
+            out.append(current)
+            current = part
+        else:
+            current = joined
+    out.append(current)
     lines: list[str] = []
-    pad = " " * 12
-    for i, para in enumerate(text.splitlines() or [""]):
-        wrapped = textwrap.wrap(para, width - 12) or [""]
-        for j, chunk in enumerate(wrapped):
-            prefix = f"  {label:<9} " if i == 0 and j == 0 else pad
-            lines.append(prefix + chunk)
+    for i, chunk in enumerate(out):
+        lines += wrap(chunk, width, "" if i == 0 else "  ", "  ")
     return lines
 
 
-def _finding(f: Finding, color: bool) -> list[str]:
+def _one_line(f: Finding, width: int, color: bool) -> list[str]:
+    """``SEVERITY rule-id: title``, as kubeadm's ``[ERROR Swap]: ...`` lines."""
     sev = f.severity.value.upper()
-    head = f"{sev:<9}{f.rule}   {f.title}"
+    lines = wrap(f"{sev:<8} {f.rule}: {f.title}", width, "", " " * 9)
     if color:
-        head = f"{_COLORS[f.severity]}{sev:<9}{_RESET}{f.rule}   {f.title}"
-    lines = [head]
-    lines += _wrap("", f.message)
-    for i, ev in enumerate(f.evidence):
-        where = f"{ev.source}:{ev.line}" if ev.line else ev.source
-        text = ev.text if len(ev.text) <= 160 else ev.text[:157] + "..."
-        lines += _wrap("evidence" if i == 0 else "", f'{where}: "{text}"')
-    if f.impact:
-        lines += _wrap("impact", f.impact)
-    if f.fix:
-        fix_lines = [f.fix.summary]
-        fix_lines += [f"$ {c}" for c in f.fix.commands]
-        if f.fix.reboot:
-            fix_lines.append("a reboot is needed for this to take effect")
-        if f.fix.restart:
-            fix_lines.append("then restart: " + ", ".join(f.fix.restart))
-        if f.fix.available:
-            fix_lines.append(f"nodedoctor fix --only {f.rule} --apply")
-        lines += _wrap("fix", "\n".join(fix_lines))
+        lines[0] = f"{_COLORS[f.severity]}{sev}{_RESET}{lines[0][len(sev) :]}"
     return lines
 
 
-def render_text(report: Report, color: bool = False) -> str:
-    out = _header(report.node, report.tool_version)
-    out.append("")
+def _verdict(report: Report, verbosity: int) -> str:
+    e, w, i = (report.count(s) for s in (Severity.ERROR, Severity.WARNING, Severity.INFO))
+    skipped = len(report.skipped)
+    more = " (-v: why)" if skipped and verbosity == 0 else ""
+    return (
+        f"{e} error{'s' if e != 1 else ''} · {w} warning{'s' if w != 1 else ''} · {i} info · "
+        f"{len(report.passed)} passed · {skipped} skipped{more}"
+    )
+
+
+def _evidence(f: Finding, width: int) -> list[str]:
+    items: list[str] = []
+    for ev in f.evidence:
+        where = f"{ev.source}:{ev.line}" if ev.line else ev.source
+        text = ev.text
+        if len(text) > _EVIDENCE_CHARS:
+            text = text[: _EVIDENCE_CHARS - 3] + "..."
+        items.append(f'{where}: "{text}"')
+    if len(items) == 1:
+        return wrap(items[0], width, "  evidence: ", "      ")
+    lines = ["  evidence:"]
+    for item in items:
+        lines += wrap(item, width, "    ", "      ")
+    return lines
+
+
+def _fix(f: Finding, report: Report, width: int) -> list[str]:
+    fix = f.fix
+    if fix is None:
+        return []
+    lines = wrap(fix.summary, width, "  fix: ", "    ")
+    lines += [f"    $ {c}" for c in fix.commands]
+    if fix.restart:
+        lines += wrap("then restart: " + ", ".join(fix.restart), width, "    ")
+    if fix.reboot:
+        lines += wrap("a reboot is needed for this to take effect", width, "    ")
+    for s in suggestions(f, report):
+        if s.lead:
+            lines += wrap(s.lead, width, "    ")
+        lines.append(f"    $ {s.line}")
+    return lines
+
+
+def _details(f: Finding, report: Report, width: int, color: bool) -> list[str]:
+    lines = _one_line(f, width, color)
+    lines += wrap(f.message, width, "  ")
+    if f.evidence:
+        lines += _evidence(f, width)
+    if f.impact:
+        lines += wrap(f.impact, width, "  impact: ", "    ")
+    lines += _fix(f, report, width)
+    more = explain(f.rule)
+    inline = f"  {more.lead} {more.line}"
+    lines += [inline] if len(inline) <= width else [f"  {more.lead}", f"    $ {more.line}"]
+    return lines
+
+
+def render_text(
+    report: Report, color: bool = False, width: int = DEFAULT_WIDTH, verbosity: int = 0
+) -> str:
+    """The report as text at ``width`` columns (see the module's docstring)."""
     ordered = sorted(report.findings, key=lambda f: -f.severity.rank)
-    for f in ordered:
-        out += _finding(f, color)
+    out: list[str] = []
+    if verbosity >= 0:
+        for line in _header(report.node, report.tool_version):
+            out += _wrap_header_line(line, width)
         out.append("")
-    if report.skipped:
-        dim = _DIM if color else ""
-        reset = _RESET if color else ""
+    for f in ordered:
+        out += _one_line(f, width, color)
+    out += _wrap_header_line(_verdict(report, verbosity), width)
+    if verbosity < 0:
+        return "\n".join(out) + "\n"
+    for f in ordered:
+        out.append("")
+        out += _details(f, report, width, color)
+    if verbosity > 0 and report.skipped:
+        dim, reset = (_DIM, _RESET) if color else ("", "")
+        out.append("")
         out.append(f"{dim}skipped:{reset}")
         for s in report.skipped:
-            out.append(f"{dim}  {s.rule}: {s.reason}{reset}")
-        out.append("")
-    e, w, i = (report.count(s) for s in (Severity.ERROR, Severity.WARNING, Severity.INFO))
-    summary = (
-        f"{e} error{'s' if e != 1 else ''} · {w} warning{'s' if w != 1 else ''} · {i} info · "
-        f"{len(report.passed)} passed · {len(report.skipped)} skipped"
-    )
-    if ordered:
-        summary += f"    more: nodedoctor explain {ordered[0].rule}"
-    out.append(summary)
+            out += [
+                f"{dim}{line}{reset}" for line in wrap(f"{s.rule}: {s.reason}", width, "  ", "    ")
+            ]
     return "\n".join(out) + "\n"

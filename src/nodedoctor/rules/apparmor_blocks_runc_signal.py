@@ -167,6 +167,7 @@ def _check(facts: Facts) -> Iterator[Issue]:
 RULE = Rule(
     id="apparmor-blocks-runc-signal",
     severity=Severity.ERROR,
+    highest=Severity.ERROR,
     title="AppArmor denies runc's signals to containers (pods stuck Terminating)",
     check=_check,
     tags=("apparmor", "containerd", "runc", "ubuntu"),

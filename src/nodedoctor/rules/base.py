@@ -43,10 +43,24 @@ class Rule:
     #: Which versions the rule applies to, in words (shown by ``rules`` and ``explain``).
     applies_to: str = "all versions"
     aliases: tuple[str, ...] = field(default=())
+    #: The most severe level the rule's findings ever take: README's table, ``nodedoctor
+    #: rules`` and ``explain`` show it. ``severity`` is the level of a finding that names
+    #: none (and SARIF's default level). Every rule declares it, and no finding of any test
+    #: root exceeds it (tests/test_rule_severity.py).
+    highest: Severity | None = None
+    #: ``nodedoctor clean`` removes what this rule finds (teardown leftovers: mounts,
+    #: cgroups); its findings point to it.
+    clean_removes: bool = False
 
     def __post_init__(self) -> None:
         if not _ID.match(self.id):
             raise ValueError(f"rule id {self.id!r} is not kebab-case")
+
+    @property
+    def most_severe(self) -> Severity:
+        """The declared :attr:`highest` (``severity`` for a rule that has not declared it,
+        which tests/test_rule_severity.py fails)."""
+        return self.highest or self.severity
 
     @property
     def doc(self) -> RuleDoc:

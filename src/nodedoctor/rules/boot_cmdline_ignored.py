@@ -349,6 +349,7 @@ def _issues(facts: Facts) -> Iterator[Issue]:
 RULE = Rule(
     id="boot-cmdline-ignored",
     severity=Severity.WARNING,
+    highest=Severity.ERROR,
     title="kernel parameters written where the boot loader does not read them (yet)",
     check=_check_ignored,
     tags=("kernel", "boot", "raspberry-pi", "grub"),

@@ -271,6 +271,7 @@ def _check_disabled(facts: Facts) -> Iterator[Issue]:
 RULE = Rule(
     id="cgroup-controller-disabled",
     severity=Severity.ERROR,
+    highest=Severity.ERROR,
     title="a cgroup controller the kubelet needs is not available from the kernel",
     check=_check_disabled,
     tags=("cgroup", "kernel", "boot", "raspberry-pi"),

@@ -111,6 +111,7 @@ def _check_not_delegated(facts: Facts) -> Iterator[Issue]:
 RULE = Rule(
     id="cgroup-controller-not-delegated",
     severity=Severity.ERROR,
+    highest=Severity.ERROR,
     title="a cgroup controller the kubelet needs is not delegated to kubepods",
     check=_check_not_delegated,
     tags=("cgroup", "cgroup-v2", "kubelet", "systemd"),

@@ -219,6 +219,7 @@ def _check_driver_mismatch(facts: Facts) -> Iterator[Issue]:
 RULE = Rule(
     id="cgroup-driver-mismatch",
     severity=Severity.ERROR,
+    highest=Severity.ERROR,
     title="the kubelet and the container runtime use different cgroup drivers",
     check=_check_driver_mismatch,
     tags=("cgroup", "kubelet", "containerd", "cri-o", "runtime"),

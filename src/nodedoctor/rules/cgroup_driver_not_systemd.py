@@ -109,6 +109,7 @@ def _check_not_systemd(facts: Facts) -> Iterator[Issue]:
 RULE = Rule(
     id="cgroup-driver-not-systemd",
     severity=Severity.WARNING,
+    highest=Severity.ERROR,
     title="the cgroup driver does not suit the init system",
     check=_check_not_systemd,
     tags=("cgroup", "cgroup-v2", "systemd", "runtime"),

@@ -122,6 +122,7 @@ def _check_v1_unsupported(facts: Facts) -> Iterator[Issue]:
 RULE = Rule(
     id="cgroup-v1-unsupported",
     severity=Severity.ERROR,
+    highest=Severity.ERROR,
     title="the host runs cgroup v1 (or hybrid), which the kubelet deprecates and then refuses",
     check=_check_v1_unsupported,
     tags=("cgroup", "cgroup-v1", "kubelet"),

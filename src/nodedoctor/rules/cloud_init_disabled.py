@@ -54,6 +54,7 @@ def _check_disabled(facts: Facts) -> Iterator[Issue]:
 RULE = Rule(
     id="cloud-init-disabled",
     severity=Severity.WARNING,
+    highest=Severity.ERROR,
     title="cloud-init is installed but disabled, or excludes the GCE data source",
     check=_check_disabled,
     tags=("bootstrap", "gce", "kops", "cloud-init"),

@@ -59,6 +59,7 @@ def _check_missing(facts: Facts) -> Iterator[Issue]:
 RULE = Rule(
     id="cloud-init-missing",
     severity=Severity.WARNING,
+    highest=Severity.ERROR,
     title="GCE instance or image without cloud-init: user-data is never run",
     check=_check_missing,
     tags=("bootstrap", "gce", "kops", "cloud-init"),

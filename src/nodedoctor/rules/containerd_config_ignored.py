@@ -31,6 +31,7 @@ def _check_config_ignored(facts: Facts) -> Iterator[Issue]:
 RULE = Rule(
     id="containerd-config-ignored",
     severity=Severity.ERROR,
+    highest=Severity.ERROR,
     title="containerd will not read (or refuses) part of its configuration",
     check=_check_config_ignored,
     tags=("containerd", "runtime", "config"),

@@ -51,6 +51,7 @@ def _check_cri_disabled(facts: Facts) -> Iterator[Issue]:
 RULE = Rule(
     id="containerd-cri-disabled",
     severity=Severity.ERROR,
+    highest=Severity.ERROR,
     title="containerd's CRI plugin is disabled or fails to load",
     check=_check_cri_disabled,
     tags=("containerd", "cri", "runtime"),

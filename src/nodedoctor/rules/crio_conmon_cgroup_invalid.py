@@ -67,6 +67,7 @@ def _crio(version: Version) -> str:
 RULE = Rule(
     id="crio-conmon-cgroup-invalid",
     severity=Severity.ERROR,
+    highest=Severity.ERROR,
     title="CRI-O's conmon_cgroup does not fit its cgroup_manager",
     check=_check_conmon,
     tags=("cri-o", "cgroup", "runtime"),

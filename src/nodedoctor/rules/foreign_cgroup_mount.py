@@ -66,6 +66,8 @@ def _check_foreign(facts: Facts) -> Iterator[Issue]:
 RULE = Rule(
     id="foreign-cgroup-mount",
     severity=Severity.WARNING,
+    highest=Severity.WARNING,
+    clean_removes=True,
     title="cgroup filesystem mounted outside /sys/fs/cgroup (Calico, Cilium)",
     check=_check_foreign,
     tags=("teardown", "calico", "cilium", "kubekey", "kubespray"),

@@ -18,6 +18,7 @@ def _no_check(facts: Facts) -> Iterator[Issue]:
 RULE = Rule(
     id="internal-error",
     severity=Severity.ERROR,
+    highest=Severity.ERROR,
     title="a rule crashed; its verdict is unknown",
     check=_no_check,
     tags=("nodedoctor",),

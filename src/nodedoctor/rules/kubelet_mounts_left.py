@@ -66,6 +66,8 @@ def _check_kubelet_mounts(facts: Facts) -> Iterator[Issue]:
 RULE = Rule(
     id="kubelet-mounts-left",
     severity=Severity.WARNING,
+    highest=Severity.WARNING,
+    clean_removes=True,
     title="mounts left under /var/lib/kubelet/ with no kubelet",
     check=_check_kubelet_mounts,
     tags=("teardown", "kubeadm", "kubekey", "kubespray"),

@@ -188,6 +188,7 @@ def _check(facts: Facts) -> Iterator[Issue]:
 RULE = Rule(
     id="kubepods-invalid",
     severity=Severity.ERROR,
+    highest=Severity.ERROR,
     title="the kubelet will reject its kubepods cgroup hierarchy at start-up",
     check=_check,
     tags=("cgroup", "kubelet", "kubepods"),

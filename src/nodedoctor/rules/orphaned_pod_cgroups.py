@@ -54,7 +54,12 @@ def _check_orphans(facts: Facts) -> Iterator[Issue]:
             "the empty pod cgroups with rmdir, deepest first (never rm -rf in a cgroup "
             "filesystem)",
             available=False,
-            commands=tuple(f"rmdir {o.path}" for o in sorted(shown, key=lambda o: -o.depth)),
+            # Only the empty ones: rmdir of a cgroup with processes fails (EBUSY).
+            commands=tuple(
+                f"rmdir {o.path}"
+                for o in sorted(shown, key=lambda o: -o.depth)
+                if not o.has_processes
+            ),
         ),
         impact="stale cgroups keep their limits and accounting; a reinstalled kubelet with "
         "another driver or layout trips over them",
@@ -64,6 +69,8 @@ def _check_orphans(facts: Facts) -> Iterator[Issue]:
 RULE = Rule(
     id="orphaned-pod-cgroups",
     severity=Severity.WARNING,
+    highest=Severity.WARNING,
+    clean_removes=True,
     title="pod cgroups left for pods the kubelet no longer has",
     check=_check_orphans,
     tags=("teardown", "cgroups", "kubelet"),

@@ -26,6 +26,7 @@ def _check_parse_errors(facts: Facts) -> Iterator[Issue]:
 RULE = Rule(
     id="parse-error",
     severity=Severity.ERROR,
+    highest=Severity.ERROR,
     title="a configuration file the node relies on cannot be parsed",
     check=_check_parse_errors,
     tags=("nodedoctor",),

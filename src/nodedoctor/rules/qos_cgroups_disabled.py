@@ -85,6 +85,7 @@ def _check_qos_disabled(facts: Facts) -> Iterator[Issue]:
 RULE = Rule(
     id="qos-cgroups-disabled",
     severity=Severity.WARNING,
+    highest=Severity.WARNING,
     title="the kubelet runs without QoS cgroups or node allocatable enforcement",
     check=_check_qos_disabled,
     tags=("cgroup", "kubelet", "microk8s"),

@@ -90,6 +90,7 @@ def _check_version_unsupported(facts: Facts) -> Iterator[Issue]:
 RULE = Rule(
     id="runtime-version-unsupported",
     severity=Severity.WARNING,
+    highest=Severity.ERROR,
     title="the container runtime is too old for this kubelet",
     check=_check_version_unsupported,
     tags=("runtime", "containerd", "cri-o", "version"),

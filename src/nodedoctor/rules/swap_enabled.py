@@ -77,6 +77,7 @@ def _check_swap(facts: Facts) -> Iterator[Issue]:
 RULE = Rule(
     id="swap-enabled",
     severity=Severity.ERROR,
+    highest=Severity.ERROR,
     title="swap is active while the kubelet would refuse it or cannot control it",
     check=_check_swap,
     tags=("swap", "kubelet"),
