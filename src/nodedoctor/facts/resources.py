@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from nodedoctor._record import record
 from nodedoctor.facts import Facts, Sourced, file_evidence
+from nodedoctor.facts.system import cpuinfo
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.cpus import count_cpu_list, count_cpuinfo
 from nodedoctor.parsers.meminfo import parse_meminfo
@@ -33,7 +34,8 @@ def _cpus(facts: Facts) -> Sourced[int] | None:
     online = facts.parse(CPU_ONLINE, count_cpu_list)
     if online is not None and online.count:
         return Sourced(online.count, file_evidence(CPU_ONLINE, online.text, 1))
-    processors = facts.parse(CPUINFO, count_cpuinfo)
+    text = facts.get(cpuinfo)
+    processors = count_cpuinfo(text) if text is not None else None
     if processors is not None and processors.count:
         return Sourced(processors.count, Evidence(CPUINFO, processors.text))
     return None

@@ -150,6 +150,11 @@ class Board:
     evidence: Evidence | None
 
 
+def cpuinfo(facts: Facts) -> str | None:
+    """``/proc/cpuinfo``, read once for the board and the CPU count (facts/resources.py)."""
+    return facts.read("/proc/cpuinfo")
+
+
 def board(facts: Facts) -> Board:
     """Raspberry Pi detection, as k3s-ansible does it (device-tree model, then cpuinfo)."""
     model = facts.read("/proc/device-tree/model")
@@ -158,8 +163,7 @@ def board(facts: Facts) -> Board:
         return Board(
             model, "Raspberry Pi" in model, file_evidence("/proc/device-tree/model", model)
         )
-    cpuinfo = facts.read("/proc/cpuinfo") or ""
-    for lineno, line in enumerate(cpuinfo.splitlines(), 1):
+    for lineno, line in enumerate((facts.get(cpuinfo) or "").splitlines(), 1):
         if re.search(r"BCM270[89]|BCM283[56]|BCM2711|BCM2712", line) or (
             line.startswith("Model") and "Raspberry Pi" in line
         ):
