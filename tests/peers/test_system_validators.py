@@ -305,9 +305,14 @@ def _host_state() -> dict[str, str]:
             return f"unreadable: {exc.strerror}"
 
     mounts = Path("/proc/self/mountinfo").read_text()
+    # num_cgroups (the third column) moves with whatever else runs on the host.
+    cgroups = [
+        row.split()[:2] + row.split()[3:] for row in Path("/proc/cgroups").read_text().splitlines()
+    ]
     return {
         "mountinfo": mounts,
-        **{p: read(p) for p in ("/proc/config.gz", "/proc/cgroups", "/proc/cmdline")},
+        "cgroups": json.dumps(cgroups),
+        **{p: read(p) for p in ("/proc/config.gz", "/proc/cmdline")},
         "osrelease": Path("/proc/sys/kernel/osrelease").read_text(),
         "boot": " ".join(sorted(os.listdir("/boot"))),
     }
