@@ -210,6 +210,14 @@ def _issue(
 
 
 def _check(facts: Facts) -> Iterator[Issue]:
+    # Read first, whatever the deployer: a bundle then carries the figures for a later
+    # `check --bundle --profile ... --role ...`.
+    resources = facts.get(node_resources)
+    if resources.cpus is None and resources.memory_mib is None:
+        raise SkipRuleError(
+            "this root has neither /proc/meminfo nor /sys/devices/system/cpu/online nor "
+            "/proc/cpuinfo"
+        )
     profile = facts.get(deployer_profile)
     if profile.name is None:
         raise SkipRuleError(
@@ -221,12 +229,6 @@ def _check(facts: Facts) -> Iterator[Issue]:
     if not minimums:
         title = profile.deployer.title if profile.deployer else profile.name
         raise SkipRuleError(f"{title} sets no minimum CPUs or memory")
-    resources = facts.get(node_resources)
-    if resources.cpus is None and resources.memory_mib is None:
-        raise SkipRuleError(
-            "this root has neither /proc/meminfo nor /sys/devices/system/cpu/online nor "
-            "/proc/cpuinfo"
-        )
     # The strictest unmet requirement per resource: one finding for CPUs, one for memory.
     for resource, figure in (("cpus", resources.cpus), ("memory", resources.memory_mib)):
         if figure is None:
