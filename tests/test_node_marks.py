@@ -219,7 +219,9 @@ def test_npd_reports_unknown_with_the_reason(
     monkeypatch.chdir(tmp_path)
     args = rule["args"]
     assert isinstance(args, list)
-    argv = ["host" if a == "/host" else str(a) for a in args]
+    # What deploy/nodedoctor-npd runs for FAMILY [SEVERITY] when nothing is cached.
+    argv = ["check", "--root", "host", "--format", "npd", "--only", str(args[0])]
+    argv += ["--fail-on", str(args[1])] if len(args) > 1 else []
     out, err = _refused_by(argv, capsys)
     assert out.startswith("unknown: host does not look like a node's root: no /etc/os-release")
     assert out.count("\n") == 1

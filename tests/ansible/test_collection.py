@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -412,3 +413,117 @@ def test_module_documentation_parses(module: str, tmp_path: Path) -> None:
     doc = json.loads(result.stdout)[module]
     assert doc["doc"]["options"]["root"]["default"] == "/"
     assert doc["return"]
+
+
+def _kubespray_inventory(base: Path, extra_vars: str = "") -> str:
+    """A Kubespray-shaped inventory (kube_control_plane, kube_node, k8s_cluster) whose hosts
+    are case roots: a one-CPU 1 GB machine for the control plane, a 1 GB and a 24 GB worker."""
+    cases = REPO / "tests/cases/resources-below-minimum"
+    hosts = {
+        "cp1": cases / "bad-kubeadm-1-cpu",
+        "pi3": cases / "bad-kubespray-1gb-before-install",
+        "big": cases / "good-kubeadm-2-cpus-24-gb",
+    }
+    roots = {}
+    for name, case in hosts.items():
+        dest = base / "kubespray-roots" / name
+        if not dest.exists():
+            root = materialize_case(case, dest)
+            if name == "cp1":
+                meminfo = (cases / "bad-kubespray-1gb-before-install/root/proc/meminfo").read_text()
+                (root / "proc/meminfo").write_text(meminfo)
+        roots[name] = dest / "root"
+
+    def line(name: str) -> str:
+        return (
+            f"{name} ansible_connection=local ansible_python_interpreter={SYSTEM_PYTHON}"
+            f" root={roots[name]}"
+        )
+
+    inventory = (
+        "[kube_control_plane]\n"
+        + line("cp1")
+        + "\n[kube_node]\n"
+        + line("pi3")
+        + "\n"
+        + line("big")
+        + "\n[k8s_cluster:children]\nkube_control_plane\nkube_node\n"
+        + (f"[k8s_cluster:vars]\n{extra_vars}\n" if extra_vars else "")
+    )
+    name = "kubespray-" + hashlib.sha256(inventory.encode()).hexdigest()[:8] + ".ini"
+    (base / name).write_text(inventory, encoding="utf-8")
+    return name
+
+
+def test_preflight_role_takes_the_role_from_kubesprays_groups(lab: Lab) -> None:
+    """Before cluster.yml: the control plane with one CPU and 1 GB and the 1 GB worker fail the
+    play, each listing its findings; the 24 GB worker passes. The role comes from the groups
+    (kube_control_plane: control-plane, kube_node: worker), the deployer is kubespray."""
+    base, _, env = lab
+    inventory = _kubespray_inventory(base)
+    reports = base / "groups-reports"
+    reports.mkdir()
+    play = f"""
+- hosts: k8s_cluster
+  gather_facts: false
+  roles:
+    - role: nodedoctor.node.preflight
+      vars:
+        nodedoctor_root: "{{{{ root }}}}"
+        nodedoctor_report_dir: "{reports}"
+"""
+    run = _play(base, env, play, inventory=inventory)
+    out = run.stdout
+    assert "PLAY RECAP" in out, out + run.stderr
+    saved = {p.stem: json.loads(p.read_text()) for p in reports.glob("*.json")}
+    recap = dict(re.findall(r"^(\S+)\s+: ok=\d+.*?failed=(\d+)", out, re.M))
+    assert recap == {"cp1": "1", "pi3": "1", "big": "0"}, out
+    cp1 = {(f["rule"], f["severity"]) for f in saved["cp1"]["findings"]}
+    assert ("resources-below-minimum", "error") in cp1
+    assert any("[ERROR NumCPU]" in f["message"] for f in saved["cp1"]["findings"])
+    pi3 = [f for f in saved["pi3"]["findings"] if f["rule"] == "resources-below-minimum"]
+    assert [f["severity"] for f in pi3] == ["error"]
+    assert "minimal_node_memory_mb" in pi3[0]["message"]
+    assert not [f for f in saved["big"]["findings"] if f["severity"] in ("error", "warning")]
+    # The failure lists the findings, with the file that made each fire.
+    assert "resources-below-minimum" in out
+    assert "/sys/devices/system/cpu/online" in out
+    assert "/proc/meminfo" in out
+
+
+def test_preflight_role_passes_kube_version(lab: Lab) -> None:
+    """Kubespray's kube_version (the inventory's, or kubespray_defaults' when loaded) is the
+    version nodedoctor judges against (--kubernetes-version)."""
+    base, _, env = lab
+    inventory = _kubespray_inventory(base, "kube_version=1.33.4")
+    results = base / "version-results"
+    results.mkdir()
+    play = """
+- hosts: k8s_cluster
+  gather_facts: false
+  tasks:
+    - block:
+        - name: preflight
+          ansible.builtin.include_role:
+            name: nodedoctor.node.preflight
+          vars:
+            nodedoctor_root: "{{ root }}"
+            nodedoctor_fail_on: never
+      always:
+""" + textwrap.indent(SAVE.format(var="nodedoctor_check", results=results, kind="check"), "    ")
+    run = _play(base, env, play, inventory=inventory)
+    assert "PLAY RECAP" in run.stdout, run.stdout + run.stderr
+    # Until nodedoctor takes --kubernetes-version, each host is "not checked" (exit 2).
+    assert not re.search(r"nodedoctor could not check \w+:", run.stdout), run.stdout
+    checked = {
+        p.name.split(".")[0]: json.loads(p.read_text()) for p in results.glob("*.check.json")
+    }
+    assert set(checked) == {"cp1", "pi3", "big"}
+    for host, result in checked.items():
+        assert "report" in result, (host, result.get("msg"))
+        command = result["command"]
+        assert command[command.index("--kubernetes-version") + 1] == "1.33.4", command
+        assert command[command.index("--profile") + 1] == "kubespray", command
+    assert checked["cp1"]["command"][checked["cp1"]["command"].index("--role") + 1] == (
+        "control-plane"
+    )

@@ -146,13 +146,13 @@ def _plugin_args(rule: dict[str, Any], host: str = "/host") -> argparse.Namespac
     return build_parser("check").parse_args(_argv(rule, host, None))
 
 
-#: The conditions whose families have rules in this version (the default family has none:
-#: its plugin reports OK until a rule lands there).
+#: The conditions whose families have rules in this version (a default family without rules
+#: has a plugin that reports OK until a rule lands there).
 RAISABLE = [r for r in MONITOR["rules"] if rules_in(r["condition"], all_rules())]
 
 
-def test_only_the_default_family_has_no_rule() -> None:
-    assert {r["condition"] for r in MONITOR["rules"]} - {r["condition"] for r in RAISABLE} == {
+def test_only_the_default_family_may_have_no_rule() -> None:
+    assert {r["condition"] for r in MONITOR["rules"]} - {r["condition"] for r in RAISABLE} <= {
         DEFAULT_FAMILY
     }
 

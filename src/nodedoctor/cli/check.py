@@ -122,7 +122,7 @@ def _run_batch(
         raise UsageError("several roots are reported as JSON Lines: add --format json")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be 1 or more")
-    options = Options(args.profile, tuple(only), tuple(skip), args.fail_on)
+    options = Options(args.profile, tuple(only), tuple(skip), args.fail_on, args.role)
     return run_batch([Target(k, p) for k, p in targets], options, args.jobs, args.output)
 
 
@@ -213,7 +213,7 @@ def _check(args: argparse.Namespace) -> int:
             raise UsageError("--logs checks one node: give one --root or --bundle")
         return _run_batch(args, targets, only, skip)
     root = open_root(args)
-    facts = Facts(root, profile=args.profile)
+    facts = Facts(root, profile=args.profile, role=args.role)
     selected = engine.select_rules(rules, only, skip)
     scan = None
     if args.logs:

@@ -17,6 +17,8 @@ EXIT_INTERNAL = 3
 
 #: facts/deployers.py PROFILES, repeated so that start-up loads no facts.
 PROFILES = ("kubeadm", "kubespray", "microk8s", "k3s", "kops", "kubekey", "rke2")
+#: facts/noderole.py ROLES, repeated for the same reason.
+ROLES = ("control-plane", "worker")
 
 
 class UsageError(Exception):
@@ -46,6 +48,12 @@ def add_root_options(parser: argparse.ArgumentParser, many: bool = False) -> Non
         "--profile",
         choices=PROFILES,
         help="the deployer that set the node up (default: detected from the node)",
+    )
+    parser.add_argument(
+        "--role",
+        choices=ROLES,
+        help="what the node is to be, where nothing on it tells yet (before a deployer runs): "
+        "minimums of CPUs and memory differ by role",
     )
 
 

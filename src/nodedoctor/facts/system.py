@@ -113,10 +113,17 @@ def kernel(facts: Facts) -> Kernel:
 
 
 def hostname(facts: Facts) -> str | None:
-    """The node's name. Live, the kernel's. Under a root, the root's ``/etc/hostname``
-    first: where the root's ``/proc`` is a live procfs (the DaemonSet's ``/host``),
-    ``/proc/sys/kernel/hostname`` answers from the reader's UTS namespace, the pod's name,
-    so it is read only from a recorded ``/proc`` (a bundle, an image)."""
+    """The node's name, as the report shows it (:func:`hostname_source`)."""
+    named = facts.get(hostname_source)
+    return named.value if named is not None else None
+
+
+def hostname_source(facts: Facts) -> Sourced[str] | None:
+    """The node's hostname and where it was read. Live, the kernel's (what ``os.Hostname()``,
+    hence the kubelet, reads). Under a root, the root's ``/etc/hostname`` first: where the
+    root's ``/proc`` is a live procfs (the DaemonSet's ``/host``), ``/proc/sys/kernel/hostname``
+    answers from the reader's UTS namespace, the pod's name, so it is read only from a recorded
+    ``/proc`` (a bundle, an image)."""
     if facts.live:
         paths: tuple[str, ...] = ("/proc/sys/kernel/hostname", "/etc/hostname")
     elif host_procfs(facts.root):
@@ -126,11 +133,14 @@ def hostname(facts: Facts) -> str | None:
     for path in paths:
         text = facts.read(path)
         # hostname(5): one name; lines starting with '#' are comments.
-        names = [n for n in (line.strip() for line in (text or "").splitlines()) if n]
-        names = [n for n in names if not n.startswith("#")]
-        if names:
-            return names[0]
-    return os.uname().nodename if facts.live else None
+        for lineno, line in enumerate((text or "").splitlines(), 1):
+            name = line.strip()
+            if name and not name.startswith("#"):
+                return Sourced(name, file_evidence(path, line, lineno))
+    if facts.live:
+        name = os.uname().nodename
+        return Sourced(name, Evidence("uname -n", name))
+    return None
 
 
 @record
@@ -138,6 +148,11 @@ class Board:
     model: str | None
     raspberry_pi: bool
     evidence: Evidence | None
+
+
+def cpuinfo(facts: Facts) -> str | None:
+    """``/proc/cpuinfo``, read once for the board and the CPU count (facts/resources.py)."""
+    return facts.read("/proc/cpuinfo")
 
 
 def board(facts: Facts) -> Board:
@@ -148,8 +163,7 @@ def board(facts: Facts) -> Board:
         return Board(
             model, "Raspberry Pi" in model, file_evidence("/proc/device-tree/model", model)
         )
-    cpuinfo = facts.read("/proc/cpuinfo") or ""
-    for lineno, line in enumerate(cpuinfo.splitlines(), 1):
+    for lineno, line in enumerate((facts.get(cpuinfo) or "").splitlines(), 1):
         if re.search(r"BCM270[89]|BCM283[56]|BCM2711|BCM2712", line) or (
             line.startswith("Model") and "Raspberry Pi" in line
         ):

@@ -25,7 +25,8 @@ rpm headers                     16 MiB data,  none             none
 every other parser: cmdline,    4 MiB read    none (lines or   none (``EnvironmentFile=``
 os-release, dpkg status, unit                 words)           and drop-ins are files the
 and env files, BLS, kconfig,                                   facts read one by one)
-swaps, /proc/cgroups, AppArmor
+swaps, /proc/cgroups, AppArmor,
+meminfo, CPU lists
 ==============================  ============  ===============  ===========================
 """
 

@@ -55,6 +55,8 @@ RULE_FAMILIES: dict[str, str] = {
     "foreign-cgroup-mount": "NodeTeardownLeftovers",
     "kubelet-mounts-left": "NodeTeardownLeftovers",
     "orphaned-pod-cgroups": "NodeTeardownLeftovers",
+    "resources-below-minimum": "NodeMisconfigured",
+    "node-name-invalid": "NodeMisconfigured",
 }
 
 #: Rules the engine evaluates itself: parse-error after all others, internal-error never

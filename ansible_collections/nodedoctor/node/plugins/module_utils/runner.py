@@ -14,15 +14,19 @@ import sys
 
 FINDINGS_EXIT = 1
 
-PROFILES = ["kubeadm", "kubespray", "microk8s", "k3s", "kops", "kubekey"]
+PROFILES = ["kubeadm", "kubespray", "microk8s", "k3s", "kops", "kubekey", "rke2"]
+ROLES = ["control-plane", "worker"]
 
 
 def argument_spec(**own):
-    """The options every module takes (root, profile, only, the zipapp the action plugin
-    copies), plus the module's ``own``."""
+    """The options every module takes (root, profile, the Kubernetes version and node role
+    the node is to get, only, the zipapp the action plugin copies), plus the module's
+    ``own``."""
     spec = {
         "root": {"type": "path", "default": "/"},
         "profile": {"type": "str", "choices": PROFILES},
+        "kubernetes_version": {"type": "str"},
+        "node_role": {"type": "str", "choices": ROLES},
         "only": {"type": "list", "elements": "str", "default": []},
         "pyz": {"type": "path"},
         "remote_pyz": {"type": "path"},
@@ -57,12 +61,17 @@ def run_nodedoctor(module, args):
 
 
 def root_args(params):
-    """The ``--root``, ``--profile`` and ``--only`` options shared by check and fix."""
+    """The ``--root``, ``--profile``, ``--kubernetes-version``, ``--role`` and ``--only``
+    options shared by check and fix."""
     args = []
     if params.get("root") and params["root"] != "/":
         args += ["--root", params["root"]]
     if params.get("profile"):
         args += ["--profile", params["profile"]]
+    if params.get("kubernetes_version"):
+        args += ["--kubernetes-version", params["kubernetes_version"]]
+    if params.get("node_role"):
+        args += ["--role", params["node_role"]]
     if params.get("only"):
         args += ["--only", *params["only"]]
     return args

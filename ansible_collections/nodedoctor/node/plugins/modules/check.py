@@ -24,9 +24,22 @@ options:
     type: path
     default: /
   profile:
-    description: The deployer that set the node up (default, detected from the node).
+    description:
+      - The deployer that set the node up, or will (default, detected from the node).
     type: str
-    choices: [kubeadm, kubespray, microk8s, k3s, kops, kubekey]
+    choices: [kubeadm, kubespray, microk8s, k3s, kops, kubekey, rke2]
+  kubernetes_version:
+    description:
+      - The Kubernetes version the deployer will install (C(--kubernetes-version)); rules that
+        depend on the kubelet's version judge against it while no kubelet is installed.
+        Default, the installed kubelet's, else the deployer's current default.
+    type: str
+  node_role:
+    description:
+      - What the node is to be, where nothing on it tells yet (C(--role)); deployers require
+        more CPUs and memory of a control plane.
+    type: str
+    choices: [control-plane, worker]
   only:
     description: Run only these rules; a family name (for example C(CgroupDriverMismatch)) names its rules.
     type: list
@@ -114,6 +127,12 @@ report:
   description: The whole JSON report (C(nodedoctor/report/v1)), for C(nodedoctor report).
   returned: always
   type: dict
+command:
+  description: The nodedoctor command line that was run (without the interpreter).
+  returned: always
+  type: list
+  elements: str
+  sample: [nodedoctor, check, --profile, kubespray, --kubernetes-version, 1.33.4, --format, json]
 """
 
 import sys
@@ -158,6 +177,7 @@ def main():
         "node": report.get("node", {}),
         "report": report,
         "python": "%d.%d.%d" % sys.version_info[:3],
+        "command": ["nodedoctor", *args, "--format", "json"],
     }
     if failing:
         module.fail_json(

@@ -22,9 +22,22 @@ options:
     type: path
     default: /
   profile:
-    description: The deployer that set the node up (default, detected from the node).
+    description:
+      - The deployer that set the node up, or will (default, detected from the node).
     type: str
-    choices: [kubeadm, kubespray, microk8s, k3s, kops, kubekey]
+    choices: [kubeadm, kubespray, microk8s, k3s, kops, kubekey, rke2]
+  kubernetes_version:
+    description:
+      - The Kubernetes version the deployer will install (C(--kubernetes-version)); rules that
+        depend on the kubelet's version judge against it while no kubelet is installed.
+        Default, the installed kubelet's, else the deployer's current default.
+    type: str
+  node_role:
+    description:
+      - What the node is to be, where nothing on it tells yet (C(--role)); deployers require
+        more CPUs and memory of a control plane.
+    type: str
+    choices: [control-plane, worker]
   only:
     description: Fix only the findings of these rules.
     type: list
