@@ -55,6 +55,7 @@ RULE_FAMILIES: dict[str, str] = {
     "foreign-cgroup-mount": "NodeTeardownLeftovers",
     "kubelet-mounts-left": "NodeTeardownLeftovers",
     "orphaned-pod-cgroups": "NodeTeardownLeftovers",
+    "kernel-config-missing": "NodeMisconfigured",
 }
 
 #: Rules the engine evaluates itself: parse-error after all others, internal-error never
