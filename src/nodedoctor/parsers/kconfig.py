@@ -21,8 +21,9 @@ met; an option it does not name is not built. A ``defconfig`` (``arch/*/configs/
 ``make savedefconfig``) has no banner and names only what differs from the defaults, so an
 option it does not name may well be built: :attr:`KernelConfig.complete` tells them apart.
 
-A node's config has ~10,000 lines and is read on every live check: options are kept as the
-raw ``(value, line, text)`` of their line and become :class:`KconfigOption` records when asked.
+A node's config has ~10,000 lines and is read on every live check: the file is scanned by
+three regular expressions (the option lines, the "is not set" lines, any other line), and an
+option becomes a :class:`KconfigOption` record, with its line, when it is asked for.
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ from collections.abc import Iterator, Mapping
 from nodedoctor._record import record
 from nodedoctor.parsers import ParseError
 
-_HEADER = re.compile(r"^# (Linux/\S+ (\S+) .*Kernel Configuration)$")
-_NOT_SET_TAIL = " is not set"
+_HEADER = re.compile(r"^# (Linux/\S+ (\S+) .*Kernel Configuration)[ \t\r]*$", re.M)
+_SET = re.compile(r"^[ \t]*(CONFIG_[A-Za-z0-9_]+)=(.*?)[ \t\r]*$", re.M)
+_NOT_SET = re.compile(r"^[ \t]*# (CONFIG_[A-Za-z0-9_]+) is not set[ \t\r]*$", re.M)
+#: A line that is neither an option, a comment nor blank.
+_BAD = re.compile(r"^(?![ \t]*(?:CONFIG_[A-Za-z0-9_]+=|#|[ \t\r]*$)).+", re.M)
 
 
 @record
@@ -47,30 +51,41 @@ class KconfigOption:
 
 
 class KconfigOptions(Mapping[str, KconfigOption]):
-    """Option name -> :class:`KconfigOption`, built from its line when looked up."""
+    """Option name -> :class:`KconfigOption`; the line and its number are looked up when an
+    option is asked for (a check asks for ~60 of a config's ~9,000)."""
 
-    __slots__ = ("_raw",)
+    __slots__ = ("_text", "_values")
 
-    def __init__(self, raw: dict[str, tuple[str, int, str]]) -> None:
-        self._raw = raw
+    def __init__(self, text: str, values: dict[str, str]) -> None:
+        self._text = text
+        self._values = values
 
     def __getitem__(self, name: str) -> KconfigOption:
-        value, line, text = self._raw[name]
-        return KconfigOption(name, value, line, text)
+        value = self.value(name)
+        if value is None:
+            raise KeyError(name)
+        where = re.compile(rf"^[ \t]*(?:# )?{re.escape(name)}(?:=| is not set)", re.M)
+        m = where.search(self._text)
+        start = m.start() if m else 0
+        end = self._text.find("\n", start)
+        line = self._text[start : end if end >= 0 else len(self._text)].rstrip("\r")
+        return KconfigOption(name, value, self._text.count("\n", 0, start) + 1, line)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._raw
+        return name in self._values
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._raw)
+        return iter(self._values)
 
     def __len__(self) -> int:
-        return len(self._raw)
+        return len(self._values)
 
     def value(self, name: str) -> str | None:
         """The option's value (``n`` when "is not set"), ``None`` when it is not named."""
-        raw = self._raw.get(name)
-        return None if raw is None else raw[0]
+        value = self._values.get(name)
+        if value is not None and len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+            value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        return value
 
 
 @record
@@ -95,37 +110,12 @@ class KernelConfig:
         return value in ("y", "m")
 
 
-def _valid_name(name: str) -> bool:
-    rest = name[7:]
-    return bool(rest) and rest.isascii() and rest.replace("_", "a").isalnum()
-
-
 def parse_kconfig(text: str) -> KernelConfig:
-    raw: dict[str, tuple[str, int, str]] = {}
-    header: str | None = None
-    version: str | None = None
-    for lineno, raw_line in enumerate(text.split("\n"), 1):
-        line = raw_line
-        if not line.startswith("CONFIG_"):
-            stripped = line.strip()
-            if not stripped:
-                continue
-            if stripped.startswith("#"):
-                if stripped.startswith("# CONFIG_") and stripped.endswith(_NOT_SET_TAIL):
-                    name = stripped[2 : -len(_NOT_SET_TAIL)]
-                    if _valid_name(name):
-                        raw[name] = ("n", lineno, line)
-                elif header is None:
-                    h = _HEADER.match(stripped)
-                    if h:
-                        header, version = h.group(1), h.group(2)
-                continue
-            line = stripped  # an indented option line (never written by make)
-        name, sep, value = line.partition("=")
-        if not sep or not name.startswith("CONFIG_") or not _valid_name(name):
-            raise ParseError("expected CONFIG_NAME=value or '# CONFIG_NAME is not set'", lineno)
-        value = value.rstrip()
-        if len(value) >= 2 and value.startswith('"') and value.endswith('"'):
-            value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-        raw[name] = (value, lineno, line)
-    return KernelConfig(KconfigOptions(raw), header, version)
+    bad = _BAD.search(text)
+    if bad is not None:
+        line = text.count("\n", 0, bad.start()) + 1
+        raise ParseError("expected CONFIG_NAME=value or '# CONFIG_NAME is not set'", line)
+    values = dict.fromkeys(_NOT_SET.findall(text), "n")
+    values.update(_SET.findall(text))
+    h = _HEADER.search(text)
+    return KernelConfig(KconfigOptions(text, values), h.group(1) if h else None, h and h.group(2))
