@@ -56,6 +56,7 @@ RULE_FAMILIES: dict[str, str] = {
     "kubelet-mounts-left": "NodeTeardownLeftovers",
     "orphaned-pod-cgroups": "NodeTeardownLeftovers",
     "kernel-config-missing": "NodeMisconfigured",
+    "kubernetes-port-in-use": "NodeMisconfigured",
 }
 
 #: Rules the engine evaluates itself: parse-error after all others, internal-error never
