@@ -57,6 +57,7 @@ RULE_FAMILIES: dict[str, str] = {
     "orphaned-pod-cgroups": "NodeTeardownLeftovers",
     "kernel-config-missing": "NodeMisconfigured",
     "kubernetes-port-in-use": "NodeMisconfigured",
+    "required-command-missing": "NodeMisconfigured",
 }
 
 #: Rules the engine evaluates itself: parse-error after all others, internal-error never
