@@ -58,6 +58,7 @@ RULE_FAMILIES: dict[str, str] = {
     "kernel-config-missing": "NodeMisconfigured",
     "kubernetes-port-in-use": "NodeMisconfigured",
     "required-command-missing": "NodeMisconfigured",
+    "cri-socket-not-answering": "ContainerRuntimeMisconfigured",
 }
 
 #: Rules the engine evaluates itself: parse-error after all others, internal-error never
