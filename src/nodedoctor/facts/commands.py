@@ -18,12 +18,11 @@ backend, ``iptables-nft``) or ``xtables-legacy-multi`` (``iptables-legacy``).
 
 from __future__ import annotations
 
-import os
+import posixpath
 
 from nodedoctor._record import record
 from nodedoctor.facts import Facts
 from nodedoctor.model import Evidence
-from nodedoctor.sources.root import UnsafePathError
 
 PATH_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 CORE_PROGRAMS = ("sh", "ls", "cat", "cp", "mv", "rm", "mkdir")
@@ -41,13 +40,28 @@ class NodePrograms:
         return Evidence(":".join(PATH_DIRS), f"no {name} in any of these directories")
 
 
+def _follow(facts: Facts, path: str) -> str:
+    """The file a chain of links at ``path`` ends at, read link by link (so that ``collect``
+    records each one), within the root."""
+    for _ in range(16):
+        target = facts.root.readlink(path)
+        if target is None:
+            return path
+        path = (
+            target
+            if target.startswith("/")
+            else posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+        )
+    return path
+
+
 def _present(facts: Facts, path: str) -> bool:
-    if not facts.root.exists(path) or facts.root.is_dir(path):
+    """A file at ``path`` once its links are followed (each read through the root, so that a
+    bundle keeps them)."""
+    if not facts.root.exists(path):
         return False
-    try:
-        return os.path.exists(facts.root.resolve(path))
-    except UnsafePathError:
-        return False
+    final = _follow(facts, path)
+    return facts.root.exists(final) and not facts.root.is_dir(final)
 
 
 def find_program(facts: Facts, name: str) -> str | None:
@@ -91,13 +105,7 @@ def iptables_backend(facts: Facts) -> IptablesBackend | None:
     path = find_program(facts, "iptables")
     if path is None:
         return None
-    try:
-        host = facts.root.resolve(path)
-    except UnsafePathError:
-        return None
-    if facts.root.base == "/":  # the live root resolves without following links
-        host = os.path.realpath(host)
-    program = os.path.basename(host)
+    program = posixpath.basename(_follow(facts, path))
     backend = None
     if program.startswith("xtables-nft") or program == "iptables-nft":
         backend = NFT_BACKEND

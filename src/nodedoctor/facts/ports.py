@@ -64,6 +64,8 @@ READ_LIMIT = 4 * 1024 * 1024
 class Owner:
     pid: int
     comm: str
+    #: The descriptor that holds the socket (``/proc/<pid>/fd/<fd>``).
+    fd: str | None = None
 
     @property
     def kubernetes(self) -> bool:
@@ -90,8 +92,12 @@ class KubernetesPorts:
     unknown: str | None = None
 
 
-def _net_dir(facts: Facts) -> str:
-    return "/proc/1/net" if host_procfs(facts.root) else "/proc/net"
+def _net_dirs(facts: Facts) -> tuple[str, ...]:
+    """Where the node's TCP tables are: PID 1's for a host seen from a pod; else
+    ``/proc/net``, then PID 1's (a bundle collected from a pod keeps only those)."""
+    if host_procfs(facts.root):
+        return ("/proc/1/net",)
+    return ("/proc/net", "/proc/1/net")
 
 
 def _owners(facts: Facts, inodes: set[int]) -> tuple[dict[int, Owner], str | None]:
@@ -119,7 +125,7 @@ def _owners(facts: Facts, inodes: set[int]) -> tuple[dict[int, Owner], str | Non
                 return found, f"more than {MAX_FD_LINKS} open files to look through"
             inode = wanted.get(facts.root.readlink(f"/proc/{pid}/fd/{fd}") or "")
             if inode is not None and inode not in found:
-                found[inode] = Owner(int(pid), comms[pid])
+                found[inode] = Owner(int(pid), comms[pid], fd)
                 if len(found) == len(wanted):
                     return found, None
     if hidden == len(ordered):
@@ -148,7 +154,8 @@ def _table(facts: Facts, path: str) -> TcpTable | str | None:
 
 
 def kubernetes_ports(facts: Facts) -> KubernetesPorts:
-    base = _net_dir(facts)
+    dirs = _net_dirs(facts)
+    base = next((d for d in dirs if facts.root.exists(f"{d}/tcp")), dirs[0])
     sockets: list[tuple[str, ListeningSocket]] = []
     sources: list[str] = []
     for name in ("tcp", "tcp6"):
