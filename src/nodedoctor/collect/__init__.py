@@ -106,6 +106,9 @@ ALWAYS_LIMIT = 1024 * 1024
 TOTAL_LIMIT = 64 * 1024 * 1024
 
 _PID_PATH = re.compile(r"^/proc/(\d+)/")
+#: PID 1's files a host's live procfs gives for the host (its mount table, its network
+#: namespace's TCP sockets): the reader's own /proc/self ones are the pod's.
+_HOST_PID1_FILES = frozenset({"/proc/1/mountinfo", "/proc/1/net/tcp", "/proc/1/net/tcp6"})
 _WATCHED_PID_FILES = ("comm", "cmdline", "cgroup")
 
 
@@ -127,6 +130,8 @@ class RecordingRoot(Root):
         self.probed: set[str] = set()
         self.listed: set[str] = set()
         self.commands_run: set[str] = set()
+        #: Links read (``readlink``): a program's alternatives, a process's open sockets.
+        self.links: dict[str, str] = {}
 
     def read_bytes(self, path: str, limit: int = DEFAULT_READ_LIMIT) -> tuple[bytes, bool] | None:
         self.files[path] = max(limit, self.files.get(path, 0))
@@ -148,6 +153,12 @@ class RecordingRoot(Root):
         self.listed.add(path)
         return super().listdir(path)
 
+    def readlink(self, path: str) -> str | None:
+        target = super().readlink(path)
+        if target is not None:
+            self.links[path] = target
+        return target
+
     def run(self, name: str) -> CommandResult | None:
         self.commands_run.add(name)
         return super().run(name)
@@ -163,6 +174,8 @@ class Plan:
     #: Files whose existence the rules probed or listed but whose content they never read:
     #: empty in the bundle, so existence checks and listings agree with the node.
     placeholders: set[str] = field(default_factory=set)
+    #: Links the rules read, node path -> target.
+    links: dict[str, str] = field(default_factory=dict)
 
     def add_file(self, path: str, limit: int) -> None:
         self.files[path] = max(limit, self.files.get(path, 0))
@@ -183,7 +196,7 @@ class CollectResult:
     directories_left_out: tuple[int, str] = (0, "")
 
 
-def _record_check(root: Root) -> RecordingRoot:
+def _record_check(root: Root) -> tuple[RecordingRoot, Facts]:
     """Run every rule once on a recording root; what it touched is what the rules read."""
     from nodedoctor import engine
     from nodedoctor.facts.processes import processes
@@ -194,7 +207,21 @@ def _record_check(root: Root) -> RecordingRoot:
     engine.run(facts, list(all_rules()))
     # The running daemons, whether or not a rule asked: ``--bundle`` must tell them too.
     facts.get(processes)
-    return recording
+    return recording, facts
+
+
+def _socket_owners(facts: Facts) -> dict[str, str]:
+    """The ``/proc/<pid>/fd/<n>`` links of the processes that hold Kubernetes' ports, and
+    their ``comm`` files: what the port rule's replay needs of the other processes' files."""
+    from nodedoctor.facts.ports import kubernetes_ports
+
+    ports = facts.get(kubernetes_ports)
+    out: dict[str, str] = {}
+    for listener in ports.listeners or ():
+        owner = listener.owner
+        if owner is not None and owner.fd is not None:
+            out[f"/proc/{owner.pid}/fd/{owner.fd}"] = f"socket:[{listener.socket.inode}]"
+    return out
 
 
 def _expand(root: Root, pattern: str) -> list[str]:
@@ -250,7 +277,7 @@ def _kubepods_tree(root: Root, plan: Plan) -> None:
 
 
 def plan_collection(root: Root) -> tuple[Plan, RecordingRoot]:
-    recording = _record_check(root)
+    recording, facts = _record_check(root)
     plan = Plan()
     touched = set(recording.files) | recording.probed
     keep_pids = _watched_pids(root, touched)
@@ -267,7 +294,7 @@ def plan_collection(root: Root) -> tuple[Plan, RecordingRoot]:
         m = _PID_PATH.match(path)
         if m is None:
             return True
-        if path == "/proc/1/comm" or (host_proc and path == "/proc/1/mountinfo"):
+        if path == "/proc/1/comm" or (host_proc and path in _HOST_PID1_FILES):
             return True
         return m.group(1) in keep_pids and path.rsplit("/", 1)[-1] in _WATCHED_PID_FILES
 
@@ -277,6 +304,10 @@ def plan_collection(root: Root) -> tuple[Plan, RecordingRoot]:
     for path, limit in recording.tails.items():
         if path not in plan.files:
             plan.tails[path] = limit
+    plan.links.update({p: t for p, t in recording.links.items() if not p.startswith("/proc/")})
+    for path, target in _socket_owners(facts).items():
+        plan.links[path] = target
+        plan.add_file(path.rsplit("/fd/", 1)[0] + "/comm", 256)
     plan.add_file("/proc/1/comm", 256)
     for pid in sorted(keep_pids - {"1"}):
         for name in _WATCHED_PID_FILES:
@@ -400,6 +431,7 @@ def collect(root: Root, output: str | None = None, *, now: float | None = None) 
                 dir_paths=plan.dirs,
                 commands=commands,
                 left_out=left_out,
+                links=plan.links,
             )
             manifest: dict[str, Any] = {
                 "schema": MANIFEST_SCHEMA,

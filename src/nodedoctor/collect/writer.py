@@ -31,6 +31,7 @@ file is left out, not the bundle refused.
 from __future__ import annotations
 
 import json
+import posixpath
 import struct
 import tarfile
 import zlib
@@ -100,6 +101,28 @@ class BundleWriter:
             self._parents.update("/".join(parts[:i]) for i in range(1, len(parts)))
         elif required:
             raise BundleError(f"{name}: {reason}; the bundle cannot be written")
+        return reason
+
+    def add_link(self, name: str, target: str) -> str | None:
+        """Add symlink ``name`` -> ``target`` (relative: the reader refuses a link that leaves
+        the bundle); why it was left out, or ``None``."""
+        reason = self._refusal(name, b"", False)
+        if reason is None and (not target or target.startswith("/") or "\x00" in target):
+            reason = f"link target {target!r} is not relative"
+        if reason is None:
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            info.mtime = self._mtime
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.mode = 0o777
+            reason = self._write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+        if reason is None:
+            self._kinds[name] = "file"
+            self._members += 1
+            parts = name.split("/")
+            self._parents.update("/".join(parts[:i]) for i in range(1, len(parts)))
         return reason
 
     def _refusal(self, name: str, data: bytes | None, required: bool) -> str | None:
@@ -187,6 +210,7 @@ def write_members(
     dir_paths: Iterable[str],
     commands: dict[str, CommandResult],
     left_out: dict[str, str],
+    links: dict[str, str] | None = None,
 ) -> tuple[list[str], list[str], tuple[int, str]]:
     """Files, placeholders, command outputs, then the directories no member implies (the
     reader makes a member's parents) in :func:`_directory_order`: when the reader's member
@@ -199,13 +223,27 @@ def write_members(
         if reason is not None:
             left_out[path] = reason
             del files[path]
+    # Links the rules followed (a program's alternatives, a process's socket), as links:
+    # an absolute target becomes the same path relative to the link.
+    written_links: set[str] = set()
+    for path, target in sorted((links or {}).items()):
+        if path in files:
+            continue
+        relative = target
+        if target.startswith("/"):
+            relative = posixpath.relpath(target, posixpath.dirname(path))
+        if writer.add_link(path.lstrip("/"), relative) is None:
+            written_links.add(path)
     # Directory names are kept even where contents are withheld (pod UIDs under
     # /var/lib/kubelet/pods tell which pods the kubelet still has).
     dirs = set(dir_paths)
     placeholders = [
         p
         for p in sorted(placeholder_paths)
-        if p not in files and p not in dirs and writer.add(p.lstrip("/"), b"") is None
+        if p not in files
+        and p not in dirs
+        and p not in written_links
+        and writer.add(p.lstrip("/"), b"") is None
     ]
     for name, result in sorted(commands.items()):
         body = json.dumps(command_to_json(result), indent=1).encode()

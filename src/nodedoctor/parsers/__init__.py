@@ -22,6 +22,10 @@ reports read back (``report``)  64 MiB        64 levels        none
 mountinfo, ``/proc/mounts``     64 MiB read   none (lines)     none
 rpm headers                     16 MiB data,  none             none
                                 65,535 tags
+``modules.dep``                  8 MiB read    none (lines)     none
+``/proc/net/tcp``, ``tcp6``      4 MiB read,   none (lines)     none
+                                listeners
+                                first
 every other parser: cmdline,    4 MiB read    none (lines or   none (``EnvironmentFile=``
 os-release, dpkg status, unit                 words)           and drop-ins are files the
 and env files, BLS, kconfig,                                   facts read one by one)

@@ -57,6 +57,10 @@ RULE_FAMILIES: dict[str, str] = {
     "orphaned-pod-cgroups": "NodeTeardownLeftovers",
     "resources-below-minimum": "NodeMisconfigured",
     "node-name-invalid": "NodeMisconfigured",
+    "kernel-config-missing": "NodeMisconfigured",
+    "kubernetes-port-in-use": "NodeMisconfigured",
+    "required-command-missing": "NodeMisconfigured",
+    "cri-socket-not-answering": "ContainerRuntimeMisconfigured",
 }
 
 #: Rules the engine evaluates itself: parse-error after all others, internal-error never

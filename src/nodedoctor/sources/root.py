@@ -250,6 +250,17 @@ class Root:
             return None
         return sorted(found)
 
+    def readlink(self, path: str) -> str | None:
+        """The target of the link at ``path`` as written (not followed, not re-rooted: procfs's
+        ``/proc/<pid>/fd/<n>`` reads ``socket:[12345]``), or ``None`` when it is not a link."""
+        parent, _, name = path.rpartition("/")
+        if not name or name in (".", ".."):
+            return None
+        try:
+            return os.readlink(os.path.join(self.resolve(parent or "/"), name))
+        except (OSError, UnsafePathError):
+            return None
+
     def glob(self, directory: str, pattern: str) -> list[str]:
         """Node paths in ``directory`` whose names match ``pattern``, in lexical order."""
         names = self.listdir(directory) or []
