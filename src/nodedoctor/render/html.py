@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import time
 from collections.abc import Sequence
 from html import escape
@@ -140,6 +141,20 @@ def _e(value: Any) -> str:
     return escape(str(value), quote=True)
 
 
+_CODE = re.compile(r"`([^`\n]+)`")
+
+
+def _prose(value: Any) -> str:
+    """A rule's or finding's text as HTML: escaped, with its Markdown inline code
+    (`` `kubeadm reset` ``) as ``<code>`` instead of raw backquotes. Only the escaped text's
+    backquoted runs are wrapped, so nothing a report holds can become markup.
+
+    >>> _prose("run `rm -rf <dir>` & wait")
+    'run <code>rm -rf &lt;dir&gt;</code> &amp; wait'
+    """
+    return _CODE.sub(r"<code>\1</code>", _e(value))
+
+
 def _node_label(report: Report) -> str:
     node = report.node
     return str(node.get("hostname") or node.get("root") or "unknown node")
@@ -186,6 +201,42 @@ def _worst(findings: Sequence[Finding]) -> Severity:
     return max((f.severity for f in findings), key=lambda s: s.rank)
 
 
+def _finding(f: Finding, report: Report) -> str:
+    """One finding: what, evidence, impact and fix, with the commands to paste."""
+    out = [
+        '<div class="finding">',
+        f'<h4><span class="badge sev-{_e(f.severity.value)}">'
+        f"{_e(f.severity.value.upper())}</span> {_prose(f.title)}</h4><dl>",
+    ]
+    if f.message:
+        out.append(f"<dt>What</dt><dd>{_prose(f.message)}</dd>")
+    if f.evidence:
+        out.append("<dt>Evidence</dt><dd>")
+        for ev in f.evidence:
+            where = f"{ev.source}:{ev.line}" if ev.line is not None else ev.source
+            out.append(f"<pre>{_e(where)}: {_e(ev.text)}</pre>")
+        out.append("</dd>")
+    if f.impact:
+        out.append(f"<dt>Impact</dt><dd>{_prose(f.impact)}</dd>")
+    if f.fix is not None:
+        out.append(f"<dt>Fix</dt><dd>{_prose(f.fix.summary)}")
+        if f.fix.files:
+            out.append(f"<br>files: {_e(', '.join(f.fix.files))}")
+        for command in f.fix.commands:
+            out.append(f"<pre>$ {_e(command)}</pre>")
+        if f.fix.restart:
+            out.append(f"<br>then restart: {_e(', '.join(f.fix.restart))}")
+        if f.fix.reboot:
+            out.append("<br>a reboot is needed for this to take effect")
+        for hint in suggestions(f, report):
+            if hint.lead:
+                out.append(f"<br>{_prose(hint.lead)}")
+            out.append(f"<pre>$ {_e(hint.line)}</pre>")
+        out.append("</dd>")
+    out.append("</dl></div>")
+    return "".join(out)
+
+
 def _detail(
     detail_id: str, node: str, rule_id: str, findings: Sequence[Finding], report: Report
 ) -> str:
@@ -194,38 +245,7 @@ def _detail(
         f"<h3>{_e(rule_id)}</h3>",
         f'<p class="where">on {_e(node)} · more: <code>nodedoctor explain {_e(rule_id)}</code></p>',
     ]
-    for f in findings:
-        out.append('<div class="finding">')
-        out.append(
-            f'<h4><span class="badge sev-{_e(f.severity.value)}">'
-            f"{_e(f.severity.value.upper())}</span> {_e(f.title)}</h4><dl>"
-        )
-        if f.message:
-            out.append(f"<dt>What</dt><dd>{_e(f.message)}</dd>")
-        if f.evidence:
-            out.append("<dt>Evidence</dt><dd>")
-            for ev in f.evidence:
-                where = f"{ev.source}:{ev.line}" if ev.line is not None else ev.source
-                out.append(f"<pre>{_e(where)}: {_e(ev.text)}</pre>")
-            out.append("</dd>")
-        if f.impact:
-            out.append(f"<dt>Impact</dt><dd>{_e(f.impact)}</dd>")
-        if f.fix is not None:
-            out.append(f"<dt>Fix</dt><dd>{_e(f.fix.summary)}")
-            if f.fix.files:
-                out.append(f"<br>files: {_e(', '.join(f.fix.files))}")
-            for command in f.fix.commands:
-                out.append(f"<pre>$ {_e(command)}</pre>")
-            if f.fix.restart:
-                out.append(f"<br>then restart: {_e(', '.join(f.fix.restart))}")
-            if f.fix.reboot:
-                out.append("<br>a reboot is needed for this to take effect")
-            for hint in suggestions(f, report):
-                if hint.lead:
-                    out.append(f"<br>{_e(hint.lead)}")
-                out.append(f"<pre>$ {_e(hint.line)}</pre>")
-            out.append("</dd>")
-        out.append("</dl></div>")
+    out += [_finding(f, report) for f in findings]
     out.append("</div></template>")
     return "".join(out)
 
@@ -292,14 +312,7 @@ def render_html_many(
     nodes = len(reports) + len(not_checked)
     unchecked = f" · {len(not_checked)} not checked" if not_checked else ""
     head = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        f"style-src {_csp_hash(_STYLE)}; script-src {_csp_hash(_SCRIPT)}; "
-        "img-src 'none'; base-uri 'none'; form-action 'none'\">",
-        f"<title>{_e(title)}</title>",
-        f"<style>{_STYLE}</style></head><body>",
+        *_head(title, script=True),
         f"<header><h1>{_e(title)}</h1><p>{nodes} node{'s' if nodes != 1 else ''}"
         f" · {nodes_with[Severity.ERROR]} with errors · {nodes_with[Severity.WARNING]} with"
         f" warnings{unchecked}"
@@ -388,7 +401,7 @@ def render_html_many(
         c = per_rule[rid]
         counts.append(
             f'<tr data-col="{_e(rid)}"><td><code>{_e(rid)}</code></td>'
-            f"<td>{_e(titles.get(rid, ''))}</td><td>{_e(family_of_id(rid, registry))}</td>"
+            f"<td>{_prose(titles.get(rid, ''))}</td><td>{_e(family_of_id(rid, registry))}</td>"
             f'<td class="num">{c["error"]}</td><td class="num">{c["warning"]}</td>'
             f'<td class="num">{c["info"]}</td><td class="num">{passed_count.get(rid, 0)}</td>'
             f'<td class="num">{skipped_count.get(rid, 0)}</td></tr>'
@@ -408,5 +421,54 @@ def render_html_many(
     return "\n".join(head + filters + matrix + counts + tail) + "\n"
 
 
+def _head(title: str, script: bool) -> list[str]:
+    scripts = f"script-src {_csp_hash(_SCRIPT)}" if script else "script-src 'none'"
+    return [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        f"style-src {_csp_hash(_STYLE)}; {scripts}; "
+        "img-src 'none'; base-uri 'none'; form-action 'none'\">",
+        f"<title>{_e(title)}</title>",
+        f"<style>{_STYLE}</style></head><body>",
+    ]
+
+
 def render_html(report: Report, color: bool = False) -> str:
-    return render_html_many([report], title=f"nodedoctor report: {_node_label(report)}")
+    """One node's report as a page of its findings (a one-row matrix says less than the
+    text report): the node, the verdict, every finding in full, then the rules skipped with
+    why and those that passed. No script: nothing on it opens or filters."""
+    label = _node_label(report)
+    title = f"nodedoctor report: {label}"
+    plural = {Severity.ERROR: "errors", Severity.WARNING: "warnings", Severity.INFO: "info"}
+    counts = " · ".join(
+        f"{report.count(s)} {s.value if report.count(s) == 1 else plural[s]}" for s in _SEV_ORDER
+    )
+    verdict = f"{counts} · {len(report.passed)} passed · {len(report.skipped)} skipped"
+    out = _head(title, script=False)
+    out += [
+        f"<header><h1>{_e(title)}</h1><p>{_e(_node_meta(report.node))}</p>"
+        f'<p id="verdict">{_e(verdict)}</p></header><main>',
+        '<section id="findings" class="detail">',
+    ]
+    ranked = sorted(report.findings, key=lambda f: -f.severity.rank)
+    for f in ranked:
+        out.append(
+            f'<h3 id="{_e(f.rule)}">{_e(f.rule)}</h3><p class="where">more: '
+            f"<code>nodedoctor explain {_e(f.rule)}</code></p>"
+        )
+        out.append(_finding(f, report))
+    if not ranked:
+        out.append('<p class="empty">Nothing found at any severity.</p>')
+    out.append("</section>")
+    if report.skipped:
+        out.append('<h2>Skipped</h2><ul id="skipped">')
+        out += [f"<li><code>{_e(s.rule)}</code>: {_prose(s.reason)}</li>" for s in report.skipped]
+        out.append("</ul>")
+    if report.passed:
+        out.append('<h2>Passed</h2><p id="passed">')
+        out.append(", ".join(f"<code>{_e(rule)}</code>" for rule in report.passed))
+        out.append("</p>")
+    out.append("</main></body></html>")
+    return "\n".join(out) + "\n"
