@@ -55,6 +55,11 @@ RULE_FAMILIES: dict[str, str] = {
     "foreign-cgroup-mount": "NodeTeardownLeftovers",
     "kubelet-mounts-left": "NodeTeardownLeftovers",
     "orphaned-pod-cgroups": "NodeTeardownLeftovers",
+    "orphaned-pod-dirs": "NodeTeardownLeftovers",
+    "cni-config-left": "NodeTeardownLeftovers",
+    "cni-network-left": "NodeTeardownLeftovers",
+    "netfilter-rules-left": "NodeTeardownLeftovers",
+    "kubeadm-init-blocked": "NodeTeardownLeftovers",
 }
 
 #: Rules the engine evaluates itself: parse-error after all others, internal-error never
