@@ -251,7 +251,12 @@ def _state(facts: Facts, networks: set[str]) -> list[CniState]:
     return out
 
 
-def _owner(name: str) -> str | None:
+def interface_owner(name: str) -> str | None:
+    """Who makes an interface of that name, when it is on the allowlist.
+
+    >>> interface_owner("flannel.1"), interface_owner("cali1a2b3c4d5e6"), interface_owner("eth0")
+    ('Flannel', "Calico (a pod's host-side veth)", None)
+    """
     for pattern, owner in IFACES:
         if pattern.fullmatch(name):
             return owner
@@ -283,7 +288,7 @@ def _interfaces(facts: Facts) -> tuple[bool, list[NetInterface]]:
     present = set(names)
     bridges = [b for b in CNI_BRIDGES if b in present]
     for name in names[:MAX_INTERFACES]:
-        owner = _owner(name)
+        owner = interface_owner(name)
         master = ""
         if owner is None and bridges and name.startswith("veth"):
             master = _master(facts, name)

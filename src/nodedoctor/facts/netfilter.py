@@ -116,11 +116,11 @@ class NetfilterFacts:
 
 
 def _backend(dump: IptablesDump, command: str) -> str:
+    """``nf_tables`` when the header says so; iptables 1.8's legacy tools and every older
+    iptables print no backend."""
     if dump.backend:
         return dump.backend
-    if "legacy" in command:
-        return "legacy"
-    return "nf_tables" if "nft" in command else ""
+    return "nf_tables" if "-nft-" in command else "legacy"
 
 
 def _legacy_in_use(facts: Facts, version: int) -> bool:

@@ -36,7 +36,8 @@ from nodedoctor.model import Evidence
 MAX_PODS = 20_000
 MAX_VOLUME_PATHS = 256
 
-_UID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+#: A pod directory's name: the pod's UID.
+POD_UID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 #: The kubelet's orphan messages, every version: glog's ``Orphaned pod "<uid>" found, but
 #: ...`` (1.5 to 1.20), klog's structured ``err="orphaned pod \\"<uid>\\" found, but ..."``.
 _ORPHAN_LINE = re.compile(
@@ -145,7 +146,7 @@ def _removed_mode(facts: Facts) -> OrphanedPodDirs:
     pods: list[PodDir] = []
     for pods_dir in pods_dirs(facts):
         for uid in (facts.root.subdirs(pods_dir) or [])[:MAX_PODS]:
-            if not _UID.match(uid) or uid in busy_uids:
+            if not POD_UID.match(uid) or uid in busy_uids:
                 continue
             path = f"{pods_dir}/{uid}"
             volumes = volume_paths(facts, path)
@@ -165,7 +166,7 @@ def _may_have_orphans(facts: Facts) -> bool:
     return any(
         volume_paths(facts, f"{pods_dir}/{uid}")
         for uid in sorted(pc.pod_uids)[:MAX_PODS]
-        if _UID.match(uid) and uid not in with_cgroup
+        if POD_UID.match(uid) and uid not in with_cgroup
     )
 
 

@@ -59,6 +59,7 @@ def _check_cni_network_left(facts: Facts) -> Iterator[Issue]:
                 "/run/flannel/subnet.env until the new flanneld rewrites it"
             ),
             evidence=(*(s.evidence for s in cni.state), *kubelet.evidence[:1]),
+            severity=Severity.WARNING,
             fix=FixHint(
                 summary="move the old state away before the next install (nodedoctor clean "
                 "--apply keeps it in its journal)",
@@ -95,6 +96,7 @@ def _check_cni_network_left(facts: Facts) -> Iterator[Issue]:
             title=f"{len(interfaces)} network interface(s) of a torn-down cluster left",
             message=message,
             evidence=evidence,
+            severity=Severity.WARNING,
             fix=FixHint(
                 summary="delete the interfaces (nodedoctor clean --apply; the next CNI "
                 "creates its own)",

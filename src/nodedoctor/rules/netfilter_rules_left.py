@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nodedoctor.facts import Facts
-from nodedoctor.facts.netfilter import netfilter_facts
+from nodedoctor.facts.netfilter import ChainLeft, netfilter_facts
 from nodedoctor.facts.teardown import teardown_facts
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules._teardown_common import MAX_EVIDENCE
@@ -33,10 +33,22 @@ def _check_netfilter_rules_left(facts: Facts) -> Iterator[Issue]:
     if nf.nft_tables:
         names = ", ".join(f"{t.family} {t.name}" for t in nf.nft_tables)
         parts.append(f"nftables table(s) {names}")
-    shown_chains = [c.evidence for c in nf.chains[:MAX_EVIDENCE]]
+    by_table: dict[tuple[str, str], list[ChainLeft]] = {}
+    for c in nf.chains:
+        by_table.setdefault((c.ruleset.command, c.table), []).append(c)
+    per_table = [
+        Evidence(
+            f"{command} (table {table})",
+            f"{len(chains)} chain(s): "
+            + ", ".join(c.chain for c in chains[:12])
+            + (", ..." if len(chains) > 12 else ""),
+            chains[0].evidence.line,
+        )
+        for (command, table), chains in by_table.items()
+    ]
     evidence: tuple[Evidence, ...] = (
         *(t.evidence for t in nf.nft_tables),
-        *shown_chains,
+        *per_table[:MAX_EVIDENCE],
         *kubelet.evidence[:1],
     )
     yield Issue(
