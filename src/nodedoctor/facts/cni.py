@@ -30,6 +30,7 @@ import re
 from nodedoctor._record import record
 from nodedoctor.facts import Facts
 from nodedoctor.facts.deployers import DEPLOYERS, KUBEADM
+from nodedoctor.facts.mounts import mount_table
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.cni import CNI_CONFIG_SUFFIXES, CniConfig, parse_cni_config
 from nodedoctor.sources.root import UnsafePathError
@@ -232,22 +233,37 @@ def _cni_lib_entries(facts: Facts, path: str, networks: set[str]) -> tuple[list[
     return found, whole
 
 
+def _mounted_below(facts: Facts, path: str) -> list[str]:
+    """The first component below ``path`` of the mounts the mount table shows there (Calico's
+    ``/run/calico/cgroup``): such a directory exists on the node, also in a copy that holds
+    only files."""
+    prefix = path.rstrip("/") + "/"
+    return [
+        m.mount_point[len(prefix) :].split("/", 1)[0]
+        for m in facts.get(mount_table).mounts
+        if m.mount_point.startswith(prefix)
+    ]
+
+
 def _state(facts: Facts, networks: set[str]) -> list[CniState]:
     out: list[CniState] = []
     seen: set[str] = set()
     for d in (KUBEADM, *DEPLOYERS):
         for path in d.cni_state_dirs:
-            if path in seen or not facts.root.is_dir(path):
+            if path in seen:
                 continue
             seen.add(path)
+            mounted = _mounted_below(facts, path)
+            if not mounted and not facts.root.is_dir(path):
+                continue
             if path.endswith("/cni"):
                 entries, whole = _cni_lib_entries(facts, path, networks)
                 if entries:
                     out.append(CniState(path, _state_owner(path), tuple(entries), whole))
             else:
-                out.append(
-                    CniState(path, _state_owner(path), tuple(facts.root.listdir(path) or ()))
-                )
+                listed = facts.root.listdir(path) or []
+                entries_here = tuple(dict.fromkeys([*listed, *mounted]))
+                out.append(CniState(path, _state_owner(path), entries_here))
     return out
 
 

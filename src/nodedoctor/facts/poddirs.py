@@ -88,22 +88,52 @@ class OrphanedPodDirs:
     kubelet_total: int | None = None
 
 
-def volume_paths(facts: Facts, pod: str) -> list[str]:
-    """The kubelet's volume paths of the pod directory ``pod`` (bounded)."""
+def _mounted_volume_paths(facts: Facts, pod: str) -> list[str]:
+    """Volume paths that the mount table shows mounted (a mount point is a directory, also
+    in a copy of the node that holds only files)."""
     found: list[str] = []
+    for m in facts.get(teardown_facts).kubelet_mounts:
+        rest = m.mount_point[len(pod) + 1 :] if m.mount_point.startswith(pod + "/") else ""
+        parts = rest.split("/")
+        if parts[0] == "volumes" and len(parts) >= 3:
+            found.append(f"{pod}/volumes/{parts[1]}/{parts[2]}")
+        elif parts[0] == "volume-subpaths" and len(parts) >= 4:
+            found.append(f"{pod}/" + "/".join(parts[:4]))
+    return found
+
+
+def volume_paths(facts: Facts, pod: str) -> list[str]:
+    """The kubelet's volume paths of the pod directory ``pod`` (bounded): those on disk and
+    those the mount table shows mounted."""
+    found: list[str] = list(dict.fromkeys(_mounted_volume_paths(facts, pod)))
     for plugin in facts.root.subdirs(f"{pod}/volumes") or []:
         for volume in facts.root.listdir(f"{pod}/volumes/{plugin}") or []:
-            found.append(f"{pod}/volumes/{plugin}/{volume}")
+            path = f"{pod}/volumes/{plugin}/{volume}"
+            if path not in found:
+                found.append(path)
             if len(found) >= MAX_VOLUME_PATHS:
                 return found
     for volume in facts.root.subdirs(f"{pod}/volume-subpaths") or []:
         for container in facts.root.subdirs(f"{pod}/volume-subpaths/{volume}") or []:
             base = f"{pod}/volume-subpaths/{volume}/{container}"
             for index in facts.root.listdir(base) or []:
-                found.append(f"{base}/{index}")
+                if f"{base}/{index}" not in found:
+                    found.append(f"{base}/{index}")
                 if len(found) >= MAX_VOLUME_PATHS:
                     return found
     return found
+
+
+def _pod_uids(facts: Facts, pods_dir: str) -> list[str]:
+    """The pod directories in ``pods_dir``: on disk, and those the mount table shows."""
+    uids = list(facts.root.subdirs(pods_dir) or [])
+    prefix = pods_dir + "/"
+    for m in facts.get(teardown_facts).kubelet_mounts:
+        if m.mount_point.startswith(prefix):
+            uid = m.mount_point[len(prefix) :].split("/", 1)[0]
+            if uid not in uids:
+                uids.append(uid)
+    return sorted(uids)
 
 
 def kubelet_orphan_log(facts: Facts) -> KubeletOrphanLog:
@@ -145,7 +175,7 @@ def _removed_mode(facts: Facts) -> OrphanedPodDirs:
         why_text = "the cluster is gone"
     pods: list[PodDir] = []
     for pods_dir in pods_dirs(facts):
-        for uid in (facts.root.subdirs(pods_dir) or [])[:MAX_PODS]:
+        for uid in _pod_uids(facts, pods_dir)[:MAX_PODS]:
             if not POD_UID.match(uid) or uid in busy_uids:
                 continue
             path = f"{pods_dir}/{uid}"
@@ -165,7 +195,7 @@ def _may_have_orphans(facts: Facts) -> bool:
     pods_dir = pc.pods_dir
     return any(
         volume_paths(facts, f"{pods_dir}/{uid}")
-        for uid in sorted(pc.pod_uids)[:MAX_PODS]
+        for uid in _pod_uids(facts, pods_dir)[:MAX_PODS]
         if POD_UID.match(uid) and uid not in with_cgroup
     )
 
@@ -185,8 +215,6 @@ def _log_mode(facts: Facts) -> OrphanedPodDirs:
     for uid, line in sorted(log.named.items()):
         for pods_dir in pods_dirs(facts):
             path = f"{pods_dir}/{uid}"
-            if not facts.root.is_dir(path):
-                continue
             volumes = volume_paths(facts, path)
             if volumes:
                 pods.append(PodDir(uid, path, tuple(volumes), _mounts_below(facts, path), line))
