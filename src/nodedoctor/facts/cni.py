@@ -387,11 +387,9 @@ def bridge_conflict(facts: Facts) -> BridgeConflict | None:
         return None
     loaded = next((c for c in cni.configs if c.path == conf_dir.files[0]), None)
     bridge = CNI_BRIDGES[0]
-    if (
-        loaded is None
-        or loaded.owner != "Flannel"
-        or not facts.root.exists(f"/sys/class/net/{bridge}")
-    ):
+    if loaded is None or loaded.owner != "Flannel" or loaded.config.force_address:
+        return None  # another CNI's, or the bridge plugin replaces the address itself (k3s)
+    if not facts.root.exists(f"/sys/class/net/{bridge}"):
         return None
     subnet_file = next(
         (

@@ -138,6 +138,9 @@ def netfilter_facts(facts: Facts) -> NetfilterFacts:
             (),
             (),
         )
+    if facts.root.commands is not None:
+        # Side by side: each is a process start of its own.
+        facts.root.commands.start(SAVE_TOOLS[4][0], SAVE_TOOLS[6][0], "nft-list-ruleset")
     rulesets: list[RuleSet] = []
     ran_any = False
     for version, (default, legacy, nft) in SAVE_TOOLS.items():

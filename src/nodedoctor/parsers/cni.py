@@ -11,6 +11,9 @@ Flannel's ``10-flannel.conflist`` (Documentation/kube-flannel.yml, ``cni-conf.js
 ('cbr0', ('flannel', 'portmap'), True)
 >>> parse_cni_config('{"cniVersion": "0.3.1", "name": "mynet", "type": "bridge"}').types
 ('bridge',)
+>>> parse_cni_config('{"name": "cbr0", "plugins": [{"type": "flannel", "delegate": '
+...                  '{"forceAddress": true}}]}').force_address
+True
 >>> parse_cni_config('{"name": "x", "plugins": [{"type": "calico"},]}')
 Traceback (most recent call last):
 ...
@@ -41,6 +44,15 @@ class CniConfig:
     types: tuple[str, ...]
     #: A ``.conflist`` style list (``plugins``) rather than a single plugin.
     is_list: bool
+    #: The bridge replaces an address it finds on its bridge instead of refusing it
+    #: (``forceAddress``, on the bridge plugin or in a Flannel delegate: k3s sets it).
+    force_address: bool = False
+
+
+def _forces(plugin: dict[str, object]) -> bool:
+    delegate = plugin.get("delegate")
+    inner = delegate.get("forceAddress") if isinstance(delegate, dict) else None
+    return plugin.get("forceAddress") is True or inner is True
 
 
 def parse_cni_config(text: str) -> CniConfig:
@@ -56,12 +68,9 @@ def parse_cni_config(text: str) -> CniConfig:
     name = name if isinstance(name, str) else ""
     plugins = data.get("plugins")
     if isinstance(plugins, list):
-        types = tuple(
-            str(p["type"])
-            for p in plugins
-            if isinstance(p, dict) and isinstance(p.get("type"), str)
-        )
-        return CniConfig(name, types, True)
+        found = [p for p in plugins if isinstance(p, dict) and isinstance(p.get("type"), str)]
+        types = tuple(str(p["type"]) for p in found)
+        return CniConfig(name, types, True, any(_forces(p) for p in found))
     if isinstance(data.get("type"), str):
-        return CniConfig(name, (str(data["type"]),), False)
+        return CniConfig(name, (str(data["type"]),), False, _forces(data))
     raise ParseError('neither "plugins" (a network list) nor "type" (one plugin)')
