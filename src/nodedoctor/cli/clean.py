@@ -21,7 +21,8 @@ def register(sub: Any) -> None:
         "clean",
         help="plan (and with --apply, do) the teardown kubeadm reset and kk delete cluster "
         "leave undone: foreign cgroup mounts, CNI bpffs and netns, kubelet mounts, empty "
-        "kubepods cgroups",
+        "kubepods cgroups, orphaned pod directories, CNI configuration, state, interfaces "
+        "and rules, kubeadm's files (kept in a journal: nodedoctor rollback)",
     )
     add_root_options(p)
     p.add_argument("--apply", action="store_true", help="do it (live only); default: plan")
