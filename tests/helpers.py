@@ -16,6 +16,7 @@ from nodedoctor import engine
 from nodedoctor.facts import Facts
 from nodedoctor.model import Report
 from nodedoctor.rules import all_rules
+from nodedoctor.sources.bundle import bundle_directory_root
 from nodedoctor.sources.root import directory_root
 
 TESTS = Path(__file__).parent
@@ -42,7 +43,10 @@ EXPECT_KEYS = frozenset(
 
 
 def check_root(path: Path, profile: str | None = None, only: tuple[str, ...] = ()) -> Report:
-    facts = Facts(directory_root(str(path)), profile=profile)
+    """Check ``path`` as ``--root`` does: a root holding a bundle's ``.nodedoctor`` (recorded
+    command outputs, running state) is read as that bundle."""
+    root = bundle_directory_root(str(path)) if (path / ".nodedoctor").exists() else None
+    facts = Facts(root or directory_root(str(path)), profile=profile)
     return engine.run(facts, engine.select_rules(all_rules(), only=only))
 
 

@@ -49,7 +49,19 @@ mount -t tmpfs tmpfs {VOLUME}
     > {tmp_path}/report.json || true
 """
     subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+        # Its own PID namespace: a kubelet stand-in of a test running beside it is not seen.
+        [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "sh",
+            "-c",
+            script,
+        ],
         check=True,
         timeout=120,
     )

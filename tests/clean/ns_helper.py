@@ -1,5 +1,6 @@
-"""Runs INSIDE a private mount + PID namespace (``unshare --mount --propagation private --pid
---fork --mount-proc``), started by tests/clean/test_clean_real.py. Never run it directly.
+"""Runs INSIDE private mount, network and PID namespaces (``unshare --mount --net
+--propagation private --pid --fork --mount-proc``), started by tests/clean/test_clean_real.py.
+Never run it directly.
 
 It builds a torn-down node for real, with the real paths visible only in this namespace:
 tmpfs over ``/run`` and ``/var/lib``; Calico's cgroup2 at ``/run/calico/cgroup`` (on a
@@ -76,7 +77,28 @@ def run_cli(*args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+def isolate(work: Path) -> None:
+    """The namespace's own /etc (an overlay whose writes go to WORK) and the network sysfs
+    of its own network namespace: clean sees nothing of the host's CNI files, kubeadm
+    files or interfaces."""
+    for d in ("etc-up", "etc-work", "sys"):
+        (work / d).mkdir()
+    sh(
+        "mount",
+        "-t",
+        "overlay",
+        "overlay",
+        "-o",
+        f"lowerdir=/etc,upperdir={work}/etc-up,workdir={work}/etc-work",
+        "/etc",
+    )
+    sh("mount", "-t", "sysfs", "sysfs", str(work / "sys"))
+    sh("mount", "--bind", str(work / "sys/class/net"), "/sys/class/net")
+    sh("mount", "--bind", str(work / "sys/devices/virtual/net"), "/sys/devices/virtual/net")
+
+
 def build(work: Path, test_name: str) -> dict[str, object]:
+    isolate(work)
     sh("mount", "-t", "tmpfs", "run", "/run")
     for d in ("/run/calico", "/run/cilium/cgroupv2", "/run/cilium/bpffs", "/run/netns"):
         os.makedirs(d, exist_ok=True)

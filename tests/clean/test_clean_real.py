@@ -68,6 +68,7 @@ def run_scenario(tmp_path: Path) -> Iterator[Any]:
             [
                 "unshare",
                 "--mount",
+                "--net",
                 "--propagation",
                 "private",
                 "--pid",
@@ -108,6 +109,13 @@ EXPECTED_UNMOUNTS = {
     "/var/lib/kubelet/pods/9a8b7c6d-1e2f-4a5b-8c7d-0e1f2a3b4c5d/volume-subpaths/data/app/0": (
         "kubelet"
     ),
+}
+
+
+#: The orphaned pods' directories (their volumes are unmounted first), moved into the journal.
+EXPECTED_MOVES = {
+    "/var/lib/kubelet/pods/3f1c2b9e-8d3a-4c56-9f01-2a3b4c5d6e7f",
+    "/var/lib/kubelet/pods/9a8b7c6d-1e2f-4a5b-8c7d-0e1f2a3b4c5d",
 }
 
 
@@ -173,7 +181,10 @@ def test_apply_removes_exactly_the_leftovers(run_scenario: Any) -> None:
 
     assert r["apply_code"] == 0, r["apply_err"]
     outcomes = {o["path"]: o["status"] for o in r["apply"]["outcomes"]}
-    assert set(outcomes) == set(EXPECTED_UNMOUNTS) | _expected_rmdirs(root)
+    assert set(outcomes) == set(EXPECTED_UNMOUNTS) | _expected_rmdirs(root) | EXPECTED_MOVES
+    moves = {s["path"] for s in plan["steps"] if s["action"] == "move"}
+    assert moves == EXPECTED_MOVES
+    assert r["apply"]["journal"].startswith("clean-")
     busy = EXPECTED_UNMOUNTS_BUSY
     assert outcomes.pop(busy) == "detached", "a busy mount is detached, and says so"
     assert set(outcomes.values()) == {"done"}

@@ -227,4 +227,11 @@ def test_teardown_findings_point_to_clean_with_the_root() -> None:
     text = _check("--root", str(TEARDOWN), "--profile", "kubekey")
     shown = [line.strip() for line in text.splitlines() if "nodedoctor clean" in line]
     expected = f"$ nodedoctor clean --root {TEARDOWN} --profile kubekey"
-    assert shown.count(expected) == 2, shown  # foreign-cgroup-mount, kubelet-mounts-left
+    from nodedoctor.rules import rule_by_id
+    from tests.helpers import check_root
+
+    report = check_root(TEARDOWN, profile="kubekey")
+    cleaned = [f for f in report.findings if (r := rule_by_id(f.rule)) and r.clean_removes]
+    # foreign-cgroup-mount, kubelet-mounts-left, orphaned-pod-dirs, cni-network-left
+    assert len(cleaned) >= 2
+    assert shown.count(expected) == len(cleaned), shown

@@ -31,6 +31,9 @@ import time
 from collections.abc import Callable, Sequence
 
 from nodedoctor._record import record
+from nodedoctor.clean import journal, ops
+from nodedoctor.clean.journal import CleanEntry
+from nodedoctor.clean.leftovers import CNI_COMPANIONS
 from nodedoctor.clean.plan import (
     Blocker,
     CleanPlan,
@@ -40,6 +43,11 @@ from nodedoctor.clean.plan import (
     plan_clean,
 )
 from nodedoctor.facts import Facts
+from nodedoctor.facts.cni import CNI_BRIDGES, interface_owner
+from nodedoctor.facts.deployers import DEPLOYERS, KUBEADM
+from nodedoctor.facts.kubeadm_leftovers import ETCD_DATA_DIR, MANIFESTS_DIR, PKI_DIR, RESET_FILES
+from nodedoctor.facts.netfilter import NFT_TABLES, SAVE_TOOLS
+from nodedoctor.facts.poddirs import POD_UID
 from nodedoctor.facts.system import init_system
 from nodedoctor.facts.teardown import (
     CGROUP_ROOT,
@@ -48,6 +56,7 @@ from nodedoctor.facts.teardown import (
     teardown_facts,
 )
 from nodedoctor.parsers import ParseError
+from nodedoctor.parsers.cni import CNI_CONFIG_SUFFIXES
 from nodedoctor.parsers.mountinfo import Mount, parse_mountinfo
 from nodedoctor.sources.commands import run_program
 from nodedoctor.sources.root import Root, live_root
@@ -92,6 +101,8 @@ class ApplyResult:
     stopped: tuple[str, ...]
     #: The plan made again afterwards: what is left, and why.
     after: CleanPlan
+    #: The clean journal entry that keeps what was removed (``nodedoctor rollback ID``).
+    journal: str | None = None
 
     @property
     def complete(self) -> bool:
@@ -310,7 +321,9 @@ def apply_plan(
         raise CleanRefusedError(
             "cannot tell whether the kubelet or container runtime runs; --force to go on"
         )
-    if running and not force:
+    # Only what the running kubelet itself calls orphaned may go while it runs.
+    while_running = running and not force
+    if while_running and not any(s.while_running for s in plan.steps):
         raise CleanRefusedError(
             f"still running: {_describe(running)}. The kubelet re-creates pod mounts and "
             "cgroups, and the runtime holds them: stop them first, or use --stop (kubelet, "
@@ -320,13 +333,83 @@ def apply_plan(
     # shows them now.
     kubelet_dirs = facts.get(teardown_facts).kubelet_dirs
     outcomes: list[Outcome] = []
-    for step in plan.steps:
-        if step.action == "unmount" and not _unmount_allowed(step, kubelet_dirs):
-            outcomes.append(Outcome(step, "skipped", "outside what clean may unmount"))
-        elif step.action == "unmount":
-            outcomes.append(_unmount(step))
-        else:
-            outcomes.append(_rmdir(step, plan))
+    entry: CleanEntry | None = None
+    with journal.locked():
+        for step in plan.steps:
+            if while_running and not step.while_running:
+                outcomes.append(Outcome(step, "skipped", f"still running: {_describe(running)}"))
+            elif step.action == "unmount" and not _unmount_allowed(step, kubelet_dirs):
+                outcomes.append(Outcome(step, "skipped", "outside what clean may unmount"))
+            elif step.action == "unmount":
+                outcomes.append(_unmount(step))
+            elif step.action == "rmdir":
+                outcomes.append(_rmdir(step, plan))
+            elif not leftover_allowed(step, kubelet_dirs):
+                outcomes.append(Outcome(step, "skipped", "outside what clean may remove"))
+            else:
+                if entry is None:
+                    entry = journal.begin()
+                done = _journaled(entry, step)
+                outcomes.append(Outcome(step, done.status, done.detail))
+        if entry is not None:
+            entry.state = "applied"
+            entry.save()
     after_facts = Facts(root) if root is not None else _fresh_facts()
     after = plan_clean(after_facts, cgroup_root)
-    return ApplyResult(tuple(outcomes), tuple(stopped), after)
+    return ApplyResult(tuple(outcomes), tuple(stopped), after, entry.id if entry else None)
+
+
+def _journaled(entry: CleanEntry, step: Step) -> ops.Done:
+    if step.action == "move":
+        return ops.move_out(entry, step.path)
+    if step.action == "delete-link":
+        return ops.delete_link(entry, step.path)
+    if step.action == "remove-chains":
+        return ops.remove_chains(entry, step.command, step.table)
+    return ops.delete_table(entry, step.table)
+
+
+def leftover_allowed(step: Step, kubelet_dirs: Sequence[str]) -> bool:
+    """The apply-time allowlist of the journaled steps, whatever the plan says: what a
+    cluster's teardown leaves, by path, name or table (facts/cni.py, facts/netfilter.py,
+    facts/kubeadm_leftovers.py, facts/poddirs.py)."""
+    path = step.path
+    if "/../" in path or path.endswith("/..") or "/./" in path:
+        return False
+    parent, _, name = path.rpartition("/")
+    if step.action == "move" and step.kind == "pod-dir":
+        return bool(POD_UID.match(name)) and any(
+            parent == d.rstrip("/") + "/pods" for d in kubelet_dirs
+        )
+    if step.action == "move" and step.kind == "cni-config":
+        conf_dirs = {d.cni_conf_dir for d in (KUBEADM, *DEPLOYERS)}
+        companions = {n for names in CNI_COMPANIONS.values() for n in names}
+        return parent in conf_dirs and (name.endswith(CNI_CONFIG_SUFFIXES) or name in companions)
+    if step.action == "move" and step.kind == "cni-state":
+        state_dirs = {p for d in (KUBEADM, *DEPLOYERS) for p in d.cni_state_dirs}
+        return any(path == s or path.startswith(s + "/") for s in state_dirs)
+    if step.action == "move" and step.kind == "kubeadm":
+        return (
+            path in RESET_FILES
+            or path == PKI_DIR
+            or (parent in (MANIFESTS_DIR, ETCD_DATA_DIR) and bool(name))
+        )
+    if step.action == "delete-link":
+        if not os.path.lexists(f"/sys/class/net/{path}"):
+            return True  # gone already (a veth goes with its peer's namespace)
+        return interface_owner(path) is not None or (
+            path.startswith("veth") and _master_now(path) in CNI_BRIDGES
+        )
+    if step.action == "remove-chains":
+        return step.command in {c for tools in SAVE_TOOLS.values() for c in tools}
+    if step.action == "delete-table":
+        family, _, table = step.table.partition(" ")
+        return (family, table) in NFT_TABLES
+    return False
+
+
+def _master_now(name: str) -> str:
+    try:
+        return os.path.basename(os.readlink(f"/sys/class/net/{name}/master"))
+    except OSError:
+        return ""

@@ -27,6 +27,8 @@ import os
 from collections.abc import Sequence
 
 from nodedoctor._record import field, record
+from nodedoctor.clean.leftovers import plan_leftovers
+from nodedoctor.clean.steps import Blocker, Kept, Step
 from nodedoctor.facts import Facts
 from nodedoctor.facts.kubepods import kubepods_facts
 from nodedoctor.facts.mounts import mount_table
@@ -35,6 +37,8 @@ from nodedoctor.facts.teardown import CGROUP_ROOT, STANDARD_BPFFS, Leftover, tea
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.mountinfo import Mount
 from nodedoctor.sources.root import UnsafePathError
+
+__all__ = ["Blocker", "CleanPlan", "Kept", "Step", "plan_clean"]
 
 CGROUP_ROOT_ENV = "NODEDOCTOR_CGROUP_ROOT"
 KUBEPODS_TOPS = ("kubepods", "kubepods.slice")
@@ -51,78 +55,6 @@ _OWNER_WHY = {
     "cilium": "Cilium mounts the host's cgroup2 here (cgroup.hostRoot) for socket-based load "
     "balancing, and the mount outlives the agent",
 }
-
-
-@record
-class Step:
-    """One action of the plan. ``unmount`` steps carry the mount's identity, re-checked
-    against ``/proc/self/mountinfo`` right before the step runs."""
-
-    action: str  # "unmount" | "rmdir"
-    path: str
-    kind: str  # cgroup | bpffs | kubelet | netns | kubepods
-    reason: str
-    evidence: Evidence
-    mount_id: int | None = None
-    fstype: str = ""
-    source: str = ""
-    #: rmdir: the cgroup hierarchy (mount point, or the test root) the directory is in.
-    hierarchy: str = ""
-
-    @property
-    def depth(self) -> int:
-        return self.path.rstrip("/").count("/")
-
-    def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {
-            "action": self.action,
-            "path": self.path,
-            "kind": self.kind,
-            "reason": self.reason,
-            "evidence": self.evidence.to_json(),
-        }
-        if self.action == "unmount":
-            out.update(mount_id=self.mount_id, fstype=self.fstype, source=self.source)
-        else:
-            out["hierarchy"] = self.hierarchy
-        return out
-
-
-@record
-class Kept:
-    """Something the plan saw and will not touch, and why."""
-
-    path: str
-    kind: str
-    reason: str
-    evidence: Evidence | None = None
-
-    def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {"path": self.path, "kind": self.kind, "reason": self.reason}
-        if self.evidence is not None:
-            out["evidence"] = self.evidence.to_json()
-        return out
-
-
-@record
-class Blocker:
-    """A running daemon that must stop before anything is removed."""
-
-    role: str  # "kubelet" | "runtime"
-    comm: str
-    pid: int
-    evidence: Evidence
-    #: The systemd unit whose cgroup holds the process (``/proc/<pid>/cgroup``), if any.
-    unit: str | None = None
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "role": self.role,
-            "comm": self.comm,
-            "pid": self.pid,
-            "unit": self.unit,
-            "evidence": self.evidence.to_json(),
-        }
 
 
 @record
@@ -470,11 +402,14 @@ def plan_clean(facts: Facts, cgroup_root: str | None = None) -> CleanPlan:
     if budget[0] <= 0:
         notes.append(f"more than {MAX_CGROUPS} kubepods cgroups: the rest is not planned")
     rmdirs.sort(key=lambda s: (-s.depth, s.path))
+    others, others_kept, others_notes = plan_leftovers(facts)
+    kept += others_kept
+    notes += others_notes
     found, known = blockers(facts)
     return CleanPlan(
         root=facts.root.label,
         live=facts.live,
-        steps=tuple(unmounts + rmdirs),
+        steps=tuple(unmounts + rmdirs + others),
         kept=tuple(kept),
         blockers=found,
         blockers_known=known,

@@ -9,6 +9,7 @@ from typing import TextIO
 
 from nodedoctor.clean.engine import ApplyResult
 from nodedoctor.clean.plan import CleanPlan
+from nodedoctor.clean.steps import Step
 
 SCHEMA = "nodedoctor/clean/v1"
 
@@ -24,6 +25,7 @@ def write_plan_json(stream: TextIO, plan: CleanPlan, result: ApplyResult | None 
         out["stopped"] = list(result.stopped)
         out["left"] = result.after.to_json()
         out["complete"] = result.complete
+        out["journal"] = result.journal
     chunks = json.JSONEncoder(indent=2).iterencode(out)
     while True:
         # Thousands of pieces per write: a write per piece costs more than encoding it.
@@ -44,8 +46,7 @@ def _plan_lines(plan: CleanPlan, indent: str = "") -> list[str]:
     lines: list[str] = []
     told: set[str] = set()
     for step in plan.steps:
-        what = f"{step.fstype} from {step.source}" if step.action == "unmount" else "cgroup"
-        lines.append(f"{indent}{step.action:<8} {step.path}  ({what})")
+        lines.append(f"{indent}{step.action:<8} {step.path}  ({_what(step)})")
         if step.reason not in told:
             # Each reason once: a teardown has dozens of volume mounts and pod cgroups.
             told.add(step.reason)
@@ -57,6 +58,31 @@ def _plan_lines(plan: CleanPlan, indent: str = "") -> list[str]:
     for note in plan.notes:
         lines.append(f"{indent}note     {note}")
     return lines
+
+
+def _what(step: Step) -> str:
+    if step.action == "unmount":
+        return f"{step.fstype} from {step.source}"
+    if step.action == "rmdir":
+        return "cgroup"
+    if step.action == "remove-chains":
+        shown = ", ".join(step.chains[:4]) + (", ..." if len(step.chains) > 4 else "")
+        return f"{len(step.chains)} chain(s): {shown}"
+    return step.kind
+
+
+def _counts(steps: tuple[Step, ...]) -> str:
+    labels = {
+        "unmount": "unmount(s)",
+        "rmdir": "empty cgroup(s) to remove",
+        "move": "path(s) to move into the journal",
+        "delete-link": "interface(s) to delete",
+        "remove-chains": "iptables table(s) to clear",
+        "delete-table": "nftables table(s) to delete",
+    }
+    counts = {a: sum(1 for s in steps if s.action == a) for a in labels}
+    shown = [f"{n} {labels[a]}" for a, n in counts.items() if n or a in ("unmount", "rmdir")]
+    return ", ".join(shown)
 
 
 def plan_text(plan: CleanPlan, applying: bool = False) -> str:
@@ -71,9 +97,7 @@ def plan_text(plan: CleanPlan, applying: bool = False) -> str:
     elif not plan.blockers_known:
         lines += ["", "note     whether the kubelet or runtime runs is unknown in this root"]
     if plan.steps:
-        unmounts = sum(1 for s in plan.steps if s.action == "unmount")
-        rmdirs = len(plan.steps) - unmounts
-        lines += ["", f"{unmounts} unmount(s), {rmdirs} empty cgroup(s) to remove"]
+        lines += ["", _counts(plan.steps)]
         if plan.live and not applying:
             lines.append("apply with: nodedoctor clean --apply")
     return "\n".join(lines) + "\n"
@@ -85,6 +109,10 @@ def result_text(plan: CleanPlan, result: ApplyResult) -> str:
         lines.append(f"stopped  {unit}")
     for o in result.outcomes:
         lines.append(f"{o.status:<8} {o.step.action} {o.step.path}: {o.detail}")
+    if result.journal:
+        lines.append(
+            f"journal  {result.journal}: 'nodedoctor rollback {result.journal}' brings it back"
+        )
     lines.append("")
     left = result.after
     if not left.steps:

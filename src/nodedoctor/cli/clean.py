@@ -22,7 +22,8 @@ def register(sub: Any) -> None:
         "clean",
         help="plan (and with --apply, do) the teardown kubeadm reset and kk delete cluster "
         "leave undone: foreign cgroup mounts, CNI bpffs and netns, kubelet mounts, empty "
-        "kubepods cgroups",
+        "kubepods cgroups, orphaned pod directories, CNI configuration, state, interfaces "
+        "and rules, kubeadm's files (kept in a journal: nodedoctor rollback)",
         **help_kwargs("clean"),
     )
     add_root_options(p)
@@ -90,3 +91,53 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write("\n" + result_text(plan, result))
     return EXIT_OK if result.complete else EXIT_FINDINGS
+
+
+def rollback_clean(args: argparse.Namespace) -> int | None:
+    """``nodedoctor rollback`` of a clean: the clean journal entry named, or, with no name,
+    the newest apply of either kind when it is a clean's. ``None``: not a clean's."""
+    import json
+
+    from nodedoctor.clean import journal as clean_journal
+    from nodedoctor.clean.rollback import rollback_clean as do_rollback
+    from nodedoctor.clean.rollback import rollback_text
+    from nodedoctor.fix import journal as fix_journal
+    from nodedoctor.sources.root import live_root
+
+    entry = clean_journal.find(args.journal_id)
+    if entry is None:
+        return None
+    if args.journal_id is None:
+        fixes = [e for e in fix_journal.entries(live_root()) if e.state != "rolled-back"]
+        if fixes and fixes[-1].created > entry.created:
+            return None
+    try:
+        result = do_rollback(entry, force=args.force)
+    except clean_journal.CleanJournalError as exc:
+        raise UsageError(str(exc)) from None
+    if args.format == "json":
+        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+    else:
+        sys.stdout.write(rollback_text(result))
+    return EXIT_OK if result.complete else EXIT_FINDINGS
+
+
+def clean_journal_listing(text: str, data: list[Any]) -> tuple[str, list[Any]]:
+    """The fix journal's listing with the clean journal's entries after it."""
+    import time
+
+    from nodedoctor.clean import journal as clean_journal
+
+    entries = clean_journal.entries()
+    if not entries:
+        return text, data
+    lines = [] if text.startswith("no fixes applied yet") else [text.rstrip("\n")]
+    for e in entries:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.created))
+        kinds: dict[str, int] = {}
+        for item in e.items:
+            if item.state in ("done", "restored", "not-restored"):
+                kinds[item.kind] = kinds.get(item.kind, 0) + 1
+        what = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "nothing removed"
+        lines.append(f"{e.id}  {when} UTC  {e.state:<11}  clean  [{what}]")
+    return "\n".join(lines) + "\n", [*data, *(e.to_json() for e in entries)]

@@ -139,6 +139,12 @@ def run_rollback(args: argparse.Namespace) -> int:
     if getattr(args, "bundle", None):
         raise UsageError("rollback works on a node or a --root directory, not a bundle")
     root = open_root(args)
+    if root.live:
+        from nodedoctor.cli.clean import rollback_clean
+
+        done = rollback_clean(args)
+        if done is not None:
+            return done
     try:
         entry = journal.find(root, args.journal_id)
     except journal.JournalError as exc:
@@ -156,5 +162,10 @@ def run_journal(args: argparse.Namespace) -> int:
 
     root = open_root(args)
     entries = journal.entries(root)
-    _emit(args, render.journal_text(entries), render.journal_json(entries))
+    text, data = render.journal_text(entries), render.journal_json(entries)
+    if root.live:
+        from nodedoctor.cli.clean import clean_journal_listing
+
+        text, data = clean_journal_listing(text, data)
+    _emit(args, text, data)
     return EXIT_OK

@@ -80,6 +80,20 @@ class Deployer:
     kubelet_config_dir: str = ""
     #: Flags the deployer passes to the kubelet whatever the user configures.
     kubelet_defaults: tuple[KubeletDefault, ...] = ()
+    #: Where its container runtime reads CNI network configurations (``conf_dir``) and
+    #: finds the plugins they name (``bin_dir``).
+    cni_conf_dir: str = "/etc/cni/net.d"
+    cni_bin_dir: str = "/opt/cni/bin"
+    #: Where its CNIs keep their state on the node: host-local IPAM's reservations and
+    #: libcni's cache (``/var/lib/cni``), calico-node's ``/var/lib/calico`` and
+    #: ``/var/run/calico`` hostPaths (manifests/calico.yaml), flanneld's ``--subnet-file``
+    #: directory (``/run/flannel``).
+    cni_state_dirs: tuple[str, ...] = (
+        "/var/lib/cni",
+        "/var/lib/calico",
+        "/run/calico",
+        "/run/flannel",
+    )
 
 
 _KUBEADM_DROPIN = "kubelet.service.d/10-kubeadm.conf"
@@ -214,6 +228,10 @@ K3S = Deployer(
     agent_config="/etc/rancher/k3s/config.yaml",
     kubelet_config_dir="/var/lib/rancher/k3s/agent/etc/kubelet.conf.d",
     kubelet_defaults=(KubeletDefault(_FAIL_SWAP_OFF, "k3s passes --fail-swap-on=false"),),
+    # pkg/agent/config: CNIConfDir = <data-dir>/agent/etc/cni/net.d, CNIBinDir = the directory
+    # of k3s's own host-local (its data dir's bin, "current" the link to the running one).
+    cni_conf_dir="/var/lib/rancher/k3s/agent/etc/cni/net.d",
+    cni_bin_dir="/var/lib/rancher/k3s/data/current/bin",
 )
 
 # RKE2 pkg/rke2/rke2_linux.go (KubeletPath "kubelet") and pkg/executor/staticpod/staticpod.go
@@ -279,6 +297,18 @@ MICROK8S = Deployer(
     containerd_config="/var/snap/microk8s/current/args/containerd-template.toml",
     containerd_socket="unix:///var/snap/microk8s/common/run/containerd.sock",
     bundles_containerd=True,
+    # microk8s-resources/default-args/containerd-template.toml (conf_dir, bin_dir) and
+    # flannel-template.conflist; upgrade-scripts/000-switch-to-calico/resources/calico.yaml
+    # (hostPaths of calico-node).
+    cni_conf_dir="/var/snap/microk8s/current/args/cni-network",
+    cni_bin_dir="/var/snap/microk8s/current/opt/cni/bin",
+    cni_state_dirs=(
+        "/var/snap/microk8s/current/var/lib/cni",
+        "/var/snap/microk8s/common/var/lib/cni",
+        "/var/snap/microk8s/current/var/lib/calico",
+        "/var/snap/microk8s/current/var/run/calico",
+        "/var/snap/microk8s/common/run/flannel",
+    ),
 )
 
 #: Every model, in the order nodes are matched against their markers: the most specific

@@ -52,6 +52,42 @@ ALLOWLIST: dict[str, tuple[str, ...]] = {
     "systemctl-version": ("systemctl", "--version"),
     "journalctl-kernel": ("journalctl", "-k", "-b", "--no-pager", "-q", "-n", "2000"),
     "cloud-init-status": ("cloud-init", "status", "--long"),
+    # The packet filter rules a torn-down cluster leaves (facts/netfilter.py): each backend's
+    # own dump, in the form its restore tool takes back.
+    "iptables-save": ("iptables-save",),
+    "ip6tables-save": ("ip6tables-save",),
+    "iptables-legacy-save": ("iptables-legacy-save",),
+    "ip6tables-legacy-save": ("ip6tables-legacy-save",),
+    "iptables-nft-save": ("iptables-nft-save",),
+    "ip6tables-nft-save": ("ip6tables-nft-save",),
+    "nft-list-ruleset": ("nft", "list", "ruleset"),
+    # Every interface's addresses: the address an old cluster left on a CNI bridge.
+    "ip-addr": ("ip", "-o", "addr", "show"),
+    # The kubelet's own recent log (every deployer's unit), for what only it can tell: the
+    # pods it finds orphaned (facts/poddirs.py).
+    "journalctl-kubelet": (
+        "journalctl",
+        "-q",
+        "--no-pager",
+        "-o",
+        "cat",
+        "--since",
+        "-10min",
+        "-n",
+        "2000",
+        "-u",
+        "kubelet.service",
+        "-u",
+        "snap.microk8s.daemon-kubelite.service",
+        "-u",
+        "k3s.service",
+        "-u",
+        "k3s-agent.service",
+        "-u",
+        "rke2-server.service",
+        "-u",
+        "rke2-agent.service",
+    ),
     # RHEL 8's rpm database is Berkeley DB, which only rpm reads: the packages of
     # facts/packages.py RPM_NAMES, one tab-separated line each (parsers/rpmdb.py).
     "rpm-query": (
