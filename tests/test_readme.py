@@ -68,3 +68,12 @@ def test_licence_is_the_apache_licence_the_package_claims() -> None:
     assert "Apache License" in text
     assert "Version 2.0, January 2004" in text
     assert 'license = { text = "Apache-2.0" }' in (repo / "pyproject.toml").read_text()
+
+
+def test_readme_starts_with_the_two_commands_for_a_fresh_machine() -> None:
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    first = text.split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("#")[0].strip() for line in first.splitlines()]
+    assert commands == ["make run", "make test"]
+    # An operator reads how to run it on a node before how it is developed.
+    assert text.index("## On a node") < text.index("## Development")
