@@ -189,6 +189,7 @@ def apply(
         fsops.read_state(fsops.host_path(root, path))
     _check_journal_writable(root)
     with journal.locked(root):
+        journal.clear_staging(root)  # applies killed before their entry was complete
         result, entry = _apply_steps(root, plan)  # checks every step again, under the lock
         _run_after(root, plan, result, entry, restart=restart, runner=runner)
     return result
@@ -203,6 +204,7 @@ def _apply_steps(root: Root, plan: Plan) -> tuple[ApplyResult, journal.Entry | N
             root,
             list(plan.addressed),
             [(p.step.path, _target_node_path(root, p.host), p.state, p.step.new) for p in prepared],
+            [_target_node_path(root, d) for d in _dirs_to_create(prepared)],
         )
         result.journal_id = entry.id
         _test_pause("journal written")
@@ -231,6 +233,23 @@ class ApplyError(Exception):
         self.written = written
 
 
+def _dirs_to_create(prepared: list[Prepared]) -> list[str]:
+    """The directories writing ``prepared`` will create (host paths, outermost first),
+    named in the journal before the first is made so that rollback removes them whatever
+    moment the apply is killed at."""
+    out: list[str] = []
+    for p in prepared:
+        if p.state.exists:
+            continue
+        missing: list[str] = []
+        probe = os.path.dirname(p.host)
+        while not os.path.isdir(probe):
+            missing.append(probe)
+            probe = os.path.dirname(probe)
+        out.extend(d for d in reversed(missing) if d not in out)
+    return sorted(out, key=lambda d: d.count("/"))
+
+
 def _check_journal_writable(root: Root) -> None:
     base = journal.journal_dir(root)
     probe = base
@@ -246,9 +265,10 @@ def _write_step(root: Root, entry: journal.Entry, p: Prepared) -> None:
     if sha256(now.data) != p.step.original_sha256:
         raise fsops.RefusedError(p.step.path, "refused: it changed during the apply")
     if not p.state.exists:
-        created = fsops.make_dirs(os.path.dirname(p.host))
-        if created:
-            entry.created_dirs.extend(_target_node_path(root, d) for d in created)
+        created = [_target_node_path(root, d) for d in fsops.make_dirs(os.path.dirname(p.host))]
+        unnamed = [d for d in created if d not in entry.created_dirs]
+        if unnamed:  # made by someone else between the journal and now, then removed
+            entry.created_dirs.extend(unnamed)
             entry.save()
     fsops.atomic_write(
         p.host,
@@ -325,6 +345,23 @@ def _touched_files(root: Root, commands: list[Command]) -> list[str]:
 
 
 # -- rolling back -----------------------------------------------------------------
+#: Where systemd reads units and drop-ins from (``systemd.unit(5)``, system manager): a
+#: rollback that restores or removes a file there reloads systemd, as the apply did.
+SYSTEMD_UNIT_DIRS = (
+    "/etc/systemd/system/",
+    "/run/systemd/system/",
+    "/usr/local/lib/systemd/system/",
+    "/usr/lib/systemd/system/",
+    "/lib/systemd/system/",
+)
+DAEMON_RELOAD = ("systemctl", "daemon-reload")
+
+
+def is_systemd_unit_path(path: str) -> bool:
+    """A unit file or a drop-in systemd loads: a file under a system unit directory."""
+    return path.startswith(SYSTEMD_UNIT_DIRS)
+
+
 @dataclass
 class RollbackResult:
     entry_id: str
@@ -334,20 +371,34 @@ class RollbackResult:
     #: Files changed since the apply (path, why); refused unless forced.
     changed_since: list[tuple[str, str]] = field(default_factory=list)
     refused: bool = False
+    #: Whether the entry was an interrupted apply or rollback this one finished.
+    interrupted: str | None = None
+    #: Leftovers of a killed apply or rollback removed: temp files, empty created dirs.
+    cleaned: list[str] = field(default_factory=list)
+    #: ``systemctl daemon-reload`` after restoring a unit or drop-in (live).
+    commands: list[CommandRun] = field(default_factory=list)
+    #: Commands the node still needs (offline root), and why.
+    not_run: list[tuple[str, str]] = field(default_factory=list)
 
 
-def rollback(root: Root, entry: journal.Entry, *, force: bool = False) -> RollbackResult:
-    """Restore every file of ``entry`` byte for byte (and remove files it created)."""
+def rollback(
+    root: Root, entry: journal.Entry, *, force: bool = False, runner: Runner = run_command
+) -> RollbackResult:
+    """Restore every file of ``entry`` byte for byte, remove files it created, the temp
+    files and (empty) directories a killed apply left, and reload systemd when a unit or
+    drop-in changed (live; offline the result says the node must reload). An interrupted
+    apply or rollback is finished the same way; running it again after a kill is safe."""
     with journal.locked(root):
+        journal.clear_staging(root)
         # Read again under the lock: another rollback may have run since it was found.
         entry = journal.load(entry.directory)
         if entry.state == "rolled-back":
             raise journal.JournalError(f"{entry.id} is already rolled back")
-        return _rollback(root, entry, force)
+        return _rollback(root, entry, force, runner)
 
 
-def _rollback(root: Root, entry: journal.Entry, force: bool) -> RollbackResult:
-    result = RollbackResult(entry.id)
+def _rollback(root: Root, entry: journal.Entry, force: bool, runner: Runner) -> RollbackResult:
+    result = RollbackResult(entry.id, interrupted=entry.state if entry.interrupted else None)
     actions: list[tuple[journal.JournalFile, str, fsops.FileState]] = []
     for f in entry.files:
         if f.sha256_after == f.sha256_before:
@@ -373,6 +424,11 @@ def _rollback(root: Root, entry: journal.Entry, force: bool) -> RollbackResult:
     if result.changed_since and not force:
         result.refused = True
         return result
+    resumed = entry.state == "rolling-back"
+    if entry.state != "rolling-back":
+        # From here each file is old or new: a kill leaves an entry rollback finishes.
+        entry.state = "rolling-back"
+        entry.save()
     for f, host, state in actions:
         if f.existed:
             data = entry.backup_bytes(f)
@@ -396,20 +452,52 @@ def _rollback(root: Root, entry: journal.Entry, force: bool) -> RollbackResult:
             result.removed.append(f.path)
         else:
             result.unchanged.append(f.path)
-        stale = fsops.temp_name(host, entry.id)
-        if os.path.lexists(stale):
-            os.unlink(stale)
         _test_pause(f"restored {f.path}")
-    for d in reversed(entry.created_dirs):
-        host = fsops.host_path(root, d)
-        try:
-            os.rmdir(host)
-        except OSError:
-            continue
+    result.cleaned = _remove_leftovers(root, entry)
+    changed = [f.path for f, _, _ in actions] if resumed else result.restored + result.removed
+    if any(is_systemd_unit_path(p) for p in changed):
+        display = " ".join(DAEMON_RELOAD)
+        if root.live:
+            result.commands.append(runner(DAEMON_RELOAD))
+        else:
+            result.not_run.append(
+                (display, "offline root: systemd on the node must reload the restored units")
+            )
     entry.state = "rolled-back"
     entry.rolled_back_at = time.time()
     entry.save()
     return result
+
+
+def _remove_leftovers(root: Root, entry: journal.Entry) -> list[str]:
+    """Remove the temp files beside targets the manifest names (and, for entries written
+    before it named them, the one beside each file), then the directories the apply
+    created, innermost first and only when empty. The node paths removed."""
+    removed: list[str] = []
+    temps = list(entry.temp_files)
+    temps += [fsops.temp_name(f.target, entry.id) for f in entry.files]
+    for node in dict.fromkeys(temps):
+        try:
+            host = fsops.host_path(root, node)
+        except fsops.RefusedError:
+            continue  # its directory became a link out of the root: not ours to touch
+        if os.path.lexists(host) and not os.path.isdir(host):
+            fsops.remove_file(host)
+            removed.append(node)
+    for d in reversed(entry.created_dirs):
+        try:
+            host = fsops.host_path(root, d)
+        except fsops.RefusedError:
+            continue
+        if os.path.islink(host) or not os.path.isdir(host):
+            continue
+        try:
+            os.rmdir(host)
+        except OSError:
+            continue  # not empty: something else lives there now
+        fsops.fsync_dir(os.path.dirname(host))
+        removed.append(d)
+    return removed
 
 
 # -- re-checking -----------------------------------------------------------------
