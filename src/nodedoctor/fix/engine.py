@@ -373,8 +373,10 @@ class RollbackResult:
     refused: bool = False
     #: Whether the entry was an interrupted apply or rollback this one finished.
     interrupted: str | None = None
-    #: Leftovers of a killed apply or rollback removed: temp files, empty created dirs.
+    #: Temp files a killed apply or rollback left beside targets, removed.
     cleaned: list[str] = field(default_factory=list)
+    #: Directories the apply created, removed (when empty), innermost first.
+    removed_dirs: list[str] = field(default_factory=list)
     #: ``systemctl daemon-reload`` after restoring a unit or drop-in (live).
     commands: list[CommandRun] = field(default_factory=list)
     #: Commands the node still needs (offline root), and why.
@@ -453,7 +455,7 @@ def _rollback(root: Root, entry: journal.Entry, force: bool, runner: Runner) -> 
         else:
             result.unchanged.append(f.path)
         _test_pause(f"restored {f.path}")
-    result.cleaned = _remove_leftovers(root, entry)
+    result.cleaned, result.removed_dirs = _remove_leftovers(root, entry)
     changed = [f.path for f, _, _ in actions] if resumed else result.restored + result.removed
     if any(is_systemd_unit_path(p) for p in changed):
         display = " ".join(DAEMON_RELOAD)
@@ -461,7 +463,10 @@ def _rollback(root: Root, entry: journal.Entry, force: bool, runner: Runner) -> 
             result.commands.append(runner(DAEMON_RELOAD))
         else:
             result.not_run.append(
-                (display, "offline root: systemd on the node must reload the restored units")
+                (
+                    display,
+                    "offline root: run it on the node; systemd keeps the rolled-back unit until then",
+                )
             )
     entry.state = "rolled-back"
     entry.rolled_back_at = time.time()
@@ -469,11 +474,12 @@ def _rollback(root: Root, entry: journal.Entry, force: bool, runner: Runner) -> 
     return result
 
 
-def _remove_leftovers(root: Root, entry: journal.Entry) -> list[str]:
+def _remove_leftovers(root: Root, entry: journal.Entry) -> tuple[list[str], list[str]]:
     """Remove the temp files beside targets the manifest names (and, for entries written
     before it named them, the one beside each file), then the directories the apply
-    created, innermost first and only when empty. The node paths removed."""
+    created, innermost first and only when empty. The node paths of both removed."""
     removed: list[str] = []
+    dirs: list[str] = []
     temps = list(entry.temp_files)
     temps += [fsops.temp_name(f.target, entry.id) for f in entry.files]
     for node in dict.fromkeys(temps):
@@ -496,8 +502,8 @@ def _remove_leftovers(root: Root, entry: journal.Entry) -> list[str]:
         except OSError:
             continue  # not empty: something else lives there now
         fsops.fsync_dir(os.path.dirname(host))
-        removed.append(d)
-    return removed
+        dirs.append(d)
+    return removed, dirs
 
 
 # -- re-checking -----------------------------------------------------------------

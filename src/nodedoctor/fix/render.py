@@ -132,6 +132,7 @@ def rollback_json(result: RollbackResult) -> dict[str, Any]:
         "restored": result.restored,
         "removed": result.removed,
         "unchanged": result.unchanged,
+        "removed_dirs": result.removed_dirs,
         "cleaned": result.cleaned,
         "changed_since": [{"path": p, "why": w} for p, w in result.changed_since],
         "commands": _command_json(result.commands),
@@ -152,7 +153,8 @@ def rollback_text(result: RollbackResult) -> str:
     out += [f"restored {p}" for p in result.restored]
     out += [f"removed {p} (created by the apply)" for p in result.removed]
     out += [f"unchanged {p}" for p in result.unchanged]
-    out += [f"removed {p} (left by the apply)" for p in result.cleaned]
+    out += [f"removed {p}/ (created by the apply)" for p in result.removed_dirs]
+    out += [f"removed {p} (a temp file left by a killed run)" for p in result.cleaned]
     out += [f"overwrote {p} ({w}, --force)" for p, w in result.changed_since]
     for c in result.commands:
         status = "ok" if c.ok else f"FAILED ({c.returncode})"
@@ -160,7 +162,7 @@ def rollback_text(result: RollbackResult) -> str:
         if not c.ok and c.output.strip():
             out.append("  " + c.output.strip().replace("\n", "\n  "))
     for cmd, why in result.not_run:
-        out.append(f"not run: {cmd} ({why}); the node must run it")
+        out.append(f"not run: {cmd} ({why})")
     out.append(f"rolled back {result.entry_id}")
     return "\n".join(out) + "\n"
 
