@@ -465,7 +465,8 @@ def _rollback(root: Root, entry: journal.Entry, force: bool, runner: Runner) -> 
             result.not_run.append(
                 (
                     display,
-                    "offline root: run it on the node; systemd keeps the rolled-back unit until then",
+                    "offline root: run it on the node; systemd keeps the rolled-back unit "
+                    "until then",
                 )
             )
     entry.state = "rolled-back"
