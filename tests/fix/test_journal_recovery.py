@@ -12,7 +12,9 @@ import json
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -151,7 +153,7 @@ def _good_entry(tmp_path: Path) -> tuple[Path, journal.Entry]:
     return root, journal.find(r, result.journal_id)
 
 
-DAMAGE = {
+DAMAGE: dict[str, Callable[[dict[str, Any]], str]] = {
     "deep": lambda d: "[" * 100_000 + "]" * 100_000,
     "huge": lambda d: json.dumps({**d, "pad": "x" * (journal.MAX_MANIFEST_BYTES + 1)}),
     "not json": lambda d: "{not json",
@@ -260,12 +262,7 @@ def test_live_rollback_of_a_dropin_runs_daemon_reload(
     root = _microk8s(tmp_path)
     calls = _fake_systemctl(tmp_path, monkeypatch, status)
     live = Root(str(root), live=True)  # a live root whose files are in tmp
-    ran: list[tuple[str, ...]] = []
-    engine.apply(
-        live,
-        plan_edits(root, {DROPIN: (DROPIN_TEXT, "systemd")}),
-        runner=lambda argv: ran.append(argv) or engine.CommandRun(argv, 0, ""),
-    )
+    engine.apply(live, plan_edits(root, {DROPIN: (DROPIN_TEXT, "systemd")}))
     entry = journal.entries(live)[-1]
     result = engine.rollback(live, entry)  # the default runner: run_program, PATH
     assert calls.read_text() == "daemon-reload\n"
