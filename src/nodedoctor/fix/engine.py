@@ -7,11 +7,18 @@ Apply, in order:
    whose bytes still hash to what the plan was made from, not hard-linked, writable (not
    mode ``a-w``, not immutable, not on a read-only filesystem) and the new bytes parse. One
    refusal refuses the whole apply: nothing is written;
-2. record the originals in the journal (fsynced) before the first write;
+2. record the originals in the journal (fsynced) before the first write, with the
+   directories the apply will create and the temp names it will use beside targets; the
+   entry is built in a staging directory and renamed into place whole (``fix/journal.py``);
 3. write each file atomically (temp file in the same directory, fsync, rename, fsync
    the directory), keeping mode, owner and SELinux label;
 4. live only: run the plan's commands (``systemctl daemon-reload``, ``update-grub`` ...)
    and, with ``--restart`` only, restart the services the plan names.
+
+Rollback restores or removes each file, removes the temp files and (empty) directories the
+apply created, and reloads systemd when a unit or drop-in changed (live; on an offline root
+the result says the node must). A kill at any moment leaves each file wholly old or new and
+an entry ``nodedoctor journal`` lists as interrupted; ``rollback`` finishes it.
 
 Test hook: ``NODEDOCTOR_TEST_PAUSE_BETWEEN_STEPS=SECONDS`` makes apply and rollback print
 ``nodedoctor-test: <stage>`` to stderr and sleep that long after the journal is written
