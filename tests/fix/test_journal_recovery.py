@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from nodedoctor.cli import main
-from nodedoctor.fix import engine, journal
+from nodedoctor.fix import engine, journal, manifest, undo
 from nodedoctor.sources.root import Root, directory_root
 from tests.fix.helpers import JOURNAL, plan_edits, snapshot, write
 
@@ -155,7 +155,7 @@ def _good_entry(tmp_path: Path) -> tuple[Path, journal.Entry]:
 
 DAMAGE: dict[str, Callable[[dict[str, Any]], str]] = {
     "deep": lambda d: "[" * 100_000 + "]" * 100_000,
-    "huge": lambda d: json.dumps({**d, "pad": "x" * (journal.MAX_MANIFEST_BYTES + 1)}),
+    "huge": lambda d: json.dumps({**d, "pad": "x" * (manifest.MAX_MANIFEST_BYTES + 1)}),
     "not json": lambda d: "{not json",
     "files not a list": lambda d: json.dumps({**d, "files": "abc"}),
     "file not an object": lambda d: json.dumps({**d, "files": [1]}),
@@ -264,7 +264,7 @@ def test_live_rollback_of_a_dropin_runs_daemon_reload(
     live = Root(str(root), live=True)  # a live root whose files are in tmp
     engine.apply(live, plan_edits(root, {DROPIN: (DROPIN_TEXT, "systemd")}))
     entry = journal.entries(live)[-1]
-    result = engine.rollback(live, entry)  # the default runner: run_program, PATH
+    result = undo.rollback(live, entry)  # the default runner: run_program, PATH
     assert calls.read_text() == "daemon-reload\n"
     assert [(c.argv, c.returncode) for c in result.commands] == [
         (("systemctl", "daemon-reload"), status)
@@ -280,6 +280,6 @@ def test_live_rollback_of_other_files_runs_nothing(
     calls = _fake_systemctl(tmp_path, monkeypatch, 0)
     live = Root(str(root), live=True)
     engine.apply(live, plan_edits(root, edit))
-    result = engine.rollback(live, journal.entries(live)[-1])
+    result = undo.rollback(live, journal.entries(live)[-1])
     assert result.commands == []
     assert not calls.exists()

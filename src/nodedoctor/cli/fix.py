@@ -141,7 +141,7 @@ def run_fix(args: argparse.Namespace) -> int:
 
 
 def run_rollback(args: argparse.Namespace) -> int:
-    from nodedoctor.fix import engine, journal, render
+    from nodedoctor.fix import journal, render, undo
 
     if getattr(args, "bundle", None):
         raise UsageError("rollback works on a node or a --root directory, not a bundle")
@@ -151,7 +151,7 @@ def run_rollback(args: argparse.Namespace) -> int:
     except journal.JournalError as exc:
         raise UsageError(str(exc)) from None
     try:
-        result = engine.rollback(root, entry, force=args.force)
+        result = undo.rollback(root, entry, force=args.force)
     except journal.JournalError as exc:
         raise UsageError(str(exc)) from None
     _emit(args, render.rollback_text(result), render.rollback_json(result))

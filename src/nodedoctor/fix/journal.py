@@ -29,9 +29,9 @@ kill left (a directory only when empty).
 rollback: ``nodedoctor journal`` says so and ``nodedoctor rollback`` finishes undoing it. A
 kill leaves each file wholly old or wholly new; rollback handles both.
 
-A manifest is read bounded (:data:`MAX_MANIFEST_BYTES`, nesting :data:`MAX_MANIFEST_DEPTH`)
-and checked field by field; one that fails is a *damaged* entry, listed as such, never
-rolled back and never a crash.
+A manifest is read bounded (size and nesting, ``fix/manifest.py``) and checked field by
+field; one that fails is a *damaged* entry, listed as such, never rolled back and never a
+crash.
 """
 
 from __future__ import annotations
@@ -45,14 +45,23 @@ import os
 import re
 import secrets
 import shutil
-import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from nodedoctor._record import record, replace
-from nodedoctor.fix import fsops
+from nodedoctor.fix import fsops, manifest
+from nodedoctor.fix.manifest import (
+    BACKUP,
+    SHA,
+    FieldError,
+    node_path,
+    node_paths,
+    optional_int,
+    read_manifest,
+    typed,
+)
 from nodedoctor.fix.plan import sha256
 from nodedoctor.sources.root import Root
 
@@ -61,27 +70,14 @@ SCHEMA = "nodedoctor/journal/v1"
 #: ``sha256_after`` of a file a command was rewriting when the apply stopped: what the
 #: command left is not known (``settle`` never ran).
 PENDING = "pending"
-#: A manifest names a few files (one per planned edit, a few boot entries); 4 MiB is far
-#: above any real one, and reading it whole stays cheap.
-MAX_MANIFEST_BYTES = 4 * 1024 * 1024
-#: A manifest nests three deep (entry, files, file); ``json`` recurses once per level.
-MAX_MANIFEST_DEPTH = 8
+#: Raised for a journal that is missing, unreadable, damaged or not ours.
+JournalError = manifest.JournalError
 #: States of an entry whose apply and rollback both finished.
 SETTLED = frozenset({"applied", "rolled-back"})
 STATES = frozenset({"prepared", "commands-running", "applied", "rolling-back", "rolled-back"})
 
 _ID = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}")
 _STAGING = re.compile(r"\.([0-9]{8}T[0-9]{6}Z-[0-9a-f]{6})\.tmp")
-_BACKUP = re.compile(r"files/[0-9]{1,9}")
-_SHA = re.compile(r"[0-9a-f]{64}")
-
-
-class JournalError(Exception):
-    """A journal that is missing, unreadable or not ours."""
-
-
-class _FieldError(ValueError):
-    """A manifest field of the wrong shape (the message names it)."""
 
 
 @record
@@ -115,60 +111,34 @@ class JournalFile:
     def from_json(cls, data: object) -> JournalFile:
         """The file record ``data``; :class:`ValueError` naming the field that is wrong."""
         if not isinstance(data, dict):
-            raise _FieldError("a files[] item is not an object")
+            raise FieldError("a files[] item is not an object")
         mode = data.get("mode")
         label = data.get("selinux")
         before = data.get("sha256_before")
         after = data.get("sha256_after")
         backup = data.get("backup")
-        if before is not None and not (isinstance(before, str) and _SHA.fullmatch(before)):
-            raise _FieldError("sha256_before is not a SHA-256")
-        if not (isinstance(after, str) and (_SHA.fullmatch(after) or after in (PENDING, ""))):
-            raise _FieldError("sha256_after is not a SHA-256")
-        if backup is not None and not (isinstance(backup, str) and _BACKUP.fullmatch(backup)):
-            raise _FieldError(f"backup {backup!r} is not files/<n>")
+        if before is not None and not (isinstance(before, str) and SHA.fullmatch(before)):
+            raise FieldError("sha256_before is not a SHA-256")
+        if not (isinstance(after, str) and (SHA.fullmatch(after) or after in (PENDING, ""))):
+            raise FieldError("sha256_after is not a SHA-256")
+        if backup is not None and not (isinstance(backup, str) and BACKUP.fullmatch(backup)):
+            raise FieldError(f"backup {backup!r} is not files/<n>")
         if mode is not None and not (isinstance(mode, str) and re.fullmatch("[0-7]{1,4}", mode)):
-            raise _FieldError(f"mode {mode!r} is not octal")
+            raise FieldError(f"mode {mode!r} is not octal")
         if label is not None and not isinstance(label, str):
-            raise _FieldError("selinux is not base64 text")
+            raise FieldError("selinux is not base64 text")
         return cls(
-            path=_node_path(data.get("path"), "path"),
-            target=_node_path(data.get("target"), "target"),
-            existed=_typed(data.get("existed"), bool, "existed"),
+            path=node_path(data.get("path"), "path"),
+            target=node_path(data.get("target"), "target"),
+            existed=typed(data.get("existed"), bool, "existed"),
             sha256_before=before,
             sha256_after=after,
             mode=None if mode is None else int(mode, 8),
-            uid=_optional_int(data.get("uid"), "uid"),
-            gid=_optional_int(data.get("gid"), "gid"),
+            uid=optional_int(data.get("uid"), "uid"),
+            gid=optional_int(data.get("gid"), "gid"),
             selinux=None if label is None else base64.b64decode(label, validate=True),
             backup=backup,
         )
-
-
-def _typed(value: Any, kind: type, name: str) -> Any:
-    if not isinstance(value, kind):
-        raise _FieldError(f"{name} is not {kind.__name__}")
-    return value
-
-
-def _optional_int(value: object, name: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _FieldError(f"{name} is not a non-negative integer")
-    return value
-
-
-def _node_path(value: object, name: str) -> str:
-    if not isinstance(value, str) or not value.startswith("/") or "\0" in value:
-        raise _FieldError(f"{name} is not an absolute path")
-    return value
-
-
-def _node_paths(value: object, name: str) -> list[str]:
-    if not isinstance(value, list):
-        raise _FieldError(f"{name} is not a list")
-    return [_node_path(v, name) for v in value]
 
 
 @dataclass
@@ -352,58 +322,10 @@ def begin(
     return entry
 
 
-def _read_manifest(directory: str) -> dict[str, Any]:
-    path = os.path.join(directory, "manifest.json")
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise JournalError(f"{path}: missing (the entry was never completed)") from None
-    except OSError as exc:
-        raise JournalError(f"{path}: unreadable journal manifest: {exc.strerror}") from None
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise JournalError(f"{path}: not a regular file")
-        while size <= MAX_MANIFEST_BYTES:
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError as exc:
-        raise JournalError(f"{path}: unreadable journal manifest: {exc.strerror}") from None
-    finally:
-        os.close(fd)
-    data = b"".join(chunks)
-    if len(data) > MAX_MANIFEST_BYTES:
-        raise JournalError(
-            f"{path}: larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB, the bound for a "
-            "journal manifest"
-        )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise JournalError(f"{path}: not UTF-8") from None
-    from nodedoctor.parsers import LimitError
-    from nodedoctor.parsers.limits import check_json_depth
-
-    try:
-        check_json_depth(text, MAX_MANIFEST_DEPTH)
-        parsed = json.loads(text)
-    except LimitError as exc:
-        raise JournalError(f"{path}: {exc}, the bound for a journal manifest") from None
-    except (ValueError, RecursionError) as exc:
-        raise JournalError(f"{path}: unreadable journal manifest: {exc}") from None
-    if not isinstance(parsed, dict) or parsed.get("schema") != SCHEMA:
-        raise JournalError(f"{path}: not a nodedoctor journal")
-    return parsed
-
-
 def load(directory: str) -> Entry:
     """The entry in ``directory``; :class:`JournalError` naming the manifest when it is
     missing, too large, nested too deep, not JSON or has a field of the wrong shape."""
-    data = _read_manifest(directory)
+    data = read_manifest(directory, SCHEMA)
     path = os.path.join(directory, "manifest.json")
     try:
         return _entry(directory, data)
@@ -412,24 +334,24 @@ def load(directory: str) -> Entry:
 
 
 def _entry(directory: str, data: dict[str, Any]) -> Entry:
-    entry_id = _typed(data.get("id"), str, "id")
+    entry_id = typed(data.get("id"), str, "id")
     if entry_id != os.path.basename(directory.rstrip("/")):
-        raise _FieldError(f"id {entry_id!r} is not the entry's directory name")
-    state = _typed(data.get("state"), str, "state")
+        raise FieldError(f"id {entry_id!r} is not the entry's directory name")
+    state = typed(data.get("state"), str, "state")
     if state not in STATES:
-        raise _FieldError(f"unknown state {state!r}")
+        raise FieldError(f"unknown state {state!r}")
     created = data.get("created")
     if isinstance(created, bool) or not isinstance(created, (int, float)):
-        raise _FieldError("created is not a time")
+        raise FieldError("created is not a time")
     rules = data.get("rules", [])
     if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
-        raise _FieldError("rules is not a list of rule ids")
+        raise FieldError("rules is not a list of rule ids")
     files = data.get("files", [])
     if not isinstance(files, list):
-        raise _FieldError("files is not a list")
+        raise FieldError("files is not a list")
     rolled = data.get("rolled_back_at")
     if rolled is not None and (isinstance(rolled, bool) or not isinstance(rolled, (int, float))):
-        raise _FieldError("rolled_back_at is not a time")
+        raise FieldError("rolled_back_at is not a time")
     return Entry(
         id=entry_id,
         directory=directory,
@@ -437,10 +359,10 @@ def _entry(directory: str, data: dict[str, Any]) -> Entry:
         state=state,
         rules=list(rules),
         files=[JournalFile.from_json(f) for f in files],
-        created_dirs=_node_paths(data.get("created_dirs", []), "created_dirs"),
+        created_dirs=node_paths(data.get("created_dirs", []), "created_dirs"),
         root_label=str(data.get("root", "")),
         rolled_back_at=None if rolled is None else float(rolled),
-        temp_files=_node_paths(data.get("temp_files", []), "temp_files"),
+        temp_files=node_paths(data.get("temp_files", []), "temp_files"),
     )
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from nodedoctor.fix.engine import ApplyResult, CommandRun, Outcome, RollbackResult, unified_diff
+from nodedoctor.fix.engine import ApplyResult, CommandRun, Outcome, unified_diff
 from nodedoctor.fix.journal import Scan
 from nodedoctor.fix.plan import Plan
+from nodedoctor.fix.undo import RollbackResult
 from nodedoctor.model import Finding
 
 FIX_SCHEMA = "nodedoctor/fix/v1"
