@@ -16,7 +16,7 @@ import pytest
 
 from nodedoctor.engine import run as check
 from nodedoctor.facts import Facts
-from nodedoctor.fix import engine, journal
+from nodedoctor.fix import engine, journal, undo
 from nodedoctor.fix.fsops import RefusedError
 from nodedoctor.fix.plan import Command, Plan
 from nodedoctor.fix.planner import build_plan
@@ -75,7 +75,7 @@ def test_rollback_restores_what_grubby_rewrote(tmp_path: Path) -> None:
     assert f"/{ENTRIES}/{bls.name}" in journaled
     assert "/etc/default/grub" in journaled
 
-    undone = engine.rollback(live, entry)
+    undone = undo.rollback(live, entry)
     assert not undone.refused
     assert f"/{ENTRIES}/{bls.name}" in undone.restored
     assert snapshot(root) == before
@@ -89,7 +89,7 @@ def test_a_boot_entry_changed_after_the_apply_is_not_clobbered(tmp_path: Path) -
     (bls,) = (root / ENTRIES).glob("*.conf")
     bls.write_text(bls.read_text() + "# a kernel update rewrote this entry\n")
     entry = journal.find(live, result.journal_id)
-    undone = engine.rollback(live, entry)
+    undone = undo.rollback(live, entry)
     assert undone.refused
     assert (f"/{ENTRIES}/{bls.name}", "changed since the apply") in undone.changed_since
 
@@ -129,7 +129,7 @@ def test_rollback_leaves_a_file_the_apply_did_not_change(tmp_path: Path) -> None
     live, plan = _plan(root)
     result = engine.apply(live, plan, runner=_fake_grubby(root, []))
     grubenv.write_text("# GRUB Environment Block\nsaved_entry=new-kernel\n")
-    undone = engine.rollback(live, journal.find(live, result.journal_id))
+    undone = undo.rollback(live, journal.find(live, result.journal_id))
     assert not undone.refused, undone.changed_since
     assert "/boot/grub2/grubenv" in undone.unchanged
     assert "saved_entry=new-kernel" in grubenv.read_text()
@@ -154,12 +154,12 @@ def test_an_apply_stopped_while_grubby_ran_says_so(
     monkeypatch.undo()
     (entry,) = journal.entries(live)
     assert entry.state == "commands-running"
-    undone = engine.rollback(live, entry)
+    undone = undo.rollback(live, entry)
     assert undone.refused
     reasons = dict(undone.changed_since)
     (bls,) = (root / ENTRIES).glob("*.conf")
     assert "stopped while a command" in reasons[f"/{ENTRIES}/{bls.name}"]
-    forced = engine.rollback(live, entry, force=True)
+    forced = undo.rollback(live, entry, force=True)
     assert not forced.refused
     assert snapshot(root) == before
 
@@ -186,9 +186,9 @@ def test_a_second_rollback_of_the_same_apply_is_refused(tmp_path: Path) -> None:
     live, plan = _plan(root)
     result = engine.apply(live, plan, runner=_fake_grubby(root, []))
     entry = journal.find(live, result.journal_id)
-    engine.rollback(live, entry)
+    undo.rollback(live, entry)
     with pytest.raises(journal.JournalError, match="already rolled back"):
-        engine.rollback(live, entry)  # the entry found before the first one ran
+        undo.rollback(live, entry)  # the entry found before the first one ran
 
 
 def test_a_file_grubby_has_not_applied_is_an_instruction_naming_the_command(

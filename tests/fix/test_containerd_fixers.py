@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from nodedoctor.facts import Facts
-from nodedoctor.fix import engine
+from nodedoctor.fix import engine, undo
 from nodedoctor.fix.journal import find
 from nodedoctor.fix.planner import build_plan
 from nodedoctor.sources.root import directory_root
@@ -92,7 +92,7 @@ def test_driver_mismatch_on_the_real_default_config(tmp_path: Path) -> None:
     assert after == default.replace("SystemdCgroup = false", "SystemdCgroup = true")
     _loads(root, tmp_path, systemd=True)
     r = directory_root(str(root))
-    engine.rollback(r, find(r, None))
+    undo.rollback(r, find(r, None))
     assert snapshot(root) == before
 
 
@@ -110,7 +110,7 @@ def test_docker_file_cri_enabled_and_driver_set(tmp_path: Path) -> None:
     assert after.startswith(docker.split("disabled_plugins")[0])  # comments untouched
     _loads(root, tmp_path, systemd=True)
     r = directory_root(str(root))
-    engine.rollback(r, find(r, None))
+    undo.rollback(r, find(r, None))
     assert snapshot(root) == before
 
 

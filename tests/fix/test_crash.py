@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from nodedoctor.fix import engine, journal
+from nodedoctor.fix import engine, journal, undo
 from nodedoctor.sources.root import directory_root
 from tests.fix.helpers import snapshot, write
 
@@ -100,7 +100,7 @@ def _assert_whole_and_rollback(root: Path, old: dict[str, str], new: dict[str, s
     if newer:
         assert entries, "files were written without a journal entry"
     if entries:
-        result = engine.rollback(r, entries[-1])
+        result = undo.rollback(r, entries[-1])
         assert not result.refused, result.changed_since
     for path in FILES:
         digest = hashlib.sha256((root / path.lstrip("/")).read_bytes()).hexdigest()

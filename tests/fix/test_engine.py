@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from nodedoctor.fix import engine, fsops, journal
+from nodedoctor.fix import engine, fsops, journal, undo
 from nodedoctor.fix.fsops import SELINUX_XATTR, RefusedError
 from nodedoctor.fix.plan import Command, Plan, Restart
 from nodedoctor.sources.root import UnsafePathError, directory_root
@@ -86,7 +86,7 @@ def test_rollback_restores_bytes_mode_owner_and_removes_created(tmp_path: Path) 
     engine.apply(r, plan)
     assert (root / created.lstrip("/")).exists()
     assert snapshot(root) != before
-    result = engine.rollback(r, journal.find(r, None))
+    result = undo.rollback(r, journal.find(r, None))
     assert not result.refused
     assert result.restored == [CONFIG]
     assert result.removed == [created]
@@ -102,11 +102,11 @@ def test_rollback_refuses_files_changed_since_unless_forced(tmp_path: Path) -> N
     engine.apply(r, plan_edits(root, {CONFIG: ("version = 2\n", "toml")}))
     (root / CONFIG.lstrip("/")).write_text("version = 2\n# edited by hand later\n")
     entry = journal.find(r, None)
-    result = engine.rollback(r, entry)
+    result = undo.rollback(r, entry)
     assert result.refused
     assert result.changed_since == [(CONFIG, "changed since the apply")]
     assert "edited by hand" in (root / CONFIG.lstrip("/")).read_text()
-    forced = engine.rollback(r, entry, force=True)
+    forced = undo.rollback(r, entry, force=True)
     assert not forced.refused
     assert (root / CONFIG.lstrip("/")).read_bytes() == original
 
@@ -240,7 +240,7 @@ def test_keeps_selinux_label(tmp_path: Path) -> None:
     entry = journal.find(r, None)
     assert entry.files[0].selinux == label
     os.setxattr(target, SELINUX_XATTR, b"system_u:object_r:etc_t:s0\x00")
-    engine.rollback(r, entry, force=True)
+    undo.rollback(r, entry, force=True)
     assert os.getxattr(target, SELINUX_XATTR) == label
 
 
@@ -338,7 +338,7 @@ def test_a_failing_write_stops_the_apply_and_rollback_restores(
     monkeypatch.setattr(fsops, "atomic_write", real_write)
     entry = journal.find(r, info.value.journal_id)
     assert entry.state == "prepared"
-    result = engine.rollback(r, entry)
+    result = undo.rollback(r, entry)
     assert result.restored == [CMDLINE]
     assert result.unchanged == [CONFIG]
     assert snapshot(root) == before

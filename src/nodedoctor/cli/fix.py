@@ -2,7 +2,11 @@
 
 ``fix`` exits 0 when there is nothing to change, 1 when a plan exists (without
 ``--apply``) or the apply left something wrong or was refused, 2 on usage errors (and
-``--apply`` without a terminal or ``--yes``).
+``--apply`` without a terminal or ``--yes``). ``rollback`` exits 0 when the entry is
+rolled back (an interrupted apply or rollback included), 1 when it refused (files changed
+since) or ``systemctl daemon-reload`` failed, 2 when there is no such entry or it is
+damaged. ``journal`` lists entries, interrupted ones marked, damaged ones and incomplete
+(staging) ones.
 """
 
 from __future__ import annotations
@@ -41,7 +45,8 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run_fix)
 
     r: argparse.ArgumentParser = sub.add_parser(
-        "rollback", help="restore the files of an applied fix byte for byte"
+        "rollback",
+        help="restore the files of an applied fix byte for byte (or finish an interrupted one)",
     )
     add_root_options(r)
     r.add_argument("journal_id", nargs="?", metavar="JOURNAL_ID", help="default: the last apply")
@@ -51,7 +56,9 @@ def register(sub: Any) -> None:
     r.add_argument("--format", default="text", choices=["text", "json"])
     r.set_defaults(func=run_rollback)
 
-    j: argparse.ArgumentParser = sub.add_parser("journal", help="list applied fixes")
+    j: argparse.ArgumentParser = sub.add_parser(
+        "journal", help="list applied fixes (and interrupted or damaged ones)"
+    )
     add_root_options(j)
     j.add_argument("--format", default="text", choices=["text", "json"])
     j.set_defaults(func=run_journal)
@@ -134,7 +141,7 @@ def run_fix(args: argparse.Namespace) -> int:
 
 
 def run_rollback(args: argparse.Namespace) -> int:
-    from nodedoctor.fix import engine, journal, render
+    from nodedoctor.fix import journal, render, undo
 
     if getattr(args, "bundle", None):
         raise UsageError("rollback works on a node or a --root directory, not a bundle")
@@ -150,19 +157,20 @@ def run_rollback(args: argparse.Namespace) -> int:
     except journal.JournalError as exc:
         raise UsageError(str(exc)) from None
     try:
-        result = engine.rollback(root, entry, force=args.force)
+        result = undo.rollback(root, entry, force=args.force)
     except journal.JournalError as exc:
         raise UsageError(str(exc)) from None
     _emit(args, render.rollback_text(result), render.rollback_json(result))
-    return EXIT_FINDINGS if result.refused else EXIT_OK
+    failed = any(not c.ok for c in result.commands)
+    return EXIT_FINDINGS if result.refused or failed else EXIT_OK
 
 
 def run_journal(args: argparse.Namespace) -> int:
     from nodedoctor.fix import journal, render
 
     root = open_root(args)
-    entries = journal.entries(root)
-    text, data = render.journal_text(entries), render.journal_json(entries)
+    found = journal.scan(root)
+    text, data = render.journal_text(found), render.journal_json(found)
     if root.live:
         from nodedoctor.cli.clean import clean_journal_listing
 

@@ -7,11 +7,18 @@ Apply, in order:
    whose bytes still hash to what the plan was made from, not hard-linked, writable (not
    mode ``a-w``, not immutable, not on a read-only filesystem) and the new bytes parse. One
    refusal refuses the whole apply: nothing is written;
-2. record the originals in the journal (fsynced) before the first write;
+2. record the originals in the journal (fsynced) before the first write, with the
+   directories the apply will create and the temp names it will use beside targets; the
+   entry is built in a staging directory and renamed into place whole (``fix/journal.py``);
 3. write each file atomically (temp file in the same directory, fsync, rename, fsync
    the directory), keeping mode, owner and SELinux label;
 4. live only: run the plan's commands (``systemctl daemon-reload``, ``update-grub`` ...)
    and, with ``--restart`` only, restart the services the plan names.
+
+Rollback restores or removes each file, removes the temp files and (empty) directories the
+apply created, and reloads systemd when a unit or drop-in changed (live; on an offline root
+the result says the node must). A kill at any moment leaves each file wholly old or new and
+an entry ``nodedoctor journal`` lists as interrupted; ``rollback`` finishes it.
 
 Test hook: ``NODEDOCTOR_TEST_PAUSE_BETWEEN_STEPS=SECONDS`` makes apply and rollback print
 ``nodedoctor-test: <stage>`` to stderr and sleep that long after the journal is written
@@ -46,7 +53,7 @@ PAUSE_AT_ENV = "NODEDOCTOR_TEST_PAUSE_AT"
 COMMAND_TIMEOUT = 300.0
 
 
-def _test_pause(stage: str) -> None:
+def pause_for_tests(stage: str) -> None:
     value = os.environ.get(PAUSE_ENV)
     if not value:
         return
@@ -189,6 +196,7 @@ def apply(
         fsops.read_state(fsops.host_path(root, path))
     _check_journal_writable(root)
     with journal.locked(root):
+        journal.clear_staging(root)  # applies killed before their entry was complete
         result, entry = _apply_steps(root, plan)  # checks every step again, under the lock
         _run_after(root, plan, result, entry, restart=restart, runner=runner)
     return result
@@ -203,16 +211,17 @@ def _apply_steps(root: Root, plan: Plan) -> tuple[ApplyResult, journal.Entry | N
             root,
             list(plan.addressed),
             [(p.step.path, _target_node_path(root, p.host), p.state, p.step.new) for p in prepared],
+            [_target_node_path(root, d) for d in _dirs_to_create(prepared)],
         )
         result.journal_id = entry.id
-        _test_pause("journal written")
+        pause_for_tests("journal written")
         for p in prepared:
             try:
                 _write_step(root, entry, p)
             except (OSError, fsops.RefusedError) as exc:
                 raise ApplyError(entry.id, list(result.written), p.step.path, exc) from exc
             result.written.append(p.step.path)
-            _test_pause(f"wrote {p.step.path}")
+            pause_for_tests(f"wrote {p.step.path}")
         entry.state = "applied"
         entry.save()
     return result, entry
@@ -231,6 +240,23 @@ class ApplyError(Exception):
         self.written = written
 
 
+def _dirs_to_create(prepared: list[Prepared]) -> list[str]:
+    """The directories writing ``prepared`` will create (host paths, outermost first),
+    named in the journal before the first is made so that rollback removes them whatever
+    moment the apply is killed at."""
+    out: list[str] = []
+    for p in prepared:
+        if p.state.exists:
+            continue
+        missing: list[str] = []
+        probe = os.path.dirname(p.host)
+        while not os.path.isdir(probe):
+            missing.append(probe)
+            probe = os.path.dirname(probe)
+        out.extend(d for d in reversed(missing) if d not in out)
+    return sorted(out, key=lambda d: d.count("/"))
+
+
 def _check_journal_writable(root: Root) -> None:
     base = journal.journal_dir(root)
     probe = base
@@ -246,9 +272,10 @@ def _write_step(root: Root, entry: journal.Entry, p: Prepared) -> None:
     if sha256(now.data) != p.step.original_sha256:
         raise fsops.RefusedError(p.step.path, "refused: it changed during the apply")
     if not p.state.exists:
-        created = fsops.make_dirs(os.path.dirname(p.host))
-        if created:
-            entry.created_dirs.extend(_target_node_path(root, d) for d in created)
+        created = [_target_node_path(root, d) for d in fsops.make_dirs(os.path.dirname(p.host))]
+        unnamed = [d for d in created if d not in entry.created_dirs]
+        if unnamed:  # made by someone else between the journal and now, then removed
+            entry.created_dirs.extend(unnamed)
             entry.save()
     fsops.atomic_write(
         p.host,
@@ -322,94 +349,6 @@ def _touched_files(root: Root, commands: list[Command]) -> list[str]:
                 and not root.is_dir(p)
             )
     return out
-
-
-# -- rolling back -----------------------------------------------------------------
-@dataclass
-class RollbackResult:
-    entry_id: str
-    restored: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    #: Files changed since the apply (path, why); refused unless forced.
-    changed_since: list[tuple[str, str]] = field(default_factory=list)
-    refused: bool = False
-
-
-def rollback(root: Root, entry: journal.Entry, *, force: bool = False) -> RollbackResult:
-    """Restore every file of ``entry`` byte for byte (and remove files it created)."""
-    with journal.locked(root):
-        # Read again under the lock: another rollback may have run since it was found.
-        entry = journal.load(entry.directory)
-        if entry.state == "rolled-back":
-            raise journal.JournalError(f"{entry.id} is already rolled back")
-        return _rollback(root, entry, force)
-
-
-def _rollback(root: Root, entry: journal.Entry, force: bool) -> RollbackResult:
-    result = RollbackResult(entry.id)
-    actions: list[tuple[journal.JournalFile, str, fsops.FileState]] = []
-    for f in entry.files:
-        if f.sha256_after == f.sha256_before:
-            # A file a command could have rewritten but did not: not this apply's to undo
-            # (a kernel update may have changed it since, and that stays).
-            result.unchanged.append(f.path)
-            continue
-        host = fsops.host_path(root, f.target)
-        state = fsops.read_state(host)
-        current = sha256(state.data)
-        actions.append((f, host, state))
-        if current == f.sha256_before:
-            continue
-        if f.sha256_after == journal.PENDING:
-            why = (
-                "the apply stopped while a command was rewriting it; what the command left "
-                "cannot be told from a later change"
-            )
-            result.changed_since.append((f.path, why))
-        elif current != f.sha256_after:
-            why = "removed since the apply" if not state.exists else "changed since the apply"
-            result.changed_since.append((f.path, why))
-    if result.changed_since and not force:
-        result.refused = True
-        return result
-    for f, host, state in actions:
-        if f.existed:
-            data = entry.backup_bytes(f)
-            same_meta = (state.mode, state.uid, state.gid) == (f.mode, f.uid, f.gid)
-            if state.exists and state.data == data and same_meta:
-                result.unchanged.append(f.path)
-            else:
-                fsops.make_dirs(os.path.dirname(host))
-                fsops.atomic_write(
-                    host,
-                    data,
-                    tag=entry.id,
-                    mode=f.mode if f.mode is not None else 0o644,
-                    uid=f.uid,
-                    gid=f.gid,
-                    selinux=f.selinux,
-                )
-                result.restored.append(f.path)
-        elif state.exists:
-            fsops.remove_file(host)
-            result.removed.append(f.path)
-        else:
-            result.unchanged.append(f.path)
-        stale = fsops.temp_name(host, entry.id)
-        if os.path.lexists(stale):
-            os.unlink(stale)
-        _test_pause(f"restored {f.path}")
-    for d in reversed(entry.created_dirs):
-        host = fsops.host_path(root, d)
-        try:
-            os.rmdir(host)
-        except OSError:
-            continue
-    entry.state = "rolled-back"
-    entry.rolled_back_at = time.time()
-    entry.save()
-    return result
 
 
 # -- re-checking -----------------------------------------------------------------

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from nodedoctor.fix.engine import ApplyResult, Outcome, RollbackResult, unified_diff
-from nodedoctor.fix.journal import Entry
+from nodedoctor.fix.engine import ApplyResult, CommandRun, Outcome, unified_diff
+from nodedoctor.fix.journal import Scan
 from nodedoctor.fix.plan import Plan
+from nodedoctor.fix.undo import RollbackResult
 from nodedoctor.model import Finding
 
 FIX_SCHEMA = "nodedoctor/fix/v1"
@@ -120,14 +121,23 @@ def apply_text(result: ApplyResult, outcomes: list[Outcome], appeared: list[Find
     return "\n".join(out) + "\n"
 
 
+def _command_json(runs: list[CommandRun]) -> list[dict[str, Any]]:
+    return [{"argv": list(c.argv), "returncode": c.returncode, "output": c.output} for c in runs]
+
+
 def rollback_json(result: RollbackResult) -> dict[str, Any]:
     return {
         "journal": result.entry_id,
         "refused": result.refused,
+        "interrupted": result.interrupted,
         "restored": result.restored,
         "removed": result.removed,
         "unchanged": result.unchanged,
+        "removed_dirs": result.removed_dirs,
+        "cleaned": result.cleaned,
         "changed_since": [{"path": p, "why": w} for p, w in result.changed_since],
+        "commands": _command_json(result.commands),
+        "not_run": [{"command": c, "why": w} for c, w in result.not_run],
     }
 
 
@@ -138,24 +148,68 @@ def rollback_text(result: RollbackResult) -> str:
         out += [f"  {p}: {w}" for p, w in result.changed_since]
         out.append("  (--force restores them anyway, losing those changes)")
         return "\n".join(out) + "\n"
+    if result.interrupted:
+        what = "rollback" if result.interrupted == "rolling-back" else "apply"
+        out.append(f"finishing the interrupted {what} {result.entry_id} ({result.interrupted})")
     out += [f"restored {p}" for p in result.restored]
     out += [f"removed {p} (created by the apply)" for p in result.removed]
     out += [f"unchanged {p}" for p in result.unchanged]
+    out += [f"removed {p}/ (created by the apply)" for p in result.removed_dirs]
+    out += [f"removed {p} (a temp file left by a killed run)" for p in result.cleaned]
     out += [f"overwrote {p} ({w}, --force)" for p, w in result.changed_since]
+    for c in result.commands:
+        status = "ok" if c.ok else f"FAILED ({c.returncode})"
+        out.append(f"ran {' '.join(c.argv)}: {status}")
+        if not c.ok and c.output.strip():
+            out.append("  " + c.output.strip().replace("\n", "\n  "))
+    for cmd, why in result.not_run:
+        out.append(f"not run: {cmd} ({why})")
     out.append(f"rolled back {result.entry_id}")
     return "\n".join(out) + "\n"
 
 
-def journal_json(entries: list[Entry]) -> list[dict[str, Any]]:
-    return [e.to_json() for e in entries]
+def journal_json(found: Scan) -> list[dict[str, Any]]:
+    """Every entry (oldest first, ``interrupted`` true for an apply or rollback that
+    stopped), then the damaged ones (``state: damaged`` and the ``error``), then applies
+    killed before their entry was complete (``state: staging``: nothing was written)."""
+    out: list[dict[str, Any]] = [
+        {**e.to_json(), "interrupted": e.interrupted} for e in found.entries
+    ]
+    out += [
+        {"id": d.id, "state": "damaged", "interrupted": False, "error": d.error}
+        for d in found.damaged
+    ]
+    out += [
+        {
+            "id": s,
+            "state": "staging",
+            "interrupted": True,
+            "error": "an apply stopped before its journal entry was complete; nothing was "
+            "written; the next apply or rollback removes it",
+        }
+        for s in found.staging
+    ]
+    return out
 
 
-def journal_text(entries: list[Entry]) -> str:
-    if not entries:
+def journal_text(found: Scan) -> str:
+    if not found.entries and not found.damaged and not found.staging:
         return "no fixes applied yet\n"
     out = []
-    for e in entries:
+    for e in found.entries:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.created))
         files = ", ".join(f.path for f in e.files)
-        out.append(f"{e.id}  {when} UTC  {e.state:<11}  {', '.join(e.rules)}  [{files}]")
+        state = (
+            f"interrupted ({e.state}): 'nodedoctor rollback {e.id}' finishes undoing it"
+            if e.interrupted
+            else e.state
+        )
+        out.append(f"{e.id}  {when} UTC  {state:<11}  {', '.join(e.rules)}  [{files}]")
+    for d in found.damaged:
+        out.append(f"{d.id}  damaged: {d.error}")
+    for sid in found.staging:
+        out.append(
+            f"{sid}  staging: an apply stopped before its journal entry was complete; "
+            "nothing was written; the next apply or rollback removes it"
+        )
     return "\n".join(out) + "\n"
