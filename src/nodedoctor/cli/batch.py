@@ -54,6 +54,7 @@ class Options:
     only: tuple[str, ...]
     skip: tuple[str, ...]
     fail_on: Severity
+    kubernetes_version: str | None = None
 
 
 def available_cpus() -> int:
@@ -84,7 +85,7 @@ def check_one(target: Target, options: Options) -> tuple[str, int]:
     except UsageError as exc:
         return _error_line(target, EXIT_USAGE, str(exc)), EXIT_USAGE
     try:
-        facts = Facts(root, profile=options.profile)
+        facts = Facts(root, profile=options.profile, kubernetes_version=options.kubernetes_version)
         report = engine.run(facts, engine.select_rules(all_rules(), options.only, options.skip))
         line = json.dumps(report.to_json(), separators=(",", ":"))
     except Exception as exc:

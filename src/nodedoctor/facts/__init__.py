@@ -33,9 +33,13 @@ class ParseProblem:
 
 
 class Facts:
-    def __init__(self, root: Root, profile: str | None = None) -> None:
+    def __init__(
+        self, root: Root, profile: str | None = None, kubernetes_version: str | None = None
+    ) -> None:
         self.root = root
         self.profile = profile
+        #: ``--kubernetes-version``: what the deployer will install (facts/target.py).
+        self.kubernetes_version = kubernetes_version
         self.parse_problems: list[ParseProblem] = []
         self._cache: dict[Callable[[Facts], object], object] = {}
         self._parsed: dict[tuple[str, Callable[[str], object]], object] = {}
