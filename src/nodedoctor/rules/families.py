@@ -43,6 +43,7 @@ RULE_FAMILIES: dict[str, str] = {
     "qos-cgroups-disabled": "KubeletCgroupsBroken",
     "cgroup-v1-unsupported": "KernelCgroupsMissing",
     "swap-enabled": "KubeletCgroupsBroken",
+    "ip-forwarding-disabled": DEFAULT_FAMILY,
     "cgroup-driver-mismatch": "CgroupDriverMismatch",
     "cgroup-driver-not-systemd": "CgroupDriverMismatch",
     "containerd-cri-disabled": "ContainerRuntimeMisconfigured",
