@@ -11,9 +11,27 @@ from nodedoctor.facts.deployers import BY_NAME
 from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.swap import swap_facts
 from nodedoctor.facts.target import target_facts
+from nodedoctor.remedies.steps import Remedy
+from nodedoctor.remedies.sysctl import swap_off_remedy
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules._kubelet_common import kubelet_restart
 from nodedoctor.rules.base import Rule, SkipRuleError
+
+
+def fstab_swap_lines(facts: Facts) -> tuple[tuple[int, str], ...]:
+    """The active swap lines of /etc/fstab (``(line, text)``): type field ``swap``."""
+    text = facts.read("/etc/fstab") or ""
+    out = []
+    for n, line in enumerate(text.splitlines()[:10000], 1):
+        fields = line.split()
+        if len(fields) >= 3 and not fields[0].startswith("#") and fields[2] == "swap":
+            out.append((n, line))
+    return tuple(out)
+
+
+def _swap_remedy(facts: Facts) -> Remedy | None:
+    lines = fstab_swap_lines(facts)
+    return swap_off_remedy(lines) if lines else None
 
 
 def _check_swap(facts: Facts) -> Iterator[Issue]:
@@ -56,6 +74,7 @@ def _check_swap(facts: Facts) -> Iterator[Issue]:
                 commands=("swapoff -a", *commands),
             ),
             impact="the kubelet does not start; the node stays NotReady",
+            remedy=_swap_remedy(facts),
         )
         return
     if cg.mode is not None and cg.mode is not CgroupMode.V2:
@@ -125,6 +144,7 @@ def _before_install(facts: Facts, swap_evidence: tuple[Evidence, ...]) -> Iterat
             commands=("swapoff -a",),
         ),
         impact="kubeadm init/join waits for a kubelet that never becomes healthy",
+        remedy=_swap_remedy(facts),
     )
 
 
