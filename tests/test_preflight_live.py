@@ -38,6 +38,7 @@ def test_forwarding_off_and_cgroup_v1_before_kubeadm(tmp_path: Path) -> None:
         text=True,
         env=env,
         timeout=120,
+        check=False,
     )
     report = json.loads(run.stdout)
     found = {f["rule"]: f for f in report["findings"]}

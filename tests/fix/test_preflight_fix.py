@@ -48,7 +48,8 @@ def test_fix_applies_sysctl_and_swap_then_rolls_back(
     assert (node / "etc" / "fstab").read_text().splitlines()[
         1
     ] == "# /swap.img\tnone\tswap\tsw\t0\t0"
-    assert "sysctl --system" in json.dumps(out) and "swapoff -a" in json.dumps(out)
+    assert "sysctl --system" in json.dumps(out)
+    assert "swapoff -a" in json.dumps(out)
     journal = out["applied"]["journal"]
     assert main(["rollback", "--root", str(node), journal]) == 0
     assert not dropin.exists()

@@ -11,9 +11,9 @@ from nodedoctor.facts.deployers import BY_NAME
 from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.swap import swap_facts
 from nodedoctor.facts.target import target_facts
+from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.remedies.steps import Remedy
 from nodedoctor.remedies.sysctl import swap_off_remedy
-from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules._kubelet_common import kubelet_restart
 from nodedoctor.rules.base import Rule, SkipRuleError
 
