@@ -12,7 +12,6 @@ from nodedoctor.facts.processes import processes
 from nodedoctor.facts.sysctl import IP_FORWARD, sysctl_facts
 from nodedoctor.facts.target import target_facts
 from nodedoctor.model import FixHint, Issue, Severity
-from nodedoctor.remedies.sysctl import SYSCTL_DROPIN, sysctl_remedy
 from nodedoctor.rules.base import Rule, SkipRuleError
 
 #: kubeadm's preflight error (FileContentCheck on /proc/sys/net/ipv4/ip_forward).
@@ -45,6 +44,8 @@ def _check(facts: Facts) -> Iterator[Issue]:
         agent = BY_NAME[deployer].kubelet_processes
         if not k.installed or not running.known or not running.named(*agent):
             return  # its agent turns forwarding on when it starts
+    from nodedoctor.remedies.sysctl import SYSCTL_DROPIN, sysctl_remedy  # a finding only
+
     when = (
         "before kubeadm init/join: kubeadm's preflight stops with "
         if deployer in ("kubeadm", "kubespray", "kubekey") and not k.configured

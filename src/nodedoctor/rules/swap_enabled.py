@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from nodedoctor.facts import Facts
 from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
@@ -12,10 +13,11 @@ from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.swap import swap_facts
 from nodedoctor.facts.target import target_facts
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
-from nodedoctor.remedies.steps import Remedy
-from nodedoctor.remedies.sysctl import swap_off_remedy
 from nodedoctor.rules._kubelet_common import kubelet_restart
 from nodedoctor.rules.base import Rule, SkipRuleError
+
+if TYPE_CHECKING:
+    from nodedoctor.remedies.steps import Remedy
 
 
 def fstab_swap_lines(facts: Facts) -> tuple[tuple[int, str], ...]:
@@ -30,6 +32,8 @@ def fstab_swap_lines(facts: Facts) -> tuple[tuple[int, str], ...]:
 
 
 def _swap_remedy(facts: Facts) -> Remedy | None:
+    from nodedoctor.remedies.sysctl import swap_off_remedy  # a finding only
+
     lines = fstab_swap_lines(facts)
     return swap_off_remedy(lines) if lines else None
 
