@@ -11,7 +11,8 @@ recorded, and nothing else:
   cgroup filesystems outside ``/sys/fs/cgroup`` (a CNI's, read-only);
 - a fresh procfs of the new PID namespace at ``/proc``: the host's live ``/proc``. The node's
   recorded kernel files (``cmdline``, ``cgroups``, ``swaps``, ``cpuinfo``,
-  ``sys/kernel/osrelease`` ...) are bound over their live twins, as lxcfs binds its own over a
+  ``sys/kernel/osrelease`` ..., and ``sys/net`` as recorded or empty) are bound over their
+  live twins, as lxcfs binds its own over a
   container's, so the live view shows the node's kernel and not this machine's;
   ``sys/kernel/hostname`` is left live: it belongs to the reader's UTS namespace;
 - the node's ``/`` bound read-only at ``work/host``: the DaemonSet's hostPath ``/host``;
@@ -137,6 +138,14 @@ def _plan(root: Path, work: Path, invocations: list[list[str]]) -> dict[str, Any
             (saved / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, saved / name)
             overlays.append([str(saved / name), f"/proc/{name}"])
+    # The node's network settings (ip_forward ...): as recorded, else none at all. This
+    # machine's own /proc/sys/net is not the node's, so it must not show through.
+    net = saved / "sys-net"
+    if (root / "proc/sys/net").is_dir():
+        shutil.copytree(root / "proc/sys/net", net, symlinks=True)
+    else:
+        net.mkdir()
+    overlays.append([str(net), "/proc/sys/net"])
     standins, pid1_comm = [], "systemd"
     for entry in sorted((root / "proc").iterdir()) if (root / "proc").is_dir() else []:
         comm_file = entry / "comm"
@@ -261,7 +270,7 @@ def init(plan: dict[str, Any]) -> int:
         _mount(fstype, options, node + point)
     _mount("proc", "nosuid,nodev,noexec", node + "/proc")
     for saved, path in plan["overlays"]:
-        if os.path.isfile(node + path):
+        if os.path.isfile(node + path) or (os.path.isdir(saved) and os.path.isdir(node + path)):
             _bind(saved, node + path, "--bind")
     _bind(node, host, "--rbind")
     _bind(host, host, "-o", "remount,bind,ro")

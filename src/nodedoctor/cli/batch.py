@@ -55,6 +55,7 @@ class Options:
     skip: tuple[str, ...]
     fail_on: Severity
     role: str | None = None
+    kubernetes_version: str | None = None
 
 
 def available_cpus() -> int:
@@ -85,7 +86,12 @@ def check_one(target: Target, options: Options) -> tuple[str, int]:
     except UsageError as exc:
         return _error_line(target, EXIT_USAGE, str(exc)), EXIT_USAGE
     try:
-        facts = Facts(root, profile=options.profile, role=options.role)
+        facts = Facts(
+            root,
+            profile=options.profile,
+            role=options.role,
+            kubernetes_version=options.kubernetes_version,
+        )
         report = engine.run(facts, engine.select_rules(all_rules(), options.only, options.skip))
         line = json.dumps(report.to_json(), separators=(",", ":"))
     except Exception as exc:

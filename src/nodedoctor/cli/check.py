@@ -122,7 +122,9 @@ def _run_batch(
         raise UsageError("several roots are reported as JSON Lines: add --format json")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be 1 or more")
-    options = Options(args.profile, tuple(only), tuple(skip), args.fail_on, args.role)
+    options = Options(
+        args.profile, tuple(only), tuple(skip), args.fail_on, args.role, args.kubernetes_version
+    )
     return run_batch([Target(k, p) for k, p in targets], options, args.jobs, args.output)
 
 
@@ -150,7 +152,7 @@ def _npd_cycle(args: argparse.Namespace, family: str) -> int:
     root = open_root(args)
     key = npdcycle.cache_key(args.root[0] if args.root else npdcycle.LIVE, args.profile)
     # A bundle is never what NPD checks: evaluated, never shared.
-    share = key is not None and not args.bundle
+    share = key is not None and not args.bundle and not args.kubernetes_version
     severity = args.fail_on.value
     try:
         os.makedirs(args.npd_cache, mode=0o700, exist_ok=True)
@@ -164,7 +166,9 @@ def _npd_cycle(args: argparse.Namespace, family: str) -> int:
 
                 started = int(time.time())
                 try:
-                    lines = cycle_lines(TracingFacts(root, args.profile), FAMILIES)
+                    lines = cycle_lines(
+                        TracingFacts(root, args.profile, args.kubernetes_version), FAMILIES
+                    )
                 finally:
                     if root.commands is not None:
                         root.commands.close()
@@ -213,7 +217,9 @@ def _check(args: argparse.Namespace) -> int:
             raise UsageError("--logs checks one node: give one --root or --bundle")
         return _run_batch(args, targets, only, skip)
     root = open_root(args)
-    facts = Facts(root, profile=args.profile, role=args.role)
+    facts = Facts(
+        root, profile=args.profile, role=args.role, kubernetes_version=args.kubernetes_version
+    )
     selected = engine.select_rules(rules, only, skip)
     scan = None
     if args.logs:

@@ -47,7 +47,7 @@ def add_root_options(parser: argparse.ArgumentParser, many: bool = False) -> Non
     parser.add_argument(
         "--profile",
         choices=PROFILES,
-        help="the deployer that set the node up (default: detected from the node)",
+        help="the deployer that set the node up, or will (default: detected from the node)",
     )
     parser.add_argument(
         "--role",
@@ -55,6 +55,26 @@ def add_root_options(parser: argparse.ArgumentParser, many: bool = False) -> Non
         help="what the node is to be, where nothing on it tells yet (before a deployer runs): "
         "minimums of CPUs and memory differ by role",
     )
+    parser.add_argument(
+        "--kubernetes-version",
+        metavar="X.Y",
+        type=kubernetes_version,
+        help="the Kubernetes version the deployer will install, judged before anything is "
+        "installed (default: the installed kubelet's, else the deployer's current default)",
+    )
+
+
+def kubernetes_version(value: str) -> str:
+    """``--kubernetes-version``: ``1.35``, ``v1.35`` or ``1.35.2``.
+
+    >>> kubernetes_version("v1.35")
+    'v1.35'
+    """
+    import re
+
+    if not re.match(r"^v?\d{1,3}\.\d{1,3}(\.\d{1,4})?$", value.strip()):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a version like 1.35 or 1.35.2")
+    return value.strip()
 
 
 def open_root(args: argparse.Namespace) -> Root:
@@ -123,7 +143,8 @@ def use_color(stream: object = None) -> bool:
 
 def node_options(args: argparse.Namespace) -> tuple[str, ...]:
     """The options, as given, that name the node a command reads (``--root DIR``, ``--bundle
-    FILE``, ``--profile P``): every nodedoctor command its report suggests repeats them."""
+    FILE``, ``--profile P``, ``--kubernetes-version V``): every nodedoctor command its report
+    suggests repeats them."""
     out: list[str] = []
     for kind in ("root", "bundle"):
         value = getattr(args, kind, None)
@@ -133,6 +154,10 @@ def node_options(args: argparse.Namespace) -> tuple[str, ...]:
             out += [f"--{kind}", value]
     if getattr(args, "profile", None):
         out += ["--profile", args.profile]
+    if getattr(args, "role", None):
+        out += ["--role", args.role]
+    if getattr(args, "kubernetes_version", None):
+        out += ["--kubernetes-version", args.kubernetes_version]
     return tuple(out)
 
 

@@ -94,7 +94,9 @@ def run_fix(args: argparse.Namespace) -> int:
     if args.restart and not args.apply:
         raise UsageError("--restart needs --apply")
     root = open_root(args)
-    facts = Facts(root, profile=args.profile, role=args.role)
+    facts = Facts(
+        root, profile=args.profile, role=args.role, kubernetes_version=args.kubernetes_version
+    )
     # Every rule runs (a remedy may wait for another finding); --only limits what is planned.
     rules = rule_engine.select_rules(all_rules())
     report = rule_engine.run(facts, rules)
@@ -130,7 +132,15 @@ def run_fix(args: argparse.Namespace) -> int:
         _emit(args, f"apply stopped: {exc}\n", data)
         return EXIT_FINDINGS
     # Re-check from a fresh view of the node: the facts above describe the old files.
-    after = rule_engine.run(Facts(open_root(args), profile=args.profile, role=args.role), rules)
+    after = rule_engine.run(
+        Facts(
+            open_root(args),
+            profile=args.profile,
+            role=args.role,
+            kubernetes_version=args.kubernetes_version,
+        ),
+        rules,
+    )
     outcomes = engine.outcomes(plan, result, findings, after)
     appeared = engine.appeared(list(report.findings), after)
     data["applied"] = render.apply_json(result, outcomes, appeared)

@@ -226,7 +226,9 @@ def run(args: argparse.Namespace) -> int:
                 "look for every known problem on this node; 'nodedoctor rules' lists them.\n"
             )
         return EXIT_FINDINGS
-    facts = Facts(root, profile=args.profile, role=args.role)
+    facts = Facts(
+        root, profile=args.profile, role=args.role, kubernetes_version=args.kubernetes_version
+    )
     asked = {m.rule_id for m in matches if not m.not_this}
     rules = [r for r in _ordinary_rules() if r.id in asked]
     report = replace(engine.run(facts, rules), node_options=node_options(args))

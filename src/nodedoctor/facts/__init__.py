@@ -33,12 +33,20 @@ class ParseProblem:
 
 
 class Facts:
-    def __init__(self, root: Root, profile: str | None = None, role: str | None = None) -> None:
+    def __init__(
+        self,
+        root: Root,
+        profile: str | None = None,
+        role: str | None = None,
+        kubernetes_version: str | None = None,
+    ) -> None:
         self.root = root
         self.profile = profile
         #: ``--role``: what the node is to be (``control-plane`` or ``worker``), when the user
         #: says so (facts/noderole.py).
         self.role = role
+        #: ``--kubernetes-version``: what the deployer will install (facts/target.py).
+        self.kubernetes_version = kubernetes_version
         self.parse_problems: list[ParseProblem] = []
         self._cache: dict[Callable[[Facts], object], object] = {}
         self._parsed: dict[tuple[str, Callable[[str], object]], object] = {}

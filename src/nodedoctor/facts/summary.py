@@ -9,6 +9,7 @@ from nodedoctor.facts.cgroups import cgroup_facts
 from nodedoctor.facts.kubelet import kubelet_summary
 from nodedoctor.facts.runtime import runtime_summary
 from nodedoctor.facts.system import hostname, kernel, os_release
+from nodedoctor.facts.target import target_facts
 
 
 def node_summary(facts: Facts) -> dict[str, Any]:
@@ -24,4 +25,5 @@ def node_summary(facts: Facts) -> dict[str, Any]:
         "cgroup": {"mode": cg.mode.value if cg.mode else None},
         "kubelet": kubelet_summary(facts),
         "runtime": runtime_summary(facts),
+        "target": facts.get(target_facts).to_json(),
     }

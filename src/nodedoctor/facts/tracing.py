@@ -20,8 +20,10 @@ class TracingFacts(Facts):
     counts them again for the selection using it. Inside :meth:`selection`,
     ``parse_problems`` is that selection's: what ``parse-error`` reports."""
 
-    def __init__(self, root: Root, profile: str | None = None) -> None:
-        super().__init__(root, profile)
+    def __init__(
+        self, root: Root, profile: str | None = None, kubernetes_version: str | None = None
+    ) -> None:
+        super().__init__(root, profile, kubernetes_version)
         self._windows: list[list[ParseProblem]] = []
         self._problems_of: dict[object, list[ParseProblem]] = {}
 

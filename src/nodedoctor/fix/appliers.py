@@ -186,6 +186,42 @@ def _write_file(ws: Workspace, step: s.WriteFile, finding: Finding) -> None:
     )
 
 
+#: The first line of nodedoctor's sysctl drop-in (remedies/sysctl.py writes it).
+SYSCTL_HEADER = "# Written by nodedoctor fix: kernel settings Kubernetes needs.\n"
+
+
+def _sysctl_set(ws: Workspace, step: s.SysctlSet, finding: Finding) -> None:
+    text = ws.read_text(step.path)
+    if text is None:
+        text = SYSCTL_HEADER
+    elif not text.startswith(SYSCTL_HEADER):
+        raise EditError(f"{step.path} exists and is not nodedoctor's", step.path)
+    lines = text.splitlines(keepends=True)
+    wanted = f"{step.key} = {step.value}\n"
+    for i, line in enumerate(lines):
+        if line.split("=", 1)[0].strip().lstrip("-") == step.key:
+            lines[i] = wanted
+            break
+    else:
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+        lines.append(wanted)
+    ws.write_text(
+        step.path, "".join(lines), rule=finding.rule, description=step.description, fmt="text"
+    )
+
+
+def _fstab_comment(ws: Workspace, step: s.FstabComment, finding: Finding) -> None:
+    text = _text(ws, step.path)
+    lines = text.splitlines(keepends=True)
+    if not 1 <= step.line <= len(lines) or lines[step.line - 1].strip() != step.text.strip():
+        raise EditError(f"line {step.line} is not the swap line the facts read", step.path)
+    lines[step.line - 1] = "# " + lines[step.line - 1]
+    ws.write_text(
+        step.path, "".join(lines), rule=finding.rule, description=step.description, fmt="text"
+    )
+
+
 def _command(ws: Workspace, step: s.Command, finding: Finding) -> None:
     ws.run(step.argv, finding.rule, step.why)
 
@@ -228,6 +264,8 @@ _APPLIERS: dict[type[Any], Callable[[Workspace, Any, Finding], None]] = {
     s.FlagSet: _flag_set,
     s.FlagRemove: _flag_remove,
     s.WriteFile: _write_file,
+    s.SysctlSet: _sysctl_set,
+    s.FstabComment: _fstab_comment,
     s.Command: _command,
     s.Restart: _restart,
     s.Reboot: _reboot,

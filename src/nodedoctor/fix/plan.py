@@ -65,7 +65,18 @@ class Step:
 
 #: Programs a plan may run (live, with --apply only); anything else is refused.
 FIX_PROGRAMS = frozenset(
-    {"systemctl", "update-grub", "grub-mkconfig", "grub2-mkconfig", "grubby", "snap"}
+    {
+        "systemctl",
+        "update-grub",
+        "grub-mkconfig",
+        "grub2-mkconfig",
+        "grubby",
+        "snap",
+        # remedies/sysctl.py: kernel settings, modules and swap before Kubernetes
+        "sysctl",
+        "modprobe",
+        "swapoff",
+    }
 )
 
 

@@ -156,6 +156,28 @@ class WriteFile:
 
 
 @record
+class SysctlSet:
+    """``key = value`` in nodedoctor's sysctl drop-in ``path`` (created with a header when
+    absent; the key's line replaced when there). Several findings share the one file."""
+
+    path: str
+    key: str
+    value: str
+    description: str
+
+
+@record
+class FstabComment:
+    """Comment out ``line`` (1-based) of ``path`` (``/etc/fstab``), which must still read
+    ``text``: the swap area stays on disk and is no longer activated at boot."""
+
+    path: str
+    line: int
+    text: str
+    description: str
+
+
+@record
 class Command:
     """A program run after the edits, live and with ``--apply`` only; like every command it
     is dropped when the remedy planned no file edit (it regenerates what an edit changed)."""
@@ -217,6 +239,8 @@ Step = Union[
     FlagSet,
     FlagRemove,
     WriteFile,
+    SysctlSet,
+    FstabComment,
     Command,
     Restart,
     Reboot,

@@ -128,7 +128,30 @@ def _header(node: dict[str, Any], version: str) -> list[str]:
             parts.append(f"runtime: {desc}")
         else:
             parts.append("runtime: not installed")
+    target = node.get("target")
+    if isinstance(target, dict) and "flag" in (
+        target.get("deployer_source"),
+        target.get("version_source"),
+    ):
+        parts.append(f"target: {_target_text(target)}")
     return [first, " · ".join(parts)]
+
+
+_SOURCE = {"flag": "given", "detected": "detected", "kubelet": "the kubelet's"}
+
+
+def _target_text(target: dict[str, Any]) -> str:
+    """``kubeadm 1.35 (deployer given, version: kubeadm's default)``."""
+    deployer = target.get("deployer") or "deployer unknown"
+    version = target.get("kubernetes_version") or "version unknown"
+    vsource = target.get("version_source")
+    vtext = f"{deployer}'s default" if vsource == "deployer-default" else _SOURCE.get(vsource or "")
+    notes = [
+        f"deployer {_SOURCE[s]}" if (s := target.get("deployer_source")) in _SOURCE else None,
+        f"version {vtext}" if vtext else None,
+    ]
+    note = ", ".join(n for n in notes if n)
+    return f"{deployer} {version}" + (f" ({note})" if note else "")
 
 
 def _wrap_header_line(line: str, width: int) -> list[str]:

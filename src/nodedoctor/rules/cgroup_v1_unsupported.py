@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from nodedoctor.facts import Facts
 from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
 from nodedoctor.facts.kubelet import kubelet_facts
-from nodedoctor.model import FixHint, Issue, Severity
+from nodedoctor.facts.kubelet.defaults import default_setting
+from nodedoctor.facts.target import target_facts
+from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules._kubelet_common import kubelet_restart, version_text
 from nodedoctor.rules.base import Rule, SkipRuleError
 
@@ -21,9 +23,8 @@ def _check_v1_unsupported(facts: Facts) -> Iterator[Issue]:
         return
     k = facts.get(kubelet_facts)
     if not k.installed:
-        raise SkipRuleError(
-            "no kubelet is installed; note that kubelet 1.35+ refuses cgroup v1 by default"
-        )
+        yield from _before_install(facts, cg.mode, cg.mode_evidence)
+        return
     fail = k.setting("failCgroupV1")
     explicit = fail is not None and not fail.is_default
     if not k.readable and not explicit:
@@ -117,6 +118,73 @@ def _check_v1_unsupported(facts: Facts) -> Iterator[Issue]:
         fix=FixHint(summary=migrate, reboot=True),
         impact="the next kubelet upgrade may refuse to start; v2-only features are unavailable",
     )
+
+
+def _before_install(
+    facts: Facts, mode: CgroupMode, mode_evidence: Evidence | None
+) -> Iterator[Issue]:
+    """No kubelet yet: judge the kubelet the target will install (``--profile``,
+    ``--kubernetes-version``), with its default failCgroupV1."""
+    target = facts.get(target_facts)
+    if not target.declared:
+        raise SkipRuleError(
+            "no kubelet is installed; note that kubelet 1.35+ refuses cgroup v1 by default "
+            "(give --profile and --kubernetes-version to judge what will be installed)"
+        )
+    version = target.kubernetes_version
+    if version is None:
+        raise SkipRuleError(
+            "no kubelet is installed and the version to install is unknown "
+            f"({target.version_unknown}); give --kubernetes-version"
+        )
+    fail = default_setting("failCgroupV1", version, target.deployer)
+    evidence = [mode_evidence] if mode_evidence else []
+    evidence += list(target.evidence)
+    if fail is not None:
+        evidence.append(fail.evidence)
+    vtext = f"kubelet {target.minor_text}"
+    who = target.deployer or "the deployer"
+    migrate = (
+        "move the host to cgroup v2 before installing (systemd.unified_cgroup_hierarchy=1 on the "
+        "kernel command line, or an OS release that boots v2), then reboot"
+    )
+    if fail is not None and fail.value is True:
+        yield Issue(
+            title=f"{vtext}, which {who} will install, refuses to run on cgroup {mode.value}",
+            message=(
+                f"nothing is installed yet; the host is on cgroup {mode.value} and {vtext} "
+                "defaults to failCgroupV1: true: "
+                + (
+                    "kubeadm's preflight stops with [ERROR SystemVerification] and "
+                    if who in ("kubeadm", "kubespray", "kubekey")
+                    else ""
+                )
+                + 'the kubelet exits with "kubelet is configured to not run on a host using '
+                "cgroup v1. cgroup v1 support is unsupported and will be removed in a future "
+                'release"'
+            ),
+            evidence=tuple(evidence),
+            severity=Severity.ERROR,
+            fix=FixHint(
+                summary=f"{migrate}; or install a release before 1.35, or set failCgroupV1: "
+                "false in the kubelet configuration the deployer writes",
+                reboot=True,
+            ),
+            impact="the install stops or the kubelet does not start; the node never becomes Ready",
+        )
+    elif version >= (1, 31):
+        yield Issue(
+            title=f"cgroup {mode.value} is deprecated for {vtext}, which {who} will install",
+            message=(
+                f"nothing is installed yet; the host is on cgroup {mode.value}. {vtext} runs on "
+                "it, but cgroup v1 is in maintenance mode from 1.31 (kubeadm's preflight warns) "
+                "and kubelet 1.35+ refuses it unless failCgroupV1: false"
+            ),
+            evidence=tuple(evidence),
+            severity=Severity.WARNING,
+            fix=FixHint(summary=migrate, reboot=True),
+            impact="the next kubelet upgrade may refuse to start; v2-only features are unavailable",
+        )
 
 
 RULE = Rule(

@@ -28,6 +28,7 @@ FAMILIES: dict[str, str] = {
     "ContainerRuntimeMisconfigured": "the container runtime is configured for the kubelet",
     "BootstrapBroken": "the node's bootstrap (cloud-init, user-data) can run",
     "NodeTeardownLeftovers": "no mounts or cgroups are left from a torn-down cluster",
+    "NodeNetworkUnprepared": "the kernel forwards pod traffic as Kubernetes needs",
     DEFAULT_FAMILY: "no other node misconfiguration found",
     "NodedoctorInput": "nodedoctor could read and evaluate the node's files",
 }
@@ -43,6 +44,7 @@ RULE_FAMILIES: dict[str, str] = {
     "qos-cgroups-disabled": "KubeletCgroupsBroken",
     "cgroup-v1-unsupported": "KernelCgroupsMissing",
     "swap-enabled": "KubeletCgroupsBroken",
+    "ip-forwarding-disabled": "NodeNetworkUnprepared",
     "cgroup-driver-mismatch": "CgroupDriverMismatch",
     "cgroup-driver-not-systemd": "CgroupDriverMismatch",
     "containerd-cri-disabled": "ContainerRuntimeMisconfigured",
