@@ -65,6 +65,7 @@ RULE_FAMILIES: dict[str, str] = {
     "resources-below-minimum": "NodeMisconfigured",
     "node-name-invalid": "NodeMisconfigured",
     "kernel-config-missing": "NodeMisconfigured",
+    "kernel-version-unsupported": "NodeMisconfigured",
     "kubernetes-port-in-use": "NodeMisconfigured",
     "required-command-missing": "NodeMisconfigured",
     "cri-socket-not-answering": "ContainerRuntimeMisconfigured",
