@@ -139,8 +139,8 @@ def test_the_json_report_names_its_language(capsys: pytest.CaptureFixture[str]) 
 def test_wide_text_wraps_by_display_columns_and_keeps_paths_whole() -> None:
     from nodedoctor.render.text import columns, wrap
 
-    text = "修改" * 30 + " /etc/containerd/config.toml，" + "然后重启节点" * 5
-    lines = wrap(text, 40, "  修复： ", "    ")
-    assert all(columns(line) <= 40 for line in lines)
-    assert any("/etc/containerd/config.toml，" in line for line in lines)
-    assert not any(line.lstrip().startswith("，") for line in lines)
+    text = "修改" * 30 + " /etc/containerd/config.toml，" + "然后重启节点" * 5  # noqa: RUF001
+    lines = wrap(text, 40, "  修复： ", "    ")  # noqa: RUF001
+    assert all(columns(line) <= 40 for line in lines)  # noqa: RUF001
+    assert any("/etc/containerd/config.toml，" in line for line in lines)  # noqa: RUF001
+    assert not any(line.lstrip().startswith("，") for line in lines)  # noqa: RUF001
