@@ -141,6 +141,31 @@ def test_wide_text_wraps_by_display_columns_and_keeps_paths_whole() -> None:
 
     text = "修改" * 30 + " /etc/containerd/config.toml，" + "然后重启节点" * 5  # noqa: RUF001
     lines = wrap(text, 40, "  修复： ", "    ")  # noqa: RUF001
-    assert all(columns(line) <= 40 for line in lines)  # noqa: RUF001
+    assert all(columns(line) <= 40 for line in lines)
     assert any("/etc/containerd/config.toml，" in line for line in lines)  # noqa: RUF001
     assert not any(line.lstrip().startswith("，") for line in lines)  # noqa: RUF001
+
+
+def test_every_root_reports_in_chinese_within_80_columns(tmp_path: Path) -> None:
+    """As tests/test_terminal.py in-process, in zh_CN: a line is at most 80 display columns,
+    unless it is a command (``$ ...``, the ``more:`` line) or one long word."""
+    from nodedoctor._record import replace
+    from nodedoctor.render.text import columns, render_text
+    from tests.helpers import check_root
+    from tests.test_terminal import every_root, expected
+
+    roots = [expected(*r) for r in every_root(tmp_path)]  # runs main(), which sets the language
+    i18n.set_language("zh_CN")
+    try:
+        for e in roots:
+            report = replace(check_root(e.root, profile=e.profile), node_options=e.options)
+            text = render_text(report, width=80, verbosity=1)
+            assert "项通过" in text, e.name
+            for line in text.splitlines():
+                stripped = line.strip()
+                whole = stripped.startswith(("$ ", i18n._("more:") + " nodedoctor ")) or (
+                    " " not in stripped and columns(stripped) == len(stripped)
+                )
+                assert columns(line) <= 80 or whole, f"{e.name}: too wide: {line}"
+    finally:
+        i18n.set_language(None)
