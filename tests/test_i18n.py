@@ -152,7 +152,8 @@ def test_every_root_reports_in_chinese_within_80_columns(tmp_path: Path) -> None
     from nodedoctor._record import replace
     from nodedoctor.render.text import columns, render_text
     from tests.helpers import check_root
-    from tests.test_terminal import every_root, expected
+    from tests.render.roots import every_root
+    from tests.test_terminal import expected
 
     roots = [expected(*r) for r in every_root(tmp_path)]  # runs main(), which sets the language
     i18n.set_language("zh_CN")
