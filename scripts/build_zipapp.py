@@ -43,7 +43,7 @@ DEPENDENCIES: dict[str, tuple[str, frozenset[str]]] = {
 }
 
 #: The only kinds of file that go into the zip; anything else (``.so``, ``.pyc``) stays out.
-SHIPPED_SUFFIXES = (".py", ".md", ".typed", ".schema.json")
+SHIPPED_SUFFIXES = (".py", ".md", ".typed", ".schema.json", ".mo")
 
 #: Copied into the zip as ``__main__.py``, with ``BUILD_ID`` filled in.
 MAIN_TEMPLATE = Path(__file__).resolve().parent / "zipapp_main.py"

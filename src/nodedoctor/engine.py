@@ -10,6 +10,7 @@ from typing import Any
 from nodedoctor import __version__
 from nodedoctor._record import replace
 from nodedoctor.facts import Facts
+from nodedoctor.i18n import language
 from nodedoctor.model import Evidence, Finding, Report, Skipped
 from nodedoctor.rules.base import Rule, SkipRuleError
 from nodedoctor.rules.families import ENGINE_RULES
@@ -144,4 +145,5 @@ def _run(facts: Facts, rules: Sequence[Rule], summary: bool) -> Report:
         duration_seconds=time.perf_counter() - started,
         timestamp=time.time(),
         rules_checked=tuple(checked),
+        language=language(),
     )

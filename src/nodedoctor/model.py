@@ -144,6 +144,9 @@ class Report:
     #: suggests carries; None when not known (a report read back from JSON: its
     #: ``node.root`` tells the node). Not in the JSON.
     node_options: tuple[str, ...] | None = None
+    #: The language of the texts for people in the report (nodedoctor.i18n: ``en`` or
+    #: ``zh_CN``); what is not translated yet stays English.
+    language: str = "en"
 
     SCHEMA = "nodedoctor/report/v1"
 
@@ -159,6 +162,7 @@ class Report:
         return {
             "schema": self.SCHEMA,
             "tool": {"name": "nodedoctor", "version": self.tool_version},
+            "language": self.language,
             "node": self.node,
             "findings": [f.to_json() for f in self.findings],
             "skipped": [s.to_json() for s in self.skipped],

@@ -8,7 +8,15 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from nodedoctor.cli.common import EXIT_INTERNAL, EXIT_USAGE, UsageError, terminal_columns
+from nodedoctor.cli.common import (
+    EXIT_INTERNAL,
+    EXIT_USAGE,
+    UsageError,
+    add_language_option,
+    language_in,
+    terminal_columns,
+)
+from nodedoctor.i18n import _, set_language
 
 #: Subcommand modules (``nodedoctor.cli.<name>``, each with ``register(subparsers)``) in the
 #: order ``--help`` lists them, with the commands each registers. Running a command imports
@@ -79,36 +87,50 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     rest are not imported). Without one (help, a usage error), every command."""
     parser = argparse.ArgumentParser(
         prog="nodedoctor",
-        description="Find, explain and safely fix what stops a Kubernetes node from running pods.",
+        description=_(
+            "Find, explain and safely fix what stops a Kubernetes node from running pods."
+        ),
         formatter_class=RawDescriptionFormatter,
     )
     parser.add_argument(
-        "--version", action=_VersionAction, help="show program's version number and exit"
+        "--version", action=_VersionAction, help=_("show program's version number and exit")
     )
+    add_language_option(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     modules = [m for m, names in COMMANDS.items() if command in names] or list(COMMANDS)
     for module in modules:
         importlib.import_module(f"nodedoctor.cli.{module}").register(sub)
+    for subparser in sub.choices.values():
+        add_language_option(subparser)  # every command takes it
     return parser
 
 
 def _command(argv: Sequence[str]) -> str | None:
-    """The subcommand ``argv`` names: its first word that is not an option (the top-level
-    options, ``--version`` and ``--help``, take no value)."""
-    return next((arg for arg in argv if not arg.startswith("-")), None)
+    """The subcommand ``argv`` names: its first word that is not an option nor the value of
+    ``--lang`` (the other top-level options, ``--version`` and ``--help``, take no value)."""
+    words = iter(argv)
+    for arg in words:
+        if arg == "--lang":
+            next(words, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
+    set_language(language_in(argv))
     command = _command(argv)
     known = [name for names in COMMANDS.values() for name in names]
     if command is not None and command not in known:
         from nodedoctor.cli.names import suggestion
 
         print(
-            f"nodedoctor: unknown command {command!r}{suggestion(command, known)}; "
-            "'nodedoctor --help' lists the commands",
+            _(
+                "nodedoctor: unknown command {command!r}{suggestion}; "
+                "'nodedoctor --help' lists the commands"
+            ).format(command=command, suggestion=suggestion(command, known)),
             file=sys.stderr,
         )
         return EXIT_USAGE
@@ -117,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
+    if getattr(args, "lang", None):  # also as an abbreviation argparse accepts (--la)
+        set_language(args.lang)
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
@@ -130,5 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:
-        print(f"nodedoctor: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(
+            _("nodedoctor: internal error: {error}").format(error=f"{type(exc).__name__}: {exc}"),
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL

@@ -21,6 +21,7 @@ from nodedoctor.cli.common import (
     use_color,
 )
 from nodedoctor.cli.helptext import help_kwargs
+from nodedoctor.i18n import _
 from nodedoctor.model import Severity
 
 #: Commands a live check of the whole rule set runs on every node: the kernel log (AppArmor
@@ -33,7 +34,7 @@ LIVE_CHECK_COMMANDS = ("journalctl-kernel",)
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "check",
-        help="check a node and report what stops it from running pods",
+        help=_("check a node and report what stops it from running pods"),
         **help_kwargs("check"),
     )
     add_root_options(p, many=True)
@@ -42,29 +43,31 @@ def register(sub: Any) -> None:
         "-j",
         type=int,
         metavar="N",
-        help="with several --root/--bundle: worker processes (default: one per CPU)",
+        help=_("with several --root/--bundle: worker processes (default: one per CPU)"),
     )
     p.add_argument(
         "--format",
         default="text",
         choices=["text", "json", "junit", "sarif", "npd", "prometheus", "html"],
-        help="report format (default: text); npd exits 0 OK, 1 problem, 2 unknown",
+        help=_("report format (default: text); npd exits 0 OK, 1 problem, 2 unknown"),
     )
     p.add_argument(
         "--output",
         "-o",
         metavar="FILE",
-        help="write the report to FILE atomically (temp file and rename) instead of stdout",
+        help=_("write the report to FILE atomically (temp file and rename) instead of stdout"),
     )
     p.add_argument(
         "--fail-on",
         type=parse_severity,
         default=Severity.ERROR,
         metavar="SEVERITY",
-        help="exit 1 when a finding is at or above this severity: error, warning, info "
-        "(default: error)",
+        help=_(
+            "exit 1 when a finding is at or above this severity: error, warning, info "
+            "(default: error)"
+        ),
     )
-    p.add_argument("--skip", nargs="+", default=[], metavar="ID", help="rules not to run")
+    p.add_argument("--skip", nargs="+", default=[], metavar="ID", help=_("rules not to run"))
     verbosity = p.add_mutually_exclusive_group()
     verbosity.add_argument(
         "-q",
@@ -72,7 +75,7 @@ def register(sub: Any) -> None:
         dest="verbosity",
         action="store_const",
         const=-1,
-        help="text: only one line per finding and the verdict",
+        help=_("text: only one line per finding and the verdict"),
     )
     verbosity.add_argument(
         "-v",
@@ -80,35 +83,39 @@ def register(sub: Any) -> None:
         dest="verbosity",
         action="store_const",
         const=1,
-        help="text: also the rules that were skipped, and why",
+        help=_("text: also the rules that were skipped, and why"),
     )
     p.set_defaults(verbosity=0)
     p.add_argument(
         "--logs",
         metavar="FILE",
-        help="a log (kubelet journal, kubeadm output, kern.log; '-' for stdin): check only the "
-        "rules whose symptoms it shows (every rule when it shows none), with the log lines "
-        "added to their findings as evidence",
+        help=_(
+            "a log (kubelet journal, kubeadm output, kern.log; '-' for stdin): check only the "
+            "rules whose symptoms it shows (every rule when it shows none), with the log lines "
+            "added to their findings as evidence"
+        ),
     )
     p.add_argument(
         "--only",
         nargs="+",
         default=[],
         metavar="ID",
-        help="run only these rules; a family name (e.g. CgroupDriverMismatch) names its rules",
+        help=_("run only these rules; a family name (e.g. CgroupDriverMismatch) names its rules"),
     )
     p.add_argument(
         "--npd-cache",
         metavar="DIR",
-        help="with --format npd --only FAMILY: share one evaluation of every family among "
-        "the plugin runs of an NPD cycle, kept in DIR (the pod's emptyDir)",
+        help=_(
+            "with --format npd --only FAMILY: share one evaluation of every family among "
+            "the plugin runs of an NPD cycle, kept in DIR (the pod's emptyDir)"
+        ),
     )
     p.add_argument(
         "--npd-cache-ttl",
         type=float,
         default=None,
         metavar="SECONDS",
-        help="how long a shared evaluation serves (default: 30; NPD's interval is 60 s)",
+        help=_("how long a shared evaluation serves (default: 30; NPD's interval is 60 s)"),
     )
     p.set_defaults(func=run)
 
@@ -119,9 +126,9 @@ def _run_batch(
     from nodedoctor.cli.batch import Options, Target, run_batch
 
     if args.format != "json":
-        raise UsageError("several roots are reported as JSON Lines: add --format json")
+        raise UsageError(_("several roots are reported as JSON Lines: add --format json"))
     if args.jobs is not None and args.jobs < 1:
-        raise UsageError("--jobs must be 1 or more")
+        raise UsageError(_("--jobs must be 1 or more"))
     options = Options(
         args.profile, tuple(only), tuple(skip), args.fail_on, args.role, args.kubernetes_version
     )
@@ -148,7 +155,7 @@ def _npd_cycle(args: argparse.Namespace, family: str) -> int:
 
     ttl = npdcycle.ttl_of(None if args.npd_cache_ttl is None else str(args.npd_cache_ttl))
     if ttl is None:
-        raise UsageError("--npd-cache-ttl: seconds from 0 to 3600")
+        raise UsageError(_("--npd-cache-ttl: seconds from 0 to 3600"))
     root = open_root(args)
     key = npdcycle.cache_key(args.root[0] if args.root else npdcycle.LIVE, args.profile)
     # A bundle is never what NPD checks: evaluated, never shared.
@@ -208,13 +215,13 @@ def _check(args: argparse.Namespace) -> int:
     targets = [("root", r) for r in args.root or []] + [("bundle", b) for b in args.bundle or []]
     if args.npd_cache:
         if args.format != "npd" or len(args.only) != 1 or args.only[0] not in FAMILIES:
-            raise UsageError("--npd-cache needs --format npd and --only with one family")
+            raise UsageError(_("--npd-cache needs --format npd and --only with one family"))
         if args.skip or args.logs or len(targets) > 1:
-            raise UsageError("--npd-cache takes no --skip, --logs or second node")
+            raise UsageError(_("--npd-cache takes no --skip, --logs or second node"))
         return _npd_cycle(args, args.only[0])
     if len(targets) > 1:
         if args.logs:
-            raise UsageError("--logs checks one node: give one --root or --bundle")
+            raise UsageError(_("--logs checks one node: give one --root or --bundle"))
         return _run_batch(args, targets, only, skip)
     root = open_root(args)
     facts = Facts(

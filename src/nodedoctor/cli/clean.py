@@ -15,29 +15,32 @@ from nodedoctor.cli.common import (
     open_root,
 )
 from nodedoctor.cli.helptext import help_kwargs
+from nodedoctor.i18n import _
 
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "clean",
-        help="plan (and with --apply, do) the teardown kubeadm reset and kk delete cluster "
-        "leave undone: foreign cgroup mounts, CNI bpffs and netns, kubelet mounts, empty "
-        "kubepods cgroups, orphaned pod directories, CNI configuration, state, interfaces "
-        "and rules, kubeadm's files (kept in a journal: nodedoctor rollback)",
+        help=_(
+            "plan (and with --apply, do) the teardown kubeadm reset and kk delete cluster "
+            "leave undone: foreign cgroup mounts, CNI bpffs and netns, kubelet mounts, empty "
+            "kubepods cgroups, orphaned pod directories, CNI configuration, state, interfaces "
+            "and rules, kubeadm's files (kept in a journal: nodedoctor rollback)"
+        ),
         **help_kwargs("clean"),
     )
     add_root_options(p)
-    p.add_argument("--apply", action="store_true", help="do it (live only); default: plan")
-    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--apply", action="store_true", help=_("do it (live only); default: plan"))
+    p.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
     p.add_argument(
         "--force",
         action="store_true",
-        help="apply even while the kubelet or container runtime runs",
+        help=_("apply even while the kubelet or container runtime runs"),
     )
     p.add_argument(
         "--stop",
         action="store_true",
-        help="stop the kubelet, then the runtime, through systemd before anything is removed",
+        help=_("stop the kubelet, then the runtime, through systemd before anything is removed"),
     )
     p.add_argument("--format", default="text", choices=["text", "json"])
     # For tests: a private cgroup subtree instead of /sys/fs/cgroup (also
@@ -48,7 +51,7 @@ def register(sub: Any) -> None:
 
 def _confirm(count: int) -> bool:
     if not sys.stdin.isatty():
-        raise UsageError("--apply without a terminal needs --yes")
+        raise UsageError(_("--apply without a terminal needs --yes"))
     sys.stderr.write(f"remove {count} item(s) as planned above? [y/N] ")
     sys.stderr.flush()
     return sys.stdin.readline().strip().lower() in ("y", "yes")
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
     root = open_root(args)
     if args.apply and not root.live:
-        raise UsageError("--apply works on this machine only; an offline root is planned only")
+        raise UsageError(_("--apply works on this machine only; an offline root is planned only"))
     plan = plan_clean(Facts(root, profile=args.profile), args.cgroup_root)
     if not args.apply:
         if args.format == "json":

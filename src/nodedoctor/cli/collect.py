@@ -9,24 +9,27 @@ import sys
 from typing import Any
 
 from nodedoctor.cli.common import EXIT_OK, UsageError, refuse_unless_node
+from nodedoctor.i18n import _
 
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "collect",
-        help="write a .tar.gz bundle of the files and command outputs the rules read "
-        "(credentials withheld or redacted)",
+        help=_(
+            "write a .tar.gz bundle of the files and command outputs the rules read "
+            "(credentials withheld or redacted)"
+        ),
     )
     p.add_argument(
         "-o",
         "--output",
         metavar="FILE",
-        help="where to write the bundle (default: nodedoctor-<host>-<time>.tar.gz here)",
+        help=_("where to write the bundle (default: nodedoctor-<host>-<time>.tar.gz here)"),
     )
     p.add_argument(
         "--root",
         metavar="DIR",
-        help="collect a node's files under DIR (a mounted image) instead of this machine",
+        help=_("collect a node's files under DIR (a mounted image) instead of this machine"),
     )
     p.add_argument("--format", default="text", choices=["text", "json"])
     p.set_defaults(func=run)

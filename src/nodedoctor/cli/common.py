@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
+from nodedoctor.i18n import LANGUAGES, _, parse_language
 from nodedoctor.model import Severity
 from nodedoctor.sources.root import Root, directory_root, live_root, not_a_node_root
 
@@ -33,27 +35,47 @@ def add_root_options(parser: argparse.ArgumentParser, many: bool = False) -> Non
     where.add_argument(
         "--root",
         metavar="DIR",
-        help="check a node's files under DIR (a mounted image, an extracted bundle) "
-        "instead of this machine" + ("; several: one JSON line each" if many else ""),
+        help=(
+            _(
+                "check a node's files under DIR (a mounted image, an extracted bundle) "
+                "instead of this machine; several: one JSON line each"
+            )
+            if many
+            else _(
+                "check a node's files under DIR (a mounted image, an extracted bundle) "
+                "instead of this machine"
+            )
+        ),
         **several,
     )
     where.add_argument(
         "--bundle",
         metavar="FILE",
-        help="check a bundle written by 'nodedoctor collect' (a .tar.gz), extracted safely "
-        "into a private temporary directory" + ("; several: one JSON line each" if many else ""),
+        help=(
+            _(
+                "check a bundle written by 'nodedoctor collect' (a .tar.gz), extracted safely "
+                "into a private temporary directory; several: one JSON line each"
+            )
+            if many
+            else _(
+                "check a bundle written by 'nodedoctor collect' (a .tar.gz), extracted safely "
+                "into a private temporary directory"
+            )
+        ),
         **several,
     )
     parser.add_argument(
         "--profile",
         choices=PROFILES,
-        help="the deployer that set the node up, or will (default: detected from the node)",
+        help=_("the deployer that set the node up, or will (default: detected from the node)"),
     )
     parser.add_argument(
         "--role",
         choices=ROLES,
-        help="what the node is to be, where nothing on it tells yet (before a deployer runs): "
-        "minimums of CPUs and memory differ by role",
+        help=_(
+            "what the node is to be, where nothing on it tells yet (before a deployer runs): "
+            "minimums of CPUs and memory differ by role"
+        ),
     )
     parser.add_argument(
         "--kubernetes-version",
@@ -77,12 +99,60 @@ def kubernetes_version(value: str) -> str:
     return value.strip()
 
 
+def add_language_option(parser: argparse.ArgumentParser) -> None:
+    """``--lang``, which every command takes: the language of the texts for people, over the
+    environment's (LANGUAGE, LC_ALL, LC_MESSAGES, LANG)."""
+    parser.add_argument(
+        "--lang",
+        metavar="LANG",
+        type=_language,
+        help=_(
+            "the language of the texts for people: {choices} (default: from the "
+            "environment, LANGUAGE, LC_ALL, LC_MESSAGES, LANG; else en)"
+        ).format(choices=", ".join(LANGUAGES)),
+    )
+
+
+def _language(value: str) -> str:
+    try:
+        return parse_language(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            _("{value!r} is not one of: {choices}").format(
+                value=value, choices=", ".join(LANGUAGES)
+            )
+        ) from None
+
+
+def language_in(argv: Sequence[str]) -> str | None:
+    """The language ``--lang`` names in ``argv``, before argparse reads it (the help it
+    prints is made in that language); None when not given or not one nodedoctor speaks.
+
+    >>> language_in(["check", "--lang", "zh_CN.UTF-8"]), language_in(["--lang=xx", "check"])
+    ('zh_CN', None)
+    """
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        value = argv[i + 1] if arg == "--lang" and i + 1 < len(argv) else None
+        if arg.startswith("--lang="):
+            value = arg[len("--lang=") :]
+        if value is not None:
+            try:
+                return parse_language(value)
+            except ValueError:
+                return None
+    return None
+
+
 def open_root(args: argparse.Namespace) -> Root:
     for kind in ("bundle", "root"):
         value = getattr(args, kind, None)
         if isinstance(value, list):  # ``many`` options; batch mode handles more than one
             if len(value) != 1:
-                raise UsageError(f"--{kind}: this command checks one node at a time")
+                raise UsageError(
+                    _("--{option}: this command checks one node at a time").format(option=kind)
+                )
             value = value[0]
         if value:
             return open_target(kind, value)
@@ -114,9 +184,9 @@ def _open_target(kind: str, path: str) -> Root:
         try:
             return open_bundle(path)
         except BundleError as exc:
-            raise UsageError(f"--bundle: {exc}") from None
+            raise UsageError(_("--bundle: {error}").format(error=exc)) from None
     if not os.path.isdir(path):
-        raise UsageError(f"--root {path}: not a directory")
+        raise UsageError(_("--root {path}: not a directory").format(path=path))
     # An extracted bundle keeps its recorded commands and running state. The bundle module
     # (tarfile, gzip) is imported only when the directory has a manifest: start-up cost.
     if os.path.lexists(os.path.join(path, ".nodedoctor")):
@@ -130,7 +200,11 @@ def parse_severity(value: str) -> Severity:
     try:
         return Severity(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not one of: error, warning, info") from None
+        raise argparse.ArgumentTypeError(
+            _("{value!r} is not one of: {choices}").format(
+                value=value, choices="error, warning, info"
+            )
+        ) from None
 
 
 def use_color(stream: object = None) -> bool:

@@ -24,40 +24,41 @@ from nodedoctor.cli.common import (
     open_root,
 )
 from nodedoctor.cli.helptext import help_kwargs
+from nodedoctor.i18n import _
 
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "fix",
-        help="plan (and with --apply make) the edits that fix the findings",
+        help=_("plan (and with --apply make) the edits that fix the findings"),
         **help_kwargs("fix"),
     )
     add_root_options(p)
-    p.add_argument("--only", nargs="+", default=[], metavar="ID", help="fix only these rules")
-    p.add_argument("--apply", action="store_true", help="apply the plan (default: show it)")
-    p.add_argument("--yes", action="store_true", help="apply without asking")
+    p.add_argument("--only", nargs="+", default=[], metavar="ID", help=_("fix only these rules"))
+    p.add_argument("--apply", action="store_true", help=_("apply the plan (default: show it)"))
+    p.add_argument("--yes", action="store_true", help=_("apply without asking"))
     p.add_argument(
         "--restart",
         action="store_true",
-        help="after applying, restart the services the plan names (live node only)",
+        help=_("after applying, restart the services the plan names (live node only)"),
     )
     p.add_argument("--format", default="text", choices=["text", "json"])
     p.set_defaults(func=run_fix)
 
     r: argparse.ArgumentParser = sub.add_parser(
         "rollback",
-        help="restore the files of an applied fix byte for byte (or finish an interrupted one)",
+        help=_("restore the files of an applied fix byte for byte (or finish an interrupted one)"),
     )
     add_root_options(r)
-    r.add_argument("journal_id", nargs="?", metavar="JOURNAL_ID", help="default: the last apply")
+    r.add_argument("journal_id", nargs="?", metavar="JOURNAL_ID", help=_("default: the last apply"))
     r.add_argument(
-        "--force", action="store_true", help="restore files even if they changed since the apply"
+        "--force", action="store_true", help=_("restore files even if they changed since the apply")
     )
     r.add_argument("--format", default="text", choices=["text", "json"])
     r.set_defaults(func=run_rollback)
 
     j: argparse.ArgumentParser = sub.add_parser(
-        "journal", help="list applied fixes (and interrupted or damaged ones)"
+        "journal", help=_("list applied fixes (and interrupted or damaged ones)")
     )
     add_root_options(j)
     j.add_argument("--format", default="text", choices=["text", "json"])
@@ -90,9 +91,9 @@ def run_fix(args: argparse.Namespace) -> int:
 
     args.only = expand_families(canonical_rule_names(args.only), all_rules())
     if args.apply and getattr(args, "bundle", None):
-        raise UsageError("--apply: a bundle is a copy of a node; fix the node itself")
+        raise UsageError(_("--apply: a bundle is a copy of a node; fix the node itself"))
     if args.restart and not args.apply:
-        raise UsageError("--restart needs --apply")
+        raise UsageError(_("--restart needs --apply"))
     root = open_root(args)
     facts = Facts(
         root, profile=args.profile, role=args.role, kubernetes_version=args.kubernetes_version
@@ -113,7 +114,7 @@ def run_fix(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.yes:
         if not sys.stdin.isatty():
-            raise UsageError("--apply without a terminal needs --yes")
+            raise UsageError(_("--apply without a terminal needs --yes"))
         sys.stderr.write(render.plan_text(plan))
         where = "this node" if root.live else root.label
         if not _confirm(f"apply {len(plan.steps)} edit(s) to {where}? [y/N] "):
@@ -154,7 +155,7 @@ def run_rollback(args: argparse.Namespace) -> int:
     from nodedoctor.fix import journal, render, undo
 
     if getattr(args, "bundle", None):
-        raise UsageError("rollback works on a node or a --root directory, not a bundle")
+        raise UsageError(_("rollback works on a node or a --root directory, not a bundle"))
     root = open_root(args)
     if root.live:
         from nodedoctor.cli.clean import rollback_clean

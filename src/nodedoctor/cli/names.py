@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from nodedoctor.cli.common import UsageError
+from nodedoctor.i18n import _
 
 
 def suggestion(name: str, candidates: Iterable[str]) -> str:
@@ -24,7 +25,9 @@ def suggestion(name: str, candidates: Iterable[str]) -> str:
 
     by_folded = {c.lower(): c for c in candidates}
     close = difflib.get_close_matches(name.lower(), list(by_folded), n=1, cutoff=0.6)
-    return f" (did you mean {by_folded[close[0]]!r}?)" if close else ""
+    if not close:
+        return ""
+    return _(" (did you mean {name!r}?)").format(name=by_folded[close[0]])
 
 
 def canonical_rule_name(name: str, *, families: bool = True) -> str:

@@ -16,6 +16,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from nodedoctor.cli.common import EXIT_OK, UsageError
+from nodedoctor.i18n import _
 
 if TYPE_CHECKING:
     from nodedoctor.model import Report
@@ -28,24 +29,27 @@ MAX_REPORT_BYTES = 64 * 1024 * 1024
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "report",
-        help="merge many nodes' JSON reports into one HTML page (node x rule matrix)",
+        help=_("merge many nodes' JSON reports into one HTML page (node x rule matrix)"),
     )
     p.add_argument(
         "reports",
         nargs="+",
         metavar="REPORT.json",
-        help="JSON reports, JSON Lines of a batch check, or bundles (.tar.gz); '-': stdin",
+        help=_("JSON reports, JSON Lines of a batch check, or bundles (.tar.gz); '-': stdin"),
     )
     p.add_argument(
         "--output",
         "-o",
         metavar="FILE",
-        help="write the page to FILE atomically instead of stdout",
+        help=_("write the page to FILE atomically instead of stdout"),
     )
     p.add_argument(
-        "--format", choices=["html", "junit"], default="html", help="output format (default: html)"
+        "--format",
+        choices=["html", "junit"],
+        default="html",
+        help=_("output format (default: html)"),
     )
-    p.add_argument("--title", default="nodedoctor fleet report", help="the page's title")
+    p.add_argument("--title", default="nodedoctor fleet report", help=_("the page's title"))
     p.set_defaults(func=run)
 
 

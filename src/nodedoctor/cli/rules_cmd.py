@@ -7,13 +7,14 @@ import sys
 from typing import Any
 
 from nodedoctor.cli.common import EXIT_OK, UsageError
+from nodedoctor.i18n import _
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("rules", help="list the rules")
+    p: argparse.ArgumentParser = sub.add_parser("rules", help=_("list the rules"))
     p.set_defaults(func=run_rules)
     e: argparse.ArgumentParser = sub.add_parser(
-        "explain", help="show a rule's documentation: symptoms, cause, impact, fix, verify"
+        "explain", help=_("show a rule's documentation: symptoms, cause, impact, fix, verify")
     )
     e.add_argument("rule_id", metavar="ID")
     e.set_defaults(func=run_explain)

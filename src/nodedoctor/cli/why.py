@@ -36,6 +36,7 @@ from nodedoctor.cli.common import (
     terminal_columns,
     use_color,
 )
+from nodedoctor.i18n import _
 from nodedoctor.model import Evidence, Report
 
 if TYPE_CHECKING:  # the rules (and their facts) load when a command runs: start-up cost
@@ -52,22 +53,26 @@ LOG_LINES_PER_RULE = 3
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "why",
-        help="explain an error message: find the known problem it comes from and check it here",
-        description="Match an error message (kubelet log line, kubeadm output, pod event, kk "
-        "output) against every rule's documented symptoms, run the matching rules on this "
-        "node, and say whether each is the cause here. Exit 0 when a cause is found, 1 when "
-        "none is, 2 on usage errors.",
+        help=_("explain an error message: find the known problem it comes from and check it here"),
+        description=_(
+            "Match an error message (kubelet log line, kubeadm output, pod event, kk "
+            "output) against every rule's documented symptoms, run the matching rules on this "
+            "node, and say whether each is the cause here. Exit 0 when a cause is found, 1 when "
+            "none is, 2 on usage errors."
+        ),
     )
     p.add_argument(
         "text",
         nargs="?",
         default="-",
         metavar="TEXT",
-        help="the message as you saw it (quote it; put '--' before a message that starts "
-        "with '-'); '-' or nothing reads it from stdin",
+        help=_(
+            "the message as you saw it (quote it; put '--' before a message that starts "
+            "with '-'); '-' or nothing reads it from stdin"
+        ),
     )
     add_root_options(p)
-    p.add_argument("--format", default="text", choices=["text", "json"], help="(default: text)")
+    p.add_argument("--format", default="text", choices=["text", "json"], help=_("(default: text)"))
     p.set_defaults(func=run)
 
 
@@ -205,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
 
     text = _read_text(args.text)
     if not text.strip():
-        raise UsageError("no message given: pass the error text, or pipe it on stdin")
+        raise UsageError(_("no message given: pass the error text, or pipe it on stdin"))
     root = open_root(args)  # a bad --root or --bundle is a usage error whatever the text
     matches = _index().match_text(text)
     if not matches:

@@ -20,6 +20,7 @@ where they should run is the report's (``Report.node_options``, else ``node.root
 from __future__ import annotations
 
 from nodedoctor._record import record
+from nodedoctor.i18n import _
 from nodedoctor.model import Finding, Report
 
 
@@ -69,8 +70,9 @@ def _split(options: tuple[str, ...]) -> tuple[str | None, tuple[str, ...]]:
 
 
 def _where(report: Report) -> str:
+    """The node's host name, or "" when the report does not tell it."""
     host = report.node.get("hostname")
-    return f"on {host} itself" if isinstance(host, str) and host else "on the node itself"
+    return host if isinstance(host, str) and host else ""
 
 
 def suggestions(finding: Finding, report: Report) -> list[Suggestion]:
@@ -85,20 +87,28 @@ def suggestions(finding: Finding, report: Report) -> list[Suggestion]:
     out: list[Suggestion] = []
     if fix.available:
         argv = ("nodedoctor", "fix", *on_node, "--only", finding.rule, "--apply")
-        if bundle is not None:
-            lead = f"nodedoctor does it {_where(report)} (a bundle is a copy):"
+        if bundle is None:
+            lead = _("nodedoctor does it (it shows the plan and asks first):")
+        elif _where(report):
+            lead = _("nodedoctor does it on {host} itself (a bundle is a copy):").format(
+                host=_where(report)
+            )
         else:
-            lead = "nodedoctor does it (it shows the plan and asks first):"
+            lead = _("nodedoctor does it on the node itself (a bundle is a copy):")
         out.append(Suggestion(lead, argv))
     if fix.clean:
         if bundle is None and "--root" not in on_node:
-            lead = "nodedoctor clean plans removing it with the other leftovers (then --apply):"
+            lead = _("nodedoctor clean plans removing it with the other leftovers (then --apply):")
+        elif _where(report):
+            lead = _(
+                "nodedoctor clean plans removing it (it removes only on {host} itself):"
+            ).format(host=_where(report))
         else:
-            lead = f"nodedoctor clean plans removing it (it removes only {_where(report)}):"
+            lead = _("nodedoctor clean plans removing it (it removes only on the node itself):")
         out.append(Suggestion(lead, ("nodedoctor", "clean", *options)))
     return out
 
 
 def explain(rule_id: str) -> Suggestion:
     """Where to read more: the rule's runbook (the same on every node)."""
-    return Suggestion("more:", ("nodedoctor", "explain", rule_id))
+    return Suggestion(_("more:"), ("nodedoctor", "explain", rule_id))

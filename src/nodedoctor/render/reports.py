@@ -154,6 +154,7 @@ def report_from_json(data: Any, where: str = "report") -> Report:
         duration_seconds=_number(d.get("duration_seconds"), f"{where}.duration_seconds"),
         timestamp=_number(d.get("timestamp"), f"{where}.timestamp"),
         rules_checked=tuple(dict.fromkeys(checked)),
+        language=_str(d.get("language"), f"{where}.language", "en"),
     )
 
 

@@ -6,7 +6,9 @@ Width (issue 15): text is wrapped at ``width`` columns (the CLI passes the termi
 (``break_on_hyphens=False``, ``break_long_words=False``); a code span that fits on a line is
 not broken either. Two things stand on a line of their own, whole, even when longer than the
 width: a command (``$ ...``), so that it pastes as printed, and a single word longer than the
-width (a long path), which no wrapping could shorten.
+width (a long path), which no wrapping could shorten. Width is display width: an East Asian
+wide character takes two columns, and a line may break between two of them (Chinese has no
+spaces), never before a closing or after an opening punctuation mark (issue 16).
 
 ``verbosity``: -1 the summary alone (``check -q``), 0 the summary and the details, 1 also the
 rules that were skipped and why (``check -v``).
@@ -19,6 +21,7 @@ import textwrap
 from functools import lru_cache
 from typing import Any
 
+from nodedoctor.i18n import _, ngettext
 from nodedoctor.model import Finding, Report, Severity
 from nodedoctor.render.hints import explain, suggestions
 
@@ -43,6 +46,79 @@ _CODE_SPAN = re.compile(r"`[^`\n]+`")
 #: Stands for a space inside a kept code span while the text is wrapped (a private-use
 #: character: textwrap splits on ASCII whitespace only).
 _KEPT_SPACE = "\ue000"
+#: No line starts with these (closing marks: full-width comma, stop, ... , dash) ...
+_NO_LINE_START = frozenset(
+    "\uff0c\u3002\u3001\uff1b\uff1a\uff01\uff1f\uff09\u300d\u300f\u3011\u300b\u3009\u201d\u2019\u2026\u2014"
+)
+#: ... nor ends with these (an opening one).
+_NO_LINE_END = frozenset("\uff08\u300c\u300e\u3010\u300a\u3008\u201c\u2018")
+
+
+def _wide(char: str) -> bool:
+    import unicodedata  # only for text that is not ASCII
+
+    return unicodedata.east_asian_width(char) in ("W", "F")
+
+
+def columns(text: str) -> int:
+    """The columns ``text`` takes on a terminal: two for an East Asian wide character.
+
+    >>> columns("kubelet 节点"), columns("·")
+    (12, 1)
+    """
+    if text.isascii():
+        return len(text)
+    return sum(2 if _wide(c) else 1 for c in text)
+
+
+class _WideWrapper(textwrap.TextWrapper):
+    """TextWrapper counting display columns, which may break between wide characters: for
+    text with East Asian wide characters (other text goes to TextWrapper itself)."""
+
+    def _split(self, text: str) -> list[str]:
+        out: list[str] = []
+        for chunk in super()._split(text):
+            piece = ""
+            for char in chunk:
+                before = piece[-1] if piece else ""
+                if (
+                    before
+                    and (_wide(before) or _wide(char))
+                    and char not in _NO_LINE_START
+                    and before not in _NO_LINE_END
+                ):
+                    out.append(piece)
+                    piece = ""
+                piece += char
+            if piece:
+                out.append(piece)
+        return out
+
+    def _wrap_chunks(self, chunks: list[str]) -> list[str]:
+        """textwrap's own, with columns() for len() (no max_lines, no placeholder)."""
+        lines: list[str] = []
+        chunks.reverse()
+        while chunks:
+            cur_line: list[str] = []
+            cur_len = 0
+            indent = self.subsequent_indent if lines else self.initial_indent
+            width = self.width - columns(indent)
+            if self.drop_whitespace and chunks[-1].strip() == "" and lines:
+                del chunks[-1]
+            while chunks:
+                size = columns(chunks[-1])
+                if cur_len + size <= width:
+                    cur_line.append(chunks.pop())
+                    cur_len += size
+                else:
+                    break
+            if chunks and columns(chunks[-1]) > width and not cur_line:
+                cur_line.append(chunks.pop())  # a word longer than the line stays whole
+            if self.drop_whitespace and cur_line and cur_line[-1].strip() == "":
+                del cur_line[-1]
+            if cur_line:
+                lines.append(indent + "".join(cur_line))
+        return lines
 
 
 def report_width(columns: int | None) -> int:
@@ -58,8 +134,8 @@ def report_width(columns: int | None) -> int:
 
 
 @lru_cache(maxsize=32)
-def _wrapper(width: int, first: str, rest: str) -> textwrap.TextWrapper:
-    return textwrap.TextWrapper(
+def _wrapper(width: int, first: str, rest: str, wide: bool = False) -> textwrap.TextWrapper:
+    return (_WideWrapper if wide else textwrap.TextWrapper)(
         width=width,
         initial_indent=first,
         subsequent_indent=rest,
@@ -78,15 +154,16 @@ def wrap(text: str, width: int, first: str = "", rest: str | None = None) -> lis
     >>> wrap("run `grubby --update-kernel=ALL --args=x`, then reboot", 44, "fix: ", "  ")
     ['fix: run', '  `grubby --update-kernel=ALL --args=x`,', '  then reboot']
     """
-    rest = " " * len(first) if rest is None else rest
-    room = width - max(len(first), len(rest))
+    rest = " " * columns(first) if rest is None else rest
+    room = width - max(columns(first), columns(rest))
     lines: list[str] = []
     for para in text.splitlines() or [""]:
         kept = _CODE_SPAN.sub(
-            lambda m: m.group(0).replace(" ", _KEPT_SPACE) if len(m.group(0)) < room else m[0],
+            lambda m: m.group(0).replace(" ", _KEPT_SPACE) if columns(m[0]) < room else m[0],
             para,
         )
-        wrapped = _wrapper(width, first, rest).wrap(kept) or [first.rstrip()]
+        wide = columns(kept) != len(kept) or columns(first + rest) != len(first + rest)
+        wrapped = _wrapper(width, first, rest, wide).wrap(kept) or [first.rstrip()]
         lines += [line.replace(_KEPT_SPACE, " ") for line in wrapped]
         first = rest
     return lines
@@ -102,21 +179,21 @@ def _header(node: dict[str, Any], version: str) -> list[str]:
         for x in (
             f"nodedoctor {version}",
             node.get("hostname") or node.get("root"),
-            os_name or "unknown OS",
+            os_name or _("unknown OS"),
             node.get("arch"),
-            f"kernel {node['kernel']}" if node.get("kernel") else None,
+            _("kernel {version}").format(version=node["kernel"]) if node.get("kernel") else None,
         )
         if x
     )
     mode = (node.get("cgroup") or {}).get("mode")
-    parts = [f"cgroup {mode}" if mode else "cgroup mode unknown"]
+    parts = [_("cgroup {mode}").format(mode=mode) if mode else _("cgroup mode unknown")]
     kubelet = node.get("kubelet")
     if isinstance(kubelet, dict):
         if kubelet.get("version") or kubelet.get("cgroup_driver"):
             desc = " ".join(x for x in (kubelet.get("version"), kubelet.get("cgroup_driver")) if x)
-            parts.append(f"kubelet: {desc}")
+            parts.append(_("kubelet: {description}").format(description=desc))
         else:
-            parts.append("kubelet: not installed")
+            parts.append(_("kubelet: not installed"))
     runtime = node.get("runtime")
     if isinstance(runtime, dict):
         if runtime.get("name"):
@@ -125,9 +202,9 @@ def _header(node: dict[str, Any], version: str) -> list[str]:
                 for x in (runtime.get("name"), runtime.get("version"), runtime.get("cgroup_driver"))
                 if x
             )
-            parts.append(f"runtime: {desc}")
+            parts.append(_("runtime: {description}").format(description=desc))
         else:
-            parts.append("runtime: not installed")
+            parts.append(_("runtime: not installed"))
     target = node.get("target")
     if isinstance(target, dict) and "flag" in (
         target.get("deployer_source"),
@@ -161,7 +238,7 @@ def _wrap_header_line(line: str, width: int) -> list[str]:
     current = ""
     for part in line.split(" · "):
         joined = f"{current} · {part}" if current else part
-        if current and len(joined) > width:
+        if current and columns(joined) > width:
             out.append(current)
             current = part
         else:
@@ -185,11 +262,16 @@ def _one_line(f: Finding, width: int, color: bool) -> list[str]:
 def _verdict(report: Report, verbosity: int) -> str:
     e, w, i = (report.count(s) for s in (Severity.ERROR, Severity.WARNING, Severity.INFO))
     skipped = len(report.skipped)
-    more = " (-v: why)" if skipped and verbosity == 0 else ""
-    return (
-        f"{e} error{'s' if e != 1 else ''} · {w} warning{'s' if w != 1 else ''} · {i} info · "
-        f"{len(report.passed)} passed · {skipped} skipped{more}"
-    )
+    passed = len(report.passed)
+    parts = [
+        ngettext("{n} error", "{n} errors", e).format(n=e),
+        ngettext("{n} warning", "{n} warnings", w).format(n=w),
+        ngettext("{n} info", "{n} info", i).format(n=i),
+        ngettext("{n} passed", "{n} passed", passed).format(n=passed),
+        ngettext("{n} skipped", "{n} skipped", skipped).format(n=skipped),
+    ]
+    more = _(" (-v: why)") if skipped and verbosity == 0 else ""
+    return " · ".join(parts) + more
 
 
 def _evidence(f: Finding, width: int) -> list[str]:
@@ -201,8 +283,8 @@ def _evidence(f: Finding, width: int) -> list[str]:
             text = text[: _EVIDENCE_CHARS - 3] + "..."
         items.append(f'{where}: "{text}"')
     if len(items) == 1:
-        return wrap(items[0], width, "  evidence: ", "      ")
-    lines = ["  evidence:"]
+        return wrap(items[0], width, f"  {_('evidence:')} ", "      ")
+    lines = [f"  {_('evidence:')}"]
     for item in items:
         lines += wrap(item, width, "    ", "      ")
     return lines
@@ -212,12 +294,13 @@ def _fix(f: Finding, report: Report, width: int) -> list[str]:
     fix = f.fix
     if fix is None:
         return []
-    lines = wrap(fix.summary, width, "  fix: ", "    ")
+    lines = wrap(fix.summary, width, f"  {_('fix:')} ", "    ")
     lines += [f"    $ {c}" for c in fix.commands]
     if fix.restart:
-        lines += wrap("then restart: " + ", ".join(fix.restart), width, "    ")
+        services = ", ".join(fix.restart)
+        lines += wrap(_("then restart: {services}").format(services=services), width, "    ")
     if fix.reboot:
-        lines += wrap("a reboot is needed for this to take effect", width, "    ")
+        lines += wrap(_("a reboot is needed for this to take effect"), width, "    ")
     for s in suggestions(f, report):
         if s.lead:
             lines += wrap(s.lead, width, "    ")
@@ -231,11 +314,11 @@ def _details(f: Finding, report: Report, width: int, color: bool) -> list[str]:
     if f.evidence:
         lines += _evidence(f, width)
     if f.impact:
-        lines += wrap(f.impact, width, "  impact: ", "    ")
+        lines += wrap(f.impact, width, f"  {_('impact:')} ", "    ")
     lines += _fix(f, report, width)
     more = explain(f.rule)
     inline = f"  {more.lead} {more.line}"
-    lines += [inline] if len(inline) <= width else [f"  {more.lead}", f"    $ {more.line}"]
+    lines += [inline] if columns(inline) <= width else [f"  {more.lead}", f"    $ {more.line}"]
     return lines
 
 
@@ -260,7 +343,7 @@ def render_text(
     if verbosity > 0 and report.skipped:
         dim, reset = (_DIM, _RESET) if color else ("", "")
         out.append("")
-        out.append(f"{dim}skipped:{reset}")
+        out.append(f"{dim}{_('skipped:')}{reset}")
         for s in report.skipped:
             out += [
                 f"{dim}{line}{reset}" for line in wrap(f"{s.rule}: {s.reason}", width, "  ", "    ")
