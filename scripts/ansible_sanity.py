@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         "HOME": str(home),
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
         "ANSIBLE_HOME": str(home / ".ansible"),
+        # ansible-lint's syntax check resolves nodedoctor.node.* from this copy.
+        "ANSIBLE_COLLECTIONS_PATH": str(work / "src"),
     }
     env.pop("PYTHONPATH", None)
     rc = 0
