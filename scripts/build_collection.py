@@ -62,9 +62,7 @@ def build(output_dir: Path) -> Path:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-    built = sorted(
-        output_dir.glob("nodedoctor-node-*.tar.gz"), key=lambda p: p.stat().st_mtime
-    )
+    built = sorted(output_dir.glob("nodedoctor-node-*.tar.gz"), key=lambda p: p.stat().st_mtime)
     if not built:
         raise SystemExit("ansible-galaxy wrote no tarball into %s" % output_dir)
     return built[-1]
