@@ -23,6 +23,7 @@ Exit status: 0 when both pass, else the first failing tool's.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import shutil
@@ -54,9 +55,10 @@ sys.exit(main(["install", *args]))
 
 def _pip_versions() -> list[str]:
     """The pip versions ansible-test may bootstrap (its ``pip='X.Y'`` pins)."""
-    import ansible_test  # only this script needs it
-
-    source = Path(ansible_test.__file__).parent / "_internal/python_requirements.py"
+    spec = importlib.util.find_spec("ansible_test")
+    if spec is None or spec.origin is None:
+        raise SystemExit("ansible-test is not installed (pip install ansible-core)")
+    source = Path(spec.origin).parent / "_internal/python_requirements.py"
     return sorted(set(re.findall(r"pip='([0-9.]+)'", source.read_text(encoding="utf-8"))))
 
 
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     env.pop("PYTHONPATH", None)
     rc = 0
     if not args.skip_sanity:
-        python = "%d.%d" % sys.version_info[:2]
+        python = f"{sys.version_info[0]}.{sys.version_info[1]}"
         command = [str(BIN / "ansible-test"), "sanity", "--local", "--python", python]
         for test in args.test:
             command += ["--test", test]

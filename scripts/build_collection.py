@@ -64,7 +64,7 @@ def build(output_dir: Path) -> Path:
         )
     built = sorted(output_dir.glob("nodedoctor-node-*.tar.gz"), key=lambda p: p.stat().st_mtime)
     if not built:
-        raise SystemExit("ansible-galaxy wrote no tarball into %s" % output_dir)
+        raise SystemExit(f"ansible-galaxy wrote no tarball into {output_dir}")
     return built[-1]
 
 

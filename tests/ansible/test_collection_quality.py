@@ -236,7 +236,8 @@ def test_the_argument_spec_rejects_a_bad_value(
     assert f"got: {value}" in out, out
     # It stops before any nodedoctor task, and not inside a template.
     assert "Check the node with nodedoctor" not in out, out
-    assert "TemplateError" not in out and "KeyError" not in out, out
+    assert "TemplateError" not in out, out
+    assert "KeyError" not in out, out
 
 
 def test_the_built_collection_installs_and_runs_without_a_checkout(lab: Lab) -> None:
