@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.run-installed
 
-.PHONY: run test quick lint typecheck compat pytest system-deps zipapp bench clean
+.PHONY: run test quick lint typecheck compat pytest system-deps zipapp collection bench clean
 
 # Running needs nodedoctor and its two dependencies (tomlkit, PyYAML); the test toolchain
 # (ansible-core, playwright, mypy, ...) is installed for the targets that use it.
@@ -49,6 +49,11 @@ quick: lint typecheck
 
 zipapp: $(STAMP)
 	$(PY) scripts/build_zipapp.py dist/nodedoctor.pyz
+
+# The Ansible collection tarball, nodedoctor.pyz inside: dist/nodedoctor-node-VERSION.tar.gz
+# (`ansible-galaxy collection install` it; no checkout needed on the controller).
+collection: $(STAMP)
+	$(PY) scripts/build_collection.py --output-dir dist
 
 bench: $(STAMP) system-deps zipapp
 	$(PY) bench/run.py

@@ -301,10 +301,10 @@ def test_preflight_role_and_fleet_report(lab: Lab) -> None:
       ansible.builtin.include_role:
         name: nodedoctor.node.preflight
       vars:
-        nodedoctor_root: "{{{{ root }}}}"
-        nodedoctor_profile: "{{{{ profile | default('') }}}}"
-        nodedoctor_fail_on: warning
-        nodedoctor_report_dir: "{reports}"
+        preflight_root: "{{{{ root }}}}"
+        preflight_profile: "{{{{ profile | default('') }}}}"
+        preflight_fail_on: warning
+        preflight_report_dir: "{reports}"
 """
     run = _play(base, env, play)
     assert "PLAY RECAP" in run.stdout, run.stdout + run.stderr
@@ -372,10 +372,10 @@ def test_a_root_without_marks_fails_the_host_and_shows_as_not_checked(lab: Lab) 
       ansible.builtin.include_role:
         name: nodedoctor.node.preflight
       vars:
-        nodedoctor_root: "{{{{ root }}}}"
-        nodedoctor_profile: ""
-        nodedoctor_fail_on: never
-        nodedoctor_report_dir: "{reports}"
+        preflight_root: "{{{{ root }}}}"
+        preflight_profile: ""
+        preflight_fail_on: never
+        preflight_report_dir: "{reports}"
 """
     run = _play(base, env, role, inventory="marks.ini")
     recap = dict(re.findall(r"^(\S+)\s+: ok=\d+.*?failed=(\d+)", run.stdout, re.M))
@@ -469,8 +469,9 @@ def test_preflight_role_takes_the_role_from_kubesprays_groups(lab: Lab) -> None:
   roles:
     - role: nodedoctor.node.preflight
       vars:
-        nodedoctor_root: "{{{{ root }}}}"
-        nodedoctor_report_dir: "{reports}"
+        preflight_root: "{{{{ root }}}}"
+        preflight_profile: kubespray
+        preflight_report_dir: "{reports}"
 """
     run = _play(base, env, play, inventory=inventory)
     out = run.stdout
@@ -507,10 +508,11 @@ def test_preflight_role_passes_kube_version(lab: Lab) -> None:
           ansible.builtin.include_role:
             name: nodedoctor.node.preflight
           vars:
-            nodedoctor_root: "{{ root }}"
-            nodedoctor_fail_on: never
+            preflight_root: "{{ root }}"
+            preflight_profile: kubespray
+            preflight_fail_on: never
       always:
-""" + textwrap.indent(SAVE.format(var="nodedoctor_check", results=results, kind="check"), "    ")
+""" + textwrap.indent(SAVE.format(var="preflight_check", results=results, kind="check"), "    ")
     run = _play(base, env, play, inventory=inventory)
     assert "PLAY RECAP" in run.stdout, run.stdout + run.stderr
     # Until nodedoctor takes --kubernetes-version, each host is "not checked" (exit 2).

@@ -1,5 +1,5 @@
 # Copyright: nodedoctor developers
-# Apache-2.0 (see the repository's licence)
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 """Copy the single-file nodedoctor to the target, then run the module with it."""
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ class ActionModule(ActionBase):
         try:
             if not args.get("remote_pyz"):
                 local = find_pyz(args.get("pyz"))
+                # Where the operator can run the same nodedoctor on the controller (for
+                # `explain RULE`): nothing is left installed on the target.
+                result["nodedoctor_pyz"] = local
                 shell = self._connection._shell
                 if shell.tmpdir is None:
                     self._make_tmp_path()

@@ -1,5 +1,5 @@
 # Copyright: nodedoctor developers
-# Apache-2.0 (see the repository's licence)
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 """Copy the single-file nodedoctor to the target, then run the fix module with it."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 # Copyright: nodedoctor developers
-# Apache-2.0 (see the repository's licence)
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 """Run the single-file nodedoctor that the action plugin copied to the target.
 
 It runs with the interpreter that runs the module: the target's own Python (3.9 or newer),
@@ -57,6 +57,11 @@ def run_nodedoctor(module, args):
         data = json.loads(out)
     except ValueError:
         module.fail_json(msg="nodedoctor did not print JSON", rc=rc, stdout=out, stderr=err)
+    # What nodedoctor says on stderr beside its JSON (a file it could not read, a limit it
+    # hit) is for the operator: it goes to the play's output as the task's warnings.
+    for line in (err or "").splitlines():
+        if line.strip():
+            module.warn("nodedoctor: %s" % line.strip())
     return rc, data, err
 
 

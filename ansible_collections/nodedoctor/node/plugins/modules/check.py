@@ -1,5 +1,5 @@
 # Copyright: nodedoctor developers
-# Apache-2.0 (see the repository's licence)
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 """nodedoctor.node.check: find what stops a node from running Kubernetes pods."""
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ options:
   profile:
     description:
       - The deployer that set the node up, or will (default, detected from the node).
+      - When given and nodedoctor detects another deployer on the node, the task warns
+        (see RV(detected_deployer)).
     type: str
     choices: [kubeadm, kubespray, microk8s, k3s, kops, kubekey, rke2]
   kubernetes_version:
@@ -68,10 +70,12 @@ options:
     type: path
 attributes:
   check_mode:
+    description: Can run in check mode and return the same findings (it only reads).
     support: full
   diff_mode:
+    description: Nothing is changed, so there is no diff.
     support: none
-author: nodedoctor developers
+author: nodedoctor developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -127,6 +131,14 @@ report:
   description: The whole JSON report (C(nodedoctor/report/v1)), for C(nodedoctor report).
   returned: always
   type: dict
+detected_deployer:
+  description:
+    - The deployer nodedoctor detects on the node without O(profile) (for example
+      C(microk8s)); null before a deployer has run. When O(profile) is given and differs,
+      the task warns.
+  returned: always
+  type: str
+  sample: microk8s
 command:
   description: The nodedoctor command line that was run (without the interpreter).
   returned: always
@@ -146,6 +158,39 @@ from ansible_collections.nodedoctor.node.plugins.module_utils.runner import (
 
 _RANK = {"info": 1, "warning": 2, "error": 3}
 
+#: The rule a run that only asks what nodedoctor detects runs: it reads little and exists in
+#: every build; the node section of its report is filled all the same.
+_DETECT_ONLY = "swap-enabled"
+
+
+def _where(finding):
+    """``source:line`` of a finding's first evidence, or ``""``."""
+    evidence = finding.get("evidence") or []
+    if not evidence or not evidence[0].get("source"):
+        return ""
+    first = evidence[0]
+    line = first.get("line")
+    return "%s:%s" % (first["source"], line) if line is not None else first["source"]
+
+
+def _profile_warning(module, params):
+    """When a profile is given, the deployer nodedoctor detects without it (a second,
+    one-rule run): a warning when they differ, since checking a MicroK8s node as Kubespray's
+    hides the errors only MicroK8s's layout explains. ``None`` when they agree or nothing is
+    detected (a node before its deployer ran)."""
+    args = ["check"]
+    if params.get("root") and params["root"] != "/":
+        args += ["--root", params["root"]]
+    detected = run_nodedoctor(module, args + ["--only", _DETECT_ONLY])[1]
+    deployer = ((detected.get("node") or {}).get("kubelet") or {}).get("deployer")
+    if not deployer or deployer == params["profile"]:
+        return deployer, None
+    return deployer, (
+        "profile %s was given, but nodedoctor detects a %s node: the findings are judged "
+        "against %s's layout and may hide this node's problems; leave profile unset to use "
+        "what nodedoctor detects" % (params["profile"], deployer, params["profile"])
+    )
+
 
 def main():
     module = AnsibleModule(
@@ -163,7 +208,7 @@ def main():
     args = ["check", *root_args(params)]
     if params["skip"]:
         args += ["--skip", *params["skip"]]
-    _, report, _ = run_nodedoctor(module, args)
+    report = run_nodedoctor(module, args)[1]
 
     findings = report.get("findings", [])
     threshold = _RANK.get(params["fail_on"], 99)
@@ -179,6 +224,21 @@ def main():
         "python": "%d.%d.%d" % sys.version_info[:3],
         "command": ["nodedoctor", *args, "--format", "json"],
     }
+    if params.get("profile"):
+        detected, mismatch = _profile_warning(module, params)
+        result["detected_deployer"] = detected
+        if mismatch:
+            module.warn(mismatch)
+    else:
+        result["detected_deployer"] = (result["node"].get("kubelet") or {}).get("deployer")
+    # Findings below the threshold do not fail the task; those at warning reach the play's
+    # output all the same.
+    for finding in findings:
+        if finding.get("severity") == "warning" and finding["rule"] not in failing:
+            where = _where(finding)
+            module.warn(
+                "%s: %s%s" % (finding["rule"], finding.get("title", ""), " (%s)" % where if where else "")
+            )
     if failing:
         module.fail_json(
             msg="%d finding(s) at or above %s: %s"

@@ -1,5 +1,5 @@
 # Copyright: nodedoctor developers
-# Apache-2.0 (see the repository's licence)
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 """nodedoctor.node.fix: make the edits that fix nodedoctor's findings."""
 
 from __future__ import annotations
@@ -55,10 +55,12 @@ options:
     type: path
 attributes:
   check_mode:
+    description: In check mode the fix is planned and nothing is written.
     support: full
   diff_mode:
+    description: Shows the unified diff of every file the plan edits.
     support: full
-author: nodedoctor developers
+author: nodedoctor developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -75,7 +77,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 plan:
-  description: The plan as C(nodedoctor fix --format json) gives it (steps with their diffs, commands, restarts, reboot, refusals, instructions it will not carry out).
+  description:
+    - The plan as C(nodedoctor fix --format json) gives it (steps with their diffs, commands,
+      restarts, reboot, refusals, instructions it will not carry out).
   returned: always
   type: dict
 applied:
@@ -126,7 +130,7 @@ def main():
     params = module.params
     args = ["fix", *root_args(params)]
 
-    _, planned, _ = run_nodedoctor(module, args)
+    planned = run_nodedoctor(module, args)[1]
     plan = planned.get("plan", {})
     has_edits = bool(plan.get("steps") or plan.get("commands"))
     result = {
@@ -147,7 +151,7 @@ def main():
     apply_args = [*args, "--apply", "--yes"]
     if params["restart"]:
         apply_args.append("--restart")
-    _, done, _ = run_nodedoctor(module, apply_args)
+    done = run_nodedoctor(module, apply_args)[1]
     applied = done.get("applied")
     result["plan"] = done.get("plan", plan)
     if module._diff:
