@@ -9,6 +9,7 @@ file in ``TMPDIR``, which is the test's directory), and the share is a directory
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -182,6 +183,13 @@ def processes_naming(text: str) -> tuple[int, ...]:
     return tuple(found)
 
 
+def _die_with_parent() -> None:
+    """In the child before QEMU starts: SIGKILL when the test's process dies, however it
+    dies (``prctl(PR_SET_PDEATHSIG, SIGKILL)``), so no QEMU outlives a killed test run."""
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 def boot(image: Path, share: Path, work: Path, timeout: float = BOOT_TIMEOUT) -> Boot:
     """Boot the image with the share; the guest runs the share's ``run`` and powers off."""
     assert QEMU is not None
@@ -217,7 +225,13 @@ def boot(image: Path, share: Path, work: Path, timeout: float = BOOT_TIMEOUT) ->
     timed_out = False
     with qemu_log.open("wb") as log:
         proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - no thread of the test runs then
         )
         try:
             proc.wait(timeout)
