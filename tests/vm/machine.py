@@ -32,13 +32,17 @@ BUILD_TIMEOUT = 1800.0
 BOOT_TIMEOUT = 1500.0
 KERNEL_ARGS = "root=/dev/vda rw console=ttyS0 panic=-1"
 
-#: The MicroK8s node: the files of tests/roots/microk8s-1.29-power-cut (MicroK8s 1.29, snap
-#: revision 6532) that say where its kubelet is configured.
-MICROK8S_ROOT = ROOTS / "microk8s-1.29-power-cut" / "root"
+#: The MicroK8s node: tests/nodes/microk8s-debian12-cpuset-not-delegated (MicroK8s 1.29, snap
+#: revision 6532, on Debian 12: the files of tests/roots/microk8s-1.29-power-cut with the
+#: containerd args of microk8s-default-layout), its files that say where its kubelet and its
+#: containerd are configured.
+MICROK8S_ROOT = REPO / "tests" / "nodes" / "microk8s-debian12-cpuset-not-delegated" / "root"
 MICROK8S_FILES = (
     "snap/microk8s/6532/meta/snap.yaml",
     "snap/microk8s/current",
     "var/snap/microk8s/6532/args/kubelet",
+    "var/snap/microk8s/6532/args/containerd.toml",
+    "var/snap/microk8s/6532/args/containerd-template.toml",
     "var/snap/microk8s/current",
 )
 MICROK8S_UNIT = "etc/systemd/system/snap.microk8s.daemon-kubelite.service"
@@ -53,6 +57,12 @@ MICROK8S_UNIT_EDITS = (
         "ExecStart=/snap/microk8s/6532/kubelite",
     ),
 )
+#: MicroK8s's containerd as a running node shows it (tests/nodes/microk8s-debian12, from
+#: ``run-containerd-with-args``): the command line its unit ends up running.
+MICROK8S_CONTAINERD_CMDLINE = (
+    REPO / "tests" / "nodes" / "microk8s-debian12" / "root/proc/733/cmdline"
+)
+MICROK8S_CONTAINERD_UNIT = "etc/systemd/system/snap.microk8s.daemon-containerd.service"
 #: The kubeadm node: the kubelet unit of the Kubernetes packages and its kubeadm drop-in
 #: (tests/roots/kubeadm-ubuntu22-containerd-default), upstream containerd's unit
 #: (tests/roots/containerd-2.1-confd-dropin), unchanged.
@@ -144,6 +154,22 @@ def microk8s_unit() -> str:
     return text
 
 
+def microk8s_containerd_unit() -> str:
+    """snapd's unit for MicroK8s's containerd, as snapd writes it from the same template as
+    kubelite's: the app's name, ``Type=notify`` for its ``daemon: notify`` (snap.yaml), and
+    the stand-in run with containerd's recorded command line."""
+    text = microk8s_unit().replace("daemon-kubelite", "daemon-containerd")
+    argv = MICROK8S_CONTAINERD_CMDLINE.read_bytes().decode().split("\0")
+    replaced = {"Type=simple": "Type=notify"}
+    lines = [
+        "ExecStart=" + " ".join(a for a in argv if a)
+        if line.startswith("ExecStart=")
+        else replaced.get(line, line)
+        for line in text.splitlines()
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def prepare_share(share: Path) -> None:
     """The zipapp, the scenario (``run``) and the two node layouts, as the guest reads them."""
     share.mkdir(parents=True, exist_ok=True)
@@ -160,7 +186,9 @@ def prepare_share(share: Path) -> None:
     unit = microk8s / MICROK8S_UNIT
     unit.parent.mkdir(parents=True, exist_ok=True)
     unit.write_text(microk8s_unit(), encoding="utf-8")
+    (microk8s / MICROK8S_CONTAINERD_UNIT).write_text(microk8s_containerd_unit(), encoding="utf-8")
     _standin("kubelet_standin.py", microk8s / "snap/microk8s/6532/kubelite")
+    _standin("containerd_standin.py", microk8s / "snap/microk8s/6532/bin/containerd")
     kubeadm = share / "nodes" / "kubeadm"
     for root, rel in KUBEADM_FILES:
         _copy(root, rel, kubeadm)

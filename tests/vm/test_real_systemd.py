@@ -7,10 +7,11 @@ scripts/build_vm_image builds the image from Debian packages and caches it; test
 boots it with a 9p share holding the zipapp and the scenario (tests/vm/guest/scenario.py), which
 records what happens in ``result.json``; the tests below judge each step.
 
-The node is MicroK8s 1.29 after a power cut (canonical/microk8s#4378, #4361) and, for ``clean``,
-a kubeadm node, with stand-ins (tests/vm/guest) running under the real unit files. The VM runs
-once per module; skipped only where it cannot run: no QEMU, or no image and no way to build one
-(debootstrap, root).
+The node is MicroK8s 1.29 after a power cut (canonical/microk8s#4378, #4361; the files of
+tests/nodes/microk8s-debian12-cpuset-not-delegated) and, for ``clean``, a kubeadm node, with
+stand-ins for kubelite, the kubelet and containerd (tests/vm/guest) under the real unit files.
+The VM runs once per module; skipped only where it cannot run: no QEMU, or no image and no way
+to build one (debootstrap, root).
 """
 
 from __future__ import annotations
@@ -122,6 +123,9 @@ def test_kubelite_crash_loops_with_the_kubelet_1_29_error_after_a_daemon_reload(
     vm: VmRun,
 ) -> None:
     incident = vm.phase("incident")
+    containerd = incident["containerd_unit"]
+    assert containerd["ActiveState"] == "active", f"MicroK8s's containerd: {containerd}"
+    assert incident["containerd_socket"], "MicroK8s's containerd socket is missing"
     race = incident["attempts"][-1]
     assert race["reload_in_window"], (
         f"in {len(incident['attempts'])} attempts the stand-in validated kubepods before "

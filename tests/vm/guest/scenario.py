@@ -4,20 +4,20 @@
 The image's ``nodedoctor-vm-run.service`` (scripts/build_vm_image) runs it at boot as
 ``run SHARE``. The share holds ``nodedoctor.pyz`` (scripts/build_zipapp.py) and two node
 layouts, ``nodes/kubeadm`` and ``nodes/microk8s``: real unit and configuration files from
-tests/roots with the stand-ins (kubelet_standin.py, containerd_standin.py) at the paths their
-units run. The scenario only observes and records: every command with its exit code, output
-and duration, the units' properties and the cgroup files, in ``result.json`` on the share
-(rewritten after each step, so a run cut short still tells how far it got). The test
+tests/roots and tests/nodes with the stand-ins (kubelet_standin.py, containerd_standin.py) at
+the paths their units run. The scenario only observes and records: every command with its exit
+code, output and duration, the units' properties and the cgroup files, in ``result.json`` on
+the share (rewritten after each step, so a run cut short still tells how far it got). The test
 (tests/vm/test_real_systemd.py) judges them.
 
 1. ``clean``: kubeadm's ``kubelet.service`` and upstream's ``containerd.service`` run their
    stand-ins; the kubelet stand-in makes kubepods and its QoS cgroups. ``clean`` plans,
    ``clean --apply --yes`` must refuse, ``clean --apply --yes --stop`` stops both and removes the
    cgroups, a second ``clean`` plans nothing.
-2. ``incident``: MicroK8s 1.29's kubelite stand-in starts, makes kubepods, and a
-   ``systemctl daemon-reload`` during its start-up takes cpu and cpuset back from the root:
-   it crash-loops with kubelet 1.29's error. ``check`` (live), ``why`` with the journal line,
-   ``collect`` (the test checks the bundle outside the VM).
+2. ``incident``: MicroK8s 1.29's containerd stand-in runs; its kubelite stand-in starts, makes
+   kubepods, and a ``systemctl daemon-reload`` during its start-up takes cpu and cpuset back
+   from the root: it crash-loops with kubelet 1.29's error. ``check`` (live), ``why`` with the
+   journal line, ``collect`` (the test checks the bundle outside the VM).
 3. ``fix``: ``fix --apply`` writes the ``Delegate=yes`` drop-in and reloads; a restart; kubepods
    gets cpuset and the stand-in runs; a further reload keeps it; ``check`` finds no error.
 4. ``rollback``: the drop-in goes, and what systemd reports right after, without a manual
@@ -39,6 +39,8 @@ from typing import Any
 CGROUP = "/sys/fs/cgroup"
 KUBEPODS = f"{CGROUP}/kubepods"
 KUBELITE = "snap.microk8s.daemon-kubelite.service"
+MICROK8S_CONTAINERD = "snap.microk8s.daemon-containerd.service"
+MICROK8S_SOCKET = "/var/snap/microk8s/common/run/containerd.sock"
 KUBELET = "kubelet.service"
 CONTAINERD = "containerd.service"
 #: What `systemctl show` is asked about each unit.
@@ -297,6 +299,9 @@ class Scenario:
     def incident(self, r: Record) -> None:
         r["installed"] = self.install("microk8s")
         r["reload_install"] = self.sh("systemctl", "daemon-reload")
+        r["containerd"] = self.sh("systemctl", "start", MICROK8S_CONTAINERD)
+        r["containerd_unit"] = self.show(MICROK8S_CONTAINERD)
+        r["containerd_socket"] = os.path.exists(MICROK8S_SOCKET)
         # Under emulation a reload can outlast the stand-in's start-up on a busy machine; the
         # race is then run again from the start (at most three times, each recorded).
         r["attempts"] = [self.race()]
