@@ -101,6 +101,9 @@ def test_the_vm_ran_the_scenario_and_no_qemu_is_left(vm: VmRun) -> None:
     assert rc == "0", f"the scenario exited {rc}{vm.context()}"
     assert vm.result.get("done") is True, f"the scenario stopped early{vm.context()}"
     assert vm.boot.left_behind == (), f"processes still use the share: {vm.boot.left_behind}"
+    # A stand-in that ignores SIGTERM would also make `systemctl stop` wait for its timeout.
+    killed = [line for line in vm.boot.console.splitlines() if "Sending SIGKILL to PID" in line]
+    assert killed == [], killed
 
 
 def test_the_guest_is_systemd_252_on_pure_cgroup_v2_with_every_controller(vm: VmRun) -> None:

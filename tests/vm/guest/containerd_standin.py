@@ -12,8 +12,8 @@ cgroup, as the real one does.
   answers each connection as a gRPC server opens one: with HTTP/2's server connection preface,
   an empty SETTINGS frame (RFC 9113 §3.4). It serves nothing after it.
 - The units are ``Type=notify``: it tells systemd it is ready (``READY=1`` on
-  ``$NOTIFY_SOCKET``, sd_notify(3)) once it listens, then runs until SIGTERM. Its other
-  arguments are ignored.
+  ``$NOTIFY_SOCKET``, sd_notify(3)) once it listens, then runs until SIGTERM (exit 0). Its
+  other arguments are ignored.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import signal
 import socket
 import sys
 import threading
-from types import FrameType
 
 VERSION = "containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3"
 DEFAULT_ADDRESS = "/run/containerd/containerd.sock"
@@ -85,23 +84,22 @@ def listen(path: str) -> socket.socket:
     return listener
 
 
-def _stop(signum: int, frame: FrameType | None) -> None:
-    sys.exit(0)
-
-
 def main(argv: list[str]) -> int:
     if "--version" in argv[1:] or "-v" in argv[1:]:
         sys.stdout.write(f"{VERSION}\n")
         return 0
-    signal.signal(signal.SIGTERM, _stop)
+    # SIGTERM blocked in every thread (they inherit the mask) and taken by sigwait, whichever
+    # thread the kernel picks: with a handler and signal.pause(), systemd-shutdown's SIGTERM
+    # was once left unhandled and the stand-in lived until its SIGKILL, 90 s later.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     path = address(argv)
     listener = listen(path)
     threading.Thread(target=serve, args=(listener,), daemon=True).start()
     notify_ready()
     sys.stderr.write(f"containerd stand-in: serving on {path}\n")
     sys.stderr.flush()
-    while True:
-        signal.pause()
+    signal.sigwait({signal.SIGTERM})
+    return 0
 
 
 if __name__ == "__main__":
