@@ -29,6 +29,7 @@ ROOTS = TESTS / "roots"
 
 KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
 CONTAINERD_CONFIG = "/etc/containerd/config.toml"
+KUBELET_DROP_INS = "/usr/lib/systemd/system/kubelet.service.d"
 
 
 # --------------------------------------------------------------------------------------
@@ -168,6 +169,19 @@ def _long_lines(path: str, lines: int, width: int) -> Callable[[Path], None]:
     return _file(path, lambda: ("# " + "a" * width + "\n") * lines)
 
 
+def _copies(directory: str, source: str, count: int = 65) -> Callable[[Path], None]:
+    """``count`` copies of the root's file ``source`` in drop-in directory ``directory``,
+    one past MAX_DROP_INS."""
+
+    def change(root: Path) -> None:
+        data = (root / source.lstrip("/")).read_bytes()
+        stem, _, suffix = source.rsplit("/", 1)[1].partition(".")
+        for i in range(count):
+            _put(root, f"{directory}/{i:02d}-{stem}.{suffix}", data)
+
+    return change
+
+
 def _link(path: str, target: str) -> Callable[[Path], None]:
     return lambda root: _replace(root, path, lambda host: os.symlink(target, host))
 
@@ -295,6 +309,27 @@ ROOT_CORPUS: tuple[HostileRoot, ...] = (
         _file("/etc/cloud/cloud.cfg", alias_bomb),
         "/etc/cloud/cloud.cfg",
         "its aliases expand to more than 10000 nodes",
+    ),
+    HostileRoot(
+        "kubelet-unit-65-drop-ins",
+        HEALTHY,
+        _copies(KUBELET_DROP_INS, f"{KUBELET_DROP_INS}/10-kubeadm.conf"),
+        KUBELET_DROP_INS,
+        "more than 64 files match *.conf: past the bound for a drop-in directory",
+    ),
+    HostileRoot(
+        "containerd-65-imports",
+        "containerd-2.1-confd-dropin",
+        _copies("/etc/containerd/conf.d", "/etc/containerd/conf.d/10-systemd-cgroup.toml"),
+        "/etc/containerd/conf.d",
+        "more than 64 files match *.toml: past the bound for a drop-in directory",
+    ),
+    HostileRoot(
+        "crio-65-drop-ins",
+        "crio-cgroupfs-wrong-conmon",
+        _copies("/etc/crio/crio.conf.d", "/etc/crio/crio.conf.d/10-crio.conf"),
+        "/etc/crio/crio.conf.d",
+        "more than 64 files match *.conf: past the bound for a drop-in directory",
     ),
     HostileRoot(
         "kubelet-config-links-out-of-the-root",

@@ -18,7 +18,10 @@ containerd, CRI-O (TOML)        256 KiB       64 levels of     dotted keys and t
                                               arrays and       of 32 parts; 10,000 tables;
                                               inline tables    imports: 64 files (facts)
 Docker ``daemon.json``          256 KiB       64 levels        none
-reports read back (``report``)  64 MiB        64 levels        none
+reports read back (``report``)  16 MiB a      64 levels        none
+                                document (a
+                                JSON Lines
+                                line)
 mountinfo, ``/proc/mounts``     64 MiB read   none (lines)     none
 rpm headers                     16 MiB data,  none             none
                                 65,535 tags
@@ -26,6 +29,7 @@ every other parser: cmdline,    4 MiB read    none (lines or   none (``Environme
 os-release, dpkg status, unit                 words)           and drop-ins are files the
 and env files, BLS, kconfig,                                   facts read one by one)
 swaps, /proc/cgroups, AppArmor
+drop-in directories (facts)     64 files                       none
 ==============================  ============  ===============  ===========================
 """
 

@@ -28,6 +28,7 @@ import tarfile
 import tempfile
 import weakref
 import zlib
+from collections.abc import Mapping
 from typing import IO, Any
 
 from nodedoctor._record import record
@@ -278,21 +279,38 @@ def extract_bundle(path: str, dest: str, limits: Limits = DEFAULT_LIMITS) -> lis
     return sorted(extractor.seen)
 
 
-class BundleRoot(Root):
-    """A root backed by an extracted bundle; removed by :meth:`close` or at exit."""
+class RecordedRoot(Root):
+    """A root that a bundle's files make (extracted, or a directory it was extracted to): its
+    recorded commands and running state, and what its writer left out, from its manifest."""
 
-    def __init__(self, base: str, *, label: str, manifest: dict[str, Any], owned: str) -> None:
+    def __init__(self, base: str, *, label: str, manifest: dict[str, Any]) -> None:
         commands = RecordedCommands(_load_commands(base))
         # A bundle collected from an offline root records no running state.
         running = manifest.get("running", True) is not False
         super().__init__(base, live=False, running=running, commands=commands, label=label)
         self.manifest = manifest
-        self._finalizer = weakref.finalize(self, shutil.rmtree, owned, True)
+        listings = manifest.get("incomplete_listings")
+        self._incomplete = (
+            {k: v for k, v in listings.items() if isinstance(k, str) and isinstance(v, str)}
+            if isinstance(listings, dict)
+            else {}
+        )
 
     def left_out(self, path: str) -> str | None:
         reasons = self.manifest.get("left_out_reasons")
         reason = reasons.get(path) if isinstance(reasons, dict) else None
         return reason if isinstance(reason, str) else None
+
+    def incomplete_listings(self) -> Mapping[str, str]:
+        return self._incomplete
+
+
+class BundleRoot(RecordedRoot):
+    """A root backed by an extracted bundle; removed by :meth:`close` or at exit."""
+
+    def __init__(self, base: str, *, label: str, manifest: dict[str, Any], owned: str) -> None:
+        super().__init__(base, label=label, manifest=manifest)
+        self._finalizer = weakref.finalize(self, shutil.rmtree, owned, True)
 
     def close(self) -> None:
         self._finalizer()
@@ -405,6 +423,4 @@ def bundle_directory_root(path: str) -> Root | None:
     manifest = load_manifest(path)
     if manifest is None:
         return None
-    commands = RecordedCommands(_load_commands(path))
-    running = manifest.get("running", True) is not False
-    return Root(path, live=False, running=running, commands=commands, label=path)
+    return RecordedRoot(path, label=path, manifest=manifest)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from nodedoctor._record import record
@@ -208,6 +209,11 @@ class Root:
         """Why the file at ``path`` is missing from this copy of a node although the node
         has it (a bundle's writer left it out), or ``None``."""
         return None
+
+    def incomplete_listings(self) -> Mapping[str, str]:
+        """The directories whose listing in this copy of a node lacks entries the node has
+        (a bundle's writer left them out), each with why; empty for a node's own files."""
+        return {}
 
     def exists(self, path: str) -> bool:
         try:
