@@ -17,7 +17,12 @@ from nodedoctor import engine
 from nodedoctor.collect import collect
 from nodedoctor.facts import Facts
 from nodedoctor.rules import all_rules
-from nodedoctor.sources.bundle import Limits, bundle_directory_root, open_bundle
+from nodedoctor.sources.bundle import (
+    Limits,
+    bundle_directory_root,
+    extract_bundle,
+    open_bundle,
+)
 from nodedoctor.sources.root import directory_root
 from tests.helpers import TESTS, check_root, materialize_case
 from tests.robustness.limited import MAX_PEAK_MIB, MAX_SECONDS, run_limited, tools_missing
@@ -62,6 +67,27 @@ def test_the_node_and_its_whole_bundle_agree(tmp_path: Path) -> None:
     assert _verdict(bundle.path) == ({}, None)
 
 
+def test_a_bundle_lists_its_empty_directories_like_the_node(tmp_path: Path) -> None:
+    """A bundle's directory members are names, not made on disk: every listing, ``exists``
+    and ``is_dir`` of the bundle agrees with the node's, for each directory the node has."""
+    root = _node(tmp_path, pods=5)
+    node = directory_root(str(root))
+    bundle = collect(node, str(tmp_path / "b.tar.gz"))
+    with open_bundle(bundle.path) as opened:
+        listed = sorted(p for p in opened.manifest["directories"] if not p.startswith("/proc"))
+        assert f"{PODS_DIR}/{uuid.UUID(int=0, version=4)}" in listed
+        for path in listed:
+            assert opened.exists(path), path
+            assert opened.is_dir(path), path
+            kept = opened.listdir(path) or []
+            assert set(kept) <= set(node.listdir(path) or []), path
+            assert opened.subdirs(path) == [n for n in kept if opened.is_dir(f"{path}/{n}")]
+        assert opened.listdir(PODS_DIR) == node.listdir(PODS_DIR)
+        assert opened.subdirs(f"/{BESTEFFORT}") == node.subdirs(f"/{BESTEFFORT}")
+        assert not opened.exists(f"{PODS_DIR}/missing")
+        assert opened.listdir(f"{PODS_DIR}/missing") is None
+
+
 def test_a_listing_cut_by_collect_is_unknown(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -99,9 +125,9 @@ def test_a_bundle_with_no_record_of_its_listings_is_read_as_whole(tmp_path: Path
     as before, every listing whole."""
     root = _node(tmp_path, pods=3)
     extracted = tmp_path / "extracted"
+    extracted.mkdir()
     bundle = collect(directory_root(str(root)), str(tmp_path / "b.tar.gz"))
-    with open_bundle(bundle.path) as opened:
-        shutil.copytree(opened.base, extracted, symlinks=True)
+    extract_bundle(bundle.path, str(extracted))
     manifest = extracted / ".nodedoctor/manifest.json"
     data = json.loads(manifest.read_text(encoding="utf-8"))
     data.pop("incomplete_listings")

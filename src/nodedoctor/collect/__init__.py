@@ -152,6 +152,11 @@ class RecordingRoot(Root):
         self.listed.add(path)
         return super().listdir(path)
 
+    def subdirs(self, path: str) -> list[str] | None:
+        # A listing, which the plan keeps whole (each entry, a directory or not).
+        self.listed.add(path)
+        return self._subdirs_on_disk(path)
+
     def run(self, name: str) -> CommandResult | None:
         self.commands_run.add(name)
         return super().run(name)
@@ -304,9 +309,10 @@ def plan_collection(root: Root) -> tuple[Plan, RecordingRoot]:
             continue
         plan.dirs.add(directory)
         plan.listings[directory.rstrip("/") or "/"] = entries
+        subdirs = set(root.subdirs(directory) or ())
         for name in entries[:MAX_DIR_ENTRIES]:
             child = f"{directory.rstrip('/')}/{name}"
-            if root.is_dir(child):
+            if name in subdirs:
                 plan.dirs.add(child)
             else:
                 plan.placeholders.add(child)

@@ -103,7 +103,11 @@ class BundleWriter:
         return reason
 
     def _refusal(self, name: str, data: bytes | None, required: bool) -> str | None:
-        """Why the reader would refuse member ``name``, from its name, kind and size."""
+        """Why the reader would refuse member ``name``, from its name, kind and size (the
+        member count first: past it, tens of thousands of cgroups are turned away)."""
+        room = self._limits.members - (0 if required else self._reserve)
+        if self._members >= room:
+            return f"the bundle holds at most {self._limits.members} members"
         try:
             member_name(tarfile.TarInfo(name), self._limits)
         except BundleError as exc:
@@ -116,9 +120,6 @@ class BundleWriter:
         for i in range(1, len(parts)):
             if self._kinds.get("/".join(parts[:i])) == "file":
                 return f"lies under {'/'.join(parts[:i])!r}, a file in the bundle"
-        room = self._limits.members - (0 if required else self._reserve)
-        if self._members >= room:
-            return f"the bundle holds at most {self._limits.members} members"
         if data is not None and len(data) > self._limits.member_bytes:
             return f"larger than a bundle's {self._limits.member_bytes}-byte limit for a file"
         return None
