@@ -697,11 +697,13 @@ def test_the_rules_own_denial_beside_a_snap_one_is_still_the_cause(
     assert "The cause on this node: apparmor-blocks-runc-signal" in capsys.readouterr().out
 
 
-def test_check_logs_keeps_snap_denials_out_of_the_rules_evidence() -> None:
+def test_check_logs_keeps_snap_denials_out_of_the_rules_evidence(tmp_path: Path) -> None:
     from nodedoctor.cli.why import scan_log
 
     own = SNAP_DENIAL.replace('peer="snap.docker.dockerd"', 'peer="runc"')
-    scan = scan_log(f"{SNAP_DENIAL}\n{own}\n", "kern.log", RULES)
+    log = tmp_path / "kern.log"
+    log.write_text(f"{SNAP_DENIAL}\n{own}\n", encoding="utf-8")
+    scan = scan_log(str(log), RULES)
     assert [m.line for m in scan.matches["apparmor-blocks-runc-signal"]] == [2]
     assert scan.counts["apparmor-blocks-runc-signal"] == 1
 

@@ -114,6 +114,19 @@ HOSTILE = {
         ],
         "which is not a directory",
     ),
+    # Directories are kept as names, not made on disk: refused all the same.
+    "directory-under-file": (
+        [_member("etc/a", b"x"), _member("etc/a/b", kind=tarfile.DIRTYPE)],
+        "which is not a directory",
+    ),
+    "directory-under-symlink": (
+        [
+            _member("etc", kind=tarfile.DIRTYPE),
+            _member("etc/l", kind=tarfile.SYMTYPE, linkname="."),
+            _member("etc/l/d", kind=tarfile.DIRTYPE),
+        ],
+        "which is not a directory",
+    ),
 }
 
 

@@ -29,6 +29,7 @@ ROOTS = TESTS / "roots"
 
 KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
 CONTAINERD_CONFIG = "/etc/containerd/config.toml"
+KUBELET_DROP_INS = "/usr/lib/systemd/system/kubelet.service.d"
 
 
 # --------------------------------------------------------------------------------------
@@ -164,8 +165,35 @@ def _sparse(path: str, size: int) -> Callable[[Path], None]:
     return lambda root: _replace(root, path, make)
 
 
+def _repetitive(path: str, size: int) -> Callable[[Path], None]:
+    """A file of ``size`` bytes of one comment line repeated, written for real: the 200 MB
+    config that collect once made a 28 KB bundle its reader refused as a bomb."""
+    line = b"# " + b"a" * 1021 + b"\n"
+    block = line * 1024
+
+    def make(host: Path) -> None:
+        with open(host, "wb") as f:
+            for _ in range(size // len(block)):
+                f.write(block)
+
+    return lambda root: _replace(root, path, make)
+
+
 def _long_lines(path: str, lines: int, width: int) -> Callable[[Path], None]:
     return _file(path, lambda: ("# " + "a" * width + "\n") * lines)
+
+
+def _copies(directory: str, source: str, count: int = 65) -> Callable[[Path], None]:
+    """``count`` copies of the root's file ``source`` in drop-in directory ``directory``,
+    one past MAX_DROP_INS."""
+
+    def change(root: Path) -> None:
+        data = (root / source.lstrip("/")).read_bytes()
+        stem, _, suffix = source.rsplit("/", 1)[1].partition(".")
+        for i in range(count):
+            _put(root, f"{directory}/{i:02d}-{stem}.{suffix}", data)
+
+    return change
 
 
 def _link(path: str, target: str) -> Callable[[Path], None]:
@@ -269,6 +297,14 @@ ROOT_CORPUS: tuple[HostileRoot, ...] = (
         "larger than 4096 KiB; not read whole",
     ),
     HostileRoot(
+        "containerd-200-mb-repetitive",
+        HEALTHY,
+        _repetitive(CONTAINERD_CONFIG, 200 * 1024 * 1024),
+        CONTAINERD_CONFIG,
+        "larger than 4096 KiB; not read whole",
+        slow=True,
+    ),
+    HostileRoot(
         "containerd-4-mib-of-long-lines",
         HEALTHY,
         _long_lines(CONTAINERD_CONFIG, 4000, 1000),
@@ -295,6 +331,27 @@ ROOT_CORPUS: tuple[HostileRoot, ...] = (
         _file("/etc/cloud/cloud.cfg", alias_bomb),
         "/etc/cloud/cloud.cfg",
         "its aliases expand to more than 10000 nodes",
+    ),
+    HostileRoot(
+        "kubelet-unit-65-drop-ins",
+        HEALTHY,
+        _copies(KUBELET_DROP_INS, f"{KUBELET_DROP_INS}/10-kubeadm.conf"),
+        KUBELET_DROP_INS,
+        "more than 64 files match *.conf: past the bound for a drop-in directory",
+    ),
+    HostileRoot(
+        "containerd-65-imports",
+        "containerd-2.1-confd-dropin",
+        _copies("/etc/containerd/conf.d", "/etc/containerd/conf.d/10-systemd-cgroup.toml"),
+        "/etc/containerd/conf.d",
+        "more than 64 files match *.toml: past the bound for a drop-in directory",
+    ),
+    HostileRoot(
+        "crio-65-drop-ins",
+        "crio-cgroupfs-wrong-conmon",
+        _copies("/etc/crio/crio.conf.d", "/etc/crio/crio.conf.d/10-crio.conf"),
+        "/etc/crio/crio.conf.d",
+        "more than 64 files match *.conf: past the bound for a drop-in directory",
     ),
     HostileRoot(
         "kubelet-config-links-out-of-the-root",
@@ -391,10 +448,41 @@ def link_out_bundle() -> bytes:
     return buffer.getvalue()
 
 
+#: An ordinary line of a busy kubelet, and the kubelet's error when kubepods is missing
+#: (research/incidents.md §2: canonical/microk8s#4378).
+BUSY_LINE = b"Dec  7 kubelet[812]: I1207 ordinary line of a busy kubelet\n"
+SYMPTOM_LINE = (
+    b'E1207 10:01:02.123456    2210 kubelet.go:1542] "Failed to start ContainerManager" '
+    b'err="failed to initialize top level QOS containers: root container [kubepods] '
+    b"doesn't exist\"\n"
+)
+
+
+def report(hostname: str = "worker-1") -> dict[str, object]:
+    """A node's JSON report as ``check --format json`` writes it (one finding)."""
+    return {
+        "schema": "nodedoctor/report/v1",
+        "tool": {"name": "nodedoctor", "version": "0.1.0"},
+        "node": {"hostname": hostname, "root": "/", "os": {"id": "debian", "version_id": "12"}},
+        "findings": [
+            {
+                "rule": "swap-enabled",
+                "severity": "error",
+                "title": "swap is on and the kubelet does not allow it",
+                "message": "/proc/swaps lists /swapfile (2 GiB)",
+                "evidence": [{"source": "/proc/swaps", "line": 2, "text": "/swapfile file"}],
+            }
+        ],
+        "skipped": [{"rule": "crio-conmon-cgroup-invalid", "reason": "CRI-O is not installed"}],
+        "passed": ["kubepods-invalid", "cgroup-driver-mismatch"],
+    }
+
+
 @dataclass(frozen=True)
 class HostileInput:
-    """A file given on the command line ``{}`` in ``argv``; the exit code and the one line
-    on stderr the run must give (``None``: stderr may be empty)."""
+    """A file given on the command line ``{}`` in ``argv`` (with ``stdin``, the content is
+    piped on stdin instead); the exit code and the one line on stderr the run must give
+    (``None``: stderr may be empty), and what stdout must show (``None``: anything)."""
 
     name: str
     filename: str
@@ -403,6 +491,8 @@ class HostileInput:
     exit_code: int
     message: str | None
     slow: bool = False
+    stdin: bool = False
+    stdout: str | None = None
 
 
 INPUT_CORPUS: tuple[HostileInput, ...] = (
@@ -467,10 +557,82 @@ INPUT_CORPUS: tuple[HostileInput, ...] = (
     HostileInput(
         "log-50-mb",
         "kubelet.log",
-        lambda: b"Dec  7 kubelet[812]: I1207 ordinary line of a busy kubelet\n" * 850_000,
+        lambda: BUSY_LINE * 850_000 + SYMPTOM_LINE,
         ("check", "--logs", "{}", "--root", str(ROOTS / HEALTHY / "root")),
         0,
         None,
         slow=True,
+        stdout="kubepods-invalid: 1 line(s), first at line 850001 (passes here)",
+    ),
+    HostileInput(
+        "why-stdin-2-mib",
+        "paste.txt",
+        lambda: BUSY_LINE * 35_545 + SYMPTOM_LINE,
+        ("why", "--root", str(ROOTS / HEALTHY / "root")),
+        1,
+        None,
+        stdin=True,
+        stdout="kubepods-invalid  the kubelet will reject",
+    ),
+    HostileInput(
+        "check-logs-stdin-2-mib",
+        "paste.txt",
+        lambda: BUSY_LINE * 35_545 + SYMPTOM_LINE,
+        ("check", "--logs", "-", "--root", str(ROOTS / HEALTHY / "root")),
+        0,
+        None,
+        stdin=True,
+        stdout="kubepods-invalid: 1 line(s), first at line 35546 (passes here)",
+    ),
+    HostileInput(
+        "log-one-line-of-64-mib",
+        "kubelet.log",
+        lambda: b"x" * (64 * 1024 * 1024) + b"\n" + SYMPTOM_LINE,
+        ("check", "--logs", "{}", "--root", str(ROOTS / HEALTHY / "root")),
+        0,
+        None,
+        slow=True,
+        stdout="kubepods-invalid: 1 line(s), first at line 2 (passes here)",
+    ),
+    HostileInput(
+        "logs-from-a-device",
+        "unused",
+        lambda: b"",
+        ("check", "--logs", "/dev/zero", "--root", str(ROOTS / HEALTHY / "root")),
+        2,
+        "--logs /dev/zero: not a file or a pipe",
+    ),
+    HostileInput(
+        "report-one-document-over-16-mib",
+        "big.json",
+        lambda: json.dumps([report()] * 30_000).encode(),
+        ("report", "{}"),
+        2,
+        "larger than 16 MiB; not a nodedoctor report",
+    ),
+    HostileInput(
+        "report-json-lines-bad-line",
+        "fleet.jsonl",
+        lambda: json.dumps(report()).encode() + b"\n{not json\n",
+        ("report", "{}"),
+        2,
+        "fleet.jsonl:2: not JSON",
+    ),
+    HostileInput(
+        "report-not-utf-8",
+        "latin1.json",
+        lambda: b'{"schema": "nodedoctor/report/v1", "node": {"hostname": "\xe9"}}',
+        ("report", "{}"),
+        2,
+        "latin1.json: not UTF-8 text",
+    ),
+    HostileInput(
+        "report-fleet-of-4000-nodes",
+        "fleet.jsonl",
+        lambda: "".join(json.dumps(report(f"node-{i:04d}")) + "\n" for i in range(4000)).encode(),
+        ("report", "{}", "--format", "junit"),
+        0,
+        None,
+        stdout='<testsuite name="node-3999"',
     ),
 )

@@ -106,9 +106,11 @@ def test_a_hostile_input_is_refused_in_one_line_or_read_within_bounds(
     hostile: HostileInput, tmp_path: Path
 ) -> None:
     path = tmp_path / hostile.filename
-    path.write_bytes(hostile.content())
+    content = hostile.content()
+    if not hostile.stdin:
+        path.write_bytes(content)
     argv = [str(path) if word == "{}" else word for word in hostile.argv]
-    run = run_limited(argv, cwd=str(tmp_path))
+    run = run_limited(argv, cwd=str(tmp_path), stdin=content if hostile.stdin else b"")
     _within_bounds(run, hostile.name)
     assert run.returncode == hostile.exit_code, run.stderr
     if hostile.exit_code == 2:
@@ -116,4 +118,6 @@ def test_a_hostile_input_is_refused_in_one_line_or_read_within_bounds(
         assert line.startswith("nodedoctor: ")
     if hostile.message is not None:
         assert hostile.message in run.stderr
+    if hostile.stdout is not None:
+        assert hostile.stdout in run.stdout, run.stdout[-2000:]
     assert not list(tmp_path.glob(".nodedoctor-*")), "a temporary file was left behind"

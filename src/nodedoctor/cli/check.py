@@ -230,11 +230,10 @@ def _check(args: argparse.Namespace) -> int:
     selected = engine.select_rules(rules, only, skip)
     scan = None
     if args.logs:
-        from nodedoctor.cli.why import read_log, scan_log
+        from nodedoctor.cli.why import scan_log
 
-        log_text, truncated = read_log(args.logs)
         ordinary = [r for r in selected if r.id not in ENGINE_RULES]
-        scan = scan_log(log_text, args.logs, ordinary, truncated)
+        scan = scan_log(args.logs, ordinary)
         if scan.matches:
             selected = [r for r in selected if r.id in scan.matches or r.id in ENGINE_RULES]
         else:

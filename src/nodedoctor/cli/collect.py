@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
             "left_out": list(result.left_out),
             "left_out_reasons": dict(result.left_out_reasons),
             "directories_left_out": result.directories_left_out[0],
+            "incomplete_listings": dict(result.incomplete_listings),
         }
         import json
 
@@ -83,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     count, why = result.directories_left_out
     if count:
         lines.append(f"  left out  {count} empty directories ({why})")
+    for directory, why in result.incomplete_listings:
+        lines.append(f"  in part   {directory}: {why}")
     lines.append(f"diagnose it anywhere: nodedoctor check --bundle {result.path}")
     sys.stdout.write("\n".join(lines) + "\n")
     return EXIT_OK

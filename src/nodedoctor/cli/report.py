@@ -5,15 +5,23 @@ Reads JSON reports as ``check --format json`` writes them, the JSON Lines of a b
 (``{"report": {...}}``) or lists of those, and bundles (``.tar.gz`` from ``nodedoctor
 collect``, checked here), and merges them into one self-contained HTML page (or one JUnit
 document with a testsuite per node).
+
+Reports come from other machines: each file is read as it comes, a JSON Lines file a line
+at a time, every document within :data:`MAX_DOCUMENT_BYTES` and nested at most 64 deep. A
+file that is not a report ends the run with one line naming it (and the line, in JSON Lines)
+and exit 2; a bundle that cannot be opened is a node on the page, not checked.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any
 
 from nodedoctor.cli.common import EXIT_OK, UsageError
 from nodedoctor.i18n import _
@@ -22,8 +30,11 @@ if TYPE_CHECKING:
     from nodedoctor.model import Report
     from nodedoctor.render.reports import NotChecked
 
-#: Reports are small; a file larger than this is not one (and would not render usefully).
-MAX_REPORT_BYTES = 64 * 1024 * 1024
+#: One JSON document (a report, the JSON Lines of one, a list of them): a node's report is
+#: a few KB; ``json`` holds about five times the text as objects while it parses, so this
+#: keeps a document under 100 MB of memory. A fleet larger than one list document holds
+#: comes as JSON Lines, read a line at a time.
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 
 
 def register(sub: Any) -> None:
@@ -53,48 +64,109 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read(MAX_REPORT_BYTES + 1)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read(MAX_REPORT_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"{path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text; expected a JSON report") from None
-
-
-def _json(where: str, text: str) -> Any:
-    """One JSON document; nesting is checked first (``json`` recurses once per level), so a
-    hostile file is a usage error like any other malformed one. ``ValueError`` when it is not
-    JSON."""
-    from nodedoctor.parsers import LimitError
+def _json(where: str, raw: bytes) -> Any:
+    """One JSON document; nesting is checked first (``json`` recurses once per level).
+    ``LimitError`` when it nests too deep, ``ValueError`` when it is not JSON."""
     from nodedoctor.parsers.limits import check_json_depth
 
     try:
-        check_json_depth(text)
-    except LimitError as exc:
-        raise UsageError(f"{where}: {exc}; not a nodedoctor report") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{where}: not UTF-8 text; expected a JSON report") from None
+    check_json_depth(text)
     return json.loads(text)
 
 
-def _documents(path: str, text: str) -> list[tuple[str, Any]]:
-    """The JSON documents in ``text``: one, or one per line (JSON Lines)."""
+def _refused(where: str, exc: Exception) -> UsageError:
+    return UsageError(f"{where}: {exc}; not a nodedoctor report")
+
+
+def _too_large(where: str) -> UsageError:
+    return UsageError(
+        f"{where}: larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB; not a nodedoctor "
+        "report (give a larger fleet as JSON Lines, one report a line)"
+    )
+
+
+def _lines(stream: IO[bytes], path: str) -> Iterator[tuple[int, bytes]]:
+    """The non-blank lines of ``stream`` with their numbers, each at most
+    :data:`MAX_DOCUMENT_BYTES`."""
+    number = 0
+    while True:
+        raw = stream.readline(MAX_DOCUMENT_BYTES + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) > MAX_DOCUMENT_BYTES and not raw.endswith(b"\n"):
+            raise _too_large(f"{path}:{number}")
+        if raw.strip():
+            yield number, raw
+
+
+def _documents(path: str, stream: IO[bytes]) -> Iterator[tuple[str, Any]]:
+    """The JSON documents of ``stream``, read as they come: one document (``path``), or one
+    per line (JSON Lines: ``path:N``), each within :data:`MAX_DOCUMENT_BYTES`. A first line
+    that is JSON on its own starts JSON Lines; any other starts one document (indented, as
+    ``check --format json`` writes it)."""
+    from nodedoctor.parsers import LimitError
+
+    lines = _lines(stream, path)
+    first = next(lines, None)
+    if first is None:
+        raise UsageError(f"{path}: empty; expected a JSON report")
+    number, raw = first
+    document: Any = None
+    deep: LimitError | None = None
     try:
-        return [(path, _json(path, text))]
-    except ValueError as whole:
-        lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-        if len(lines) < 2:
-            raise UsageError(f"{path}: not JSON: {whole}") from None
-        out = []
-        for number, line in lines:
-            where = f"{path}:{number}"
-            try:
-                out.append((where, _json(where, line)))
-            except ValueError as exc:
-                raise UsageError(f"{where}: not JSON: {exc}") from None
-        return out
+        document = _json(path, raw)
+    except LimitError as exc:
+        deep = exc
+    except ValueError:
+        yield path, _whole(path, raw, stream)
+        return
+    second = next(lines, None)
+    where = path if second is None else f"{path}:{number}"
+    if deep is not None:
+        raise _refused(where, deep)
+    yield where, document
+    if second is None:
+        return
+    for number, raw in itertools.chain([second], lines):
+        where = f"{path}:{number}"
+        try:
+            yield where, _json(where, raw)
+        except LimitError as exc:
+            raise _refused(where, exc) from None
+        except ValueError as exc:
+            raise UsageError(f"{where}: not JSON: {exc}") from None
+
+
+def _whole(path: str, first: bytes, stream: IO[bytes]) -> Any:
+    """The one JSON document that starts with line ``first`` of ``stream``."""
+    from nodedoctor.parsers import LimitError
+
+    raw = first + stream.read(MAX_DOCUMENT_BYTES + 1 - len(first))
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise _too_large(path)
+    try:
+        return _json(path, raw)
+    except LimitError as exc:
+        raise _refused(path, exc) from None
+    except ValueError as exc:
+        raise UsageError(f"{path}: not JSON: {exc}") from None
+
+
+@contextlib.contextmanager
+def _opened(path: str) -> Iterator[IO[bytes]]:
+    if path == "-":
+        yield sys.stdin.buffer
+        return
+    try:
+        stream = open(path, "rb")  # noqa: SIM115 (closed below)
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror or exc}") from None
+    with stream:
+        yield stream
 
 
 def _is_bundle(path: str) -> bool:
@@ -140,18 +212,19 @@ def run(args: argparse.Namespace) -> int:
             else:
                 reports.append(checked)
             continue
-        text = _read(path)
-        if len(text) > MAX_REPORT_BYTES:
-            raise UsageError(f"{path}: larger than {MAX_REPORT_BYTES} bytes; not a report")
-        for where, document in _documents(path, text):
+        with _opened(path) as stream:
             try:
-                unchecked = not_checked_from_json(document, where)
-                if unchecked is None:
-                    reports += reports_from_document(document, where)
-                else:
-                    not_checked.append(unchecked)
-            except ReportFormatError as exc:
-                raise UsageError(f"{exc}; expected a nodedoctor JSON report") from None
+                for where, document in _documents(path, stream):
+                    try:
+                        unchecked = not_checked_from_json(document, where)
+                        if unchecked is None:
+                            reports += reports_from_document(document, where)
+                        else:
+                            not_checked.append(unchecked)
+                    except ReportFormatError as exc:
+                        raise UsageError(f"{exc}; expected a nodedoctor JSON report") from None
+            except OSError as exc:
+                raise UsageError(f"{path}: {exc.strerror or exc}") from None
     for node in not_checked:
         print(f"nodedoctor: {node.node} was not checked: {node.error}", file=sys.stderr)
     if args.format == "junit":

@@ -14,7 +14,9 @@ changed") gets those causes beside the ones this node shows, never one confident
 Exit codes: 0 a matching rule found the cause on this node; 1 no cause found (the text
 matched no known symptom, or every matching rule passes here); 2 usage error.
 
-``check --logs FILE`` uses the same matching on a log file (see :func:`scan_log`).
+Pasted text on stdin is read whole, line by line (:mod:`nodedoctor.sources.logs`): memory
+holds one block of lines however long the paste. ``check --logs FILE`` streams a log file
+through the same matching (:meth:`SymptomIndex.scan`, see :func:`scan_log`).
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from nodedoctor._record import record, replace
 from nodedoctor.cli.common import (
@@ -43,9 +47,6 @@ if TYPE_CHECKING:  # the rules (and their facts) load when a command runs: start
     from nodedoctor.rules.base import Rule
     from nodedoctor.rules.symptoms import SymptomIndex, SymptomMatch
 
-#: How much pasted text or log is read: the last bytes of a log file, the first of stdin.
-LOG_TAIL_BYTES = 16 * 1024 * 1024
-STDIN_LIMIT = 1024 * 1024
 #: Log lines kept as evidence per rule.
 LOG_LINES_PER_RULE = 3
 
@@ -76,11 +77,46 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _read_text(arg: str) -> str:
-    if arg != "-":
-        return arg
-    data = sys.stdin.buffer.read(STDIN_LIMIT)
-    return data.decode("utf-8", errors="replace")
+def _open_log(path: str) -> BinaryIO:
+    """The log given to ``--logs`` (``-``: stdin) to stream; a pipe is read like a file
+    (``--logs <(journalctl -u kubelet)``), a device or directory is a usage error."""
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        stream = open(path, "rb")  # noqa: SIM115 (the caller closes it)
+    except OSError as exc:
+        raise UsageError(f"--logs {path}: {exc.strerror or exc}") from None
+    mode = os.fstat(stream.fileno()).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+        stream.close()
+        raise UsageError(f"--logs {path}: not a file or a pipe")
+    return stream
+
+
+def log_blocks(stream: BinaryIO) -> Iterator[list[str]]:
+    """The lines of ``stream``, read whole, a block at a time (:mod:`nodedoctor.sources.logs`),
+    each cut where the symptom matcher stops reading."""
+    from nodedoctor.rules.symptoms import MAX_LINE_CHARS
+    from nodedoctor.sources.logs import read_blocks
+
+    return read_blocks(stream, max_chars=MAX_LINE_CHARS)
+
+
+def _match_stdin(index: SymptomIndex) -> list[SymptomMatch] | None:
+    """Matches of the text on stdin, streamed; ``None`` when it has no text at all."""
+    given = False
+
+    def blocks() -> Iterator[list[str]]:
+        nonlocal given
+        for block in log_blocks(sys.stdin.buffer):
+            given = given or any(line.strip() for line in block)
+            yield block
+
+    try:
+        matches = index.match_lines(blocks())
+    except OSError as exc:
+        raise UsageError(f"stdin: {exc.strerror or exc}") from None
+    return matches if given else None
 
 
 def _ordinary_rules() -> list[Rule]:
@@ -208,11 +244,11 @@ def run(args: argparse.Namespace) -> int:
     from nodedoctor import engine
     from nodedoctor.facts import Facts
 
-    text = _read_text(args.text)
-    if not text.strip():
+    index = _index()
+    matches = _match_stdin(index) if args.text == "-" else index.match_text(args.text)
+    if matches is None or (args.text != "-" and not args.text.strip()):
         raise UsageError(_("no message given: pass the error text, or pipe it on stdin"))
     root = open_root(args)  # a bad --root or --bundle is a usage error whatever the text
-    matches = _index().match_text(text)
     if not matches:
         from nodedoctor.render.hints import command_line
 
@@ -255,7 +291,6 @@ class LogScan:
     source: str
     matches: dict[str, list[SymptomMatch]]
     counts: dict[str, int]
-    truncated: bool
 
     @property
     def rule_ids(self) -> list[str]:
@@ -266,42 +301,30 @@ class LogScan:
         )
 
 
-def read_log(path: str) -> tuple[str, bool]:
-    """The last :data:`LOG_TAIL_BYTES` of a log file (``-``: stdin), from a whole line."""
-    if path == "-":
-        return sys.stdin.buffer.read(LOG_TAIL_BYTES).decode("utf-8", errors="replace"), False
-    try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            start = max(0, size - LOG_TAIL_BYTES)
-            f.seek(start)
-            data = f.read(LOG_TAIL_BYTES)
-    except OSError as exc:
-        raise UsageError(f"--logs {path}: {exc.strerror or exc}") from None
-    if start > 0 and b"\n" in data:
-        data = data[data.index(b"\n") + 1 :]
-    return data.decode("utf-8", errors="replace"), start > 0
-
-
-def scan_log(text: str, source: str, rules: list[Rule], truncated: bool = False) -> LogScan:
-    """Match every line of a log against the rules' symptoms (``-`` is stdin)."""
+def scan_log(path: str, rules: list[Rule]) -> LogScan:
+    """Match every line of the log at ``path`` (``-``: stdin), read whole, against the rules'
+    symptoms, as ``why`` matches pasted text."""
     from nodedoctor.rules.symptoms import index_for
 
-    source = "stdin" if source == "-" else source
     index = index_for(rules)
     matches: dict[str, list[SymptomMatch]] = {}
     counts: dict[str, int] = {}
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        for m in index.match_line(line, lineno):
-            if m.not_this:
-                continue  # another problem's line, not this rule's evidence
-            counts[m.rule_id] = counts.get(m.rule_id, 0) + 1
-            kept = matches.setdefault(m.rule_id, [])
-            if len(kept) < LOG_LINES_PER_RULE:
-                kept.append(m)
-    return LogScan(source, matches, counts, truncated)
+    stream = _open_log(path)
+    try:
+        for line_matches in index.scan(log_blocks(stream)):
+            for m in line_matches:
+                if m.not_this:
+                    continue  # another problem's line, not this rule's evidence
+                counts[m.rule_id] = counts.get(m.rule_id, 0) + 1
+                kept = matches.setdefault(m.rule_id, [])
+                if len(kept) < LOG_LINES_PER_RULE:
+                    kept.append(m)
+    except OSError as exc:
+        raise UsageError(f"--logs {path}: {exc.strerror or exc}") from None
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    return LogScan("stdin" if path == "-" else path, matches, counts)
 
 
 def with_log_evidence(report: Report, scan: LogScan) -> Report:
@@ -312,9 +335,7 @@ def with_log_evidence(report: Report, scan: LogScan) -> Report:
         if not seen:
             findings.append(f)
             continue
-        lines = tuple(
-            Evidence(scan.source, m.text, None if scan.truncated else m.line) for m in seen
-        )
+        lines = tuple(Evidence(scan.source, m.text, m.line) for m in seen)
         findings.append(replace(f, evidence=f.evidence + lines))
     return replace(report, findings=tuple(findings))
 
@@ -324,10 +345,8 @@ def describe_scan(scan: LogScan, report: Report) -> str:
     out = [f"symptoms found in {scan.source}:"]
     for rule_id in scan.rule_ids:
         first = scan.matches[rule_id][0]
-        where = f"line {first.line}" if not scan.truncated else "a line"
         verdict = _verdict(rule_id, report)
         state = {"finding": "cause found here", "passed": "passes here", "skipped": "skipped"}
-        out.append(
-            f"  {rule_id}: {scan.counts[rule_id]} line(s), first at {where} ({state[verdict]})"
-        )
+        count = scan.counts[rule_id]
+        out.append(f"  {rule_id}: {count} line(s), first at line {first.line} ({state[verdict]})")
     return "\n".join(out) + "\n\n"

@@ -21,13 +21,13 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterable
 from typing import Any
 
 from nodedoctor import __version__
 from nodedoctor._record import field, record
+from nodedoctor.collect.probes import expand, socket_owners, watched_pids
 from nodedoctor.collect.secrets import redact_argv, redact_text, withheld_reason
-from nodedoctor.collect.writer import BundleWriter, write_members
+from nodedoctor.collect.writer import BundleWriter, tar_dirs, write_members
 from nodedoctor.facts import Facts
 from nodedoctor.facts.mounts import host_procfs
 from nodedoctor.facts.system import hostname
@@ -99,7 +99,11 @@ KUBEPODS_NAMES = ("kubepods", "kubepods.slice")
 CGROUP_FILES = ("cgroup.controllers", "cgroup.subtree_control", "cgroup.procs", "cgroup.type")
 MAX_CGROUP_DIRS = 2000
 MAX_CGROUP_DEPTH = 4
-MAX_DIR_ENTRIES = 2000
+#: Entries kept of each directory the rules list (a 5,000-pod node's /var/lib/kubelet/pods
+#: holds 5,000; the reader takes 30,000 members in all). A listing the bundle holds only in
+#: part is named in the manifest (``incomplete_listings``), and the rules that use it say
+#: they cannot tell: a pod left out of the listing is not a pod the kubelet forgot.
+MAX_DIR_ENTRIES = 10_000
 #: Files read for the explicit list are capped lower than what the rules may read.
 ALWAYS_LIMIT = 1024 * 1024
 #: Total bytes of file contents in a bundle; past it, files are left out and listed.
@@ -159,6 +163,11 @@ class RecordingRoot(Root):
             self.links[path] = target
         return target
 
+    def subdirs(self, path: str) -> list[str] | None:
+        # A listing, which the plan keeps whole (each entry, a directory or not).
+        self.listed.add(path)
+        return self._subdirs_on_disk(path)
+
     def run(self, name: str) -> CommandResult | None:
         self.commands_run.add(name)
         return super().run(name)
@@ -176,6 +185,8 @@ class Plan:
     placeholders: set[str] = field(default_factory=set)
     #: Links the rules read, node path -> target.
     links: dict[str, str] = field(default_factory=dict)
+    #: The directories the rules listed, with their entries on the node.
+    listings: dict[str, list[str]] = field(default_factory=dict)
 
     def add_file(self, path: str, limit: int) -> None:
         self.files[path] = max(limit, self.files.get(path, 0))
@@ -194,6 +205,8 @@ class CollectResult:
     size: int
     #: How many empty directories were left out, and why.
     directories_left_out: tuple[int, str] = (0, "")
+    #: (directory, why) of each listing the bundle holds only in part.
+    incomplete_listings: tuple[tuple[str, str], ...] = ()
 
 
 def _record_check(root: Root) -> tuple[RecordingRoot, Facts]:
@@ -208,40 +221,6 @@ def _record_check(root: Root) -> tuple[RecordingRoot, Facts]:
     # The running daemons, whether or not a rule asked: ``--bundle`` must tell them too.
     facts.get(processes)
     return recording, facts
-
-
-def _socket_owners(facts: Facts) -> dict[str, str]:
-    """The ``/proc/<pid>/fd/<n>`` links of the processes that hold Kubernetes' ports, and
-    their ``comm`` files: what the port rule's replay needs of the other processes' files."""
-    from nodedoctor.facts.ports import kubernetes_ports
-
-    ports = facts.get(kubernetes_ports)
-    out: dict[str, str] = {}
-    for listener in ports.listeners or ():
-        owner = listener.owner
-        if owner is not None and owner.fd is not None:
-            out[f"/proc/{owner.pid}/fd/{owner.fd}"] = f"socket:[{listener.socket.inode}]"
-    return out
-
-
-def _expand(root: Root, pattern: str) -> list[str]:
-    directory, _, name = pattern.rpartition("/")
-    if any(c in name for c in "*?["):
-        return root.glob(directory or "/", name)
-    return [pattern]
-
-
-def _watched_pids(root: Root, paths: Iterable[str]) -> set[str]:
-    from nodedoctor.facts.processes import WATCHED
-
-    pids: set[str] = set()
-    for path in paths:
-        m = _PID_PATH.match(path)
-        if m and path.endswith("/comm"):
-            comm = (root.read_text(path, 256) or "").strip()
-            if comm in WATCHED:
-                pids.add(m.group(1))
-    return pids
 
 
 def _kubepods_tree(root: Root, plan: Plan) -> None:
@@ -280,7 +259,7 @@ def plan_collection(root: Root) -> tuple[Plan, RecordingRoot]:
     recording, facts = _record_check(root)
     plan = Plan()
     touched = set(recording.files) | recording.probed
-    keep_pids = _watched_pids(root, touched)
+    keep_pids = watched_pids(root, touched)
 
     # A live host's /proc under --root (a hostPID pod): proc/self is this process's view,
     # PID 1's mount table is the host's. The bundle keeps PID 1's and not the other, so that
@@ -305,7 +284,7 @@ def plan_collection(root: Root) -> tuple[Plan, RecordingRoot]:
         if path not in plan.files:
             plan.tails[path] = limit
     plan.links.update({p: t for p, t in recording.links.items() if not p.startswith("/proc/")})
-    for path, target in _socket_owners(facts).items():
+    for path, target in socket_owners(facts).items():
         plan.links[path] = target
         plan.add_file(path.rsplit("/fd/", 1)[0] + "/comm", 256)
     plan.add_file("/proc/1/comm", 256)
@@ -326,14 +305,16 @@ def plan_collection(root: Root) -> tuple[Plan, RecordingRoot]:
         if entries is None:
             continue
         plan.dirs.add(directory)
+        plan.listings[directory.rstrip("/") or "/"] = entries
+        subdirs = set(root.subdirs(directory) or ())
         for name in entries[:MAX_DIR_ENTRIES]:
             child = f"{directory.rstrip('/')}/{name}"
-            if root.is_dir(child):
+            if name in subdirs:
                 plan.dirs.add(child)
             else:
                 plan.placeholders.add(child)
     for pattern in ALWAYS:
-        for path in _expand(root, pattern):
+        for path in expand(root, pattern):
             if wanted(path) and root.exists(path) and not root.is_dir(path):
                 plan.add_file(path, ALWAYS_LIMIT)
     _kubepods_tree(root, plan)
@@ -355,6 +336,32 @@ def _tail(root: Root, path: str, limit: int) -> bytes | None:
     a tail read of the copy drops the same partial first line and says it was cut."""
     got = root._read_raw(path, limit + 1, tail=True)  # the same safe open as every read
     return None if got is None else got[0]
+
+
+def incomplete_listings(
+    listings: dict[str, list[str]], members: set[str], left_out: dict[str, str]
+) -> dict[str, str]:
+    """Each listed directory of which the bundle's ``members`` (node paths, with the
+    directories they imply) miss an entry, with why: past :data:`MAX_DIR_ENTRIES`, or the
+    reason a member was left out (``left_out``).
+
+    >>> incomplete_listings({"/d": ["a", "b", "c"], "/e": ["x"]}, {"/d/a", "/e/x"},
+    ...                     {"/d/c": "the bundle holds at most 30000 members"})
+    {'/d': '2 of its 3 entries are not in the bundle: the bundle holds at most 30000 members'}
+    """
+    out: dict[str, str] = {}
+    for directory, entries in sorted(listings.items()):
+        base = directory.rstrip("/")
+        missing = [name for name in entries if f"{base}/{name}" not in members]
+        if not missing:
+            continue
+        why = next((left_out[f"{base}/{n}"] for n in missing if f"{base}/{n}" in left_out), None)
+        if why is None and len(entries) > MAX_DIR_ENTRIES:
+            why = f"collect keeps {MAX_DIR_ENTRIES} entries of a directory"
+        out[directory] = f"{len(missing)} of its {len(entries)} entries are not in the bundle" + (
+            f": {why}" if why else ""
+        )
+    return out
 
 
 def default_output(hostname: str | None, now: float) -> str:
@@ -424,6 +431,7 @@ def collect(root: Root, output: str | None = None, *, now: float | None = None) 
         with os.fdopen(fd, "wb") as raw:
             # Within the reader's limits: a member it would refuse is left out, with why.
             writer = BundleWriter(raw, DEFAULT_LIMITS, now, reserve=1)  # the manifest
+            members_left_out: dict[str, str] = {}
             dirs, placeholders, dirs_left_out = write_members(
                 writer,
                 files,
@@ -432,6 +440,12 @@ def collect(root: Root, output: str | None = None, *, now: float | None = None) 
                 commands=commands,
                 left_out=left_out,
                 links=plan.links,
+                members_left_out=members_left_out,
+            )
+            members = {*files, *placeholders, *dirs}
+            members.update(f"/{d}" for d in tar_dirs(p.lstrip("/") for p in members))
+            incomplete = incomplete_listings(
+                plan.listings, members, {**left_out, **members_left_out}
             )
             manifest: dict[str, Any] = {
                 "schema": MANIFEST_SCHEMA,
@@ -453,6 +467,8 @@ def collect(root: Root, output: str | None = None, *, now: float | None = None) 
             if dirs_left_out[0]:
                 count, why = dirs_left_out
                 manifest["directories_left_out"] = {"count": count, "reason": why}
+            # Written whatever it holds: its presence says the listings were checked.
+            manifest["incomplete_listings"] = incomplete
             writer.add(MANIFEST, json.dumps(manifest, indent=1).encode(), required=True)
             writer.close()
             raw.flush()
@@ -471,6 +487,7 @@ def collect(root: Root, output: str | None = None, *, now: float | None = None) 
         left_out=tuple(sorted(left_out)),
         left_out_reasons=tuple(sorted(left_out.items())),
         directories_left_out=dirs_left_out,
+        incomplete_listings=tuple(incomplete.items()),
         commands=tuple(sorted(commands)),
         size=os.path.getsize(output),
     )

@@ -126,7 +126,11 @@ class BundleWriter:
         return reason
 
     def _refusal(self, name: str, data: bytes | None, required: bool) -> str | None:
-        """Why the reader would refuse member ``name``, from its name, kind and size."""
+        """Why the reader would refuse member ``name``, from its name, kind and size (the
+        member count first: past it, tens of thousands of cgroups are turned away)."""
+        room = self._limits.members - (0 if required else self._reserve)
+        if self._members >= room:
+            return f"the bundle holds at most {self._limits.members} members"
         try:
             member_name(tarfile.TarInfo(name), self._limits)
         except BundleError as exc:
@@ -139,9 +143,6 @@ class BundleWriter:
         for i in range(1, len(parts)):
             if self._kinds.get("/".join(parts[:i])) == "file":
                 return f"lies under {'/'.join(parts[:i])!r}, a file in the bundle"
-        room = self._limits.members - (0 if required else self._reserve)
-        if self._members >= room:
-            return f"the bundle holds at most {self._limits.members} members"
         if data is not None and len(data) > self._limits.member_bytes:
             return f"larger than a bundle's {self._limits.member_bytes}-byte limit for a file"
         return None
@@ -186,7 +187,8 @@ class BundleWriter:
         self._raw.write(struct.pack("<II", self._crc & 0xFFFFFFFF, self._inflated & 0xFFFFFFFF))
 
 
-def _tar_dirs(paths: Iterable[str]) -> list[str]:
+def tar_dirs(paths: Iterable[str]) -> list[str]:
+    """Every directory the ``/``-separated relative ``paths`` lie in (the reader makes them)."""
     out: set[str] = set()
     for path in paths:
         parts = path.strip("/").split("/")
@@ -211,13 +213,16 @@ def write_members(
     commands: dict[str, CommandResult],
     left_out: dict[str, str],
     links: dict[str, str] | None = None,
+    members_left_out: dict[str, str] | None = None,
 ) -> tuple[list[str], list[str], tuple[int, str]]:
     """Files, placeholders, command outputs, then the directories no member implies (the
     reader makes a member's parents) in :func:`_directory_order`: when the reader's member
     limit is reached, what goes is empty cgroups (a 5,000-pod cgroup v1 node lists 65,000).
-    What the writer leaves out goes from ``files`` and ``commands`` to ``left_out``. Returns
+    What the writer leaves out goes from ``files`` and ``commands`` to ``left_out``, and the
+    placeholders and directories it leaves out to ``members_left_out``, with why. Returns
     the directories and placeholders in the bundle, and how many directories were left out
     and why."""
+    members_left_out = {} if members_left_out is None else members_left_out
     for path in sorted(files):
         reason = writer.add(path.lstrip("/"), files[path])
         if reason is not None:
@@ -237,14 +242,15 @@ def write_members(
     # Directory names are kept even where contents are withheld (pod UIDs under
     # /var/lib/kubelet/pods tell which pods the kubelet still has).
     dirs = set(dir_paths)
-    placeholders = [
-        p
-        for p in sorted(placeholder_paths)
-        if p not in files
-        and p not in dirs
-        and p not in written_links
-        and writer.add(p.lstrip("/"), b"") is None
-    ]
+    placeholders = []
+    for path in sorted(placeholder_paths):
+        if path in files or path in dirs or path in written_links:
+            continue
+        reason = writer.add(path.lstrip("/"), b"")
+        if reason is None:
+            placeholders.append(path)
+        else:
+            members_left_out[path] = reason
     for name, result in sorted(commands.items()):
         body = json.dumps(command_to_json(result), indent=1).encode()
         text, _ = redact_text(body.decode())
@@ -252,7 +258,7 @@ def write_members(
         if reason is not None:
             left_out[f"{COMMANDS_DIR}/{name}.json"] = reason
             del commands[name]
-    implied = {f"/{n}" for n in _tar_dirs(p.lstrip("/") for p in (*files, *placeholders))}
+    implied = {f"/{n}" for n in tar_dirs(p.lstrip("/") for p in (*files, *placeholders))}
     present = dirs & implied
     skipped, why = 0, ""
     for directory in sorted(dirs - implied, key=_directory_order):
@@ -261,4 +267,5 @@ def write_members(
             present.add(directory)
         else:
             skipped, why = skipped + 1, why or reason
+            members_left_out[directory] = reason
     return sorted(present), placeholders, (skipped, why)

@@ -50,6 +50,7 @@ class Facts:
         self.parse_problems: list[ParseProblem] = []
         self._cache: dict[Callable[[Facts], object], object] = {}
         self._parsed: dict[tuple[str, Callable[[str], object]], object] = {}
+        self._drop_ins: dict[tuple[str, str], list[str]] = {}
 
     @property
     def live(self) -> bool:
@@ -100,6 +101,50 @@ class Facts:
                 self.record_problem(path, None, "too large to parse in the memory available")
         self._parsed[key] = result
         return result
+
+    def drop_ins(self, directory: str, pattern: str) -> list[str]:
+        """The files of drop-in directory ``directory`` whose names match ``pattern``, in
+        name order, the order their readers apply them. A directory with more than
+        :data:`~nodedoctor.parsers.limits.MAX_DROP_INS` of them gives none, and a parse
+        problem naming the directory and the bound; so does one this copy of a node holds
+        only part of (a bundle's writer left entries out): some of the drop-ins would be
+        half the configuration.
+
+        >>> import os, tempfile
+        >>> base = tempfile.mkdtemp()
+        >>> os.makedirs(base + "/etc/x.d")
+        >>> for i in range(65):
+        ...     open(f"{base}/etc/x.d/{i:02d}.conf", "w").close()
+        >>> facts = Facts(Root(base))
+        >>> facts.drop_ins("/etc/x.d", "*.conf"), facts.parse_problems[0].message[:45]
+        ([], 'more than 64 files match *.conf: past the bou')
+        >>> len(facts.drop_ins("/etc/x.d", "0*.conf")), facts.parse_failed("/etc/x.d")
+        (10, True)
+        """
+        from nodedoctor.parsers.limits import MAX_DROP_INS
+
+        key = (directory, pattern)
+        if key not in self._drop_ins:
+            paths = self.root.glob(directory, pattern)
+            incomplete = self.root.incomplete_listings().get(directory.rstrip("/") or "/")
+            if len(paths) > MAX_DROP_INS:
+                self.record_problem(
+                    directory,
+                    None,
+                    f"more than {MAX_DROP_INS} files match {pattern}: past the bound for a "
+                    "drop-in directory, none is read",
+                )
+                paths = []
+            elif incomplete is not None:
+                self.record_problem(
+                    directory,
+                    None,
+                    f"the bundle holds only part of this directory ({incomplete}): none of "
+                    "its drop-ins is read",
+                )
+                paths = []
+            self._drop_ins[key] = paths
+        return list(self._drop_ins[key])
 
     def record_problem(self, path: str, line: int | None, message: str) -> None:
         problem = ParseProblem(path, line, message)

@@ -179,7 +179,7 @@ _DEFAULT_ENV = re.compile(r"^\s*DefaultEnvironment\s*=(.*)$")
 
 def _systemd_env_disables(facts: Facts) -> list[Evidence]:
     found: list[Evidence] = []
-    paths = ["/etc/systemd/system.conf", *facts.root.glob("/etc/systemd/system.conf.d", "*.conf")]
+    paths = ["/etc/systemd/system.conf", *facts.drop_ins("/etc/systemd/system.conf.d", "*.conf")]
     for path in paths:
         text = facts.read(path)
         if not text:
@@ -193,7 +193,7 @@ def _systemd_env_disables(facts: Facts) -> list[Evidence]:
 
 def _datasource_list(facts: Facts) -> tuple[str, DatasourceList] | None:
     effective: tuple[str, DatasourceList] | None = None
-    for path in ["/etc/cloud/cloud.cfg", *facts.root.glob("/etc/cloud/cloud.cfg.d", "*.cfg")]:
+    for path in ["/etc/cloud/cloud.cfg", *facts.drop_ins("/etc/cloud/cloud.cfg.d", "*.cfg")]:
         parsed = facts.parse(path, parse_datasource_list)
         if parsed is not None:
             effective = (path, parsed)

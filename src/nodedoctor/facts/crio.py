@@ -65,7 +65,7 @@ class CrioFacts:
 
 def _files(facts: Facts) -> list[tuple[str, CrioConfigFile]]:
     out: list[tuple[str, CrioConfigFile]] = []
-    for path in [MAIN, *facts.root.glob(DROP_INS, "*.conf")]:
+    for path in [MAIN, *facts.drop_ins(DROP_INS, "*.conf")]:
         parsed = facts.parse(path, parse_crio_config)
         if parsed is not None:
             out.append((path, parsed))
@@ -104,7 +104,8 @@ def crio_facts(facts: Facts) -> CrioFacts:
     version = Sourced(item.version, item.evidence) if item and item.version else None
     files = _files(facts)
     names = tuple(n for n, _ in files)
-    failed = [p for p in [MAIN, *facts.root.glob(DROP_INS, "*.conf")] if facts.parse_failed(p)]
+    read = [MAIN, DROP_INS, *facts.drop_ins(DROP_INS, "*.conf")]
+    failed = [p for p in read if facts.parse_failed(p)]
     present = bool(files) or item is not None or bool(failed)
     if failed:
         return CrioFacts(present, version, names, None, None, (), f"{failed[0]} cannot be parsed")

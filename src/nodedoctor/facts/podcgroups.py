@@ -24,7 +24,7 @@ from nodedoctor._record import record
 from nodedoctor.facts import Facts
 from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
 from nodedoctor.facts.kubelet import kubelet_facts
-from nodedoctor.facts.kubepods import PodCgroupEntry, pod_cgroup_entries
+from nodedoctor.facts.kubepods import PodCgroupEntry, kubepods_dirs, pod_cgroup_entries
 from nodedoctor.facts.teardown import teardown_facts
 from nodedoctor.model import Evidence
 
@@ -55,7 +55,8 @@ class PodCgroup:
 
 @record
 class PodCgroupFacts:
-    #: The cgroup hierarchy could be read (a disk image has an empty /sys).
+    #: The cgroup hierarchy could be read (a disk image has an empty /sys), and this copy of
+    #: the node holds every pod cgroup and pod directory (a bundle may hold part of them).
     cgroups_known: bool
     unknown_reason: str | None
     #: Every pod cgroup found, as :func:`nodedoctor.facts.kubepods.pod_cgroup_entries` gives
@@ -120,20 +121,32 @@ def _cgroup_root(facts: Facts) -> str:
     return value if isinstance(value, str) and value else "/"
 
 
+def _partial_listing(facts: Facts, pods_dir: str, hierarchies: list[str]) -> str | None:
+    """Why the comparison cannot be made on this copy of the node: it holds only part of the
+    pod directories or of the pod cgroups (a bundle that left entries out)."""
+    incomplete = facts.root.incomplete_listings()
+    if not incomplete:
+        return None
+    if pods_dir in incomplete:
+        return f"the bundle holds only part of {pods_dir} ({incomplete[pods_dir]})"
+    trees = tuple(h + d for h in hierarchies for d in kubepods_dirs(_cgroup_root(facts)))
+    for directory, why in incomplete.items():
+        if directory.startswith(trees):
+            return f"the bundle holds only part of the pod cgroups in {directory} ({why})"
+    return None
+
+
 def pod_cgroup_facts(facts: Facts) -> PodCgroupFacts:
     pods_dir = _pods_dir(facts)
     listing = facts.root.listdir(pods_dir)
     uids = frozenset(listing or ())
     hierarchies, reason = _hierarchies(facts)
     if not hierarchies or not any(facts.root.listdir(h) for h in hierarchies):
-        return PodCgroupFacts(
-            False,
-            reason or "no cgroup directories under /sys/fs/cgroup in this root",
-            (),
-            pods_dir,
-            uids,
-            listing is not None,
-        )
+        reason = reason or "no cgroup directories under /sys/fs/cgroup in this root"
+    else:
+        reason = _partial_listing(facts, pods_dir, hierarchies)
+    if reason is not None:
+        return PodCgroupFacts(False, reason, (), pods_dir, uids, listing is not None)
     entries = tuple(pod_cgroup_entries(facts, _cgroup_root(facts)))
     busy = frozenset(
         path for uid, _, _, path, _ in entries if uid not in uids and _has_processes(facts, path)

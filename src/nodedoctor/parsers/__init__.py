@@ -18,7 +18,10 @@ containerd, CRI-O (TOML)        256 KiB       64 levels of     dotted keys and t
                                               arrays and       of 32 parts; 10,000 tables;
                                               inline tables    imports: 64 files (facts)
 Docker ``daemon.json``          256 KiB       64 levels        none
-reports read back (``report``)  64 MiB        64 levels        none
+reports read back (``report``)  16 MiB a      64 levels        none
+                                document (a
+                                JSON Lines
+                                line)
 mountinfo, ``/proc/mounts``     64 MiB read   none (lines)     none
 rpm headers                     16 MiB data,  none             none
                                 65,535 tags
@@ -31,6 +34,7 @@ os-release, dpkg status, unit                 words)           and drop-ins are 
 and env files, BLS, kconfig,                                   facts read one by one)
 swaps, /proc/cgroups, AppArmor,
 meminfo, CPU lists
+drop-in directories (facts)     64 files                       none
 ==============================  ============  ===============  ===========================
 """
 

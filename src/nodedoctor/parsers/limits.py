@@ -40,6 +40,13 @@ MAX_TABLES = 10_000
 #: Nodes that YAML aliases may add once expanded; kubelet, k3s and cloud-init configs use
 #: few or none, and an alias bomb of 1 KB expands to billions.
 MAX_ALIAS_NODES = 10_000
+#: Files a drop-in directory may give its reader (``kubelet.service.d``, ``crio.conf.d``,
+#: containerd's import globs, the kubelet's ``--config-dir``, k3s's ``config.yaml.d``,
+#: ``cloud.cfg.d``, ``system.conf.d``, ``grub.d``, ``/boot/loader/entries``): real nodes
+#: have under 20. Each file is bounded above; this bounds a directory to 64 of them. Past
+#: it, none is read (some of them would be half the configuration): a parse error names the
+#: directory and the bound (``Facts.drop_ins``).
+MAX_DROP_INS = 64
 
 
 def _line_of(text: str, offset: int) -> int:

@@ -22,12 +22,14 @@ import gzip
 import json
 import os
 import posixpath
+import re
 import shutil
 import stat
 import tarfile
 import tempfile
 import weakref
 import zlib
+from collections.abc import Iterable, Mapping
 from typing import IO, Any
 
 from nodedoctor._record import record
@@ -101,12 +103,15 @@ class _CountingGzip:
         self._gzip.close()
 
 
+_CONTROL_OR_BACKSLASH = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
 def member_name(info: tarfile.TarInfo, limits: Limits) -> str:
     """The member's normalised relative name, or a :class:`BundleError`."""
     name = info.name
     if not name or len(name) > limits.name_length:
         raise BundleError(f"member {name[:80]!r}: empty or overlong name")
-    if any(ord(c) < 0x20 or c == "\x7f" for c in name) or "\\" in name:
+    if _CONTROL_OR_BACKSLASH.search(name):
         raise BundleError(f"member {name!r}: control character or backslash in its name")
     if name.startswith("/"):
         raise BundleError(f"member {name!r}: absolute names are not allowed")
@@ -131,10 +136,13 @@ def _link_stays_inside(member: str, target: str) -> bool:
 
 
 class _Extractor:
-    def __init__(self, dest: str, limits: Limits, label: str) -> None:
+    def __init__(self, dest: str, limits: Limits, label: str, on_disk: bool = True) -> None:
         self.dest = dest
         self.limits = limits
         self.label = label
+        #: Whether a directory with nothing under it is made on disk (else it is a name in
+        #: ``seen`` only: the root keeps it, :class:`BundleRoot`).
+        self.on_disk = on_disk
         self.seen: dict[str, str] = {}  # name -> "file" | "dir" | "link"
 
     def _host(self, name: str) -> str:
@@ -155,6 +163,18 @@ class _Extractor:
                     f"{self.label}: member {name!r} lies under {part!r}, which is not a directory"
                 )
 
+    def _parents_in_memory(self, name: str) -> None:
+        """Refuse a directory member that lies under a file or a link of the bundle (what
+        :meth:`_parent_dirs` refuses on disk)."""
+        parts = name.split("/")
+        for i in range(1, len(parts)):
+            parent = "/".join(parts[:i])
+            if self.seen.get(parent, "dir") != "dir":
+                raise BundleError(
+                    f"{self.label}: member {name!r} lies under {parts[i - 1]!r}, which is not "
+                    "a directory"
+                )
+
     def add(self, tar: tarfile.TarFile, info: tarfile.TarInfo) -> None:
         name = member_name(info, self.limits)
         if name == ".":
@@ -162,6 +182,10 @@ class _Extractor:
         if name in self.seen:
             raise BundleError(f"{self.label}: member {name!r} appears twice")
         if info.isdir():
+            if not self.on_disk:
+                self._parents_in_memory(name)
+                self.seen[name] = "dir"
+                return
             self._parent_dirs(name)
             host = self._host(name)
             if not os.path.lexists(host):
@@ -239,8 +263,17 @@ def _kind(info: tarfile.TarInfo) -> str:
     return f"member of tar type {info.type!r}"
 
 
-def extract_bundle(path: str, dest: str, limits: Limits = DEFAULT_LIMITS) -> list[str]:
+def extract_bundle(
+    path: str,
+    dest: str,
+    limits: Limits = DEFAULT_LIMITS,
+    *,
+    empty_dirs: set[str] | None = None,
+) -> list[str]:
     """Extract bundle ``path`` into the existing empty directory ``dest``; the member names.
+    With ``empty_dirs``, a directory member is added to it instead of being made on disk
+    (a file below it still makes it): a bundle of a cgroup v1 node is mostly empty pod
+    cgroups, and tens of thousands of ``mkdir`` cost seconds.
 
     Raises :class:`BundleError` on anything unsafe; ``dest`` may then hold a partial tree,
     which the caller removes.
@@ -258,7 +291,7 @@ def extract_bundle(path: str, dest: str, limits: Limits = DEFAULT_LIMITS) -> lis
         if st.st_size > limits.compressed_bytes:
             raise BundleError(f"{label}: larger than {limits.compressed_bytes} bytes")
         stream = _CountingGzip(raw, limits, label)
-        extractor = _Extractor(dest, limits, label)
+        extractor = _Extractor(dest, limits, label, on_disk=empty_dirs is None)
         count = 0
         try:
             with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
@@ -275,24 +308,82 @@ def extract_bundle(path: str, dest: str, limits: Limits = DEFAULT_LIMITS) -> lis
             raise BundleError(f"{label}: truncated or corrupt ({exc})") from None
         finally:
             stream.close()
+    if empty_dirs is not None:
+        empty_dirs.update(name for name, kind in extractor.seen.items() if kind == "dir")
     return sorted(extractor.seen)
 
 
-class BundleRoot(Root):
-    """A root backed by an extracted bundle; removed by :meth:`close` or at exit."""
+class RecordedRoot(Root):
+    """A root that a bundle's files make (extracted, or a directory it was extracted to): its
+    recorded commands and running state, and what its writer left out, from its manifest."""
 
-    def __init__(self, base: str, *, label: str, manifest: dict[str, Any], owned: str) -> None:
+    def __init__(self, base: str, *, label: str, manifest: dict[str, Any]) -> None:
         commands = RecordedCommands(_load_commands(base))
         # A bundle collected from an offline root records no running state.
         running = manifest.get("running", True) is not False
         super().__init__(base, live=False, running=running, commands=commands, label=label)
         self.manifest = manifest
-        self._finalizer = weakref.finalize(self, shutil.rmtree, owned, True)
+        listings = manifest.get("incomplete_listings")
+        self._incomplete = (
+            {k: v for k, v in listings.items() if isinstance(k, str) and isinstance(v, str)}
+            if isinstance(listings, dict)
+            else {}
+        )
 
     def left_out(self, path: str) -> str | None:
         reasons = self.manifest.get("left_out_reasons")
         reason = reasons.get(path) if isinstance(reasons, dict) else None
         return reason if isinstance(reason, str) else None
+
+    def incomplete_listings(self) -> Mapping[str, str]:
+        return self._incomplete
+
+
+class BundleRoot(RecordedRoot):
+    """A root backed by an extracted bundle; removed by :meth:`close` or at exit. Its
+    directory members are kept as names (``dirs``, relative), made on disk only where a
+    file lies below them: listings, ``exists`` and ``is_dir`` join both."""
+
+    def __init__(
+        self,
+        base: str,
+        *,
+        label: str,
+        manifest: dict[str, Any],
+        owned: str,
+        dirs: Iterable[str] = (),
+    ) -> None:
+        super().__init__(base, label=label, manifest=manifest)
+        self._finalizer = weakref.finalize(self, shutil.rmtree, owned, True)
+        #: node path of each directory member and of each directory above one -> the names
+        #: of the directories below it.
+        self._tree: dict[str, set[str]] = {}
+        for name in dirs:
+            parts = name.split("/")
+            for i in range(len(parts)):
+                self._tree.setdefault("/" + "/".join(parts[:i]), set()).add(parts[i])
+            self._tree.setdefault("/" + name, set())
+
+    def _below(self, path: str) -> set[str] | None:
+        return self._tree.get("/" + "/".join(p for p in path.split("/") if p not in ("", ".")))
+
+    def exists(self, path: str) -> bool:
+        return self._below(path) is not None or super().exists(path)
+
+    def is_dir(self, path: str) -> bool:
+        return self._below(path) is not None or super().is_dir(path)
+
+    def listdir(self, path: str) -> list[str] | None:
+        names, below = super().listdir(path), self._below(path)
+        if below is None:
+            return names
+        return sorted(below.union(names or ()))
+
+    def subdirs(self, path: str) -> list[str] | None:
+        names, below = self._subdirs_on_disk(path), self._below(path)
+        if below is None:
+            return names
+        return sorted(below.union(names or ()))
 
     def close(self) -> None:
         self._finalizer()
@@ -386,9 +477,10 @@ def open_bundle(path: str, limits: Limits = DEFAULT_LIMITS) -> BundleRoot:
     tmp = tempfile.mkdtemp(prefix="nodedoctor-bundle-")
     os.chmod(tmp, 0o700)
     base = os.path.join(tmp, "root")
+    dirs: set[str] = set()
     try:
         os.mkdir(base, 0o700)
-        extract_bundle(path, base, limits)
+        extract_bundle(path, base, limits, empty_dirs=dirs)
         manifest = load_manifest(base)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -396,7 +488,7 @@ def open_bundle(path: str, limits: Limits = DEFAULT_LIMITS) -> BundleRoot:
     if manifest is None:
         shutil.rmtree(tmp, ignore_errors=True)
         raise BundleError(f"{path}: no valid {MANIFEST}; not a nodedoctor bundle")
-    return BundleRoot(base, label=f"bundle:{path}", manifest=manifest, owned=tmp)
+    return BundleRoot(base, label=f"bundle:{path}", manifest=manifest, owned=tmp, dirs=dirs)
 
 
 def bundle_directory_root(path: str) -> Root | None:
@@ -405,6 +497,4 @@ def bundle_directory_root(path: str) -> Root | None:
     manifest = load_manifest(path)
     if manifest is None:
         return None
-    commands = RecordedCommands(_load_commands(path))
-    running = manifest.get("running", True) is not False
-    return Root(path, live=False, running=running, commands=commands, label=path)
+    return RecordedRoot(path, label=path, manifest=manifest)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from nodedoctor._record import record
@@ -209,6 +210,11 @@ class Root:
         has it (a bundle's writer left it out), or ``None``."""
         return None
 
+    def incomplete_listings(self) -> Mapping[str, str]:
+        """The directories whose listing in this copy of a node lacks entries the node has
+        (a bundle's writer left them out), each with why; empty for a node's own files."""
+        return {}
+
     def exists(self, path: str) -> bool:
         try:
             return os.path.lexists(self.resolve(path))
@@ -233,11 +239,15 @@ class Root:
         directory inside the root), or ``None`` when ``path`` is absent: ``listdir`` and
         ``is_dir`` of each entry in one ``scandir``, without a stat per entry (a node's pod
         cgroups under 13 cgroup v1 hierarchies are tens of thousands of entries)."""
-        base = path.rstrip("/")
         if type(self).listdir is not Root.listdir or type(self).is_dir is not Root.is_dir:
             # A root that watches its reads (collect) sees them one by one, as before.
+            base = path.rstrip("/")
             names = self.listdir(path)
             return None if names is None else [n for n in names if self.is_dir(f"{base}/{n}")]
+        return self._subdirs_on_disk(path)
+
+    def _subdirs_on_disk(self, path: str) -> list[str] | None:
+        base = path.rstrip("/")
         try:
             with os.scandir(self.resolve(path)) as entries:
                 found = [
@@ -307,7 +317,9 @@ def has_node_marks(root: Root) -> bool:
                 if next(entries, None) is not None:
                     return True
         except (OSError, UnsafePathError):
-            continue
+            pass
+        if root.listdir(directory):  # entries a root holds off disk (a bundle's empty dirs)
+            return True
     return False
 
 

@@ -191,7 +191,7 @@ def _grub_file(facts: Facts) -> BootFile | None:
         return None
     # /etc/default/grub.d/*.cfg are sourced after /etc/default/grub (Debian/Ubuntu).
     layers: list[tuple[str, GrubDefault]] = [(DEFAULT_GRUB, main)]
-    for path in facts.root.glob(GRUB_D, "*.cfg"):
+    for path in facts.drop_ins(GRUB_D, "*.cfg"):
         parsed = facts.parse(path, parse_default_grub)
         if parsed is not None:
             layers.append((path, parsed))
@@ -240,7 +240,7 @@ def _blscfg(facts: Facts) -> bool:
     or unset with no ``new-kernel-pkg`` (openEuler's grubby package ships it: its grub.cfg holds
     the menu entries, src-openeuler grubby.spec)."""
     value: str | None = None
-    for path in (DEFAULT_GRUB, *facts.root.glob(GRUB_D, "*.cfg")):
+    for path in (DEFAULT_GRUB, *facts.drop_ins(GRUB_D, "*.cfg")):
         parsed = facts.parse(path, parse_default_grub)
         if parsed is not None and "GRUB_ENABLE_BLSCFG" in parsed.variables:
             value = parsed.variables["GRUB_ENABLE_BLSCFG"][0]

@@ -216,7 +216,10 @@ def boot_entries(facts: Facts) -> BootEntries | None:
             env_ev = {k: Evidence(GRUBENV, v.text.strip(), v.line) for k, v in env.items()}
     entries: list[BootEntry] = []
     problems: list[str] = []
-    for path in facts.root.glob(BLS_ENTRIES, "*.conf"):
+    paths = facts.drop_ins(BLS_ENTRIES, "*.conf")
+    if facts.parse_failed(BLS_ENTRIES):
+        problems.append(f"{BLS_ENTRIES} cannot be read")
+    for path in paths:
         name = path.rsplit("/", 1)[-1]
         if name.startswith("."):
             continue  # GRUB's blscfg read_entry skips them

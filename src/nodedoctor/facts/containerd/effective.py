@@ -34,7 +34,11 @@ def containerd_facts(facts: Facts) -> ContainerdFacts:
     semantics, semantics_note = layout.semantics, layout.semantics_note
     notes = list(layout.notes)
 
-    files = load_files(facts, top, layout.texts) if layout.k3s_default is None else []
+    #: What containerd reads that cannot be read whole: its effective settings are unknown.
+    failed: list[str] = []
+    files = (
+        load_files(facts, top, layout.texts, failed=failed) if layout.k3s_default is None else []
+    )
     present = bool(files) or installed is not None or layout.name != "standard"
     # What is known before the configuration is evaluated: no driver, handlers or CRI yet.
     empty = ContainerdFacts(
@@ -66,8 +70,8 @@ def containerd_facts(facts: Facts) -> ContainerdFacts:
             )
         files[0] = with_k3s_base(files[0], base, choice.value == "true")
         empty = replace(empty, files=tuple(files))
-    if not files and facts.parse_failed(top):
-        return replace(empty, unknown=f"{top} cannot be parsed")
+    if failed:
+        return replace(empty, unknown=f"{failed[0]} cannot be parsed")
     if layout.name == "k3s" and not files:
         if layout.k3s_default is None:
             return replace(
@@ -99,12 +103,16 @@ def containerd_facts(facts: Facts) -> ContainerdFacts:
         loaded = files
         missing: list[tuple[str, str]] = []
         if files:
-            loaded = load_files(facts, top, layout.texts, glob_from_cwd=major == 1, missing=missing)
+            loaded = load_files(
+                facts, top, layout.texts, glob_from_cwd=major == 1, missing=missing, failed=failed
+            )
             if base is not None and loaded and choice is not None:
                 loaded[0] = files[0]
         result = evaluate(loaded, major, version.value if version else None, top)
         extra = import_problems(loaded, missing, globs if major == 1 else [])
         results.append(replace(result, problems=(*result.problems, *extra)))
+    if failed:  # a relative import glob as containerd 1.x expands it, from /
+        return replace(empty, unknown=f"{failed[0]} cannot be parsed")
     first = results[0]
     if len(results) > 1:
         a, b = results

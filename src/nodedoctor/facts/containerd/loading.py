@@ -13,7 +13,9 @@ from nodedoctor.parsers.containerd import parse_containerd_config
 MAX_FILES = 64
 
 
-def _resolve(facts: Facts, parent: str, pattern: str, glob_from_cwd: bool) -> list[str]:
+def _resolve(
+    facts: Facts, parent: str, pattern: str, glob_from_cwd: bool, failed: list[str]
+) -> list[str]:
     """containerd's resolveImports: a pattern with ``*`` is globbed, anything else is one path
     (which must exist). A relative path is joined to the importing file's directory, except
     that containerd 1.x globs a relative pattern from its working directory (``/`` under
@@ -32,7 +34,10 @@ def _resolve(facts: Facts, parent: str, pattern: str, glob_from_cwd: bool) -> li
     directory, name = posixpath.split(full)
     if any(c in directory for c in "*?["):
         return []  # a wildcard in a directory part is not modelled
-    return facts.root.glob(directory, name)
+    paths = facts.drop_ins(directory, name)
+    if facts.parse_failed(directory):
+        failed.append(directory)
+    return paths
 
 
 def load_files(
@@ -40,11 +45,15 @@ def load_files(
     top: str,
     text_of: dict[str, str] | None = None,
     glob_from_cwd: bool = False,
+    *,
     missing: list[tuple[str, str]] | None = None,
+    failed: list[str] | None = None,
 ) -> list[LoadedFile]:
     """The top file and its imports, breadth first, each once (containerd's LoadConfig);
     ``text_of`` gives a file's text as its deployer renders it. Imported paths that do not
-    exist are added to ``missing`` as (path, importing file)."""
+    exist are added to ``missing`` as (path, importing file); files that cannot be parsed,
+    and import directories that cannot be read whole, to ``failed``."""
+    failed = [] if failed is None else failed
     out: list[LoadedFile] = []
     pending: list[tuple[str, str | None]] = [(top, None)]
     seen: set[str] = set()
@@ -58,11 +67,14 @@ def load_files(
                 config = parse_containerd_config(text_of[path])
             except ParseError as exc:
                 facts.record_problem(path, exc.line, exc.message)
+                failed.append(path)
                 continue
         else:
             parsed = facts.parse(path, parse_containerd_config)
             if parsed is None:
-                if parent is not None and missing is not None and not facts.root.exists(path):
+                if facts.parse_failed(path):
+                    failed.append(path)
+                elif parent is not None and missing is not None and not facts.root.exists(path):
                     missing.append((path, parent))
                 continue
             config = parsed
@@ -71,7 +83,8 @@ def load_files(
         if isinstance(imports, list):
             for pattern in imports:
                 if isinstance(pattern, str):
-                    pending.extend((p, path) for p in _resolve(facts, path, pattern, glob_from_cwd))
+                    found = _resolve(facts, path, pattern, glob_from_cwd, failed)
+                    pending.extend((p, path) for p in found)
     return out
 
 

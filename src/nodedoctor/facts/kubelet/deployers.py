@@ -86,7 +86,7 @@ def k3s_config_args(facts: Facts, deployer: Deployer = K3S) -> list[PlacedWord]:
     config = deployer.agent_config
     if not config:
         return args
-    for path in (config, *facts.root.glob(f"{config}.d", "*.yaml")):
+    for path in (config, *facts.drop_ins(f"{config}.d", "*.yaml")):
         parsed = facts.parse(path, parse_k3s_config)
         if parsed is None:
             continue

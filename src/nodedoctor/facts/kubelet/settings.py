@@ -148,12 +148,14 @@ def kubelet_facts(facts: Facts) -> KubeletFacts:
     dir_flag = flags.last("config-dir")
     if dir_flag is not None and dir_flag.value:
         config_dir = Sourced(dir_flag.value, flag_ev(dir_flag))
-        for path in facts.root.glob(dir_flag.value, "*.conf"):
+        for path in facts.drop_ins(dir_flag.value, "*.conf"):
             parsed = facts.parse(path, parse_kubelet_config)
             if parsed is None:
                 problems.append(f"{path} cannot be parsed")
             else:
                 drop_ins.append((path, parsed))
+        if facts.parse_failed(dir_flag.value):
+            problems.append(f"{dir_flag.value} cannot be read")
 
     version = _version(facts, profile.name)
     ver = version.value if version else None

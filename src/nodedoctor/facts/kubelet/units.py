@@ -52,7 +52,7 @@ def _unit_files(facts: Facts, unit: str) -> list[tuple[str, UnitFile]]:
             break
     dropins: dict[str, str] = {}
     for directory in UNIT_DIRS:
-        for path in facts.root.glob(f"{directory}/{unit}.d", "*.conf"):
+        for path in facts.drop_ins(f"{directory}/{unit}.d", "*.conf"):
             dropins.setdefault(path.rsplit("/", 1)[1], path)
     for name in sorted(dropins):
         text = facts.read(dropins[name])
@@ -73,7 +73,11 @@ def service(facts: Facts, unit: str) -> Service | None:
     if not files:
         return None
     svc = merge_service(files)
-    problems: list[str] = []
+    problems = [
+        f"{directory}/{unit}.d cannot be read"
+        for directory in UNIT_DIRS
+        if facts.parse_failed(f"{directory}/{unit}.d")
+    ]
     # Environment= first; EnvironmentFile= overrides it (systemd.exec(5)).
     env: dict[str, str] = {}
     origin: dict[str, tuple[str, EnvAssignment | PlacedAssignment]] = {}

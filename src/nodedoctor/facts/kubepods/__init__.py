@@ -349,6 +349,19 @@ def _uid_from(name: str, driver: str) -> str | None:
 PodCgroupEntry = tuple[str, str, str, str, str]
 
 
+def kubepods_dirs(cgroup_root: str = "/") -> tuple[str, ...]:
+    """kubepods' path under a hierarchy for each driver, ``cgroup_root`` being the kubelet's
+    ``cgroupRoot`` (cgroupfs form): where :func:`pod_cgroup_entries` looks.
+
+    >>> kubepods_dirs()
+    ('/kubepods', '/kubepods.slice')
+    """
+    return tuple(
+        cgroup_path((*root_name(cgroup_root, driver), NODE_ALLOCATABLE), driver)
+        for driver in ("cgroupfs", "systemd")
+    )
+
+
 def pod_cgroup_entries(facts: Facts, cgroup_root: str = "/") -> list[PodCgroupEntry]:
     """Pod cgroups under kubepods for both drivers (a node that changed driver keeps the other
     naming's leftovers), every QoS class and every hierarchy, as plain ``(uid, qos, driver,
