@@ -736,3 +736,30 @@ def test_a_sandbox_change_on_a_node_without_a_mismatch_points_at_the_others(
     out = capsys.readouterr().out
     assert "None of the causes nodedoctor checks is present on this node" in out
     assert "OOM killer" in out
+
+
+def test_why_on_a_terminal_says_what_it_waits_for(tmp_path: Path) -> None:
+    """``why`` with no message reads stdin; on a terminal it says so instead of waiting
+    without a word (issue 15)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    root = str(ROOTS / "kubeadm-healthy-v2" / "root")
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nodedoctor", "why", "--root", root],
+        stdin=secondary,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    os.close(secondary)
+    assert proc.stderr is not None
+    hint = proc.stderr.readline()  # said before it waits
+    os.write(primary, b"nothing like any symptom\n")
+    # The terminal goes away (the user closed it): the read ends, whatever it then says.
+    os.close(primary)
+    proc.communicate(timeout=60)
+    assert b"paste the message, then press Ctrl-D" in hint
+    assert proc.returncode in (0, 1, 2)

@@ -245,6 +245,16 @@ def run(args: argparse.Namespace) -> int:
     from nodedoctor.facts import Facts
 
     index = _index()
+    if args.text == "-" and sys.stdin.isatty():
+        # Reading a terminal: say so, rather than wait without a word.
+        sys.stderr.write(
+            _(
+                "nodedoctor why: paste the message, then press Ctrl-D "
+                "(or give it as an argument: nodedoctor why 'MESSAGE')"
+            )
+            + "\n"
+        )
+        sys.stderr.flush()
     matches = _match_stdin(index) if args.text == "-" else index.match_text(args.text)
     if matches is None or (args.text != "-" and not args.text.strip()):
         raise UsageError(_("no message given: pass the error text, or pipe it on stdin"))
