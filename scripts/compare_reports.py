@@ -66,8 +66,13 @@ def _expect(case: Path) -> dict[str, object]:
 
 
 def _profile(case: Path) -> str | None:
-    profile = _expect(case).get("profile")
-    return str(profile) if profile else None
+    """The options the case's node is checked with: ``--profile`` and
+    ``--kubernetes-version``, space-separated (``None``: none)."""
+    expect = _expect(case)
+    words = [*(["--profile", str(expect["profile"])] if expect.get("profile") else [])]
+    if expect.get("kubernetes_version"):
+        words += ["--kubernetes-version", str(expect["kubernetes_version"])]
+    return " ".join(words) or None
 
 
 def _run(argv: list[str]) -> tuple[int, bytes, bytes]:
@@ -108,7 +113,7 @@ def snapshot(dest: Path) -> int:
         for name, root, profile in roots:
             where = ["--root", str(root)]
             if profile:
-                where += ["--profile", profile]
+                where += profile.split()
             runs = {f"check.{fmt}": ["check", *where, "--format", fmt] for fmt in CHECK_FORMATS}
             runs |= {f"fix.{fmt}": ["fix", *where, "--format", fmt] for fmt in ("text", "json")}
             runs |= {

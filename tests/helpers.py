@@ -32,6 +32,7 @@ EXPECT_KEYS = frozenset(
         "remove",
         "dirs",
         "profile",
+        "kubernetes_version",
         "severity",
         "count",
         "evidence",
@@ -42,11 +43,18 @@ EXPECT_KEYS = frozenset(
 )
 
 
-def check_root(path: Path, profile: str | None = None, only: tuple[str, ...] = ()) -> Report:
+def check_root(
+    path: Path,
+    profile: str | None = None,
+    only: tuple[str, ...] = (),
+    kubernetes_version: str | None = None,
+) -> Report:
     """Check ``path`` as ``--root`` does: a root holding a bundle's ``.nodedoctor`` (recorded
     command outputs, running state) is read as that bundle."""
     root = bundle_directory_root(str(path)) if (path / ".nodedoctor").exists() else None
-    facts = Facts(root or directory_root(str(path)), profile=profile)
+    facts = Facts(
+        root or directory_root(str(path)), profile=profile, kubernetes_version=kubernetes_version
+    )
     return engine.run(facts, engine.select_rules(all_rules(), only=only))
 
 
@@ -66,6 +74,12 @@ def case_dirs() -> list[Path]:
 def case_profile(case_dir: Path) -> str | None:
     profile = load_expect(case_dir / "expect.yaml").get("profile")
     return str(profile) if profile else None
+
+
+def case_kubernetes_version(case_dir: Path) -> str | None:
+    """The case's ``--kubernetes-version`` (``kubernetes_version:``), as a string."""
+    version = load_expect(case_dir / "expect.yaml").get("kubernetes_version")
+    return str(version) if version else None
 
 
 def case_base(case_dir: Path) -> Path | None:

@@ -17,6 +17,9 @@ recorded, and nothing else:
   ``sys/kernel/hostname`` is left live: it belongs to the reader's UTS namespace;
 - the node's ``/`` bound read-only at ``work/host``: the DaemonSet's hostPath ``/host``;
 - the UTS namespace's hostname from the node's ``/etc/hostname``;
+- where the root records ``/proc/sys/net/ipv4/ip_forward``, a network namespace of PID 1's
+  own, the node's, with the network sysctls the root records written into it: a pod sees them
+  through ``/proc/1/net``, never this machine's;
 - a stand-in for each recorded daemon (``/proc/<pid>/comm`` other than PID 1's): a copy of
   ``sleep`` named like the daemon, so its comm is the daemon's (``kubelet``, ``k3s-server``,
   ``kubelite``, ``containerd``), started with the recorded ``argv[0]``;
@@ -26,7 +29,8 @@ recorded, and nothing else:
   paths; its comm is the recorded PID 1's.
 
 The reader then runs each invocation (``python -m nodedoctor ...``, ``{host}`` standing for
-``work/host``) in a UTS namespace of its own named like a pod, as a DaemonSet pod without
+``work/host``) in a UTS namespace of its own named like a pod (and, where PID 1 has the node's
+network namespace, a network namespace of its own), as a DaemonSet pod without
 ``hostNetwork`` is. Everything vanishes with the PID namespace.
 
 Limits, each because this machine's kernel is not the node's: the recorded cgroup files under
@@ -59,9 +63,19 @@ REPO = Path(__file__).resolve().parent.parent
 POD_HOSTNAME = "nodedoctor-npd-x7k2p"
 #: Recorded files under /proc that describe the running kernel, bound over the live ones.
 KERNEL_FILES = ("cmdline", "cgroups", "swaps", "cpuinfo", "sys/kernel/osrelease", "config.gz")
+#: Recorded network sysctls (under /proc): per network namespace, so PID 1 writes them into a
+#: network namespace of its own, the node's, which a pod sees through /proc/1/net.
+NET_SYSCTLS = (
+    "sys/net/ipv4/ip_forward",
+    "sys/net/ipv6/conf/all/forwarding",
+    "sys/net/ipv6/conf/default/forwarding",
+    "sys/net/bridge/bridge-nf-call-iptables",
+    "sys/net/bridge/bridge-nf-call-ip6tables",
+)
 _UNSHARE = ("unshare", "--mount", "--pid", "--fork", "--uts", "--propagation", "private")
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWUTS = 0x04000000
+_CLONE_NEWNET = 0x40000000
 _PR_SET_NAME = 15
 
 
@@ -146,6 +160,11 @@ def _plan(root: Path, work: Path, invocations: list[list[str]]) -> dict[str, Any
     else:
         net.mkdir()
     overlays.append([str(net), "/proc/sys/net"])
+    net_sysctls = []
+    for name in NET_SYSCTLS:
+        src = root / "proc" / name
+        if src.is_file() and not src.is_symlink():
+            net_sysctls.append([f"/proc/{name}", src.read_text(encoding="utf-8").strip()])
     standins, pid1_comm = [], "systemd"
     for entry in sorted((root / "proc").iterdir()) if (root / "proc").is_dir() else []:
         comm_file = entry / "comm"
@@ -173,6 +192,11 @@ def _plan(root: Path, work: Path, invocations: list[list[str]]) -> dict[str, Any
         "shared_mounts": shared,
         "pid1_mounts": pid1,
         "overlays": overlays,
+        "net_sysctls": net_sysctls,
+        # A root that records no ip_forward shows nothing of the node's network: PID 1 and
+        # the reader then stay in this machine's namespace, whose values the empty
+        # /proc/sys/net hides, instead of a new one that would inherit this machine's.
+        "own_netns": any(p.endswith("/ipv4/ip_forward") for p, _ in net_sysctls),
         "standins": standins,
         "invocations": [[a.replace("{host}", str(host)) for a in argv] for argv in invocations],
     }
@@ -239,7 +263,7 @@ def _bind(source: str, target: str, *extra: str) -> None:
 def _read_as_pod(plan: dict[str, Any], go: int) -> None:
     """The reader: waits for PID 1, then runs the invocations in a pod's UTS namespace."""
     os.read(go, 1)
-    _libc_call("unshare", _CLONE_NEWUTS)
+    _libc_call("unshare", _CLONE_NEWUTS | (_CLONE_NEWNET if plan["own_netns"] else 0))
     socket.sethostname(POD_HOSTNAME)
     results = []
     for argv in plan["invocations"]:
@@ -265,6 +289,12 @@ def init(plan: dict[str, Any]) -> int:
     """PID 1: set the node up, start the daemons' stand-ins and the reader, become the
     node's init (chrooted), and wait for the reader."""
     node, host = plan["node"], plan["host"]
+    # The node's network namespace: its recorded sysctls, never this machine's.
+    if plan["own_netns"]:
+        _libc_call("unshare", _CLONE_NEWNET)
+    for path, value in plan["net_sysctls"] if plan["own_netns"] else ():
+        if os.path.isfile(path):
+            Path(path).write_text(value + "\n", encoding="utf-8")
     _bind(node, node, "--bind")
     for fstype, options, point in plan["shared_mounts"]:
         _mount(fstype, options, node + point)

@@ -26,8 +26,13 @@ def test_rule_case(case: Path, tmp_path: Path) -> None:
     rule_id = case.parent.name
     expect = load_expect(case / "expect.yaml")
     profile = expect.get("profile")
+    version = expect.get("kubernetes_version")
     root = materialize_case(case, tmp_path)
-    report = check_root(root, profile=str(profile) if profile else None)
+    report = check_root(
+        root,
+        profile=str(profile) if profile else None,
+        kubernetes_version=str(version) if version else None,
+    )
     raised = {f.rule for f in report.findings}
     mine = [f for f in report.findings if f.rule == rule_id]
     if case.name.startswith("bad"):

@@ -582,12 +582,16 @@ def test_check_logs_text_block_and_fallback(
     assert "kubelet-mounts-left" in captured.out  # every rule ran
 
 
-def _bad_case(rule_id: str) -> tuple[Path, str | None] | None:
-    from tests.helpers import case_dirs, case_profile, case_root
+def _bad_case(rule_id: str) -> tuple[Path, list[str]] | None:
+    """A bad case of the rule: its root and the options that name its node."""
+    from tests.helpers import case_dirs, case_kubernetes_version, case_profile, case_root
 
     for case in case_dirs():
         if case.parent.name == rule_id and case.name.startswith("bad"):
-            return case_root(case), case_profile(case)
+            profile, version = case_profile(case), case_kubernetes_version(case)
+            options = [*(["--profile", profile] if profile else [])]
+            options += ["--kubernetes-version", version] if version else []
+            return case_root(case), options
     return None
 
 
@@ -609,10 +613,8 @@ def test_every_documented_symptom_diagnoses_its_bad_case(
     case = _bad_case(rule_id)
     if case is None:
         pytest.skip(f"{rule_id} has no bad case yet")
-    root, profile = case
-    args = ["why", "--root", str(root), "--format", "json", "--", symptom]
-    if profile:
-        args[1:1] = ["--profile", profile]
+    root, options = case
+    args = ["why", "--root", str(root), *options, "--format", "json", "--", symptom]
     main(args)
     data = json.loads(capsys.readouterr().out)
     verdicts = {m["rule"]: m["verdict"] for m in data["matches"]}

@@ -6,6 +6,7 @@ writes, at their node paths; exactly these files must change). ``case.yaml``::
     root: tests/roots/rocky9-rpi4-before-kubespray/root   # the node before (default: ./root)
     only: [cgroup-controller-disabled]    # --only (default: every rule)
     profile: microk8s                     # --profile
+    kubernetes_version: "1.29"            # --kubernetes-version
     outcomes: {cgroup-controller-disabled: needs-reboot}   # what the re-check says
     changed_lines: {/boot/cmdline.txt: 2} # diff-size assertion: lines removed + added
     commands: ["systemctl daemon-reload"] # the plan's commands (offline: not run)
@@ -100,6 +101,8 @@ def test_fix_case(case: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     args = ["--root", str(root), "--format", "json"]
     if spec.get("profile"):
         args += ["--profile", str(spec["profile"])]
+    if spec.get("kubernetes_version"):
+        args += ["--kubernetes-version", str(spec["kubernetes_version"])]
     if spec.get("only"):
         args += ["--only", *spec["only"]]
     expected = _expected_after(case)
@@ -138,7 +141,12 @@ def test_fix_case(case: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     if "containerd" in spec:
         _real_containerd_loads(root, spec["containerd"], tmp_path / "containerd")
     if "after_findings" in spec:
-        report = check_root(root, profile=spec.get("profile"))
+        version = spec.get("kubernetes_version")
+        report = check_root(
+            root,
+            profile=spec.get("profile"),
+            kubernetes_version=str(version) if version else None,
+        )
         assert set(spec["after_findings"]) <= {f.rule for f in report.findings}
 
     code, again = _run(capsys, "fix", *args)

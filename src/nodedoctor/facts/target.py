@@ -2,16 +2,21 @@
 install, each with where it came from.
 
 Before anything is installed, rules that judge against the kubelet (swap, cgroup v1, the runtime's
-version, the drivers) have no kubelet to read. With ``--profile`` and ``--kubernetes-version``
-the user says what will come; the target fills in what they leave out:
+version, the drivers, forwarding, bridge netfilter) have no kubelet to read. With ``--profile``
+and ``--kubernetes-version`` the user says what will come; the target fills in what they leave
+out:
 
 * the deployer: ``--profile``, else the one whose markers are on the node (facts/profile.py);
 * the version: ``--kubernetes-version``, else the installed kubelet's (facts/kubelet, from its
-  package or kubeadm's configuration), else the deployer's current default
-  (:data:`DEFAULT_VERSIONS`).
+  package or kubeadm's configuration), else, with no kubelet installed, the deployer's current
+  default (facts/preparation.py, each with its upstream source); a deployer that resolves its
+  version online at install time (k3s's stable channel) names none.
 
-A target counts for a node without a kubelet only when the user gave one of the two flags
-(:attr:`Target.declared`): a bare machine checked without them is not judged against a guess.
+A target counts for a node without a kubelet only when a deployer is named or detected: a bare
+machine checked without ``--profile`` is not judged against a guess. An installed kubelet is
+judged as it is: where ``--kubernetes-version`` names another version, the report says both
+(:attr:`Target.version_note`) and the rules judge the installed kubelet (an upgrade check is
+not modelled).
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from __future__ import annotations
 import re
 
 from nodedoctor._record import record
-from nodedoctor.facts import Facts
+from nodedoctor.facts import Facts, Sourced
 from nodedoctor.facts.kubelet import kubelet_facts
+from nodedoctor.facts.preparation import PREPARATIONS, Preparation
 from nodedoctor.facts.profile import deployer_profile
 from nodedoctor.facts.versions import Version
 from nodedoctor.model import Evidence
@@ -32,27 +38,8 @@ DETECTED = "detected"
 KUBELET = "kubelet"
 DEPLOYER_DEFAULT = "deployer-default"
 
-#: The Kubernetes minor each deployer installs when told nothing, and the upstream source.
-#: ``None``: the deployer follows a channel that moves (read at install time), so no version
-#: can be named offline; give ``--kubernetes-version``.
-DEFAULT_VERSIONS: dict[str, tuple[tuple[int, int] | None, str]] = {
-    "kubeadm": (
-        (1, 35),
-        "kubeadm's kubernetesVersion defaults to stable-1, the newest release: v1.35 "
-        "(kubernetes/kubernetes CHANGELOG/CHANGELOG-1.35.md, v1.35.0)",
-    ),
-    "kubespray": (
-        (1, 34),
-        "Kubespray's kube_version defaults to the first kubelet_checksums entry "
-        "(roles/kubespray_defaults/defaults/main/main.yml), 1.34.2 in "
-        "roles/kubespray_defaults/vars/main/checksums.yml (master at 118b2dce)",
-    ),
-    "k3s": (None, "k3s installs its stable channel (update.k3s.io), which moves"),
-    "rke2": (None, "RKE2 installs its stable channel (update.rke2.io), which moves"),
-    "microk8s": (None, "MicroK8s installs the snap's default track, which moves"),
-    "kubekey": (None, "KubeKey's default Kubernetes version depends on its release"),
-    "kops": (None, "kOps picks the newest Kubernetes its release supports"),
-}
+#: kubeadm and KubeKey (which drives kubeadm) write the kubelet's config.yaml at init/join.
+KUBEADM_LIKE = ("kubeadm", "kubekey")
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?$")
 
@@ -82,6 +69,17 @@ class Target:
     evidence: tuple[Evidence, ...]
     #: Why no version is known (the deployer's channel moves, no deployer ...).
     version_unknown: str = ""
+    #: What else is said of the version: an installed kubelet of another version than
+    #: ``--kubernetes-version``.
+    version_note: str = ""
+    #: Where the deployer and the version came from, each alone (``None``: unknown).
+    deployer_evidence: Evidence | None = None
+    version_evidence: Evidence | None = None
+    #: Some trace of a kubelet is on the node (facts/kubelet ``installed``).
+    kubelet_installed: bool = False
+    #: kubeadm's kubelet is installed but ``kubeadm init``/``join`` has not written its
+    #: configuration yet: what kubeadm writes then is the target's too.
+    before_kubeadm_join: bool = False
 
     @property
     def declared(self) -> bool:
@@ -93,43 +91,85 @@ class Target:
         v = self.kubernetes_version
         return f"{v.release[0]}.{v.release[1]}" if v else None
 
+    @property
+    def preparation(self) -> Preparation | None:
+        """What the deployer does itself (facts/preparation.py)."""
+        return PREPARATIONS.get(self.deployer) if self.deployer else None
+
+    @property
+    def before_install(self) -> bool:
+        """No kubelet yet: the deployer's install is still to come."""
+        return not self.kubelet_installed
+
+    @property
+    def sourced_version(self) -> Sourced[Version] | None:
+        if self.kubernetes_version is None or self.version_evidence is None:
+            return None
+        return Sourced(self.kubernetes_version, self.version_evidence)
+
     def to_json(self) -> dict[str, object]:
         return {
             "deployer": self.deployer,
             "deployer_source": self.deployer_source,
             "kubernetes_version": self.minor_text,
             "version_source": self.version_source,
+            "evidence": [e.to_json() for e in self.evidence],
+            "version_note": self.version_note or self.version_unknown or None,
+            "kubelet_installed": self.kubelet_installed,
         }
 
 
 def target_facts(facts: Facts) -> Target:
     profile = facts.get(deployer_profile)
+    k = facts.get(kubelet_facts)
     deployer = profile.name
     dsource = (FLAG if profile.forced else DETECTED) if deployer else None
-    evidence = list(profile.evidence)
+    deployer_ev = profile.evidence[0] if profile.evidence else None
     version: Version | None = None
     vsource: str | None = None
-    unknown = ""
+    version_ev: Evidence | None = None
+    unknown = note = ""
     if facts.kubernetes_version:
         version = parse_target_version(facts.kubernetes_version)
         if version is not None:
             vsource = FLAG
-            evidence.append(
-                Evidence("--kubernetes-version", f"--kubernetes-version {facts.kubernetes_version}")
+            version_ev = Evidence(
+                "--kubernetes-version", f"--kubernetes-version {facts.kubernetes_version}"
             )
+            if k.version is not None and k.version.value.minor != version.minor:
+                installed = k.version.value.release
+                note = (
+                    f"the installed kubelet is {installed[0]}.{installed[1]}: the rules judge "
+                    "it as installed"
+                )
     if version is None:
-        k = facts.get(kubelet_facts)
+        prep = PREPARATIONS.get(deployer) if deployer else None
         if k.installed and k.version is not None:
-            version, vsource = k.version.value, KUBELET
-            evidence.append(k.version.evidence)
-        elif not k.installed and deployer in DEFAULT_VERSIONS:
-            minor, why = DEFAULT_VERSIONS[deployer]
-            if minor is not None:
-                version = Version(f"{minor[0]}.{minor[1]}", (minor[0], minor[1], 0))
-                vsource = DEPLOYER_DEFAULT
-                evidence.append(Evidence("default", why))
-            else:
-                unknown = why
-        elif deployer is None:
+            version, vsource, version_ev = k.version.value, KUBELET, k.version.evidence
+        elif k.installed:
+            unknown = (
+                "a kubelet is installed but its version cannot be told here "
+                "(--kubernetes-version gives it)"
+            )
+        elif prep is not None and prep.default_version is not None:
+            version = parse_target_version(prep.default_version)
+            vsource = DEPLOYER_DEFAULT
+            version_ev = Evidence(f"{deployer}'s default", prep.version_source)
+        elif prep is not None:
+            unknown = prep.version_source
+        else:
             unknown = "no deployer is named (--profile) or detected"
-    return Target(deployer, dsource, version, vsource, tuple(evidence), unknown)
+    evidence = tuple(e for e in (deployer_ev, version_ev) if e is not None)
+    return Target(
+        deployer,
+        dsource,
+        version,
+        vsource,
+        evidence,
+        unknown,
+        note,
+        deployer_ev,
+        version_ev,
+        k.installed,
+        bool(k.installed and k.pending and deployer in KUBEADM_LIKE),
+    )

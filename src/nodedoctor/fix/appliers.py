@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from nodedoctor.fix.lineedit import add_module, comment_fstab_lines, set_sysctl
 from nodedoctor.fix.plan import Workspace
 from nodedoctor.fix.textedit import (
     EditError,
@@ -186,43 +187,42 @@ def _write_file(ws: Workspace, step: s.WriteFile, finding: Finding) -> None:
     )
 
 
-#: The first line of nodedoctor's sysctl drop-in (remedies/sysctl.py writes it).
-SYSCTL_HEADER = "# Written by nodedoctor fix: kernel settings Kubernetes needs.\n"
-
-
 def _sysctl_set(ws: Workspace, step: s.SysctlSet, finding: Finding) -> None:
     text = ws.read_text(step.path)
-    if text is None:
-        text = SYSCTL_HEADER
-    elif not text.startswith(SYSCTL_HEADER):
-        raise EditError(f"{step.path} exists and is not nodedoctor's", step.path)
-    lines = text.splitlines(keepends=True)
-    wanted = f"{step.key} = {step.value}\n"
-    for i, line in enumerate(lines):
-        if line.split("=", 1)[0].strip().lstrip("-") == step.key:
-            lines[i] = wanted
-            break
-    else:
-        if lines and not lines[-1].endswith("\n"):
-            lines[-1] += "\n"
-        lines.append(wanted)
-    ws.write_text(
-        step.path, "".join(lines), rule=finding.rule, description=step.description, fmt="text"
-    )
+    if text is None and ws.exists(step.path):
+        raise EditError("cannot read it as UTF-8 text", step.path).at(step.path)
+    try:
+        new = set_sysctl(text, step.key, step.value, step.header)
+    except EditError as exc:
+        raise exc.at(step.path) from None
+    ws.write_text(step.path, new, rule=finding.rule, description=step.description, fmt="text")
+
+
+def _module_load(ws: Workspace, step: s.ModuleLoad, finding: Finding) -> None:
+    text = ws.read_text(step.path)
+    if text is None and ws.exists(step.path):
+        raise EditError("cannot read it as UTF-8 text", step.path).at(step.path)
+    try:
+        new = add_module(text, step.module, step.header)
+    except EditError as exc:
+        raise exc.at(step.path) from None
+    ws.write_text(step.path, new, rule=finding.rule, description=step.description, fmt="text")
 
 
 def _fstab_comment(ws: Workspace, step: s.FstabComment, finding: Finding) -> None:
     text = _text(ws, step.path)
-    lines = text.splitlines(keepends=True)
-    if not 1 <= step.line <= len(lines) or lines[step.line - 1].strip() != step.text.strip():
-        raise EditError(f"line {step.line} is not the swap line the facts read", step.path)
-    lines[step.line - 1] = "# " + lines[step.line - 1]
-    ws.write_text(
-        step.path, "".join(lines), rule=finding.rule, description=step.description, fmt="text"
-    )
+    try:
+        new = comment_fstab_lines(text, [(step.line, step.text.strip())])
+    except EditError as exc:
+        raise exc.at(step.path) from None
+    ws.write_text(step.path, new, rule=finding.rule, description=step.description, fmt="text")
 
 
 def _command(ws: Workspace, step: s.Command, finding: Finding) -> None:
+    ws.run(step.argv, finding.rule, step.why)
+
+
+def _run_now(ws: Workspace, step: s.RunNow, finding: Finding) -> None:
     ws.run(step.argv, finding.rule, step.why)
 
 
@@ -265,8 +265,10 @@ _APPLIERS: dict[type[Any], Callable[[Workspace, Any, Finding], None]] = {
     s.FlagRemove: _flag_remove,
     s.WriteFile: _write_file,
     s.SysctlSet: _sysctl_set,
+    s.ModuleLoad: _module_load,
     s.FstabComment: _fstab_comment,
     s.Command: _command,
+    s.RunNow: _run_now,
     s.Restart: _restart,
     s.Reboot: _reboot,
     s.ClearsAfterRestart: _clears_after_restart,

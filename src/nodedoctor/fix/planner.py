@@ -17,7 +17,7 @@ from nodedoctor.fix.appliers import apply_steps
 from nodedoctor.fix.plan import Plan, Workspace
 from nodedoctor.fix.textedit import EditError
 from nodedoctor.model import Finding
-from nodedoctor.remedies.steps import PLAN_ORDER
+from nodedoctor.remedies.steps import PLAN_ORDER, RunNow
 from nodedoctor.sources.root import UnsafePathError
 
 
@@ -41,8 +41,9 @@ def build_plan(
                 unfixable.append(finding.rule)
             continue
         snapshot = ws.snapshot()
+        chosen = remedy.chosen(found)
         try:
-            apply_steps(ws, remedy.chosen(found), finding)
+            apply_steps(ws, chosen, finding)
         except EditError as exc:
             ws.restore(snapshot)
             ws.refuse(finding.rule, exc.path, str(exc))
@@ -55,6 +56,11 @@ def build_plan(
             # A command regenerates or reloads what an edit changed: with no edit (the files
             # are already right), running it again would make the plan never converge.
             ws.drop_commands_since(snapshot)
+            # Live, what applies the files' state to the running kernel is needed all the
+            # same (an offline root runs no command: the remedy says it takes effect at boot).
+            for step in chosen:
+                if isinstance(step, RunNow) and facts.live:
+                    ws.run(step.argv, finding.rule, step.why)
         if finding.rule not in addressed:
             addressed.append(finding.rule)
     return Plan(

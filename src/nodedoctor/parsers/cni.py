@@ -47,12 +47,33 @@ class CniConfig:
     #: The bridge replaces an address it finds on its bridge instead of refusing it
     #: (``forceAddress``, on the bridge plugin or in a Flannel delegate: k3s sets it).
     force_address: bool = False
+    #: The plugin that attaches pods to a Linux bridge: ``bridge``, or ``flannel``, which
+    #: delegates to ``bridge`` unless its ``delegate`` names another type
+    #: (flannel-io/cni-plugin); ``None`` for routed CNIs (Calico, Cilium).
+    bridge: str | None = None
 
 
 def _forces(plugin: dict[str, object]) -> bool:
     delegate = plugin.get("delegate")
     inner = delegate.get("forceAddress") if isinstance(delegate, dict) else None
     return plugin.get("forceAddress") is True or inner is True
+
+
+def _bridge(plugins: list[dict[str, object]]) -> str | None:
+    """The first plugin of ``plugins`` that puts pods on a Linux bridge.
+
+    >>> _bridge([{"type": "flannel", "delegate": {"type": "ipvlan"}}, {"type": "bridge"}])
+    'bridge'
+    >>> _bridge([{"type": "calico"}]) is None
+    True
+    """
+    for plugin in plugins:
+        kind = plugin.get("type")
+        delegate = plugin.get("delegate")
+        inner = delegate.get("type") if isinstance(delegate, dict) else None
+        if kind == "bridge" or (kind == "flannel" and inner in (None, "bridge")):
+            return str(kind)
+    return None
 
 
 def parse_cni_config(text: str) -> CniConfig:
@@ -70,7 +91,7 @@ def parse_cni_config(text: str) -> CniConfig:
     if isinstance(plugins, list):
         found = [p for p in plugins if isinstance(p, dict) and isinstance(p.get("type"), str)]
         types = tuple(str(p["type"]) for p in found)
-        return CniConfig(name, types, True, any(_forces(p) for p in found))
+        return CniConfig(name, types, True, any(_forces(p) for p in found), _bridge(found))
     if isinstance(data.get("type"), str):
-        return CniConfig(name, (str(data["type"]),), False, _forces(data))
+        return CniConfig(name, (str(data["type"]),), False, _forces(data), _bridge([data]))
     raise ParseError('neither "plugins" (a network list) nor "type" (one plugin)')

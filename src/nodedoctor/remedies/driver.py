@@ -27,11 +27,15 @@ DRAIN = Instruction(
 )
 
 
-def driver_mismatch_remedy(facts: Facts) -> Remedy:
+def driver_mismatch_remedy(facts: Facts, kubelet_driver: str | None = None) -> Remedy:
     """Make the runtime use the kubelet's driver (the kubelet's choice is the deployer's,
-    e.g. kubeadm's systemd default); the kubelet's where it takes the runtime's."""
+    e.g. kubeadm's systemd default); the kubelet's where it takes the runtime's.
+    ``kubelet_driver``: the driver the deployer will give a kubelet not configured yet (the
+    runtime follows it; facts/target.py)."""
     cf = facts.get(containerd_facts)
     kubelet = facts.get(kubelet_facts)
+    if kubelet_driver is not None:
+        return _runtime_follows(facts, kubelet_driver == "systemd")
     if cf.layout == "k3s" or kubelet.profile.name == "k3s":
         return Remedy(
             (
@@ -55,7 +59,13 @@ def driver_mismatch_remedy(facts: Facts) -> Remedy:
         if runtime.cgroup_driver is None:
             return refused("the runtime's effective driver is unknown")
         return Remedy(driver_steps(facts, runtime.cgroup_driver.value))
-    systemd = driver.value == "systemd"
+    return _runtime_follows(facts, driver.value == "systemd")
+
+
+def _runtime_follows(facts: Facts, systemd: bool) -> Remedy:
+    """The runtime's driver set to the kubelet's (``systemd`` or cgroupfs)."""
+    cf = facts.get(containerd_facts)
+    runtime = facts.get(runtime_facts)
     if systemd and facts.get(init_system).systemd is False:
         return refused(
             "the kubelet asks for the systemd driver on a node whose PID 1 is not systemd; "

@@ -8,7 +8,7 @@ why the tool will not touch it (:class:`Refuse`). Everything that can be decided
 node's facts is decided there; a step leaves to apply time only what depends on the file as
 planned so far, because an earlier step of the same plan may have changed it (the table of a
 TOML file whose ``version = 2`` an earlier step adds, the words of a command line, whether a
-file nodedoctor creates already exists).
+file nodedoctor creates already exists, the lines a sysctl file already has).
 
 Only the names of files and values live here: the bytes are edited by ``fix/`` with its
 format-preserving editors, which refuse what they cannot edit safely.
@@ -157,13 +157,27 @@ class WriteFile:
 
 @record
 class SysctlSet:
-    """``key = value`` in nodedoctor's sysctl drop-in ``path`` (created with a header when
-    absent; the key's line replaced when there). Several findings share the one file."""
+    """``key = value`` in a sysctl configuration file (nodedoctor's drop-in in
+    ``/etc/sysctl.d``, or the administrator's file whose assignment wins today): each
+    assignment of ``key`` there gets ``value``, or a line is appended; a file that does not
+    exist is made, starting with ``header``. Several findings share the one drop-in."""
 
     path: str
     key: str
     value: str
     description: str
+    header: str = ""
+
+
+@record
+class ModuleLoad:
+    """``module`` on a line of a modules-load.d(5) file, which systemd-modules-load reads at
+    boot; a file that does not exist is made, starting with ``header``."""
+
+    path: str
+    module: str
+    description: str
+    header: str = ""
 
 
 @record
@@ -181,6 +195,16 @@ class FstabComment:
 class Command:
     """A program run after the edits, live and with ``--apply`` only; like every command it
     is dropped when the remedy planned no file edit (it regenerates what an edit changed)."""
+
+    argv: tuple[str, ...]
+    why: str
+
+
+@record
+class RunNow:
+    """A program run live with ``--apply`` even when the remedy edits no file: it applies to
+    the running kernel what the files already hold (``sysctl --system``, ``modprobe``,
+    ``swapoff -a``), so the plan converges once the running state follows."""
 
     argv: tuple[str, ...]
     why: str
@@ -240,8 +264,10 @@ Step = Union[
     FlagRemove,
     WriteFile,
     SysctlSet,
+    ModuleLoad,
     FstabComment,
     Command,
+    RunNow,
     Restart,
     Reboot,
     ClearsAfterRestart,
@@ -310,6 +336,10 @@ PLAN_ORDER = (
     "kubepods-invalid",
     "apparmor-blocks-runc-signal",
     "runtime-version-unsupported",
+    # br_netfilter is loaded (modprobe) before sysctl --system sets its keys.
+    "bridge-netfilter",
+    "ip-forwarding-disabled",
+    "swap-enabled",
     "cloud-init-missing",
     "cloud-init-disabled",
 )

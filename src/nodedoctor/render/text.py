@@ -206,9 +206,10 @@ def _header(node: dict[str, Any], version: str) -> list[str]:
         else:
             parts.append(_("runtime: not installed"))
     target = node.get("target")
-    if isinstance(target, dict) and "flag" in (
-        target.get("deployer_source"),
-        target.get("version_source"),
+    # Said where it was given, or where it is what the rules judge (no kubelet yet).
+    if isinstance(target, dict) and (
+        "flag" in (target.get("deployer_source"), target.get("version_source"))
+        or (target.get("deployer") and target.get("kubelet_installed") is False)
     ):
         parts.append(f"target: {_target_text(target)}")
     return [first, " · ".join(parts)]
@@ -228,6 +229,8 @@ def _target_text(target: dict[str, Any]) -> str:
         f"version {vtext}" if vtext else None,
     ]
     note = ", ".join(n for n in notes if n)
+    if target.get("kubelet_installed") and target.get("version_note"):
+        note += f"; {target['version_note']}"  # the installed kubelet is another version
     return f"{deployer} {version}" + (f" ({note})" if note else "")
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from nodedoctor._record import replace
 from nodedoctor.facts import Facts
 from nodedoctor.facts.containerd import K3S_RENDERED, containerd_facts
-from nodedoctor.facts.kubelet import KubeletFacts, Setting
+from nodedoctor.facts.kubelet import KubeletFacts, Setting, kubelet_facts
 from nodedoctor.facts.profile import deployer_profile
 from nodedoctor.facts.runtime import RuntimeFacts
 from nodedoctor.facts.system import init_system
-from nodedoctor.model import FixHint, Issue, Severity
+from nodedoctor.facts.target import target_facts as planned_target
+from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules._kubelet_common import configured_kubelet, version_text
 from nodedoctor.rules._runtime_common import (
     DRAIN,
@@ -19,6 +21,7 @@ from nodedoctor.rules._runtime_common import (
     configured_runtime,
     uses_runtime_driver,
 )
+from nodedoctor.rules._target_common import deployer_title
 from nodedoctor.rules.base import Rule, SkipRuleError
 
 #: Deployers that manage containerd's configuration themselves: the fix changes the kubelet
@@ -128,7 +131,89 @@ def _kubelet_side_fix(
     )
 
 
+def _before_install(facts: Facts) -> Iterator[Issue]:
+    """No kubelet configuration yet: the driver the deployer will give the kubelet (kubeadm's
+    systemd, facts/preparation.py) against the runtime already on the node."""
+    t = facts.get(planned_target)
+    prep = t.preparation
+    if prep is None:
+        raise SkipRuleError(
+            "no kubelet is installed and no deployer is named: the driver it will use is the "
+            "deployer's choice (--profile names it)"
+        )
+    who = deployer_title(t)
+    if prep.own_runtime:
+        raise SkipRuleError(
+            f"{who} installs and configures its own container runtime with its kubelet"
+        )
+    r = configured_runtime(facts)
+    if r.cgroup_driver is None:
+        raise SkipRuleError(r.unknown or f"the cgroup driver of {r.name} cannot be told")
+    kd, rd = prep.kubelet_driver, r.cgroup_driver.value
+    if kd == rd:
+        return
+    if kd == "systemd" and facts.get(init_system).systemd is False:
+        raise SkipRuleError(
+            f"{who} will ask for the systemd driver on a node whose PID 1 is not systemd: "
+            "cgroup-driver-not-systemd reports it"
+        )
+    version = t.kubernetes_version
+    if version is not None and version >= (1, 31) and r.implements_runtime_config:
+        return  # the kubelet will take the runtime's driver over RuntimeConfig
+    if version is None and r.implements_runtime_config is not False:
+        raise SkipRuleError(
+            f"{who} will give the kubelet {kd} and {r.name} uses {rd}, but whether the "
+            f"kubelet takes {r.name}'s driver (RuntimeConfig, 1.31+) depends on the version "
+            "(--kubernetes-version gives it)"
+        )
+    kubelet_ev = Evidence(f"{t.deployer}'s default", prep.kubelet_driver_source)
+    evidence = [kubelet_ev, r.cgroup_driver.evidence]
+    if t.version_evidence is not None:
+        evidence.append(t.version_evidence)
+    if r.implements_runtime_config is False:
+        named = f"{r.name} {r.version.value}" if r.version else r.name
+        why_not_cri = f"{named} does not implement RuntimeConfig"
+    else:
+        why_not_cri = f"{version_text(version)} does not take the runtime's driver by default"
+    from nodedoctor.remedies.driver import driver_mismatch_remedy  # only for a finding
+
+    yield Issue(
+        title=f"{who} will give the kubelet {kd} but {r.name} uses {rd}",
+        message=(
+            f"{who} will configure the kubelet with the {kd} cgroup driver while {r.name} "
+            f"places containers with {rd} ({why_not_cri}, so the kubelet keeps its own)"
+        ),
+        evidence=tuple(evidence),
+        fix=_before_join(_runtime_side_fix(facts, r, kd)),
+        impact=(
+            "once the node joins, pods' sandboxes are killed and re-created in a loop "
+            "(`SandboxChanged`, `Pod sandbox changed, it will be killed and re-created.`)"
+            if kd == "systemd"
+            else 'runc refuses every container: `expected cgroupsPath to be of format "slice:'
+            'prefix:name" for systemd cgroups`'
+        ),
+        remedy=driver_mismatch_remedy(facts, kubelet_driver=kd),
+    )
+
+
+def _before_join(fix: FixHint) -> FixHint:
+    """A runtime-side fix said for a node with no kubelet yet: nothing to drain or restart
+    but the runtime."""
+    summary = fix.summary.replace(
+        f", then restart containerd and the kubelet; {DRAIN}", ", then restart containerd"
+    ).replace(f" and the kubelet; {DRAIN}", "")
+    return replace(
+        fix,
+        summary=summary,
+        restart=tuple(r for r in fix.restart if r != "kubelet"),
+        commands=tuple(c for c in fix.commands if "kubelet" not in c),
+    )
+
+
 def _check_driver_mismatch(facts: Facts) -> Iterator[Issue]:
+    if not facts.get(kubelet_facts).installed or facts.get(planned_target).before_kubeadm_join:
+        yield from _before_install(facts)
+        return
     k = configured_kubelet(facts, RUNTIME_NOTHING_FOUND)
     r = configured_runtime(facts)
     if r.cgroup_driver is None:

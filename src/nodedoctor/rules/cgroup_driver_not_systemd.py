@@ -11,15 +11,36 @@ from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.profile import deployer_profile
 from nodedoctor.facts.runtime import runtime_facts
 from nodedoctor.facts.system import init_system
-from nodedoctor.model import FixHint, Issue, Severity
+from nodedoctor.facts.target import target_facts
+from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules._runtime_common import DRAIN, uses_runtime_driver
+from nodedoctor.rules._target_common import deployer_title
 from nodedoctor.rules.base import Rule, SkipRuleError
+
+
+def _target_driver(facts: Facts) -> tuple[str, Sourced[str]] | None:
+    """(who, driver) that the deployer will give a kubelet not configured yet (kubeadm's
+    systemd; k3s follows PID 1, which never disagrees with it), else ``None``."""
+    t = facts.get(target_facts)
+    if facts.get(kubelet_facts).installed and not t.before_kubeadm_join:
+        return None
+    prep = t.preparation
+    if prep is None or prep.kubelet_driver not in ("systemd", "cgroupfs"):
+        return None
+    ev = Evidence(f"{t.deployer}'s default", prep.kubelet_driver_source)
+    return f"the kubelet {deployer_title(t)} will install", Sourced(prep.kubelet_driver, ev)
 
 
 def _effective_driver(facts: Facts) -> tuple[Sourced[str], str] | None:
     """The driver pods will get, and who decides it."""
     r = facts.get(runtime_facts)
     k = facts.get(kubelet_facts)
+    planned = _target_driver(facts)
+    prep = facts.get(target_facts).preparation
+    if planned is not None and prep is not None and prep.own_runtime:
+        # The deployer brings its runtime and sets both sides: the runtime on the node now
+        # is not the one pods will get.
+        return planned[1], planned[0]
     if r.name is not None and r.cgroup_driver is not None:
         if k.installed and k.readable and k.cgroup_driver is not None:
             uses = uses_runtime_driver(k, r)
@@ -27,6 +48,8 @@ def _effective_driver(facts: Facts) -> tuple[Sourced[str], str] | None:
                 return Sourced(k.cgroup_driver.value, k.cgroup_driver.evidence), "the kubelet"
         return r.cgroup_driver, r.name
     kd = k.cgroup_driver if k.installed and k.readable else None
+    if planned is not None:
+        return planned[1], planned[0]
     if kd is not None and isinstance(kd.value, str):
         return Sourced(kd.value, kd.evidence), "the kubelet"
     return None
@@ -36,13 +59,18 @@ def _check_not_systemd(facts: Facts) -> Iterator[Issue]:
     init = facts.get(init_system)
     r = facts.get(runtime_facts)
     k = facts.get(kubelet_facts)
-    if not k.installed and r.name is None:
+    planned = _target_driver(facts)
+    prep = facts.get(target_facts).preparation
+    if not k.installed and r.name is None and planned is None:
         raise SkipRuleError("neither a kubelet nor a container runtime is installed")
     drivers: list[tuple[str, Sourced[str]]] = []
-    if r.name is not None and r.cgroup_driver is not None:
+    own_runtime = planned is not None and prep is not None and prep.own_runtime
+    if r.name is not None and r.cgroup_driver is not None and not own_runtime:
         drivers.append((r.name, r.cgroup_driver))
     kd = k.cgroup_driver if k.installed and k.readable else None
-    if kd is not None and isinstance(kd.value, str) and kd.origin != "default":
+    if planned is not None:
+        drivers.append(planned)
+    elif kd is not None and isinstance(kd.value, str) and kd.origin != "default":
         drivers.append(("the kubelet", Sourced(kd.value, kd.evidence)))
     if init.systemd is False:
         wants = [(who, d) for who, d in drivers if d.value == "systemd"]

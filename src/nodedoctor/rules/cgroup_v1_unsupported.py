@@ -9,10 +9,30 @@ from nodedoctor.facts import Facts
 from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
 from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.kubelet.defaults import default_setting
-from nodedoctor.facts.target import target_facts
+from nodedoctor.facts.target import KUBEADM_LIKE, target_facts
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules._kubelet_common import kubelet_restart, version_text
+from nodedoctor.rules._target_common import deployer_title, judged_kubelet_version
 from nodedoctor.rules.base import Rule, SkipRuleError
+
+MIGRATE = (
+    "move the host to cgroup v2 (systemd.unified_cgroup_hierarchy=1 on the kernel command "
+    "line, or an OS release that boots v2), then reboot"
+)
+#: kubeadm 1.35's preflight (k8s.io/system-validators v1.12.1 CgroupsValidator) for a kubelet
+#: 1.35 or newer; a warning with the same text for older kubelets.
+KUBEADM_135 = (
+    "[ERROR SystemVerification]: cgroups v1 support is deprecated and will be removed in a "
+    "future release. Please migrate to cgroups v2. To explicitly enable cgroups v1 support for "
+    "kubelet v1.35 or newer, you must set the kubelet configuration option 'FailCgroupV1' to "
+    "'false'. You must also explicitly skip this validation. For more information, see "
+    "https://git.k8s.io/enhancements/keps/sig-node/5573-remove-cgroup-v1"
+)
+#: kubeadm 1.31-1.34 (system-validators v1.9-v1.11).
+KUBEADM_131 = (
+    "[WARNING SystemVerification]: cgroups v1 support is in maintenance mode, please migrate "
+    "to cgroups v2"
+)
 
 
 def _check_v1_unsupported(facts: Facts) -> Iterator[Issue]:
@@ -22,32 +42,32 @@ def _check_v1_unsupported(facts: Facts) -> Iterator[Issue]:
     if cg.mode is CgroupMode.V2:
         return
     k = facts.get(kubelet_facts)
-    if not k.installed:
-        yield from _before_install(facts, cg.mode, cg.mode_evidence)
-        return
-    fail = k.setting("failCgroupV1")
-    explicit = fail is not None and not fail.is_default
-    if not k.readable and not explicit:
-        raise SkipRuleError(f"the kubelet's configuration cannot be read: {'; '.join(k.problems)}")
-    version = k.version.value if k.version else None
-    evidence = [cg.mode_evidence] if cg.mode_evidence else []
-    if k.version is not None:
-        evidence.append(k.version.evidence)
-    if fail is not None:
-        evidence.append(fail.evidence)
-    vtext = version_text(version)
     mode = (
         "hybrid (v1 controllers with a v2 tree beside them)"
         if cg.mode is CgroupMode.HYBRID
         else "v1"
     )
+    if not k.installed:
+        yield from _before_install(facts, cg.mode, mode, cg.mode_evidence)
+        return
+    fail = k.setting("failCgroupV1")
+    explicit = fail is not None and not fail.is_default
+    if not k.readable and not explicit:
+        raise SkipRuleError(f"the kubelet's configuration cannot be read: {'; '.join(k.problems)}")
+    judged = judged_kubelet_version(k, facts.get(target_facts))
+    version = judged.value if judged else None
+    evidence = [cg.mode_evidence] if cg.mode_evidence else []
+    if judged is not None:
+        evidence.append(judged.evidence)
+    if fail is not None:
+        evidence.append(fail.evidence)
+    vtext = version_text(version)
     refuses = fail is not None and fail.value is True and (version is None or version >= (1, 31))
+    if fail is None and version is not None and version >= (1, 35):
+        refuses = True  # unset, and the version (given by hand) defaults it to true
     files = (k.config_path.value,) if k.config_path else ()
     restart, _ = kubelet_restart(k)
-    migrate = (
-        "move the host to cgroup v2 (systemd.unified_cgroup_hierarchy=1 on the kernel command "
-        "line, or an OS release that boots v2), then reboot"
-    )
+    migrate = MIGRATE
     if version is None and not explicit:
         # Wrong for every kubelet that matters: an unknown version must not hide it.
         yield Issue(
@@ -121,70 +141,90 @@ def _check_v1_unsupported(facts: Facts) -> Iterator[Issue]:
 
 
 def _before_install(
-    facts: Facts, mode: CgroupMode, mode_evidence: Evidence | None
+    facts: Facts, cg_mode: CgroupMode, mode: str, mode_evidence: Evidence | None
 ) -> Iterator[Issue]:
-    """No kubelet yet: judge the kubelet the target will install (``--profile``,
-    ``--kubernetes-version``), with its default failCgroupV1."""
-    target = facts.get(target_facts)
-    if not target.declared:
+    """No kubelet yet: the one the target installs (facts/target.py) is judged by its
+    version's default, failCgroupV1 true from 1.35 (no deployer here sets it false)."""
+    t = facts.get(target_facts)
+    if t.deployer is None and t.kubernetes_version is None:
         raise SkipRuleError(
-            "no kubelet is installed; note that kubelet 1.35+ refuses cgroup v1 by default "
-            "(give --profile and --kubernetes-version to judge what will be installed)"
+            "no kubelet is installed and neither --profile nor --kubernetes-version names "
+            "what will be; kubelet 1.35+ refuses cgroup v1 by default"
         )
-    version = target.kubernetes_version
-    if version is None:
-        raise SkipRuleError(
-            "no kubelet is installed and the version to install is unknown "
-            f"({target.version_unknown}); give --kubernetes-version"
-        )
-    fail = default_setting("failCgroupV1", version, target.deployer)
-    evidence = [mode_evidence] if mode_evidence else []
-    evidence += list(target.evidence)
-    if fail is not None:
-        evidence.append(fail.evidence)
-    vtext = f"kubelet {target.minor_text}"
-    who = target.deployer or "the deployer"
-    migrate = (
-        "move the host to cgroup v2 before installing (systemd.unified_cgroup_hierarchy=1 on the "
-        "kernel command line, or an OS release that boots v2), then reboot"
+    who = deployer_title(t) if t.deployer else "the deployer"
+    evidence = tuple(
+        e for e in (mode_evidence, t.version_evidence, t.deployer_evidence) if e is not None
     )
-    if fail is not None and fail.value is True:
+    kubeadm = t.deployer in KUBEADM_LIKE
+    version = t.kubernetes_version
+    if version is None:
         yield Issue(
-            title=f"{vtext}, which {who} will install, refuses to run on cgroup {mode.value}",
+            title=f"cgroup {cg_mode.value}: deprecated from kubelet 1.31, refused from 1.35",
             message=(
-                f"nothing is installed yet; the host is on cgroup {mode.value} and {vtext} "
-                "defaults to failCgroupV1: true: "
-                + (
-                    "kubeadm's preflight stops with [ERROR SystemVerification] and "
-                    if who in ("kubeadm", "kubespray", "kubekey")
-                    else ""
-                )
-                + 'the kubelet exits with "kubelet is configured to not run on a host using '
-                "cgroup v1. cgroup v1 support is unsupported and will be removed in a future "
-                'release"'
+                f"the host is on cgroup {mode}, which the kubelet counts as v1; the version "
+                f"{who} will install is unknown ({t.version_unknown}). cgroup v1 is in "
+                "maintenance mode from kubelet 1.31, and from 1.35 the kubelet refuses to start "
+                'on it unless failCgroupV1: false: "kubelet is configured to not run on a host '
+                'using cgroup v1"'
             ),
-            evidence=tuple(evidence),
+            evidence=evidence,
+            severity=Severity.WARNING,
+            fix=FixHint(summary=MIGRATE, reboot=True),
+            impact="a kubelet 1.35 or later does not start on this host",
+        )
+        return
+    vtext = version_text(version)
+    fail = default_setting("failCgroupV1", version, t.deployer)
+    if fail is not None:
+        evidence = (*evidence, fail.evidence)
+    if version >= (1, 35):
+        preflight = (
+            f"; kubeadm {t.minor_text} preflight stops with `{KUBEADM_135}`" if kubeadm else ""
+        )
+        yield Issue(
+            title=f"{vtext}, which {who} will install, refuses cgroup {cg_mode.value}",
+            message=(
+                f"the host is on cgroup {mode}, which the kubelet counts as v1, and {vtext} "
+                'defaults failCgroupV1 to true: it will exit with "kubelet is configured to not '
+                "run on a host using cgroup v1. cgroup v1 support is unsupported and will be "
+                f'removed in a future release"{preflight}'
+            ),
+            evidence=evidence,
             severity=Severity.ERROR,
             fix=FixHint(
-                summary=f"{migrate}; or install a release before 1.35, or set failCgroupV1: "
-                "false in the kubelet configuration the deployer writes",
+                summary=f"{MIGRATE}; or, as a stopgap, install with failCgroupV1: false in the "
+                "kubelet configuration (kubeadm also needs "
+                "--ignore-preflight-errors=SystemVerification), or install a release before 1.35",
                 reboot=True,
             ),
-            impact="the install stops or the kubelet does not start; the node never becomes Ready",
+            impact="the kubelet does not start; the node never becomes Ready",
         )
-    elif version >= (1, 31):
+        return
+    if version >= (1, 31):
+        preflight = f" (kubeadm warns `{KUBEADM_131}`)" if kubeadm else ""
         yield Issue(
-            title=f"cgroup {mode.value} is deprecated for {vtext}, which {who} will install",
+            title=f"cgroup {cg_mode.value} is deprecated for {vtext}, which {who} will install",
             message=(
-                f"nothing is installed yet; the host is on cgroup {mode.value}. {vtext} runs on "
-                "it, but cgroup v1 is in maintenance mode from 1.31 (kubeadm's preflight warns) "
-                "and kubelet 1.35+ refuses it unless failCgroupV1: false"
+                f"the host is on cgroup {mode}. {vtext} runs on it{preflight}, but cgroup v1 "
+                "support is in maintenance mode from 1.31 and refused by default from 1.35 "
+                "(KEP-5573)"
             ),
-            evidence=tuple(evidence),
+            evidence=evidence,
             severity=Severity.WARNING,
-            fix=FixHint(summary=migrate, reboot=True),
+            fix=FixHint(summary=MIGRATE, reboot=True),
             impact="the next kubelet upgrade may refuse to start; v2-only features are unavailable",
         )
+        return
+    yield Issue(
+        title=f"cgroup {cg_mode.value}: fine for {vtext}, refused from kubelet 1.35",
+        message=(
+            f"the host is on cgroup {mode}. {vtext}, which {who} will install, runs on it, but "
+            "kubelet 1.35+ refuses it unless failCgroupV1: false; plan the move to cgroup v2"
+        ),
+        evidence=evidence,
+        severity=Severity.INFO,
+        fix=FixHint(summary=MIGRATE, reboot=True),
+    )
 
 
 RULE = Rule(

@@ -45,6 +45,7 @@ RULE_FAMILIES: dict[str, str] = {
     "cgroup-v1-unsupported": "KernelCgroupsMissing",
     "swap-enabled": "KubeletCgroupsBroken",
     "ip-forwarding-disabled": "NodeNetworkUnprepared",
+    "bridge-netfilter": "NodeNetworkUnprepared",
     "cgroup-driver-mismatch": "CgroupDriverMismatch",
     "cgroup-driver-not-systemd": "CgroupDriverMismatch",
     "containerd-cri-disabled": "ContainerRuntimeMisconfigured",

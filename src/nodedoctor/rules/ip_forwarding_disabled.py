@@ -1,73 +1,148 @@
-"""ip-forwarding-disabled: ``net.ipv4.ip_forward`` is 0, so the node routes no pod traffic and
-kubeadm's preflight stops (cmd/kubeadm/app/preflight/checks.go, ``addIPv4Checks``)."""
+"""ip-forwarding-disabled: the node does not forward IPv4 packets (``net.ipv4.ip_forward`` is 0), or
+IPv6 packets on a cluster configured for IPv6, while the deployer leaves it to the node
+(kubeadm preflight's ``FileContent--proc-sys-net-ipv4-ip_forward``; issue 13)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from nodedoctor.facts import Facts
-from nodedoctor.facts.deployers import BY_NAME
-from nodedoctor.facts.kubelet import kubelet_facts
-from nodedoctor.facts.processes import processes
-from nodedoctor.facts.sysctl import IP_FORWARD, sysctl_facts
+from nodedoctor.facts.network import ipv6_configured
+from nodedoctor.facts.sysctl import (
+    IP_FORWARD,
+    IPV6_DEFAULT_FORWARDING,
+    RunningValue,
+    sysctl_config,
+    sysctl_facts,
+)
 from nodedoctor.facts.target import target_facts
-from nodedoctor.model import FixHint, Issue, Severity
+from nodedoctor.model import Evidence, FixHint, Issue, Severity
+from nodedoctor.rules._target_common import deployer_takes_care, deployer_title
 from nodedoctor.rules.base import Rule, SkipRuleError
 
-#: kubeadm's preflight error (FileContentCheck on /proc/sys/net/ipv4/ip_forward).
-KUBEADM_ERROR = (
-    "[ERROR FileContent--proc-sys-net-ipv4-ip_forward]: /proc/sys/net/ipv4/ip_forward contents "
-    "are not set to 1"
-)
-#: Deployers whose agent sets IPv4 forwarding itself at every start: k3s
-#: pkg/agent/syssetup/setup.go (kernelSysctls: net/ipv4/conf/all/forwarding = 1, the same
-#: switch as ip_forward); RKE2 runs k3s's agent code.
-SETS_IT_AT_START = ("k3s", "rke2")
+DROP_IN = "/etc/sysctl.d/99-kubernetes-nodedoctor.conf"
 
 
-def _check(facts: Facts) -> Iterator[Issue]:
-    sc = facts.get(sysctl_facts)
-    if sc.ip_forward is None:
-        raise SkipRuleError("/proc/sys/net is not in this root")
-    if sc.ip_forward.value != "0":
+def _kubeadm_error(key: str) -> str:
+    """kubeadm's preflight line for ``key`` (checks.go FileContentCheck)."""
+    path = "/proc/sys/" + key.replace(".", "/")
+    label = "FileContent-" + path.replace("/", "-")
+    return f"[ERROR {label}]: {path} contents are not set to 1"
+
+
+def _check_forwarding(facts: Facts) -> Iterator[Issue]:
+    sc = facts.get(sysctl_facts)  # read first: a bundle records what a check read
+    v4 = sc.value(IP_FORWARD)
+    v6 = sc.value(IPV6_DEFAULT_FORWARDING)
+    if v4.present is None:
+        raise SkipRuleError(v4.unknown)
+    if not v4.present:
+        raise SkipRuleError(f"{v4.evidence.source if v4.evidence else IP_FORWARD} is absent")
+    t = facts.get(target_facts)
+    if deployer_takes_care(facts, t, "ip_forward", "IP forwarding") is not None:
         return
-    k = facts.get(kubelet_facts)
-    target = facts.get(target_facts)
-    deployer = k.profile.name if k.installed else target.deployer
-    if not k.installed and not target.declared:
-        raise SkipRuleError(
-            "IPv4 forwarding is off but no kubelet is installed "
-            "(give --profile to judge what will be installed)"
+    before = t.before_install or t.before_kubeadm_join
+    context = tuple(e for e in (t.deployer_evidence,) if e is not None)
+    if v4.value != "1" and v4.evidence is not None:
+        yield _issue(facts, v4, IP_FORWARD, (before, deployer_title(t)), context, ipv6=False)
+    if not v6.present or v6.value == "1" or v6.evidence is None:
+        return
+    v6_config = ipv6_configured(facts)  # read only where IPv6 forwarding is off
+    if v6_config is not None:
+        yield _issue(
+            facts,
+            v6,
+            IPV6_DEFAULT_FORWARDING,
+            (before, deployer_title(t)),
+            (*context, v6_config),
+            ipv6=True,
         )
-    if deployer in SETS_IT_AT_START:
-        running = facts.get(processes)
-        agent = BY_NAME[deployer].kubelet_processes
-        if not k.installed or not running.known or not running.named(*agent):
-            return  # its agent turns forwarding on when it starts
-    from nodedoctor.remedies.sysctl import SYSCTL_DROPIN, sysctl_remedy  # a finding only
 
-    when = (
-        "before kubeadm init/join: kubeadm's preflight stops with "
-        if deployer in ("kubeadm", "kubespray", "kubekey") and not k.configured
-        else ""
-    )
-    yield Issue(
-        title="IPv4 forwarding is off (net.ipv4.ip_forward = 0)",
-        message=(
-            "the kernel does not route packets between interfaces, so pods' traffic to other "
-            "nodes, Services and the outside is dropped"
-            + (f"; {when}{KUBEADM_ERROR}" if when else "")
-        ),
-        evidence=(sc.ip_forward.evidence, *target.evidence),
-        severity=Severity.ERROR,
-        fix=FixHint(
-            summary=f"set {IP_FORWARD} = 1 in {SYSCTL_DROPIN} and apply it with sysctl --system",
-            files=(SYSCTL_DROPIN,),
+
+def _issue(
+    facts: Facts,
+    value: RunningValue,
+    key: str,
+    when: tuple[bool, str],
+    context: tuple[Evidence, ...],
+    *,
+    ipv6: bool,
+) -> Issue:
+    """``when``: (before the install, the deployer's name)."""
+    before, deployer = when
+    configured = facts.get(sysctl_config).configured_value(key)
+    family = "IPv6" if ipv6 else "IPv4"
+    kubeadm = _kubeadm_error(key)
+    if before:
+        what = (
+            f"{key} is {value.value} and {deployer} does not set it: `kubeadm init` and "
+            f"`kubeadm join` stop with `{kubeadm}`"
+        )
+    else:
+        what = (
+            f"{key} is {value.value}: the node does not route {family} packets between its "
+            "pods and the network"
+        )
+    evidence = [value.evidence] if value.evidence is not None else []
+    if configured is not None and configured.value == "1":
+        what += (
+            f"; the sysctl files set it to 1 ({configured.path}), but the running kernel has "
+            "not applied them (they take effect at boot or with `sysctl --system`)"
+        )
+        evidence.append(configured.evidence)
+    elif configured is not None:
+        what += f"; {configured.path} sets it to {configured.value}"
+        evidence.append(configured.evidence)
+    if ipv6:
+        from nodedoctor.remedies.steps import ByHand, Remedy  # only for a finding
+
+        remedy = Remedy(
+            (
+                ByHand(
+                    "IPv6 forwarding makes Linux ignore router advertisements on interfaces "
+                    "with accept_ra = 1, which can remove the node's IPv6 default route: the "
+                    "interfaces to keep are yours to choose"
+                ),
+            )
+        )
+        fix = FixHint(
+            summary=(
+                "set net.ipv6.conf.all.forwarding = 1 (it sets every interface's and the "
+                f"default) in a drop-in such as {DROP_IN} and run `sysctl --system`; with "
+                "forwarding on, an interface configured by router advertisements needs "
+                "accept_ra = 2 to keep its IPv6 route"
+            ),
+            files=(DROP_IN,),
             commands=("sysctl --system",),
+            reboot=not facts.running,
+        )
+    else:
+        from nodedoctor.remedies.sysctl import edited_files, sysctl_remedy  # only for a finding
+
+        remedy = sysctl_remedy(facts, ((IP_FORWARD, "1"),), RULE.id)
+        files = edited_files(remedy) or (DROP_IN,)
+        fix = FixHint(
+            summary=(
+                f"set net.ipv4.ip_forward = 1 in {' and '.join(files)} (the Kubernetes "
+                "documentation's /etc/sysctl.d/k8s.conf is such a drop-in) and apply it with "
+                "`sysctl --system`"
+            ),
+            files=files,
+            commands=("sysctl --system",),
+            reboot=not facts.running,
+        )
+    return Issue(
+        title=f"{family} forwarding is off ({key} = {value.value})",
+        message=what,
+        evidence=(*evidence, *context),
+        severity=Severity.ERROR,
+        fix=fix,
+        impact=(
+            f"kubeadm preflight stops (`{kubeadm}`); once running, the node drops what its "
+            "pods send to other nodes and outside the cluster (cross-node pod traffic, "
+            "Services whose endpoints are elsewhere, DNS to CoreDNS on another node)"
         ),
-        impact="kubeadm init/join stops; on a running node pods cannot reach other nodes or "
-        "Services",
-        remedy=sysctl_remedy((IP_FORWARD, "1")),
+        remedy=remedy,
     )
 
 
@@ -76,7 +151,10 @@ RULE = Rule(
     severity=Severity.ERROR,
     highest=Severity.ERROR,
     title="IPv4 forwarding is off, so the node routes no pod traffic",
-    check=_check,
-    tags=("sysctl", "network", "preflight"),
-    applies_to="every deployer; k3s and RKE2 turn it on when their agent starts",
+    check=_check_forwarding,
+    tags=("network", "sysctl", "kubeadm", "preflight"),
+    applies_to=(
+        "every version; judged before the install only for deployers that leave it to the "
+        "node (kubeadm); IPv6 where the cluster's files configure IPv6"
+    ),
 )

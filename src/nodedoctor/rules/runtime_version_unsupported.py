@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from nodedoctor.facts import Facts
+from nodedoctor.facts import Facts, Sourced
+from nodedoctor.facts.kubelet import kubelet_facts
+from nodedoctor.facts.target import target_facts
 from nodedoctor.facts.versions import Version
 from nodedoctor.model import FixHint, Issue, Severity
 from nodedoctor.rules._kubelet_common import configured_kubelet, version_text
 from nodedoctor.rules._runtime_common import RUNTIME_NOTHING_FOUND, configured_runtime
+from nodedoctor.rules._target_common import deployer_title, judged_kubelet_version
 from nodedoctor.rules.base import Rule, SkipRuleError
 
 #: containerd RELEASES.md compatibility matrix (research runtimes.md §1.2): kubelet minor ->
@@ -38,12 +41,42 @@ def _matrix_problem(kubelet: Version, containerd: Version) -> str | None:
     )
 
 
+def _kubelet_version(facts: Facts) -> Sourced[Version]:
+    """The kubelet version the runtime must suit: the installed kubelet's (its configuration
+    need not be written yet), else the target's (facts/target.py) where the deployer uses the
+    runtime that is on the node."""
+    k = facts.get(kubelet_facts)
+    t = facts.get(target_facts)
+    if k.installed:
+        if not t.before_kubeadm_join:
+            k = configured_kubelet(facts, RUNTIME_NOTHING_FOUND)
+        judged = judged_kubelet_version(k, t)
+        if judged is None:
+            raise SkipRuleError("the kubelet's version is unknown")
+        return judged
+    prep = t.preparation
+    if prep is None:
+        raise SkipRuleError(
+            "no kubelet is installed and no deployer is named (--profile names it): some "
+            "bring their own container runtime"
+        )
+    if prep.own_runtime:
+        raise SkipRuleError(
+            f"no kubelet is installed yet and {deployer_title(t)} installs its own container "
+            "runtime"
+        )
+    if t.sourced_version is None:
+        raise SkipRuleError(
+            f"the Kubernetes version {deployer_title(t)} will install is unknown "
+            "(--kubernetes-version gives it)"
+        )
+    return t.sourced_version
+
+
 def _check_version_unsupported(facts: Facts) -> Iterator[Issue]:
-    k = configured_kubelet(facts, RUNTIME_NOTHING_FOUND)
-    if k.version is None:
-        raise SkipRuleError("the kubelet's version is unknown")
+    kubelet = _kubelet_version(facts)
     r = configured_runtime(facts)
-    kv = k.version.value
+    kv = kubelet.value
     if r.version is None:
         raise SkipRuleError(f"the version of {r.name} is unknown")
     reasons: list[str] = []
@@ -72,7 +105,7 @@ def _check_version_unsupported(facts: Facts) -> Iterator[Issue]:
     yield Issue(
         title=f"{r.name} {r.version.value} is too old for {version_text(kv)}",
         message="; ".join(reasons),
-        evidence=(k.version.evidence, r.version.evidence),
+        evidence=(kubelet.evidence, r.version.evidence),
         severity=severity,
         fix=FixHint(
             summary=f"drain the node and upgrade to {upgrade} (package manager), then uncordon",

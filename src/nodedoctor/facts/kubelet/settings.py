@@ -244,7 +244,8 @@ def kubelet_facts(facts: Facts) -> KubeletFacts:
     deployer = profile.deployer
     installed = bool(
         unit_files
-        or placed
+        # The flags a deployer passes itself (k3s's) say nothing of an installed kubelet.
+        or any(w.evidence.source not in BY_NAME for w in placed)
         or config is not None
         or pk.get("kubelet") is not None
         or pk.has_snap("microk8s")
