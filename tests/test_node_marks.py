@@ -254,7 +254,8 @@ def test_fleet_page_shows_nodes_not_checked(
     bundle = _markless_bundle(tmp_path)
     page = tmp_path / "fleet.html"
     inputs = [str(batch), str(ansible), str(bundle)]
-    assert main(["report", *inputs, "-o", str(page)]) == 0
+    # nodes not checked are rows, and the exit status says so (issue 15)
+    assert main(["report", *inputs, "-o", str(page)]) == 1
     err = capsys.readouterr().err
     for name in (str(empty), "worker-9", str(bundle)):
         assert f"nodedoctor: {name} was not checked: " in err
@@ -266,7 +267,7 @@ def test_fleet_page_shows_nodes_not_checked(
         assert f'data-node="{name}"' in html
     assert f"NOT CHECKED</span> {empty} does not look like a node&#x27;s root" in html
 
-    assert main(["report", *inputs, "--format", "junit"]) == 0
+    assert main(["report", *inputs, "--format", "junit"]) == 1
     junit = capsys.readouterr().out
     JUNIT_XSD.validate(junit)
     suites = ET.fromstring(junit).findall("testsuite")  # noqa: S314 (our own output)

@@ -235,7 +235,8 @@ def test_report_reads_batch_json_lines_and_bundles(tmp_path: Path) -> None:
     assert collect.returncode == 0, collect.stderr
     out = tmp_path / "fleet.html"
     result = _report_cli(str(lines), str(bundle), "-o", str(out))
-    assert result.returncode == 0, result.stderr
+    # a node that could not be checked is a row, and the exit status says so (issue 15)
+    assert result.returncode == 1, result.stderr
     assert "not-a-root was not checked" in result.stderr
     html = out.read_text(encoding="utf-8")
     assert html.count('<tr class="node"') == len(roots) + 1
@@ -276,3 +277,24 @@ def test_nodes_not_checked_stay_visible_in_chromium(browser: object, tmp_path: P
     assert visible.count() == 1
     assert problems == []
     page.close()
+
+
+def test_an_unreadable_report_is_a_row_not_the_end_of_the_page(tmp_path: Path) -> None:
+    """One node's report is cut short: the page still shows the others, lists that file as
+    not checked with why, counts it in the header, and exits 1; with nothing readable at
+    all, exit 2 as before."""
+    good, cut = tmp_path / "good.json", tmp_path / "cut.json"
+    good.write_text(json.dumps(samples.healthy("worker-2").to_json()), encoding="utf-8")
+    cut.write_text('{"schema": "nodedoctor/report/v1", "node": ', encoding="utf-8")
+    page = tmp_path / "fleet.html"
+    result = _report_cli(str(good), str(cut), "-o", str(page))
+    assert result.returncode == 1, result.stderr
+    html = page.read_text(encoding="utf-8")
+    assert "2 nodes" in html
+    assert "1 not checked" in html
+    assert "NOT CHECKED" in html
+    assert "not JSON" in html
+    assert "worker-2" in html
+    alone = _report_cli(str(cut), "-o", str(tmp_path / "none.html"))
+    assert alone.returncode == 2
+    assert not (tmp_path / "none.html").exists()

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
-from nodedoctor.cli.common import EXIT_OK, UsageError
+from nodedoctor.cli.common import EXIT_FINDINGS, EXIT_OK, UsageError
 from nodedoctor.i18n import _
 
 if TYPE_CHECKING:
@@ -204,6 +204,7 @@ def run(args: argparse.Namespace) -> int:
 
     reports: list[Report] = []
     not_checked: list[NotChecked] = []
+    unreadable: list[UsageError] = []
     for path in args.reports:
         if _is_bundle(path):
             checked = _check_bundle(path)
@@ -212,19 +213,27 @@ def run(args: argparse.Namespace) -> int:
             else:
                 reports.append(checked)
             continue
-        with _opened(path) as stream:
-            try:
-                for where, document in _documents(path, stream):
-                    try:
-                        unchecked = not_checked_from_json(document, where)
-                        if unchecked is None:
-                            reports += reports_from_document(document, where)
-                        else:
-                            not_checked.append(unchecked)
-                    except ReportFormatError as exc:
-                        raise UsageError(f"{exc}; expected a nodedoctor JSON report") from None
-            except OSError as exc:
-                raise UsageError(f"{path}: {exc.strerror or exc}") from None
+        # An input that cannot be read is a node not checked, with why, not the end of the
+        # page: the other nodes' reports still count (and the exit status says so).
+        try:
+            with _opened(path) as stream:
+                try:
+                    for where, document in _documents(path, stream):
+                        try:
+                            unchecked = not_checked_from_json(document, where)
+                            if unchecked is None:
+                                reports += reports_from_document(document, where)
+                            else:
+                                not_checked.append(unchecked)
+                        except ReportFormatError as exc:
+                            raise UsageError(f"{exc}; expected a nodedoctor JSON report") from None
+                except OSError as exc:
+                    raise UsageError(f"{path}: {exc.strerror or exc}") from None
+        except UsageError as exc:
+            unreadable.append(exc)
+            not_checked.append(NotChecked(path, str(exc)))
+    if unreadable and not reports and len(unreadable) == len(not_checked):
+        raise unreadable[0]  # nothing could be read at all: a usage error, as before
     for node in not_checked:
         print(f"nodedoctor: {node.node} was not checked: {node.error}", file=sys.stderr)
     if args.format == "junit":
@@ -241,4 +250,4 @@ def run(args: argparse.Namespace) -> int:
         write_atomic(args.output, text)
     else:
         sys.stdout.write(text)
-    return EXIT_OK
+    return EXIT_FINDINGS if not_checked else EXIT_OK
