@@ -160,10 +160,25 @@ def pods_dirs(facts: Facts) -> tuple[str, ...]:
     return tuple(dict.fromkeys(f"{d.rstrip('/')}/pods" for d in dirs))
 
 
-def _mounts_below(facts: Facts, path: str) -> tuple[str, ...]:
+def _mounts_by_pod(facts: Facts) -> dict[str, tuple[str, ...]]:
+    """The kubelet mounts under each pod directory (``<pods dir>/<uid>``), read in one pass
+    over the mount table: a node with thousands of pods has tens of thousands of mounts."""
     td = facts.get(teardown_facts)
-    prefix = path.rstrip("/") + "/"
-    return tuple(m.mount_point for m in td.kubelet_mounts if m.mount_point.startswith(prefix))
+    prefixes = [d.rstrip("/") + "/" for d in pods_dirs(facts)]
+    found: dict[str, list[str]] = {}
+    for m in td.kubelet_mounts:
+        point = m.mount_point
+        for prefix in prefixes:
+            if point.startswith(prefix):
+                uid, sep, _rest = point[len(prefix) :].partition("/")
+                if uid and sep:
+                    found.setdefault(prefix + uid, []).append(point)
+                break
+    return {pod: tuple(points) for pod, points in found.items()}
+
+
+def _mounts_below(facts: Facts, path: str) -> tuple[str, ...]:
+    return facts.get(_mounts_by_pod).get(path.rstrip("/"), ())
 
 
 def _removed_mode(facts: Facts) -> OrphanedPodDirs:
