@@ -92,8 +92,14 @@ def _mounted_volume_paths(facts: Facts, pod: str) -> list[str]:
     """Volume paths that the mount table shows mounted (a mount point is a directory, also
     in a copy of the node that holds only files)."""
     found: list[str] = []
-    for m in facts.get(teardown_facts).kubelet_mounts:
-        rest = m.mount_point[len(pod) + 1 :] if m.mount_point.startswith(pod + "/") else ""
+    indexed = pod.rsplit("/", 1)[0] + "/" in {d.rstrip("/") + "/" for d in pods_dirs(facts)}
+    points = (
+        facts.get(_mounts_by_pod).get(pod, ())
+        if indexed
+        else [m.mount_point for m in facts.get(teardown_facts).kubelet_mounts]
+    )
+    for point in points:
+        rest = point[len(pod) + 1 :] if point.startswith(pod + "/") else ""
         parts = rest.split("/")
         if parts[0] == "volumes" and len(parts) >= 3:
             found.append(f"{pod}/volumes/{parts[1]}/{parts[2]}")
@@ -126,13 +132,11 @@ def volume_paths(facts: Facts, pod: str) -> list[str]:
 
 def _pod_uids(facts: Facts, pods_dir: str) -> list[str]:
     """The pod directories in ``pods_dir``: on disk, and those the mount table shows."""
-    uids = list(facts.root.subdirs(pods_dir) or [])
+    uids = set(facts.root.subdirs(pods_dir) or [])
     prefix = pods_dir + "/"
     for m in facts.get(teardown_facts).kubelet_mounts:
         if m.mount_point.startswith(prefix):
-            uid = m.mount_point[len(prefix) :].split("/", 1)[0]
-            if uid not in uids:
-                uids.append(uid)
+            uids.add(m.mount_point[len(prefix) :].split("/", 1)[0])
     return sorted(uids)
 
 
