@@ -61,8 +61,6 @@ def limited_tools() -> None:
         pytest.skip(reason)
 
 
-@pytest.mark.slow
-@pytest.mark.usefixtures("limited_tools")
 #: What is known to break the bound, as strict xfails (they fail the suite once fixed).
 KNOWN_OVER_BOUND = {
     "mountinfo-100000-lines": (
@@ -72,6 +70,8 @@ KNOWN_OVER_BOUND = {
 }
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("limited_tools")
 @pytest.mark.parametrize(
     "hostile",
     [
