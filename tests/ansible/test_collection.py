@@ -167,7 +167,9 @@ def _fleet_page(reports: Path, page: Path) -> None:
         check=False,
         timeout=60,
     )
-    assert made.returncode == 0, made.stderr
+    # 1: some node was not checked (a row on the page, and the exit status says so)
+    assert made.returncode in (0, 1), made.stderr
+    assert page.exists()
 
 
 def test_check_fix_plan_and_apply(lab: Lab) -> None:
