@@ -82,6 +82,12 @@ def test_report_cli_rejects_what_is_not_a_report(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "findings[0].rule" in result.stderr
     assert _report_cli(str(tmp_path / "missing.json")).returncode == 2
+    # The schema alone checked nothing: never a healthy node on the page.
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"schema": "nodedoctor/report/v1"}', encoding="utf-8")
+    result = _report_cli(str(empty))
+    assert result.returncode == 2
+    assert "empty.json: names no rule passed, skipped or found" in result.stderr
 
 
 def test_page_is_self_contained_and_escaped(page_file: Path) -> None:

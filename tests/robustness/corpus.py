@@ -507,12 +507,11 @@ INPUT_CORPUS: tuple[HostileInput, ...] = (
     HostileInput(
         "report-json-lines-one-deep",
         "fleet.jsonl",
-        lambda: (json.dumps({"schema": "nodedoctor/report/v1"}) + "\n" + deep_json()).encode(
-            "utf-8"
-        ),
+        # The readable first node still counts; the file is a node not checked (exit 1).
+        lambda: (json.dumps(report()) + "\n" + deep_json()).encode("utf-8"),
         ("report", "{}"),
-        2,
-        "nested deeper than 64; not a nodedoctor report",
+        1,
+        "fleet.jsonl:2: line 1: nested deeper than 64; not a nodedoctor report",
     ),
     HostileInput(
         "bundle-decompression-bomb",
@@ -615,7 +614,7 @@ INPUT_CORPUS: tuple[HostileInput, ...] = (
         "fleet.jsonl",
         lambda: json.dumps(report()).encode() + b"\n{not json\n",
         ("report", "{}"),
-        2,
+        1,
         "fleet.jsonl:2: not JSON",
     ),
     HostileInput(

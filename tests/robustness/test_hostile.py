@@ -61,29 +61,11 @@ def limited_tools() -> None:
         pytest.skip(reason)
 
 
-#: What is known to break the bound, as strict xfails (they fail the suite once fixed).
-KNOWN_OVER_BOUND = {
-    "mountinfo-100000-lines": (
-        "clean's planning of 100,000 leftover mounts takes about 6.8 s of CPU (273 MB) since "
-        "the teardown rules and clean steps of issue 14 (2026-12-07); the bound is 5 s"
-    ),
-}
-
-
 @pytest.mark.slow
 @pytest.mark.usefixtures("limited_tools")
 @pytest.mark.parametrize(
     "hostile",
-    [
-        pytest.param(
-            h,
-            id=h.name,
-            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_OVER_BOUND[h.name])]
-            if h.name in KNOWN_OVER_BOUND
-            else [],
-        )
-        for h in ROOT_CORPUS
-    ],
+    [pytest.param(h, id=h.name) for h in ROOT_CORPUS],
 )
 def test_every_command_on_a_hostile_root_is_bounded(hostile: HostileRoot, tmp_path: Path) -> None:
     root = str(hostile.build(tmp_path / "root"))

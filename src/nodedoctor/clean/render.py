@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import itertools
 import json
 from typing import TextIO
 
@@ -26,14 +25,32 @@ def write_plan_json(stream: TextIO, plan: CleanPlan, result: ApplyResult | None 
         out["left"] = result.after.to_json()
         out["complete"] = result.complete
         out["journal"] = result.journal
-    chunks = json.JSONEncoder(indent=2).iterencode(out)
-    while True:
-        # Thousands of pieces per write: a write per piece costs more than encoding it.
-        batch = "".join(itertools.islice(chunks, 8192))
-        if not batch:
-            break
-        stream.write(batch)
+    _write_json(stream, out, level=0)
     stream.write("\n")
+
+
+#: Levels written indented; deeper values (one step, one outcome) each on one line. json's
+#: indenting encoder is its pure-Python one, 1 µs a token: 100,000 steps took 2.4 s of it.
+_INDENTED_LEVELS = 3
+_flat = json.JSONEncoder(separators=(", ", ": ")).encode
+
+
+def _write_json(stream: TextIO, value: object, level: int) -> None:
+    """``value`` as JSON, its first levels indented by two and each deeper value on one line
+    by the C encoder, written piece by piece (a teardown of 100,000 mounts is 70 MB of JSON:
+    as one string it would double the run's peak memory)."""
+    if level >= _INDENTED_LEVELS or not isinstance(value, (dict, list)) or not value:
+        stream.write(_flat(value))
+        return
+    pad = "\n" + "  " * (level + 1)
+    close, items = ("}", value.items()) if isinstance(value, dict) else ("]", value)
+    stream.write("{" if close == "}" else "[")
+    for i, item in enumerate(items):
+        stream.write(pad if i == 0 else "," + pad)
+        if close == "}":
+            stream.write(_flat(str(item[0])) + ": ")
+        _write_json(stream, item[1] if close == "}" else item, level + 1)
+    stream.write("\n" + "  " * level + close)
 
 
 def plan_json(plan: CleanPlan, result: ApplyResult | None = None) -> str:

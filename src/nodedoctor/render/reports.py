@@ -145,6 +145,10 @@ def report_from_json(data: Any, where: str = "report") -> Report:
     passed = _strings(d.get("passed"), f"{where}.passed")
     checked = list(passed) + [s.rule for s in skipped]
     checked += [f.rule for f in findings if f.rule not in checked]
+    if not checked:
+        # A document that names no rule at all ({"schema": ...} alone) is no check of a
+        # node: shown as healthy it would hide the node.
+        raise ReportFormatError(f"{where}: names no rule passed, skipped or found")
     return Report(
         tool_version=_str((tool or {}).get("version"), f"{where}.tool.version", "unknown"),
         node=node,
