@@ -1,7 +1,13 @@
 """Compile gettext catalogs (.po) into the binary form stdlib ``gettext`` reads (.mo).
 
-    python scripts/msgfmt.py            # every src/nodedoctor/locale/*/LC_MESSAGES/*.po
+    python scripts/msgfmt.py            # every src/nodedoctor/locale/*/LC_MESSAGES/*.mo
     python scripts/msgfmt.py --check    # exit 1 when a committed .mo differs from its .po
+
+A language's catalog is ``locale/<lang>/LC_MESSAGES/nodedoctor.po`` (the interface, with the
+header) and the parts in ``locale/<lang>/po/*.po`` (one per area of the code, so that work on
+different areas never touches the same file), compiled together into one
+``LC_MESSAGES/nodedoctor.mo``, as GNU ``msgfmt -o nodedoctor.mo nodedoctor.po po/*.po``
+does. A message in two of them is an error naming both.
 
 Pure Python, so that the project's build needs no gettext tools (Debian's ``gettext``
 package); CPython's own ``Tools/i18n/msgfmt.py`` is not part of the standard library.
@@ -120,8 +126,31 @@ def mo_bytes(catalog: dict[bytes, bytes]) -> bytes:
     return out + blob
 
 
+def sources(mo: Path) -> list[Path]:
+    """The .po files compiled into ``mo``: its own .po, then its language's parts."""
+    parts = mo.parent.parent / "po"
+    return [mo.with_suffix(".po"), *sorted(parts.glob("*.po"))]
+
+
+def merged(paths: list[Path]) -> dict[bytes, bytes]:
+    """The catalog of several .po files: the first one's header; a message twice is an
+    error naming both files."""
+    catalog: dict[bytes, bytes] = {}
+    where: dict[bytes, Path] = {}
+    for path in paths:
+        for key, value in parse_po(path.read_text(encoding="utf-8"), str(path)).items():
+            if key in where and key:
+                shown = key.decode("utf-8", "replace")
+                raise PoError(f"{path}: msgid {shown!r} is also in {where[key]}")
+            if key or not catalog.get(b""):
+                catalog[key] = value
+                where[key] = path
+    return catalog
+
+
 def compile_po(po: Path) -> bytes:
-    return mo_bytes(parse_po(po.read_text(encoding="utf-8"), str(po)))
+    """The .mo of catalog ``po`` (``LC_MESSAGES/nodedoctor.po``) with its parts."""
+    return mo_bytes(merged(sources(po.with_suffix(".mo"))))
 
 
 def catalogs() -> list[Path]:

@@ -27,7 +27,7 @@ PLACEHOLDER = re.compile(r"\{[^{}]*\}|%\([a-z_]+\)[sd]")
 
 
 def _catalog() -> dict[bytes, bytes]:
-    return msgfmt.parse_po(PO.read_text(encoding="utf-8"), str(PO))
+    return msgfmt.merged(msgfmt.sources(PO.with_suffix(".mo")))
 
 
 def test_every_marked_message_is_translated_with_its_placeholders() -> None:
@@ -60,6 +60,14 @@ def test_parse_errors_name_file_and_line() -> None:
         msgfmt.parse_po('msgid "a\\"\n', "x.po")
 
 
+def test_a_message_in_two_parts_names_both(tmp_path: Path) -> None:
+    one, two = tmp_path / "one.po", tmp_path / "two.po"
+    one.write_text('msgid ""\nmsgstr "X: 1\\n"\n\nmsgid "a"\nmsgstr "A"\n', encoding="utf-8")
+    two.write_text('msgid "a"\nmsgstr "B"\n', encoding="utf-8")
+    with pytest.raises(msgfmt.PoError, match=r"two.po: msgid 'a' is also in .*one.po"):
+        msgfmt.merged([one, two])
+
+
 def test_fuzzy_and_untranslated_entries_are_left_out() -> None:
     po = '#, fuzzy\nmsgid "a"\nmsgstr "A"\n\nmsgid "b"\nmsgstr ""\n\nmsgid "c"\nmsgstr "C"\n'
     assert msgfmt.parse_po(po) == {b"c": b"C"}
@@ -68,7 +76,8 @@ def test_fuzzy_and_untranslated_entries_are_left_out() -> None:
 @pytest.mark.skipif(not shutil.which("msgunfmt"), reason="Debian's gettext is not installed")
 def test_gnu_msgfmt_and_ours_give_the_same_catalog(tmp_path: Path) -> None:
     gnu = tmp_path / "gnu.mo"
-    subprocess.run(["msgfmt", "--check", "-o", str(gnu), str(PO)], check=True)
+    parts = [str(p) for p in msgfmt.sources(PO.with_suffix(".mo"))]
+    subprocess.run(["msgfmt", "--check", "-o", str(gnu), *parts], check=True)
     ours = PO.with_suffix(".mo")
     unfmt = [
         subprocess.run(["msgunfmt", str(m)], check=True, capture_output=True).stdout
@@ -139,11 +148,11 @@ def test_the_json_report_names_its_language(capsys: pytest.CaptureFixture[str]) 
 def test_wide_text_wraps_by_display_columns_and_keeps_paths_whole() -> None:
     from nodedoctor.render.text import columns, wrap
 
-    text = "修改" * 30 + " /etc/containerd/config.toml，" + "然后重启节点" * 5  # noqa: RUF001
-    lines = wrap(text, 40, "  修复： ", "    ")  # noqa: RUF001
+    text = "修改" * 30 + " /etc/containerd/config.toml，" + "然后重启节点" * 5
+    lines = wrap(text, 40, "  修复： ", "    ")
     assert all(columns(line) <= 40 for line in lines)
-    assert any("/etc/containerd/config.toml，" in line for line in lines)  # noqa: RUF001
-    assert not any(line.lstrip().startswith("，") for line in lines)  # noqa: RUF001
+    assert any("/etc/containerd/config.toml，" in line for line in lines)
+    assert not any(line.lstrip().startswith("，") for line in lines)
 
 
 def test_every_root_reports_in_chinese_within_80_columns(tmp_path: Path) -> None:

@@ -26,29 +26,32 @@ def run_rules(args: argparse.Namespace) -> int:
     rules = all_rules()
     width = max(len(r.id) for r in rules)
     for r in rules:
-        sys.stdout.write(f"{r.id:<{width}}  {r.most_severe.value:<7}  {r.title}\n")
+        sys.stdout.write(f"{r.id:<{width}}  {r.most_severe.value:<7}  {_(r.title)}\n")
     return EXIT_OK
 
 
 def run_explain(args: argparse.Namespace) -> int:
     from nodedoctor.cli.names import canonical_rule_name
+    from nodedoctor.i18n import language
     from nodedoctor.rules import rule_by_id
-    from nodedoctor.rules.base import DOC_SECTIONS
+    from nodedoctor.rules.base import DOC_SECTIONS, DOC_SECTIONS_ZH_CN
 
     rule = rule_by_id(canonical_rule_name(args.rule_id, families=False))
     if rule is None:  # canonical_rule_name names a rule or raises: never here
         raise UsageError(f"unknown rule {args.rule_id!r}; see 'nodedoctor rules'")
-    doc = rule.doc
-    out = [f"{rule.id} ({rule.most_severe.value}): {rule.title}", ""]
+    doc = rule.localized_doc
+    out = [f"{rule.id} ({rule.most_severe.value}): {_(rule.title)}", ""]
     if doc.summary:
         out += [doc.summary, ""]
-    out.append(f"Applies to: {rule.applies_to}")
+    out.append(_("Applies to: {versions}").format(versions=_(rule.applies_to)))
     if rule.tags:
-        out.append(f"Tags: {', '.join(rule.tags)}")
+        out.append(_("Tags: {tags}").format(tags=", ".join(rule.tags)))
     out.append("")
+    chinese = language() == "zh_CN"
     for name in DOC_SECTIONS:
         body = doc.section(name)
         if body:
-            out += [name.upper(), body, ""]
+            heading = f"{DOC_SECTIONS_ZH_CN[name]} ({name.upper()})" if chinese else name.upper()
+            out += [heading, body, ""]
     sys.stdout.write("\n".join(out))
     return EXIT_OK

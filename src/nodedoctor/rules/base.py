@@ -11,6 +11,19 @@ from nodedoctor.facts import Facts
 from nodedoctor.model import Issue, Severity
 
 DOC_SECTIONS = ("Symptoms", "Cause", "Impact", "Fix", "Verify", "References")
+#: A zh_CN runbook (``rules/docs/zh_CN/<id>.md``, issue 16) has the same six sections under
+#: these headings; :func:`parse_doc` files them under the English names.
+DOC_SECTIONS_ZH_CN = {
+    "Symptoms": "症状",
+    "Cause": "原因",
+    "Impact": "影响",
+    "Fix": "修复",
+    "Verify": "验证",
+    "References": "参考资料",
+}
+#: A zh_CN Symptoms paragraph that starts so lists, as ``- `` items, how users describe the
+#: problem in Chinese (``why`` indexes them).
+ZH_CN_PHRASINGS_LEAD = "常见描述："
 #: A Symptoms paragraph that starts so names messages that look like the rule's but come from
 #: another problem: its code spans are not symptoms, they mark the look-alike in a pasted line.
 LOOKALIKE_LEAD = "Not this problem:"
@@ -64,7 +77,15 @@ class Rule:
 
     @property
     def doc(self) -> RuleDoc:
+        """The English runbook: the one ``why`` matches English messages with."""
         return load_doc(self.id)
+
+    @property
+    def localized_doc(self) -> RuleDoc:
+        """The runbook in the current language (English where it has no twin)."""
+        from nodedoctor.i18n import language
+
+        return load_doc(self.id, language())
 
 
 @record
@@ -75,6 +96,26 @@ class RuleDoc:
 
     def section(self, name: str) -> str:
         return self.sections.get(name, "")
+
+    @property
+    def phrasings(self) -> list[str]:
+        """How users describe the problem in their own words: the ``- `` items of a zh_CN
+        twin's Symptoms paragraph that starts with :data:`ZH_CN_PHRASINGS_LEAD`.
+
+        >>> parse_doc("x", "## 症状\\n\\n常见描述：\\n- Pod 一直处于 Terminating\\n- 删不掉\\n"
+        ...           "  Pod\\n", "zh_CN").phrasings
+        ['Pod 一直处于 Terminating', '删不掉 Pod']
+        """
+        out: list[str] = []
+        for p in self._symptom_paragraphs():
+            if not p.startswith(ZH_CN_PHRASINGS_LEAD):
+                continue
+            for line in p.splitlines()[1:]:
+                if line.lstrip().startswith("- "):
+                    out.append(line.lstrip()[2:].strip())
+                elif out and line.strip():
+                    out[-1] += " " + line.strip()
+        return out
 
     def _symptom_paragraphs(self) -> list[str]:
         return [p.strip() for p in re.split(r"\n\s*\n", self.section("Symptoms")) if p.strip()]
@@ -149,30 +190,36 @@ def _code_spans(text: str) -> list[str]:
 
 
 @cache
-def load_doc(rule_id: str) -> RuleDoc:
-    """A rule's documentation from ``rules/docs/<id>.md`` (works from a wheel or a zipapp)."""
+def load_doc(rule_id: str, language: str = "en") -> RuleDoc:
+    """A rule's runbook from ``rules/docs/<id>.md``, or its twin in ``language``
+    (``rules/docs/<language>/<id>.md``) where there is one (works from a wheel or a zipapp)."""
     from importlib import resources  # only for docs (explain, why): start-up cost
 
+    docs = resources.files("nodedoctor.rules").joinpath("docs")
+    if language != "en":
+        try:
+            text = docs.joinpath(language).joinpath(f"{rule_id}.md").read_text(encoding="utf-8")
+        except (FileNotFoundError, OSError):
+            pass
+        else:
+            return parse_doc(rule_id, text, language)
     try:
-        text = (
-            resources.files("nodedoctor.rules")
-            .joinpath("docs")
-            .joinpath(f"{rule_id}.md")
-            .read_text(encoding="utf-8")
-        )
+        text = docs.joinpath(f"{rule_id}.md").read_text(encoding="utf-8")
     except (FileNotFoundError, OSError):
         return RuleDoc(rule_id, "", {})
     return parse_doc(rule_id, text)
 
 
-def parse_doc(rule_id: str, text: str) -> RuleDoc:
-    """Split a rule document into its ``## `` sections.
+def parse_doc(rule_id: str, text: str, language: str = "en") -> RuleDoc:
+    """Split a rule document into its ``## `` sections (a zh_CN twin's headings,
+    :data:`DOC_SECTIONS_ZH_CN`, filed under the English names).
 
     >>> d = parse_doc("x", "# x\\n\\nOne line.\\n\\n## Symptoms\\n\\n`boom`\\n"
     ...                    "\\n## Fix\\n\\nDo.\\n")
     >>> d.summary, d.symptoms, d.section("Fix")
     ('One line.', ['boom'], 'Do.')
     """
+    headings = {zh: en for en, zh in DOC_SECTIONS_ZH_CN.items()} if language == "zh_CN" else {}
     sections: dict[str, str] = {}
     summary_lines: list[str] = []
     current: str | None = None
@@ -182,6 +229,7 @@ def parse_doc(rule_id: str, text: str) -> RuleDoc:
             if current is not None:
                 sections[current] = "\n".join(buf).strip()
             current, buf = line[3:].strip(), []
+            current = headings.get(current, current)
         elif current is None:
             if not line.startswith("# "):
                 summary_lines.append(line)
