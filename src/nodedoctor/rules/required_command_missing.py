@@ -136,7 +136,7 @@ def _join(whos: Iterable[str]) -> str:
     names = [_(w) for w in dict.fromkeys(whos)]
     joined = names[0]
     for name in names[1:]:
-        joined = _("{who}; {also}").format(who=joined, also=name)
+        joined = _("{first}; {then}").format(first=joined, then=name)
     return joined
 
 
