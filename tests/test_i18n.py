@@ -77,7 +77,9 @@ def test_fuzzy_and_untranslated_entries_are_left_out() -> None:
 def test_gnu_msgfmt_and_ours_give_the_same_catalog(tmp_path: Path) -> None:
     gnu = tmp_path / "gnu.mo"
     parts = [str(p) for p in msgfmt.sources(PO.with_suffix(".mo"))]
-    subprocess.run(["msgfmt", "--check", "-o", str(gnu), *parts], check=True)
+    # --check less --check-header: a part (locale/zh_CN/po/) has entries only, no header.
+    check = ["--check-format", "--check-domain"]
+    subprocess.run(["msgfmt", *check, "-o", str(gnu), *parts], check=True)
     ours = PO.with_suffix(".mo")
     unfmt = [
         subprocess.run(["msgunfmt", str(m)], check=True, capture_output=True).stdout
