@@ -29,6 +29,7 @@ from nodedoctor._record import record
 from nodedoctor.facts import Facts
 from nodedoctor.facts.podcgroups import pod_cgroup_facts
 from nodedoctor.facts.teardown import DEPLOYER_KUBELET_DIRS, teardown_facts
+from nodedoctor.i18n import _
 from nodedoctor.model import Evidence
 
 #: Pod directories looked at per kubelet directory, and volume paths listed per pod: far
@@ -251,13 +252,16 @@ def orphaned_pod_dirs(facts: Facts) -> OrphanedPodDirs:
     if kubelet.running is False:
         return OrphanedPodDirs(
             None,
-            f"{kubelet.describe()}: its pods' directories are its own until it starts again "
-            "and compares them with the API server (it removes those of pods that are gone)",
+            _(
+                "{kubelet}: its pods' directories are its own until it starts again "
+                "and compares them with the API server (it removes those of pods that are gone)"
+            ).format(kubelet=kubelet.describe()),
             (),
         )
     return OrphanedPodDirs(
         None,
-        "pod directories with volume paths and no pod cgroup are here, but "
-        f"{kubelet.unknown_reason or kubelet.describe()}",
+        _("pod directories with volume paths and no pod cgroup are here, but {reason}").format(
+            reason=kubelet.unknown_reason or kubelet.describe()
+        ),
         (),
     )

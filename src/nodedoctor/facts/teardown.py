@@ -49,6 +49,7 @@ from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.mounts import MountTable, mount_table
 from nodedoctor.facts.processes import processes
 from nodedoctor.facts.profile import Profile, deployer_profile
+from nodedoctor.i18n import _
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.mountinfo import Mount
 
@@ -132,15 +133,18 @@ class KubeletState:
         return self.running is not True and not self.config_left
 
     def describe(self) -> str:
+        """The kubelet's state as a clause of a finding's sentence, in the current language."""
         if self.running is True:
-            return "the kubelet is running"
+            return _("the kubelet is running")
         if self.running is False:
             if self.config_left:
-                return "the kubelet is configured but not running"
-            return "the kubelet is not running and no kubelet configuration is left"
+                return _("the kubelet is configured but not running")
+            return _("the kubelet is not running and no kubelet configuration is left")
         if not self.config_left:
-            return "no kubelet configuration is left on the node"
-        return "whether the kubelet runs is unknown (offline root, kubelet configuration present)"
+            return _("no kubelet configuration is left on the node")
+        return _(
+            "whether the kubelet runs is unknown (offline root, kubelet configuration present)"
+        )
 
     @property
     def evidence(self) -> tuple[Evidence, ...]:

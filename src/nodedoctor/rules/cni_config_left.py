@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from nodedoctor.facts import Facts
 from nodedoctor.facts.cni import CniConfigFile, cni_facts
 from nodedoctor.facts.teardown import teardown_facts
+from nodedoctor.i18n import N_, _
 from nodedoctor.model import FixHint, Issue, Severity
 from nodedoctor.rules.base import Rule
 
@@ -23,7 +24,7 @@ WRITTEN_NAMES = {
 def _shadowed(first: str, owners: set[str]) -> list[str]:
     """The other CNIs whose file name sorts after ``first``, the file the runtime loads."""
     return [
-        f"{cni}'s {name}"
+        _("{cni}'s {name}").format(cni=cni, name=name)
         for cni, name in sorted(WRITTEN_NAMES.items())
         if cni not in owners and name > first
     ]
@@ -45,34 +46,47 @@ def _check_cni_config_left(facts: Facts) -> Iterator[Issue]:
         first_name = first.path.rsplit("/", 1)[1]
         shadowed = _shadowed(first_name, set(owners))
         missing = [c for c in configs if c.missing_plugins]
-        message = (
-            f"{len(configs)} CNI configuration(s) of {', '.join(owners)} remain in "
-            f"{directory} and {kubelet.describe()}. 'kubeadm reset' leaves this directory "
-            "(kubernetes#83950), and the container runtime loads the lexically first file in it"
+        message = _(
+            "{n} CNI configuration(s) of {owners} remain in {dir} and {kubelet}. "
+            "'kubeadm reset' leaves this directory (kubernetes#83950), and the container "
+            "runtime loads the lexically first file in it"
+        ).format(
+            n=len(configs), owners=", ".join(owners), dir=directory, kubelet=kubelet.describe()
         )
         if shadowed:
-            message += (
-                f": {first_name} sorts before {' and '.join(shadowed)}, so a next cluster "
+            names = shadowed[0]
+            for other in shadowed[1:]:
+                names = _("{shadowed} and {other}").format(shadowed=names, other=other)
+            message = _(
+                "{message}: {first} sorts before {shadowed}, so a next cluster "
                 "with that CNI gets its pods wired by the old configuration"
-            )
+            ).format(message=message, first=first_name, shadowed=names)
         if missing:
             plugins = sorted({p for c in missing for p in c.missing_plugins})
-            message += (
-                f"; its plugin(s) {', '.join(plugins)} are gone from "
-                f"{', '.join(cni.bin_dirs[:2])}, so pod sandboxes fail with 'failed to find plugin'"
+            message = _(
+                "{message}; its plugin(s) {plugins} are gone from {bin_dirs}, so pod "
+                "sandboxes fail with 'failed to find plugin'"
+            ).format(
+                message=message,
+                plugins=", ".join(plugins),
+                bin_dirs=", ".join(cni.bin_dirs[:2]),
             )
         yield Issue(
-            title=f"CNI configuration of a torn-down cluster left in {directory}",
+            title=_("CNI configuration of a torn-down cluster left in {dir}").format(dir=directory),
             message=message,
             evidence=(*(c.evidence for c in configs), *kubelet.evidence[:1]),
             fix=FixHint(
-                summary=f"move the old CNI configuration out of {directory} before the next "
-                "install (nodedoctor clean --apply keeps it in its journal)",
+                summary=_(
+                    "move the old CNI configuration out of {dir} before the next "
+                    "install (nodedoctor clean --apply keeps it in its journal)"
+                ).format(dir=directory),
                 available=False,
                 commands=tuple(f"mv {c.path} /root/" for c in configs),
             ),
-            impact="the next cluster's pods get the old CNI's network, or none: pod sandboxes "
-            "fail to be created",
+            impact=_(
+                "the next cluster's pods get the old CNI's network, or none: pod sandboxes "
+                "fail to be created"
+            ),
         )
 
 
@@ -81,8 +95,8 @@ RULE = Rule(
     severity=Severity.WARNING,
     highest=Severity.WARNING,
     clean_removes=True,
-    title="CNI configuration of a torn-down cluster is left for the next one",
+    title=N_("CNI configuration of a torn-down cluster is left for the next one"),
     check=_check_cni_config_left,
     tags=("teardown", "cni", "kubeadm", "k3s", "microk8s"),
-    applies_to="all versions; only where the cluster is gone",
+    applies_to=N_("all versions; only where the cluster is gone"),
 )

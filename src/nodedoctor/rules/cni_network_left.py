@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from nodedoctor.facts import Facts
 from nodedoctor.facts.cni import MODULE_DEVICES, bridge_conflict, cni_facts
 from nodedoctor.facts.teardown import teardown_facts
+from nodedoctor.i18n import N_, _
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules._teardown_common import MAX_EVIDENCE
 from nodedoctor.rules.base import Rule
@@ -18,24 +19,33 @@ def _bridge_conflict(facts: Facts) -> Iterator[Issue]:
     if conflict is None:
         return
     yield Issue(
-        title=f"{conflict.bridge} keeps an address of an old cluster: no new pod gets a network",
-        message=(
-            f"the container runtime loads Flannel's configuration, whose bridge plugin wants "
-            f"{conflict.bridge} to carry {conflict.wanted} (the subnet Flannel gave this node), "
-            f"but {conflict.bridge} has {', '.join(conflict.addresses)}, the address of an "
+        title=_("{bridge} keeps an address of an old cluster: no new pod gets a network").format(
+            bridge=conflict.bridge
+        ),
+        message=_(
+            "the container runtime loads Flannel's configuration, whose bridge plugin wants "
+            "{bridge} to carry {wanted} (the subnet Flannel gave this node), "
+            "but {bridge} has {addresses}, the address of an "
             "earlier cluster or subnet (a kubeadm reset or re-join does not delete the bridge). "
-            f'The plugin refuses it for every new pod: \'"{conflict.bridge}" already has an IP '
-            f"address different from {conflict.wanted}'"
+            "The plugin refuses it for every new pod: {error}"
+        ).format(
+            bridge=conflict.bridge,
+            wanted=conflict.wanted,
+            addresses=", ".join(conflict.addresses),
+            error=f'\'"{conflict.bridge}" already has an IP address different from '
+            f"{conflict.wanted}'",
         ),
         evidence=conflict.evidence,
         severity=Severity.ERROR,
         fix=FixHint(
-            summary=f"delete {conflict.bridge}; the bridge plugin creates it again with the "
-            "right address for the next pod",
+            summary=_(
+                "delete {bridge}; the bridge plugin creates it again with the "
+                "right address for the next pod"
+            ).format(bridge=conflict.bridge),
             available=False,
             commands=(f"ip link delete {conflict.bridge}",),
         ),
-        impact="pods on this node stay in ContainerCreating with FailedCreatePodSandBox",
+        impact=_("pods on this node stay in ContainerCreating with FailedCreatePodSandBox"),
     )
 
 
@@ -49,25 +59,31 @@ def _check_cni_network_left(facts: Facts) -> Iterator[Issue]:
     cni = facts.get(cni_facts)
     if cni.state:
         yield Issue(
-            title=f"{len(cni.state)} CNI state director(ies) of a torn-down cluster left",
-            message=(
-                f"{', '.join(s.path for s in cni.state)} remain and {kubelet.describe()}: "
+            title=_("{n} CNI state director(ies) of a torn-down cluster left").format(
+                n=len(cni.state)
+            ),
+            message=_(
+                "{paths} remain and {kubelet}: "
                 "the next cluster's CNI starts from the old cluster's state. host-local IPAM "
                 "keeps the old pods' addresses reserved in /var/lib/cni/networks until its "
                 "range is exhausted ('no IP addresses available in range set'); Calico takes "
                 "its node name from /var/lib/calico/nodename; the Flannel plugin reads "
                 "/run/flannel/subnet.env until the new flanneld rewrites it"
-            ),
+            ).format(paths=", ".join(s.path for s in cni.state), kubelet=kubelet.describe()),
             evidence=(*(s.evidence for s in cni.state), *kubelet.evidence[:1]),
             severity=Severity.WARNING,
             fix=FixHint(
-                summary="move the old state away before the next install (nodedoctor clean "
-                "--apply keeps it in its journal)",
+                summary=_(
+                    "move the old state away before the next install (nodedoctor clean "
+                    "--apply keeps it in its journal)"
+                ),
                 available=False,
                 commands=tuple(f"rm -rf {s.path}" for s in cni.state if s.whole),
             ),
-            impact="pods of the next cluster get no address, or addresses and a node name "
-            "of the old one",
+            impact=_(
+                "pods of the next cluster get no address, or addresses and a node name "
+                "of the old one"
+            ),
         )
     interfaces = list(cni.interfaces)
     if interfaces:
@@ -75,36 +91,43 @@ def _check_cni_network_left(facts: Facts) -> Iterator[Issue]:
         kept = [i for i in interfaces if not i.removable]
         shown = interfaces[:MAX_EVIDENCE]
         names = ", ".join(i.name for i in shown) + (", ..." if len(interfaces) > len(shown) else "")
-        message = (
-            f"{len(interfaces)} network interface(s) that CNIs and kube-proxy create remain "
-            f"({names}) "
-            f"and {kubelet.describe()}. The bridge plugin reuses an existing cni0 and fails when "
+        message = _(
+            "{n} network interface(s) that CNIs and kube-proxy create remain ({names}) "
+            "and {kubelet}. The bridge plugin reuses an existing cni0 and fails when "
             "it has the old cluster's address ('\"cni0\" already has an IP address different "
             "from ...'); an old flannel.1 or vxlan.calico keeps the old VTEP and routes"
-        )
+        ).format(n=len(interfaces), names=names, kubelet=kubelet.describe())
         if kept:
-            message += (
-                f"; {', '.join(i.name for i in kept)} belongs to a kernel module "
-                f"({', '.join(sorted({MODULE_DEVICES[i.name] for i in kept}))}) and goes only "
+            message = _(
+                "{message}; {kept} belongs to a kernel module ({modules}) and goes only "
                 "with it (modprobe -r, or a reboot)"
+            ).format(
+                message=message,
+                kept=", ".join(i.name for i in kept),
+                modules=", ".join(sorted({MODULE_DEVICES[i.name] for i in kept})),
             )
         evidence: tuple[Evidence, ...] = (
             *(i.evidence for i in shown),
             *kubelet.evidence[:1],
         )
         yield Issue(
-            title=f"{len(interfaces)} network interface(s) of a torn-down cluster left",
+            title=_("{n} network interface(s) of a torn-down cluster left").format(
+                n=len(interfaces)
+            ),
             message=message,
             evidence=evidence,
             severity=Severity.WARNING,
             fix=FixHint(
-                summary="delete the interfaces (nodedoctor clean --apply; the next CNI "
-                "creates its own)",
+                summary=_(
+                    "delete the interfaces (nodedoctor clean --apply; the next CNI creates its own)"
+                ),
                 available=False,
                 commands=tuple(f"ip link delete {i.name}" for i in removable[:MAX_EVIDENCE]),
             ),
-            impact="pods of the next cluster fail to start ('failed to set bridge addr') or "
-            "route through the old cluster's tunnels",
+            impact=_(
+                "pods of the next cluster fail to start ('failed to set bridge addr') or "
+                "route through the old cluster's tunnels"
+            ),
         )
 
 
@@ -113,9 +136,11 @@ RULE = Rule(
     severity=Severity.ERROR,
     highest=Severity.ERROR,
     clean_removes=True,
-    title="pod network state and interfaces of a torn-down cluster are left",
+    title=N_("pod network state and interfaces of a torn-down cluster are left"),
     check=_check_cni_network_left,
     tags=("teardown", "cni", "flannel", "calico", "cilium"),
-    applies_to="all versions; leftovers where the cluster is gone (warning), and a CNI bridge "
-    "with an old cluster's address under a running kubelet (error)",
+    applies_to=N_(
+        "all versions; leftovers where the cluster is gone (warning), and a CNI bridge "
+        "with an old cluster's address under a running kubelet (error)"
+    ),
 )

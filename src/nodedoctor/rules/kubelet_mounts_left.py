@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from nodedoctor.facts import Facts
 from nodedoctor.facts.teardown import Leftover
+from nodedoctor.i18n import N_, _
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules._teardown_common import MAX_EVIDENCE, mounts_or_skip
 from nodedoctor.rules.base import Rule, SkipRuleError
@@ -21,36 +22,46 @@ def _check_kubelet_mounts(facts: Facts) -> Iterator[Issue]:
     gone = td.kubelet.gone
     if gone is None:
         raise SkipRuleError(
-            f"{len(mounts)} mount(s) under {td.kubelet_dir}/ and the kubelet's configuration is "
-            f"still there, but whether the kubelet runs cannot be told: {td.kubelet.unknown_reason}"
+            _(
+                "{n} mount(s) under {dir}/ and the kubelet's configuration is still there, "
+                "but whether the kubelet runs cannot be told: {reason}"
+            ).format(n=len(mounts), dir=td.kubelet_dir, reason=td.kubelet.unknown_reason)
         )
     if not gone:
         return
     deepest = sorted(mounts, key=lambda m: (-m.depth, -m.mount.line))
     kinds = sorted({m.mount.fstype for m in mounts})
     shown = deepest[:MAX_EVIDENCE]
-    more = f" (showing {len(shown)})" if len(mounts) > len(shown) else ""
     evidence: tuple[Evidence, ...] = (
         *(m.evidence for m in shown),
         *td.kubelet.evidence[:2],
     )
-    summary = (
-        f"unmount every mount under {td.kubelet_dir}/, deepest first, as 'kubeadm reset' "
+    summary = _(
+        "unmount every mount under {dir}/, deepest first, as 'kubeadm reset' "
         "does, then remove the directory's contents"
-    )
+    ).format(dir=td.kubelet_dir)
     if not td.kubelet.removed:
-        summary = (
+        summary = _(
             "if the node stays in the cluster, start the kubelet (it unmounts the volumes of "
-            f"pods that are gone); if it is being torn down, {summary}"
+            "pods that are gone); if it is being torn down, {summary}"
+        ).format(summary=summary)
+    if len(mounts) > len(shown):
+        where = _("{n} mount(s) ({kinds}) remain under {dir}/ (showing {shown})").format(
+            n=len(mounts), kinds=", ".join(kinds), dir=td.kubelet_dir, shown=len(shown)
+        )
+    else:
+        where = _("{n} mount(s) ({kinds}) remain under {dir}/").format(
+            n=len(mounts), kinds=", ".join(kinds), dir=td.kubelet_dir
         )
     yield Issue(
-        title=f"{len(mounts)} mount(s) left under {td.kubelet_dir}/ with no kubelet running",
-        message=(
-            f"{len(mounts)} mount(s) ({', '.join(kinds)}) remain under {td.kubelet_dir}/{more} "
-            f"and {td.kubelet.describe()}: pod volumes and projected secrets that only the "
-            f"kubelet unmounts. Deleting {td.kubelet_dir} fails ('Device or resource busy') "
-            "or reaches into the mounted volumes"
+        title=_("{n} mount(s) left under {dir}/ with no kubelet running").format(
+            n=len(mounts), dir=td.kubelet_dir
         ),
+        message=_(
+            "{mounts} and {kubelet}: pod volumes and projected secrets that only the "
+            "kubelet unmounts. Deleting {dir} fails ('Device or resource busy') "
+            "or reaches into the mounted volumes"
+        ).format(mounts=where, kubelet=td.kubelet.describe(), dir=td.kubelet_dir),
         evidence=evidence,
         fix=FixHint(
             summary=summary,
@@ -59,7 +70,7 @@ def _check_kubelet_mounts(facts: Facts) -> Iterator[Issue]:
             if len(deepest) <= MAX_EVIDENCE
             else (_UMOUNT_ALL.format(dir=td.kubelet_dir),),
         ),
-        impact="a reinstall or 'rm -rf /var/lib/kubelet' fails; volume data can be deleted",
+        impact=_("a reinstall or 'rm -rf /var/lib/kubelet' fails; volume data can be deleted"),
     )
 
 
@@ -68,8 +79,8 @@ RULE = Rule(
     severity=Severity.WARNING,
     highest=Severity.WARNING,
     clean_removes=True,
-    title="mounts left under /var/lib/kubelet/ with no kubelet",
+    title=N_("mounts left under /var/lib/kubelet/ with no kubelet"),
     check=_check_kubelet_mounts,
     tags=("teardown", "kubeadm", "kubekey", "kubespray"),
-    applies_to="all versions",
+    applies_to=N_("all versions"),
 )

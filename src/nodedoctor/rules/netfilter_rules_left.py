@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from nodedoctor.facts import Facts
 from nodedoctor.facts.netfilter import ChainLeft, netfilter_facts
 from nodedoctor.facts.teardown import teardown_facts
+from nodedoctor.i18n import N_, _
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules._teardown_common import MAX_EVIDENCE
 from nodedoctor.rules.base import Rule, SkipRuleError
@@ -24,15 +25,20 @@ def _check_netfilter_rules_left(facts: Facts) -> Iterator[Issue]:
         return
     owners = sorted({c.owner for c in nf.chains} | {t.owner for t in nf.nft_tables})
     rules = sum(c.rules for c in nf.chains)
-    parts = []
+    chain_text = table_text = ""
     if nf.chains:
         tools = sorted({c.ruleset.command for c in nf.chains})
-        parts.append(
-            f"{len(nf.chains)} iptables chain(s) with {rules} rule(s) ({', '.join(tools)})"
+        chain_text = _("{n} iptables chain(s) with {rules} rule(s) ({tools})").format(
+            n=len(nf.chains), rules=rules, tools=", ".join(tools)
         )
     if nf.nft_tables:
-        names = ", ".join(f"{t.family} {t.name}" for t in nf.nft_tables)
-        parts.append(f"nftables table(s) {names}")
+        table_text = _("nftables table(s) {names}").format(
+            names=", ".join(f"{t.family} {t.name}" for t in nf.nft_tables)
+        )
+    if chain_text and table_text:
+        left = _("{chains} and {tables}").format(chains=chain_text, tables=table_text)
+    else:
+        left = chain_text or table_text
     by_table: dict[tuple[str, str], list[ChainLeft]] = {}
     for c in nf.chains:
         by_table.setdefault((c.ruleset.command, c.table), []).append(c)
@@ -52,18 +58,22 @@ def _check_netfilter_rules_left(facts: Facts) -> Iterator[Issue]:
         *kubelet.evidence[:1],
     )
     yield Issue(
-        title=f"packet filter rules of a torn-down cluster left ({', '.join(owners)})",
-        message=(
-            f"{' and '.join(parts)} of {', '.join(owners)} remain and {kubelet.describe()}. "
+        title=_("packet filter rules of a torn-down cluster left ({owners})").format(
+            owners=", ".join(owners)
+        ),
+        message=_(
+            "{left} of {owners} remain and {kubelet}. "
             "'kubeadm reset' does not remove them ('The reset process does not reset or clean "
             "up iptables rules or IPVS tables'): the old Services' NAT rules and the old "
             "CNI's policy chains keep matching the next cluster's traffic"
-        ),
+        ).format(left=left, owners=", ".join(owners), kubelet=kubelet.describe()),
         evidence=evidence,
         fix=FixHint(
-            summary="remove the chains and tables (nodedoctor clean --apply saves them as "
-            "iptables-restore and nft input in its journal first), or reboot if nothing "
-            "restores them at boot",
+            summary=_(
+                "remove the chains and tables (nodedoctor clean --apply saves them as "
+                "iptables-restore and nft input in its journal first), or reboot if nothing "
+                "restores them at boot"
+            ),
             available=False,
             commands=(
                 "iptables-save | grep -v -e KUBE- -e cali- -e CILIUM_ -e FLANNEL- | "
@@ -71,8 +81,10 @@ def _check_netfilter_rules_left(facts: Facts) -> Iterator[Issue]:
                 *(f"nft delete table {t.family} {t.name}" for t in nf.nft_tables),
             ),
         ),
-        impact="Service addresses of the old cluster still redirect; the next cluster's "
-        "traffic can be dropped or rewritten by the old CNI's chains",
+        impact=_(
+            "Service addresses of the old cluster still redirect; the next cluster's "
+            "traffic can be dropped or rewritten by the old CNI's chains"
+        ),
     )
 
 
@@ -81,8 +93,8 @@ RULE = Rule(
     severity=Severity.WARNING,
     highest=Severity.WARNING,
     clean_removes=True,
-    title="iptables chains and nftables tables of a torn-down cluster are left",
+    title=N_("iptables chains and nftables tables of a torn-down cluster are left"),
     check=_check_netfilter_rules_left,
     tags=("teardown", "kube-proxy", "cni", "iptables", "nftables"),
-    applies_to="all versions; read from the running kernel (live, or a bundle)",
+    applies_to=N_("all versions; read from the running kernel (live, or a bundle)"),
 )

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from nodedoctor.facts import Facts
 from nodedoctor.facts.poddirs import orphaned_pod_dirs
 from nodedoctor.facts.teardown import teardown_facts
+from nodedoctor.i18n import N_, _
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules._teardown_common import MAX_EVIDENCE
 from nodedoctor.rules.base import Rule, SkipRuleError
@@ -25,44 +26,47 @@ def _check_orphaned_pod_dirs(facts: Facts) -> Iterator[Issue]:
     evidence: list[Evidence] = []
     for p in shown:
         evidence += p.evidence
-    where = sorted({p.path.rsplit("/", 1)[0] for p in pods})
+    where = ", ".join(sorted({p.path.rsplit("/", 1)[0] for p in pods}))
     if found.mode == "kubelet-log":
         total = found.kubelet_total
-        counted = (
-            f"; it counts {total} such pod(s) and names only the first in each pass, so the "
-            "next one appears in its log once this one is gone"
-            if total is not None and total > len(pods)
-            else ""
-        )
-        message = (
-            f"the kubelet reports {len(pods)} pod(s) as orphaned (gone from the API server "
-            f"and the runtime) but cannot remove their directories in {', '.join(where)}: "
-            f"volume paths are still in them{counted}. It retries every two seconds and "
-            "logs the same error each time"
-        )
-        summary = (
+        if total is not None and total > len(pods):
+            message = _(
+                "the kubelet reports {n} pod(s) as orphaned (gone from the API server "
+                "and the runtime) but cannot remove their directories in {where}: "
+                "volume paths are still in them; it counts {total} such pod(s) and names only "
+                "the first in each pass, so the next one appears in its log once this one is "
+                "gone. It retries every two seconds and logs the same error each time"
+            ).format(n=len(pods), where=where, total=total)
+        else:
+            message = _(
+                "the kubelet reports {n} pod(s) as orphaned (gone from the API server "
+                "and the runtime) but cannot remove their directories in {where}: "
+                "volume paths are still in them. It retries every two seconds and "
+                "logs the same error each time"
+            ).format(n=len(pods), where=where)
+        summary = _(
             "make sure nothing is mounted below each directory (findmnt -R DIR), then move "
             "the pod's directory away (nodedoctor clean --apply keeps it in its journal); the "
             "kubelet then stops logging it"
         )
     else:
-        message = (
-            f"{len(pods)} pod director(ies) with volume paths remain in {', '.join(where)} and "
-            f"{kubelet.describe()}: their pods are gone with the cluster, and no container of "
+        message = _(
+            "{n} pod director(ies) with volume paths remain in {where} and "
+            "{kubelet}: their pods are gone with the cluster, and no container of "
             "theirs runs"
-        )
-        summary = (
+        ).format(n=len(pods), where=where, kubelet=kubelet.describe())
+        summary = _(
             "unmount what is mounted below them, then remove the pods' directories "
             "(nodedoctor clean --apply moves them into its journal), as 'kubeadm reset' "
             "does with the kubelet's directory"
         )
     if mounted:
-        message += (
-            f"; {len(mounted)} still have volumes mounted below them (kubelet-mounts-left), "
+        message = _(
+            "{message}; {n} still have volumes mounted below them (kubelet-mounts-left), "
             "which must be unmounted first: a recursive delete would reach into them"
-        )
+        ).format(message=message, n=len(mounted))
     yield Issue(
-        title=f"{len(pods)} orphaned pod director(ies) with volume paths left",
+        title=_("{n} orphaned pod director(ies) with volume paths left").format(n=len(pods)),
         message=message,
         evidence=(*evidence, *kubelet.evidence[:1]),
         fix=FixHint(
@@ -73,9 +77,11 @@ def _check_orphaned_pod_dirs(facts: Facts) -> Iterator[Issue]:
                 *(f"findmnt -R {p.path} || mv {p.path} /root/orphaned-pods/" for p in shown),
             ),
         ),
-        impact="the kubelet logs the error every two seconds, thousands of lines a day; "
-        "volume data stays on the node; a recursive delete that reaches a volume still mounted "
-        "deletes its data",
+        impact=_(
+            "the kubelet logs the error every two seconds, thousands of lines a day; "
+            "volume data stays on the node; a recursive delete that reaches a volume still "
+            "mounted deletes its data"
+        ),
     )
 
 
@@ -84,8 +90,8 @@ RULE = Rule(
     severity=Severity.WARNING,
     highest=Severity.WARNING,
     clean_removes=True,
-    title="pod directories left for pods that are gone, with volume paths in them",
+    title=N_("pod directories left for pods that are gone, with volume paths in them"),
     check=_check_orphaned_pod_dirs,
     tags=("teardown", "kubelet", "volumes"),
-    applies_to="all versions; with a running kubelet, the pods its own log names as orphaned",
+    applies_to=N_("all versions; with a running kubelet, the pods its own log names as orphaned"),
 )
