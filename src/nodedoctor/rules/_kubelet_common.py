@@ -6,7 +6,6 @@ from __future__ import annotations
 from nodedoctor.facts import Facts
 from nodedoctor.facts.kubelet import KubeletFacts, kubelet_facts
 from nodedoctor.facts.versions import Version
-from nodedoctor.i18n import _
 from nodedoctor.rules.base import SkipRuleError
 
 MICROK8S_UNIT = "snap.microk8s.daemon-kubelite.service"
@@ -26,7 +25,7 @@ def configured_kubelet(
 
 
 def version_text(version: Version | None) -> str:
-    return f"kubelet {version.release[0]}.{version.release[1]}" if version else _("the kubelet")
+    return f"kubelet {version.release[0]}.{version.release[1]}" if version else "the kubelet"
 
 
 def kubelet_restart(k: KubeletFacts) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -182,7 +182,7 @@ def _before_install(
                 "what will be; kubelet 1.35+ refuses cgroup v1 by default"
             )
         )
-    who = deployer_title(t) if t.deployer else _("the deployer")
+    who = deployer_title(t)
     evidence = tuple(
         e for e in (mode_evidence, t.version_evidence, t.deployer_evidence) if e is not None
     )
