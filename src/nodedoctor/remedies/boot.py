@@ -47,7 +47,6 @@ from nodedoctor.facts.cgroups import (
     controller_analysis,
     pi_image,
 )
-from nodedoctor.i18n import N_, _
 
 # --------------------------------------------------------------------------------------
 # the edit of the boot file
@@ -80,44 +79,31 @@ class CmdlineEdit:
     def describe(self) -> str:
         parts: list[str] = []
         if self.join_lines:
-            parts.append(_("join {path} into a single line").format(path=self.path))
+            parts.append(f"join {self.path} into a single line")
         if self.remove:
             words = ", ".join(
                 f'"{r.param.text}"' + (f' -> "{r.replacement}"' if r.replacement else "")
                 for r in self.remove
             )
             parts.append(
-                (
-                    _("in {path} change {words}")
-                    if any(r.replacement for r in self.remove)
-                    else _("remove {words} from {path}")
-                ).format(path=self.path, words=words)
+                f"in {self.path} change {words}"
+                if any(r.replacement for r in self.remove)
+                else f"remove {words} from {self.path}"
             )
         if self.add:
-            where = (
-                _("{variable} in {path}").format(variable=self.variable, path=self.path)
-                if self.variable
-                else self.path
-            )
-            add = (
-                _('add "{params}" to {where} (at the end of the line, which must stay one line)')
+            where = f"{self.variable} in {self.path}" if self.variable else self.path
+            how = (
+                " (at the end of the line, which must stay one line)"
                 if (self.kind is BootFileKind.RPI_CMDLINE)
-                else _('add "{params}" to {where}')
+                else ""
             )
-            parts.append(add.format(params=" ".join(self.add), where=where))
+            parts.append(f'add "{" ".join(self.add)}" to {where}{how}')
         if self.commands:
-            run = f"`{self.commands[0]}`"
-            for c in self.commands[1:]:
-                run = _("{commands} and {command}").format(commands=run, command=f"`{c}`")
-            parts.append(_("run {commands}").format(commands=run))
-        parts.extend(_(note) for note in self.notes)
-        steps = parts[0] if parts else ""
-        for part in parts[1:]:
-            steps = _("{steps}, then {step}").format(steps=steps, step=part)
+            parts.append("run " + " and ".join(f"`{c}`" for c in self.commands))
+        parts.extend(self.notes)
         if self.reboot:
-            # Alone (an edit with nothing to change) it stays the plain word.
-            steps = _("{steps}, then reboot").format(steps=steps) if parts else "reboot"
-        return steps
+            parts.append("reboot")
+        return ", then ".join(parts)
 
 
 def _without(param: PlacedParam, names: set[str]) -> str | None:
@@ -209,10 +195,8 @@ def plan_cmdline_edit(
         commands=commands,
         notes=(
             (
-                N_(
-                    "re-run `kernel-install add <version> <kernel image>` for the kernel to boot "
-                    "(kernel-install reads /etc/kernel/cmdline only when it installs a kernel)"
-                ),
+                "re-run `kernel-install add <version> <kernel image>` for the kernel to boot "
+                "(kernel-install reads /etc/kernel/cmdline only when it installs a kernel)",
             )
             if target.kind is BootFileKind.KERNEL_CMDLINE
             else ()
