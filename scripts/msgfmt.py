@@ -165,7 +165,11 @@ def main(argv: list[str]) -> int:
     stale = []
     for po in catalogs():
         mo = po.with_suffix(".mo")
-        data = compile_po(po)
+        try:
+            data = compile_po(po)
+        except PoError as exc:
+            print(f"msgfmt: {exc}", file=sys.stderr)
+            return 1
         if check:
             if not mo.is_file() or mo.read_bytes() != data:
                 stale.append(mo)

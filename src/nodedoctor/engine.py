@@ -10,7 +10,7 @@ from typing import Any
 from nodedoctor import __version__
 from nodedoctor._record import replace
 from nodedoctor.facts import Facts
-from nodedoctor.i18n import language
+from nodedoctor.i18n import _, language
 from nodedoctor.model import Evidence, Finding, Report, Skipped
 from nodedoctor.rules.base import Rule, SkipRuleError
 from nodedoctor.rules.families import ENGINE_RULES
@@ -40,8 +40,10 @@ def _crashed(what: str, exc: Exception, consequence: str) -> Finding:
     return Finding(
         rule=INTERNAL_ERROR.id,
         severity=INTERNAL_ERROR.severity,
-        title=f"{what} crashed: {type(exc).__name__}",
-        message=f"{what} raised {type(exc).__name__}: {exc}; {consequence}",
+        title=_("{what} crashed: {error}").format(what=what, error=type(exc).__name__),
+        message=_("{what} raised {error}: {detail}; {consequence}").format(
+            what=what, error=type(exc).__name__, detail=exc, consequence=consequence
+        ),
         evidence=(Evidence(f"{where.filename}:{where.lineno}", f"{type(exc).__name__}: {exc}"),),
     )
 
@@ -52,7 +54,9 @@ def _evaluate(rule: Rule, facts: Facts) -> tuple[list[Finding], Skipped | None]:
     except SkipRuleError as skip:
         return [], Skipped(rule.id, skip.reason)
     except Exception as exc:
-        return [_crashed(f"rule {rule.id}", exc, "its verdict is unknown")], None
+        return [
+            _crashed(_("rule {rule}").format(rule=rule.id), exc, _("its verdict is unknown"))
+        ], None
     findings = [
         Finding(
             rule=rule.id,
@@ -128,10 +132,12 @@ def _run(facts: Facts, rules: Sequence[Rule], summary: bool) -> Report:
         try:
             node = node_summary(facts)
         except Exception as exc:
-            findings.append(_crashed("the node summary", exc, "the report's node block is empty"))
+            findings.append(
+                _crashed(_("the node summary"), exc, _("the report's node block is empty"))
+            )
     if any(r.id == PARSE_ERROR.id for r in rules):
         # Last, so it sees every problem the other rules' facts ran into.
-        parse_findings, _ = _evaluate(PARSE_ERROR, facts)
+        parse_findings, _unused = _evaluate(PARSE_ERROR, facts)
         checked.append(PARSE_ERROR.id)
         findings.extend(parse_findings)
         if not parse_findings:

@@ -25,6 +25,7 @@ from nodedoctor.facts.boot import (
 from nodedoctor.facts.kernelconfig import kernel_config
 from nodedoctor.facts.mounts import mount_table
 from nodedoctor.facts.system import board
+from nodedoctor.i18n import _
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.proc_cgroups import ControllerRow, parse_proc_cgroups
 
@@ -322,12 +323,14 @@ def _why_missing(
         opts = [e for e in (config.option_evidence(o) for o in lacking) if e is not None]
         return missing(
             Cause.NOT_BUILT,
-            f"the kernel was built without {' and '.join(lacking)}"
-            + (
-                " (cgroup v1 memory is a separate option since Linux 6.11)"
+            (
+                _(
+                    "the kernel was built without {options} (cgroup v1 memory is a separate "
+                    "option since Linux 6.11)"
+                )
                 if "CONFIG_MEMCG_V1" in lacking
-                else ""
-            ),
+                else _("the kernel was built without {options}")
+            ).format(options=" and ".join(lacking)),
             verdict.winner,
             tuple(opts),
         )
@@ -337,16 +340,21 @@ def _why_missing(
         w = verdict.winner
         chain = facts.get(boot_chain)
         in_file = chain.target is not None and any(p.text == w.text for p in chain.target.params)
-        origin = ""
-        if chain.raspberry_pi_firmware and not in_file:
-            origin = (
-                " (not in the boot file: the Raspberry Pi firmware puts it in front of "
-                "cmdline.txt from the device tree)"
+        text = (
+            _(
+                "{param} is the last word about {controller} on the kernel command line "
+                "(parameter {position}) (not in the boot file: the Raspberry Pi firmware puts "
+                "it in front of cmdline.txt from the device tree)"
             )
+            if chain.raspberry_pi_firmware and not in_file
+            else _(
+                "{param} is the last word about {controller} on the kernel command line "
+                "(parameter {position})"
+            )
+        )
         return missing(
             Cause.CMDLINE_DISABLED,
-            f"{w.text} is the last word about {name} on the kernel command line "
-            f"(parameter {w.position}){origin}",
+            text.format(param=w.text, controller=name, position=w.position),
             w,
             pi_ev,
         )
@@ -356,49 +364,63 @@ def _why_missing(
         if no_v1 is not None:
             return missing(
                 Cause.NO_V1,
-                f"{no_v1.text} keeps {name} off the cgroup v1 hierarchies the kubelet uses on "
-                "this host",
+                _(
+                    "{param} keeps {controller} off the cgroup v1 hierarchies the kubelet uses "
+                    "on this host"
+                ).format(param=no_v1.text, controller=name),
                 no_v1,
                 also=(no_v1,),
             )
     if verdict.enabled is True and verdict.winner is not None:
         w = verdict.winner
         why = (
-            "cgroup_memory=1 is obsolete: current Raspberry Pi kernels ignore it"
+            _("cgroup_memory=1 is obsolete: current Raspberry Pi kernels ignore it")
             if w.key == "cgroup_memory"
-            else "cgroup_enable= is not a mainline kernel parameter (Raspberry Pi kernels add "
-            "it), and Raspberry Pi kernels built between raspberrypi/linux#6439 and #6524 "
-            "(late 2024) ignore it"
+            else _(
+                "cgroup_enable= is not a mainline kernel parameter (Raspberry Pi kernels add "
+                "it), and Raspberry Pi kernels built between raspberrypi/linux#6439 and #6524 "
+                "(late 2024) ignore it"
+            )
         )
         return missing(
             Cause.ENABLE_IGNORED,
-            f"{w.text} is the last word about {name} but the kernel did not honour it: {why}",
+            _(
+                "{param} is the last word about {controller} but the kernel did not honour it: "
+                "{why}"
+            ).format(param=w.text, controller=name, why=why),
             w,
             pi_ev,
         )
     if pi.raspberry_pi and name == "memory":
         return missing(
             Cause.RPI_DEFAULT,
-            "Raspberry Pi kernels disable the memory controller by default; nothing on the "
-            "kernel command line turns it on",
+            _(
+                "Raspberry Pi kernels disable the memory controller by default; nothing on the "
+                "kernel command line turns it on"
+            ),
             cause_evidence=pi_ev,
         )
     rows = {r.name: r for r in facts.get(cgroup_facts).proc_cgroups}
     if v1 and name in rows and rows[name].enabled:
         return missing(
             Cause.NOT_MOUNTED,
-            f"the kernel has {name} but no cgroup v1 hierarchy is mounted with it",
+            _("the kernel has {controller} but no cgroup v1 hierarchy is mounted with it").format(
+                controller=name
+            ),
         )
     if v1 and name not in rows:
         return missing(
             Cause.NOT_BUILT,
-            f"/proc/cgroups does not list {name}: the kernel was built without it for cgroup v1",
+            _(
+                "/proc/cgroups does not list {controller}: the kernel was built without it for "
+                "cgroup v1"
+            ).format(controller=name),
         )
     return missing(
         Cause.UNKNOWN,
-        "no cgroup parameter on the kernel command line explains it"
+        _("no cgroup parameter on the kernel command line explains it")
         if cmdline_known
-        else "/proc/cmdline is not in this root",
+        else _("/proc/cmdline is not in this root"),
     )
 
 

@@ -5,6 +5,7 @@ kernel, and the boot parameter that would give it (research incidents.md §1, ku
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from nodedoctor.facts import Facts
 from nodedoctor.facts.boot import (
@@ -22,17 +23,35 @@ from nodedoctor.facts.cgroups import (
     controller_analysis,
     pi_image,
 )
+from nodedoctor.i18n import N_, _, ngettext
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules.base import Rule, SkipRuleError
 
+if TYPE_CHECKING:
+    from nodedoctor.remedies.boot import CmdlineEdit, ControllerFix
+
+#: A note after the edit of a Raspberry Pi's cmdline.txt.
+_OBSOLETE_NOTE = N_("{fix} (cgroup_memory=1, which many guides add, is obsolete but harmless)")
+
+
+def _joined(texts: Sequence[str]) -> str:
+    """Sentences one after another, as English joins them with "; "."""
+    out = texts[0] if texts else ""
+    for text in texts[1:]:
+        out = _("{said}; {more}").format(said=out, more=text)
+    return out
+
 
 def _generic_fix(names: Sequence[str], chain: BootChain) -> str:
-    params = " ".join(f"cgroup_enable={n}" for n in names)
-    return (
-        f"{chain.reason}; remove any cgroup_disable= naming {', '.join(names)} from the "
-        "kernel command line of this node's boot loader (on a Raspberry Pi add "
-        f'"{params}" to the end of /boot/firmware/cmdline.txt on Raspberry Pi OS bookworm '
-        "and Ubuntu, /boot/cmdline.txt on older Pi OS and Rocky), then reboot"
+    return _(
+        "{reason}; remove any cgroup_disable= naming {controllers} from the kernel command line "
+        'of this node\'s boot loader (on a Raspberry Pi add "{params}" to the end of '
+        "/boot/firmware/cmdline.txt on Raspberry Pi OS bookworm and Ubuntu, /boot/cmdline.txt "
+        "on older Pi OS and Rocky), then reboot"
+    ).format(
+        reason=chain.reason,
+        controllers=", ".join(names),
+        params=" ".join(f"cgroup_enable={n}" for n in names),
     )
 
 
@@ -41,23 +60,69 @@ def _others_text(others: Sequence[ControllerStatus]) -> list[str]:
     for s in others:
         if s.cause is Cause.NOT_BUILT:
             v1_only = any("_V1 is not set" in e.text for e in s.cause_evidence)
-            out.append(
-                f"{s.name}: {s.cause_text}; boot a kernel built with it"
-                + (
-                    ", or boot the host on cgroup v2 (systemd.unified_cgroup_hierarchy=1 on the "
-                    "kernel command line), where this kernel gives it"
-                    if v1_only
-                    else ""
+            text = (
+                _(
+                    "{controller}: {cause}; boot a kernel built with it, or boot the host on "
+                    "cgroup v2 (systemd.unified_cgroup_hierarchy=1 on the kernel command line), "
+                    "where this kernel gives it"
                 )
+                if v1_only
+                else _("{controller}: {cause}; boot a kernel built with it")
             )
+            out.append(text.format(controller=s.name, cause=s.cause_text))
         elif s.cause is Cause.NOT_MOUNTED:
             out.append(
-                f"{s.name}: mount its cgroup v1 hierarchy (the init system normally does), "
-                "or move the host to cgroup v2"
+                _(
+                    "{controller}: mount its cgroup v1 hierarchy (the init system normally does), "
+                    "or move the host to cgroup v2"
+                ).format(controller=s.name)
             )
         else:
-            out.append(f"{s.name}: {s.cause_text}")
+            out.append(_("{controller}: {cause}").format(controller=s.name, cause=s.cause_text))
     return out
+
+
+def _elsewhere_summary(
+    facts: Facts, plan: ControllerFix, edit: CmdlineEdit, chain: BootChain
+) -> str:
+    """The fix when the running kernel's word comes from another place than the edited file
+    (``edit``, the plan's)."""
+    words = " ".join(p.text for p in plan.elsewhere)
+    commands = plan.elsewhere_commands
+    # Known entries: the words are the next boot's own (they may be written differently
+    # from the running kernel's, e.g. cgroup_disable=memory,hugetlb), not a guess.
+    if plan.entries is not None:
+        said = _('the next boot\'s entry still has "{words}" ({reason}), not {path}').format(
+            words=words, reason=plan.entries.next_reason, path=edit.path
+        )
+    elif commands:
+        said = _('the running kernel got "{words}" from the boot entries, not from {path}').format(
+            words=words, path=edit.path
+        )
+    else:
+        said = _(
+            'the running kernel got "{words}" from another boot configuration than {path}, '
+            "not from {path}"
+        ).format(words=words, path=edit.path)
+    unread = facts.get(boot_entries) if chain.grubby else None
+    if plan.entries is None and commands and unread is not None and not unread.known:
+        said = _(
+            "{said} (assumed: the next boot's parameters cannot be told from the boot entries: "
+            "{reason})"
+        ).format(said=said, reason=unread.next_reason)
+    if commands and not edit.empty:
+        summary = _("{said}: remove it there (`{command}`); also {edit}")
+    elif commands:
+        summary = _("{said}: remove it there (`{command}`), then reboot")
+    elif not edit.empty:
+        summary = _("{said}: remove it there; also {edit}")
+    else:
+        summary = _("{said}: remove it there, then reboot")
+    return summary.format(
+        said=said,
+        command=commands[0] if commands else "",
+        edit=edit.describe() if not edit.empty else "",
+    )
 
 
 def _fix_for(facts: Facts, missing: list[ControllerStatus], chain: BootChain) -> FixHint:
@@ -65,74 +130,58 @@ def _fix_for(facts: Facts, missing: list[ControllerStatus], chain: BootChain) ->
 
     plan = facts.get(controller_fix)
     extra = _others_text(plan.others)
-    tail = ("; " + "; ".join(extra)) if extra else ""
     names = ", ".join(plan.by_cmdline)
     edit = plan.edit
     if not plan.by_cmdline:
-        return FixHint(summary="; ".join(extra), reboot=True)
+        return FixHint(summary=_joined(extra), reboot=True)
     if edit is None:
-        return FixHint(summary=_generic_fix(plan.by_cmdline, chain) + tail, reboot=True)
+        return FixHint(summary=_joined([_generic_fix(plan.by_cmdline, chain), *extra]), reboot=True)
     if plan.elsewhere:
-        words = " ".join(p.text for p in plan.elsewhere)
-        commands = plan.elsewhere_commands
-        where = "the boot entries" if commands else "another boot configuration than " + edit.path
-        # Known entries: the words are the next boot's own (they may be written differently
-        # from the running kernel's, e.g. cgroup_disable=memory,hugetlb), not a guess.
-        said = (
-            f'the next boot\'s entry still has "{words}" ({plan.entries.next_reason}), '
-            f"not {edit.path}"
-            if plan.entries is not None
-            else f'the running kernel got "{words}" from {where}, not from {edit.path}'
-        )
-        unread = facts.get(boot_entries) if chain.grubby else None
-        if plan.entries is None and commands and unread is not None and not unread.known:
-            said += (
-                " (assumed: the next boot's parameters cannot be told from the boot entries: "
-                f"{unread.next_reason})"
-            )
-        summary = (
-            f"{said}: remove it there"
-            + (f" (`{commands[0]}`)" if commands else "")
-            + (f"; also {edit.describe()}" if not edit.empty else ", then reboot")
-        )
         return FixHint(
-            summary=summary + tail,
+            summary=_joined([_elsewhere_summary(facts, plan, edit, chain), *extra]),
             files=(edit.path,) if not edit.empty else (),
             reboot=True,
             commands=plan.commands,
         )
     if edit.empty and plan.pending and plan.entries is not None:
-        words = " ".join(p.text for p in plan.pending)
-        summary = (
-            f'neither {edit.path} nor the boot entries hold "{words}" any more '
-            f"({plan.entries.next_reason}): the running kernel booted before they were "
-            "changed; reboot, grubby need not run again (see boot-cmdline-ignored)"
+        summary = _(
+            'neither {path} nor the boot entries hold "{words}" any more ({reason}): the '
+            "running kernel booted before they were changed; reboot, grubby need not run again "
+            "(see boot-cmdline-ignored)"
+        ).format(
+            path=edit.path,
+            words=" ".join(p.text for p in plan.pending),
+            reason=plan.entries.next_reason,
         )
-        return FixHint(summary=summary + tail, reboot=True)
+        return FixHint(summary=_joined([summary, *extra]), reboot=True)
     if edit.empty:
         ignored = [s for s in missing if s.cause is Cause.ENABLE_IGNORED]
         if ignored and all(s.winner and s.winner.key == "cgroup_enable" for s in ignored):
-            summary = (
-                f"{edit.path} already asks for {names} but this kernel ignores "
+            summary = _(
+                "{path} already asks for {controllers} but this kernel ignores "
                 "cgroup_enable=: update the Raspberry Pi kernel (raspberrypi/linux#6524 "
                 "restored it) and reboot"
-            )
+            ).format(path=edit.path, controllers=names)
+        elif edit.commands:
+            summary = _(
+                "{path} already asks for {controllers}: the running kernel did not boot with "
+                "it yet, reboot after `{command}` (see boot-cmdline-ignored)"
+            ).format(path=edit.path, controllers=names, command=edit.commands[0])
         else:
-            summary = (
-                f"{edit.path} already asks for {names}: the running kernel did not boot with "
-                "it yet, reboot"
-                + (f" after `{edit.commands[0]}`" if edit.commands else "")
-                + " (see boot-cmdline-ignored)"
-            )
-        return FixHint(summary=summary + tail, files=(edit.path,), reboot=True)
-    note = ""
+            summary = _(
+                "{path} already asks for {controllers}: the running kernel did not boot with "
+                "it yet, reboot (see boot-cmdline-ignored)"
+            ).format(path=edit.path, controllers=names)
+        return FixHint(summary=_joined([summary, *extra]), files=(edit.path,), reboot=True)
+    summary = edit.describe()
     if chain.raspberry_pi_firmware:
-        note = " (cgroup_memory=1, which many guides add, is obsolete but harmless)"
+        summary = _(_OBSOLETE_NOTE).format(fix=summary)
     if plan.pending and plan.entries is not None:
-        words = " ".join(p.text for p in plan.pending)
-        note += f' ("{words}" is already gone from the boot entries: the reboot drops it)'
+        summary = _(
+            '{fix} ("{words}" is already gone from the boot entries: the reboot drops it)'
+        ).format(fix=summary, words=" ".join(p.text for p in plan.pending))
     return FixHint(
-        summary=edit.describe() + note + tail,
+        summary=_joined([summary, *extra]),
         available=not plan.others,
         files=(edit.path,),
         reboot=True,
@@ -141,20 +190,28 @@ def _fix_for(facts: Facts, missing: list[ControllerStatus], chain: BootChain) ->
 
 
 def _impact(names: Sequence[str], v1: bool) -> str:
-    parts = [
+    controllers = " ".join(names)
+    if "memory" not in names:
+        return _(
+            "the kubelet cannot give pods the cgroups it validates (kubepods) and exits with "
+            '"Failed to start ContainerManager"; kubeadm preflight stops with "[ERROR '
+            'SystemVerification]: missing required cgroups: {controllers}"'
+        ).format(controllers=controllers)
+    if v1:
+        return _(
+            "the kubelet cannot give pods the cgroups it validates (kubepods) and exits with "
+            '"Failed to start ContainerManager"; kubeadm preflight stops with "[ERROR '
+            'SystemVerification]: missing required cgroups: {controllers}"; k3s exits with '
+            '"Failed to find memory cgroup, you may need to add \\"cgroup_memory=1 '
+            'cgroup_enable=memory\\" to your linux cmdline"; without it no pod memory limit can '
+            "be enforced"
+        ).format(controllers=controllers)
+    return _(
         "the kubelet cannot give pods the cgroups it validates (kubepods) and exits with "
         '"Failed to start ContainerManager"; kubeadm preflight stops with "[ERROR '
-        f'SystemVerification]: missing required cgroups: {" ".join(names)}"'
-    ]
-    if "memory" in names:
-        parts.append(
-            'k3s exits with "Failed to find memory cgroup, you may need to add '
-            '\\"cgroup_memory=1 cgroup_enable=memory\\" to your linux cmdline"'
-            if v1
-            else 'k3s exits with "failed to find memory cgroup (v2)"'
-        )
-        parts.append("without it no pod memory limit can be enforced")
-    return "; ".join(parts)
+        'SystemVerification]: missing required cgroups: {controllers}"; k3s exits with '
+        '"failed to find memory cgroup (v2)"; without it no pod memory limit can be enforced'
+    ).format(controllers=controllers)
 
 
 def _predict_for_image(facts: Facts, reason: str) -> Iterator[Issue]:
@@ -174,20 +231,19 @@ def _predict_for_image(facts: Facts, reason: str) -> Iterator[Issue]:
     fix = None
     if plan.edit is not None and not plan.edit.empty:
         fix = FixHint(
-            summary=plan.edit.describe()
-            + " (cgroup_memory=1, which many guides add, is obsolete but harmless)",
+            summary=_(_OBSOLETE_NOTE).format(fix=plan.edit.describe()),
             available=True,
             files=(plan.edit.path,),
             reboot=plan.edit.reboot,
         )
     yield Issue(
-        title="the kernel will boot without the memory cgroup controller",
-        message=(
+        title=_("the kernel will boot without the memory cgroup controller"),
+        message=_(
             "This root has no /proc or /sys: a Raspberry Pi image before its first boot. "
             "Raspberry Pi kernels start with the memory controller off (in code, or by the "
             "firmware's device-tree cgroup_disable=memory in front of cmdline.txt), and "
-            f"{target.path} does not end with cgroup_enable=memory. Boot: {chain.reason}."
-        ),
+            "{path} does not end with cgroup_enable=memory. Boot: {reason}."
+        ).format(path=target.path, reason=chain.reason),
         evidence=(target.evidence(),),
         fix=fix,
         impact=_impact(["memory"], v1=False),
@@ -250,17 +306,37 @@ def _check_disabled(facts: Facts) -> Iterator[Issue]:
     by_cmdline = any(s.cause in CMDLINE_CAUSES for s in missing)
     if chain.target is not None and chain.target.evidence() not in evidence:
         evidence.append(chain.target.evidence())
-    plural = "s" if len(names) > 1 else ""
-    where = "root cgroup.controllers" if not v1 else "cgroup v1 hierarchies"
-    causes = "; ".join(f"{s.name}: {s.cause_text}" for s in missing)
+    causes = _joined(
+        [_("{controller}: {cause}").format(controller=s.name, cause=s.cause_text) for s in missing]
+    )
     fix = _fix_for(facts, missing, chain)
+    mode = an.mode.value if an.mode else "?"
+    if v1:
+        text = ngettext(
+            "{controllers} is missing from the cgroup v1 hierarchies (cgroup {mode}). "
+            "Cause: {causes}.",
+            "{controllers} are missing from the cgroup v1 hierarchies (cgroup {mode}). "
+            "Cause: {causes}.",
+            len(names),
+        )
+    else:
+        text = ngettext(
+            "{controllers} is missing from the root cgroup.controllers (cgroup {mode}). "
+            "Cause: {causes}.",
+            "{controllers} are missing from the root cgroup.controllers (cgroup {mode}). "
+            "Cause: {causes}.",
+            len(names),
+        )
+    text = text.format(controllers=", ".join(names), mode=mode, causes=causes)
+    if by_cmdline or chain.target:
+        text = _("{message} Boot: {reason}.").format(message=text, reason=chain.reason)
     yield Issue(
-        title=f"the kernel gives no {', '.join(names)} cgroup controller{plural}",
-        message=(
-            f"{', '.join(names)} {'are' if plural else 'is'} missing from the {where} "
-            f"(cgroup {an.mode.value if an.mode else '?'}). Cause: {causes}."
-            + (f" Boot: {chain.reason}." if by_cmdline or chain.target else "")
-        ),
+        title=ngettext(
+            "the kernel gives no {controllers} cgroup controller",
+            "the kernel gives no {controllers} cgroup controllers",
+            len(names),
+        ).format(controllers=", ".join(names)),
+        message=text,
         evidence=tuple(evidence),
         fix=fix,
         impact=_impact(names, v1),
@@ -272,8 +348,8 @@ RULE = Rule(
     id="cgroup-controller-disabled",
     severity=Severity.ERROR,
     highest=Severity.ERROR,
-    title="a cgroup controller the kubelet needs is not available from the kernel",
+    title=N_("a cgroup controller the kubelet needs is not available from the kernel"),
     check=_check_disabled,
     tags=("cgroup", "kernel", "boot", "raspberry-pi"),
-    applies_to="every kubelet version; cgroup v1 and v2",
+    applies_to=N_("every kubelet version; cgroup v1 and v2"),
 )

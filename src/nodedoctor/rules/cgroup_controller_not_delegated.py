@@ -10,6 +10,7 @@ from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
 from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.kubepods import KubepodsFacts, kubepods_facts
 from nodedoctor.facts.kubepods.startup import kubelet_restores_cpuset
+from nodedoctor.i18n import N_, _
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules._kubelet_common import configured_kubelet, kubelet_restart
 from nodedoctor.rules.base import Rule, SkipRuleError
@@ -19,7 +20,7 @@ def _kubepods(facts: Facts) -> KubepodsFacts:
     configured_kubelet(facts)
     kp = facts.get(kubepods_facts)
     if not kp.known:
-        raise SkipRuleError(kp.unknown_reason or "where kubepods is cannot be told")
+        raise SkipRuleError(kp.unknown_reason or _("where kubepods is cannot be told"))
     return kp
 
 
@@ -27,23 +28,29 @@ def _check_not_delegated(facts: Facts) -> Iterator[Issue]:
     cg = facts.get(cgroup_facts)
     if cg.mode is not None and cg.mode is not CgroupMode.V2:
         raise SkipRuleError(
-            f"the host is on cgroup {cg.mode.value}: controllers are not delegated through "
-            "cgroup.subtree_control"
+            _(
+                "the host is on cgroup {mode}: controllers are not delegated through "
+                "cgroup.subtree_control"
+            ).format(mode=cg.mode.value)
         )
     kp = _kubepods(facts)
     k = facts.get(kubelet_facts)
     kubepods = kp.kubepods
     if kubepods is None:
         raise SkipRuleError(
-            "cgroupsPerQOS is false: the kubelet makes no kubepods cgroup "
-            "(see qos-cgroups-disabled)"
+            _(
+                "cgroupsPerQOS is false: the kubelet makes no kubepods cgroup "
+                "(see qos-cgroups-disabled)"
+            )
         )
     v2 = kubepods.v2
     if v2 is None or not v2.exists:
         # The kubelet creates it and enables what the parent has (no delegation lost yet).
         return
     if v2.parent_subtree_control is None:
-        raise SkipRuleError(f"{v2.parent_path}/cgroup.subtree_control is not in this root")
+        raise SkipRuleError(
+            _("{path}/cgroup.subtree_control is not in this root").format(path=v2.parent_path)
+        )
     missing = [c for c in kp.required if c not in v2.parent_subtree_control.value]
     if not missing or kubelet_restores_cpuset(kp, k, missing):
         return
@@ -68,21 +75,24 @@ def _check_not_delegated(facts: Facts) -> Iterator[Issue]:
     if delegated and k.delegate is not None:
         evidence.append(k.delegate.evidence)
         fix = FixHint(
-            summary=(
-                f"{unit} already has Delegate=yes and systemd still dropped {names}: systemd "
-                "older than 244 cannot delegate cpuset; upgrade systemd, and until then run "
-                f"`echo +{missing[0]} > {v2.parent_path}/cgroup.subtree_control` before the "
-                "kubelet starts"
+            summary=_(
+                "{unit} already has Delegate=yes and systemd still dropped {controllers}: "
+                "systemd older than 244 cannot delegate cpuset; upgrade systemd, and until then "
+                "run `{command}` before the kubelet starts"
+            ).format(
+                unit=unit,
+                controllers=names,
+                command=f"echo +{missing[0]} > {v2.parent_path}/cgroup.subtree_control",
             ),
             restart=restart,
             commands=tuple(f"echo +{c} > {v2.parent_path}/cgroup.subtree_control" for c in missing),
         )
     else:
         fix = FixHint(
-            summary=(
-                f"give {unit} a drop-in {dropin} with [Service] Delegate=yes, so systemd keeps "
-                f"{names} enabled for it, then daemon-reload and restart"
-            ),
+            summary=_(
+                "give {unit} a drop-in {dropin} with [Service] Delegate=yes, so systemd keeps "
+                "{controllers} enabled for it, then daemon-reload and restart"
+            ).format(unit=unit, dropin=dropin, controllers=names),
             files=(dropin,),
             restart=restart,
             commands=("systemctl daemon-reload", *commands),
@@ -90,18 +100,20 @@ def _check_not_delegated(facts: Facts) -> Iterator[Issue]:
     from nodedoctor.remedies.kubelet import delegation_remedy  # only for a finding
 
     yield Issue(
-        title=f"{names} not delegated to {kubepods.relative}",
-        message=(
-            f"the kernel has {names} (/sys/fs/cgroup/cgroup.controllers) but "
-            f"{v2.parent_path}/cgroup.subtree_control does not enable it, so "
-            f"{v2.path} has no {names}; the kubelet refuses a kubepods cgroup without it. "
+        title=_("{controllers} not delegated to {path}").format(
+            controllers=names, path=kubepods.relative
+        ),
+        message=_(
+            "the kernel has {controllers} (/sys/fs/cgroup/cgroup.controllers) but "
+            "{parent}/cgroup.subtree_control does not enable it, so "
+            "{path} has no {controllers}; the kubelet refuses a kubepods cgroup without it. "
             "systemd rewrites the root subtree_control to the controllers its own units need "
             "and drops the others (MicroK8s#4361)"
-        ),
+        ).format(controllers=names, parent=v2.parent_path, path=v2.path),
         evidence=tuple(evidence),
         fix=fix,
         remedy=delegation_remedy(facts),
-        impact=(
+        impact=_(
             'the kubelet exits at start-up with "failed to initialize top level QOS containers" '
             "and restarts in a loop; no pod starts"
         ),
@@ -112,8 +124,8 @@ RULE = Rule(
     id="cgroup-controller-not-delegated",
     severity=Severity.ERROR,
     highest=Severity.ERROR,
-    title="a cgroup controller the kubelet needs is not delegated to kubepods",
+    title=N_("a cgroup controller the kubelet needs is not delegated to kubepods"),
     check=_check_not_delegated,
     tags=("cgroup", "cgroup-v2", "kubelet", "systemd"),
-    applies_to="cgroup v2 hosts, every kubelet version",
+    applies_to=N_("cgroup v2 hosts, every kubelet version"),
 )

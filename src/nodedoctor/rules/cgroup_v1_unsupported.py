@@ -10,12 +10,13 @@ from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
 from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.kubelet.defaults import default_setting
 from nodedoctor.facts.target import KUBEADM_LIKE, target_facts
+from nodedoctor.i18n import N_, _
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules._kubelet_common import kubelet_restart, version_text
 from nodedoctor.rules._target_common import deployer_title, judged_kubelet_version
 from nodedoctor.rules.base import Rule, SkipRuleError
 
-MIGRATE = (
+MIGRATE = N_(
     "move the host to cgroup v2 (systemd.unified_cgroup_hierarchy=1 on the kernel command "
     "line, or an OS release that boots v2), then reboot"
 )
@@ -38,12 +39,12 @@ KUBEADM_131 = (
 def _check_v1_unsupported(facts: Facts) -> Iterator[Issue]:
     cg = facts.get(cgroup_facts)
     if cg.mode is None:
-        raise SkipRuleError("the cgroup mode of this root is unknown (no mount table)")
+        raise SkipRuleError(_("the cgroup mode of this root is unknown (no mount table)"))
     if cg.mode is CgroupMode.V2:
         return
     k = facts.get(kubelet_facts)
     mode = (
-        "hybrid (v1 controllers with a v2 tree beside them)"
+        _("hybrid (v1 controllers with a v2 tree beside them)")
         if cg.mode is CgroupMode.HYBRID
         else "v1"
     )
@@ -53,7 +54,11 @@ def _check_v1_unsupported(facts: Facts) -> Iterator[Issue]:
     fail = k.setting("failCgroupV1")
     explicit = fail is not None and not fail.is_default
     if not k.readable and not explicit:
-        raise SkipRuleError(f"the kubelet's configuration cannot be read: {'; '.join(k.problems)}")
+        raise SkipRuleError(
+            _("the kubelet's configuration cannot be read: {problems}").format(
+                problems="; ".join(k.problems)
+            )
+        )
     judged = judged_kubelet_version(k, facts.get(target_facts))
     version = judged.value if judged else None
     evidence = [cg.mode_evidence] if cg.mode_evidence else []
@@ -66,77 +71,101 @@ def _check_v1_unsupported(facts: Facts) -> Iterator[Issue]:
     if fail is None and version is not None and version >= (1, 35):
         refuses = True  # unset, and the version (given by hand) defaults it to true
     files = (k.config_path.value,) if k.config_path else ()
-    restart, _ = kubelet_restart(k)
-    migrate = MIGRATE
+    restart, _commands = kubelet_restart(k)
+    migrate = _(MIGRATE)
     if version is None and not explicit:
         # Wrong for every kubelet that matters: an unknown version must not hide it.
         yield Issue(
-            title=f"cgroup {cg.mode.value}: deprecated from kubelet 1.31, refused from 1.35",
-            message=(
-                f"the host is on cgroup {mode}, which the kubelet counts as v1, and the "
+            title=_("cgroup {mode}: deprecated from kubelet 1.31, refused from 1.35").format(
+                mode=cg.mode.value
+            ),
+            message=_(
+                "the host is on cgroup {mode}, which the kubelet counts as v1, and the "
                 "kubelet's version is unknown (no package or kubeadm configuration names it). "
                 "cgroup v1 is in maintenance mode from kubelet 1.31, and from 1.35 the kubelet "
                 "refuses to start on it unless failCgroupV1: false (KEP-5573): "
                 '"kubelet is configured to not run on a host using cgroup v1"'
-            ),
+            ).format(mode=mode),
             evidence=tuple(evidence),
             severity=Severity.WARNING,
             fix=FixHint(summary=migrate, reboot=True),
-            impact="kubelet 1.35 and later do not start on this host; 1.31-1.34 run with a "
-            "CgroupV1 warning event; v2-only features are unavailable",
+            impact=_(
+                "kubelet 1.35 and later do not start on this host; 1.31-1.34 run with a "
+                "CgroupV1 warning event; v2-only features are unavailable"
+            ),
         )
         return
     if refuses:
-        tail = (
-            "unsupported and will be removed in a future release"
+        message = (
+            _(
+                "the host is on cgroup {mode}, which the kubelet counts as v1, and failCgroupV1 "
+                'is true: the kubelet exits with "kubelet is configured to not run on a host '
+                "using cgroup v1. cgroup v1 support is unsupported and will be removed in a "
+                'future release"'
+            )
             if version is None or version >= (1, 35)
-            else "in maintenance mode"
+            else _(
+                "the host is on cgroup {mode}, which the kubelet counts as v1, and failCgroupV1 "
+                'is true: the kubelet exits with "kubelet is configured to not run on a host '
+                'using cgroup v1. cgroup v1 support is in maintenance mode"'
+            )
         )
         yield Issue(
-            title=f"{vtext} refuses to run on cgroup {cg.mode.value}",
-            message=(
-                f"the host is on cgroup {mode}, which the kubelet counts as v1, and failCgroupV1 "
-                f'is true: the kubelet exits with "kubelet is configured to not run on a host '
-                f'using cgroup v1. cgroup v1 support is {tail}"'
+            title=_("{kubelet} refuses to run on cgroup {mode}").format(
+                kubelet=vtext, mode=cg.mode.value
             ),
+            message=message.format(mode=mode),
             evidence=tuple(evidence),
             severity=Severity.ERROR,
             fix=FixHint(
-                summary=f"{migrate}; or, as a stopgap, set failCgroupV1: false in the kubelet "
-                "configuration (kubeadm also needs its SystemVerification check skipped)",
+                summary=_(
+                    "{migrate}; or, as a stopgap, set failCgroupV1: false in the kubelet "
+                    "configuration (kubeadm also needs its SystemVerification check skipped)"
+                ).format(migrate=migrate),
                 files=files,
                 reboot=True,
                 restart=restart,
             ),
-            impact="the kubelet does not start; the node stays NotReady",
+            impact=_("the kubelet does not start; the node stays NotReady"),
         )
         return
     if version is not None and version < (1, 31):
         yield Issue(
-            title=f"cgroup {cg.mode.value}: fine for {vtext}, refused from kubelet 1.35",
-            message=(
-                f"the host is on cgroup {mode}. {vtext} runs on it, but cgroup v1 is in "
+            title=_("cgroup {mode}: fine for {kubelet}, refused from kubelet 1.35").format(
+                mode=cg.mode.value, kubelet=vtext
+            ),
+            message=_(
+                "the host is on cgroup {mode}. {kubelet} runs on it, but cgroup v1 is in "
                 "maintenance mode from 1.31 and kubelet 1.35+ refuses it unless failCgroupV1: "
                 "false; plan the move to cgroup v2 before upgrading"
-            ),
+            ).format(mode=mode, kubelet=vtext),
             evidence=tuple(evidence),
             severity=Severity.INFO,
             fix=FixHint(summary=migrate, reboot=True),
         )
         return
     yield Issue(
-        title=f"cgroup {cg.mode.value} is deprecated for {vtext}",
-        message=(
-            f"the host is on cgroup {mode}. {vtext} still runs"
-            + (" because failCgroupV1 is false" if explicit else "")
-            + ", but cgroup v1 support is in maintenance mode (1.31-1.34) and unsupported from "
-            "1.35 (KEP-5573); the kubelet reports a CgroupV1 warning event and new features "
-            "need v2"
+        title=_("cgroup {mode} is deprecated for {kubelet}").format(
+            mode=cg.mode.value, kubelet=vtext
         ),
+        message=(
+            _(
+                "the host is on cgroup {mode}. {kubelet} still runs because failCgroupV1 is "
+                "false, but cgroup v1 support is in maintenance mode (1.31-1.34) and unsupported "
+                "from 1.35 (KEP-5573); the kubelet reports a CgroupV1 warning event and new "
+                "features need v2"
+            )
+            if explicit
+            else _(
+                "the host is on cgroup {mode}. {kubelet} still runs, but cgroup v1 support is in "
+                "maintenance mode (1.31-1.34) and unsupported from 1.35 (KEP-5573); the kubelet "
+                "reports a CgroupV1 warning event and new features need v2"
+            )
+        ).format(mode=mode, kubelet=vtext),
         evidence=tuple(evidence),
         severity=Severity.WARNING,
         fix=FixHint(summary=migrate, reboot=True),
-        impact="the next kubelet upgrade may refuse to start; v2-only features are unavailable",
+        impact=_("the next kubelet upgrade may refuse to start; v2-only features are unavailable"),
     )
 
 
@@ -148,10 +177,12 @@ def _before_install(
     t = facts.get(target_facts)
     if t.deployer is None and t.kubernetes_version is None:
         raise SkipRuleError(
-            "no kubelet is installed and neither --profile nor --kubernetes-version names "
-            "what will be; kubelet 1.35+ refuses cgroup v1 by default"
+            _(
+                "no kubelet is installed and neither --profile nor --kubernetes-version names "
+                "what will be; kubelet 1.35+ refuses cgroup v1 by default"
+            )
         )
-    who = deployer_title(t) if t.deployer else "the deployer"
+    who = deployer_title(t)
     evidence = tuple(
         e for e in (mode_evidence, t.version_evidence, t.deployer_evidence) if e is not None
     )
@@ -159,18 +190,20 @@ def _before_install(
     version = t.kubernetes_version
     if version is None:
         yield Issue(
-            title=f"cgroup {cg_mode.value}: deprecated from kubelet 1.31, refused from 1.35",
-            message=(
-                f"the host is on cgroup {mode}, which the kubelet counts as v1; the version "
-                f"{who} will install is unknown ({t.version_unknown}). cgroup v1 is in "
+            title=_("cgroup {mode}: deprecated from kubelet 1.31, refused from 1.35").format(
+                mode=cg_mode.value
+            ),
+            message=_(
+                "the host is on cgroup {mode}, which the kubelet counts as v1; the version "
+                "{who} will install is unknown ({why}). cgroup v1 is in "
                 "maintenance mode from kubelet 1.31, and from 1.35 the kubelet refuses to start "
                 'on it unless failCgroupV1: false: "kubelet is configured to not run on a host '
                 'using cgroup v1"'
-            ),
+            ).format(mode=mode, who=who, why=t.version_unknown),
             evidence=evidence,
             severity=Severity.WARNING,
-            fix=FixHint(summary=MIGRATE, reboot=True),
-            impact="a kubelet 1.35 or later does not start on this host",
+            fix=FixHint(summary=_(MIGRATE), reboot=True),
+            impact=_("a kubelet 1.35 or later does not start on this host"),
         )
         return
     vtext = version_text(version)
@@ -179,51 +212,66 @@ def _before_install(
         evidence = (*evidence, fail.evidence)
     if version >= (1, 35):
         preflight = (
-            f"; kubeadm {t.minor_text} preflight stops with `{KUBEADM_135}`" if kubeadm else ""
+            _("; kubeadm {version} preflight stops with `{error}`").format(
+                version=t.minor_text, error=KUBEADM_135
+            )
+            if kubeadm
+            else ""
         )
         yield Issue(
-            title=f"{vtext}, which {who} will install, refuses cgroup {cg_mode.value}",
-            message=(
-                f"the host is on cgroup {mode}, which the kubelet counts as v1, and {vtext} "
+            title=_("{kubelet}, which {who} will install, refuses cgroup {mode}").format(
+                kubelet=vtext, who=who, mode=cg_mode.value
+            ),
+            message=_(
+                "the host is on cgroup {mode}, which the kubelet counts as v1, and {kubelet} "
                 'defaults failCgroupV1 to true: it will exit with "kubelet is configured to not '
                 "run on a host using cgroup v1. cgroup v1 support is unsupported and will be "
-                f'removed in a future release"{preflight}'
-            ),
+                'removed in a future release"{preflight}'
+            ).format(mode=mode, kubelet=vtext, preflight=preflight),
             evidence=evidence,
             severity=Severity.ERROR,
             fix=FixHint(
-                summary=f"{MIGRATE}; or, as a stopgap, install with failCgroupV1: false in the "
-                "kubelet configuration (kubeadm also needs "
-                "--ignore-preflight-errors=SystemVerification), or install a release before 1.35",
+                summary=_(
+                    "{migrate}; or, as a stopgap, install with failCgroupV1: false in the "
+                    "kubelet configuration (kubeadm also needs "
+                    "--ignore-preflight-errors=SystemVerification), or install a release before "
+                    "1.35"
+                ).format(migrate=_(MIGRATE)),
                 reboot=True,
             ),
-            impact="the kubelet does not start; the node never becomes Ready",
+            impact=_("the kubelet does not start; the node never becomes Ready"),
         )
         return
     if version >= (1, 31):
-        preflight = f" (kubeadm warns `{KUBEADM_131}`)" if kubeadm else ""
+        preflight = _(" (kubeadm warns `{warning}`)").format(warning=KUBEADM_131) if kubeadm else ""
         yield Issue(
-            title=f"cgroup {cg_mode.value} is deprecated for {vtext}, which {who} will install",
-            message=(
-                f"the host is on cgroup {mode}. {vtext} runs on it{preflight}, but cgroup v1 "
+            title=_("cgroup {mode} is deprecated for {kubelet}, which {who} will install").format(
+                mode=cg_mode.value, kubelet=vtext, who=who
+            ),
+            message=_(
+                "the host is on cgroup {mode}. {kubelet} runs on it{preflight}, but cgroup v1 "
                 "support is in maintenance mode from 1.31 and refused by default from 1.35 "
                 "(KEP-5573)"
-            ),
+            ).format(mode=mode, kubelet=vtext, preflight=preflight),
             evidence=evidence,
             severity=Severity.WARNING,
-            fix=FixHint(summary=MIGRATE, reboot=True),
-            impact="the next kubelet upgrade may refuse to start; v2-only features are unavailable",
+            fix=FixHint(summary=_(MIGRATE), reboot=True),
+            impact=_(
+                "the next kubelet upgrade may refuse to start; v2-only features are unavailable"
+            ),
         )
         return
     yield Issue(
-        title=f"cgroup {cg_mode.value}: fine for {vtext}, refused from kubelet 1.35",
-        message=(
-            f"the host is on cgroup {mode}. {vtext}, which {who} will install, runs on it, but "
-            "kubelet 1.35+ refuses it unless failCgroupV1: false; plan the move to cgroup v2"
+        title=_("cgroup {mode}: fine for {kubelet}, refused from kubelet 1.35").format(
+            mode=cg_mode.value, kubelet=vtext
         ),
+        message=_(
+            "the host is on cgroup {mode}. {kubelet}, which {who} will install, runs on it, but "
+            "kubelet 1.35+ refuses it unless failCgroupV1: false; plan the move to cgroup v2"
+        ).format(mode=mode, kubelet=vtext, who=who),
         evidence=evidence,
         severity=Severity.INFO,
-        fix=FixHint(summary=MIGRATE, reboot=True),
+        fix=FixHint(summary=_(MIGRATE), reboot=True),
     )
 
 
@@ -231,9 +279,10 @@ RULE = Rule(
     id="cgroup-v1-unsupported",
     severity=Severity.ERROR,
     highest=Severity.ERROR,
-    title="the host runs cgroup v1 (or hybrid), which the kubelet deprecates and then refuses",
+    title=N_("the host runs cgroup v1 (or hybrid), which the kubelet deprecates and then refuses"),
     check=_check_v1_unsupported,
     tags=("cgroup", "cgroup-v1", "kubelet"),
-    applies_to="error from kubelet 1.35 (unless failCgroupV1: false), warning 1.31-1.34, "
-    "info before",
+    applies_to=N_(
+        "error from kubelet 1.35 (unless failCgroupV1: false), warning 1.31-1.34, info before"
+    ),
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nodedoctor.facts import Facts
+from nodedoctor.i18n import N_
 from nodedoctor.model import Issue, Severity
 from nodedoctor.rules.base import Rule
 
@@ -19,7 +20,7 @@ RULE = Rule(
     id="internal-error",
     severity=Severity.ERROR,
     highest=Severity.ERROR,
-    title="a rule crashed; its verdict is unknown",
+    title=N_("a rule crashed; its verdict is unknown"),
     check=_no_check,
     tags=("nodedoctor",),
 )

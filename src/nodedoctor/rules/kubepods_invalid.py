@@ -18,11 +18,12 @@ from nodedoctor.facts.kubepods.startup import (
     ReservedCgroupUnusable,
     kubepods_startup,
 )
+from nodedoctor.i18n import N_, _
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules._kubelet_common import configured_kubelet, kubelet_restart, version_text
 from nodedoctor.rules.base import Rule, SkipRuleError
 
-_EXITS = "the kubelet exits before it starts any pod"
+_EXITS = N_("the kubelet exits before it starts any pod")
 
 
 def _restart_hint(k: KubeletFacts, summary: str, files: tuple[str, ...] = ()) -> FixHint:
@@ -34,35 +35,46 @@ def _enforce_without_qos(failure: EnforceWithoutQos, k: KubeletFacts, vtext: str
     enforce = failure.enforce_node_allocatable
     ev = (failure.cgroups_per_qos.evidence, enforce.evidence)
     return Issue(
-        title="enforceNodeAllocatable is set while cgroupsPerQOS is false",
+        title=_("enforceNodeAllocatable is set while cgroupsPerQOS is false"),
         message=(
-            f'{vtext} refuses this configuration: "{failure.error}"'
-            + (" (enforceNodeAllocatable defaults to [pods])" if enforce.is_default else "")
-        ),
+            _(
+                '{kubelet} refuses this configuration: "{error}" (enforceNodeAllocatable defaults '
+                "to [pods])"
+            )
+            if enforce.is_default
+            else _('{kubelet} refuses this configuration: "{error}"')
+        ).format(kubelet=vtext, error=failure.error),
         evidence=ev,
         fix=_restart_hint(
             k,
-            'set enforceNodeAllocatable to an empty list (--enforce-node-allocatable="") '
-            "or, better, turn cgroupsPerQOS back on",
+            _(
+                'set enforceNodeAllocatable to an empty list (--enforce-node-allocatable="") '
+                "or, better, turn cgroupsPerQOS back on"
+            ),
             tuple(e.source for e in ev if e.source != "default"),
         ),
-        impact=_EXITS,
+        impact=_(_EXITS),
     )
 
 
 def _reserved_unset(failure: ReservedCgroupUnset, k: KubeletFacts, vtext: str) -> Issue:
     evidence = failure.enforce_node_allocatable.evidence
     return Issue(
-        title=f"{failure.key} is enforced without {failure.setting_name}",
-        message=f'{vtext} refuses this configuration: "{failure.error}"',
+        title=_("{key} is enforced without {setting}").format(
+            key=failure.key, setting=failure.setting_name
+        ),
+        message=_('{kubelet} refuses this configuration: "{error}"').format(
+            kubelet=vtext, error=failure.error
+        ),
         evidence=(evidence,),
         fix=_restart_hint(
             k,
-            f"set {failure.setting_name} to an existing cgroup, or drop {failure.key} from "
-            "enforceNodeAllocatable",
+            _(
+                "set {setting} to an existing cgroup, or drop {key} from enforceNodeAllocatable"
+            ).format(setting=failure.setting_name, key=failure.key),
             (evidence.source,) if evidence.source != "default" else (),
         ),
-        impact=_EXITS,
+        impact=_(_EXITS),
     )
 
 
@@ -74,16 +86,18 @@ def _cgroup_root_unusable(failure: CgroupRootUnusable, k: KubeletFacts, vtext: s
     else:
         ev.append(Evidence(root.v2.path if root.v2 else root.relative, "directory absent"))
     return Issue(
-        title=f"cgroupRoot {root.relative} is not usable",
-        message=f'{vtext} will exit with "{failure.log}"',
+        title=_("cgroupRoot {path} is not usable").format(path=root.relative),
+        message=_('{kubelet} will exit with "{log}"').format(kubelet=vtext, log=failure.log),
         evidence=tuple(ev),
         fix=_restart_hint(
             k,
-            f"create {root.relative} with the controllers the kubelet needs before it starts "
-            "(a systemd slice unit), or remove cgroupRoot",
+            _(
+                "create {path} with the controllers the kubelet needs before it starts "
+                "(a systemd slice unit), or remove cgroupRoot"
+            ).format(path=root.relative),
             tuple(e.source for e in ev[:1] if e.source != "default"),
         ),
-        impact=_EXITS,
+        impact=_(_EXITS),
     )
 
 
@@ -108,23 +122,39 @@ def _kubepods_rejected(
     if len(failure.logs) == 1 and not failure.logs[0].versions:
         journal = failure.logs[0].text
     else:
-        journal = "; ".join(f'{m.versions} prints "{m.text}"' for m in failure.logs)
+        said = [
+            _('{versions} prints "{log}"').format(versions=m.versions, log=m.text)
+            for m in failure.logs
+        ]
+        journal = said[0]
+        for more in said[1:]:
+            journal = _("{said}; {more}").format(said=journal, more=more)
     missing = failure.missing
     return Issue(
-        title=f"{failure.relative} lacks {' '.join(missing)}: the kubelet will not start",
-        message=(
-            f"{v2.path} {'exists without' if v2.exists else 'would be created without'} "
-            f"{', '.join(missing)} (the kernel has it; the parent's subtree_control does "
-            f"not pass it on). {vtext} logs: {journal}"
+        title=_("{path} lacks {controllers}: the kubelet will not start").format(
+            path=failure.relative, controllers=" ".join(missing)
         ),
+        message=(
+            _(
+                "{path} exists without {controllers} (the kernel has it; the parent's "
+                "subtree_control does not pass it on). {kubelet} logs: {journal}"
+            )
+            if v2.exists
+            else _(
+                "{path} would be created without {controllers} (the kernel has it; the "
+                "parent's subtree_control does not pass it on). {kubelet} logs: {journal}"
+            )
+        ).format(path=v2.path, controllers=", ".join(missing), kubelet=vtext, journal=journal),
         evidence=tuple(ev),
         fix=_restart_hint(
             k,
-            "re-enable the controller for kubepods' parent (see "
-            "cgroup-controller-not-delegated: a Delegate=yes drop-in for the kubelet's "
-            "unit), then restart the kubelet; do not turn QoS cgroups off",
+            _(
+                "re-enable the controller for kubepods' parent (see "
+                "cgroup-controller-not-delegated: a Delegate=yes drop-in for the kubelet's "
+                "unit), then restart the kubelet; do not turn QoS cgroups off"
+            ),
         ),
-        impact=(
+        impact=_(
             "the kubelet exits at start-up and restarts in a loop; the node stays "
             "NotReady and no pod runs"
         ),
@@ -143,19 +173,23 @@ def _reserved_unusable(failure: ReservedCgroupUnusable, k: KubeletFacts, vtext: 
     elif state.v1 is not None:
         ev.extend(Evidence(p, "directory absent") for p in state.v1.missing)
     return Issue(
-        title=f"{failure.setting_name} {setting.value} does not exist as the kubelet needs it",
-        message=(
-            f"enforceNodeAllocatable enforces it but the kubelet never creates it: "
-            f"{vtext} logs: {failure.log}; then it exits"
+        title=_("{setting} {path} does not exist as the kubelet needs it").format(
+            setting=failure.setting_name, path=setting.value
         ),
+        message=_(
+            "enforceNodeAllocatable enforces it but the kubelet never creates it: "
+            "{kubelet} logs: {log}; then it exits"
+        ).format(kubelet=vtext, log=failure.log),
         evidence=tuple(ev),
         fix=_restart_hint(
             k,
-            f"create {setting.value} before the kubelet starts (for example a systemd slice "
-            "that is always active), or stop enforcing it",
+            _(
+                "create {path} before the kubelet starts (for example a systemd slice "
+                "that is always active), or stop enforcing it"
+            ).format(path=setting.value),
             tuple(e.source for e in ev[:1] if e.source != "default"),
         ),
-        impact="the kubelet's container manager fails to start and the kubelet exits",
+        impact=_("the kubelet's container manager fails to start and the kubelet exits"),
     )
 
 
@@ -189,8 +223,8 @@ RULE = Rule(
     id="kubepods-invalid",
     severity=Severity.ERROR,
     highest=Severity.ERROR,
-    title="the kubelet will reject its kubepods cgroup hierarchy at start-up",
+    title=N_("the kubelet will reject its kubepods cgroup hierarchy at start-up"),
     check=_check,
     tags=("cgroup", "kubelet", "kubepods"),
-    applies_to="every kubelet version (messages differ before and after 1.31)",
+    applies_to=N_("every kubelet version (messages differ before and after 1.31)"),
 )

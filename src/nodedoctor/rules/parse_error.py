@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nodedoctor.facts import Facts
+from nodedoctor.i18n import N_, _
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules.base import Rule
 
@@ -13,11 +14,15 @@ def _check_parse_errors(facts: Facts) -> Iterator[Issue]:
     for problem in facts.parse_problems:
         where = f"{problem.path}:{problem.line}" if problem.line else problem.path
         yield Issue(
-            title=f"cannot parse {problem.path}",
-            message=f"{where}: {problem.message}; rules that need this file were skipped",
+            title=_("cannot parse {path}").format(path=problem.path),
+            message=_("{where}: {problem}; rules that need this file were skipped").format(
+                where=where, problem=problem.message
+            ),
             evidence=(Evidence(problem.path, problem.message, problem.line),),
             fix=FixHint(
-                summary=f"correct the syntax of {problem.path} at the line shown",
+                summary=_("correct the syntax of {path} at the line shown").format(
+                    path=problem.path
+                ),
                 files=(problem.path,),
             ),
         )
@@ -27,7 +32,7 @@ RULE = Rule(
     id="parse-error",
     severity=Severity.ERROR,
     highest=Severity.ERROR,
-    title="a configuration file the node relies on cannot be parsed",
+    title=N_("a configuration file the node relies on cannot be parsed"),
     check=_check_parse_errors,
     tags=("nodedoctor",),
 )

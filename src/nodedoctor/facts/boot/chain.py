@@ -12,6 +12,7 @@ from nodedoctor.facts import Facts
 from nodedoctor.facts.boot.cmdline import PlacedParam, placed_params
 from nodedoctor.facts.mounts import mount_table
 from nodedoctor.facts.system import board, kernel, os_release
+from nodedoctor.i18n import _
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.cmdline import (
     GrubDefault,
@@ -332,18 +333,18 @@ def boot_chain(facts: Facts) -> BootChain:
             rpi_files = on_mount or rpi_files
         target = rpi_files[0]
         if target.path == RPI_FIRMWARE_CMDLINE:
-            reason = (
+            reason = _(
                 "the Raspberry Pi firmware reads /boot/firmware/cmdline.txt (Raspberry Pi OS "
                 "bookworm and later, Ubuntu for Raspberry Pi)"
             )
         else:
-            reason = (
+            reason = _(
                 "the Raspberry Pi firmware reads /boot/cmdline.txt (Raspberry Pi OS bullseye "
                 "and older, Rocky Linux for Raspberry Pi)"
             )
         return BootChain(target=target, reason=reason, reason_evidence=tuple(evidence), files=files)
     if grub is not None:
-        reason = f"GRUB builds the kernel command line from {grub.path}"
+        reason = _("GRUB builds the kernel command line from {path}").format(path=grub.path)
         return BootChain(
             target=grub,
             reason=reason,
@@ -352,18 +353,20 @@ def boot_chain(facts: Facts) -> BootChain:
             apply_commands=_grub_commands(facts),
         )
     if kcmd is not None:
-        reason = "kernel-install builds the boot entries' command line from /etc/kernel/cmdline"
+        reason = _("kernel-install builds the boot entries' command line from /etc/kernel/cmdline")
         return BootChain(
             target=kcmd, reason=reason, reason_evidence=(kcmd.evidence(),), files=files
         )
     if b.raspberry_pi:
         return BootChain(
             target=None,
-            reason="a Raspberry Pi without /boot/firmware/cmdline.txt or /boot/cmdline.txt in "
-            "this root (a netbooted Pi has no local file)",
+            reason=_(
+                "a Raspberry Pi without /boot/firmware/cmdline.txt or /boot/cmdline.txt in "
+                "this root (a netbooted Pi has no local file)"
+            ),
             reason_evidence=tuple(evidence),
             files=files,
         )
     return BootChain(
-        target=None, reason="no boot loader configuration was found in this root", files=files
+        target=None, reason=_("no boot loader configuration was found in this root"), files=files
     )
