@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from nodedoctor.i18n import _
+
 CLEAN_JOURNAL_DIR = "/var/lib/nodedoctor/clean"
 SCHEMA = "nodedoctor/clean-journal/v1"
 
@@ -163,7 +165,7 @@ def locked() -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise CleanJournalError("another nodedoctor clean or rollback is running") from None
+            raise CleanJournalError(_("another nodedoctor clean or rollback is running")) from None
         yield
     finally:
         os.close(fd)
