@@ -60,7 +60,7 @@ def register(sub: Any) -> None:
         default="html",
         help=_("output format (default: html)"),
     )
-    p.add_argument("--title", default="nodedoctor fleet report", help=_("the page's title"))
+    p.add_argument("--title", default=None, help=_("the page's title"))
     p.set_defaults(func=run)
 
 
