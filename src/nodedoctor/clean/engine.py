@@ -406,7 +406,7 @@ def leftover_allowed(step: Step, kubelet_dirs: Sequence[str]) -> bool:
     path = step.path
     if "/../" in path or path.endswith("/..") or "/./" in path:
         return False
-    parent, _, name = path.rpartition("/")
+    parent, _sep, name = path.rpartition("/")
     if step.action == "move" and step.kind == "pod-dir":
         return bool(POD_UID.match(name)) and any(
             parent == d.rstrip("/") + "/pods" for d in kubelet_dirs
@@ -433,7 +433,7 @@ def leftover_allowed(step: Step, kubelet_dirs: Sequence[str]) -> bool:
     if step.action == "remove-chains":
         return step.command in {c for tools in SAVE_TOOLS.values() for c in tools}
     if step.action == "delete-table":
-        family, _, table = step.table.partition(" ")
+        family, _sep, table = step.table.partition(" ")
         return (family, table) in NFT_TABLES
     return False
 

@@ -83,24 +83,30 @@ def validate(fmt: str, data: bytes) -> None:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise EditError("the new content is not UTF-8") from None
+        raise EditError(_("the new content is not UTF-8")) from None
     if fmt == "toml":
         parse_toml(text)
     elif fmt == "yaml":
         try:
             yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise EditError(f"the new content is not valid YAML: {exc}") from None
+            raise EditError(
+                _("the new content is not valid YAML: {error}").format(error=exc)
+            ) from None
     elif fmt == "cmdline":
         if len([ln for ln in text.splitlines() if ln.strip()]) != 1:
-            raise EditError("a command-line file must be exactly one line")
+            raise EditError(_("a command-line file must be exactly one line"))
     elif fmt == "systemd":
         check_systemd_unit(text)
     elif fmt == "grub":
         try:
             parse_default_grub(text)
         except ParseError as exc:
-            raise EditError(f"the new content does not parse: line {exc.line}: {exc}") from None
+            raise EditError(
+                _("the new content does not parse: line {line}: {error}").format(
+                    line=exc.line, error=exc
+                )
+            ) from None
 
 
 # -- applying ---------------------------------------------------------------------
