@@ -7,7 +7,9 @@ must leave English byte-identical). tests/test_golden_en.py compares a run with 
 
 The record is tests/golden/en/<name>.txt. A check's text report is taken at 80 columns
 without colour; its JSON is the findings' texts (rule, severity, title, message, impact, fix),
-without the run's time; the root's temporary path is written ``<ROOT>``.
+without the run's time; the root's temporary path is written ``<ROOT>``. The HTML pages are
+tests/golden/en/html-<name>.html: one node's page of the roots in :data:`HTML_ROOTS`, and the
+fleet page of every root's report (``html-fleet``), without the time it was generated.
 """
 
 from __future__ import annotations
@@ -17,13 +19,18 @@ import contextlib
 import io
 import json
 import os
+import re
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 GOLDEN = REPO / "tests/golden/en"
+#: The roots whose single-node HTML page is recorded (errors, warnings, fixes, hints).
+HTML_ROOTS = ("kubekey-teardown-calico", "rpi-os-bookworm-stub-edited")
+_GENERATED = re.compile(r" · generated \d{4}-\d\d-\d\d \d\d:\d\d UTC")
 COMMANDS = ("check", "fix", "clean", "collect", "report", "why", "rules", "explain", "journal")
 
 
@@ -71,6 +78,24 @@ def _targets() -> Iterator[tuple[str, Path, list[str]]]:
         yield f"case-{case.parent.name}-{case.name}", case_root(case), options
 
 
+def _html_pages() -> Iterator[tuple[str, str]]:
+    """The recorded HTML pages: ``html-root-<name>.html`` and ``html-fleet.html``."""
+    roots = [(name, root) for name, root, _opts in _targets() if name.startswith("root-")]
+    with tempfile.TemporaryDirectory() as tmp:
+        reports = []
+        for name, root in roots:
+            where = str(root)
+            if name[len("root-") :] in HTML_ROOTS:
+                page = _run(["check", "--root", where, "--format", "html"])
+                yield f"html-{name}.html", page.replace(where, "<ROOT>")
+            path = Path(tmp) / f"{name}.json"
+            _run(["check", "--root", where, "--format", "json", "-o", str(path)])
+            path.write_text(path.read_text(encoding="utf-8").replace(where, "<ROOT>"))
+            reports.append(str(path))
+        page = _run(["report", *reports])
+        yield "html-fleet.html", _GENERATED.sub(" · generated <TIME>", page)
+
+
 def outputs() -> Iterator[tuple[str, str]]:
     """(name, English text) of everything recorded."""
     from nodedoctor.i18n import set_language
@@ -90,6 +115,7 @@ def outputs() -> Iterator[tuple[str, str]]:
             yield f"{name}.fix", _run(["fix", "--root", where, *options]).replace(where, "<ROOT>")
             clean = _run(["clean", "--root", where]).replace(where, "<ROOT>")
             yield f"{name}.clean", clean
+    yield from _html_pages()
     for rule in all_rules():
         yield f"explain-{rule.id}", _run(["explain", rule.id])
     yield "rules", _run(["rules"])
@@ -108,15 +134,16 @@ def main(argv: list[str] | None = None) -> int:
         GOLDEN.mkdir(parents=True, exist_ok=True)
     for name, text in outputs():
         seen.add(name)
-        path = GOLDEN / f"{name}.txt"
+        path = GOLDEN / (name if name.endswith(".html") else f"{name}.txt")
         if args.write:
             path.write_text(text, encoding="utf-8")
         elif not path.exists() or path.read_text(encoding="utf-8") != text:
             differ.append(name)
-    stale = sorted(p.stem for p in GOLDEN.glob("*.txt") if p.stem not in seen)
+    recorded = [p.stem for p in GOLDEN.glob("*.txt")] + [p.name for p in GOLDEN.glob("*.html")]
+    stale = sorted(name for name in recorded if name not in seen)
     if args.write:
         for name in stale:
-            (GOLDEN / f"{name}.txt").unlink()
+            (GOLDEN / (name if name.endswith(".html") else f"{name}.txt")).unlink()
         print(f"recorded {len(seen)} outputs in {GOLDEN.relative_to(REPO)}")
         return 0
     for name in differ:

@@ -55,6 +55,7 @@ from nodedoctor.facts.teardown import (
     STANDARD_BPFFS,
     teardown_facts,
 )
+from nodedoctor.i18n import _
 from nodedoctor.parsers import ParseError
 from nodedoctor.parsers.cni import CNI_CONFIG_SUFFIXES
 from nodedoctor.parsers.mountinfo import Mount, parse_mountinfo
@@ -167,16 +168,27 @@ def _unmount(step: Step) -> Outcome:
     try:
         mounts = read_mountinfo()
     except (OSError, ParseError) as exc:
-        return Outcome(step, "skipped", f"cannot read /proc/self/mountinfo: {exc}")
+        return Outcome(
+            step, "skipped", _("cannot read /proc/self/mountinfo: {error}").format(error=exc)
+        )
     top = _top_mount(mounts, step.path)
     if top is None:
-        return Outcome(step, "gone", "no longer mounted")
+        return Outcome(step, "gone", _("no longer mounted"))
     if (top.mount_id, top.fstype, top.source) != (step.mount_id, step.fstype, step.source):
         return Outcome(
             step,
             "skipped",
-            f"changed since the plan: now {top.fstype} from {top.source} (mount id "
-            f"{top.mount_id}), planned {step.fstype} from {step.source} (id {step.mount_id})",
+            _(
+                "changed since the plan: now {fstype} from {source} (mount id {id}), planned "
+                "{planned_fstype} from {planned_source} (id {planned_id})"
+            ).format(
+                fstype=top.fstype,
+                source=top.source,
+                id=top.mount_id,
+                planned_fstype=step.fstype,
+                planned_source=step.source,
+                planned_id=step.mount_id,
+            ),
         )
     prefix = step.path.rstrip("/") + "/"
     # Deeper planned mounts went first; whatever is still below was not (or could not be).
@@ -185,21 +197,24 @@ def _unmount(step: Step) -> Outcome:
         return Outcome(
             step,
             "skipped",
-            f"{below[0].mount_point} ({below[0].fstype}) is mounted below it and is not part "
-            "of the plan",
+            _("{path} ({fstype}) is mounted below it and is not part of the plan").format(
+                path=below[0].mount_point, fstype=below[0].fstype
+            ),
         )
     err = _umount2(step.path, UMOUNT_NOFOLLOW)
     if err == 0:
-        return Outcome(step, "done", "unmounted")
+        return Outcome(step, "done", _("unmounted"))
     if err == errno.EBUSY:
         err = _umount2(step.path, MNT_DETACH | UMOUNT_NOFOLLOW)
         if err == 0:
             return Outcome(
-                step, "detached", "busy: detached (MNT_DETACH); freed when its last user exits"
+                step,
+                "detached",
+                _("busy: detached (MNT_DETACH); freed when its last user exits"),
             )
     if err == errno.EINVAL and _top_mount(read_mountinfo(), step.path) is None:
-        return Outcome(step, "gone", "no longer mounted")
-    return Outcome(step, "failed", f"umount2: {os.strerror(err)}")
+        return Outcome(step, "gone", _("no longer mounted"))
+    return Outcome(step, "failed", _("umount2: {error}").format(error=os.strerror(err)))
 
 
 def _in_allowlist(step: Step, plan: CleanPlan) -> bool:
@@ -216,44 +231,52 @@ def _in_allowlist(step: Step, plan: CleanPlan) -> bool:
 def _rmdir(step: Step, plan: CleanPlan) -> Outcome:
     path = step.path
     if not _in_allowlist(step, plan) or "/../" in path or path.endswith("/.."):
-        return Outcome(step, "skipped", "outside the kubepods trees of the planned hierarchies")
+        return Outcome(step, "skipped", _("outside the kubepods trees of the planned hierarchies"))
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        return Outcome(step, "gone", "already removed")
+        return Outcome(step, "gone", _("already removed"))
     if not stat.S_ISDIR(st.st_mode):
-        return Outcome(step, "skipped", "no longer a directory")
+        return Outcome(step, "skipped", _("no longer a directory"))
     try:
         mounts = read_mountinfo()
     except (OSError, ParseError) as exc:
-        return Outcome(step, "skipped", f"cannot read /proc/self/mountinfo: {exc}")
+        return Outcome(
+            step, "skipped", _("cannot read /proc/self/mountinfo: {error}").format(error=exc)
+        )
     fs = _containing_mount(mounts, path)
     if fs is None or fs.fstype not in ("cgroup", "cgroup2"):
         kind = fs.fstype if fs else "unknown"
-        return Outcome(step, "skipped", f"not on a cgroup filesystem any more ({kind})")
+        return Outcome(
+            step, "skipped", _("not on a cgroup filesystem any more ({kind})").format(kind=kind)
+        )
     try:
         with open(os.path.join(path, "cgroup.procs"), encoding="ascii", errors="replace") as f:
             procs = f.read().split()
     except OSError as exc:
-        return Outcome(step, "skipped", f"cannot read cgroup.procs: {exc.strerror}")
+        return Outcome(
+            step, "skipped", _("cannot read cgroup.procs: {error}").format(error=exc.strerror)
+        )
     if procs:
-        return Outcome(step, "skipped", f"has processes now (pid {', '.join(procs[:5])})")
+        return Outcome(
+            step, "skipped", _("has processes now (pid {pids})").format(pids=", ".join(procs[:5]))
+        )
     children = [e.name for e in os.scandir(path) if e.is_dir(follow_symlinks=False)]
     if children:
-        return Outcome(step, "skipped", f"has a child cgroup ({children[0]})")
+        return Outcome(step, "skipped", _("has a child cgroup ({name})").format(name=children[0]))
     try:
         os.rmdir(path)
     except FileNotFoundError:
-        return Outcome(step, "gone", "already removed")
+        return Outcome(step, "gone", _("already removed"))
     except OSError as exc:
-        return Outcome(step, "failed", f"rmdir: {exc.strerror}")
-    return Outcome(step, "done", "removed")
+        return Outcome(step, "failed", _("rmdir: {error}").format(error=exc.strerror))
+    return Outcome(step, "done", _("removed"))
 
 
 def _run(argv: Sequence[str], timeout: float) -> tuple[int | None, str]:
     ran = run_program(tuple(argv), timeout)
     if ran.timed_out:
-        return None, "timed out"
+        return None, _("timed out")
     return ran.returncode, ran.stderr.strip()
 
 
@@ -270,8 +293,10 @@ def stop_daemons(
     init = facts.get(init_system)
     if init.systemd is not True:
         raise CleanRefusedError(
-            f"--stop drives systemd, but PID 1 is not systemd here; still running: "
-            f"{_describe(found)}. Stop them with your init system, then run clean again"
+            _(
+                "--stop drives systemd, but PID 1 is not systemd here; still running: "
+                "{running}. Stop them with your init system, then run clean again"
+            ).format(running=_describe(found))
         )
     units: list[str] = []
     for role in ("kubelet", "runtime"):
@@ -287,7 +312,9 @@ def stop_daemons(
     for unit in units:
         code, err = run(("systemctl", "stop", unit), STOP_TIMEOUT)
         if code != 0:
-            raise CleanRefusedError(f"systemctl stop {unit} failed: {err or code}")
+            raise CleanRefusedError(
+                _("systemctl stop {unit} failed: {error}").format(unit=unit, error=err or code)
+            )
         stopped.append(unit)
     return stopped
 
@@ -306,7 +333,7 @@ def apply_plan(
 ) -> ApplyResult:
     """Apply ``plan`` to this machine. Raises :class:`CleanRefusedError` when it must not start."""
     if not plan.live:
-        raise CleanRefusedError("an offline root is planned only; nothing is applied")
+        raise CleanRefusedError(_("an offline root is planned only; nothing is applied"))
     facts = Facts(root) if root is not None else _fresh_facts()
     running, known = blockers(facts)
     stopped: list[str] = []
@@ -319,33 +346,36 @@ def apply_plan(
             running, known = blockers(facts)
     if not known and not force:
         raise CleanRefusedError(
-            "cannot tell whether the kubelet or container runtime runs; --force to go on"
+            _("cannot tell whether the kubelet or container runtime runs; --force to go on")
         )
     # Only what the running kubelet itself calls orphaned may go while it runs.
     while_running = running and not force
     if while_running and not any(s.while_running for s in plan.steps):
         raise CleanRefusedError(
-            f"still running: {_describe(running)}. The kubelet re-creates pod mounts and "
-            "cgroups, and the runtime holds them: stop them first, or use --stop (kubelet, "
-            "then runtime, through systemd), or --force"
+            _(
+                "still running: {running}. The kubelet re-creates pod mounts and cgroups, and "
+                "the runtime holds them: stop them first, or use --stop (kubelet, then "
+                "runtime, through systemd), or --force"
+            ).format(running=_describe(running))
         )
     # The directories the plan classified by (facts.teardown.kubelet_dirs), as the node
     # shows them now.
     kubelet_dirs = facts.get(teardown_facts).kubelet_dirs
     outcomes: list[Outcome] = []
     entry: CleanEntry | None = None
+    still_running = _("still running: {running}").format(running=_describe(running))
     with journal.locked():
         for step in plan.steps:
             if while_running and not step.while_running:
-                outcomes.append(Outcome(step, "skipped", f"still running: {_describe(running)}"))
+                outcomes.append(Outcome(step, "skipped", still_running))
             elif step.action == "unmount" and not _unmount_allowed(step, kubelet_dirs):
-                outcomes.append(Outcome(step, "skipped", "outside what clean may unmount"))
+                outcomes.append(Outcome(step, "skipped", _("outside what clean may unmount")))
             elif step.action == "unmount":
                 outcomes.append(_unmount(step))
             elif step.action == "rmdir":
                 outcomes.append(_rmdir(step, plan))
             elif not leftover_allowed(step, kubelet_dirs):
-                outcomes.append(Outcome(step, "skipped", "outside what clean may remove"))
+                outcomes.append(Outcome(step, "skipped", _("outside what clean may remove")))
             else:
                 if entry is None:
                     entry = journal.begin()
@@ -376,7 +406,7 @@ def leftover_allowed(step: Step, kubelet_dirs: Sequence[str]) -> bool:
     path = step.path
     if "/../" in path or path.endswith("/..") or "/./" in path:
         return False
-    parent, _, name = path.rpartition("/")
+    parent, _sep, name = path.rpartition("/")
     if step.action == "move" and step.kind == "pod-dir":
         return bool(POD_UID.match(name)) and any(
             parent == d.rstrip("/") + "/pods" for d in kubelet_dirs
@@ -403,7 +433,7 @@ def leftover_allowed(step: Step, kubelet_dirs: Sequence[str]) -> bool:
     if step.action == "remove-chains":
         return step.command in {c for tools in SAVE_TOOLS.values() for c in tools}
     if step.action == "delete-table":
-        family, _, table = step.table.partition(" ")
+        family, _sep, table = step.table.partition(" ")
         return (family, table) in NFT_TABLES
     return False
 

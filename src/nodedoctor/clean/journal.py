@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nodedoctor.fix.manifest import FieldError, JournalError, node_path, read_manifest, typed
+from nodedoctor.i18n import _
 
 CLEAN_JOURNAL_DIR = "/var/lib/nodedoctor/clean"
 SCHEMA = "nodedoctor/clean-journal/v1"
@@ -187,7 +188,7 @@ def locked() -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise CleanJournalError("another nodedoctor clean or rollback is running") from None
+            raise CleanJournalError(_("another nodedoctor clean or rollback is running")) from None
         yield
     finally:
         os.close(fd)

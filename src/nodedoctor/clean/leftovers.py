@@ -27,6 +27,7 @@ from nodedoctor.facts.mounts import mount_table
 from nodedoctor.facts.netfilter import chain_owner, netfilter_facts
 from nodedoctor.facts.poddirs import orphaned_pod_dirs
 from nodedoctor.facts.teardown import teardown_facts
+from nodedoctor.i18n import _
 from nodedoctor.model import Evidence
 
 #: Files a CNI writes beside its network configuration (Calico's install-cni writes the
@@ -37,19 +38,25 @@ CNI_COMPANIONS = {"Calico": ("calico-kubeconfig",)}
 def _pod_steps(facts: Facts) -> list[Step]:
     found = facts.get(orphaned_pod_dirs)
     steps: list[Step] = []
-    for pod in found.pods:
-        reason = (
+    # One reason for every pod (a teardown may leave thousands).
+    reason = (
+        _(
             "the kubelet reports this pod as orphaned and cannot remove its directory: volume "
-            "paths are still in it"
-            if found.mode == "kubelet-log"
-            else "the directory of a pod that is gone with the cluster, volume paths in it"
+            "paths are still in it; moved into the journal after what is mounted below is gone"
         )
+        if found.mode == "kubelet-log"
+        else _(
+            "the directory of a pod that is gone with the cluster, volume paths in it; moved "
+            "into the journal after what is mounted below is gone"
+        )
+    )
+    for pod in found.pods:
         steps.append(
             Step(
                 action="move",
                 path=pod.path,
                 kind="pod-dir",
-                reason=reason + "; moved into the journal after what is mounted below is gone",
+                reason=reason,
                 evidence=pod.evidence[0],
                 while_running=found.mode == "kubelet-log",
             )
@@ -66,8 +73,10 @@ def _cni_steps(facts: Facts) -> list[Step]:
                 action="move",
                 path=c.path,
                 kind="cni-config",
-                reason=f"{c.owner}'s network configuration of a cluster that is gone; the "
-                "runtime would load it before the next CNI's",
+                reason=_(
+                    "{owner}'s network configuration of a cluster that is gone; the runtime "
+                    "would load it before the next CNI's"
+                ).format(owner=c.owner),
                 evidence=c.evidence,
             )
         )
@@ -80,7 +89,9 @@ def _cni_steps(facts: Facts) -> list[Step]:
                         action="move",
                         path=companion,
                         kind="cni-config",
-                        reason=f"written by {c.owner}'s installer beside its configuration",
+                        reason=_("written by {owner}'s installer beside its configuration").format(
+                            owner=c.owner
+                        ),
                         evidence=Evidence(companion, "present"),
                     )
                 )
@@ -92,8 +103,10 @@ def _cni_steps(facts: Facts) -> list[Step]:
                     action="move",
                     path=path,
                     kind="cni-state",
-                    reason=f"{state.owner}: state of a cluster that is gone, which the next "
-                    "CNI would start from",
+                    reason=_(
+                        "{owner}: state of a cluster that is gone, which the next CNI would "
+                        "start from"
+                    ).format(owner=state.owner),
                     evidence=state.evidence,
                 )
             )
@@ -106,8 +119,10 @@ def _cni_steps(facts: Facts) -> list[Step]:
                 action="delete-link",
                 path=iface.name,
                 kind="interface",
-                reason=f"made by {iface.owner}; the next CNI creates its own (its addresses "
-                "are saved in the journal, the interface is not re-created by rollback)",
+                reason=_(
+                    "made by {owner}; the next CNI creates its own (its addresses are saved in "
+                    "the journal, the interface is not re-created by rollback)"
+                ).format(owner=iface.owner),
                 evidence=iface.evidence,
             )
         )
@@ -118,7 +133,9 @@ def _netfilter_steps(facts: Facts, notes: list[str]) -> list[Step]:
     nf = facts.get(netfilter_facts)
     if not nf.known:
         if facts.live:
-            notes.append(f"packet filter rules not planned: {nf.unknown_reason}")
+            notes.append(
+                _("packet filter rules not planned: {reason}").format(reason=nf.unknown_reason)
+            )
         return []
     steps: list[Step] = []
     seen: set[tuple[str, str]] = set()
@@ -134,8 +151,10 @@ def _netfilter_steps(facts: Facts, notes: list[str]) -> list[Step]:
                 action="remove-chains",
                 path=f"{c.ruleset.command} table {c.table}",
                 kind="iptables",
-                reason=f"{len(chains)} chain(s) of {', '.join(owners)} and the rules that jump "
-                "to them; the table is saved as iptables-restore input first",
+                reason=_(
+                    "{n} chain(s) of {owners} and the rules that jump to them; the table is "
+                    "saved as iptables-restore input first"
+                ).format(n=len(chains), owners=", ".join(owners)),
                 evidence=c.evidence,
                 command=c.ruleset.command,
                 table=c.table,
@@ -148,7 +167,7 @@ def _netfilter_steps(facts: Facts, notes: list[str]) -> list[Step]:
                 action="delete-table",
                 path=f"nft table {t.family} {t.name}",
                 kind="nftables",
-                reason=f"{t.owner}'s table; saved as nft -f input first",
+                reason=_("{owner}'s table; saved as nft -f input first").format(owner=t.owner),
                 evidence=t.evidence,
                 table=f"{t.family} {t.name}",
             )
@@ -170,8 +189,10 @@ def _kubeadm_steps(facts: Facts) -> list[Step]:
                 action="move",
                 path=path,
                 kind="kubeadm",
-                reason="left by a kubeadm cluster that is gone; 'kubeadm reset' deletes it, "
-                "and the next 'kubeadm init' or 'join' stops on it or reuses it",
+                reason=_(
+                    "left by a kubeadm cluster that is gone; 'kubeadm reset' deletes it, and the "
+                    "next 'kubeadm init' or 'join' stops on it or reuses it"
+                ),
                 evidence=evidence,
             )
         )
@@ -189,7 +210,7 @@ def _mount_points_kept(facts: Facts, steps: list[Step], kept: list[Kept]) -> lis
                 Kept(
                     step.path,
                     step.kind,
-                    "a mount point: moving it would fail; remove its contents by hand",
+                    _("a mount point: moving it would fail; remove its contents by hand"),
                     step.evidence,
                 )
             )
@@ -217,8 +238,10 @@ def plan_leftovers(facts: Facts) -> tuple[list[Step], list[Kept], list[str]]:
                 Kept(
                     iface.name,
                     "interface",
-                    "the ipip module's own device: it goes only with the module (modprobe -r "
-                    "ipip) or at reboot",
+                    _(
+                        "the ipip module's own device: it goes only with the module "
+                        "(modprobe -r ipip) or at reboot"
+                    ),
                     iface.evidence,
                 )
             )

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from nodedoctor._record import record
 from nodedoctor.clean.journal import CleanEntry, Item
 from nodedoctor.facts.netfilter import chain_owner
+from nodedoctor.i18n import _
 from nodedoctor.parsers import ParseError
 from nodedoctor.parsers.mountinfo import Mount, parse_mountinfo
 from nodedoctor.parsers.netfilter import IptTable, parse_iptables_save
@@ -52,7 +53,7 @@ def mounted_at_or_below(path: str) -> str | None:
     try:
         mounts = read_mounts()
     except (OSError, ParseError) as exc:
-        return f"cannot read /proc/self/mountinfo: {exc}"
+        return _("cannot read /proc/self/mountinfo: {error}").format(error=exc)
     prefix = path.rstrip("/") + "/"
     for m in mounts:
         if m.mount_point == path or m.mount_point.startswith(prefix):
@@ -113,10 +114,10 @@ def move_out(entry: CleanEntry, path: str) -> Done:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        return Done("gone", "no longer there")
+        return Done("gone", _("no longer there"))
     below = mounted_at_or_below(path)
     if below is not None:
-        return Done("skipped", f"{below} is mounted there: unmount it first")
+        return Done("skipped", _("{path} is mounted there: unmount it first").format(path=below))
     rel, dest = entry.slot("files")
     index = entry.add(Item("move", path, stored=rel))
     item = entry.items[index]
@@ -127,10 +128,10 @@ def move_out(entry: CleanEntry, path: str) -> Done:
         except OSError as exc:
             item.state, item.note = "failed", f"rename: {exc.strerror}"
             entry.save()
-            return Done("failed", f"rename into the journal: {exc.strerror}")
+            return Done("failed", _("rename into the journal: {error}").format(error=exc.strerror))
         item.state, item.how = "done", "rename"
         entry.save()
-        return Done("done", f"moved into the journal ({entry.id})")
+        return Done("done", _("moved into the journal ({id})").format(id=entry.id))
     entries, size, special = _measure(path)
     if entries > MAX_COPY_ENTRIES or size > MAX_COPY_BYTES:
         item.state = "skipped"
@@ -138,8 +139,10 @@ def move_out(entry: CleanEntry, path: str) -> Done:
         entry.save()
         return Done(
             "skipped",
-            f"on another filesystem than the journal and too large to copy there "
-            f"({item.note}); move it by hand",
+            _(
+                "on another filesystem than the journal and too large to copy there ({size}); "
+                "move it by hand"
+            ).format(size=item.note),
         )
     part = dest + ".part"
     try:
@@ -153,10 +156,10 @@ def move_out(entry: CleanEntry, path: str) -> Done:
     except OSError as exc:
         item.state, item.note = "failed", f"copy: {exc.strerror or exc}"
         entry.save()
-        return Done("failed", f"copy into the journal: {exc.strerror or exc}")
+        return Done("failed", _("copy into the journal: {error}").format(error=exc.strerror or exc))
     item.state = "done"
     entry.save()
-    return Done("done", f"copied into the journal ({entry.id}) and removed")
+    return Done("done", _("copied into the journal ({id}) and removed").format(id=entry.id))
 
 
 def _put_back(src: str, dst: str) -> None:
@@ -177,15 +180,20 @@ def restore_move(entry: CleanEntry, item: Item) -> Done:
     kept = os.path.lexists(stored)
     if not kept:
         if item.state == "pending" and here:
-            return Done("done", "was not moved (the apply stopped before it)")
-        return Done("failed", f"{item.stored} is missing from the journal")
+            return Done("done", _("was not moved (the apply stopped before it)"))
+        return Done("failed", _("{path} is missing from the journal").format(path=item.stored))
     if here:
-        return Done("skipped", f"{item.path} exists again: not overwritten (move it aside first)")
+        return Done(
+            "skipped",
+            _("{path} exists again: not overwritten (move it aside first)").format(path=item.path),
+        )
     try:
         _put_back(stored, item.path)
     except OSError as exc:
-        return Done("failed", f"could not move it back: {exc.strerror or exc}")
-    return Done("done", "moved back")
+        return Done(
+            "failed", _("could not move it back: {error}").format(error=exc.strerror or exc)
+        )
+    return Done("done", _("moved back"))
 
 
 # -- interfaces -----------------------------------------------------------------------
@@ -193,7 +201,7 @@ def restore_move(entry: CleanEntry, item: Item) -> Done:
 
 def delete_link(entry: CleanEntry, name: str) -> Done:
     if not os.path.exists(f"/sys/class/net/{name}"):
-        return Done("gone", "no such interface any more")
+        return Done("gone", _("no such interface any more"))
     rel, dest = entry.slot("saved", ".txt")
     shown = run_program(("ip", "-d", "addr", "show", "dev", name), COMMAND_TIMEOUT)
     with open(dest, "w", encoding="utf-8") as fh:
@@ -204,10 +212,16 @@ def delete_link(entry: CleanEntry, name: str) -> Done:
     if ran.returncode != 0 and os.path.exists(f"/sys/class/net/{name}"):
         item.state, item.note = "failed", ran.stderr.strip()
         entry.save()
-        return Done("failed", f"ip link delete: {ran.stderr.strip() or ran.returncode}")
+        return Done(
+            "failed",
+            _("ip link delete: {error}").format(error=ran.stderr.strip() or ran.returncode),
+        )
     item.state = "done"
     entry.save()
-    return Done("done", f"deleted (its addresses are saved in {entry.id}/{rel})")
+    return Done(
+        "done",
+        _("deleted (its addresses are saved in {path})").format(path=f"{entry.id}/{rel}"),
+    )
 
 
 # -- iptables -------------------------------------------------------------------------
@@ -272,12 +286,12 @@ def remove_chains(entry: CleanEntry, command: str, table_name: str) -> Done:
         text = _save(command)
         table = parse_iptables_save(text).table(table_name)
     except (OSError, ParseError) as exc:
-        return Done("skipped", f"cannot read the rules now: {exc}")
+        return Done("skipped", _("cannot read the rules now: {error}").format(error=exc))
     if table is None:
-        return Done("gone", f"no table {table_name} any more")
+        return Done("gone", _("no table {table} any more").format(table=table_name))
     lines, chains = removal_input(table)
     if not chains:
-        return Done("gone", "none of its chains is left")
+        return Done("gone", _("none of its chains is left"))
     rel, dest = entry.slot("saved", ".rules")
     with open(dest, "w", encoding="utf-8") as fh:
         fh.write("\n".join(_table_text(text, table)) + "\n")
@@ -307,13 +321,26 @@ def remove_chains(entry: CleanEntry, command: str, table_name: str) -> Done:
     except (OSError, ParseError) as exc:
         item.state, item.note = "done", f"not verified: {exc}"
         entry.save()
-        return Done("done", f"{len(chains)} chain(s) removed (not verified: {exc})")
+        return Done(
+            "done",
+            _("{n} chain(s) removed (not verified: {error})").format(n=len(chains), error=exc),
+        )
     item.state = "done"
     entry.save()
     still = [c.name for c in (left.chains if left else ()) if c.name in set(chains)]
     if still:
-        return Done("failed", f"still there after {restore}: {', '.join(still)}")
-    return Done("done", f"{len(chains)} chain(s) removed; the table is saved in {entry.id}/{rel}")
+        return Done(
+            "failed",
+            _("still there after {command}: {chains}").format(
+                command=restore, chains=", ".join(still)
+            ),
+        )
+    return Done(
+        "done",
+        _("{n} chain(s) removed; the table is saved in {path}").format(
+            n=len(chains), path=f"{entry.id}/{rel}"
+        ),
+    )
 
 
 def _readd_input(saved: Sequence[str], now: IptTable | None) -> list[str]:
@@ -343,18 +370,20 @@ def restore_chains(entry: CleanEntry, item: Item, force: bool) -> Done:
         now_text = _save(command)
         now_table = parse_iptables_save(now_text).table(item.table)
     except (OSError, ParseError) as exc:
-        return Done("failed", f"cannot read the rules: {exc}")
+        return Done("failed", _("cannot read the rules: {error}").format(error=exc))
     digest = table_digest(now_text, item.table) if now_table else None
     if item.state == "pending" or digest == item.after:
         ran = run_program((item.how, stored), COMMAND_TIMEOUT)
         if ran.returncode != 0:
             return Done("failed", f"{item.how}: {ran.stderr.strip() or ran.returncode}")
-        return Done("done", f"table {item.table} restored as it was")
+        return Done("done", _("table {table} restored as it was").format(table=item.table))
     if not force:
         return Done(
             "skipped",
-            f"table {item.table} changed since the clean (a new cluster's rules?): not "
-            "replaced; --force adds the saved chains back where they are missing",
+            _(
+                "table {table} changed since the clean (a new cluster's rules?): not "
+                "replaced; --force adds the saved chains back where they are missing"
+            ).format(table=item.table),
         )
     readd = stored[: -len(".rules")] + ".readd"
     with open(readd, "w", encoding="utf-8") as fh:
@@ -362,7 +391,9 @@ def restore_chains(entry: CleanEntry, item: Item, force: bool) -> Done:
     ran = run_program((item.how, "--noflush", readd), COMMAND_TIMEOUT)
     if ran.returncode != 0:
         return Done("failed", f"{item.how}: {ran.stderr.strip() or ran.returncode}")
-    return Done("done", f"the saved chains added back to {item.table} (--force)")
+    return Done(
+        "done", _("the saved chains added back to {table} (--force)").format(table=item.table)
+    )
 
 
 # -- nftables -------------------------------------------------------------------------
@@ -372,7 +403,7 @@ def delete_table(entry: CleanEntry, table: str) -> Done:
     family, name = table.split(" ", 1)
     listed = run_program(("nft", "list", "table", family, name), COMMAND_TIMEOUT)
     if listed.returncode != 0:
-        return Done("gone", f"no table {table} any more")
+        return Done("gone", _("no table {table} any more").format(table=table))
     rel, dest = entry.slot("saved", ".nft")
     with open(dest, "w", encoding="utf-8") as fh:
         fh.write(listed.stdout)
@@ -382,10 +413,15 @@ def delete_table(entry: CleanEntry, table: str) -> Done:
     if ran.returncode != 0:
         item.state, item.note = "failed", ran.stderr.strip()
         entry.save()
-        return Done("failed", f"nft delete table: {ran.stderr.strip() or ran.returncode}")
+        return Done(
+            "failed",
+            _("nft delete table: {error}").format(error=ran.stderr.strip() or ran.returncode),
+        )
     item.state = "done"
     entry.save()
-    return Done("done", f"deleted; saved as nft -f input in {entry.id}/{rel}")
+    return Done(
+        "done", _("deleted; saved as nft -f input in {path}").format(path=f"{entry.id}/{rel}")
+    )
 
 
 def restore_table(entry: CleanEntry, item: Item) -> Done:
@@ -393,9 +429,13 @@ def restore_table(entry: CleanEntry, item: Item) -> Done:
     exists = run_program(("nft", "list", "table", family, name), COMMAND_TIMEOUT)
     if exists.returncode == 0:
         if item.state == "pending":
-            return Done("done", "was not deleted (the apply stopped before it)")
-        return Done("skipped", f"table {item.table} exists again: not replaced")
+            return Done("done", _("was not deleted (the apply stopped before it)"))
+        return Done(
+            "skipped", _("table {table} exists again: not replaced").format(table=item.table)
+        )
     ran = run_program(("nft", "-f", entry.host(item.stored)), COMMAND_TIMEOUT)
     if ran.returncode != 0:
-        return Done("failed", f"nft -f: {ran.stderr.strip() or ran.returncode}")
-    return Done("done", f"table {item.table} restored")
+        return Done(
+            "failed", _("nft -f: {error}").format(error=ran.stderr.strip() or ran.returncode)
+        )
+    return Done("done", _("table {table} restored").format(table=item.table))

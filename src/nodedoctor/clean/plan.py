@@ -23,8 +23,9 @@ run against a private subtree; the mounts that carry it are never planned.
 from __future__ import annotations
 
 import bisect
+import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from nodedoctor._record import field, record
 from nodedoctor.clean.leftovers import plan_leftovers
@@ -34,6 +35,7 @@ from nodedoctor.facts.kubepods import kubepods_facts
 from nodedoctor.facts.mounts import mount_table
 from nodedoctor.facts.processes import processes
 from nodedoctor.facts.teardown import CGROUP_ROOT, STANDARD_BPFFS, Leftover, teardown_facts
+from nodedoctor.i18n import N_, _
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.mountinfo import Mount
 from nodedoctor.sources.root import UnsafePathError
@@ -50,11 +52,32 @@ KUBELET_COMMS = ("kubelet", "kubelite", "k3s-server", "k3s-agent")
 RUNTIME_COMMS = ("containerd", "crio", "dockerd", "cri-dockerd")
 
 _OWNER_WHY = {
-    "calico": "Calico (v3.24+) mounts the host's root cgroup2 here for its eBPF connect-time "
-    "load balancer, and its mount outlives the pod (mountPropagation: Bidirectional)",
-    "cilium": "Cilium mounts the host's cgroup2 here (cgroup.hostRoot) for socket-based load "
-    "balancing, and the mount outlives the agent",
+    "calico": N_(
+        "Calico (v3.24+) mounts the host's root cgroup2 here for its eBPF connect-time "
+        "load balancer, and its mount outlives the pod (mountPropagation: Bidirectional)"
+    ),
+    "cilium": N_(
+        "Cilium mounts the host's cgroup2 here (cgroup.hostRoot) for socket-based load "
+        "balancing, and the mount outlives the agent"
+    ),
 }
+_CGROUP_ELSEWHERE = N_("a cgroup hierarchy mounted outside /sys/fs/cgroup")
+_KUBELET_MOUNT = N_(
+    "strictly under /var/lib/kubelet/: a pod volume or token mount, which `kubeadm reset` "
+    "unmounts too"
+)
+_EMPTY_CGROUP = N_(
+    "an empty kubepods cgroup (no process in it or below it); `rmdir` removes only an empty "
+    "cgroup, never a file or a populated one"
+)
+
+#: A message in the current language, looked up once per plan: a teardown has 100,000 pod
+#: mounts and cgroups sharing a few reasons, and one lookup costs microseconds.
+Translate = Callable[[str], str]
+
+
+def _translator() -> Translate:
+    return functools.lru_cache(maxsize=None)(_)
 
 
 @record
@@ -139,39 +162,44 @@ class _UnplannedBelow:
         return None if index == self._none else self._mounts[index]
 
 
-def _mount_reason(item: Leftover) -> str:
+def _mount_reason(item: Leftover, tr: Translate) -> str:
     point = item.mount_point
     if item.kind == "cgroup":
-        why = _OWNER_WHY.get(item.owner or "", "a cgroup hierarchy mounted outside /sys/fs/cgroup")
-        return (
-            f"{why}; `rm -rf` through it fails with `Operation not permitted` or deletes empty "
-            "host cgroups (kubekey#2539). Unmounting removes only this extra view of the "
-            "hierarchy, never a cgroup"
-        )
+        why = tr(_OWNER_WHY.get(item.owner or "", _CGROUP_ELSEWHERE))
+        return tr(
+            N_(
+                "{why}; `rm -rf` through it fails with `Operation not permitted` or deletes empty "
+                "host cgroups (kubekey#2539). Unmounting removes only this extra view of the "
+                "hierarchy, never a cgroup"
+            )
+        ).format(why=why)
     if item.kind == "bpffs":
-        return (
-            f"a bpffs outside {STANDARD_BPFFS} (Cilium falls back to /run/cilium/bpffs), left "
-            "by the CNI; unmounting releases the pins of the removed CNI"
-        )
+        return tr(
+            N_(
+                "a bpffs outside {path} (Cilium falls back to /run/cilium/bpffs), left by the "
+                "CNI; unmounting releases the pins of the removed CNI"
+            )
+        ).format(path=STANDARD_BPFFS)
     if item.kind == "kubelet":
-        return (
-            "strictly under /var/lib/kubelet/: a pod volume or token mount, which `kubeadm "
-            "reset` unmounts too"
-        )
+        return tr(_KUBELET_MOUNT)
     if item.kind == "netns":
-        return f"a CNI network namespace bind mount ({point}) of a pod that is gone"
-    return "left by the cluster"
-
-
-def _kept_reason(item: Leftover) -> str:
-    if item.kind == "bpffs" and item.mount_point == STANDARD_BPFFS:
-        return (
-            f"the standard bpffs: systemd mounts {STANDARD_BPFFS} at boot and other programs "
-            "pin maps there; Calico and Cilium only mount it when it is missing"
+        return tr(N_("a CNI network namespace bind mount ({point}) of a pod that is gone")).format(
+            point=point
         )
+    return tr(N_("left by the cluster"))
+
+
+def _kept_reason(item: Leftover, tr: Translate) -> str:
+    if item.kind == "bpffs" and item.mount_point == STANDARD_BPFFS:
+        return tr(
+            N_(
+                "the standard bpffs: systemd mounts {path} at boot and other programs pin maps "
+                "there; Calico and Cilium only mount it when it is missing"
+            )
+        ).format(path=STANDARD_BPFFS)
     if item.owner == "lxcfs":
-        return "belongs to lxcfs on the host, not to Kubernetes"
-    return "not safe to remove"
+        return tr(N_("belongs to lxcfs on the host, not to Kubernetes"))
+    return tr(N_("not safe to remove"))
 
 
 def cgroup_root_override(explicit: str | None = None) -> str | None:
@@ -182,7 +210,9 @@ def cgroup_root_override(explicit: str | None = None) -> str | None:
 def _hierarchies(facts: Facts, override: str | None) -> tuple[list[str], list[str]]:
     if override is not None:
         return [override], [
-            f"cgroup tree root replaced by {override} (--cgroup-root or {CGROUP_ROOT_ENV})"
+            _("cgroup tree root replaced by {path} (--cgroup-root or {variable})").format(
+                path=override, variable=CGROUP_ROOT_ENV
+            )
         ]
     table = facts.get(mount_table)
     points: list[str] = []
@@ -192,7 +222,7 @@ def _hierarchies(facts: Facts, override: str | None) -> tuple[list[str], list[st
             points.append(point)
     if not points and facts.root.exists(f"{CGROUP_ROOT}/cgroup.controllers"):
         points.append(CGROUP_ROOT)
-    notes = [] if points else ["no cgroup hierarchy is visible in this root"]
+    notes = [] if points else [_("no cgroup hierarchy is visible in this root")]
     return points, notes
 
 
@@ -232,15 +262,25 @@ def _walk(facts: Facts, top: str, budget: list[int], seen: set[str]) -> _Node | 
 
 
 def _cgroup_steps(
-    facts: Facts, hierarchy: str, node: _Node, steps: list[Step], kept: list[Kept]
+    facts: Facts,
+    hierarchy: str,
+    node: _Node,
+    steps: list[Step],
+    kept: list[Kept],
+    *,
+    tr: Translate,
 ) -> bool:
     """Plan ``rmdir`` for the empty cgroups of ``node``'s tree; whether ``node`` is removable."""
     removable = True
     for child in node.children:
-        removable = _cgroup_steps(facts, hierarchy, child, steps, kept) and removable
+        removable = _cgroup_steps(facts, hierarchy, child, steps, kept, tr=tr) and removable
     if node.procs is None:
         kept.append(
-            Kept(node.path, "kubepods", "cannot read cgroup.procs: whether it is empty is unknown")
+            Kept(
+                node.path,
+                "kubepods",
+                tr(N_("cannot read cgroup.procs: whether it is empty is unknown")),
+            )
         )
         return False
     pids = node.procs.split()
@@ -249,22 +289,25 @@ def _cgroup_steps(
             Kept(
                 node.path,
                 "kubepods",
-                f"has {len(pids)} process(es) (pid {', '.join(pids[:5])}); a cgroup with "
-                "processes cannot be removed and its pod may still run",
+                tr(
+                    N_(
+                        "has {n} process(es) (pid {pids}); a cgroup with processes cannot be "
+                        "removed and its pod may still run"
+                    )
+                ).format(n=len(pids), pids=", ".join(pids[:5])),
                 Evidence(f"{node.path}/cgroup.procs", " ".join(pids[:20])),
             )
         )
         return False
     if not removable:
-        kept.append(Kept(node.path, "kubepods", "a cgroup below it is kept"))
+        kept.append(Kept(node.path, "kubepods", tr(N_("a cgroup below it is kept"))))
         return False
     steps.append(
         Step(
             action="rmdir",
             path=node.path,
             kind="kubepods",
-            reason="an empty kubepods cgroup (no process in it or below it); `rmdir` removes "
-            "only an empty cgroup, never a file or a populated one",
+            reason=tr(_EMPTY_CGROUP),
             evidence=Evidence(f"{node.path}/cgroup.procs", "(empty)"),
             hierarchy=hierarchy,
         )
@@ -339,7 +382,8 @@ def plan_clean(facts: Facts, cgroup_root: str | None = None) -> CleanPlan:
     table = facts.get(mount_table)
     notes: list[str] = []
     if not td.mounts_known:
-        notes.append("no mount table in this root: no mount can be planned")
+        notes.append(_("no mount table in this root: no mount can be planned"))
+    tr = _translator()
     kept: list[Kept] = []
     unique: dict[tuple[int | None, str, int], Leftover] = {}
     for item in (*td.kubelet_mounts, *td.netns, *td.foreign_cgroup, *td.bpffs):
@@ -349,10 +393,15 @@ def plan_clean(facts: Facts, cgroup_root: str | None = None) -> CleanPlan:
         point = item.mount_point
         if override is not None and (point == override or _under(override, point)):
             kept.append(
-                Kept(point, item.kind, f"carries the cgroup tree root {override}", item.evidence)
+                Kept(
+                    point,
+                    item.kind,
+                    tr(N_("carries the cgroup tree root {path}")).format(path=override),
+                    item.evidence,
+                )
             )
         elif not item.removable:
-            kept.append(Kept(point, item.kind, _kept_reason(item), item.evidence))
+            kept.append(Kept(point, item.kind, _kept_reason(item, tr), item.evidence))
         else:
             planned.append(item)
     planned_ids = {(i.mount.mount_id, i.mount.line) for i in planned}
@@ -368,8 +417,12 @@ def plan_clean(facts: Facts, cgroup_root: str | None = None) -> CleanPlan:
                 Kept(
                     point,
                     item.kind,
-                    f"{other.mount_point} ({other.fstype}) is mounted below it and is "
-                    "not part of the plan; unmounting would take it along",
+                    tr(
+                        N_(
+                            "{path} ({fstype}) is mounted below it and is not part of the plan; "
+                            "unmounting would take it along"
+                        )
+                    ).format(path=other.mount_point, fstype=other.fstype),
                     item.evidence,
                 )
             )
@@ -379,7 +432,7 @@ def plan_clean(facts: Facts, cgroup_root: str | None = None) -> CleanPlan:
                 action="unmount",
                 path=point,
                 kind=item.kind,
-                reason=_mount_reason(item),
+                reason=_mount_reason(item, tr),
                 evidence=item.evidence,
                 mount_id=item.mount.mount_id,
                 fstype=item.mount.fstype,
@@ -398,9 +451,11 @@ def plan_clean(facts: Facts, cgroup_root: str | None = None) -> CleanPlan:
         for top in tops:
             tree = _walk(facts, f"{hierarchy.rstrip('/')}/{top}", budget, seen)
             if tree is not None:
-                _cgroup_steps(facts, hierarchy, tree, rmdirs, kept)
+                _cgroup_steps(facts, hierarchy, tree, rmdirs, kept, tr=tr)
     if budget[0] <= 0:
-        notes.append(f"more than {MAX_CGROUPS} kubepods cgroups: the rest is not planned")
+        notes.append(
+            _("more than {n} kubepods cgroups: the rest is not planned").format(n=MAX_CGROUPS)
+        )
     rmdirs.sort(key=lambda s: (-s.depth, s.path))
     others, others_kept, others_notes = plan_leftovers(facts)
     kept += others_kept

@@ -9,8 +9,40 @@ from typing import TextIO
 from nodedoctor.clean.engine import ApplyResult
 from nodedoctor.clean.plan import CleanPlan
 from nodedoctor.clean.steps import Step
+from nodedoctor.i18n import N_, _
+from nodedoctor.render.text import columns
 
 SCHEMA = "nodedoctor/clean/v1"
+
+#: The words of the text plan's first column, as people read them (the JSON keeps the
+#: action and status themselves).
+_LABELS = {
+    "unmount": N_("unmount"),
+    "rmdir": N_("rmdir"),
+    "move": N_("move"),
+    "delete-link": N_("delete-link"),
+    "remove-chains": N_("remove-chains"),
+    "delete-table": N_("delete-table"),
+    "keep": N_("keep"),
+    "note": N_("note"),
+    "blocked": N_("blocked"),
+    "stopped": N_("stopped"),
+    "journal": N_("journal"),
+    "done": N_("done"),
+    "detached": N_("detached"),
+    "gone": N_("gone"),
+    "failed": N_("failed"),
+    "skipped": N_("skipped"),
+    "not-restored": N_("not-restored"),
+    "why": N_("why"),
+}
+
+
+def label(word: str, width: int) -> str:
+    """``word`` (an action, a status) in the current language, padded to ``width`` display
+    columns."""
+    text = _(_LABELS[word]) if word in _LABELS else word
+    return text + " " * max(0, width - columns(text))
 
 
 def write_plan_json(stream: TextIO, plan: CleanPlan, result: ApplyResult | None = None) -> None:
@@ -62,79 +94,90 @@ def plan_json(plan: CleanPlan, result: ApplyResult | None = None) -> str:
 def _plan_lines(plan: CleanPlan, indent: str = "") -> list[str]:
     lines: list[str] = []
     told: set[str] = set()
+    # The labels once: a teardown has 100,000 steps, and a lookup costs microseconds.
+    why, source = label("why", 4), _("from")
+    actions = {a: label(a, 8) for a in {s.action for s in plan.steps}}
     for step in plan.steps:
-        lines.append(f"{indent}{step.action:<8} {step.path}  ({_what(step)})")
+        lines.append(f"{indent}{actions[step.action]} {step.path}  ({_what(step)})")
         if step.reason not in told:
             # Each reason once: a teardown has dozens of volume mounts and pod cgroups.
             told.add(step.reason)
-            lines.append(f"{indent}           why  {step.reason}")
+            lines.append(f"{indent}           {why} {step.reason}")
         if step.evidence.line is not None:
-            lines.append(f"{indent}           from {step.evidence.source}:{step.evidence.line}")
+            lines.append(f"{indent}           {source} {step.evidence.source}:{step.evidence.line}")
+    keep = label("keep", 8)
     for kept in plan.kept:
-        lines.append(f"{indent}keep     {kept.path}  ({kept.kind}) {kept.reason}")
+        lines.append(f"{indent}{keep} {kept.path}  ({kept.kind}) {kept.reason}")
     for note in plan.notes:
-        lines.append(f"{indent}note     {note}")
+        lines.append(f"{indent}{label('note', 8)} {note}")
     return lines
 
 
 def _what(step: Step) -> str:
     if step.action == "unmount":
-        return f"{step.fstype} from {step.source}"
+        return _("{fstype} from {source}").format(fstype=step.fstype, source=step.source)
     if step.action == "rmdir":
         return "cgroup"
     if step.action == "remove-chains":
         shown = ", ".join(step.chains[:4]) + (", ..." if len(step.chains) > 4 else "")
-        return f"{len(step.chains)} chain(s): {shown}"
+        return _("{n} chain(s): {chains}").format(n=len(step.chains), chains=shown)
     return step.kind
 
 
 def _counts(steps: tuple[Step, ...]) -> str:
     labels = {
-        "unmount": "unmount(s)",
-        "rmdir": "empty cgroup(s) to remove",
-        "move": "path(s) to move into the journal",
-        "delete-link": "interface(s) to delete",
-        "remove-chains": "iptables table(s) to clear",
-        "delete-table": "nftables table(s) to delete",
+        "unmount": N_("{n} unmount(s)"),
+        "rmdir": N_("{n} empty cgroup(s) to remove"),
+        "move": N_("{n} path(s) to move into the journal"),
+        "delete-link": N_("{n} interface(s) to delete"),
+        "remove-chains": N_("{n} iptables table(s) to clear"),
+        "delete-table": N_("{n} nftables table(s) to delete"),
     }
     counts = {a: sum(1 for s in steps if s.action == a) for a in labels}
-    shown = [f"{n} {labels[a]}" for a, n in counts.items() if n or a in ("unmount", "rmdir")]
+    shown = [_(labels[a]).format(n=n) for a, n in counts.items() if n or a in ("unmount", "rmdir")]
     return ", ".join(shown)
 
 
 def plan_text(plan: CleanPlan, applying: bool = False) -> str:
-    mode = "live" if plan.live else "offline: plan only"
-    lines = [f"nodedoctor clean · {plan.root} ({mode})", ""]
+    title = (
+        _("nodedoctor clean · {root} (live)")
+        if plan.live
+        else _("nodedoctor clean · {root} (offline: plan only)")
+    )
+    lines = [title.format(root=plan.root), ""]
     if not plan.steps:
-        lines.append("nothing to clean")
+        lines.append(_("nothing to clean"))
     lines += _plan_lines(plan)
     if plan.blockers:
         names = ", ".join(f"{b.comm} (pid {b.pid})" for b in plan.blockers)
-        lines += ["", f"blocked  running: {names}; --apply refuses unless --stop or --force"]
+        refuses = _("running: {names}; --apply refuses unless --stop or --force")
+        lines += ["", f"{label('blocked', 8)} " + refuses.format(names=names)]
     elif not plan.blockers_known:
-        lines += ["", "note     whether the kubelet or runtime runs is unknown in this root"]
+        unknown = _("whether the kubelet or runtime runs is unknown in this root")
+        lines += ["", f"{label('note', 8)} {unknown}"]
     if plan.steps:
         lines += ["", _counts(plan.steps)]
         if plan.live and not applying:
-            lines.append("apply with: nodedoctor clean --apply")
+            lines.append(_("apply with: nodedoctor clean --apply"))
     return "\n".join(lines) + "\n"
 
 
 def result_text(plan: CleanPlan, result: ApplyResult) -> str:
-    lines = [f"nodedoctor clean · {plan.root} (applied)", ""]
+    lines = [_("nodedoctor clean · {root} (applied)").format(root=plan.root), ""]
     for unit in result.stopped:
-        lines.append(f"stopped  {unit}")
+        lines.append(f"{label('stopped', 8)} {unit}")
     for o in result.outcomes:
-        lines.append(f"{o.status:<8} {o.step.action} {o.step.path}: {o.detail}")
+        lines.append(f"{label(o.status, 8)} {o.step.action} {o.step.path}: {o.detail}")
     if result.journal:
         lines.append(
-            f"journal  {result.journal}: 'nodedoctor rollback {result.journal}' brings it back"
+            f"{label('journal', 8)} "
+            + _("{id}: 'nodedoctor rollback {id}' brings it back").format(id=result.journal)
         )
     lines.append("")
     left = result.after
     if not left.steps:
-        lines.append("verified: nothing left to clean")
+        lines.append(_("verified: nothing left to clean"))
     else:
-        lines.append(f"left: {len(left.steps)} item(s) still to clean")
+        lines.append(_("left: {n} item(s) still to clean").format(n=len(left.steps)))
     lines += _plan_lines(left, indent="  ") if left.steps or left.kept else []
     return "\n".join(lines) + "\n"

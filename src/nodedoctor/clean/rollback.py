@@ -15,6 +15,8 @@ import time
 from nodedoctor._record import record
 from nodedoctor.clean import ops
 from nodedoctor.clean.journal import CleanEntry, CleanJournalError, load, locked
+from nodedoctor.clean.render import label
+from nodedoctor.i18n import _
 
 
 @record
@@ -54,8 +56,10 @@ def _one(entry: CleanEntry, kind: str, force: bool, index: int) -> ops.Done:
         return ops.restore_table(entry, item)
     return ops.Done(
         "not-restored",
-        "interfaces are not re-created: the CNI makes them when it starts (addresses saved in "
-        f"{entry.id}/{item.stored})",
+        _(
+            "interfaces are not re-created: the CNI makes them when it starts (addresses saved "
+            "in {path})"
+        ).format(path=f"{entry.id}/{item.stored}"),
     )
 
 
@@ -63,7 +67,7 @@ def rollback_clean(entry: CleanEntry, *, force: bool = False) -> CleanRollbackRe
     with locked():
         entry = load(entry.directory)  # read again under the lock
         if entry.state == "rolled-back":
-            raise CleanJournalError(f"{entry.id} is already rolled back")
+            raise CleanJournalError(_("{id} is already rolled back").format(id=entry.id))
         outcomes: list[Restored] = []
         for index in range(len(entry.items) - 1, -1, -1):
             item = entry.items[index]
@@ -85,12 +89,14 @@ def rollback_clean(entry: CleanEntry, *, force: bool = False) -> CleanRollbackRe
 
 
 def rollback_text(result: CleanRollbackResult) -> str:
-    lines = [f"{o.status:<12} {o.kind} {o.path}: {o.detail}" for o in result.outcomes]
+    lines = [f"{label(o.status, 12)} {o.kind} {o.path}: {o.detail}" for o in result.outcomes]
     if result.complete:
-        lines.append(f"rolled back {result.entry_id}")
+        lines.append(_("rolled back {id}").format(id=result.entry_id))
     else:
         lines.append(
-            f"{result.entry_id}: not everything came back (see above); run "
-            f"'nodedoctor rollback {result.entry_id}' again once that is resolved"
+            _(
+                "{id}: not everything came back (see above); run 'nodedoctor rollback {id}' "
+                "again once that is resolved"
+            ).format(id=result.entry_id)
         )
     return "\n".join(lines) + "\n"

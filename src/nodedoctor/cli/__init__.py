@@ -16,7 +16,7 @@ from nodedoctor.cli.common import (
     language_in,
     terminal_columns,
 )
-from nodedoctor.i18n import _, set_language
+from nodedoctor.i18n import ENGLISH, N_, _, language, ngettext, set_language
 
 #: Subcommand modules (``nodedoctor.cli.<name>``, each with ``register(subparsers)``) in the
 #: order ``--help`` lists them, with the commands each registers. Running a command imports
@@ -30,6 +30,52 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "clean": ("clean",),
     "why": ("why",),
 }
+
+
+#: argparse's own words that a user of nodedoctor sees (its help's headings, its usage
+#: errors), as Python 3.9 to 3.13 write them; argparse asks gettext for them, and
+#: :func:`_argparse_language` has it ask nodedoctor's catalog instead.
+ARGPARSE_WORDS = (
+    N_("usage: "),
+    N_("positional arguments"),
+    N_("options"),
+    N_("optional arguments"),
+    N_("show this help message and exit"),
+    N_("%(prog)s: error: %(message)s\n"),
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("unrecognized arguments: %s"),
+    N_("the following arguments are required: %s"),
+    N_("one of the arguments %s is required"),
+    N_("not allowed with argument %s"),
+    N_("ignored explicit argument %r"),
+    N_("expected one argument"),
+    N_("expected at most one argument"),
+    N_("expected at least one argument"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+    N_("invalid %(type)s value: %(value)r"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("unknown parser %(parser_name)r (choices: %(choices)s)"),
+    N_("can't open '%(filename)s': %(error)s"),
+)
+#: argparse's own gettext functions, kept while nodedoctor's stand in for them.
+_ARGPARSE_GETTEXT: dict[str, Any] = {}
+
+
+def _argparse_language() -> None:
+    """argparse's words in the language of the run: its module's ``_`` and ``ngettext``
+    are nodedoctor's while the language is not English, argparse's own (untouched) in
+    English."""
+    if not _ARGPARSE_GETTEXT:
+        _ARGPARSE_GETTEXT.update(
+            gettext=getattr(argparse, "_", None), ngettext=getattr(argparse, "ngettext", None)
+        )
+    english = language() == ENGLISH
+    for name, ours in (("_", _), ("ngettext", ngettext)):
+        original = _ARGPARSE_GETTEXT["gettext" if name == "_" else "ngettext"]
+        if not english:
+            setattr(argparse, name, ours)
+        elif original is not None:
+            setattr(argparse, name, original)
 
 
 def _terminal_width() -> int:
@@ -121,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
     set_language(language_in(argv))
+    _argparse_language()
     command = _command(argv)
     known = [name for names in COMMANDS.values() for name in names]
     if command is not None and command not in known:
@@ -147,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except UsageError as exc:
-        print(f"nodedoctor: {exc}", file=sys.stderr)
+        print(_("nodedoctor: {error}").format(error=exc), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -184,7 +184,9 @@ def _npd_cycle(args: argparse.Namespace, family: str) -> int:
                     npdcycle.write_cached(args.npd_cache, text)
                 found = lines[family][severity]
     except OSError as exc:
-        raise UsageError(f"--npd-cache {args.npd_cache}: {exc.strerror or exc}") from None
+        raise UsageError(
+            _("--npd-cache {path}: {error}").format(path=args.npd_cache, error=exc.strerror or exc)
+        ) from None
     sys.stdout.write(found[1] + "\n")
     return found[0]
 
@@ -206,10 +208,12 @@ def _check(args: argparse.Namespace) -> int:
         only = expand_families(args.only, rules)
         skip = expand_families(args.skip, rules)
     except KeyError as exc:
-        raise UsageError(f"unknown rule family {exc.args[0]!r}") from None
+        raise UsageError(_("unknown rule family {name!r}").format(name=exc.args[0])) from None
     for rule_id in [*only, *skip]:
         if rule_by_id(rule_id) is None:
-            raise UsageError(f"unknown rule {rule_id!r}; see 'nodedoctor rules'")
+            raise UsageError(
+                _("unknown rule {name!r}; see 'nodedoctor rules'").format(name=rule_id)
+            )
     if args.only and not only:  # a family with no rules yet: run only the engine's own
         only = sorted(ENGINE_RULES)
     targets = [("root", r) for r in args.root or []] + [("bundle", b) for b in args.bundle or []]
@@ -238,7 +242,9 @@ def _check(args: argparse.Namespace) -> int:
             selected = [r for r in selected if r.id in scan.matches or r.id in ENGINE_RULES]
         else:
             print(
-                f"nodedoctor: no known symptom in {args.logs}; checking every rule",
+                _("nodedoctor: no known symptom in {path}; checking every rule").format(
+                    path=args.logs
+                ),
                 file=sys.stderr,
             )
     fmt = Format(args.format)

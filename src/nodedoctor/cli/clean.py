@@ -52,7 +52,7 @@ def register(sub: Any) -> None:
 def _confirm(count: int) -> bool:
     if not sys.stdin.isatty():
         raise UsageError(_("--apply without a terminal needs --yes"))
-    sys.stderr.write(f"remove {count} item(s) as planned above? [y/N] ")
+    sys.stderr.write(_("remove {n} item(s) as planned above? [y/N] ").format(n=count))
     sys.stderr.flush()
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
@@ -80,12 +80,12 @@ def run(args: argparse.Namespace) -> int:
             write_plan_json(sys.stdout, plan)
         return EXIT_OK
     if not args.yes and not _confirm(len(plan.steps)):
-        sys.stderr.write("nodedoctor: nothing done\n")
+        sys.stderr.write(_("nodedoctor: nothing done") + "\n")
         return EXIT_FINDINGS
     try:
         result = apply_plan(plan, force=args.force, stop=args.stop, cgroup_root=args.cgroup_root)
     except CleanRefusedError as exc:
-        sys.stderr.write(f"nodedoctor: clean refused: {exc}\n")
+        sys.stderr.write(_("nodedoctor: clean refused: {error}").format(error=exc) + "\n")
         if args.format == "json":
             write_plan_json(sys.stdout, plan)
         return EXIT_USAGE
@@ -134,17 +134,17 @@ def clean_journal_listing(text: str, data: list[Any]) -> tuple[str, list[Any]]:
     entries, damaged = clean_journal.scan()
     if not entries and not damaged:
         return text, data
-    lines = [] if text.startswith("no fixes applied yet") else [text.rstrip("\n")]
+    lines = [] if text.startswith(_("no fixes applied yet")) else [text.rstrip("\n")]
     for e in entries:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.created))
         kinds: dict[str, int] = {}
         for item in e.items:
             if item.state in ("done", "restored", "not-restored"):
                 kinds[item.kind] = kinds.get(item.kind, 0) + 1
-        what = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "nothing removed"
+        what = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or _("nothing removed")
         lines.append(f"{e.id}  {when} UTC  {e.state:<11}  clean  [{what}]")
     for entry_id, error in damaged:
-        lines.append(f"{entry_id}  damaged: {error}")
+        lines.append(f"{entry_id}  " + _("damaged: {error}").format(error=error))
     # The fix journal's damaged shape (schemas/fix-v1 journal_listing): listed, not undone.
     shown = [{"id": i, "state": "damaged", "interrupted": False, "error": e} for i, e in damaged]
     return "\n".join(lines) + "\n", [*data, *(e.to_json() for e in entries), *shown]

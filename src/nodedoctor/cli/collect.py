@@ -12,6 +12,13 @@ from nodedoctor.cli.common import EXIT_OK, UsageError, refuse_unless_node
 from nodedoctor.i18n import _
 
 
+def _pad(text: str, width: int) -> str:
+    """``text`` left-aligned in ``width`` display columns (a wide character takes two)."""
+    from nodedoctor.render.text import columns
+
+    return text + " " * max(0, width - columns(text))
+
+
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "collect",
@@ -41,18 +48,20 @@ def run(args: argparse.Namespace) -> int:
 
     if args.root:
         if not os.path.isdir(args.root):
-            raise UsageError(f"--root {args.root}: not a directory")
+            raise UsageError(_("--root {path}: not a directory").format(path=args.root))
         root = refuse_unless_node(directory_root(args.root), args.root)
     else:
         root = live_root()
     if args.output:
         parent = os.path.dirname(os.path.abspath(args.output))
         if not os.path.isdir(parent):
-            raise UsageError(f"-o {args.output}: {parent} is not a directory")
+            raise UsageError(
+                _("-o {path}: {parent} is not a directory").format(path=args.output, parent=parent)
+            )
     try:
         result = collect(root, args.output)
     except OSError as exc:
-        raise UsageError(f"cannot write the bundle: {exc}") from None
+        raise UsageError(_("cannot write the bundle: {error}").format(error=exc)) from None
     if args.format == "json":
         out = {
             "bundle": result.path,
@@ -71,21 +80,33 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return EXIT_OK
     lines = [
-        f"wrote {result.path} ({result.size} bytes): {len(result.files)} files, "
-        f"{len(result.commands)} command outputs",
+        _("wrote {path} ({size} bytes): {files} files, {commands} command outputs").format(
+            path=result.path,
+            size=result.size,
+            files=len(result.files),
+            commands=len(result.commands),
+        ),
     ]
+    withheld, redacted, left_out = _("withheld"), _("redacted"), _("left out")
     for path, reason in result.withheld:
-        lines.append(f"  withheld  {path} ({reason})")
+        lines.append(f"  {_pad(withheld, 9)} {path} ({reason})")
     for path, changed in result.redacted:
-        where = f" lines {', '.join(map(str, changed))}" if changed else ""
-        lines.append(f"  redacted  {path}{where}")
+        where = (
+            " " + _("lines {numbers}").format(numbers=", ".join(map(str, changed)))
+            if changed
+            else ""
+        )
+        lines.append(f"  {_pad(redacted, 9)} {path}{where}")
     for path, reason in result.left_out_reasons:
-        lines.append(f"  left out  {path} ({reason})")
+        lines.append(f"  {_pad(left_out, 9)} {path} ({reason})")
     count, why = result.directories_left_out
     if count:
-        lines.append(f"  left out  {count} empty directories ({why})")
+        empty = _("{n} empty directories ({why})").format(n=count, why=why)
+        lines.append(f"  {_pad(left_out, 9)} {empty}")
     for directory, why in result.incomplete_listings:
-        lines.append(f"  in part   {directory}: {why}")
-    lines.append(f"diagnose it anywhere: nodedoctor check --bundle {result.path}")
+        lines.append(f"  {_pad(_('in part'), 9)} {directory}: {why}")
+    lines.append(
+        _("diagnose it anywhere: nodedoctor check --bundle {path}").format(path=result.path)
+    )
     sys.stdout.write("\n".join(lines) + "\n")
     return EXIT_OK

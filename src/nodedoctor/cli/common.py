@@ -81,8 +81,10 @@ def add_root_options(parser: argparse.ArgumentParser, many: bool = False) -> Non
         "--kubernetes-version",
         metavar="X.Y",
         type=kubernetes_version,
-        help="the Kubernetes version the deployer will install, judged before anything is "
-        "installed (default: the installed kubelet's, else the deployer's current default)",
+        help=_(
+            "the Kubernetes version the deployer will install, judged before anything is "
+            "installed (default: the installed kubelet's, else the deployer's current default)"
+        ),
     )
 
 
@@ -95,7 +97,9 @@ def kubernetes_version(value: str) -> str:
     import re
 
     if not re.match(r"^v?\d{1,3}\.\d{1,3}(\.\d{1,4})?$", value.strip()):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a version like 1.35 or 1.35.2")
+        raise argparse.ArgumentTypeError(
+            _("{value!r} is not a version like 1.35 or 1.35.2").format(value=value)
+        )
     return value.strip()
 
 

@@ -116,9 +116,13 @@ def run_fix(args: argparse.Namespace) -> int:
         if not sys.stdin.isatty():
             raise UsageError(_("--apply without a terminal needs --yes"))
         sys.stderr.write(render.plan_text(plan))
-        where = "this node" if root.live else root.label
-        if not _confirm(f"apply {len(plan.steps)} edit(s) to {where}? [y/N] "):
-            sys.stderr.write("nothing changed\n")
+        question = (
+            _("apply {n} edit(s) to this node? [y/N] ")
+            if root.live
+            else _("apply {n} edit(s) to {root}? [y/N] ")
+        )
+        if not _confirm(question.format(n=len(plan.steps), root=root.label)):
+            sys.stderr.write(_("nothing changed") + "\n")
             return EXIT_FINDINGS
     elif args.format == "text":
         sys.stdout.write(render.plan_text(plan))
@@ -126,11 +130,11 @@ def run_fix(args: argparse.Namespace) -> int:
         result = engine.apply(root, plan, restart=args.restart)
     except RefusedError as exc:
         data["refused"] = {"path": exc.path, "reason": exc.reason}
-        _emit(args, f"nothing written: {exc}\n", data)
+        _emit(args, _("nothing written: {error}").format(error=exc) + "\n", data)
         return EXIT_FINDINGS
     except engine.ApplyError as exc:
         data["failed"] = {"journal": exc.journal_id, "written": exc.written, "error": str(exc)}
-        _emit(args, f"apply stopped: {exc}\n", data)
+        _emit(args, _("apply stopped: {error}").format(error=exc) + "\n", data)
         return EXIT_FINDINGS
     # Re-check from a fresh view of the node: the facts above describe the old files.
     after = rule_engine.run(

@@ -57,10 +57,12 @@ def canonical_rule_name(name: str, *, families: bool = True) -> str:
     known += [a for rule in all_rules() for a in rule.aliases]
     from nodedoctor.rules.families import is_family_name
 
-    kind = "rule family" if families and is_family_name(name) else "rule"
-    raise UsageError(
-        f"unknown {kind} {name!r}{suggestion(name, known)}; 'nodedoctor rules' lists them"
+    unknown = (
+        _("unknown rule family {name!r}{suggestion}; 'nodedoctor rules' lists them")
+        if families and is_family_name(name)
+        else _("unknown rule {name!r}{suggestion}; 'nodedoctor rules' lists them")
     )
+    raise UsageError(unknown.format(name=name, suggestion=suggestion(name, known)))
 
 
 def canonical_rule_names(names: Sequence[str], *, families: bool = True) -> list[str]:

@@ -10,12 +10,17 @@ import contextlib
 import os
 
 from nodedoctor.cli.common import UsageError
+from nodedoctor.i18n import _
 
 
 def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        raise UsageError(f"--output {path}: directory {directory} does not exist")
+        raise UsageError(
+            _("--output {path}: directory {directory} does not exist").format(
+                path=path, directory=directory
+            )
+        )
     import tempfile  # only --output pays its import (with shutil and random), not a check
 
     with tempfile.NamedTemporaryFile(

@@ -60,7 +60,7 @@ def register(sub: Any) -> None:
         default="html",
         help=_("output format (default: html)"),
     )
-    p.add_argument("--title", default="nodedoctor fleet report", help=_("the page's title"))
+    p.add_argument("--title", default=None, help=_("the page's title"))
     p.set_defaults(func=run)
 
 
@@ -72,19 +72,23 @@ def _json(where: str, raw: bytes) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise UsageError(f"{where}: not UTF-8 text; expected a JSON report") from None
+        raise UsageError(
+            _("{where}: not UTF-8 text; expected a JSON report").format(where=where)
+        ) from None
     check_json_depth(text)
     return json.loads(text)
 
 
 def _refused(where: str, exc: Exception) -> UsageError:
-    return UsageError(f"{where}: {exc}; not a nodedoctor report")
+    return UsageError(_("{where}: {error}; not a nodedoctor report").format(where=where, error=exc))
 
 
 def _too_large(where: str) -> UsageError:
     return UsageError(
-        f"{where}: larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB; not a nodedoctor "
-        "report (give a larger fleet as JSON Lines, one report a line)"
+        _(
+            "{where}: larger than {size} MiB; not a nodedoctor report (give a larger fleet as "
+            "JSON Lines, one report a line)"
+        ).format(where=where, size=MAX_DOCUMENT_BYTES // (1024 * 1024))
     )
 
 
@@ -113,7 +117,7 @@ def _documents(path: str, stream: IO[bytes]) -> Iterator[tuple[str, Any]]:
     lines = _lines(stream, path)
     first = next(lines, None)
     if first is None:
-        raise UsageError(f"{path}: empty; expected a JSON report")
+        raise UsageError(_("{where}: empty; expected a JSON report").format(where=path))
     number, raw = first
     document: Any = None
     deep: LimitError | None = None
@@ -138,7 +142,9 @@ def _documents(path: str, stream: IO[bytes]) -> Iterator[tuple[str, Any]]:
         except LimitError as exc:
             raise _refused(where, exc) from None
         except ValueError as exc:
-            raise UsageError(f"{where}: not JSON: {exc}") from None
+            raise UsageError(
+                _("{where}: not JSON: {error}").format(where=where, error=exc)
+            ) from None
 
 
 def _whole(path: str, first: bytes, stream: IO[bytes]) -> Any:
@@ -153,7 +159,7 @@ def _whole(path: str, first: bytes, stream: IO[bytes]) -> Any:
     except LimitError as exc:
         raise _refused(path, exc) from None
     except ValueError as exc:
-        raise UsageError(f"{path}: not JSON: {exc}") from None
+        raise UsageError(_("{where}: not JSON: {error}").format(where=path, error=exc)) from None
 
 
 @contextlib.contextmanager
@@ -226,7 +232,9 @@ def run(args: argparse.Namespace) -> int:
                             else:
                                 not_checked.append(unchecked)
                         except ReportFormatError as exc:
-                            raise UsageError(f"{exc}; expected a nodedoctor JSON report") from None
+                            raise UsageError(
+                                _("{error}; expected a nodedoctor JSON report").format(error=exc)
+                            ) from None
                 except OSError as exc:
                     raise UsageError(f"{path}: {exc.strerror or exc}") from None
         except UsageError as exc:
@@ -235,7 +243,12 @@ def run(args: argparse.Namespace) -> int:
     if unreadable and not reports and len(unreadable) == len(not_checked):
         raise unreadable[0]  # nothing could be read at all: a usage error, as before
     for node in not_checked:
-        print(f"nodedoctor: {node.node} was not checked: {node.error}", file=sys.stderr)
+        print(
+            _("nodedoctor: {node} was not checked: {error}").format(
+                node=node.node, error=node.error
+            ),
+            file=sys.stderr,
+        )
     if args.format == "junit":
         from nodedoctor.render.junit import render_junit_many
 

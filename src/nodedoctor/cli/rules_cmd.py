@@ -38,7 +38,9 @@ def run_explain(args: argparse.Namespace) -> int:
 
     rule = rule_by_id(canonical_rule_name(args.rule_id, families=False))
     if rule is None:  # canonical_rule_name names a rule or raises: never here
-        raise UsageError(f"unknown rule {args.rule_id!r}; see 'nodedoctor rules'")
+        raise UsageError(
+            _("unknown rule {name!r}; see 'nodedoctor rules'").format(name=args.rule_id)
+        )
     doc = rule.localized_doc
     out = [f"{rule.id} ({rule.most_severe.value}): {_(rule.title)}", ""]
     if doc.summary:

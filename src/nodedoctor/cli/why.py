@@ -40,7 +40,7 @@ from nodedoctor.cli.common import (
     terminal_columns,
     use_color,
 )
-from nodedoctor.i18n import _
+from nodedoctor.i18n import _, ngettext
 from nodedoctor.model import Evidence, Report
 
 if TYPE_CHECKING:  # the rules (and their facts) load when a command runs: start-up cost
@@ -85,11 +85,13 @@ def _open_log(path: str) -> BinaryIO:
     try:
         stream = open(path, "rb")  # noqa: SIM115 (the caller closes it)
     except OSError as exc:
-        raise UsageError(f"--logs {path}: {exc.strerror or exc}") from None
+        raise UsageError(
+            _("--logs {path}: {error}").format(path=path, error=exc.strerror or exc)
+        ) from None
     mode = os.fstat(stream.fileno()).st_mode
     if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
         stream.close()
-        raise UsageError(f"--logs {path}: not a file or a pipe")
+        raise UsageError(_("--logs {path}: not a file or a pipe").format(path=path))
     return stream
 
 
@@ -115,7 +117,7 @@ def _match_stdin(index: SymptomIndex) -> list[SymptomMatch] | None:
     try:
         matches = index.match_lines(blocks())
     except OSError as exc:
-        raise UsageError(f"stdin: {exc.strerror or exc}") from None
+        raise UsageError(_("stdin: {error}").format(error=exc.strerror or exc)) from None
     return matches if given else None
 
 
@@ -144,8 +146,8 @@ def _verdict(rule_id: str, report: Report, match: SymptomMatch | None = None) ->
 
 def _first_sentence(text: str) -> str:
     flat = " ".join(text.split())
-    end = flat.find(". ")
-    return flat if end < 0 else flat[: end + 1]
+    ends = [i + 1 for i in (flat.find(". "), flat.find("\u3002")) if i >= 0]  # or "。"
+    return flat[: min(ends)] if ends else flat
 
 
 def _text_answer(matches: list[SymptomMatch], report: Report, color: bool) -> str:
@@ -154,15 +156,29 @@ def _text_answer(matches: list[SymptomMatch], report: Report, color: bool) -> st
 
     out: list[str] = []
     n = len(matches)
-    out.append(f"Your message matches {n} known symptom{'s' if n != 1 else ''}:")
+    out.append(
+        ngettext(
+            "Your message matches {n} known symptom:", "Your message matches {n} known symptoms:", n
+        ).format(n=n)
+    )
     out.append("")
     for m in matches:
         rule = rule_by_id(m.rule_id)
-        title = rule.title if rule else ""
-        how = "shows" if m.kind == "full" else "is part of"
-        where = f"line {m.line}" if m.line else "the whole text"
+        title = _(rule.title) if rule else ""
+        if m.line:
+            how = (
+                _("line {line} shows `{symptom}`")
+                if m.kind == "full"
+                else _("line {line} is part of `{symptom}`")
+            )
+        else:
+            how = (
+                _("the whole text shows `{symptom}`")
+                if m.kind == "full"
+                else _("the whole text is part of `{symptom}`")
+            )
         out.append(f"  {m.rule_id}  {title}")
-        out.append(f"    {where} {how} `{m.symptom}`")
+        out.append("    " + how.format(line=m.line, symptom=m.symptom))
     out.append("")
     from nodedoctor.render.hints import command_line
 
@@ -172,44 +188,64 @@ def _text_answer(matches: list[SymptomMatch], report: Report, color: bool) -> st
         verdict = _verdict(m.rule_id, report, m)
         rule = rule_by_id(m.rule_id)
         if verdict == "lookalike":
-            out.append(f"{m.rule_id} is not this problem: {m.not_this}")
+            out.append(
+                _("{rule} is not this problem: {why}").format(rule=m.rule_id, why=m.not_this)
+            )
         elif verdict == "passed" and rule is not None:
-            out.append(f"{m.rule_id} passes on this node: not the cause here.")
-            out.append(f"  it looks for: {_first_sentence(rule.doc.summary)}")
-            verify = _first_sentence(rule.doc.section("Verify"))
+            doc = rule.localized_doc
+            out.append(_("{rule} passes on this node: not the cause here.").format(rule=m.rule_id))
+            out.append(
+                "  " + _("it looks for: {summary}").format(summary=_first_sentence(doc.summary))
+            )
+            verify = _first_sentence(doc.section("Verify"))
             if verify:
-                out.append(f"  to confirm by hand: {verify}")
+                out.append("  " + _("to confirm by hand: {verify}").format(verify=verify))
         elif verdict == "skipped":
             reason = next(s.reason for s in report.skipped if s.rule == m.rule_id)
-            out.append(f"{m.rule_id} could not be checked here: {reason}")
+            out.append(
+                _("{rule} could not be checked here: {reason}").format(
+                    rule=m.rule_id, reason=reason
+                )
+            )
     shared = [m for m in matches if m.other_causes and not m.not_this]
     for m in shared:
         out.append(
-            f"`{m.symptom}` also follows other causes, which nodedoctor cannot see from the "
-            "node's files:"
+            _(
+                "`{symptom}` also follows other causes, which nodedoctor cannot see from the "
+                "node's files:"
+            ).format(symptom=m.symptom)
         )
         out.extend(f"  - {cause}" for cause in m.other_causes)
+    causes = ", ".join(m.rule_id for m in found)
     if found and shared:
         out.append(
-            f"Of the causes nodedoctor checks, this node shows: "
-            f"{', '.join(m.rule_id for m in found)}; the others above may add to it."
+            _(
+                "Of the causes nodedoctor checks, this node shows: {rules}; the others above "
+                "may add to it."
+            ).format(rules=causes)
         )
     elif found:
-        out.append(f"The cause on this node: {', '.join(m.rule_id for m in found)}.")
+        out.append(_("The cause on this node: {rules}.").format(rules=causes))
     elif shared:
         out.append(
-            "None of the causes nodedoctor checks is present on this node: look at the others "
-            f"above, and run '{check}' for everything else."
+            _(
+                "None of the causes nodedoctor checks is present on this node: look at the "
+                "others above, and run '{check}' for everything else."
+            ).format(check=check)
         )
     elif all(m.not_this for m in matches):
         out.append(
-            "The message comes from a problem nodedoctor does not check (above); run "
-            f"'{check}' for everything else."
+            _(
+                "The message comes from a problem nodedoctor does not check (above); run "
+                "'{check}' for everything else."
+            ).format(check=check)
         )
     else:
         out.append(
-            f"None of these is the cause on this node. Run '{check}' for everything "
-            "else, and 'nodedoctor explain ID' for what each symptom can also mean."
+            _(
+                "None of these is the cause on this node. Run '{check}' for everything else, "
+                "and 'nodedoctor explain ID' for what each symptom can also mean."
+            ).format(check=check)
         )
     out.append("")
     # The skipped rules are part of the answer: a symptom's rule may not have been checkable.
@@ -271,10 +307,13 @@ def run(args: argparse.Namespace) -> int:
                 + "\n"
             )
         else:
+            check = command_line(("nodedoctor", "check", *node_options(args)))
             sys.stdout.write(
-                "Your message matches no symptom nodedoctor knows. Run "
-                f"'{command_line(('nodedoctor', 'check', *node_options(args)))}' to "
-                "look for every known problem on this node; 'nodedoctor rules' lists them.\n"
+                _(
+                    "Your message matches no symptom nodedoctor knows. Run '{check}' to look "
+                    "for every known problem on this node; 'nodedoctor rules' lists them."
+                ).format(check=check)
+                + "\n"
             )
         return EXIT_FINDINGS
     facts = Facts(
@@ -330,7 +369,9 @@ def scan_log(path: str, rules: list[Rule]) -> LogScan:
                 if len(kept) < LOG_LINES_PER_RULE:
                     kept.append(m)
     except OSError as exc:
-        raise UsageError(f"--logs {path}: {exc.strerror or exc}") from None
+        raise UsageError(
+            _("--logs {path}: {error}").format(path=path, error=exc.strerror or exc)
+        ) from None
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
@@ -352,11 +393,18 @@ def with_log_evidence(report: Report, scan: LogScan) -> Report:
 
 def describe_scan(scan: LogScan, report: Report) -> str:
     """A short block for the text report: what the log shows, and the verdict here."""
-    out = [f"symptoms found in {scan.source}:"]
+    out = [_("symptoms found in {source}:").format(source=scan.source)]
+    state = {
+        "finding": _("cause found here"),
+        "passed": _("passes here"),
+        "skipped": _("skipped"),
+    }
     for rule_id in scan.rule_ids:
         first = scan.matches[rule_id][0]
         verdict = _verdict(rule_id, report)
-        state = {"finding": "cause found here", "passed": "passes here", "skipped": "skipped"}
         count = scan.counts[rule_id]
-        out.append(f"  {rule_id}: {count} line(s), first at line {first.line} ({state[verdict]})")
+        line = _("{rule}: {n} line(s), first at line {line} ({verdict})").format(
+            rule=rule_id, n=count, line=first.line, verdict=state[verdict]
+        )
+        out.append(f"  {line}")
     return "\n".join(out) + "\n\n"

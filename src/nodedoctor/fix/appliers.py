@@ -27,6 +27,7 @@ from nodedoctor.fix.textedit import (
     set_yaml_key,
 )
 from nodedoctor.fix.tomledit import insert_top_key, parse, plain, remove_from_array, set_key
+from nodedoctor.i18n import N_, _
 from nodedoctor.model import Finding
 from nodedoctor.remedies import steps as s
 from nodedoctor.remedies.containerd import version_2_refusal
@@ -38,10 +39,14 @@ def apply_steps(ws: Workspace, steps: Sequence[s.Step], finding: Finding) -> Non
         _APPLIERS[type(step)](ws, step, finding)
 
 
-def _text(ws: Workspace, path: str, unreadable: str = "cannot read it as UTF-8 text") -> str:
+_NOT_UTF8 = N_("cannot read it as UTF-8 text")
+_UNREADABLE = N_("cannot read it")
+
+
+def _text(ws: Workspace, path: str, unreadable: str = _NOT_UTF8) -> str:
     text = ws.read_text(path)
     if text is None:
-        raise EditError(unreadable, path).at(path)
+        raise EditError(_(unreadable), path).at(path)
     return text
 
 
@@ -104,7 +109,9 @@ def _toml_set(ws: Workspace, step: s.TomlSet, finding: Finding) -> None:
     except EditError as exc:
         raise exc.at(step.path) from None
     where = ".".join(f'"{part}"' if "." in part else part for part in table)
-    description = step.description or f"{step.key} = {_toml_text(step.value)} in [{where}]"
+    description = step.description or _("{key} = {value} in [{table}]").format(
+        key=step.key, value=_toml_text(step.value), table=where
+    )
     ws.write_text(step.path, new, rule=finding.rule, description=description, fmt="toml")
 
 
@@ -135,16 +142,18 @@ def _containerd_version_2(ws: Workspace, step: s.ContainerdVersion2, finding: Fi
             continue
         why_not = version_2_refusal(data)
         if why_not is not None:
-            raise EditError(f"adding version = 2 is not safe: {why_not}", path).at(path)
+            raise EditError(
+                _("adding version = 2 is not safe: {why}").format(why=why_not), path
+            ).at(path)
         new = insert_top_key(text, "version", 2)
         ws.write_text(path, new, rule=finding.rule, description=step.description, fmt="toml")
         edited = True
     if not edited:
-        raise EditError("no safe edit for this: follow the finding's fix by hand")
+        raise EditError(_("no safe edit for this: follow the finding's fix by hand"))
 
 
 def _yaml_set(ws: Workspace, step: s.YamlSet, finding: Finding) -> None:
-    text = _text(ws, step.path, "cannot read it")
+    text = _text(ws, step.path, _UNREADABLE)
     try:
         new = set_yaml_key(text, step.key, step.value)
     except EditError as exc:
@@ -153,7 +162,7 @@ def _yaml_set(ws: Workspace, step: s.YamlSet, finding: Finding) -> None:
 
 
 def _yaml_remove(ws: Workspace, step: s.YamlRemove, finding: Finding) -> None:
-    text = _text(ws, step.path, "cannot read it")
+    text = _text(ws, step.path, _UNREADABLE)
     try:
         new = remove_yaml_key(text, step.key)
     except EditError as exc:
@@ -162,16 +171,18 @@ def _yaml_remove(ws: Workspace, step: s.YamlRemove, finding: Finding) -> None:
 
 
 def _flag_set(ws: Workspace, step: s.FlagSet, finding: Finding) -> None:
-    text = _text(ws, step.path, "cannot read it")
+    text = _text(ws, step.path, _UNREADABLE)
     new = set_flag_line(text, step.flag, step.value)
     ws.write_text(step.path, new, rule=finding.rule, description=step.description, fmt="text")
 
 
 def _flag_remove(ws: Workspace, step: s.FlagRemove, finding: Finding) -> None:
-    text = _text(ws, step.path, "cannot read it")
+    text = _text(ws, step.path, _UNREADABLE)
     new = remove_flag(text, step.flag)
     if new == text:
-        raise EditError(f"{step.flag} is not written where the facts say", step.path).at(step.path)
+        raise EditError(
+            _("{flag} is not written where the facts say").format(flag=step.flag), step.path
+        ).at(step.path)
     ws.write_text(step.path, new, rule=finding.rule, description=step.description, fmt="text")
 
 
@@ -179,9 +190,14 @@ def _write_file(ws: Workspace, step: s.WriteFile, finding: Finding) -> None:
     existing = ws.read_text(step.path)
     if existing is not None and existing != step.text:
         if step.own_mark is None:
-            raise EditError(f"{step.path} exists with other content; edit it by hand", step.path)
+            raise EditError(
+                _("{path} exists with other content; edit it by hand").format(path=step.path),
+                step.path,
+            )
         if not existing.startswith(step.own_mark):
-            raise EditError(f"{step.path} exists and is not nodedoctor's", step.path)
+            raise EditError(
+                _("{path} exists and is not nodedoctor's").format(path=step.path), step.path
+            )
     ws.write_text(
         step.path, step.text, rule=finding.rule, description=step.description, fmt=step.fmt
     )
@@ -190,7 +206,7 @@ def _write_file(ws: Workspace, step: s.WriteFile, finding: Finding) -> None:
 def _sysctl_set(ws: Workspace, step: s.SysctlSet, finding: Finding) -> None:
     text = ws.read_text(step.path)
     if text is None and ws.exists(step.path):
-        raise EditError("cannot read it as UTF-8 text", step.path).at(step.path)
+        raise EditError(_(_NOT_UTF8), step.path).at(step.path)
     try:
         new = set_sysctl(text, step.key, step.value, step.header)
     except EditError as exc:
@@ -201,7 +217,7 @@ def _sysctl_set(ws: Workspace, step: s.SysctlSet, finding: Finding) -> None:
 def _module_load(ws: Workspace, step: s.ModuleLoad, finding: Finding) -> None:
     text = ws.read_text(step.path)
     if text is None and ws.exists(step.path):
-        raise EditError("cannot read it as UTF-8 text", step.path).at(step.path)
+        raise EditError(_(_NOT_UTF8), step.path).at(step.path)
     try:
         new = add_module(text, step.module, step.header)
     except EditError as exc:
@@ -219,11 +235,11 @@ def _fstab_comment(ws: Workspace, step: s.FstabComment, finding: Finding) -> Non
 
 
 def _command(ws: Workspace, step: s.Command, finding: Finding) -> None:
-    ws.run(step.argv, finding.rule, step.why)
+    ws.run(step.argv, finding.rule, _(step.why))
 
 
 def _run_now(ws: Workspace, step: s.RunNow, finding: Finding) -> None:
-    ws.run(step.argv, finding.rule, step.why)
+    ws.run(step.argv, finding.rule, _(step.why))
 
 
 def _restart(ws: Workspace, step: s.Restart, finding: Finding) -> None:
@@ -239,18 +255,18 @@ def _clears_after_restart(ws: Workspace, _step: s.ClearsAfterRestart, finding: F
 
 
 def _instruction(ws: Workspace, step: s.Instruction, finding: Finding) -> None:
-    ws.instruct(finding.rule, step.text, step.why)
+    ws.instruct(finding.rule, _(step.text), _(step.why))
 
 
 def _by_hand(ws: Workspace, step: s.ByHand, finding: Finding) -> None:
     text = finding.fix.summary if finding.fix else finding.title
     if finding.fix and finding.fix.commands:
         text += "\n" + "\n".join(f"  {c}" for c in finding.fix.commands)
-    ws.instruct(finding.rule, text, step.why)
+    ws.instruct(finding.rule, text, _(step.why))
 
 
 def _refuse(_ws: Workspace, step: s.Refuse, _finding: Finding) -> None:
-    raise EditError(step.reason, step.path)
+    raise EditError(_(step.reason), step.path)
 
 
 _APPLIERS: dict[type[Any], Callable[[Workspace, Any, Finding], None]] = {

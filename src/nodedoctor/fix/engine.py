@@ -42,6 +42,7 @@ from nodedoctor.fix import fsops, journal
 from nodedoctor.fix.plan import Command, Plan, Step, StepKind, sha256
 from nodedoctor.fix.textedit import EditError, check_systemd_unit
 from nodedoctor.fix.tomledit import parse as parse_toml
+from nodedoctor.i18n import _
 from nodedoctor.model import Finding, Report
 from nodedoctor.parsers import ParseError
 from nodedoctor.parsers.cmdline import parse_default_grub
@@ -82,24 +83,30 @@ def validate(fmt: str, data: bytes) -> None:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise EditError("the new content is not UTF-8") from None
+        raise EditError(_("the new content is not UTF-8")) from None
     if fmt == "toml":
         parse_toml(text)
     elif fmt == "yaml":
         try:
             yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise EditError(f"the new content is not valid YAML: {exc}") from None
+            raise EditError(
+                _("the new content is not valid YAML: {error}").format(error=exc)
+            ) from None
     elif fmt == "cmdline":
         if len([ln for ln in text.splitlines() if ln.strip()]) != 1:
-            raise EditError("a command-line file must be exactly one line")
+            raise EditError(_("a command-line file must be exactly one line"))
     elif fmt == "systemd":
         check_systemd_unit(text)
     elif fmt == "grub":
         try:
             parse_default_grub(text)
         except ParseError as exc:
-            raise EditError(f"the new content does not parse: line {exc.line}: {exc}") from None
+            raise EditError(
+                _("the new content does not parse: line {line}: {error}").format(
+                    line=exc.line, error=exc
+                )
+            ) from None
 
 
 # -- applying ---------------------------------------------------------------------
@@ -131,7 +138,9 @@ def run_command(argv: tuple[str, ...], timeout: float = COMMAND_TIMEOUT) -> Comm
     """Run a fix command without a shell; a missing program is a result, not a crash."""
     ran = run_program(argv, timeout)
     if ran.timed_out:
-        return CommandRun(argv, None, f"timed out after {timeout:.0f}s")
+        return CommandRun(
+            argv, None, _("timed out after {seconds}s").format(seconds=f"{timeout:.0f}")
+        )
     if ran.missing:
         return CommandRun(argv, None, ran.stderr)
     return CommandRun(argv, ran.returncode, (ran.stdout + ran.stderr)[-4000:])
@@ -158,13 +167,15 @@ def preflight(root: Root, step: Step) -> Prepared:
     except fsops.RefusedError as exc:
         raise fsops.RefusedError(step.path, exc.reason) from None
     except OSError as exc:
-        raise fsops.RefusedError(step.path, f"refused: cannot read it: {exc.strerror}") from None
+        raise fsops.RefusedError(
+            step.path, _("refused: cannot read it: {error}").format(error=exc.strerror)
+        ) from None
     if step.kind is StepKind.CREATE and state.exists:
-        raise fsops.RefusedError(step.path, "refused: it was created after the plan was made")
+        raise fsops.RefusedError(step.path, _("refused: it was created after the plan was made"))
     if step.kind is StepKind.EDIT and not state.exists:
-        raise fsops.RefusedError(step.path, "refused: it was removed after the plan was made")
+        raise fsops.RefusedError(step.path, _("refused: it was removed after the plan was made"))
     if sha256(state.data) != step.original_sha256:
-        raise fsops.RefusedError(step.path, "refused: it changed after the plan was made")
+        raise fsops.RefusedError(step.path, _("refused: it changed after the plan was made"))
     try:
         fsops.check_writable(host, state)
     except fsops.RefusedError as exc:
@@ -172,7 +183,7 @@ def preflight(root: Root, step: Step) -> Prepared:
     try:
         validate(step.format, step.new)
     except EditError as exc:
-        raise fsops.RefusedError(step.path, f"refused: {exc}") from None
+        raise fsops.RefusedError(step.path, _("refused: {error}").format(error=exc)) from None
     return Prepared(step, host, state)
 
 
@@ -233,8 +244,17 @@ class ApplyError(Exception):
 
     def __init__(self, journal_id: str, written: list[str], path: str, cause: Exception) -> None:
         super().__init__(
-            f"{path}: {cause}; written before it: {', '.join(written) or 'nothing'}; "
-            f"undo with 'nodedoctor rollback {journal_id}'"
+            (
+                _(
+                    "{path}: {error}; written before it: {written}; undo with "
+                    "'nodedoctor rollback {id}'"
+                )
+                if written
+                else _(
+                    "{path}: {error}; written before it: nothing; undo with "
+                    "'nodedoctor rollback {id}'"
+                )
+            ).format(path=path, error=cause, written=", ".join(written), id=journal_id)
         )
         self.journal_id = journal_id
         self.written = written
@@ -263,14 +283,14 @@ def _check_journal_writable(root: Root) -> None:
     while not os.path.isdir(probe):
         probe = os.path.dirname(probe)
     if not os.access(probe, os.W_OK) or os.statvfs(probe).f_flag & os.ST_RDONLY:
-        raise fsops.RefusedError(journal.JOURNAL_DIR, "refused: the journal cannot be written")
+        raise fsops.RefusedError(journal.JOURNAL_DIR, _("refused: the journal cannot be written"))
 
 
 def _write_step(root: Root, entry: journal.Entry, p: Prepared) -> None:
     # The file may have changed while earlier steps ran: check again, then write.
     now = fsops.read_state(p.host)
     if sha256(now.data) != p.step.original_sha256:
-        raise fsops.RefusedError(p.step.path, "refused: it changed during the apply")
+        raise fsops.RefusedError(p.step.path, _("refused: it changed during the apply"))
     if not p.state.exists:
         created = [_target_node_path(root, d) for d in fsops.make_dirs(os.path.dirname(p.host))]
         unnamed = [d for d in created if d not in entry.created_dirs]
@@ -300,9 +320,9 @@ def _run_after(
     commands: list[Command] = list(plan.commands)
     if not root.live:
         for c in commands:
-            result.not_run.append((c.display, "offline root: run it on the node"))
+            result.not_run.append((c.display, _("offline root: run it on the node")))
         for r in plan.restarts:
-            result.not_run.append((" ".join(r.argv), "offline root: nothing is restarted"))
+            result.not_run.append((" ".join(r.argv), _("offline root: nothing is restarted")))
         return
     touched = _touched_files(root, commands)
     if touched:
@@ -329,7 +349,7 @@ def _run_after(
         if restart:
             result.restarts.append(runner(r.argv))
         else:
-            result.not_run.append((" ".join(r.argv), "not restarted without --restart"))
+            result.not_run.append((" ".join(r.argv), _("not restarted without --restart")))
 
 
 def _touched_files(root: Root, commands: list[Command]) -> list[str]:
@@ -375,19 +395,31 @@ def outcomes(
             " ".join(r.argv) for r in plan.restarts if rule in r.rules and r.argv not in restarted
         ]
         if rule not in still:
-            detail = f"restart needed: {', '.join(pending)}" if pending else ""
+            commands = ", ".join(pending)
             if rule in plan.reboot:
-                detail = "reboot needed to take effect" + (f"; {detail}" if detail else "")
-            out.append(Outcome(rule, "fixed", detail))
+                detail = (
+                    _("reboot needed to take effect; restart needed: {commands}")
+                    if pending
+                    else _("reboot needed to take effect")
+                )
+            else:
+                detail = _("restart needed: {commands}") if pending else ""
+            out.append(Outcome(rule, "fixed", detail.format(commands=commands)))
         elif rule in plan.reboot:
-            out.append(Outcome(rule, "needs-reboot", "the files are fixed; reboot the node"))
+            out.append(Outcome(rule, "needs-reboot", _("the files are fixed; reboot the node")))
         elif rule in plan.after_restart:
-            how = ", ".join(pending) if pending else "the restart"
-            out.append(Outcome(rule, "needs-restart", f"the files are fixed; clears after {how}"))
+            detail = (
+                _("the files are fixed; clears after {commands}").format(
+                    commands=", ".join(pending)
+                )
+                if pending
+                else _("the files are fixed; clears after the restart")
+            )
+            out.append(Outcome(rule, "needs-restart", detail))
         elif rule not in acted:
-            out.append(Outcome(rule, "manual", "see the plan's instructions"))
+            out.append(Outcome(rule, "manual", _("see the plan's instructions")))
         else:
-            out.append(Outcome(rule, "still-wrong", "the rule still fires after the fix"))
+            out.append(Outcome(rule, "still-wrong", _("the rule still fires after the fix")))
     return out
 
 

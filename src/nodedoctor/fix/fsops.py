@@ -11,6 +11,7 @@ import stat
 import struct
 
 from nodedoctor._record import record
+from nodedoctor.i18n import _
 from nodedoctor.sources.root import Root, UnsafePathError
 
 SELINUX_XATTR = "security.selinux"
@@ -37,12 +38,12 @@ def host_path(root: Root, node_path: str) -> str:
     try:
         resolved = root.resolve(node_path)
     except UnsafePathError as exc:
-        raise RefusedError(node_path, f"refused: {exc}") from None
+        raise RefusedError(node_path, _("refused: {error}").format(error=exc)) from None
     if root.base == "/":
         return os.path.realpath(resolved)
     base = root.base.rstrip("/") + "/"
     if not (resolved + "/").startswith(base):
-        raise RefusedError(node_path, "refused: resolves outside the root")
+        raise RefusedError(node_path, _("refused: resolves outside the root"))
     return resolved
 
 
@@ -65,12 +66,12 @@ def read_state(host: str) -> FileState:
         return FileState(False, None)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise RefusedError(host, "refused: is a link") from None
+            raise RefusedError(host, _("refused: is a link")) from None
         raise
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise RefusedError(host, "refused: not a regular file")
+            raise RefusedError(host, _("refused: not a regular file"))
         chunks = []
         while True:
             chunk = os.read(fd, 1 << 16)
@@ -119,23 +120,27 @@ def check_writable(host: str, state: FileState) -> None:
     directory = os.path.dirname(host)
     if state.exists and state.mode is not None:
         if not state.mode & 0o222:
-            raise RefusedError(host, f"refused: read-only (mode {state.mode:04o})")
+            raise RefusedError(
+                host, _("refused: read-only (mode {mode})").format(mode=f"{state.mode:04o}")
+            )
         if state.links > 1:
             raise RefusedError(
                 host,
-                f"refused: hard-linked ({state.links} names); replacing it would leave the "
-                "other names with the old content",
+                _(
+                    "refused: hard-linked ({n} names); replacing it would leave the other "
+                    "names with the old content"
+                ).format(n=state.links),
             )
         flags = _inode_flags(host)
         if flags & (_FS_IMMUTABLE_FL | _FS_APPEND_FL):
-            raise RefusedError(host, "refused: immutable or append-only (chattr)")
+            raise RefusedError(host, _("refused: immutable or append-only (chattr)"))
     probe = directory
     while not os.path.isdir(probe):
         probe = os.path.dirname(probe)
     if os.statvfs(probe).f_flag & os.ST_RDONLY:
-        raise RefusedError(host, "refused: on a read-only filesystem")
+        raise RefusedError(host, _("refused: on a read-only filesystem"))
     if not os.access(probe, os.W_OK):
-        raise RefusedError(host, f"refused: directory {probe} is not writable")
+        raise RefusedError(host, _("refused: directory {path} is not writable").format(path=probe))
 
 
 def _inode_flags(host: str) -> int:

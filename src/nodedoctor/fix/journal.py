@@ -63,6 +63,7 @@ from nodedoctor.fix.manifest import (
     typed,
 )
 from nodedoctor.fix.plan import sha256
+from nodedoctor.i18n import _
 from nodedoctor.sources.root import Root
 
 JOURNAL_DIR = "/var/lib/nodedoctor/journal"
@@ -252,7 +253,7 @@ def locked(root: Root) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise fsops.RefusedError(
-                JOURNAL_DIR, "refused: another nodedoctor apply or rollback is running"
+                JOURNAL_DIR, _("refused: another nodedoctor apply or rollback is running")
             ) from None
         yield
     finally:
@@ -446,8 +447,12 @@ def find(root: Root, entry_id: str | None) -> Entry:
                 return e
         for d in found.damaged:
             if d.id == entry_id:
-                raise JournalError(f"journal entry {entry_id} is damaged: {d.error}")
-        raise JournalError(f"no journal entry {entry_id!r}; see 'nodedoctor journal'")
+                raise JournalError(
+                    _("journal entry {id} is damaged: {error}").format(id=entry_id, error=d.error)
+                )
+        raise JournalError(
+            _("no journal entry {id!r}; see 'nodedoctor journal'").format(id=entry_id)
+        )
     pending = [e for e in found.entries if e.state != "rolled-back"]
     newest = pending[-1] if pending else None
     newer_damaged = [
@@ -456,9 +461,11 @@ def find(root: Root, entry_id: str | None) -> Entry:
     if newer_damaged:
         d = newer_damaged[-1]
         raise JournalError(
-            f"the newest journal entry {d.id} is damaged ({d.error}); roll back an older "
-            "entry by its id if that is what you want"
+            _(
+                "the newest journal entry {id} is damaged ({error}); roll back an older entry "
+                "by its id if that is what you want"
+            ).format(id=d.id, error=d.error)
         )
     if newest is None:
-        raise JournalError("nothing to roll back: no applied fix in the journal")
+        raise JournalError(_("nothing to roll back: no applied fix in the journal"))
     return newest

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 
 from nodedoctor.fix.textedit import EditError
+from nodedoctor.i18n import _
 from nodedoctor.parsers import ParseError
 from nodedoctor.parsers.fstab import parse_fstab
 from nodedoctor.parsers.sysctl import (
@@ -76,7 +77,7 @@ def set_sysctl(text: str | None, key: str, value: str, header: str = "") -> str:
         [],
         [key],
     ):
-        raise EditError(f"setting {key} would change other assignments")
+        raise EditError(_("setting {key} would change other assignments").format(key=key))
     return out
 
 
@@ -84,7 +85,9 @@ def _parse_sysctl(text: str) -> list[SysctlAssignment]:
     try:
         return parse_sysctl_conf(text)
     except ParseError as exc:
-        raise EditError(f"it does not parse as a sysctl file: {exc}") from None
+        raise EditError(
+            _("it does not parse as a sysctl file: {error}").format(error=exc)
+        ) from None
 
 
 def add_module(text: str | None, module: str, header: str = "") -> str:
@@ -99,13 +102,15 @@ def add_module(text: str | None, module: str, header: str = "") -> str:
     try:
         listed = [m for m, _ in parse_modules_load(text or "")]
     except ParseError as exc:
-        raise EditError(f"it does not parse as a modules-load.d file: {exc}") from None
+        raise EditError(
+            _("it does not parse as a modules-load.d file: {error}").format(error=exc)
+        ) from None
     if any(m.replace("-", "_") == module.replace("-", "_") for m in listed):
         return text or ""
     lines = _lines(text) if text else ([header] if header else [])
     out = "".join([*lines, f"{module}\n"])
     if [m for m, _ in parse_modules_load(out)] != [*listed, module]:
-        raise EditError(f"adding {module} would change other lines")
+        raise EditError(_("adding {module} would change other lines").format(module=module))
     return out
 
 
@@ -120,11 +125,13 @@ def comment_fstab_lines(text: str, lines: Sequence[tuple[int, str]]) -> str:
     try:
         before = parse_fstab(text)
     except ParseError as exc:
-        raise EditError(f"it does not parse as an fstab: {exc}") from None
+        raise EditError(_("it does not parse as an fstab: {error}").format(error=exc)) from None
     out = _lines(text)
     for number, expected in lines:
         if not 1 <= number <= len(out) or out[number - 1].strip() != expected:
-            raise EditError(f"line {number} no longer reads {expected!r}")
+            raise EditError(
+                _("line {line} no longer reads {text!r}").format(line=number, text=expected)
+            )
         out[number - 1] = "# " + out[number - 1]
     result = "".join(out)
     gone = {n for n, _ in lines}
@@ -132,5 +139,5 @@ def comment_fstab_lines(text: str, lines: Sequence[tuple[int, str]]) -> str:
     if [(e.line, e.text) for e in after] != [
         (e.line, e.text) for e in before if e.line not in gone
     ]:
-        raise EditError("commenting the swap lines would change other lines")
+        raise EditError(_("commenting the swap lines would change other lines"))
     return result

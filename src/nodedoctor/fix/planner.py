@@ -16,6 +16,7 @@ from nodedoctor.facts import Facts
 from nodedoctor.fix.appliers import apply_steps
 from nodedoctor.fix.plan import Plan, Workspace
 from nodedoctor.fix.textedit import EditError
+from nodedoctor.i18n import _
 from nodedoctor.model import Finding
 from nodedoctor.remedies.steps import PLAN_ORDER, RunNow
 from nodedoctor.sources.root import UnsafePathError
@@ -50,7 +51,7 @@ def build_plan(
             continue
         except UnsafePathError as exc:
             ws.restore(snapshot)
-            ws.refuse(finding.rule, None, f"refused: {exc}")
+            ws.refuse(finding.rule, None, _("refused: {error}").format(error=exc))
             continue
         if not ws.edited_since(snapshot):
             # A command regenerates or reloads what an edit changed: with no edit (the files

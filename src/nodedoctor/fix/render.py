@@ -9,9 +9,33 @@ from nodedoctor.fix.engine import ApplyResult, CommandRun, Outcome, unified_diff
 from nodedoctor.fix.journal import Scan
 from nodedoctor.fix.plan import Plan
 from nodedoctor.fix.undo import RollbackResult
+from nodedoctor.i18n import N_, _
 from nodedoctor.model import Finding
+from nodedoctor.render.text import columns
 
 FIX_SCHEMA = "nodedoctor/fix/v1"
+#: An outcome's status as people read it (the JSON keeps the status itself).
+_STATUS = {
+    "fixed": N_("fixed"),
+    "needs-reboot": N_("needs-reboot"),
+    "needs-restart": N_("needs-restart"),
+    "manual": N_("manual"),
+    "still-wrong": N_("still-wrong"),
+}
+
+
+def _pad(text: str, width: int) -> str:
+    """``text`` left-aligned in ``width`` display columns (a wide character takes two)."""
+    return text + " " * max(0, width - columns(text))
+
+
+def _ran(c: CommandRun) -> list[str]:
+    """A command that ran, and its output when it failed."""
+    status = _("ok") if c.ok else _("FAILED ({code})").format(code=c.returncode)
+    out = [_("ran {command}: {status}").format(command=" ".join(c.argv), status=status)]
+    if not c.ok and c.output.strip():
+        out.append("  " + c.output.strip().replace("\n", "\n  "))
+    return out
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:
@@ -46,35 +70,44 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 def plan_text(plan: Plan) -> str:
     out: list[str] = []
     if not plan.steps and not plan.commands:
-        out.append("nothing to fix: no edits planned")
+        out.append(_("nothing to fix: no edits planned"))
     for s in plan.steps:
-        verb = "create" if s.kind.value == "create" else "edit"
-        out.append(f"{verb} {s.path}")
+        verb = _("create {path}") if s.kind.value == "create" else _("edit {path}")
+        out.append(verb.format(path=s.path))
         for r in s.reasons:
-            out.append(f"  for {r.rule}: {r.description}")
+            out.append(
+                "  " + _("for {rule}: {description}").format(rule=r.rule, description=r.description)
+            )
         out.append(unified_diff(s).rstrip("\n"))
         out.append("")
     if plan.commands:
-        out.append("commands (run on a live node with --apply):")
+        out.append(_("commands (run on a live node with --apply):"))
         out += [f"  {c.display}    # {c.why}" for c in plan.commands]
     if plan.restarts:
-        out.append("services to restart (only with --restart, live):")
-        out += [f"  {' '.join(r.argv)}    # for {', '.join(r.rules)}" for r in plan.restarts]
+        out.append(_("services to restart (only with --restart, live):"))
+        out += [
+            f"  {' '.join(r.argv)}    # " + _("for {rules}").format(rules=", ".join(r.rules))
+            for r in plan.restarts
+        ]
     if plan.reboot_required:
         out.append(
-            f"reboot required afterwards (for {', '.join(plan.reboot)}); never done by nodedoctor"
+            _("reboot required afterwards (for {rules}); never done by nodedoctor").format(
+                rules=", ".join(plan.reboot)
+            )
         )
     if plan.instructions:
-        out.append("will not do (do it by hand):")
+        out.append(_("will not do (do it by hand):"))
         for i in plan.instructions:
             out.append(f"  {i.rule}: {i.text}")
-            out.append(f"    why not: {i.why}")
+            out.append("    " + _("why not: {why}").format(why=i.why))
     if plan.refusals:
-        out.append("refused:")
+        out.append(_("refused:"))
         out += [f"  {r.rule}: {r.reason}" for r in plan.refusals]
     if plan.unfixable:
         out.append(
-            "no automatic fix for: " + ", ".join(plan.unfixable) + " (see 'nodedoctor explain ID')"
+            _("no automatic fix for: {rules} (see 'nodedoctor explain ID')").format(
+                rules=", ".join(plan.unfixable)
+            )
         )
     return "\n".join(out).rstrip("\n") + "\n"
 
@@ -104,20 +137,18 @@ def apply_json(
 def apply_text(result: ApplyResult, outcomes: list[Outcome], appeared: list[Finding]) -> str:
     out: list[str] = []
     for path in result.written:
-        out.append(f"wrote {path}")
+        out.append(_("wrote {path}").format(path=path))
     if result.journal_id:
-        out.append(f"journal {result.journal_id} (undo: nodedoctor rollback {result.journal_id})")
+        out.append(_("journal {id} (undo: nodedoctor rollback {id})").format(id=result.journal_id))
     for c in [*result.commands, *result.restarts]:
-        status = "ok" if c.ok else f"FAILED ({c.returncode})"
-        out.append(f"ran {' '.join(c.argv)}: {status}")
-        if not c.ok and c.output.strip():
-            out.append("  " + c.output.strip().replace("\n", "\n  "))
+        out += _ran(c)
     for cmd, why in result.not_run:
-        out.append(f"not run: {cmd} ({why})")
+        out.append(_("not run: {command} ({why})").format(command=cmd, why=why))
     for o in outcomes:
-        out.append(f"{o.status:<13} {o.rule}" + (f"  {o.detail}" if o.detail else ""))
+        status = _(_STATUS[o.status]) if o.status in _STATUS else o.status
+        out.append(f"{_pad(status, 13)} {o.rule}" + (f"  {o.detail}" if o.detail else ""))
     for f in appeared:
-        out.append(f"{'now found':<13} {f.rule}  {f.title}")
+        out.append(f"{_pad(_('now found'), 13)} {f.rule}  {f.title}")
     return "\n".join(out) + "\n"
 
 
@@ -144,28 +175,43 @@ def rollback_json(result: RollbackResult) -> dict[str, Any]:
 def rollback_text(result: RollbackResult) -> str:
     out: list[str] = []
     if result.refused:
-        out.append(f"rollback of {result.entry_id} refused: files changed since the apply")
+        out.append(
+            _("rollback of {id} refused: files changed since the apply").format(id=result.entry_id)
+        )
         out += [f"  {p}: {w}" for p, w in result.changed_since]
-        out.append("  (--force restores them anyway, losing those changes)")
+        out.append("  " + _("(--force restores them anyway, losing those changes)"))
         return "\n".join(out) + "\n"
     if result.interrupted:
-        what = "rollback" if result.interrupted == "rolling-back" else "apply"
-        out.append(f"finishing the interrupted {what} {result.entry_id} ({result.interrupted})")
-    out += [f"restored {p}" for p in result.restored]
-    out += [f"removed {p} (created by the apply)" for p in result.removed]
-    out += [f"unchanged {p}" for p in result.unchanged]
-    out += [f"removed {p}/ (created by the apply)" for p in result.removed_dirs]
-    out += [f"removed {p} (a temp file left by a killed run)" for p in result.cleaned]
-    out += [f"overwrote {p} ({w}, --force)" for p, w in result.changed_since]
+        what = (
+            _("finishing the interrupted rollback {id} ({state})")
+            if result.interrupted == "rolling-back"
+            else _("finishing the interrupted apply {id} ({state})")
+        )
+        out.append(what.format(id=result.entry_id, state=result.interrupted))
+    out += [_("restored {path}").format(path=p) for p in result.restored]
+    out += [_("removed {path} (created by the apply)").format(path=p) for p in result.removed]
+    out += [_("unchanged {path}").format(path=p) for p in result.unchanged]
+    out += [_("removed {path}/ (created by the apply)").format(path=p) for p in result.removed_dirs]
+    out += [
+        _("removed {path} (a temp file left by a killed run)").format(path=p)
+        for p in result.cleaned
+    ]
+    out += [
+        _("overwrote {path} ({why}, --force)").format(path=p, why=w)
+        for p, w in result.changed_since
+    ]
     for c in result.commands:
-        status = "ok" if c.ok else f"FAILED ({c.returncode})"
-        out.append(f"ran {' '.join(c.argv)}: {status}")
-        if not c.ok and c.output.strip():
-            out.append("  " + c.output.strip().replace("\n", "\n  "))
+        out += _ran(c)
     for cmd, why in result.not_run:
-        out.append(f"not run: {cmd} ({why})")
-    out.append(f"rolled back {result.entry_id}")
+        out.append(_("not run: {command} ({why})").format(command=cmd, why=why))
+    out.append(_("rolled back {id}").format(id=result.entry_id))
     return "\n".join(out) + "\n"
+
+
+_STAGING = N_(
+    "an apply stopped before its journal entry was complete; nothing was written; the next "
+    "apply or rollback removes it"
+)
 
 
 def journal_json(found: Scan) -> list[dict[str, Any]]:
@@ -184,8 +230,7 @@ def journal_json(found: Scan) -> list[dict[str, Any]]:
             "id": s,
             "state": "staging",
             "interrupted": True,
-            "error": "an apply stopped before its journal entry was complete; nothing was "
-            "written; the next apply or rollback removes it",
+            "error": _(_STAGING),
         }
         for s in found.staging
     ]
@@ -194,22 +239,21 @@ def journal_json(found: Scan) -> list[dict[str, Any]]:
 
 def journal_text(found: Scan) -> str:
     if not found.entries and not found.damaged and not found.staging:
-        return "no fixes applied yet\n"
+        return _("no fixes applied yet") + "\n"
     out = []
     for e in found.entries:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.created))
         files = ", ".join(f.path for f in e.files)
         state = (
-            f"interrupted ({e.state}): 'nodedoctor rollback {e.id}' finishes undoing it"
+            _("interrupted ({state}): 'nodedoctor rollback {id}' finishes undoing it").format(
+                state=e.state, id=e.id
+            )
             if e.interrupted
             else e.state
         )
-        out.append(f"{e.id}  {when} UTC  {state:<11}  {', '.join(e.rules)}  [{files}]")
+        out.append(f"{e.id}  {when} UTC  {_pad(state, 11)}  {', '.join(e.rules)}  [{files}]")
     for d in found.damaged:
-        out.append(f"{d.id}  damaged: {d.error}")
+        out.append(f"{d.id}  " + _("damaged: {error}").format(error=d.error))
     for sid in found.staging:
-        out.append(
-            f"{sid}  staging: an apply stopped before its journal entry was complete; "
-            "nothing was written; the next apply or rollback removes it"
-        )
+        out.append(f"{sid}  " + _("staging: {what}").format(what=_(_STAGING)))
     return "\n".join(out) + "\n"

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import yaml
 
 from nodedoctor._record import record
+from nodedoctor.i18n import N_, _
 
 
 class EditError(Exception):
@@ -48,10 +49,12 @@ def _grub_value(raw: str) -> tuple[str, str, str]:
     else:
         m = re.match(r"^(?P<body>[^\s\"'#]*)(?P<rest>\s*(?:#.*)?)$", raw)
         if not m:
-            raise EditError(f"value {raw!r} is not a simple quoted string")
+            raise EditError(_("value {value!r} is not a simple quoted string").format(value=raw))
         body, quote, rest = m.group("body"), '"', m.group("rest")
     if quote == '"' and re.search(r"[$`\\]", body):
-        raise EditError(f"value {raw!r} uses shell expansion; edit it by hand")
+        raise EditError(
+            _("value {value!r} uses shell expansion; edit it by hand").format(value=raw)
+        )
     return quote, body, rest
 
 
@@ -59,19 +62,21 @@ def _grub_value(raw: str) -> tuple[str, str, str]:
 def _load_mapping(text: str, what: str) -> dict[str, object]:
     stripped = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if stripped and stripped[0].lstrip().startswith("{"):
-        raise EditError(f"{what} is flow-style (JSON); refusing a line edit")
+        raise EditError(_("{what} is flow-style (JSON); refusing a line edit").format(what=_(what)))
     if any(ln.rstrip() == "---" for ln in stripped[1:]) or any(
         ln.startswith("---") and ln.strip() != "---" for ln in stripped
     ):
-        raise EditError(f"{what} holds several YAML documents")
+        raise EditError(_("{what} holds several YAML documents").format(what=_(what)))
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise EditError(f"{what} is not valid YAML: {exc}") from None
+        raise EditError(
+            _("{what} is not valid YAML: {error}").format(what=_(what), error=exc)
+        ) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise EditError(f"{what} is not a YAML mapping")
+        raise EditError(_("{what} is not a YAML mapping").format(what=_(what)))
     return data
 
 
@@ -93,7 +98,7 @@ def set_yaml_key(text: str, key: str, value: str) -> str:
     kind: KubeletConfiguration
     cgroupDriver: systemd
     """
-    before = _load_mapping(text, "the file")
+    before = _load_mapping(text, N_("the file"))
     wanted = yaml.safe_load(value)
     if before.get(key) == wanted and key in before:
         return text
@@ -101,12 +106,12 @@ def set_yaml_key(text: str, key: str, value: str) -> str:
     pattern = _key_line(key)
     hits = [i for i, ln in enumerate(lines) if pattern.match(ln.rstrip("\n"))]
     if len(hits) > 1:
-        raise EditError(f"{key} is set on several lines")
+        raise EditError(_("{key} is set on several lines").format(key=key))
     if hits:
         i = hits[0]
         m = pattern.match(lines[i].rstrip("\n"))
         if m is None or not m.group("value").strip():
-            raise EditError(f"{key} has a block value on line {i + 1}")
+            raise EditError(_("{key} has a block value on line {line}").format(key=key, line=i + 1))
         ending = "\n" if lines[i].endswith("\n") else ""
         lines[i] = f"{m.group('key')}{m.group('sep')}{value}{m.group('comment') or ''}{ending}"
     else:
@@ -114,9 +119,9 @@ def set_yaml_key(text: str, key: str, value: str) -> str:
             lines[-1] += "\n"
         lines.append(f"{key}: {value}\n")
     out = "".join(lines)
-    after = _load_mapping(out, "the edited file")
+    after = _load_mapping(out, N_("the edited file"))
     if after != {**before, key: wanted}:
-        raise EditError(f"setting {key} on one line would change other keys")
+        raise EditError(_("setting {key} on one line would change other keys").format(key=key))
     return out
 
 
@@ -129,14 +134,14 @@ def remove_yaml_key(text: str, key: str) -> str:
     cgroupsPerQOS: false
     b: 2
     """
-    before = _load_mapping(text, "the file")
+    before = _load_mapping(text, N_("the file"))
     if key not in before:
         return text
     lines = text.splitlines(keepends=True)
     pattern = _key_line(key)
     hits = [i for i, ln in enumerate(lines) if pattern.match(ln.rstrip("\n"))]
     if len(hits) != 1:
-        raise EditError(f"{key} is not on exactly one top-level line")
+        raise EditError(_("{key} is not on exactly one top-level line").format(key=key))
     start = hits[0]
     end = start + 1
     m = pattern.match(lines[start].rstrip("\n"))
@@ -151,10 +156,10 @@ def remove_yaml_key(text: str, key: str) -> str:
             end -= 1
     del lines[start:end]
     out = "".join(lines)
-    after = _load_mapping(out, "the edited file")
+    after = _load_mapping(out, N_("the edited file"))
     expected = {k: v for k, v in before.items() if k != key}
     if after != expected:
-        raise EditError(f"removing {key} would change other keys")
+        raise EditError(_("removing {key} would change other keys").format(key=key))
     return out
 
 
@@ -207,7 +212,7 @@ def set_flag_line(text: str, flag: str, value: str) -> str:
     pattern = re.compile(rf"^\s*{re.escape(flag)}(?:[=\s].*)?$")
     hits = [i for i, ln in enumerate(lines) if pattern.match(ln.rstrip("\n"))]
     if len(hits) > 1:
-        raise EditError(f"{flag} is set on several lines")
+        raise EditError(_("{key} is set on several lines").format(key=flag))
     token = f"{flag}={value}"
     if hits:
         ending = "\n" if lines[hits[0]].endswith("\n") else ""
@@ -231,7 +236,9 @@ def check_systemd_unit(text: str) -> None:
             section = s
             continue
         if section is None or "=" not in s:
-            raise EditError(f"line {lineno}: {s!r} is not a unit setting")
+            raise EditError(
+                _("line {line}: {text!r} is not a unit setting").format(line=lineno, text=s)
+            )
 
 
 # -- edits planned by remedies/boot.py (explicit positions) ----------------------------
@@ -256,7 +263,11 @@ def _change_tokens(
     for c in changes:
         i = c.position - 1 - offset
         if not 0 <= i < len(tokens) or _unquote(tokens[i]) != c.text:
-            raise EditError(f"parameter {c.position} is not {c.text!r} any more")
+            raise EditError(
+                _("parameter {position} is not {text!r} any more").format(
+                    position=c.position, text=c.text
+                )
+            )
         out[i] = c.replacement
     return out
 
@@ -290,7 +301,7 @@ def edit_cmdline_lines(
         if not body.strip():
             continue
         if body.count('"') % 2:
-            raise EditError(f"line {index + 1}: unbalanced quote")
+            raise EditError(_("line {line}: unbalanced quote").format(line=index + 1))
         tokens = _TOKEN.findall(body)
         mine = [c for c in changes if params_seen < c.position <= params_seen + len(tokens)]
         changed = _change_tokens(tokens, mine, params_seen)
@@ -301,9 +312,9 @@ def edit_cmdline_lines(
             new_tokens[index] = kept
         params_seen += len(tokens)
     if any(c.position > params_seen for c in changes):
-        raise EditError("the file has fewer parameters than planned")
+        raise EditError(_("the file has fewer parameters than planned"))
     if add and add_line is None:
-        raise EditError("no line to add the parameters to")
+        raise EditError(_("no line to add the parameters to"))
     out: list[str] = []
     first: int | None = None
     for index, line in enumerate(lines):
@@ -355,7 +366,7 @@ def edit_grub_variable(
     lines = text.splitlines(keepends=True)
     if line is None:
         if changes:
-            raise EditError(f"{variable} is not set here")
+            raise EditError(_("{variable} is not set here").format(variable=variable))
         if not add:
             return text
         if lines and not lines[-1].endswith("\n"):
@@ -363,26 +374,32 @@ def edit_grub_variable(
         lines.append(f'{variable}="{" ".join(add)}"\n')
         return "".join(lines)
     if not 1 <= line <= len(lines):
-        raise EditError(f"line {line} does not exist")
+        raise EditError(_("line {line} does not exist").format(line=line))
     raw = lines[line - 1]
     body = raw.rstrip("\n")
     ending = raw[len(body) :]
     if body.endswith("\\"):
-        raise EditError(f"line {line}: {variable} continues on the next line")
+        raise EditError(
+            _("line {line}: {variable} continues on the next line").format(
+                line=line, variable=variable
+            )
+        )
     m = _GRUB_ASSIGN.match(body)
     if m is None or m.group("name") != variable:
-        raise EditError(f"line {line} does not assign {variable}")
+        raise EditError(
+            _("line {line} does not assign {variable}").format(line=line, variable=variable)
+        )
     quote, value, rest = _grub_value(m.group("value"))
     try:
         words = shlex.split(value)
     except ValueError as exc:
-        raise EditError(f"line {line}: {exc}") from None
+        raise EditError(_("line {line}: {error}").format(line=line, error=exc)) from None
     kept = [w for w in _change_tokens(words, changes) if w is not None]
     kept.extend(add)
     if kept == words:
         return text
     joined = " ".join(kept)
     if quote == "'" and "'" in joined:
-        raise EditError(f"line {line}: cannot quote the new value")
+        raise EditError(_("line {line}: cannot quote the new value").format(line=line))
     lines[line - 1] = f"{m.group('lead')}{variable}={quote}{joined}{quote}{rest}{ending}"
     return "".join(lines)

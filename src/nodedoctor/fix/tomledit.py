@@ -16,15 +16,16 @@ from tomlkit.items import AoT, Item, Key, KeyType, SingleKey, Table
 from tomlkit.toml_document import TOMLDocument
 
 from nodedoctor.fix.textedit import EditError
+from nodedoctor.i18n import _
 
 
 def parse(text: str) -> TOMLDocument:
     try:
         return tomlkit.parse(text)
     except TOMLKitError as exc:
-        raise EditError(f"not valid TOML: {exc}") from None
+        raise EditError(_("not valid TOML: {error}").format(error=exc)) from None
     except (ValueError, KeyError) as exc:  # tomlkit raises these on some malformed files
-        raise EditError(f"not valid TOML: {exc}") from None
+        raise EditError(_("not valid TOML: {error}").format(error=exc)) from None
 
 
 def plain(doc: Any) -> Any:
@@ -104,7 +105,9 @@ def set_key(
         if part in node:
             child = node[part]
             if isinstance(child, AoT) or not hasattr(child, "__setitem__"):
-                raise EditError(f"{'.'.join(table_path[: i + 1])} is not a table")
+                raise EditError(
+                    _("{table} is not a table").format(table=".".join(table_path[: i + 1]))
+                )
             node = child
             if isinstance(node, Table) and not node.is_super_table():
                 parent_indent = _header_indent(node)
@@ -147,7 +150,9 @@ def set_key(
         out = out.rstrip("\n") + "\n"
     after = plain(parse(out))
     if after != _with(before, [*table_path, key], value):
-        raise EditError(f"setting {'.'.join([*table_path, key])} would change other settings")
+        raise EditError(
+            _("setting {key} would change other settings").format(key=".".join([*table_path, key]))
+        )
     return out
 
 
@@ -169,7 +174,7 @@ def remove_from_array(text: str, key_path: Sequence[str], values: Sequence[str])
         return text
     array = node[key_path[-1]]
     if not isinstance(array, list):
-        raise EditError(f"{'.'.join(key_path)} is not an array")
+        raise EditError(_("{key} is not an array").format(key=".".join(key_path)))
     indexes = [i for i, v in enumerate(array) if v in values]
     if not indexes:
         return text
@@ -178,7 +183,9 @@ def remove_from_array(text: str, key_path: Sequence[str], values: Sequence[str])
     out = tomlkit.dumps(doc)
     expected_list = [v for v in _get(before, key_path) if v not in values]
     if plain(parse(out)) != _with(before, key_path, expected_list):
-        raise EditError(f"editing {'.'.join(key_path)} would change other settings")
+        raise EditError(
+            _("editing {key} would change other settings").format(key=".".join(key_path))
+        )
     return out
 
 
@@ -201,7 +208,7 @@ def insert_top_key(text: str, key: str, value: Any) -> str:
     doc = parse(text)
     before = plain(doc)
     if key in doc:
-        raise EditError(f"{key} is already set")
+        raise EditError(_("{key} is already set").format(key=key))
     lines = text.splitlines(keepends=True)
     at = len(lines)
     for i, line in enumerate(lines):
@@ -214,5 +221,5 @@ def insert_top_key(text: str, key: str, value: Any) -> str:
         lines[at - 1] += "\n"
     out = "".join(lines)
     if plain(parse(out)) != {key: value, **before}:
-        raise EditError(f"adding {key} would change other settings")
+        raise EditError(_("adding {key} would change other settings").format(key=key))
     return out

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from nodedoctor.fix import fsops, journal
 from nodedoctor.fix.engine import CommandRun, Runner, pause_for_tests, run_command
 from nodedoctor.fix.plan import sha256
+from nodedoctor.i18n import _
 from nodedoctor.sources.root import Root
 
 #: Where systemd reads units and drop-ins from (``systemd.unit(5)``, system manager): a
@@ -68,7 +69,7 @@ def rollback(
         # Read again under the lock: another rollback may have run since it was found.
         entry = journal.load(entry.directory)
         if entry.state == "rolled-back":
-            raise journal.JournalError(f"{entry.id} is already rolled back")
+            raise journal.JournalError(_("{id} is already rolled back").format(id=entry.id))
         return _rollback(root, entry, force, runner)
 
 
@@ -88,13 +89,13 @@ def _rollback(root: Root, entry: journal.Entry, force: bool, runner: Runner) -> 
         if current == f.sha256_before:
             continue
         if f.sha256_after == journal.PENDING:
-            why = (
+            why = _(
                 "the apply stopped while a command was rewriting it; what the command left "
                 "cannot be told from a later change"
             )
             result.changed_since.append((f.path, why))
         elif current != f.sha256_after:
-            why = "removed since the apply" if not state.exists else "changed since the apply"
+            why = _("removed since the apply") if not state.exists else _("changed since the apply")
             result.changed_since.append((f.path, why))
     if result.changed_since and not force:
         result.refused = True
@@ -138,8 +139,10 @@ def _rollback(root: Root, entry: journal.Entry, force: bool, runner: Runner) -> 
             result.not_run.append(
                 (
                     display,
-                    "offline root: run it on the node; systemd keeps the rolled-back unit "
-                    "until then",
+                    _(
+                        "offline root: run it on the node; systemd keeps the rolled-back unit "
+                        "until then"
+                    ),
                 )
             )
     entry.state = "rolled-back"

@@ -47,6 +47,8 @@ from nodedoctor.facts.cgroups import (
     controller_analysis,
     pi_image,
 )
+from nodedoctor.i18n import N_, _
+from nodedoctor.remedies.steps import and_join, then_join
 
 # --------------------------------------------------------------------------------------
 # the edit of the boot file
@@ -79,31 +81,37 @@ class CmdlineEdit:
     def describe(self) -> str:
         parts: list[str] = []
         if self.join_lines:
-            parts.append(f"join {self.path} into a single line")
+            parts.append(_("join {path} into a single line").format(path=self.path))
         if self.remove:
             words = ", ".join(
                 f'"{r.param.text}"' + (f' -> "{r.replacement}"' if r.replacement else "")
                 for r in self.remove
             )
-            parts.append(
-                f"in {self.path} change {words}"
+            change = (
+                _("in {path} change {words}")
                 if any(r.replacement for r in self.remove)
-                else f"remove {words} from {self.path}"
+                else _("remove {words} from {path}")
             )
+            parts.append(change.format(path=self.path, words=words))
         if self.add:
-            where = f"{self.variable} in {self.path}" if self.variable else self.path
-            how = (
-                " (at the end of the line, which must stay one line)"
-                if (self.kind is BootFileKind.RPI_CMDLINE)
-                else ""
+            where = (
+                _("{variable} in {path}").format(variable=self.variable, path=self.path)
+                if self.variable
+                else self.path
             )
-            parts.append(f'add "{" ".join(self.add)}" to {where}{how}')
+            add = (
+                _('add "{words}" to {where} (at the end of the line, which must stay one line)')
+                if (self.kind is BootFileKind.RPI_CMDLINE)
+                else _('add "{words}" to {where}')
+            )
+            parts.append(add.format(words=" ".join(self.add), where=where))
         if self.commands:
-            parts.append("run " + " and ".join(f"`{c}`" for c in self.commands))
-        parts.extend(self.notes)
+            commands = and_join([f"`{c}`" for c in self.commands])
+            parts.append(_("run {commands}").format(commands=commands))
+        parts.extend(_(note) for note in self.notes)
         if self.reboot:
-            parts.append("reboot")
-        return ", then ".join(parts)
+            parts.append(_("reboot"))
+        return then_join(parts)
 
 
 def _without(param: PlacedParam, names: set[str]) -> str | None:
@@ -195,8 +203,11 @@ def plan_cmdline_edit(
         commands=commands,
         notes=(
             (
-                "re-run `kernel-install add <version> <kernel image>` for the kernel to boot "
-                "(kernel-install reads /etc/kernel/cmdline only when it installs a kernel)",
+                N_(
+                    "re-run `kernel-install add <version> <kernel image>` for the kernel to "
+                    "boot (kernel-install reads /etc/kernel/cmdline only when it installs a "
+                    "kernel)"
+                ),
             )
             if target.kind is BootFileKind.KERNEL_CMDLINE
             else ()

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 from nodedoctor.facts import Facts
 from nodedoctor.facts.boot import BootChain, BootFileKind, boot_chain
+from nodedoctor.i18n import _
 from nodedoctor.model import FixHint
 from nodedoctor.remedies.boot import CmdlineEdit, ControllerFix, controller_fix, plan_cmdline_edit
 from nodedoctor.remedies.steps import (
@@ -37,6 +38,7 @@ from nodedoctor.remedies.steps import (
     Remedy,
     Step,
     WordChange,
+    and_join,
     refused,
 )
 
@@ -102,15 +104,19 @@ def cmdline_steps(edit: CmdlineEdit, chain: BootChain) -> list[Step]:
             )
     for command in edit.commands:
         steps.append(
-            Command(tuple(shlex.split(command)), "regenerate the boot loader configuration")
+            Command(tuple(shlex.split(command)), _("regenerate the boot loader configuration"))
         )
     if edit.kind is BootFileKind.KERNEL_CMDLINE:
         steps.append(
             Instruction(
-                "regenerate the current kernel's boot entry before rebooting: "
-                "kernel-install add <version> <kernel image> (kernel-install(8))",
-                "kernel-install reads /etc/kernel/cmdline only when it installs a kernel; which "
-                "kernel image and entry to rebuild depends on the boot setup (BLS, UKI)",
+                _(
+                    "regenerate the current kernel's boot entry before rebooting: "
+                    "kernel-install add <version> <kernel image> (kernel-install(8))"
+                ),
+                _(
+                    "kernel-install reads /etc/kernel/cmdline only when it installs a kernel; "
+                    "which kernel image and entry to rebuild depends on the boot setup (BLS, UKI)"
+                ),
             )
         )
     if edit.reboot:
@@ -125,17 +131,24 @@ def _elsewhere_instruction(plan: ControllerFix, edit: CmdlineEdit) -> Instructio
     the place."""
     words = " ".join(p.text for p in plan.elsewhere)
     if plan.elsewhere_commands:
+        commands = and_join([f"`{c}`" for c in plan.elsewhere_commands])
         return Instruction(
-            f'remove "{words}" from the boot entries: '
-            + " and ".join(f"`{c}`" for c in plan.elsewhere_commands)
-            + ", then reboot",
-            f"{edit.path} already says what is needed; the boot entries are not a file "
-            "nodedoctor edits, and a reboot alone does not drop the words",
+            _('remove "{words}" from the boot entries: {commands}, then reboot').format(
+                words=words, commands=commands
+            ),
+            _(
+                "{path} already says what is needed; the boot entries are not a file "
+                "nodedoctor edits, and a reboot alone does not drop the words"
+            ).format(path=edit.path),
         )
     return Instruction(
-        f'remove "{words}" from the boot configuration the running kernel got it from '
-        f"(not {edit.path}), then reboot",
-        f"the running kernel did not get these words from {edit.path}, the file it knows",
+        _(
+            'remove "{words}" from the boot configuration the running kernel got it from '
+            "(not {path}), then reboot"
+        ).format(words=words, path=edit.path),
+        _("the running kernel did not get these words from {path}, the file it knows").format(
+            path=edit.path
+        ),
     )
 
 
@@ -145,16 +158,16 @@ def controller_remedy(facts: Facts, advice: FixHint | None) -> Remedy:
     plan = facts.get(controller_fix)
     chain = facts.get(boot_chain)
     if not plan.by_cmdline:
-        return refused("no missing controller can be turned on from the kernel command line")
+        return refused(_("no missing controller can be turned on from the kernel command line"))
     edit = plan.edit
     if edit is None:
-        return refused(f"no boot file to edit: {chain.reason}")
+        return refused(_("no boot file to edit: {reason}").format(reason=chain.reason))
     steps: list[Step] = []
     if not edit.empty:
         # In the order of plan.commands (what the rule's advice lists).
         for command in plan.elsewhere_commands:
             steps.append(
-                Command(tuple(shlex.split(command)), "remove the words the boot entries hold")
+                Command(tuple(shlex.split(command)), _("remove the words the boot entries hold"))
             )
         steps += cmdline_steps(edit, chain)
         if plan.elsewhere and not plan.elsewhere_commands:
@@ -166,17 +179,21 @@ def controller_remedy(facts: Facts, advice: FixHint | None) -> Remedy:
             steps.append(Reboot())
         steps.append(
             Instruction(
-                advice.summary if advice else f"reboot: {edit.path} already asks for it",
-                f"{edit.path} already says what is needed; only a reboot (or a newer kernel) "
-                "is missing, and nodedoctor never reboots",
+                advice.summary
+                if advice
+                else _("reboot: {path} already asks for it").format(path=edit.path),
+                _(
+                    "{path} already says what is needed; only a reboot (or a newer kernel) "
+                    "is missing, and nodedoctor never reboots"
+                ).format(path=edit.path),
             )
         )
         return Remedy(tuple(steps))
     if plan.others:
         steps.append(
             Instruction(
-                advice.summary if advice else "see the finding's fix",
-                "part of this fix is not a file edit (a kernel or mount the tool cannot change)",
+                advice.summary if advice else _("see the finding's fix"),
+                _("part of this fix is not a file edit (a kernel or mount the tool cannot change)"),
             )
         )
     return Remedy(tuple(steps))
@@ -200,11 +217,15 @@ def cmdline_ignored_remedy(facts: Facts, advice: FixHint | None) -> Remedy:
         return Remedy(
             (
                 Instruction(
-                    f'the stub\'s words ("{" ".join(words)}") have no effect; put the ones you '
-                    f"need on the single line of {target.path} (cgroup-controller-disabled's "
-                    "fix does it for missing controllers)",
-                    "which of a stub's words are wanted is the user's call; the stub itself is "
-                    "harmless",
+                    _(
+                        'the stub\'s words ("{words}") have no effect; put the ones you need on '
+                        "the single line of {path} (cgroup-controller-disabled's fix does it for "
+                        "missing controllers)"
+                    ).format(words=" ".join(words), path=target.path),
+                    _(
+                        "which of a stub's words are wanted is the user's call; the stub itself "
+                        "is harmless"
+                    ),
                 ),
             )
         )
@@ -212,15 +233,14 @@ def cmdline_ignored_remedy(facts: Facts, advice: FixHint | None) -> Remedy:
         # The boot file is right but the boot loader's own copy (RHEL's BLS entries, a
         # grub.cfg) is not regenerated: the advice's command does it. A plan runs boot-loader
         # commands only after an edit of its own, so it is an instruction here.
-        why = (
+        why = _(
             "the file is already right, but the boot loader has not taken its words yet: "
-            f"run {' and '.join(f'`{c}`' for c in advice.commands)}, then reboot "
-            "(nodedoctor runs boot-loader commands only after an edit of its own, and never "
-            "reboots)"
-        )
+            "run {commands}, then reboot (nodedoctor runs boot-loader commands only after an "
+            "edit of its own, and never reboots)"
+        ).format(commands=and_join([f"`{c}`" for c in advice.commands]))
     else:
-        why = (
+        why = _(
             "the file is already right; the running kernel needs a reboot and nodedoctor "
             "never reboots"
         )
-    return Remedy((Reboot(), Instruction(advice.summary if advice else "reboot", why)))
+    return Remedy((Reboot(), Instruction(advice.summary if advice else _("reboot"), why)))

@@ -4,14 +4,17 @@ node); a kOps cluster spec lives in the state store, not on the node."""
 
 from __future__ import annotations
 
+from nodedoctor.i18n import N_
 from nodedoctor.remedies.steps import ByHand, Remedy
 
 #: ``apparmor-blocks-runc-signal``.
 UPGRADE_CONTAINERD = Remedy(
     (
         ByHand(
-            "upgrading containerd is the package manager's job and needs a drained node; "
-            "nodedoctor does not install software"
+            N_(
+                "upgrading containerd is the package manager's job and needs a drained node; "
+                "nodedoctor does not install software"
+            )
         ),
     )
 )
@@ -19,8 +22,10 @@ UPGRADE_CONTAINERD = Remedy(
 UPGRADE_RUNTIME = Remedy(
     (
         ByHand(
-            "upgrading the container runtime is the package manager's job and needs a drained "
-            "node; nodedoctor does not install software"
+            N_(
+                "upgrading the container runtime is the package manager's job and needs a drained "
+                "node; nodedoctor does not install software"
+            )
         ),
     )
 )
@@ -28,8 +33,10 @@ UPGRADE_RUNTIME = Remedy(
 KOPS_SPEC_OR_IMAGE = Remedy(
     (
         ByHand(
-            "the fix is in the kOps cluster spec (spec.cloudProvider.gce.useStartupScript: "
-            "true, kOps >= 1.31) or in the image build, neither of which is on this node"
+            N_(
+                "the fix is in the kOps cluster spec (spec.cloudProvider.gce.useStartupScript: "
+                "true, kOps >= 1.31) or in the image build, neither of which is on this node"
+            )
         ),
     )
 )
@@ -37,8 +44,10 @@ KOPS_SPEC_OR_IMAGE = Remedy(
 IMAGE_BUILDERS_CALL = Remedy(
     (
         ByHand(
-            "whether cloud-init should run is a decision of whoever built the image; with kOps "
-            ">= 1.31 the cluster spec can route the bootstrap to the startup-script instead"
+            N_(
+                "whether cloud-init should run is a decision of whoever built the image; with kOps "
+                ">= 1.31 the cluster spec can route the bootstrap to the startup-script instead"
+            )
         ),
     )
 )

@@ -20,6 +20,7 @@ from nodedoctor.facts.containerd import (
     containerd_facts,
     options_table,
 )
+from nodedoctor.i18n import _
 from nodedoctor.remedies.steps import (
     ContainerdVersion2,
     Remedy,
@@ -57,15 +58,15 @@ def cri_disabled_remedy(facts: Facts) -> Remedy:
     """``containerd-cri-disabled``: the CRI plugin out of ``disabled_plugins``."""
     cf = facts.get(containerd_facts)
     if cf.cri is None:
-        return refused("containerd's facts do not say why CRI is off")
+        return refused(_("containerd's facts do not say why CRI is off"))
     return Remedy(
         (
             TomlArrayRemove(
                 cf.cri.file,
                 ("disabled_plugins",),
                 CRI_NAMES,
-                description="remove the CRI plugin from disabled_plugins",
-                unchanged=f"CRI is off for another reason: {cf.cri.reason}",
+                description=_("remove the CRI plugin from disabled_plugins"),
+                unchanged=_("CRI is off for another reason: {reason}").format(reason=cf.cri.reason),
             ),
             *restart_containerd(cf),
         )
@@ -84,10 +85,12 @@ def version_2_refusal(data: dict[str, Any]) -> str | None:
     for key in ("disabled_plugins", "required_plugins"):
         names = data.get(key) or []
         if isinstance(names, list) and any("." not in str(n) for n in names):
-            return f"{key} uses a short plugin name, which version 2 refuses"
+            return _("{key} uses a short plugin name, which version 2 refuses").format(key=key)
     plugins = data.get("plugins")
     if isinstance(plugins, dict) and any("." not in str(k) for k in plugins):
-        return "the file has short-named plugin tables (plugins.cri ...), which version 2 refuses"
+        return _(
+            "the file has short-named plugin tables (plugins.cri ...), which version 2 refuses"
+        )
     return None
 
 
@@ -98,15 +101,15 @@ def config_ignored_remedy(facts: Facts) -> Remedy:
     cf = facts.get(containerd_facts)
     if cf.major is None or cf.major >= 2:
         return refused(
-            "only containerd 1.x (installed version known) ignores v2 tables in a version-1 file"
+            _("only containerd 1.x (installed version known) ignores v2 tables in a version-1 file")
         )
     if cf.version is None or cf.version.value.release[:2] < (1, 3):
-        return refused("containerd older than 1.3 does not read version 2 files")
+        return refused(_("containerd older than 1.3 does not read version 2 files"))
     return Remedy(
         (
             ContainerdVersion2(
                 tuple(loaded.path for loaded in cf.files),
-                "add version = 2 so containerd 1.x reads the file's v2 plugin tables",
+                _("add version = 2 so containerd 1.x reads the file's v2 plugin tables"),
             ),
             *restart_containerd(cf),
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from nodedoctor.facts import Facts
 from nodedoctor.facts.crio import DROP_INS, crio_facts
+from nodedoctor.i18n import _
 from nodedoctor.remedies.steps import Refuse, Remedy, Restart, Step, TomlSet, WriteFile, refused
 
 DROP_IN = f"{DROP_INS}/99-nodedoctor-cgroup-manager.conf"
@@ -26,15 +27,19 @@ def manager_steps(facts: Facts, manager: str) -> tuple[Step, ...]:
     if later:
         return (
             Refuse(
-                f"{later[-1]} sorts after {DROP_IN} and would win over it; edit it by hand",
+                _("{path} sorts after {drop_in} and would win over it; edit it by hand").format(
+                    path=later[-1], drop_in=DROP_IN
+                ),
                 later[-1],
             ),
         )
     if any(p.handler is not None for p in crio.problems):
         return (
             Refuse(
-                "a runtime handler sets monitor_cgroup to a value CRI-O rejects; fix that "
-                "handler by hand (a partial handler table in a drop-in is not safe)",
+                _(
+                    "a runtime handler sets monitor_cgroup to a value CRI-O rejects; fix that "
+                    "handler by hand (a partial handler table in a drop-in is not safe)"
+                ),
                 crio.problems[0].file,
             ),
         )
@@ -55,7 +60,9 @@ def manager_steps(facts: Facts, manager: str) -> tuple[Step, ...]:
         WriteFile(
             DROP_IN,
             text,
-            description=", ".join(f"{k} = {v}" for k, v in settings) + " (drop-in, wins last)",
+            description=_("{settings} (drop-in, wins last)").format(
+                settings=", ".join(f"{k} = {v}" for k, v in settings)
+            ),
             fmt="toml",
             own_mark=OWN_MARK,
         ),
@@ -71,7 +78,7 @@ def conmon_remedy(facts: Facts) -> Remedy:
     if crio.unknown:
         return refused(crio.unknown)
     if not crio.problems:
-        return refused("CRI-O's facts show no rejected monitor cgroup")
+        return refused(_("CRI-O's facts show no rejected monitor cgroup"))
     steps: list[Step] = []
     for problem in crio.problems:
         if problem.handler is None:
@@ -85,7 +92,9 @@ def conmon_remedy(facts: Facts) -> Remedy:
                 table,
                 key,
                 "pod",
-                description=f'{key} = "pod" (was "{problem.value}": {problem.message})',
+                description=_('{key} = "pod" (was "{value}": {message})').format(
+                    key=key, value=problem.value, message=problem.message
+                ),
             )
         )
     steps.append(Restart("crio.service"))

@@ -13,6 +13,7 @@ from nodedoctor.facts.containerd import RUNC_TYPES, containerd_facts
 from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.runtime import runtime_facts
 from nodedoctor.facts.system import init_system
+from nodedoctor.i18n import N_, _
 from nodedoctor.remedies.containerd import restart_containerd, systemd_cgroup
 from nodedoctor.remedies.crio import manager_steps
 from nodedoctor.remedies.kubelet import driver_steps
@@ -20,10 +21,14 @@ from nodedoctor.remedies.steps import Instruction, Remedy, refused
 
 #: Said with every driver change: pods made under one driver do not survive the other.
 DRAIN = Instruction(
-    "drain the node before restarting containerd and the kubelet if it has joined a "
-    "cluster: existing pod sandboxes were made with the other driver",
-    "changing the driver under running pods can break their re-creation (Kubernetes "
-    "container-runtimes documentation)",
+    N_(
+        "drain the node before restarting containerd and the kubelet if it has joined a "
+        "cluster: existing pod sandboxes were made with the other driver"
+    ),
+    N_(
+        "changing the driver under running pods can break their re-creation (Kubernetes "
+        "container-runtimes documentation)"
+    ),
 )
 
 
@@ -40,24 +45,28 @@ def driver_mismatch_remedy(facts: Facts, kubelet_driver: str | None = None) -> R
         return Remedy(
             (
                 Instruction(
-                    "let k3s choose the driver for both sides (it passes the same value to its "
-                    "kubelet and its containerd template); remove the override that makes "
-                    "them differ",
-                    "k3s keeps its kubelet and containerd consistent itself; nodedoctor never "
-                    "flips only one side of k3s",
+                    _(
+                        "let k3s choose the driver for both sides (it passes the same value to "
+                        "its kubelet and its containerd template); remove the override that "
+                        "makes them differ"
+                    ),
+                    _(
+                        "k3s keeps its kubelet and containerd consistent itself; nodedoctor "
+                        "never flips only one side of k3s"
+                    ),
                 ),
             )
         )
     driver = kubelet.cgroup_driver
     if driver is None or driver.value not in ("systemd", "cgroupfs"):
-        return refused("the kubelet's cgroup driver is unknown")
+        return refused(_("the kubelet's cgroup driver is unknown"))
     gate = kubelet.driver_from_cri
     runtime = facts.get(runtime_facts)
     if gate is not None and gate.value is True and runtime.implements_runtime_config:
         # The kubelet takes the runtime's driver over RuntimeConfig: the runtime is right by
         # definition; only the ignored kubelet setting can be brought in line.
         if runtime.cgroup_driver is None:
-            return refused("the runtime's effective driver is unknown")
+            return refused(_("the runtime's effective driver is unknown"))
         return Remedy(driver_steps(facts, runtime.cgroup_driver.value))
     return _runtime_follows(facts, driver.value == "systemd")
 
@@ -68,15 +77,21 @@ def _runtime_follows(facts: Facts, systemd: bool) -> Remedy:
     runtime = facts.get(runtime_facts)
     if systemd and facts.get(init_system).systemd is False:
         return refused(
-            "the kubelet asks for the systemd driver on a node whose PID 1 is not systemd; "
-            "fix the kubelet side (see cgroup-driver-not-systemd)"
+            _(
+                "the kubelet asks for the systemd driver on a node whose PID 1 is not systemd; "
+                "fix the kubelet side (see cgroup-driver-not-systemd)"
+            )
         )
     if runtime.name == "cri-o":
         return Remedy((*manager_steps(facts, "systemd" if systemd else "cgroupfs"), DRAIN))
     if runtime.name not in (None, "containerd"):
-        return refused(f"the runtime is {runtime.name}; set its cgroup driver by hand")
+        return refused(
+            _("the runtime is {runtime}; set its cgroup driver by hand").format(
+                runtime=runtime.name
+            )
+        )
     if not cf.present or not cf.handlers:
-        return refused("no containerd configuration with a runc handler to edit")
+        return refused(_("no containerd configuration with a runc handler to edit"))
     # SystemdCgroup is an option of runc-type handlers only (runtimes.md §1.1, §1.5).
     handlers = [
         h
@@ -84,5 +99,5 @@ def _runtime_follows(facts: Facts, systemd: bool) -> Remedy:
         if h.runtime_type in RUNC_TYPES and h.systemd_cgroup != systemd
     ]
     if not handlers:
-        return refused("every runc handler already uses the kubelet's driver")
+        return refused(_("every runc handler already uses the kubelet's driver"))
     return Remedy((*(systemd_cgroup(h, systemd) for h in handlers), *restart_containerd(cf), DRAIN))

@@ -12,6 +12,7 @@ from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
 from nodedoctor.facts.kubelet import KubeletFacts, Setting, kubelet_facts
 from nodedoctor.facts.packages import snap_confinement
 from nodedoctor.facts.system import init_system
+from nodedoctor.i18n import N_, _
 from nodedoctor.remedies.steps import (
     ClearsAfterRestart,
     Command,
@@ -68,26 +69,32 @@ def delegation_remedy(facts: Facts) -> Remedy:
     kubelet = facts.get(kubelet_facts)
     unit = kubelet.unit
     if unit is None:
-        return refused("no systemd unit runs the kubelet here; nothing to delegate to")
+        return refused(_("no systemd unit runs the kubelet here; nothing to delegate to"))
     if facts.get(init_system).systemd is False:
-        return refused("this node does not run systemd; Delegate= has no effect")
+        return refused(_("this node does not run systemd; Delegate= has no effect"))
     if unit == MICROK8S_UNIT and snap_confinement(facts, "microk8s") != "classic":
         return refused(
-            "MicroK8s's own delegation fix (microk8s#4503) applies to classic confinement "
-            "only, and this snap's confinement is not known to be classic"
+            _(
+                "MicroK8s's own delegation fix (microk8s#4503) applies to classic confinement "
+                "only, and this snap's confinement is not known to be classic"
+            )
         )
     path = f"{dropin_dir(unit)}/delegate.conf"
     current = kubelet.delegate
     if current is not None and current.value.strip().lower() in ("yes", "true", "1", "on"):
         return refused(
-            f"{unit} already has Delegate={current.value} ({current.evidence.source}); the "
-            "controller is missing for another reason",
+            _(
+                "{unit} already has Delegate={value} ({source}); the controller is missing "
+                "for another reason"
+            ).format(unit=unit, value=current.value, source=current.evidence.source),
             current.evidence.source,
         )
     if current is not None and current.evidence.source.rsplit("/", 1)[-1] > "delegate.conf":
         return refused(
-            f"{current.evidence.source} sets Delegate={current.value} and sorts after "
-            f"{path}, so a drop-in would not win; edit that file by hand",
+            _(
+                "{source} sets Delegate={value} and sorts after {path}, so a drop-in would "
+                "not win; edit that file by hand"
+            ).format(source=current.evidence.source, value=current.value, path=path),
             current.evidence.source,
         )
     text = unit_dropin(
@@ -97,8 +104,16 @@ def delegation_remedy(facts: Facts) -> Remedy:
     )
     return Remedy(
         (
-            WriteFile(path, text, description=f"Delegate=yes for {unit}", fmt="systemd"),
-            Command(("systemctl", "daemon-reload"), f"load the new drop-in of {unit}"),
+            WriteFile(
+                path,
+                text,
+                description=_("Delegate=yes for {unit}").format(unit=unit),
+                fmt="systemd",
+            ),
+            Command(
+                ("systemctl", "daemon-reload"),
+                _("load the new drop-in of {unit}").format(unit=unit),
+            ),
             *restart_kubelet(kubelet),
             ClearsAfterRestart(),
         )
@@ -111,9 +126,9 @@ def driver_steps(facts: Facts, driver: str) -> tuple[Step, ...]:
     kubelet = facts.get(kubelet_facts)
     setting = kubelet.cgroup_driver
     if kubelet.profile.name == "k3s":
-        return (Refuse("k3s sets its kubelet's driver itself; never flip one side of k3s"),)
+        return (Refuse(_("k3s sets its kubelet's driver itself; never flip one side of k3s")),)
     if setting is None:
-        return (Refuse("the kubelet's configuration is unknown"),)
+        return (Refuse(_("the kubelet's configuration is unknown")),)
     edit: Step
     if setting.origin in ("config", "config-dir") or (
         setting.origin == "default" and kubelet.config_path is not None
@@ -128,8 +143,9 @@ def driver_steps(facts: Facts, driver: str) -> tuple[Step, ...]:
     else:
         return (
             Refuse(
-                f"the kubelet's driver is set by {setting.origin} ({setting.evidence.source}); "
-                "change it there by hand"
+                _(
+                    "the kubelet's driver is set by {origin} ({source}); change it there by hand"
+                ).format(origin=setting.origin, source=setting.evidence.source)
             ),
         )
     return (edit, *restart_kubelet(kubelet))
@@ -157,8 +173,10 @@ def _removal(kubelet: KubeletFacts, setting: Setting) -> list[Step]:
         if kubelet.profile.name == "k3s":
             return [
                 Refuse(
-                    "k3s passes kubelet flags through kubelet-arg in its own config; remove "
-                    f"{setting.flag_text} there by hand",
+                    _(
+                        "k3s passes kubelet flags through kubelet-arg in its own config; remove "
+                        "{flag} there by hand"
+                    ).format(flag=setting.flag_text),
                     setting.evidence.source,
                 )
             ]
@@ -169,16 +187,24 @@ def _removal(kubelet: KubeletFacts, setting: Setting) -> list[Step]:
             if w.word == flag or w.word.startswith(flag + "=")
         )
         return [
-            FlagRemove(path, flag, f"remove {flag} (the workaround)")
+            FlagRemove(path, flag, _("remove {flag} (the workaround)").format(flag=flag))
             for path in files or (setting.evidence.source,)
         ]
     if setting.origin in ("config", "config-dir"):
         return [
             YamlRemove(
-                setting.evidence.source, setting.name, f"remove {setting.name} (the workaround)"
+                setting.evidence.source,
+                setting.name,
+                _("remove {flag} (the workaround)").format(flag=setting.name),
             )
         ]
-    return [Refuse(f"{setting.name} is set by {setting.origin}; change it by hand")]
+    return [
+        Refuse(
+            _("{name} is set by {origin}; change it by hand").format(
+                name=setting.name, origin=setting.origin
+            )
+        )
+    ]
 
 
 def _delegation_ok(facts: Facts) -> str | None:
@@ -186,21 +212,23 @@ def _delegation_ok(facts: Facts) -> str | None:
     (the MicroK8s#4361 cause is gone); else why that cannot be said."""
     cg = facts.get(cgroup_facts)
     if cg.mode is not CgroupMode.V2:
-        return "the node is not on cgroup v2, where nodedoctor can see the cause"
+        return _("the node is not on cgroup v2, where nodedoctor can see the cause")
     if not cg.v2_root_controllers or not cg.v2_root_subtree_control:
-        return "/sys/fs/cgroup/cgroup.controllers or cgroup.subtree_control is not in this root"
+        return _("/sys/fs/cgroup/cgroup.controllers or cgroup.subtree_control is not in this root")
     lost = [
         c
         for c in KUBEPODS_V2_CONTROLLERS
         if c in cg.v2_root_controllers.value and c not in cg.v2_root_subtree_control.value
     ]
     if lost:
-        return f"/sys/fs/cgroup/cgroup.subtree_control still lacks {' '.join(lost)}"
+        return _("/sys/fs/cgroup/cgroup.subtree_control still lacks {controllers}").format(
+            controllers=" ".join(lost)
+        )
     return None
 
 
-_AGAIN = "restart the kubelet, then run 'nodedoctor fix' again to remove the workaround"
-_CRASH_LOOP = (
+_AGAIN = N_("restart the kubelet, then run 'nodedoctor fix' again to remove the workaround")
+_CRASH_LOOP = N_(
     "removing the workaround while its cause is still there (or unknown) brings back the "
     "'root container [kubepods] doesn't exist' crash loop"
 )
@@ -212,18 +240,29 @@ def qos_remedy(facts: Facts) -> Remedy:
     finding of :data:`QOS_CAUSES` is in the run, or the cause cannot be seen, the user is
     told to fix it first."""
     why_not = _delegation_ok(facts)
+    crash_loop = (
+        _("{crash_loop}; here {why_not}").format(crash_loop=_(_CRASH_LOOP), why_not=why_not)
+        if why_not
+        else _(_CRASH_LOOP)
+    )
+    # ``{rules}`` stays for Remedy.chosen to fill with the rules found.
     waiting = Instruction(
-        f"fix {{rules}} first: {_AGAIN}", _CRASH_LOOP + (f"; here {why_not}" if why_not else "")
+        _("fix {rules} first: {again}").format(rules="{rules}", again=_(_AGAIN)), crash_loop
     )
     if why_not:
         steps: tuple[Step, ...] = (
-            Instruction(f"first make sure that {why_not}: {_AGAIN}", _CRASH_LOOP),
+            Instruction(
+                _("first make sure that {why_not}: {again}").format(
+                    why_not=why_not, again=_(_AGAIN)
+                ),
+                _(_CRASH_LOOP),
+            ),
         )
         return Remedy(steps, unless_found=QOS_CAUSES, instead=(waiting,))
     kubelet = facts.get(kubelet_facts)
     settings = _workaround_settings(kubelet)
     if not settings:
-        steps = (Refuse("the facts name no file that sets the workaround"),)
+        steps = (Refuse(_("the facts name no file that sets the workaround")),)
     else:
         removals = [step for s in settings for step in _removal(kubelet, s)]
         steps = (*removals, *restart_kubelet(kubelet))
@@ -235,17 +274,24 @@ def qos_remedy(facts: Facts) -> Remedy:
 KUBEPODS_REMEDY = Remedy(
     (
         Refuse(
-            "no file edit fixes this on its own; follow the finding's fix (nodedoctor explain "
-            "kubepods-invalid)"
+            N_(
+                "no file edit fixes this on its own; follow the finding's fix (nodedoctor "
+                "explain kubepods-invalid)"
+            )
         ),
     ),
     unless_found=(NOT_DELEGATED,),
     instead=(
         ClearsAfterRestart(),
         Instruction(
-            f"fixed by the {NOT_DELEGATED} fix in this plan, then a restart of the kubelet",
-            "the kubelet validates and creates kubepods when it starts; there is no file to "
-            "edit for it",
+            N_(
+                "fixed by the cgroup-controller-not-delegated fix in this plan, then a restart "
+                "of the kubelet"
+            ),
+            N_(
+                "the kubelet validates and creates kubepods when it starts; there is no file "
+                "to edit for it"
+            ),
         ),
     ),
 )

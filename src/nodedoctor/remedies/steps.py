@@ -16,10 +16,28 @@ format-preserving editors, which refuse what they cannot edit safely.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Union
 
 from nodedoctor._record import record, replace
+from nodedoctor.i18n import _
+
+
+def then_join(parts: Sequence[str]) -> str:
+    """Clauses done one after the other, as one sentence (``a, then b, then c``)."""
+    out = parts[0] if parts else ""
+    for part in parts[1:]:
+        out = _("{first}, then {next}").format(first=out, next=part)
+    return out
+
+
+def and_join(items: Sequence[str]) -> str:
+    """Items named together (``a and b and c``)."""
+    out = items[0] if items else ""
+    for item in items[1:]:
+        out = _("{first} and {next}").format(first=out, next=item)
+    return out
+
 
 #: A TOML table or key path, outermost first.
 TablePath = tuple[str, ...]

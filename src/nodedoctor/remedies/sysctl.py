@@ -19,6 +19,7 @@ from __future__ import annotations
 from nodedoctor.facts import Facts
 from nodedoctor.facts.swap import swap_facts
 from nodedoctor.facts.sysctl import SYSCTL_CONF, modules_loaded_at_boot, sysctl_config
+from nodedoctor.i18n import N_, _
 from nodedoctor.parsers.fstab import FstabEntry, parse_fstab
 from nodedoctor.remedies.steps import (
     FstabComment,
@@ -30,6 +31,7 @@ from nodedoctor.remedies.steps import (
     RunNow,
     Step,
     SysctlSet,
+    and_join,
     refused,
 )
 
@@ -50,7 +52,7 @@ MODULES_HEADER = (
     "# ('nodedoctor explain bridge-netfilter').\n"
 )
 APPLY_SYSCTL = RunNow(
-    ("sysctl", "--system"), "applies the sysctl configuration to the running kernel"
+    ("sysctl", "--system"), N_("applies the sysctl configuration to the running kernel")
 )
 
 
@@ -80,9 +82,11 @@ def sysctl_steps(facts: Facts, settings: tuple[tuple[str, str], ...], rule: str)
             where = f"{current.path}:{current.evidence.line}"
             return [
                 Refuse(
-                    f"{where} sets {key} = {current.value} and is applied after any drop-in "
-                    f"of /etc/sysctl.d; set {key} = {value} in /etc/sysctl.conf, which "
-                    "sysctl --system applies last",
+                    _(
+                        "{where} sets {key} = {current} and is applied after any drop-in of "
+                        "/etc/sysctl.d; set {key} = {value} in /etc/sysctl.conf, which "
+                        "sysctl --system applies last"
+                    ).format(where=where, key=key, current=current.value, value=value),
                     current.path,
                 )
             ]
@@ -109,9 +113,16 @@ def module_and_sysctl_remedy(
     steps: list[Step] = []
     if module.replace("-", "_") not in facts.get(modules_loaded_at_boot):
         steps.append(
-            ModuleLoad(modules_file(module), module, f"load {module} at boot", MODULES_HEADER)
+            ModuleLoad(
+                modules_file(module),
+                module,
+                _("load {module} at boot").format(module=module),
+                MODULES_HEADER,
+            )
         )
-    load = RunNow(("modprobe", module), f"loads {module} into the running kernel")
+    load = RunNow(
+        ("modprobe", module), _("loads {module} into the running kernel").format(module=module)
+    )
     steps += sysctl_steps(facts, settings, rule)
     return Remedy(with_commands(facts, steps, (load, APPLY_SYSCTL)))
 
@@ -130,8 +141,13 @@ def with_commands(
         return (*edits, *(commands if edits else ()), *boot)
     if edits:
         return (*edits, *commands)
-    said = " and ".join(f"`{' '.join(c.argv)}`" for c in commands)
-    return (Instruction(f"run {said} on the node", "a bundle is a copy of the node"),)
+    said = and_join([f"`{' '.join(c.argv)}`" for c in commands])
+    return (
+        Instruction(
+            _("run {commands} on the node").format(commands=said),
+            _("a bundle is a copy of the node"),
+        ),
+    )
 
 
 # -- swap ------------------------------------------------------------------------------
@@ -159,10 +175,10 @@ def swap_off_remedy(facts: Facts) -> Remedy:
     if facts.root.exists(FSTAB):
         parsed = facts.parse(FSTAB, parse_fstab)
         if parsed is None:
-            return refused(f"{FSTAB} cannot be parsed", FSTAB)
+            return refused(_("{path} cannot be parsed").format(path=FSTAB), FSTAB)
         entries = [e for e in parsed if e.is_swap]
     steps: list[Step] = [
-        FstabComment(FSTAB, e.line, e.text, "swap no longer activated at boot") for e in entries
+        FstabComment(FSTAB, e.line, e.text, _("swap no longer activated at boot")) for e in entries
     ]
     elsewhere = [
         a.filename for a in areas if not any(_starts(e, a.filename, a.kind) for e in entries)
@@ -170,22 +186,26 @@ def swap_off_remedy(facts: Facts) -> Remedy:
     if elsewhere and not facts.root.exists(FSTAB):
         steps.append(
             Instruction(
-                f"keep {', '.join(elsewhere)} off at boot: comment out its line in {FSTAB} "
-                "(not in this root), or disable what else starts it",
-                f"{FSTAB} is not in this root",
+                _(
+                    "keep {areas} off at boot: comment out its line in {fstab} (not in this "
+                    "root), or disable what else starts it"
+                ).format(areas=", ".join(elsewhere), fstab=FSTAB),
+                _("{path} is not in this root").format(path=FSTAB),
             )
         )
     elif elsewhere:
         steps.append(
             Instruction(
-                f"{', '.join(elsewhere)} is not started from {FSTAB}: disable what starts it "
-                "(zram-generator's /etc/systemd/zram-generator.conf, Raspberry Pi OS's "
-                "dphys-swapfile service, a systemd .swap unit: systemctl mask it), or it comes "
-                "back at the next boot",
-                f"nodedoctor edits {FSTAB} only",
+                _(
+                    "{areas} is not started from {fstab}: disable what starts it "
+                    "(zram-generator's /etc/systemd/zram-generator.conf, Raspberry Pi OS's "
+                    "dphys-swapfile service, a systemd .swap unit: systemctl mask it), or it "
+                    "comes back at the next boot"
+                ).format(areas=", ".join(elsewhere), fstab=FSTAB),
+                _("nodedoctor edits {path} only").format(path=FSTAB),
             )
         )
-    swapoff = RunNow(("swapoff", "-a"), "turns off every active swap area now")
+    swapoff = RunNow(("swapoff", "-a"), _("turns off every active swap area now"))
     edits = steps[: len(entries)]
     return Remedy(
         (*with_commands(facts, edits, (swapoff,), files_hold_it=False), *steps[len(edits) :])

@@ -17,7 +17,9 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+from nodedoctor.i18n import N_, _, language, ngettext
 from nodedoctor.model import Finding, Report, Severity
+from nodedoctor.render import html_assets
 from nodedoctor.render.hints import suggestions
 from nodedoctor.render.reports import NotChecked
 from nodedoctor.rules import all_rules
@@ -25,111 +27,23 @@ from nodedoctor.rules.families import family_of_id
 
 _SEV_ORDER = (Severity.ERROR, Severity.WARNING, Severity.INFO)
 _LETTER = {Severity.ERROR: "E", Severity.WARNING: "W", Severity.INFO: "I"}
+#: A severity column's title (its letter is the same in every language).
+_COLUMN_TITLE = {
+    Severity.ERROR: N_("errors"),
+    Severity.WARNING: N_("warnings"),
+    Severity.INFO: N_("infos"),
+}
+#: A node's count of findings at a severity, on the single-node page.
+_COUNTS = {
+    Severity.ERROR: ("{n} error", "{n} errors"),
+    Severity.WARNING: ("{n} warning", "{n} warnings"),
+    Severity.INFO: ("{n} info", "{n} info"),
+}
 
-_STYLE = """
-:root{--err:#c62828;--warn:#b26a00;--info:#1565c0;--ok:#2e7d32;--mute:#6b7280;--line:#e5e7eb}
-*{box-sizing:border-box}
-body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#111827;
-background:#f9fafb}
-header{padding:16px 24px;background:#111827;color:#f9fafb}
-header h1{margin:0 0 4px;font-size:20px}
-header p{margin:0;color:#d1d5db}
-main{padding:16px 24px}
-.filters{display:flex;flex-wrap:wrap;gap:12px;align-items:center;margin-bottom:12px;
-padding:10px 12px;background:#fff;border:1px solid var(--line);border-radius:6px}
-.filters label{display:flex;gap:6px;align-items:center}
-.filters select,.filters input[type=search]{font:inherit;padding:3px 6px}
-#visible-count{margin-left:auto;color:var(--mute)}
-.scroll{overflow:auto;background:#fff;border:1px solid var(--line);border-radius:6px}
-table{border-collapse:collapse;width:100%}
-th,td{padding:6px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-thead th{position:sticky;top:0;background:#f3f4f6;z-index:1}
-th.rule{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap;font-weight:600;
-text-align:left}
-th.rule .n{color:var(--mute);font-weight:400}
-td.node .name{font-weight:600}
-td.node .meta{color:var(--mute);font-size:12px}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
-td.cell{text-align:center;min-width:34px}
-.cell button{font:inherit;font-weight:700;border:0;border-radius:4px;padding:2px 7px;color:#fff;
-cursor:pointer}
-.sev-error button,.badge.sev-error{background:var(--err)}
-.sev-warning button,.badge.sev-warning{background:var(--warn)}
-.sev-info button,.badge.sev-info{background:var(--info)}
-td.pass{color:var(--ok)}
-td.skip{color:var(--mute)}
-.badge{display:inline-block;color:#fff;border-radius:4px;padding:0 6px;font-size:12px;
-font-weight:700}
-h2{font-size:16px;margin:24px 0 8px}
-.hidden{display:none}
-dialog{max-width:min(900px,95vw);border:1px solid var(--line);border-radius:8px;padding:0}
-dialog::backdrop{background:rgba(17,24,39,.45)}
-.detail{padding:16px 20px}
-.detail h3{margin:0 0 4px;font-size:16px}
-.detail .where{color:var(--mute);margin:0 0 12px}
-.finding{border-top:1px solid var(--line);padding-top:10px;margin-top:10px}
-.finding h4{margin:0 0 6px;font-size:15px}
-.finding dt{font-weight:600;color:#374151;margin-top:6px}
-.finding dd{margin:2px 0 0 0}
-pre{background:#f3f4f6;padding:6px 8px;border-radius:4px;white-space:pre-wrap;
-word-break:break-word;margin:2px 0}
-.close{float:right;font:inherit;margin:10px}
-.empty{color:var(--mute);padding:12px}
-"""
 
-_SCRIPT = """
-(function () {
-  "use strict";
-  var rank = {"": 0, "info": 1, "warning": 2, "error": 3};
-  var sevSel = document.getElementById("f-severity");
-  var ruleSel = document.getElementById("f-rule");
-  var nodeBox = document.getElementById("f-node");
-  var problemsBox = document.getElementById("f-problems");
-  var rows = Array.prototype.slice.call(document.querySelectorAll("#matrix tbody tr.node"));
-  var columns = document.querySelectorAll("[data-col]");
-  var counter = document.getElementById("visible-count");
-  function apply() {
-    var min = rank[sevSel.value] || 0;
-    var rule = ruleSel.value;
-    var needle = nodeBox.value.trim().toLowerCase();
-    var onlyProblems = problemsBox.checked;
-    var shown = 0;
-    rows.forEach(function (row) {
-      var ok = !needle || row.getAttribute("data-node").toLowerCase().indexOf(needle) >= 0;
-      var cells = row.querySelectorAll("td[data-rank]");
-      var best = 0;
-      for (var i = 0; i < cells.length; i++) {
-        if (rule && cells[i].getAttribute("data-rule") !== rule) { continue; }
-        best = Math.max(best, Number(cells[i].getAttribute("data-rank")));
-      }
-      if (ok && (min > 0 || rule || onlyProblems)) { ok = best > 0 && best >= min; }
-      row.classList.toggle("hidden", !ok);
-      if (ok) { shown++; }
-    });
-    for (var j = 0; j < columns.length; j++) {
-      var col = columns[j];
-      col.classList.toggle("hidden", !!rule && col.getAttribute("data-col") !== rule);
-    }
-    counter.textContent = shown + " of " + rows.length + " nodes";
-  }
-  [sevSel, ruleSel, problemsBox].forEach(function (el) { el.addEventListener("change", apply); });
-  nodeBox.addEventListener("input", apply);
-  var dialog = document.getElementById("viewer");
-  var body = document.getElementById("viewer-body");
-  document.getElementById("matrix").addEventListener("click", function (ev) {
-    var button = ev.target.closest("button[data-detail]");
-    if (!button) { return; }
-    var source = document.getElementById(button.getAttribute("data-detail"));
-    if (!source) { return; }
-    body.replaceChildren(source.content.cloneNode(true));
-    dialog.showModal();
-  });
-  document.getElementById("viewer-close").addEventListener("click", function () {
-    dialog.close();
-  });
-  apply();
-})();
-"""
+def _lang() -> str:
+    """The ``lang`` attribute of the page: the language its words are in (``zh-CN``)."""
+    return language().replace("_", "-")
 
 
 def _csp_hash(text: str) -> str:
@@ -170,8 +84,8 @@ def _node_meta(node: dict[str, Any]) -> str:
     parts = [
         os_name,
         node.get("arch"),
-        f"kernel {node['kernel']}" if node.get("kernel") else None,
-        f"cgroup {cgroup['mode']}" if cgroup.get("mode") else None,
+        _("kernel {version}").format(version=node["kernel"]) if node.get("kernel") else None,
+        _("cgroup {mode}").format(mode=cgroup["mode"]) if cgroup.get("mode") else None,
     ]
     for key in ("kubelet", "runtime"):
         value = node.get(key)
@@ -183,7 +97,7 @@ def _node_meta(node: dict[str, Any]) -> str:
                 parts.append(f"{key} {desc}" if key == "kubelet" else desc)
     root = node.get("root")
     if root and root != "/":  # an offline root or a bundle: where its files were
-        parts.append(f"root {root}")
+        parts.append(_("root {path}").format(path=root))
     return " · ".join(str(p) for p in parts if p)
 
 
@@ -209,25 +123,27 @@ def _finding(f: Finding, report: Report) -> str:
         f"{_e(f.severity.value.upper())}</span> {_prose(f.title)}</h4><dl>",
     ]
     if f.message:
-        out.append(f"<dt>What</dt><dd>{_prose(f.message)}</dd>")
+        out.append(f"<dt>{_e(_('What'))}</dt><dd>{_prose(f.message)}</dd>")
     if f.evidence:
-        out.append("<dt>Evidence</dt><dd>")
+        out.append(f"<dt>{_e(_('Evidence'))}</dt><dd>")
         for ev in f.evidence:
             where = f"{ev.source}:{ev.line}" if ev.line is not None else ev.source
             out.append(f"<pre>{_e(where)}: {_e(ev.text)}</pre>")
         out.append("</dd>")
     if f.impact:
-        out.append(f"<dt>Impact</dt><dd>{_prose(f.impact)}</dd>")
+        out.append(f"<dt>{_e(_('Impact'))}</dt><dd>{_prose(f.impact)}</dd>")
     if f.fix is not None:
-        out.append(f"<dt>Fix</dt><dd>{_prose(f.fix.summary)}")
+        out.append(f"<dt>{_e(_('Fix'))}</dt><dd>{_prose(f.fix.summary)}")
         if f.fix.files:
-            out.append(f"<br>files: {_e(', '.join(f.fix.files))}")
+            files = _("files: {files}").format(files=", ".join(f.fix.files))
+            out.append(f"<br>{_e(files)}")
         for command in f.fix.commands:
             out.append(f"<pre>$ {_e(command)}</pre>")
         if f.fix.restart:
-            out.append(f"<br>then restart: {_e(', '.join(f.fix.restart))}")
+            restart = _("then restart: {services}").format(services=", ".join(f.fix.restart))
+            out.append(f"<br>{_e(restart)}")
         if f.fix.reboot:
-            out.append("<br>a reboot is needed for this to take effect")
+            out.append(f"<br>{_e(_('a reboot is needed for this to take effect'))}")
         for hint in suggestions(f, report):
             if hint.lead:
                 out.append(f"<br>{_prose(hint.lead)}")
@@ -243,7 +159,8 @@ def _detail(
     out = [
         f'<template id="{_e(detail_id)}"><div class="detail">',
         f"<h3>{_e(rule_id)}</h3>",
-        f'<p class="where">on {_e(node)} · more: <code>nodedoctor explain {_e(rule_id)}</code></p>',
+        f'<p class="where">{_e(_("on {node}").format(node=node))} · {_e(_("more:"))} '
+        f"<code>nodedoctor explain {_e(rule_id)}</code></p>",
     ]
     out += [_finding(f, report) for f in findings]
     out.append("</div></template>")
@@ -256,27 +173,29 @@ def _unchecked_row(node: NotChecked, columns: int) -> str:
     return (
         f'<tr class="node unchecked" data-node="{_e(node.node)}"><td class="node">'
         f'<div class="name">{_e(node.node)}</div>'
-        f'<div class="meta">not checked</div></td><td class="num" colspan="4"></td>'
+        f'<div class="meta">{_e(_("not checked"))}</div></td><td class="num" colspan="4"></td>'
         f'<td class="unchecked" data-rule="" data-rank="{Severity.ERROR.rank}" '
-        f'colspan="{max(columns, 1)}"><span class="badge sev-error">NOT CHECKED</span> '
+        f'colspan="{max(columns, 1)}"><span class="badge sev-error">{_e(_("NOT CHECKED"))}</span> '
         f"{_e(node.error)}</td></tr>"
     )
 
 
 def render_html_many(
     reports: Sequence[Report],
-    title: str = "nodedoctor fleet report",
+    title: str | None = None,
     not_checked: Sequence[NotChecked] = (),
 ) -> str:
+    if title is None:
+        title = _("nodedoctor fleet report")
     # Worst nodes first, so the fleet's problems are at the top of the page.
     pairs = sorted(
         zip(reports, _unique_labels(reports)),
         key=lambda p: (-p[0].count(Severity.ERROR), -p[0].count(Severity.WARNING), p[1]),
     )
-    reports = [r for r, _ in pairs]
-    labels = [label for _, label in pairs]
+    reports = [r for r, _label in pairs]
+    labels = [label for _report, label in pairs]
     registry = all_rules()
-    titles = {r.id: r.title for r in registry}
+    titles = {r.id: _(r.title) for r in registry}
     for r in reports:  # rules this nodedoctor does not know (a newer one wrote the report)
         for f in r.findings:
             titles.setdefault(f.rule, f.title)
@@ -310,33 +229,52 @@ def render_html_many(
     nodes_with = {s: sum(1 for r in reports if r.count(s)) for s in _SEV_ORDER}
     generated = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     nodes = len(reports) + len(not_checked)
-    unchecked = f" · {len(not_checked)} not checked" if not_checked else ""
+    summary = [
+        ngettext("{n} node", "{n} nodes", nodes).format(n=nodes),
+        _("{n} with errors").format(n=nodes_with[Severity.ERROR]),
+        _("{n} with warnings").format(n=nodes_with[Severity.WARNING]),
+    ]
+    if not_checked:
+        summary.append(_("{n} not checked").format(n=len(not_checked)))
+    summary += [
+        ngettext("{n} rule firing", "{n} rules firing", len(columns)).format(n=len(columns)),
+        _("generated {time}").format(time=_e(generated)),
+    ]
+    script = html_assets.script()
     head = [
-        *_head(title, script=True),
-        f"<header><h1>{_e(title)}</h1><p>{nodes} node{'s' if nodes != 1 else ''}"
-        f" · {nodes_with[Severity.ERROR]} with errors · {nodes_with[Severity.WARNING]} with"
-        f" warnings{unchecked}"
-        f" · {len(columns)} rule{'s' if len(columns) != 1 else ''} firing"
-        f" · generated {_e(generated)}</p></header><main>",
+        *_head(title, script=script),
+        f"<header><h1>{_e(title)}</h1><p>{' · '.join(summary)}</p></header><main>",
     ]
 
     filters = [
         '<form class="filters" id="filters" role="search">',
-        '<label>Severity <select id="f-severity">'
-        '<option value="">any</option><option value="error">error</option>'
-        '<option value="warning">warning or worse</option>'
-        '<option value="info">info or worse</option></select></label>',
-        '<label>Rule <select id="f-rule"><option value="">all rules</option>',
+        f'<label>{_e(_("Severity"))} <select id="f-severity">'
+        f'<option value="">{_e(_("any"))}</option>'
+        f'<option value="error">{_e(_("error"))}</option>'
+        f'<option value="warning">{_e(_("warning or worse"))}</option>'
+        f'<option value="info">{_e(_("info or worse"))}</option></select></label>',
+        f'<label>{_e(_("Rule"))} <select id="f-rule">'
+        f'<option value="">{_e(_("all rules"))}</option>',
         *(f'<option value="{_e(rid)}">{_e(rid)}</option>' for rid in columns),
         "</select></label>",
-        '<label>Node <input type="search" id="f-node" placeholder="name contains"></label>',
-        '<label><input type="checkbox" id="f-problems"> only nodes with findings</label>',
+        f'<label>{_e(_("Node"))} <input type="search" id="f-node" '
+        f'placeholder="{_e(_("name contains"))}"></label>',
+        '<label><input type="checkbox" id="f-problems"> '
+        f"{_e(_('only nodes with findings'))}</label>",
         '<span id="visible-count" aria-live="polite"></span></form>',
     ]
 
-    matrix = ['<div class="scroll"><table id="matrix"><thead><tr>', "<th>Node</th>"]
-    matrix += [f'<th class="num" title="{s.value}s">{_LETTER[s]}</th>' for s in _SEV_ORDER]
-    matrix.append('<th class="num" title="rules passed / skipped">passed / skipped</th>')
+    matrix = [
+        '<div class="scroll"><table id="matrix"><thead><tr>',
+        f"<th>{_e(_('Node'))}</th>",
+    ]
+    matrix += [
+        f'<th class="num" title="{_e(_(_COLUMN_TITLE[s]))}">{_LETTER[s]}</th>' for s in _SEV_ORDER
+    ]
+    matrix.append(
+        f'<th class="num" title="{_e(_("rules passed / skipped"))}">'
+        f"{_e(_('passed / skipped'))}</th>"
+    )
     for rid in columns:
         matrix.append(
             f'<th class="rule" data-col="{_e(rid)}" title="{_e(titles.get(rid, rid))}">'
@@ -372,29 +310,34 @@ def render_html_many(
                     f'title="{_e(found[0].title)}">{_LETTER[worst]}{count}</button></td>'
                 )
             elif rid in skipped:
+                why = _("skipped: {reason}").format(reason=skipped[rid])
                 row.append(
-                    f'<td class="cell skip" {attrs} data-rank="0" '
-                    f'title="skipped: {_e(skipped[rid])}">\u2013</td>'
+                    f'<td class="cell skip" {attrs} data-rank="0" title="{_e(why)}">\u2013</td>'
                 )
             elif rid in passed:
                 row.append(
-                    f'<td class="cell pass" {attrs} data-rank="0" title="passed">\u2713</td>'
+                    f'<td class="cell pass" {attrs} data-rank="0" '
+                    f'title="{_e(_("passed"))}">\u2713</td>'
                 )
             else:
-                row.append(f'<td class="cell" {attrs} data-rank="0" title="not checked"></td>')
+                row.append(
+                    f'<td class="cell" {attrs} data-rank="0" title="{_e(_("not checked"))}"></td>'
+                )
         row.append("</tr>")
         matrix += row
     matrix.append("</tbody></table>")
     if not reports and not not_checked:
-        matrix.append('<p class="empty">No reports.</p>')
+        matrix.append(f'<p class="empty">{_e(_("No reports."))}</p>')
     matrix.append("</div>")
 
     counts = [
-        "<h2>Counts per rule</h2>",
-        '<div class="scroll"><table id="rule-counts"><thead><tr><th>Rule</th><th>Title</th>'
-        "<th>Family</th>"
-        '<th class="num">nodes with error</th><th class="num">warning</th>'
-        '<th class="num">info</th><th class="num">passed</th><th class="num">skipped</th>'
+        f"<h2>{_e(_('Counts per rule'))}</h2>",
+        f'<div class="scroll"><table id="rule-counts"><thead><tr><th>{_e(_("Rule"))}</th>'
+        f"<th>{_e(_('Title'))}</th><th>{_e(_('Family'))}</th>"
+        f'<th class="num">{_e(_("nodes with error"))}</th>'
+        f'<th class="num">{_e(_("warning"))}</th>'
+        f'<th class="num">{_e(_("info"))}</th><th class="num">{_e(_("passed"))}</th>'
+        f'<th class="num">{_e(_("skipped"))}</th>'
         "</tr></thead><tbody>",
     ]
     for rid in columns:
@@ -408,30 +351,31 @@ def render_html_many(
         )
     counts.append("</tbody></table>")
     if not columns:
-        counts.append('<p class="empty">No rule fired on any node.</p>')
+        counts.append(f'<p class="empty">{_e(_("No rule fired on any node."))}</p>')
     counts.append("</div>")
 
     tail = [
         *templates,
-        '<dialog id="viewer" aria-label="finding details">'
-        '<button type="button" class="close" id="viewer-close">Close</button>'
+        f'<dialog id="viewer" aria-label="{_e(_("finding details"))}">'
+        f'<button type="button" class="close" id="viewer-close">{_e(_("Close"))}</button>'
         '<div id="viewer-body"></div></dialog>',
-        f"</main><script>{_SCRIPT}</script></body></html>",
+        f"</main><script>{script}</script></body></html>",
     ]
     return "\n".join(head + filters + matrix + counts + tail) + "\n"
 
 
-def _head(title: str, script: bool) -> list[str]:
-    scripts = f"script-src {_csp_hash(_SCRIPT)}" if script else "script-src 'none'"
+def _head(title: str, script: str | None) -> list[str]:
+    """The page's head; ``script``: the text of its one script (None: no script runs)."""
+    scripts = f"script-src {_csp_hash(script)}" if script is not None else "script-src 'none'"
     return [
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
+        f'<html lang="{_lang()}"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        f"style-src {_csp_hash(_STYLE)}; {scripts}; "
+        f"style-src {_csp_hash(html_assets.STYLE)}; {scripts}; "
         "img-src 'none'; base-uri 'none'; form-action 'none'\">",
         f"<title>{_e(title)}</title>",
-        f"<style>{_STYLE}</style></head><body>",
+        f"<style>{html_assets.STYLE}</style></head><body>",
     ]
 
 
@@ -440,13 +384,17 @@ def render_html(report: Report, color: bool = False) -> str:
     text report): the node, the verdict, every finding in full, then the rules skipped with
     why and those that passed. No script: nothing on it opens or filters."""
     label = _node_label(report)
-    title = f"nodedoctor report: {label}"
-    plural = {Severity.ERROR: "errors", Severity.WARNING: "warnings", Severity.INFO: "info"}
-    counts = " · ".join(
-        f"{report.count(s)} {s.value if report.count(s) == 1 else plural[s]}" for s in _SEV_ORDER
+    title = _("nodedoctor report: {node}").format(node=label)
+    verdict = " · ".join(
+        [
+            *(ngettext(*_COUNTS[s], report.count(s)).format(n=report.count(s)) for s in _SEV_ORDER),
+            ngettext("{n} passed", "{n} passed", len(report.passed)).format(n=len(report.passed)),
+            ngettext("{n} skipped", "{n} skipped", len(report.skipped)).format(
+                n=len(report.skipped)
+            ),
+        ]
     )
-    verdict = f"{counts} · {len(report.passed)} passed · {len(report.skipped)} skipped"
-    out = _head(title, script=False)
+    out = _head(title, script=None)
     out += [
         f"<header><h1>{_e(title)}</h1><p>{_e(_node_meta(report.node))}</p>"
         f'<p id="verdict">{_e(verdict)}</p></header><main>',
@@ -455,19 +403,19 @@ def render_html(report: Report, color: bool = False) -> str:
     ranked = sorted(report.findings, key=lambda f: -f.severity.rank)
     for f in ranked:
         out.append(
-            f'<h3 id="{_e(f.rule)}">{_e(f.rule)}</h3><p class="where">more: '
+            f'<h3 id="{_e(f.rule)}">{_e(f.rule)}</h3><p class="where">{_e(_("more:"))} '
             f"<code>nodedoctor explain {_e(f.rule)}</code></p>"
         )
         out.append(_finding(f, report))
     if not ranked:
-        out.append('<p class="empty">Nothing found at any severity.</p>')
+        out.append(f'<p class="empty">{_e(_("Nothing found at any severity."))}</p>')
     out.append("</section>")
     if report.skipped:
-        out.append('<h2>Skipped</h2><ul id="skipped">')
+        out.append(f'<h2>{_e(_("Skipped"))}</h2><ul id="skipped">')
         out += [f"<li><code>{_e(s.rule)}</code>: {_prose(s.reason)}</li>" for s in report.skipped]
         out.append("</ul>")
     if report.passed:
-        out.append('<h2>Passed</h2><p id="passed">')
+        out.append(f'<h2>{_e(_("Passed"))}</h2><p id="passed">')
         out.append(", ".join(f"<code>{_e(rule)}</code>" for rule in report.passed))
         out.append("</p>")
     out.append("</main></body></html>")
