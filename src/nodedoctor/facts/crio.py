@@ -19,6 +19,7 @@ from nodedoctor._record import record
 from nodedoctor.facts import Facts, Sourced, file_evidence
 from nodedoctor.facts.packages import packages
 from nodedoctor.facts.versions import Version
+from nodedoctor.i18n import N_
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.crio import CrioConfigFile, parse_crio_config
 
@@ -30,7 +31,8 @@ RUNTIME: tuple[str, ...] = ("crio", "runtime")
 
 #: CRI-O releases that turn an unset monitor cgroup into ``system.slice`` even with cgroupfs.
 UNSET_REFUSED = ((1, 25, 1), (1, 33, 0))
-UNSET_REFUSED_TEXT = "CRI-O 1.25.1 to 1.32"
+#: Marked for translation: rules/crio_conmon_cgroup_invalid.py shows it with ``_()``.
+UNSET_REFUSED_TEXT = N_("CRI-O 1.25.1 to 1.32")
 
 
 @record

@@ -8,12 +8,14 @@ from nodedoctor.facts import Facts
 from nodedoctor.facts.containerd import ContainerdFacts, containerd_facts
 from nodedoctor.facts.kubelet import KubeletFacts
 from nodedoctor.facts.runtime import RuntimeFacts, runtime_facts
+from nodedoctor.i18n import N_, _
 from nodedoctor.rules.base import SkipRuleError
 
 #: The runtime rules' words for a kubelet with neither flags nor a configuration file.
-RUNTIME_NOTHING_FOUND = "no kubelet flags or configuration file"
+RUNTIME_NOTHING_FOUND = N_("no kubelet flags or configuration file")
 
-DRAIN = (
+#: The drain advice of a driver change: a fix template's ``{drain}``, filled with ``_(DRAIN)``.
+DRAIN = N_(
     "if the node has joined a cluster, drain it first (kubectl drain <node> "
     "--ignore-daemonsets): sandboxes created with the old driver cannot be re-created"
 )
@@ -22,14 +24,14 @@ DRAIN = (
 def configured_runtime(facts: Facts) -> RuntimeFacts:
     r = facts.get(runtime_facts)
     if r.name is None:
-        raise SkipRuleError(r.unknown or "no container runtime was found")
+        raise SkipRuleError(r.unknown or _("no container runtime was found"))
     return r
 
 
 def installed_containerd(facts: Facts) -> ContainerdFacts:
     c = facts.get(containerd_facts)
     if not c.present:
-        raise SkipRuleError("containerd is not installed")
+        raise SkipRuleError(_("containerd is not installed"))
     return c
 
 

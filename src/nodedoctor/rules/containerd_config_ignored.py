@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nodedoctor.facts import Facts
+from nodedoctor.i18n import N_
 from nodedoctor.model import FixHint, Issue, Severity
 from nodedoctor.rules._runtime_common import installed_containerd
 from nodedoctor.rules.base import Rule, SkipRuleError
@@ -32,8 +33,8 @@ RULE = Rule(
     id="containerd-config-ignored",
     severity=Severity.ERROR,
     highest=Severity.ERROR,
-    title="containerd will not read (or refuses) part of its configuration",
+    title=N_("containerd will not read (or refuses) part of its configuration"),
     check=_check_config_ignored,
     tags=("containerd", "runtime", "config"),
-    applies_to="containerd 1.x and 2.x; MicroK8s and k3s templates",
+    applies_to=N_("containerd 1.x and 2.x; MicroK8s and k3s templates"),
 )

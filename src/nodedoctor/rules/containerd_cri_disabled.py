@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from nodedoctor.facts import Facts
 from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.runtime import runtime_facts
+from nodedoctor.i18n import N_, _
 from nodedoctor.model import FixHint, Issue, Severity
 from nodedoctor.rules._runtime_common import installed_containerd
 from nodedoctor.rules.base import Rule, SkipRuleError
@@ -16,10 +17,10 @@ def _check_cri_disabled(facts: Facts) -> Iterator[Issue]:
     c = installed_containerd(facts)
     k = facts.get(kubelet_facts)
     if not k.installed:
-        raise SkipRuleError("no kubelet is installed: containerd without CRI is fine for Docker")
+        raise SkipRuleError(_("no kubelet is installed: containerd without CRI is fine for Docker"))
     r = facts.get(runtime_facts)
     if r.name not in ("containerd", None):
-        raise SkipRuleError(f"the kubelet uses {r.name}, not containerd")
+        raise SkipRuleError(_("the kubelet uses {runtime}, not containerd").format(runtime=r.name))
     if c.cri is None:
         if c.unknown and c.cri is None and not c.files:
             raise SkipRuleError(c.unknown)
@@ -28,9 +29,10 @@ def _check_cri_disabled(facts: Facts) -> Iterator[Issue]:
     from nodedoctor.remedies.containerd import cri_disabled_remedy  # only for a finding
 
     yield Issue(
-        title="containerd runs without its CRI plugin",
-        message=f"{c.cri.reason}; the kubelet at {endpoint} gets `unknown service "
-        "runtime.v1.RuntimeService`",
+        title=_("containerd runs without its CRI plugin"),
+        message=_(
+            "{reason}; the kubelet at {endpoint} gets `unknown service runtime.v1.RuntimeService`"
+        ).format(reason=c.cri.reason, endpoint=endpoint),
         evidence=c.cri.evidence,
         fix=FixHint(
             summary=c.cri.fix,
@@ -39,7 +41,7 @@ def _check_cri_disabled(facts: Facts) -> Iterator[Issue]:
             restart=("containerd", "kubelet"),
             commands=("systemctl restart containerd",),
         ),
-        impact=(
+        impact=_(
             "kubeadm preflight fails (`[ERROR CRI]: container runtime is not running`) and the "
             "kubelet exits: `validate service connection: validate CRI v1 runtime API for "
             "endpoint`"
@@ -52,8 +54,8 @@ RULE = Rule(
     id="containerd-cri-disabled",
     severity=Severity.ERROR,
     highest=Severity.ERROR,
-    title="containerd's CRI plugin is disabled or fails to load",
+    title=N_("containerd's CRI plugin is disabled or fails to load"),
     check=_check_cri_disabled,
     tags=("containerd", "cri", "runtime"),
-    applies_to="containerd 1.x and 2.x on nodes with a kubelet",
+    applies_to=N_("containerd 1.x and 2.x on nodes with a kubelet"),
 )

@@ -19,6 +19,7 @@ from nodedoctor.facts.containerd.model import (
     evidence_at,
     options_table,
 )
+from nodedoctor.i18n import _
 from nodedoctor.model import Evidence, Severity
 from nodedoctor.parsers.containerd import Path, parse_containerd_config
 
@@ -61,12 +62,19 @@ def misplaced_keys(files: list[LoadedFile]) -> list[ConfigProblem]:
             out.append(
                 ConfigProblem(
                     severity=Severity.ERROR,
-                    title="SystemdCgroup is in a table containerd does not read it from",
-                    message=f"{f.path} sets SystemdCgroup under [{'.'.join(path[:-1])}], but "
-                    f"containerd reads it only from a runtime handler's options table ([{right}] "
-                    f"in a version {f.file_version} file); it has no effect",
+                    title=_("SystemdCgroup is in a table containerd does not read it from"),
+                    message=_(
+                        "{file} sets SystemdCgroup under [{table}], but containerd reads it only "
+                        "from a runtime handler's options table ([{right}] in a version "
+                        "{version} file); it has no effect"
+                    ).format(
+                        file=f.path,
+                        table=".".join(path[:-1]),
+                        right=right,
+                        version=f.file_version,
+                    ),
                     evidence=(ev,),
-                    fix=f"move the key to [{right}]",
+                    fix=_("move the key to [{right}]").format(right=right),
                     files=(f.path,),
                 )
             )
@@ -91,13 +99,19 @@ def k3s_rendered_edited(facts: Facts, layout: Layout, choice: Sourced[str]) -> l
     return [
         ConfigProblem(
             severity=Severity.WARNING,
-            title=f"the rendered {who} config.toml was edited; {who} regenerates it on every start",
-            message=f"{rendered} says SystemdCgroup = {str(value).lower()}, but {who} writes it "
-            f"from its own template on every start with SystemdCgroup = {choice.value} (the "
-            "driver it also gives its kubelet), so the edit never takes effect",
+            title=_(
+                "the rendered {who} config.toml was edited; {who} regenerates it on every start"
+            ).format(who=who),
+            message=_(
+                "{file} says SystemdCgroup = {value}, but {who} writes it from its own template "
+                "on every start with SystemdCgroup = {choice} (the driver it also gives its "
+                "kubelet), so the edit never takes effect"
+            ).format(file=rendered, value=str(value).lower(), who=who, choice=choice.value),
             evidence=(ev, choice.evidence),
-            fix=f"put the change in {template} (or {template_v3} with containerd 2.x), "
-            'starting it with {{ template "base" . }}, and change the kubelet the same way',
+            fix=_(
+                "put the change in {template} (or {template_v3} with containerd 2.x), starting "
+                'it with {{{{ template "base" . }}}}, and change the kubelet the same way'
+            ).format(template=template, template_v3=template_v3),
             files=(template,),
         )
     ]
@@ -125,13 +139,22 @@ def rendered_problems(
         return [
             ConfigProblem(
                 severity=Severity.WARNING,
-                title=f"the rendered {posixpath.basename(rendered)} was edited; the next start "
-                "regenerates it from the template",
-                message=f"{rendered} says SystemdCgroup = {str(value).lower()} but it is "
-                f"regenerated from {source} (which gives {str(h.systemd_cgroup).lower()}) every "
-                "time containerd starts, so the edit will be lost",
+                title=_(
+                    "the rendered {name} was edited; the next start regenerates it from the "
+                    "template"
+                ).format(name=posixpath.basename(rendered)),
+                message=_(
+                    "{file} says SystemdCgroup = {value} but it is regenerated from {source} "
+                    "(which gives {source_value}) every time containerd starts, so the edit "
+                    "will be lost"
+                ).format(
+                    file=rendered,
+                    value=str(value).lower(),
+                    source=source,
+                    source_value=str(h.systemd_cgroup).lower(),
+                ),
                 evidence=(ev, h.evidence),
-                fix=f"make the change in {source} instead",
+                fix=_("make the change in {source} instead").format(source=source),
                 files=(source,),
             )
         ]
@@ -149,12 +172,16 @@ def import_problems(
         out.append(
             ConfigProblem(
                 severity=Severity.ERROR,
-                title="containerd refuses the configuration: an imported file does not exist",
-                message=f"{parent} imports {path}, which does not exist; containerd fails with "
-                f"`failed to load TOML: {path}: open {path}: no such file or directory`",
+                title=_("containerd refuses the configuration: an imported file does not exist"),
+                message=_(
+                    "{parent} imports {path}, which does not exist; containerd fails with "
+                    "`failed to load TOML: {path}: open {path}: no such file or directory`"
+                ).format(parent=parent, path=path),
                 evidence=(ev,),
-                fix=f"create {path} or remove it from imports (a glob such as *.toml may match "
-                "nothing)",
+                fix=_(
+                    "create {path} or remove it from imports (a glob such as *.toml may match "
+                    "nothing)"
+                ).format(path=path),
                 files=(parent,),
             )
         )
@@ -163,14 +190,16 @@ def import_problems(
         out.append(
             ConfigProblem(
                 severity=Severity.WARNING,
-                title="containerd 1.x expands a relative import glob from its working directory",
-                message=f"{f.path} imports {pattern!r}: containerd 1.x globs a relative pattern "
-                "from its working directory (/ under systemd), not from the file's directory, so "
-                f"it reads /{pattern.lstrip('./')} (containerd 2.x joins it to the file's "
-                "directory)",
+                title=_("containerd 1.x expands a relative import glob from its working directory"),
+                message=_(
+                    "{file} imports {pattern!r}: containerd 1.x globs a relative pattern from its "
+                    "working directory (/ under systemd), not from the file's directory, so it "
+                    "reads /{read} (containerd 2.x joins it to the file's directory)"
+                ).format(file=f.path, pattern=pattern, read=pattern.lstrip("./")),
                 evidence=(ev,),
-                fix=f"write the pattern as an absolute path, e.g. "
-                f"{posixpath.join(posixpath.dirname(f.path), pattern)}",
+                fix=_("write the pattern as an absolute path, e.g. {path}").format(
+                    path=posixpath.join(posixpath.dirname(f.path), pattern)
+                ),
                 files=(f.path,),
             )
         )

@@ -30,6 +30,7 @@ from nodedoctor.facts.containerd.model import (
     version_text,
 )
 from nodedoctor.facts.versions import Version
+from nodedoctor.i18n import _
 from nodedoctor.model import Evidence, Severity
 from nodedoctor.parsers.containerd import ContainerdConfigFile, Path
 
@@ -135,22 +136,28 @@ def _legacy_systemd_cgroup(
     lev = evidence_at(files, legacy.file, legacy.path, "systemd_cgroup = true")
     if merged.major == 1 and default_type in RUNC_TYPES:
         cri = CriState(
-            reason="the CRI plugin fails to load: `systemd_cgroup` only works for runtime "
-            f"{LEGACY_RUNTIME}, and the default runtime is {default_type}",
+            reason=_(
+                "the CRI plugin fails to load: `systemd_cgroup` only works for runtime "
+                "{legacy}, and the default runtime is {default}"
+            ).format(legacy=LEGACY_RUNTIME, default=default_type),
             evidence=(lev,),
-            fix="remove `systemd_cgroup = true` and set `SystemdCgroup = true` in the runc "
-            "handler's options table instead",
+            fix=_(
+                "remove `systemd_cgroup = true` and set `SystemdCgroup = true` in the runc "
+                "handler's options table instead"
+            ),
             file=legacy.file,
         )
         return cri, []
     if merged.major >= 2:
         problem = ConfigProblem(
             severity=Severity.WARNING,
-            title="containerd 2.x ignores the removed `systemd_cgroup` key",
-            message="`systemd_cgroup` was deprecated in 1.3 and removed in 2.0; containerd "
-            "2.x skips it as an unknown key (`Ignoring unknown key in TOML for plugin`)",
+            title=_("containerd 2.x ignores the removed `systemd_cgroup` key"),
+            message=_(
+                "`systemd_cgroup` was deprecated in 1.3 and removed in 2.0; containerd 2.x skips "
+                "it as an unknown key (`Ignoring unknown key in TOML for plugin`)"
+            ),
             evidence=(lev,),
-            fix="remove it and set `SystemdCgroup = true` in the runc handler's options",
+            fix=_("remove it and set `SystemdCgroup = true` in the runc handler's options"),
             files=(legacy.file,),
         )
         return None, [problem]
@@ -165,11 +172,15 @@ def _cri_disabled(merged: MergedConfig, files: list[LoadedFile]) -> CriState | N
         if leaf.value in names:
             evidence = evidence_at(files, leaf.file, ("disabled_plugins",), "disabled_plugins")
             return CriState(
-                reason=f'disabled_plugins lists "{leaf.value}": containerd runs without its '
-                "CRI plugin and the kubelet cannot use it",
+                reason=_(
+                    'disabled_plugins lists "{plugin}": containerd runs without its CRI plugin '
+                    "and the kubelet cannot use it"
+                ).format(plugin=leaf.value),
                 evidence=(evidence,),
-                fix=f'remove "{leaf.value}" from disabled_plugins (or regenerate the file with '
-                "`containerd config default`), then restart containerd",
+                fix=_(
+                    'remove "{plugin}" from disabled_plugins (or regenerate the file with '
+                    "`containerd config default`), then restart containerd"
+                ).format(plugin=leaf.value),
                 file=leaf.file,
             )
     return None

@@ -20,6 +20,7 @@ from nodedoctor.facts.containerd.model import (
     version_text,
 )
 from nodedoctor.facts.versions import Version
+from nodedoctor.i18n import N_, _
 from nodedoctor.model import Evidence, Severity
 from nodedoctor.parsers.containerd import MISSING, Path
 
@@ -60,6 +61,13 @@ def _list_leaves(files: list[LoadedFile], key: str, rename: dict[str, str]) -> l
         if isinstance(v, list):
             out.extend(Leaf(value=rename.get(str(x), str(x)), file=f.path, path=(key,)) for x in v)
     return out
+
+
+#: The fix of a version 3 configuration that containerd 1.x refuses or ignores.
+USE_VERSION_2 = N_(
+    "use a version 2 configuration (`containerd config default` of this containerd), or "
+    "upgrade containerd to 2.x"
+)
 
 
 @record
@@ -106,16 +114,28 @@ def merge_1x(files: list[LoadedFile], version: Version | None) -> MergedConfig:
                     if where
                     else Evidence(f.path, name)
                 )
-                what = "disabled plugin" if path == ("disabled_plugins",) else "plugin key"
+                template = (
+                    _(
+                        "containerd 1.x with config version {version} rejects the short disabled "
+                        'plugin name "{name}": invalid disabled plugin URI "{name}" expect '
+                        "io.containerd.x.vx"
+                    )
+                    if path == ("disabled_plugins",)
+                    else _(
+                        "containerd 1.x with config version {version} rejects the short plugin "
+                        'key name "{name}": invalid plugin key URI "{name}" expect '
+                        "io.containerd.x.vx"
+                    )
+                )
                 problems.append(
                     ConfigProblem(
                         severity=Severity.ERROR,
-                        title="containerd refuses the configuration and does not start",
-                        message=f"containerd 1.x with config version {config_version} rejects the "
-                        f'short {what} name "{name}": invalid {what} URI "{name}" expect '
-                        "io.containerd.x.vx",
+                        title=_("containerd refuses the configuration and does not start"),
+                        message=template.format(version=config_version, name=name),
                         evidence=(ev,),
-                        fix=f'use the full plugin name (for CRI: "{CRI_V2}") or remove it',
+                        fix=_('use the full plugin name (for CRI: "{plugin}") or remove it').format(
+                            plugin=CRI_V2
+                        ),
                         files=(f.path,),
                     )
                 )
@@ -136,12 +156,13 @@ def merge_1x(files: list[LoadedFile], version: Version | None) -> MergedConfig:
             problems.append(
                 ConfigProblem(
                     severity=Severity.ERROR,
-                    title="containerd refuses config version 3 and does not start",
-                    message=f"{vtext} fails with: containerd config version `3` is not supported, "
-                    "the max version is `2`",
+                    title=_("containerd refuses config version 3 and does not start"),
+                    message=_(
+                        "{containerd} fails with: containerd config version `3` is not "
+                        "supported, the max version is `2`"
+                    ).format(containerd=vtext),
                     evidence=(ev,),
-                    fix="use a version 2 configuration (`containerd config default` of this "
-                    "containerd), or upgrade containerd to 2.x",
+                    fix=_(USE_VERSION_2),
                     files=(top.path,),
                 )
             )
@@ -149,13 +170,14 @@ def merge_1x(files: list[LoadedFile], version: Version | None) -> MergedConfig:
             problems.append(
                 ConfigProblem(
                     severity=Severity.ERROR,
-                    title="containerd 1.x silently ignores the version 3 tables",
-                    message=f"{vtext} accepts `version = 3` but knows no "
-                    f"plugins.'{CRI_V3}' table: its settings are ignored and the CRI plugin "
-                    "runs with its defaults",
+                    title=_("containerd 1.x silently ignores the version 3 tables"),
+                    message=_(
+                        "{containerd} accepts `version = 3` but knows no plugins.'{plugin}' "
+                        "table: its settings are ignored and the CRI plugin runs with its "
+                        "defaults"
+                    ).format(containerd=vtext, plugin=CRI_V3),
                     evidence=(ev,),
-                    fix="use a version 2 configuration (`containerd config default` of this "
-                    "containerd), or upgrade containerd to 2.x",
+                    fix=_(USE_VERSION_2),
                     files=(top.path,),
                 )
             )
@@ -169,13 +191,19 @@ def merge_1x(files: list[LoadedFile], version: Version | None) -> MergedConfig:
         problems.append(
             ConfigProblem(
                 severity=Severity.ERROR,
-                title="containerd 1.x ignores a version 2 table in a file without a version line",
-                message=f"{f.path} has no `version = 2` line, so containerd 1.x reads plugin "
-                f'tables by short name (plugins.cri) and silently ignores [plugins."{other}"...]',
+                title=_(
+                    "containerd 1.x ignores a version 2 table in a file without a version line"
+                ),
+                message=_(
+                    "{file} has no `version = 2` line, so containerd 1.x reads plugin tables by "
+                    'short name (plugins.cri) and silently ignores [plugins."{plugin}"...]'
+                ).format(file=f.path, plugin=other),
                 evidence=(ev,),
-                fix="add `version = 2` as the first line (and use full plugin names everywhere, "
-                'e.g. disabled_plugins = ["io.containerd.grpc.v1.cri"] not ["cri"]), or '
-                "regenerate the file with `containerd config default`",
+                fix=_(
+                    "add `version = 2` as the first line (and use full plugin names everywhere, "
+                    'e.g. disabled_plugins = ["io.containerd.grpc.v1.cri"] not ["cri"]), or '
+                    "regenerate the file with `containerd config default`"
+                ),
                 files=(f.path,),
             )
         )
@@ -223,14 +251,20 @@ def merge_2x(files: list[LoadedFile]) -> MergedConfig:
             problems.append(
                 ConfigProblem(
                     severity=Severity.ERROR,
-                    title="containerd 2.x overwrites a version 3 table while migrating a version 2 "
-                    "configuration",
-                    message=f"the configuration is version {config_version}, so containerd 2.x "
-                    f"copies the whole [plugins.\"{CRI_V2}\"] table to plugins.'{CRI_V3}' on every "
-                    f"start and the settings in plugins.'{CRI_V3}' are lost",
+                    title=_(
+                        "containerd 2.x overwrites a version 3 table while migrating a version 2 "
+                        "configuration"
+                    ),
+                    message=_(
+                        "the configuration is version {version}, so containerd 2.x copies the "
+                        "whole [plugins.\"{v2}\"] table to plugins.'{v3}' on every start and the "
+                        "settings in plugins.'{v3}' are lost"
+                    ).format(version=config_version, v2=CRI_V2, v3=CRI_V3),
                     evidence=(ev,),
-                    fix=f'put the settings under [plugins."{CRI_V2}"...] like the rest of the '
-                    "file, or migrate the whole file with `containerd config migrate`",
+                    fix=_(
+                        'put the settings under [plugins."{v2}"...] like the rest of the file, '
+                        "or migrate the whole file with `containerd config migrate`"
+                    ).format(v2=CRI_V2),
                     files=(holder,),
                 )
             )
@@ -245,13 +279,17 @@ def merge_2x(files: list[LoadedFile]) -> MergedConfig:
             problems.append(
                 ConfigProblem(
                     severity=Severity.WARNING,
-                    title="runtime settings in a version 2 table that a version 3 configuration "
-                    "ignores",
-                    message=f"the configuration is version 3: containerd 2.x reads runtimes from "
-                    f"plugins.'{CRI_V3}' and skips [plugins.\"{CRI_V2}\".containerd...] "
-                    "(`Ignoring unknown key in TOML for plugin`)",
+                    title=_(
+                        "runtime settings in a version 2 table that a version 3 configuration "
+                        "ignores"
+                    ),
+                    message=_(
+                        "the configuration is version 3: containerd 2.x reads runtimes from "
+                        "plugins.'{v3}' and skips [plugins.\"{v2}\".containerd...] (`Ignoring "
+                        "unknown key in TOML for plugin`)"
+                    ).format(v2=CRI_V2, v3=CRI_V3),
                     evidence=(ev,),
-                    fix=f"move the settings to [plugins.'{CRI_V3}'.containerd...]",
+                    fix=_("move the settings to [plugins.'{v3}'.containerd...]").format(v3=CRI_V3),
                     files=(holder,),
                 )
             )
