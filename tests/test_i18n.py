@@ -4,6 +4,7 @@ fits 80 display columns."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -77,7 +78,12 @@ def test_fuzzy_and_untranslated_entries_are_left_out() -> None:
 def test_gnu_msgfmt_and_ours_give_the_same_catalog(tmp_path: Path) -> None:
     gnu = tmp_path / "gnu.mo"
     parts = [str(p) for p in msgfmt.sources(PO.with_suffix(".mo"))]
-    subprocess.run(["msgfmt", "--check", "-o", str(gnu), *parts], check=True)
+    # --check-header only for the first: a part has no header entry of its own (GNU msgfmt
+    # would find two headers), so each is checked for formats and domain.
+    subprocess.run(["msgfmt", "--check-header", "-o", os.devnull, parts[0]], check=True)
+    subprocess.run(
+        ["msgfmt", "--check-format", "--check-domain", "-o", str(gnu), *parts], check=True
+    )
     ours = PO.with_suffix(".mo")
     unfmt = [
         subprocess.run(["msgunfmt", str(m)], check=True, capture_output=True).stdout

@@ -21,14 +21,22 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from nodedoctor.fix.manifest import FieldError, JournalError, node_path, read_manifest, typed
+
 CLEAN_JOURNAL_DIR = "/var/lib/nodedoctor/clean"
 SCHEMA = "nodedoctor/clean-journal/v1"
+ENTRY_STATES = ("applying", "applied", "rolled-back")
+ITEM_KINDS = ("move", "link", "iptables", "nft-table")
+ITEM_STATES = ("pending", "done", "skipped", "failed", "restored", "not-restored")
+#: Where an item is kept inside its entry (:meth:`CleanEntry.slot`).
+STORED = re.compile(r"(files|saved)/[0-9]{1,9}(\.(txt|rules|nft))?")
 
 
 class CleanJournalError(Exception):
@@ -71,17 +79,33 @@ class Item:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Item:
+    def from_json(cls, data: object) -> Item:
+        """An item read back from a manifest; :class:`FieldError` naming the field of the
+        wrong shape (a damaged or hand-edited manifest never reaches a restore)."""
+        d = typed(data, dict, "item")
+        kind = typed(d.get("kind"), str, "kind")
+        if kind not in ITEM_KINDS:
+            raise FieldError(f"unknown item kind {kind!r}")
+        state = typed(d.get("state", "pending"), str, "state")
+        if state not in ITEM_STATES:
+            raise FieldError(f"unknown item state {state!r}")
+        stored = typed(d.get("stored", ""), str, "stored")
+        if stored and not STORED.fullmatch(stored):
+            raise FieldError(f"stored {stored!r} is not a place inside the entry")
+        path = typed(d.get("path"), str, "path")
+        if kind == "move":
+            path = node_path(path, "path")
+        chains = typed(d.get("chains", []), list, "chains")
         return cls(
-            kind=str(data["kind"]),
-            path=str(data["path"]),
-            state=str(data.get("state", "pending")),
-            stored=str(data.get("stored", "")),
-            how=str(data.get("how", "")),
-            table=str(data.get("table", "")),
-            after=str(data.get("after", "")),
-            chains=[str(c) for c in data.get("chains", [])],
-            note=str(data.get("note", "")),
+            kind=kind,
+            path=path,
+            state=state,
+            stored=stored,
+            how=typed(d.get("how", ""), str, "how"),
+            table=typed(d.get("table", ""), str, "table"),
+            after=typed(d.get("after", ""), str, "after"),
+            chains=[typed(c, str, "chains[]") for c in chains],
+            note=typed(d.get("note", ""), str, "note"),
         )
 
 
@@ -186,38 +210,65 @@ def begin() -> CleanEntry:
 
 
 def load(directory: str) -> CleanEntry:
+    """The entry in ``directory``, read bounded (fix/manifest.py: size, depth) and every field
+    checked; :class:`CleanJournalError` naming the manifest otherwise, never a traceback."""
     try:
-        with open(os.path.join(directory, "manifest.json"), encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError) as exc:
-        raise CleanJournalError(f"{directory}: unreadable clean journal manifest: {exc}") from None
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise CleanJournalError(f"{directory}: not a nodedoctor clean journal")
+        data = read_manifest(directory, SCHEMA)
+    except JournalError as exc:
+        raise CleanJournalError(f"{exc} (clean journal)") from None
+    path = os.path.join(directory, "manifest.json")
+    try:
+        return _entry(directory, data)
+    except (FieldError, OverflowError) as exc:
+        raise CleanJournalError(f"{path}: damaged clean journal manifest: {exc}") from None
+
+
+def _time(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise FieldError(f"{name} is not a time")
+    return float(value)
+
+
+def _entry(directory: str, data: dict[str, Any]) -> CleanEntry:
+    entry_id = typed(data.get("id"), str, "id")
+    if entry_id != os.path.basename(directory.rstrip("/")):
+        raise FieldError(f"id {entry_id!r} is not the entry's directory name")
+    state = typed(data.get("state"), str, "state")
+    if state not in ENTRY_STATES:
+        raise FieldError(f"unknown state {state!r}")
+    rolled = data.get("rolled_back_at")
     return CleanEntry(
-        id=str(data["id"]),
+        id=entry_id,
         directory=directory,
-        created=float(data["created"]),
-        state=str(data["state"]),
-        items=[Item.from_json(i) for i in data.get("items", []) if isinstance(i, dict)],
-        rolled_back_at=data.get("rolled_back_at"),
+        created=_time(data.get("created"), "created"),
+        state=state,
+        items=[Item.from_json(i) for i in typed(data.get("items", []), list, "items")],
+        rolled_back_at=None if rolled is None else _time(rolled, "rolled_back_at"),
     )
 
 
 def entries() -> list[CleanEntry]:
-    """Every clean journal entry on this node, oldest first."""
+    """Every readable clean journal entry on this node, oldest first."""
+    return scan()[0]
+
+
+def scan() -> tuple[list[CleanEntry], list[tuple[str, str]]]:
+    """The readable entries (oldest first) and the damaged ones as (id, why): a damaged entry
+    is listed by ``journal``, never rolled back."""
     base = journal_base()
     if not os.path.isdir(base):
-        return []
+        return [], []
     out: list[CleanEntry] = []
+    damaged: list[tuple[str, str]] = []
     for name in sorted(os.listdir(base)):
         directory = os.path.join(base, name)
-        if not os.path.isfile(os.path.join(directory, "manifest.json")):
+        if name.startswith(".") or not os.path.isdir(directory):
             continue
         try:
             out.append(load(directory))
-        except CleanJournalError:
-            continue
-    return sorted(out, key=lambda e: (e.created, e.id))
+        except CleanJournalError as exc:
+            damaged.append((name, str(exc)))
+    return sorted(out, key=lambda e: (e.created, e.id)), damaged
 
 
 def find(entry_id: str | None) -> CleanEntry | None:

@@ -131,8 +131,8 @@ def clean_journal_listing(text: str, data: list[Any]) -> tuple[str, list[Any]]:
 
     from nodedoctor.clean import journal as clean_journal
 
-    entries = clean_journal.entries()
-    if not entries:
+    entries, damaged = clean_journal.scan()
+    if not entries and not damaged:
         return text, data
     lines = [] if text.startswith("no fixes applied yet") else [text.rstrip("\n")]
     for e in entries:
@@ -143,4 +143,8 @@ def clean_journal_listing(text: str, data: list[Any]) -> tuple[str, list[Any]]:
                 kinds[item.kind] = kinds.get(item.kind, 0) + 1
         what = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "nothing removed"
         lines.append(f"{e.id}  {when} UTC  {e.state:<11}  clean  [{what}]")
-    return "\n".join(lines) + "\n", [*data, *(e.to_json() for e in entries)]
+    for entry_id, error in damaged:
+        lines.append(f"{entry_id}  damaged: {error}")
+    # The fix journal's damaged shape (schemas/fix-v1 journal_listing): listed, not undone.
+    shown = [{"id": i, "state": "damaged", "interrupted": False, "error": e} for i, e in damaged]
+    return "\n".join(lines) + "\n", [*data, *(e.to_json() for e in entries), *shown]

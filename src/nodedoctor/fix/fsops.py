@@ -177,6 +177,50 @@ def temp_name(host: str, tag: str) -> str:
     return os.path.join(os.path.dirname(host), f".{os.path.basename(host)}.nodedoctor-{tag}.tmp")
 
 
+def _fill(
+    fd: int, data: bytes, *, mode: int, uid: int | None, gid: int | None, selinux: bytes | None
+) -> None:
+    """Write ``data`` to ``fd``, give it its owner, mode and label, and sync it."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+    st = os.fstat(fd)
+    want_uid = st.st_uid if uid is None else uid
+    want_gid = st.st_gid if gid is None else gid
+    if (st.st_uid, st.st_gid) != (want_uid, want_gid):
+        os.fchown(fd, want_uid, want_gid)
+    if stat.S_IMODE(os.fstat(fd).st_mode) != mode:
+        os.fchmod(fd, mode)
+    _set_selinux(fd, selinux)
+    os.fsync(fd)
+
+
+def _open_anonymous(directory: str) -> int | None:
+    """A new file in ``directory``'s filesystem with no name yet (``O_TMPFILE``), or None
+    where there is none (vfat, overlayfs of old kernels, Linux before 3.11, no /proc)."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        return os.open(directory, flag | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+            return None
+        raise
+
+
+def _link_anonymous(fd: int, path: str) -> None:
+    """Name the anonymous file ``fd`` ``path`` (linkat through /proc; never replaces)."""
+    dirfd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        # With a dst_dir_fd os.link calls linkat with AT_SYMLINK_FOLLOW: the file itself is
+        # linked, not the /proc symlink.
+        os.link(f"/proc/self/fd/{fd}", os.path.basename(path), dst_dir_fd=dirfd)
+    finally:
+        os.close(dirfd)
+
+
 def atomic_write(
     host: str,
     data: bytes,
@@ -187,33 +231,39 @@ def atomic_write(
     gid: int | None = None,
     selinux: bytes | None = None,
 ) -> None:
-    """Write ``data`` to ``host`` so that a crash leaves either the old or the new file:
-    a temp file in the same directory, fsync, rename over, fsync the directory."""
+    """Write ``data`` to ``host`` so that a crash leaves either the old or the new file.
+
+    Where the filesystem allows it, the bytes go to a file with no name (``O_TMPFILE`` in
+    ``host``'s directory), written and synced, then linked at the journaled temp name
+    (:func:`temp_name`) and at once renamed over ``host``: a kill leaves a temp beside the
+    target only between those two system calls (a drop-in directory such as crio.conf.d,
+    whose every file CRI-O reads, never shows a partial or a stray file while the bytes are
+    written). Elsewhere the named temp is written, synced and renamed. Either way
+    ``rollback`` removes a temp a kill left (the manifest names it)."""
     tmp = temp_name(host, tag)
     if os.path.lexists(tmp):
         os.unlink(tmp)
+    directory = os.path.dirname(host)
+    fd = _open_anonymous(directory)
+    if fd is not None:
+        try:
+            _fill(fd, data, mode=mode, uid=uid, gid=gid, selinux=selinux)
+            _link_anonymous(fd, tmp)
+        finally:
+            os.close(fd)
+        os.rename(tmp, host)
+        fsync_dir(directory)
+        return
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        st = os.fstat(fd)
-        want_uid = st.st_uid if uid is None else uid
-        want_gid = st.st_gid if gid is None else gid
-        if (st.st_uid, st.st_gid) != (want_uid, want_gid):
-            os.fchown(fd, want_uid, want_gid)
-        if stat.S_IMODE(os.fstat(fd).st_mode) != mode:
-            os.fchmod(fd, mode)
-        _set_selinux(fd, selinux)
-        os.fsync(fd)
+        _fill(fd, data, mode=mode, uid=uid, gid=gid, selinux=selinux)
     except BaseException:
         os.close(fd)
         os.unlink(tmp)
         raise
     os.close(fd)
     os.rename(tmp, host)
-    fsync_dir(os.path.dirname(host))
+    fsync_dir(directory)
 
 
 def remove_file(host: str) -> None:

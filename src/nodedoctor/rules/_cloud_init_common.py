@@ -6,9 +6,14 @@ from __future__ import annotations
 from nodedoctor.facts import Facts
 from nodedoctor.facts.cloudinit import CloudInitFacts
 from nodedoctor.facts.profile import deployer_profile
+from nodedoctor.i18n import N_
 from nodedoctor.model import Severity
 
 KOPS_FLAG = "spec.cloudProvider.gce.useStartupScript: true"
+#: What a missed bootstrap does (translated where used: ``_(IMPACT)``).
+IMPACT = N_("instances boot but never run the bootstrap: no kubelet, the node never joins")
+#: Where both rules apply (their ``applies_to``).
+APPLIES_TO = N_("GCE instances and images; error with --profile kops (kOps >= 1.28)")
 
 
 def bootstrap_severity(facts: Facts) -> Severity:

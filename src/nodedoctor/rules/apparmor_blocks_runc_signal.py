@@ -9,6 +9,7 @@ from nodedoctor.facts import Facts
 from nodedoctor.facts.apparmor import AppArmorFacts, apparmor_facts
 from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.packages import Installed, packages
+from nodedoctor.i18n import N_, _
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules.base import Rule
 
@@ -16,13 +17,20 @@ from nodedoctor.rules.base import Rule
 #: (containerd PR #10123: v1.7.16, v1.6.32, v2.0.0).
 FIXED_IN = {(1, 6): (1, 6, 32), (1, 7): (1, 7, 16)}
 
+#: The fix's commands, with the comment shown after each (translated where used).
 _FIX_COMMANDS = (
-    "kubectl drain <node> --ignore-daemonsets --delete-emptydir-data",
-    "apt-get install --only-upgrade containerd   # or containerd.io: any >= 1.7.16, 1.6.32, 2.0",
-    "aa-remove-unknown   # unloads the stale cri-containerd.apparmor.d; or reboot",
-    "systemctl restart containerd",
-    "kubectl uncordon <node>",
+    ("kubectl drain <node> --ignore-daemonsets --delete-emptydir-data", ""),
+    (
+        "apt-get install --only-upgrade containerd",
+        N_("or containerd.io: any >= 1.7.16, 1.6.32, 2.0"),
+    ),
+    ("aa-remove-unknown", N_("unloads the stale cri-containerd.apparmor.d; or reboot")),
+    ("systemctl restart containerd", ""),
+    ("kubectl uncordon <node>", ""),
 )
+#: What runc's failed stop prints (StopContainer's error, verbatim).
+STOP_ERROR = "unable to signal init: permission denied"
+IMPACT = N_("pods stay Terminating; graceful stop (SIGTERM) never reaches containers")
 
 
 def containerd_has_fix(version: tuple[int, int, int]) -> bool:
@@ -49,12 +57,15 @@ def _kubelet_may_use_containerd(facts: Facts) -> bool:
 
 def _fix(reboot: bool) -> FixHint:
     return FixHint(
-        summary="upgrade containerd to 1.7.16+, 1.6.32+ or 2.x, then unload the stale "
-        "cri-containerd.apparmor.d profile (aa-remove-unknown) or reboot; drain the node first",
+        summary=_(
+            "upgrade containerd to 1.7.16+, 1.6.32+ or 2.x, then unload the stale "
+            "cri-containerd.apparmor.d profile (aa-remove-unknown) or reboot; drain the node "
+            "first"
+        ),
         available=False,
         reboot=reboot,
         restart=("containerd",),
-        commands=_FIX_COMMANDS,
+        commands=tuple(f"{c}   # {_(note)}" if note else c for c, note in _FIX_COMMANDS),
     )
 
 
@@ -73,20 +84,24 @@ def _check(facts: Facts) -> Iterator[Issue]:
         from nodedoctor.remedies.by_hand import UPGRADE_CONTAINERD  # only for a finding
 
         yield Issue(
-            title="AppArmor denies the runtime's signals to containers: pods stay Terminating",
-            message=(
-                f"the kernel log shows {len(aa.denials)} AppArmor signal denial(s) from "
-                f"{', '.join(peers)} to containers confined by {', '.join(profiles)}; "
-                "StopContainer fails with 'unable to signal init: permission denied'. "
-                "The container profile predates containerd 1.7.16/1.6.32 and accepts signals "
-                "only from unconfined senders, but AppArmor 4 labels runc 'runc'"
+            title=_("AppArmor denies the runtime's signals to containers: pods stay Terminating"),
+            message=_(
+                "the kernel log shows {n} AppArmor signal denial(s) from {peers} to containers "
+                "confined by {profiles}; StopContainer fails with '{error}'. The container "
+                "profile predates containerd 1.7.16/1.6.32 and accepts signals only from "
+                "unconfined senders, but AppArmor 4 labels runc 'runc'"
+            ).format(
+                n=len(aa.denials),
+                peers=", ".join(peers),
+                profiles=", ".join(profiles),
+                error=STOP_ERROR,
             ),
             evidence=tuple(d.evidence for d in recent)
             + tuple(confining_evidence)
             + _version_evidence(containerd),
             fix=_fix(reboot=True),
             remedy=UPGRADE_CONTAINERD,
-            impact="pods stay Terminating; graceful stop (SIGTERM) never reaches containers",
+            impact=_(IMPACT),
         )
         return
     if aa.enabled is False:
@@ -101,19 +116,22 @@ def _check(facts: Facts) -> Iterator[Issue]:
             from nodedoctor.remedies.by_hand import UPGRADE_CONTAINERD  # only for a finding
 
             yield Issue(
-                title="AppArmor denied the runtime's signals before the last boot",
-                message=(
-                    f"{len(aa.earlier_boot_denials)} AppArmor signal denial(s) from a confined "
-                    f"runtime helper were logged before the last boot and none since; "
-                    f"{profile.path} still confines {', '.join(profile.confines)} and the "
-                    "containerd version is unknown, so whether the fix is in place cannot be "
-                    "told: stop a test pod and watch the kernel log"
+                title=_("AppArmor denied the runtime's signals before the last boot"),
+                message=_(
+                    "{n} AppArmor signal denial(s) from a confined runtime helper were logged "
+                    "before the last boot and none since; {path} still confines {helpers} and "
+                    "the containerd version is unknown, so whether the fix is in place cannot "
+                    "be told: stop a test pod and watch the kernel log"
+                ).format(
+                    n=len(aa.earlier_boot_denials),
+                    path=profile.path,
+                    helpers=", ".join(profile.confines),
                 ),
                 evidence=(*earlier, profile.evidence),
                 fix=_fix(reboot=True),
                 remedy=UPGRADE_CONTAINERD,
                 severity=Severity.WARNING,
-                impact="pods stay Terminating; graceful stop (SIGTERM) never reaches containers",
+                impact=_(IMPACT),
             )
         return
     version = containerd.version
@@ -122,34 +140,53 @@ def _check(facts: Facts) -> Iterator[Issue]:
     profile = confining[0]
     attach = profile.header.attach if profile.header else "?"
     rollback = "really" in version.raw
-    loaded = ""
     if aa.loaded is not None and "cri-containerd.apparmor.d" in aa.loaded:
-        loaded = " (cri-containerd.apparmor.d is loaded)"
-    message = (
-        f"{profile.path} confines {', '.join(profile.confines)} (attach path {attach}) under "
-        f"the profile '{profile.header.name if profile.header else profile.helper}', and "
-        f"containerd {version.raw} carries upstream {'.'.join(map(str, version.release))}, "
-        "whose cri-containerd.apparmor.d accepts signals only from unconfined peers"
-        f"{loaded}: stopping a container will fail with 'unable to signal init: "
-        "permission denied'"
+        message = _(
+            "{path} confines {helpers} (attach path {attach}) under the profile '{profile}', "
+            "and containerd {version} carries upstream {upstream}, whose "
+            "cri-containerd.apparmor.d accepts signals only from unconfined peers "
+            "(cri-containerd.apparmor.d is loaded): stopping a container will fail with "
+            "'{error}'"
+        )
+    else:
+        message = _(
+            "{path} confines {helpers} (attach path {attach}) under the profile '{profile}', "
+            "and containerd {version} carries upstream {upstream}, whose "
+            "cri-containerd.apparmor.d accepts signals only from unconfined peers: stopping a "
+            "container will fail with '{error}'"
+        )
+    message = message.format(
+        path=profile.path,
+        helpers=", ".join(profile.confines),
+        attach=attach,
+        profile=profile.header.name if profile.header else profile.helper,
+        version=version.raw,
+        upstream=".".join(map(str, version.release)),
+        error=STOP_ERROR,
     )
     severity = Severity.ERROR
     if rollback:
         # Ubuntu's "NEW+reallyOLD" packages: the version no longer tells whether the fix
         # was carried, so only the log can confirm it (research/runtimes.md §4).
         severity = Severity.WARNING
-        message += (
-            f"; {version.raw} is a rollback package, so whether it carries the fix is "
-            "unknown: no denial was found in " + (", ".join(aa.logs_read) or "any log")
-        )
+        if aa.logs_read:
+            message += _(
+                "; {version} is a rollback package, so whether it carries the fix is unknown: "
+                "no denial was found in {logs}"
+            ).format(version=version.raw, logs=", ".join(aa.logs_read))
+        else:
+            message += _(
+                "; {version} is a rollback package, so whether it carries the fix is unknown: "
+                "no denial was found in any log"
+            ).format(version=version.raw)
     if earlier:
-        message += (
-            f"; the log shows {len(aa.earlier_boot_denials)} such denial(s) before the last boot"
+        message += _("; the log shows {n} such denial(s) before the last boot").format(
+            n=len(aa.earlier_boot_denials)
         )
     from nodedoctor.remedies.by_hand import UPGRADE_CONTAINERD  # only for a finding
 
     yield Issue(
-        title="AppArmor 4 confines runc and containerd's container profile refuses its signals",
+        title=_("AppArmor 4 confines runc and containerd's container profile refuses its signals"),
         message=message,
         evidence=(
             profile.evidence,
@@ -160,7 +197,7 @@ def _check(facts: Facts) -> Iterator[Issue]:
         fix=_fix(reboot=True),
         remedy=UPGRADE_CONTAINERD,
         severity=severity,
-        impact="pods stay Terminating; graceful stop (SIGTERM) never reaches containers",
+        impact=_(IMPACT),
     )
 
 
@@ -168,8 +205,8 @@ RULE = Rule(
     id="apparmor-blocks-runc-signal",
     severity=Severity.ERROR,
     highest=Severity.ERROR,
-    title="AppArmor denies runc's signals to containers (pods stuck Terminating)",
+    title=N_("AppArmor denies runc's signals to containers (pods stuck Terminating)"),
     check=_check,
     tags=("apparmor", "containerd", "runc", "ubuntu"),
-    applies_to="AppArmor >= 4.0 (Ubuntu 23.10+) with containerd < 1.7.16 / < 1.6.32",
+    applies_to=N_("AppArmor >= 4.0 (Ubuntu 23.10+) with containerd < 1.7.16 / < 1.6.32"),
 )

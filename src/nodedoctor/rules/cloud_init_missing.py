@@ -6,19 +6,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nodedoctor.facts import Facts
-from nodedoctor.facts.cloudinit import CloudInitFacts, cloudinit_facts
+from nodedoctor.facts.cloudinit import cloudinit_facts
+from nodedoctor.i18n import N_, _
 from nodedoctor.model import FixHint, Issue, Severity
-from nodedoctor.rules._cloud_init_common import KOPS_FLAG, bootstrap_ran, bootstrap_severity
+from nodedoctor.rules._cloud_init_common import (
+    APPLIES_TO,
+    IMPACT,
+    KOPS_FLAG,
+    bootstrap_ran,
+    bootstrap_severity,
+)
 from nodedoctor.rules.base import Rule, SkipRuleError
-
-
-def _runner_note(ci: CloudInitFacts) -> str:
-    if ci.gce_startup_runner:
-        return (
-            "; Google's startup-script runner is installed, so only the 'startup-script' "
-            "metadata key runs"
-        )
-    return ""
 
 
 def _check_missing(facts: Facts) -> Iterator[Issue]:
@@ -27,31 +25,45 @@ def _check_missing(facts: Facts) -> Iterator[Issue]:
         return
     if not ci.can_tell_installed:
         raise SkipRuleError(
-            "the root holds neither /usr/bin nor a package database: cannot tell whether "
-            "cloud-init is installed"
+            _(
+                "the root holds neither /usr/bin nor a package database: cannot tell whether "
+                "cloud-init is installed"
+            )
         )
     from nodedoctor.remedies.by_hand import KOPS_SPEC_OR_IMAGE  # only for a finding
 
+    if ci.gce_startup_runner:
+        message = _(
+            "this is a Google Compute Engine instance or image, and cloud-init is not "
+            "installed; Google's startup-script runner is installed, so only the "
+            "'startup-script' metadata key runs. kOps >= 1.28 writes its node bootstrap "
+            "(nodeup) to 'user-data', which only cloud-init executes, so the node never joins; "
+            "RHEL, Rocky, AlmaLinux, CentOS and Debian GCE images ship without cloud-init"
+        )
+    else:
+        message = _(
+            "this is a Google Compute Engine instance or image, and cloud-init is not "
+            "installed. kOps >= 1.28 writes its node bootstrap (nodeup) to 'user-data', which "
+            "only cloud-init executes, so the node never joins; RHEL, Rocky, AlmaLinux, CentOS "
+            "and Debian GCE images ship without cloud-init"
+        )
     yield Issue(
-        title="GCE instance or image without cloud-init: the user-data metadata never runs",
-        message=(
-            "this is a Google Compute Engine instance or image, and cloud-init is not installed"
-            f"{_runner_note(ci)}. kOps >= 1.28 writes its node bootstrap (nodeup) to "
-            "'user-data', which only cloud-init executes, so the node never joins; RHEL, "
-            "Rocky, AlmaLinux, CentOS and Debian GCE images ship without cloud-init"
-        ),
+        title=_("GCE instance or image without cloud-init: the user-data metadata never runs"),
+        message=message,
         evidence=ci.gce,
         fix=FixHint(
-            summary=f"kOps >= 1.31: set {KOPS_FLAG} so the bootstrap goes to 'startup-script';"
-            " or build the image with cloud-init installed",
+            summary=_(
+                "kOps >= 1.31: set {flag} so the bootstrap goes to 'startup-script'; or build "
+                "the image with cloud-init installed"
+            ).format(flag=KOPS_FLAG),
             available=False,
             commands=(
                 f"kops edit cluster   # {KOPS_FLAG}",
-                "dnf install -y cloud-init   # when building the image (RHEL family)",
+                "dnf install -y cloud-init   # " + _("when building the image (RHEL family)"),
             ),
         ),
         severity=bootstrap_severity(facts),
-        impact="instances boot but never run the bootstrap: no kubelet, the node never joins",
+        impact=_(IMPACT),
         remedy=KOPS_SPEC_OR_IMAGE,
     )
 
@@ -60,8 +72,8 @@ RULE = Rule(
     id="cloud-init-missing",
     severity=Severity.WARNING,
     highest=Severity.ERROR,
-    title="GCE instance or image without cloud-init: user-data is never run",
+    title=N_("GCE instance or image without cloud-init: user-data is never run"),
     check=_check_missing,
     tags=("bootstrap", "gce", "kops", "cloud-init"),
-    applies_to="GCE instances and images; error with --profile kops (kOps >= 1.28)",
+    applies_to=APPLIES_TO,
 )

@@ -19,6 +19,7 @@ from nodedoctor.facts.crisocket import (
 )
 from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.profile import deployer_profile
+from nodedoctor.i18n import N_, _
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules.base import Rule, SkipRuleError
 
@@ -32,57 +33,106 @@ _SERVICE = {
 }
 
 
-def _service(endpoint: str) -> str:
-    return _SERVICE.get(endpoint.rsplit("/", 1)[-1], "the container runtime")
+#: The unit named in the fix when the socket's is not known.
+_SOME_RUNTIME = N_("the container runtime")
+#: What is wrong with the socket, by its state (``{path}``: the socket file).
+_WHAT = {
+    ABSENT: N_(
+        "{path} does not exist: the runtime is not installed, not running, or listens elsewhere"
+    ),
+    REFUSED: N_(
+        "{path} refuses connections: the socket file is left from a runtime that is no longer "
+        "running"
+    ),
+    NOT_A_SOCKET: N_("{path} is not a socket"),
+    SILENT: N_("{path} accepts connections but does not answer as a gRPC server"),
+}
+
+#: Whose endpoint the socket is: the finding's message (``{what}``: the socket's state,
+#: ``{detail}``: the probe's error) and impact (``{deployer}``: the deployer).
+_WHO = {
+    "kubelet": (
+        N_("{what}; it is the endpoint of the kubelet ({detail})"),
+        N_("the kubelet cannot reach the container runtime: no pod can start"),
+    ),
+    "deployer": (
+        N_("{what}; it is the endpoint of {deployer}'s kubelet ({detail})"),
+        N_("{deployer}'s kubelet cannot reach the container runtime: no pod can start"),
+    ),
+    "kubeadm": (
+        N_("{what}; it is the endpoint of kubeadm init and join, then the kubelet ({detail})"),
+        N_(
+            "kubeadm init and join, then the kubelet cannot reach the container runtime: no "
+            "pod can start"
+        ),
+    ),
+    "other": (
+        N_("{what}; it is the endpoint of whatever deploys Kubernetes here ({detail})"),
+        N_("whatever deploys Kubernetes here cannot reach the container runtime: no pod can start"),
+    ),
+}
 
 
-def _issue(probe: ProbedSocket, severity: Severity, who: str) -> Issue:
+def _service(endpoint: str) -> str | None:
+    return _SERVICE.get(endpoint.rsplit("/", 1)[-1])
+
+
+def _issue(probe: ProbedSocket, severity: Severity, who: str, deployer: str) -> Issue:
     path = probe.endpoint.removeprefix("unix://")
     service = _service(probe.endpoint)
-    what = {
-        ABSENT: f"{path} does not exist: the runtime is not installed, not running, or "
-        "listens elsewhere",
-        REFUSED: f"{path} refuses connections: the socket file is left from a runtime that "
-        "is no longer running",
-        NOT_A_SOCKET: f"{path} is not a socket",
-        SILENT: f"{path} accepts connections but does not answer as a gRPC server",
-    }[probe.state]
+    unit = service or _(_SOME_RUNTIME)
     return Issue(
-        title=f"the CRI socket {probe.endpoint} does not answer",
-        message=f"{what}; it is the endpoint of {who} ({probe.detail})",
+        title=_("the CRI socket {endpoint} does not answer").format(endpoint=probe.endpoint),
+        message=_(_WHO[who][0]).format(
+            what=_(_WHAT[probe.state]).format(path=path), deployer=deployer, detail=probe.detail
+        ),
         evidence=(probe.evidence, Evidence(path, probe.detail)),
         severity=severity,
-        impact=f"{who} cannot reach the container runtime: no pod can start",
+        impact=_(_WHO[who][1]).format(deployer=deployer),
         fix=FixHint(
-            summary=(
-                f"install and start the runtime (systemctl enable --now {service}; "
-                f"journalctl -u {service} says why it stopped), or point the kubelet and "
+            summary=_(
+                "install and start the runtime (systemctl enable --now {service}; "
+                "journalctl -u {service} says why it stopped), or point the kubelet and "
                 "kubeadm's criSocket at the socket it really listens on"
+            ).format(service=unit),
+            commands=(
+                (f"systemctl enable --now {service}",)
+                if service is not None and service.isidentifier()
+                else ()
             ),
-            commands=(f"systemctl enable --now {service}",) if service.isidentifier() else (),
         ),
     )
 
 
 def _down_issue(down: RuntimeDown) -> Issue:
     path = down.endpoint.removeprefix("unix://")
-    service = _service(down.endpoint)
+    service = _service(down.endpoint) or _(_SOME_RUNTIME)
     return Issue(
-        title=f"the kubelet runs but {down.runtime} does not: its CRI socket cannot answer",
-        message=(
-            f"{down.kubelet.comm} (pid {down.kubelet.pid}) talks to {down.endpoint}, and "
-            f"{down.runtime} is installed, but no {down.runtime} process runs ({down.source} "
-            f"process list): nothing listens on {path}"
+        title=_("the kubelet runs but {runtime} does not: its CRI socket cannot answer").format(
+            runtime=down.runtime
+        ),
+        message=_(
+            "{comm} (pid {pid}) talks to {endpoint}, and {runtime} is installed, but no "
+            "{runtime} process runs ({source} process list): nothing listens on {path}"
+        ).format(
+            comm=down.kubelet.comm,
+            pid=down.kubelet.pid,
+            endpoint=down.endpoint,
+            runtime=down.runtime,
+            source=down.source,
+            path=path,
         ),
         evidence=(down.endpoint_evidence, down.kubelet.evidence, down.installed),
         severity=Severity.ERROR,
-        impact="the kubelet cannot reach the container runtime: no pod can start or be "
-        "stopped, and the node goes NotReady",
+        impact=_(
+            "the kubelet cannot reach the container runtime: no pod can start or be "
+            "stopped, and the node goes NotReady"
+        ),
         fix=FixHint(
-            summary=(
-                f"start the runtime (systemctl enable --now {service}; journalctl -u {service} "
+            summary=_(
+                "start the runtime (systemctl enable --now {service}; journalctl -u {service} "
                 "says why it stopped)"
-            ),
+            ).format(service=service),
         ),
     )
 
@@ -95,26 +145,28 @@ def _check(facts: Facts) -> Iterator[Issue]:
     if sock.runs:
         return
     if sock.probed is None:
-        raise SkipRuleError(sock.unknown or "the runtime's socket was not asked")
+        raise SkipRuleError(sock.unknown or _("the runtime's socket was not asked"))
     profile = facts.get(deployer_profile).name
     kubelet = facts.get(kubelet_facts).installed
     several = sock.origin == "kubeadm" and len(sock.probed) > 1 and profile == "kubeadm"
     if several and all(p.state == ANSWERS for p in sock.probed):
         names = ", ".join(p.endpoint for p in sock.probed)
         yield Issue(
-            title="several CRI sockets answer: kubeadm will not choose one",
-            message=(
-                f"no criSocket is configured and {names} all exist: kubeadm stops with "
+            title=_("several CRI sockets answer: kubeadm will not choose one"),
+            message=_(
+                "no criSocket is configured and {names} all exist: kubeadm stops with "
                 '"Found multiple CRI endpoints on the host. Please define which one do you '
                 "wish to use by setting the 'criSocket' field in the kubeadm configuration "
-                f'file: {names}"'
-            ),
+                'file: {names}"'
+            ).format(names=names),
             evidence=tuple(p.evidence for p in sock.probed),
             severity=Severity.WARNING,
-            impact="kubeadm init and join stop until one is named",
+            impact=_("kubeadm init and join stop until one is named"),
             fix=FixHint(
-                summary="pass --cri-socket (or nodeRegistration.criSocket) naming the "
-                "runtime the kubelet is to use, or stop and disable the other runtimes"
+                summary=_(
+                    "pass --cri-socket (or nodeRegistration.criSocket) naming the "
+                    "runtime the kubelet is to use, or stop and disable the other runtimes"
+                )
             ),
         )
         return
@@ -122,34 +174,42 @@ def _check(facts: Facts) -> Iterator[Issue]:
     if not bad:
         denied = [p for p in sock.probed if p.state == DENIED]
         if denied:
-            raise SkipRuleError(f"{denied[0].endpoint}: {denied[0].detail} (run as root)")
+            raise SkipRuleError(
+                _("{endpoint}: {detail} (run as root)").format(
+                    endpoint=denied[0].endpoint, detail=denied[0].detail
+                )
+            )
         return
     if sock.origin == "kubelet":
-        who, severity = "the kubelet", Severity.ERROR
+        who, severity = "kubelet", Severity.ERROR
     elif sock.origin == "deployer":
-        who, severity = f"{profile}'s kubelet", Severity.ERROR
+        who, severity = "deployer", Severity.ERROR
     elif profile == "kubeadm":
-        who, severity = "kubeadm init and join, then the kubelet", Severity.ERROR
+        who, severity = "kubeadm", Severity.ERROR
     elif profile in INSTALL_THE_RUNTIME and bad[0].state == ABSENT:
-        raise SkipRuleError(f"{profile} installs and starts the container runtime itself")
+        raise SkipRuleError(
+            _("{deployer} installs and starts the container runtime itself").format(
+                deployer=profile
+            )
+        )
     elif bad[0].state == ABSENT:
         raise SkipRuleError(
-            "no container runtime socket, and no kubelet or deployer to say which is wanted"
+            _("no container runtime socket, and no kubelet or deployer to say which is wanted")
         )
     else:
-        who, severity = "whatever deploys Kubernetes here", Severity.WARNING
+        who, severity = "other", Severity.WARNING
     if not kubelet and sock.origin == "kubeadm":
         bad = bad[:1]
     for probe in bad:
-        yield _issue(probe, severity, who)
+        yield _issue(probe, severity, who, str(profile))
 
 
 RULE = Rule(
     id="cri-socket-not-answering",
     severity=Severity.ERROR,
     highest=Severity.ERROR,
-    title="the container runtime's CRI socket does not answer",
+    title=N_("the container runtime's CRI socket does not answer"),
     check=_check,
     tags=("runtime", "preflight"),
-    applies_to="live checks",
+    applies_to=N_("live checks"),
 )

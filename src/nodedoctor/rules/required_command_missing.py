@@ -10,7 +10,7 @@ asked of those nodes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from nodedoctor._record import record
 from nodedoctor.facts import Facts
@@ -20,6 +20,7 @@ from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.packages import packages
 from nodedoctor.facts.profile import deployer_profile
 from nodedoctor.facts.versions import Version
+from nodedoctor.i18n import N_, _
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules.base import Rule, SkipRuleError
 
@@ -27,12 +28,20 @@ from nodedoctor.rules.base import Rule, SkipRuleError
 KUBEADM_DRIVEN = frozenset({"kubeadm", "kubekey"})
 #: Deployers that bring their programs (installed by the deployer, bundled, or a snap).
 SELF_SUFFICIENT = {
-    "kubespray": "Kubespray installs the packages it needs (roles/kubernetes/preinstall)",
-    "kops": "kOps's nodeup installs the packages it needs",
-    "k3s": "k3s bundles its own iptables, conntrack, ip and the other programs it runs",
-    "rke2": "RKE2 bundles its own iptables, conntrack, ip and the other programs it runs",
-    "microk8s": "MicroK8s is a snap that carries its own programs",
+    "kubespray": N_("Kubespray installs the packages it needs (roles/kubernetes/preinstall)"),
+    "kops": N_("kOps's nodeup installs the packages it needs"),
+    "k3s": N_("k3s bundles its own iptables, conntrack, ip and the other programs it runs"),
+    "rke2": N_("RKE2 bundles its own iptables, conntrack, ip and the other programs it runs"),
+    "microk8s": N_("MicroK8s is a snap that carries its own programs"),
 }
+#: Who needs a program (translated where the finding is built).
+KUBEADM_PREFLIGHT = N_("kubeadm's preflight")
+KUBEKEY_PRECHECK = N_("KubeKey's precheck")
+HOST_SIDE = N_(
+    "host-side CNI plugins (portmap for hostPort, bridge or ptp with ipMasq) and the "
+    "kubelet's KUBE-IPTABLES-HINT chain; kubeadm stopped checking it in 1.33"
+)
+HOST_SIDE_SHORT = N_("host-side CNI plugins")
 #: The Debian and RHEL packages that carry each program.
 PACKAGES: dict[str, str] = {
     "crictl": "cri-tools",
@@ -57,6 +66,8 @@ class Need:
     #: Who needs it, and what they print without it.
     who: str
     symptom: str
+    #: ``who`` in the finding's title.
+    named: str = ""
 
 
 def _kubeadm_version(facts: Facts) -> tuple[Version | None, Evidence | None]:
@@ -80,7 +91,7 @@ def _kubeadm_needs(v: Version | None) -> Iterator[Need]:
         return Need(
             program,
             Severity.ERROR,
-            "kubeadm's preflight",
+            KUBEADM_PREFLIGHT,
             f"[ERROR FileExisting-{program}]: {program} not found in system path",
         )
 
@@ -88,7 +99,7 @@ def _kubeadm_needs(v: Version | None) -> Iterator[Need]:
         return Need(
             program,
             Severity.WARNING,
-            "kubeadm's preflight",
+            KUBEADM_PREFLIGHT,
             f"[WARNING FileExisting-{program}]: {program} not found in system path",
         )
 
@@ -106,51 +117,71 @@ def _kubeadm_needs(v: Version | None) -> Iterator[Need]:
         yield Need(
             "iptables",
             Severity.WARNING,
-            "host-side CNI plugins (portmap for hostPort, bridge or ptp with ipMasq) and the "
-            "kubelet's KUBE-IPTABLES-HINT chain; kubeadm stopped checking it in 1.33",
+            HOST_SIDE,
             "neither iptables nor ip6tables usable",
+            HOST_SIDE_SHORT,
         )
 
 
 def _needs(facts: Facts, profile: str) -> Iterator[Need]:
-    v, _ = _kubeadm_version(facts)
+    v, _unused = _kubeadm_version(facts)
     yield from _kubeadm_needs(v)
     if profile == "kubekey":
         for program in ("conntrack", "socat"):
-            yield Need(program, Severity.ERROR, "KubeKey's precheck", f"…: {program} is required.")
+            yield Need(program, Severity.ERROR, KUBEKEY_PRECHECK, f"…: {program} is required.")
+
+
+def _join(whos: Iterable[str]) -> str:
+    """Who needs a program, translated, each once, in order."""
+    names = [_(w) for w in dict.fromkeys(whos)]
+    joined = names[0]
+    for name in names[1:]:
+        joined = _("{first}; {then}").format(first=joined, then=name)
+    return joined
 
 
 def _missing_programs(facts: Facts, profile: str) -> Iterator[Issue]:
     programs = facts.get(node_programs)
     if not programs.complete:
-        raise SkipRuleError(programs.incomplete_reason or "this root does not hold programs")
+        raise SkipRuleError(programs.incomplete_reason or _("this root does not hold programs"))
     wanted: dict[str, list[Need]] = {}
     for need in _needs(facts, profile):
         wanted.setdefault(need.program, []).append(need)
     version, version_evidence = _kubeadm_version(facts)
-    vtext = f"kubeadm {version.raw}" if version else "the newest kubeadm's list: none is installed"
+    vtext = (
+        _("kubeadm {version}").format(version=version.raw)
+        if version
+        else _("the newest kubeadm's list: none is installed")
+    )
     for program, needs in wanted.items():
         if find_program(facts, program) is not None:
             continue
         severity = max((n.severity for n in needs), key=lambda s: s.rank)
-        who = "; ".join(dict.fromkeys(n.who for n in needs))
+        who = _join(n.who for n in needs)
+        named = _join(n.named or n.who for n in needs)
         symptoms = "; ".join(f'"{n.symptom}"' for n in needs)
         evidence = [programs.evidence_missing(program)]
         if version_evidence is not None:
             evidence.append(version_evidence)
+        impact = (
+            _("the install stops until {program} is installed")
+            if severity is Severity.ERROR
+            else _("it warns until {program} is installed")
+        )
         yield Issue(
-            title=f"{program} is not on PATH; {who.split(' (')[0]} needs it",
-            message=f"{program} is in none of the PATH directories; needed by {who} ({vtext}): "
-            f"{symptoms}",
+            title=_("{program} is not on PATH; {who} needs it").format(program=program, who=named),
+            message=_(
+                "{program} is in none of the PATH directories; needed by {who} ({version}): "
+                "{symptoms}"
+            ).format(program=program, who=who, version=vtext, symptoms=symptoms),
             evidence=tuple(evidence),
             severity=severity,
-            impact=(
-                f"{'the install stops' if severity is Severity.ERROR else 'it warns'} "
-                f"until {program} is installed"
-            ),
+            impact=impact.format(program=program),
             fix=FixHint(
-                summary=f"install the package that carries {program}: {PACKAGES[program]} "
-                "(apt-get install / dnf install)"
+                summary=_(
+                    "install the package that carries {program}: {package} "
+                    "(apt-get install / dnf install)"
+                ).format(program=program, package=PACKAGES[program])
             ),
         )
 
@@ -174,20 +205,24 @@ def _nft_without_kernel(facts: Facts, severity: Severity) -> Iterator[Issue]:
     if not lacking:
         return
     yield Issue(
-        title="iptables uses the nf_tables backend, which this kernel lacks",
-        message=(
-            f"{backend.path} runs {backend.program} (iptables-nft), but the kernel has no "
-            "nf_tables (or its xtables compatibility): every iptables call fails with "
+        title=_("iptables uses the nf_tables backend, which this kernel lacks"),
+        message=_(
+            "{path} runs {program} (iptables-nft), but the kernel has no nf_tables (or its "
+            "xtables compatibility): every iptables call fails with "
             '"Could not fetch rule set generation id: Invalid argument"'
-        ),
+        ).format(path=backend.path, program=backend.program),
         evidence=(backend.evidence, *lacking),
         severity=severity,
-        impact="the kubelet, CNI plugins and kube-proxy that use the node's iptables cannot "
-        "install their rules",
+        impact=_(
+            "the kubelet, CNI plugins and kube-proxy that use the node's iptables cannot "
+            "install their rules"
+        ),
         fix=FixHint(
-            summary="switch iptables to the legacy backend (Debian/Ubuntu: update-alternatives "
-            "--set iptables /usr/sbin/iptables-legacy, and the same for ip6tables), or boot a "
-            "kernel with CONFIG_NF_TABLES and CONFIG_NFT_COMPAT"
+            summary=_(
+                "switch iptables to the legacy backend (Debian/Ubuntu: update-alternatives "
+                "--set iptables /usr/sbin/iptables-legacy, and the same for ip6tables), or boot "
+                "a kernel with CONFIG_NF_TABLES and CONFIG_NFT_COMPAT"
+            )
         ),
     )
 
@@ -198,12 +233,12 @@ def _check(facts: Facts) -> Iterator[Issue]:
     found = list(_nft_without_kernel(facts, nft_severity))
     skip: str | None = None
     if profile is None:
-        skip = (
+        skip = _(
             "no deployer is known (nothing installed and no --profile): which programs the "
             "install needs depends on it"
         )
     elif profile in SELF_SUFFICIENT:
-        skip = SELF_SUFFICIENT[profile]
+        skip = _(SELF_SUFFICIENT[profile])
     elif profile in KUBEADM_DRIVEN:
         try:
             found += _missing_programs(facts, profile)
@@ -218,7 +253,7 @@ RULE = Rule(
     id="required-command-missing",
     severity=Severity.ERROR,
     highest=Severity.ERROR,
-    title="a program the deployer or the node's components need is missing or cannot work",
+    title=N_("a program the deployer or the node's components need is missing or cannot work"),
     check=_check,
     tags=("preflight", "kubeadm"),
 )

@@ -13,6 +13,7 @@ from nodedoctor.facts import Facts, Sourced
 from nodedoctor.facts.noderole import CONTROL_PLANE, WORKER, NodeRole, node_role
 from nodedoctor.facts.profile import deployer_profile
 from nodedoctor.facts.resources import node_resources
+from nodedoctor.i18n import N_, _, ngettext
 from nodedoctor.model import FixHint, Issue, Severity
 from nodedoctor.rules.base import Rule, SkipRuleError
 
@@ -27,7 +28,8 @@ _NOMINAL_SHARE = 0.85
 
 @record
 class Minimum:
-    """One requirement: who sets it, on what, and whether it stops the deployment."""
+    """One requirement: who sets it, on what, and whether it stops the deployment. Its texts
+    are in English (``N_``) and translated where the finding is built."""
 
     #: ``cpus`` or ``memory``.
     resource: str
@@ -43,56 +45,62 @@ class Minimum:
     enforced: bool = True
     #: Required of control planes only (kubeadm checks ``init`` and ``join --control-plane``).
     control_plane_only: bool = True
+    #: Who stops the deployment, for the title (an enforced minimum's).
+    enforcer: str = ""
 
 
 def _gb(nominal_gb: float) -> int:
     return int(nominal_gb * 1024 * _NOMINAL_SHARE)
 
 
+KUBEADM_PREFLIGHT = N_("kubeadm's preflight")
+KUBESPRAY_PREINSTALL = N_("Kubespray's preinstall")
 KUBEADM_CPUS = Minimum(
     "cpus",
     2,
-    "2 CPUs",
-    "kubeadm's preflight (NumCPU) for a control plane",
+    N_("2 CPUs"),
+    N_("kubeadm's preflight (NumCPU) for a control plane"),
     "[ERROR NumCPU]: the number of available CPUs {n} is less than the required 2",
+    enforcer=KUBEADM_PREFLIGHT,
 )
 KUBEADM_MEMORY = Minimum(
     "memory",
     1700,
     "1700 MB",
-    "kubeadm's preflight (Mem, kubeadm 1.20 and later) for a control plane",
+    N_("kubeadm's preflight (Mem, kubeadm 1.20 and later) for a control plane"),
     "[ERROR Mem]: the system RAM ({n} MB) is less than the minimum 1700 MB",
+    enforcer=KUBEADM_PREFLIGHT,
 )
 KUBESPRAY_MASTER = Minimum(
     "memory",
     1500,
     "1500 MB",
-    "Kubespray's preinstall (minimal_master_memory_mb) for a kube_control_plane host",
-    'its task "Stop if memory is too small for control plane nodes" fails with "assertion": '
-    '"ansible_memtotal_mb >= minimal_master_memory_mb", "msg": "Assertion failed"',
+    N_("Kubespray's preinstall (minimal_master_memory_mb) for a kube_control_plane host"),
+    N_(
+        'its task "Stop if memory is too small for control plane nodes" fails with '
+        '"assertion": "ansible_memtotal_mb >= minimal_master_memory_mb", "msg": '
+        '"Assertion failed"'
+    ),
+    enforcer=KUBESPRAY_PREINSTALL,
 )
 KUBESPRAY_NODE = Minimum(
     "memory",
     1024,
     "1024 MB",
-    "Kubespray's preinstall (minimal_node_memory_mb) for a kube_node host",
-    'its task "Stop if memory is too small for nodes" fails with "assertion": '
-    '"ansible_memtotal_mb >= minimal_node_memory_mb", "msg": "Assertion failed"',
+    N_("Kubespray's preinstall (minimal_node_memory_mb) for a kube_node host"),
+    N_(
+        'its task "Stop if memory is too small for nodes" fails with "assertion": '
+        '"ansible_memtotal_mb >= minimal_node_memory_mb", "msg": "Assertion failed"'
+    ),
     control_plane_only=False,
+    enforcer=KUBESPRAY_PREINSTALL,
 )
 
 
-def _documented(title: str, nodes: str, cpus: int, nominal_gb: float, shown: str) -> list[Minimum]:
-    where = f"{title}'s documented minimum for {nodes}"
+def _documented(where: str, cpus: str, ncpus: int, nominal_gb: float, shown: str) -> list[Minimum]:
+    """A deployer's documented minimum (``where``) of ``cpus`` (``ncpus``) and memory."""
     return [
-        Minimum(
-            "cpus",
-            cpus,
-            f"{cpus} CPU{'s' if cpus > 1 else ''}",
-            where,
-            enforced=False,
-            control_plane_only=False,
-        ),
+        Minimum("cpus", ncpus, cpus, where, enforced=False, control_plane_only=False),
         Minimum("memory", _gb(nominal_gb), shown, where, enforced=False, control_plane_only=False),
     ]
 
@@ -112,11 +120,17 @@ def _minimums(profile: str, role: str | None) -> list[Minimum]:
         # docs.k3s.io/installation/requirements "Hardware": server 2 cores 2 GB, agent 1 core
         # 512 MB. An unknown role is held to the agent's, which every node needs.
         if role == CONTROL_PLANE:
-            return _documented("k3s", "a server", 2, 2, "2 GB")
-        return _documented("k3s", "an agent", 1, 0.5, "512 MB")
+            return _documented(
+                N_("k3s's documented minimum for a server"), N_("2 CPUs"), 2, 2, "2 GB"
+            )
+        return _documented(
+            N_("k3s's documented minimum for an agent"), N_("1 CPU"), 1, 0.5, "512 MB"
+        )
     if profile == "rke2":
         # docs.rke2.io/install/requirements "Hardware": 2 CPUs and 4 GB for every node.
-        return _documented("RKE2", "every node", 2, 4, "4 GB")
+        return _documented(
+            N_("RKE2's documented minimum for every node"), N_("2 CPUs"), 2, 4, "4 GB"
+        )
     return []
 
 
@@ -136,77 +150,118 @@ def _severity(minimum: Minimum, role: NodeRole) -> Severity:
 
 def _situation(figure: int, minimum: Minimum, role: NodeRole) -> tuple[str, str]:
     """What the requirement means for this node, and its impact."""
-    stops = minimum.message.format(n=figure)
+    # Kubespray's failing task is described in words; kubeadm's errors are quoted as printed.
+    stops = _(minimum.message).format(n=figure)
+    source, shown = _(minimum.source), _(minimum.shown)
     starved = (
-        "the control plane (API server, etcd, controllers) and the pods compete for too little "
-        "CPU or memory: slow API calls, etcd timeouts, OOM kills"
+        _(
+            "the control plane (API server, etcd, controllers) and the pods compete for too "
+            "little CPU or memory: slow API calls, etcd timeouts, OOM kills"
+        )
         if minimum.control_plane_only or role.role == CONTROL_PLANE
-        else "the kubelet, the runtime and the pods compete for too little CPU or memory: "
-        "evictions and OOM kills"
+        else _(
+            "the kubelet, the runtime and the pods compete for too little CPU or memory: "
+            "evictions and OOM kills"
+        )
     )
     if not minimum.enforced:
-        return f"{minimum.source} is {minimum.shown}; nothing stops the install", starved
+        situation = _("{source} is {shown}; nothing stops the install")
+        return situation.format(source=source, shown=shown), starved
     if role.declared:
-        return f"{minimum.source} is {minimum.shown}: it stops: {stops}", (
-            "the deployment stops on this node before installing anything"
-        )
+        return _("{source} is {shown}: it stops: {stops}").format(
+            source=source, shown=shown, stops=stops
+        ), _("the deployment stops on this node before installing anything")
     if role.role is None and minimum.control_plane_only:
         return (
-            f"if this node is to be a control plane, {minimum.source} is {minimum.shown}: it "
-            f"stops: {stops} (a worker is not checked; give --role to say which)",
-            "kubeadm init and kubeadm join --control-plane stop on this node",
+            _(
+                "if this node is to be a control plane, {source} is {shown}: it stops: "
+                "{stops} (a worker is not checked; give --role to say which)"
+            ).format(source=source, shown=shown, stops=stops),
+            _("kubeadm init and kubeadm join --control-plane stop on this node"),
         )
     if role.role is None:
         return (
-            f"{minimum.source} is {minimum.shown}: every kube_node host below it stops: "
-            f"{stops} (an etcd-only host is not checked; give --role to say which)",
-            "Kubespray's cluster.yml stops on this host before installing anything",
+            _(
+                "{source} is {shown}: every kube_node host below it stops: {stops} (an "
+                "etcd-only host is not checked; give --role to say which)"
+            ).format(source=source, shown=shown, stops=stops),
+            _("Kubespray's cluster.yml stops on this host before installing anything"),
         )
-    return (
-        f"this {role.role} was set up although {minimum.source} is {minimum.shown} (the check "
-        f"was skipped, or the machine shrank since); a node this size stops: {stops}",
-        starved,
+    set_up = (
+        _(
+            "this control-plane was set up although {source} is {shown} (the check was "
+            "skipped, or the machine shrank since); a node this size stops: {stops}"
+        )
+        if role.role == CONTROL_PLANE
+        else _(
+            "this worker was set up although {source} is {shown} (the check was skipped, or "
+            "the machine shrank since); a node this size stops: {stops}"
+        )
     )
+    return set_up.format(source=source, shown=shown, stops=stops), starved
 
 
 def _issue(
     figure: Sourced[int], minimum: Minimum, role: NodeRole, profile: str, also: list[Minimum]
 ) -> Issue:
-    have = (
-        f"{figure.value} CPU{'s' if figure.value != 1 else ''}"
-        if minimum.resource == "cpus"
-        else f"{figure.value} MiB of memory"
-    )
-    situation, impact = _situation(figure.value, minimum, role)
-    message = f"{have} (MemTotal)" if minimum.resource == "memory" else have
-    message += f"; {situation}"
-    if also:
-        message += "; also below " + "; ".join(f"{m.source}: {m.shown}" for m in also)
+    n = figure.value
+    situation, impact = _situation(n, minimum, role)
     if minimum.resource == "cpus":
-        grow = f"give the machine at least {minimum.value} CPUs"
+        have = ngettext("{n} CPU", "{n} CPUs", n).format(n=n)
+        message = _("{have}; {situation}").format(have=have, situation=situation)
+        grow = _("give the machine at least {n} CPUs").format(n=minimum.value)
     else:
-        grow = f"give the machine more memory (MemTotal at least {minimum.value} MiB)"
+        have = _("{n} MiB of memory").format(n=n)
+        message = _("{have} (MemTotal); {situation}").format(have=have, situation=situation)
+        grow = _("give the machine more memory (MemTotal at least {n} MiB)").format(n=minimum.value)
+    if also:
+        below = [_("{source}: {shown}").format(source=_(m.source), shown=_(m.shown)) for m in also]
+        message = _("{message}; also below {others}").format(
+            message=message, others=_joined(below, _("{first}; {then}"))
+        )
     knowingly = {
-        "kubeadm": "run kubeadm with --ignore-preflight-errors=NumCPU,Mem",
-        "kubekey": "run kubeadm with --ignore-preflight-errors=NumCPU,Mem",
-        "kubespray": "lower minimal_master_memory_mb / minimal_node_memory_mb "
-        "or add NumCPU,Mem to kubeadm_ignore_preflight_errors in the inventory",
+        "kubeadm": _("knowingly, run kubeadm with --ignore-preflight-errors=NumCPU,Mem"),
+        "kubekey": _("knowingly, run kubeadm with --ignore-preflight-errors=NumCPU,Mem"),
+        "kubespray": _(
+            "knowingly, lower minimal_master_memory_mb / minimal_node_memory_mb or add "
+            "NumCPU,Mem to kubeadm_ignore_preflight_errors in the inventory"
+        ),
     }
-    ways = [f"{grow} (resize the VM, or use a larger board)"]
+    ways = [_("{grow} (resize the VM, or use a larger board)").format(grow=grow)]
     if minimum.control_plane_only and role.role != WORKER:
-        ways.append("make this node a worker")
+        ways.append(_("make this node a worker"))
     if minimum.enforced and profile in knowingly:
-        ways.append(f"knowingly, {knowingly[profile]}")
-    return Issue(
-        title=f"{have}: below the {minimum.shown} {minimum.source.split(' (')[0]} requires"
+        ways.append(knowingly[profile])
+    title = (
+        _("{have}: below the {shown} {enforcer} requires").format(
+            have=have, shown=_(minimum.shown), enforcer=_(minimum.enforcer)
+        )
         if minimum.enforced
-        else f"{have}: below the {minimum.shown} of {minimum.source}",
+        else _("{have}: below the {shown} of {source}").format(
+            have=have, shown=_(minimum.shown), source=_(minimum.source)
+        )
+    )
+    return Issue(
+        title=title,
         message=message,
         evidence=(figure.evidence, *role.evidence),
         severity=_severity(minimum, role),
-        fix=FixHint(summary="; or ".join(ways)),
+        fix=FixHint(summary=_joined(ways, _("{first}; or {then}"))),
         impact=impact,
     )
+
+
+def _joined(items: list[str], template: str) -> str:
+    """``items`` joined pairwise by ``template`` (``{first}``, ``{then}``): a translated
+    separator.
+
+    >>> _joined(["a", "b", "c"], "{first}; or {then}")
+    'a; or b; or c'
+    """
+    joined = items[0]
+    for item in items[1:]:
+        joined = template.format(first=joined, then=item)
+    return joined
 
 
 def _check(facts: Facts) -> Iterator[Issue]:
@@ -215,20 +270,24 @@ def _check(facts: Facts) -> Iterator[Issue]:
     resources = facts.get(node_resources)
     if resources.cpus is None and resources.memory_mib is None:
         raise SkipRuleError(
-            "this root has neither /proc/meminfo nor /sys/devices/system/cpu/online nor "
-            "/proc/cpuinfo"
+            _(
+                "this root has neither /proc/meminfo nor /sys/devices/system/cpu/online nor "
+                "/proc/cpuinfo"
+            )
         )
     profile = facts.get(deployer_profile)
     if profile.name is None:
         raise SkipRuleError(
-            "the deployer is not known (give --profile: kubeadm, kubespray, k3s ...); the "
-            "minimums are the deployer's"
+            _(
+                "the deployer is not known (give --profile: kubeadm, kubespray, k3s ...); the "
+                "minimums are the deployer's"
+            )
         )
     role = facts.get(node_role)
     minimums = _minimums(profile.name, role.role)
     if not minimums:
         title = profile.deployer.title if profile.deployer else profile.name
-        raise SkipRuleError(f"{title} sets no minimum CPUs or memory")
+        raise SkipRuleError(_("{deployer} sets no minimum CPUs or memory").format(deployer=title))
     # The strictest unmet requirement per resource: one finding for CPUs, one for memory.
     for resource, figure in (("cpus", resources.cpus), ("memory", resources.memory_mib)):
         if figure is None:
@@ -244,10 +303,10 @@ RULE = Rule(
     id="resources-below-minimum",
     severity=Severity.ERROR,
     highest=Severity.ERROR,
-    title="fewer CPUs or less memory than the deployer requires of the node's role",
+    title=N_("fewer CPUs or less memory than the deployer requires of the node's role"),
     check=_check,
     tags=("preflight", "kubeadm", "kubespray", "k3s"),
-    applies_to=(
+    applies_to=N_(
         "kubeadm (NumCPU since 1.13, Mem since 1.20), KubeKey and Kubespray on control "
         "planes, Kubespray on every node; k3s and RKE2 documented minimums (info)"
     ),

@@ -13,6 +13,7 @@ from nodedoctor.facts.preparation import SWAP_REFUSED, SWAP_TOLERATED
 from nodedoctor.facts.swap import swap_facts
 from nodedoctor.facts.target import KUBEADM_LIKE, target_facts
 from nodedoctor.facts.versions import Version
+from nodedoctor.i18n import N_, _
 from nodedoctor.model import FixHint, Issue, Severity
 from nodedoctor.rules._kubelet_common import kubelet_restart
 from nodedoctor.rules._target_common import deployer_title
@@ -27,6 +28,13 @@ KUBELET_REFUSES = (
 
 
 #: kubeadm's SwapCheck (cmd/kubeadm/app/preflight/checks.go), a warning in kubeadm's preflight.
+#: What either finding on a cgroup v1 host does (translated where used).
+UNCONTROLLED_IMPACT = N_(
+    "pods may swap without limits; memory accounting and eviction are distorted"
+)
+#: The fix on a cgroup v1 host.
+UNCONTROLLED_FIX = N_("turn swap off (swapoff -a and /etc/fstab), or move the host to cgroup v2")
+
 KUBEADM_SWAP_WARNING = (
     "[WARNING Swap]: swap is supported for cgroup v2 only. The kubelet must be properly "
     "configured to use swap. Please refer to "
@@ -72,29 +80,38 @@ def _before_install(facts: Facts) -> Iterator[Issue]:
     prep = t.preparation
     if prep is None:
         raise SkipRuleError(
-            "no kubelet is installed and no deployer is named: whether swap stops it depends "
-            "on the deployer (kubeadm and kOps keep failSwapOn true, Kubespray and KubeKey turn "
-            "swap off, k3s, RKE2 and MicroK8s run with it); --profile names it"
+            _(
+                "no kubelet is installed and no deployer is named: whether swap stops it "
+                "depends on the deployer (kubeadm and kOps keep failSwapOn true, Kubespray and "
+                "KubeKey turn swap off, k3s, RKE2 and MicroK8s run with it); --profile names it"
+            )
         )
     swap = facts.get(swap_facts)
     who = deployer_title(t)
     evidence = (*swap.evidence, *(e for e in (t.deployer_evidence,) if e is not None))
     if prep.swap == SWAP_REFUSED:
+        if t.deployer in KUBEADM_LIKE:
+            message = _(
+                "/proc/swaps lists active swap and {who} keeps the kubelet's failSwapOn default "
+                '(true): the kubelet will exit with "{error}"; kubeadm\'s preflight prints '
+                '"{preflight}"'
+            )
+        else:
+            message = _(
+                "/proc/swaps lists active swap and {who} keeps the kubelet's failSwapOn default "
+                '(true): the kubelet will exit with "{error}"'
+            )
         yield Issue(
-            title=f"swap is on and the kubelet {who} will install refuses it",
-            message=(
-                f"/proc/swaps lists active swap and {who} keeps the kubelet's failSwapOn "
-                f'default (true): the kubelet will exit with "{KUBELET_REFUSES}"'
-                + (
-                    f'; kubeadm\'s preflight prints "{_kubeadm_preflight(t.kubernetes_version)}"'
-                    if t.deployer in KUBEADM_LIKE
-                    else ""
-                )
+            title=_("swap is on and the kubelet {who} will install refuses it").format(who=who),
+            message=message.format(
+                who=who,
+                error=KUBELET_REFUSES,
+                preflight=_kubeadm_preflight(t.kubernetes_version),
             ),
             evidence=evidence,
             severity=Severity.ERROR,
             fix=FixHint(
-                summary=(
+                summary=_(
                     "turn swap off (swapoff -a) and comment its line out of /etc/fstab (or mask "
                     "the swap unit) before the install; or, on cgroup v2 only, install with "
                     "failSwapOn: false and memorySwap.swapBehavior"
@@ -103,29 +120,31 @@ def _before_install(facts: Facts) -> Iterator[Issue]:
                 commands=("swapoff -a",),
                 reboot=_at_boot(facts),
             ),
-            impact="the kubelet does not start after the install; the node never becomes Ready",
+            impact=_("the kubelet does not start after the install; the node never becomes Ready"),
             remedy=_swap_off(facts),
         )
         return
     cg = facts.get(cgroup_facts)
     if prep.swap == SWAP_TOLERATED and cg.mode is not None and cg.mode is not CgroupMode.V2:
         yield Issue(
-            title=f"swap is on and {who}'s kubelet will run on cgroup {cg.mode.value}, where it "
-            "cannot control swap",
-            message=(
-                f"{who} runs its kubelet with failSwapOn false, so swap does not stop it, but "
-                f"swap is supported for cgroup v2 only: on this cgroup {cg.mode.value} host the "
-                "kubelet cannot limit pods' swap use"
-            ),
+            title=_(
+                "swap is on and {who}'s kubelet will run on cgroup {mode}, where it cannot "
+                "control swap"
+            ).format(who=who, mode=cg.mode.value),
+            message=_(
+                "{who} runs its kubelet with failSwapOn false, so swap does not stop it, but "
+                "swap is supported for cgroup v2 only: on this cgroup {mode} host the kubelet "
+                "cannot limit pods' swap use"
+            ).format(who=who, mode=cg.mode.value),
             evidence=(*evidence, *((cg.mode_evidence,) if cg.mode_evidence else ())),
             severity=Severity.WARNING,
             fix=FixHint(
-                summary="turn swap off (swapoff -a and /etc/fstab), or move the host to cgroup v2",
+                summary=_(UNCONTROLLED_FIX),
                 files=("/etc/fstab",),
                 commands=("swapoff -a",),
                 reboot=_at_boot(facts),
             ),
-            impact="pods may swap without limits; memory accounting and eviction are distorted",
+            impact=_(UNCONTROLLED_IMPACT),
             remedy=_swap_off(facts),
         )
 
@@ -133,7 +152,7 @@ def _before_install(facts: Facts) -> Iterator[Issue]:
 def _check_swap(facts: Facts) -> Iterator[Issue]:
     swap = facts.get(swap_facts)
     if swap.active is None:
-        raise SkipRuleError("/proc/swaps is not in this root")
+        raise SkipRuleError(_("/proc/swaps is not in this root"))
     if not swap.active:
         return
     k = facts.get(kubelet_facts)
@@ -141,26 +160,35 @@ def _check_swap(facts: Facts) -> Iterator[Issue]:
         yield from _before_install(facts)
         return
     if not k.readable:
-        raise SkipRuleError(f"the kubelet's configuration cannot be read: {'; '.join(k.problems)}")
+        raise SkipRuleError(
+            _("the kubelet's configuration cannot be read: {problems}").format(
+                problems="; ".join(k.problems)
+            )
+        )
     fail = k.setting("failSwapOn")
     if fail is None or fail.value is None:
-        raise SkipRuleError("failSwapOn has a value the kubelet refuses")
+        raise SkipRuleError(_("failSwapOn has a value the kubelet refuses"))
     cg = facts.get(cgroup_facts)
     restart, commands = kubelet_restart(k)
     evidence = (*swap.evidence, fail.evidence)
     if fail.value is True:
         yield Issue(
-            title="swap is on and the kubelet refuses to run with it",
+            title=_("swap is on and the kubelet refuses to run with it"),
             message=(
-                ("the kubelet is not configured yet; with the default " if k.pending else "")
-                + "failSwapOn is true and /proc/swaps lists active swap: the kubelet exits with "
-                '"running with swap on is not supported, please disable swap or set '
-                '--fail-swap-on flag to false"'
-            ),
+                _(
+                    "the kubelet is not configured yet; with the default failSwapOn is true "
+                    'and /proc/swaps lists active swap: the kubelet exits with "{error}"'
+                )
+                if k.pending
+                else _(
+                    "failSwapOn is true and /proc/swaps lists active swap: the kubelet exits "
+                    'with "{error}"'
+                )
+            ).format(error=KUBELET_REFUSES),
             evidence=evidence,
             severity=Severity.ERROR,
             fix=FixHint(
-                summary=(
+                summary=_(
                     "turn swap off (swapoff -a) and remove it from /etc/fstab (or mask the "
                     "swap unit); or, on cgroup v2 only, set failSwapOn: false with "
                     "memorySwap.swapBehavior"
@@ -170,27 +198,26 @@ def _check_swap(facts: Facts) -> Iterator[Issue]:
                 commands=("swapoff -a", *commands),
                 reboot=_at_boot(facts),
             ),
-            impact="the kubelet does not start; the node stays NotReady",
+            impact=_("the kubelet does not start; the node stays NotReady"),
             remedy=_swap_off(facts),
         )
         return
     if cg.mode is not None and cg.mode is not CgroupMode.V2:
         yield Issue(
-            title="swap is on with the kubelet on cgroup v1, where it cannot control swap",
-            message=(
+            title=_("swap is on with the kubelet on cgroup v1, where it cannot control swap"),
+            message=_(
                 "failSwapOn is false so the kubelet starts, but swap is supported for cgroup v2 "
-                "only: on this cgroup "
-                f"{cg.mode.value} host the kubelet cannot limit pods' swap use"
-            ),
+                "only: on this cgroup {mode} host the kubelet cannot limit pods' swap use"
+            ).format(mode=cg.mode.value),
             evidence=(*evidence, *((cg.mode_evidence,) if cg.mode_evidence else ())),
             severity=Severity.WARNING,
             fix=FixHint(
-                summary="turn swap off (swapoff -a and /etc/fstab), or move the host to cgroup v2",
+                summary=_(UNCONTROLLED_FIX),
                 files=("/etc/fstab",),
                 commands=("swapoff -a",),
                 reboot=_at_boot(facts),
             ),
-            impact="pods may swap without limits; memory accounting and eviction are distorted",
+            impact=_(UNCONTROLLED_IMPACT),
             remedy=_swap_off(facts),
         )
 
@@ -199,7 +226,7 @@ RULE = Rule(
     id="swap-enabled",
     severity=Severity.ERROR,
     highest=Severity.ERROR,
-    title="swap is active while the kubelet would refuse it or cannot control it",
+    title=N_("swap is active while the kubelet would refuse it or cannot control it"),
     check=_check_swap,
     tags=("swap", "kubelet"),
 )

@@ -11,6 +11,7 @@ from nodedoctor.facts import Facts
 from nodedoctor.facts.boot.chain import DEFAULT_GRUB
 from nodedoctor.facts.boot.cmdline import PlacedParam, placed_params
 from nodedoctor.facts.boot.verdicts import controller_verdict
+from nodedoctor.i18n import _
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.cmdline import parse_cmdline
 
@@ -260,11 +261,11 @@ def boot_entries(facts: Facts) -> BootEntries | None:
     ev: list[Evidence] = []
     by_id = {e.id: e for e in entries}
     if len(entries) == 1:
-        default, how = entries[0], "the only boot entry"
+        default, how = entries[0], _("the only boot entry")
     elif _grub_default(facts) == "saved":
         for var, why in (
-            ("next_entry", "next_entry in grubenv (grub2-reboot: the next boot only)"),
-            ("saved_entry", "saved_entry in grubenv, with GRUB_DEFAULT=saved"),
+            ("next_entry", _("next_entry in grubenv (grub2-reboot: the next boot only)")),
+            ("saved_entry", _("saved_entry in grubenv, with GRUB_DEFAULT=saved")),
         ):
             value = env[var].value if var in env else ""
             if value:
@@ -283,7 +284,9 @@ def boot_entries(facts: Facts) -> BootEntries | None:
             entries=tuple(entries),
             default=default,
             next_params=default.params,
-            next_reason=f"{default.path} is the default boot entry ({how})",
+            next_reason=_("{path} is the default boot entry ({how})").format(
+                path=default.path, how=how
+            ),
             next_evidence=(*ev, *shown(default)),
         )
     views = {tuple(p.text for p in e.relevant) for e in entries}
@@ -293,15 +296,19 @@ def boot_entries(facts: Facts) -> BootEntries | None:
             entries=tuple(entries),
             default=None,
             next_params=first.params,
-            next_reason=f"which of the {len(entries)} boot entries is the default cannot be "
-            "told here (GRUB sorts them itself); they all have the same cgroup parameters",
+            next_reason=_(
+                "which of the {n} boot entries is the default cannot be told here (GRUB sorts "
+                "them itself); they all have the same cgroup parameters"
+            ).format(n=len(entries)),
             next_evidence=tuple(dict.fromkeys(x for e in entries for x in shown(e))),
         )
     return BootEntries(
         entries=tuple(entries),
         default=None,
         next_params=None,
-        next_reason=f"which of the {len(entries)} boot entries is the default cannot be told "
-        "here, and they disagree on the cgroup parameters",
+        next_reason=_(
+            "which of the {n} boot entries is the default cannot be told here, and they "
+            "disagree on the cgroup parameters"
+        ).format(n=len(entries)),
         next_evidence=tuple(dict.fromkeys(x for e in entries for x in shown(e))),
     )
