@@ -11,10 +11,11 @@ from nodedoctor.facts.preparation import AT_START
 from nodedoctor.facts.processes import processes
 from nodedoctor.facts.target import FLAG, Target
 from nodedoctor.facts.versions import Version
+from nodedoctor.i18n import N_, _
 from nodedoctor.rules.base import SkipRuleError
 
 #: Who sets a prerequisite themselves, in the words of a skip reason.
-SETS_IT_THEMSELVES = (
+SETS_IT_THEMSELVES = N_(
     "k3s, RKE2 and MicroK8s set it at each start, Kubespray, KubeKey and kOps at install; "
     "kubeadm leaves it to you"
 )
@@ -22,7 +23,8 @@ SETS_IT_THEMSELVES = (
 
 def deployer_takes_care(facts: Facts, t: Target, field: str, what: str) -> str | None:
     """Why the value of prerequisite ``field`` of facts/preparation.py (``ip_forward``,
-    ``bridge_netfilter``) is not to be judged on this node, ``None`` when it is: before the
+    ``bridge_netfilter``; ``what``, its name in a sentence, already translated) is not to be
+    judged on this node, ``None`` when it is: before the
     install, the deployer sets it itself; installed, a deployer that sets it at each start
     is not running (it will set it when it starts). Raises :class:`SkipRuleError` for a node
     with nothing installed and no deployer named."""
@@ -31,17 +33,20 @@ def deployer_takes_care(facts: Facts, t: Target, field: str, what: str) -> str |
     if t.before_install or t.before_kubeadm_join:
         if t.deployer is None:
             raise SkipRuleError(
-                f"no kubelet is installed and no deployer is named: whether {what} must be "
-                f"set before the install depends on it ({SETS_IT_THEMSELVES}); --profile "
-                "names it"
+                _(
+                    "no kubelet is installed and no deployer is named: whether {what} must be "
+                    "set before the install depends on it ({who}); --profile names it"
+                ).format(what=what, who=_(SETS_IT_THEMSELVES))
             )
         if when is not None:
-            return f"{t.deployer} sets {what} itself"
+            return _("{deployer} sets {what} itself").format(deployer=t.deployer, what=what)
         return None
     if when == AT_START:
         procs = facts.get(processes)
         if not procs.known or procs.kubelet() is None:
-            return f"{t.deployer} sets {what} itself when it starts, and it does not run"
+            return _("{deployer} sets {what} itself when it starts, and it does not run").format(
+                deployer=t.deployer, what=what
+            )
     return None
 
 
@@ -58,6 +63,7 @@ def judged_kubelet_version(k: KubeletFacts, t: Target) -> Sourced[Version] | Non
 
 
 def deployer_title(t: Target) -> str:
-    """The deployer's name as people write it (``Kubespray``, ``kOps``), for messages."""
+    """The deployer's name as people write it (``Kubespray``, ``kOps``), for messages (in
+    the language of the report where none is named)."""
     deployer = BY_NAME.get(t.deployer or "")
-    return deployer.title if deployer is not None else "the deployer"
+    return deployer.title if deployer is not None else _("the deployer")

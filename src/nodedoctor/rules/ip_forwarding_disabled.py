@@ -16,6 +16,7 @@ from nodedoctor.facts.sysctl import (
     sysctl_facts,
 )
 from nodedoctor.facts.target import target_facts
+from nodedoctor.i18n import N_, _
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules._target_common import deployer_takes_care, deployer_title
 from nodedoctor.rules.base import Rule, SkipRuleError
@@ -37,9 +38,11 @@ def _check_forwarding(facts: Facts) -> Iterator[Issue]:
     if v4.present is None:
         raise SkipRuleError(v4.unknown)
     if not v4.present:
-        raise SkipRuleError(f"{v4.evidence.source if v4.evidence else IP_FORWARD} is absent")
+        raise SkipRuleError(
+            _("{path} is absent").format(path=v4.evidence.source if v4.evidence else IP_FORWARD)
+        )
     t = facts.get(target_facts)
-    if deployer_takes_care(facts, t, "ip_forward", "IP forwarding") is not None:
+    if deployer_takes_care(facts, t, "ip_forward", _("IP forwarding")) is not None:
         return
     before = t.before_install or t.before_kubeadm_join
     context = tuple(e for e in (t.deployer_evidence,) if e is not None)
@@ -59,6 +62,14 @@ def _check_forwarding(facts: Facts) -> Iterator[Issue]:
         )
 
 
+def _and(paths: tuple[str, ...]) -> str:
+    """``paths`` in a sentence: ``a and b``."""
+    text = paths[0]
+    for path in paths[1:]:
+        text = _("{paths} and {path}").format(paths=text, path=path)
+    return text
+
+
 def _issue(
     facts: Facts,
     value: RunningValue,
@@ -74,24 +85,26 @@ def _issue(
     family = "IPv6" if ipv6 else "IPv4"
     kubeadm = _kubeadm_error(key)
     if before:
-        what = (
-            f"{key} is {value.value} and {deployer} does not set it: `kubeadm init` and "
-            f"`kubeadm join` stop with `{kubeadm}`"
-        )
+        what = _(
+            "{key} is {value} and {deployer} does not set it: `kubeadm init` and "
+            "`kubeadm join` stop with `{kubeadm}`"
+        ).format(key=key, value=value.value, deployer=deployer, kubeadm=kubeadm)
     else:
-        what = (
-            f"{key} is {value.value}: the node does not route {family} packets between its "
+        what = _(
+            "{key} is {value}: the node does not route {family} packets between its "
             "pods and the network"
-        )
+        ).format(key=key, value=value.value, family=family)
     evidence = [value.evidence] if value.evidence is not None else []
     if configured is not None and configured.value == "1":
-        what += (
-            f"; the sysctl files set it to 1 ({configured.path}), but the running kernel has "
+        what = _(
+            "{message}; the sysctl files set it to 1 ({path}), but the running kernel has "
             "not applied them (they take effect at boot or with `sysctl --system`)"
-        )
+        ).format(message=what, path=configured.path)
         evidence.append(configured.evidence)
     elif configured is not None:
-        what += f"; {configured.path} sets it to {configured.value}"
+        what = _("{message}; {path} sets it to {value}").format(
+            message=what, path=configured.path, value=configured.value
+        )
         evidence.append(configured.evidence)
     if ipv6:
         from nodedoctor.remedies.steps import ByHand, Remedy  # only for a finding
@@ -99,19 +112,21 @@ def _issue(
         remedy = Remedy(
             (
                 ByHand(
-                    "IPv6 forwarding makes Linux ignore router advertisements on interfaces "
-                    "with accept_ra = 1, which can remove the node's IPv6 default route: the "
-                    "interfaces to keep are yours to choose"
+                    _(
+                        "IPv6 forwarding makes Linux ignore router advertisements on interfaces "
+                        "with accept_ra = 1, which can remove the node's IPv6 default route: the "
+                        "interfaces to keep are yours to choose"
+                    )
                 ),
             )
         )
         fix = FixHint(
-            summary=(
+            summary=_(
                 "set net.ipv6.conf.all.forwarding = 1 (it sets every interface's and the "
-                f"default) in a drop-in such as {DROP_IN} and run `sysctl --system`; with "
+                "default) in a drop-in such as {path} and run `sysctl --system`; with "
                 "forwarding on, an interface configured by router advertisements needs "
                 "accept_ra = 2 to keep its IPv6 route"
-            ),
+            ).format(path=DROP_IN),
             files=(DROP_IN,),
             commands=("sysctl --system",),
             reboot=not facts.running,
@@ -122,26 +137,28 @@ def _issue(
         remedy = sysctl_remedy(facts, ((IP_FORWARD, "1"),), RULE.id)
         files = edited_files(remedy) or (DROP_IN,)
         fix = FixHint(
-            summary=(
-                f"set net.ipv4.ip_forward = 1 in {' and '.join(files)} (the Kubernetes "
+            summary=_(
+                "set net.ipv4.ip_forward = 1 in {paths} (the Kubernetes "
                 "documentation's /etc/sysctl.d/k8s.conf is such a drop-in) and apply it with "
                 "`sysctl --system`"
-            ),
+            ).format(paths=_and(files)),
             files=files,
             commands=("sysctl --system",),
             reboot=not facts.running,
         )
     return Issue(
-        title=f"{family} forwarding is off ({key} = {value.value})",
+        title=_("{family} forwarding is off ({key} = {value})").format(
+            family=family, key=key, value=value.value
+        ),
         message=what,
         evidence=(*evidence, *context),
         severity=Severity.ERROR,
         fix=fix,
-        impact=(
-            f"kubeadm preflight stops (`{kubeadm}`); once running, the node drops what its "
+        impact=_(
+            "kubeadm preflight stops (`{kubeadm}`); once running, the node drops what its "
             "pods send to other nodes and outside the cluster (cross-node pod traffic, "
             "Services whose endpoints are elsewhere, DNS to CoreDNS on another node)"
-        ),
+        ).format(kubeadm=kubeadm),
         remedy=remedy,
     )
 
@@ -150,10 +167,10 @@ RULE = Rule(
     id="ip-forwarding-disabled",
     severity=Severity.ERROR,
     highest=Severity.ERROR,
-    title="IPv4 forwarding is off, so the node routes no pod traffic",
+    title=N_("IPv4 forwarding is off, so the node routes no pod traffic"),
     check=_check_forwarding,
     tags=("network", "sysctl", "kubeadm", "preflight"),
-    applies_to=(
+    applies_to=N_(
         "every version; judged before the install only for deployers that leave it to the "
         "node (kubeadm); IPv6 where the cluster's files configure IPv6"
     ),

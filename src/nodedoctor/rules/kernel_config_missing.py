@@ -23,6 +23,7 @@ from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
 from nodedoctor.facts.kernelconfig import KernelConfigFacts, kernel_config, kernel_modules
 from nodedoctor.facts.kubeproxy import kube_proxy_mode
 from nodedoctor.facts.profile import deployer_profile
+from nodedoctor.i18n import N_, _
 from nodedoctor.model import Evidence, FixHint, Issue, Severity
 from nodedoctor.rules.base import Rule, SkipRuleError
 
@@ -44,58 +45,87 @@ class Need:
     modules: tuple[str, ...] = ()
 
 
-#: Who needs the options, and what happens without them: key -> (who, impact).
-COMPONENTS: dict[str, tuple[str, str]] = {
+#: Who needs the options, and what happens without them (texts for people, translated where
+#: they are used): key -> (who in a title, who in full, impact).
+COMPONENTS: dict[str, tuple[str, str, str]] = {
     "runc": (
-        "runc (every container's namespaces, cgroups and mounts)",
-        "no container can start: runc fails to create the container's namespaces, cgroup "
-        "or /dev/mqueue mount, and every pod stays ContainerCreating",
+        N_("runc"),
+        N_("runc (every container's namespaces, cgroups and mounts)"),
+        N_(
+            "no container can start: runc fails to create the container's namespaces, cgroup or "
+            "/dev/mqueue mount, and every pod stays ContainerCreating"
+        ),
     ),
     "kubeadm": (
-        "kubeadm's preflight (SystemVerification: a required option)",
-        'kubeadm init and join stop with "[ERROR SystemVerification]: unexpected kernel '
-        'config: ..." until the option is enabled or the check is ignored',
+        N_("kubeadm's preflight"),
+        N_("kubeadm's preflight (SystemVerification: a required option)"),
+        N_(
+            'kubeadm init and join stop with "[ERROR SystemVerification]: unexpected kernel '
+            'config: ..." until the option is enabled or the check is ignored'
+        ),
     ),
     "kube-proxy": (
-        "kube-proxy's iptables rules (iptables and ipvs modes)",
-        'kube-proxy cannot install its rules ("Failed to execute iptables-restore" ... '
-        '"Couldn\'t load match"): Services and NodePorts do not work',
+        N_("kube-proxy's iptables rules"),
+        N_("kube-proxy's iptables rules (iptables and ipvs modes)"),
+        N_(
+            'kube-proxy cannot install its rules ("Failed to execute iptables-restore" ... '
+            '"Couldn\'t load match"): Services and NodePorts do not work'
+        ),
     ),
     "ipvs": (
-        "kube-proxy in IPVS mode",
-        "kube-proxy cannot program IPVS: Services do not work",
+        N_("kube-proxy in IPVS mode"),
+        N_("kube-proxy in IPVS mode"),
+        N_("kube-proxy cannot program IPVS: Services do not work"),
     ),
     "veth": (
-        "the CNI plugin (every common one gives a pod its interface as a veth pair)",
-        "pod sandboxes fail to get a network interface; pods stay ContainerCreating",
+        N_("the CNI plugin"),
+        N_("the CNI plugin (every common one gives a pod its interface as a veth pair)"),
+        N_("pod sandboxes fail to get a network interface; pods stay ContainerCreating"),
     ),
     "bridge": (
-        "bridge-based CNIs (flannel's cni0, the bridge plugin) and kube-proxy on them",
-        "pods of a bridge-based CNI get no network, and Service traffic between pods on the "
-        "same bridge bypasses kube-proxy's rules",
+        N_("bridge-based CNIs"),
+        N_("bridge-based CNIs (flannel's cni0, the bridge plugin) and kube-proxy on them"),
+        N_(
+            "pods of a bridge-based CNI get no network, and Service traffic between pods on the "
+            "same bridge bypasses kube-proxy's rules"
+        ),
     ),
     "vxlan": (
-        "overlay CNIs: flannel's default VXLAN backend, Calico's VXLAN mode, Cilium's default "
-        "tunnel",
-        "an overlay network cannot be created: pods on different nodes cannot reach each other",
+        N_(
+            "overlay CNIs: flannel's default VXLAN backend, Calico's VXLAN mode, Cilium's default "
+            "tunnel"
+        ),
+        N_(
+            "overlay CNIs: flannel's default VXLAN backend, Calico's VXLAN mode, Cilium's default "
+            "tunnel"
+        ),
+        N_("an overlay network cannot be created: pods on different nodes cannot reach each other"),
     ),
     "overlayfs": (
-        "the container runtime's default image storage (containerd's overlayfs snapshotter, "
-        "CRI-O's overlay storage driver)",
-        "the runtime cannot unpack images with its default snapshotter; containerd's CRI "
-        "plugin fails unless another snapshotter is configured",
+        N_("the container runtime's default image storage"),
+        N_(
+            "the container runtime's default image storage (containerd's overlayfs snapshotter, "
+            "CRI-O's overlay storage driver)"
+        ),
+        N_(
+            "the runtime cannot unpack images with its default snapshotter; containerd's CRI "
+            "plugin fails unless another snapshotter is configured"
+        ),
     ),
     "cfs-bandwidth": (
-        "CPU limits (CFS bandwidth control: cpu.max, cpu.cfs_quota_us)",
-        "containers with a CPU limit fail to start, or run without the limit",
+        N_("CPU limits"),
+        N_("CPU limits (CFS bandwidth control: cpu.max, cpu.cfs_quota_us)"),
+        N_("containers with a CPU limit fail to start, or run without the limit"),
     ),
     "seccomp": (
-        "seccomp profiles (RuntimeDefault, the kubelet's seccompDefault)",
-        "pods that ask for a seccomp profile fail to start; none can be confined",
+        N_("seccomp profiles"),
+        N_("seccomp profiles (RuntimeDefault, the kubelet's seccompDefault)"),
+        N_("pods that ask for a seccomp profile fail to start; none can be confined"),
     ),
     "keys": (
-        "runc's per-container session keyring",
-        "containers share the host's session keyring (check-config of moby and k3s fails)",
+        N_("runc's per-container session keyring"),
+        N_("runc's per-container session keyring"),
+        N_("containers share the host's session keyring (check-config of moby and k3s fails)"),
     ),
 }
 
@@ -242,8 +272,10 @@ def _check(facts: Facts) -> Iterator[Issue]:
             raise SkipRuleError(config.other_kernel)
         release = config.release or "<release>"
         raise SkipRuleError(
-            "the kernel's build configuration is not in this root (no /proc/config.gz, "
-            f"/boot/config-{release} or /lib/modules/{release}/config)"
+            _(
+                "the kernel's build configuration is not in this root (no /proc/config.gz, "
+                "/boot/config-{release} or /lib/modules/{release}/config)"
+            ).format(release=release)
         )
     missing = _missing(facts, config)
     modules = facts.get(kernel_modules)
@@ -253,28 +285,46 @@ def _check(facts: Facts) -> Iterator[Issue]:
     for (component, severity), misses in sorted(
         by_component.items(), key=lambda kv: (-kv[0][1].rank, kv[0][0])
     ):
-        who, impact = COMPONENTS[component]
+        short, who, impact = (_(text) for text in COMPONENTS[component])
         built_out = [m for m in misses if not m.module_missing]
         no_module = [m for m in misses if m.module_missing]
         evidence: list[Evidence] = [_option_evidence(config, m.name) for m in misses]
-        parts: list[str] = []
-        if built_out:
-            names = ", ".join(f"CONFIG_{m.name}" for m in built_out)
-            parts.append(f"the kernel was built without {names}")
+        names = ", ".join(f"CONFIG_{m.name}" for m in built_out)
+        module_names = ", ".join(f"CONFIG_{m.name}" for m in no_module)
+        mods = ", ".join(m.need.modules[0] for m in no_module)
         if no_module:
-            mods = ", ".join(m.need.modules[0] for m in no_module)
-            parts.append(
-                f"{', '.join(f'CONFIG_{m.name}' for m in no_module)} is built as a module "
-                f"({mods}) that is not installed for {config.release}"
-            )
             evidence.append(Evidence(modules.source or "modules.dep", f"no module {mods}"))
         proxy = facts.get(kube_proxy_mode)
         if component in ("kube-proxy", "ipvs") and proxy.evidence is not None:
             evidence.append(proxy.evidence)
         title_names = ", ".join(f"CONFIG_{m.name}" for m in misses)
+        if not no_module:
+            message = _(
+                "the kernel was built without {options} (configuration {source}); needed by {who}"
+            )
+        elif not built_out:
+            message = _(
+                "{module_options} is built as a module ({modules}) that is not installed for "
+                "{release} (configuration {source}); needed by {who}"
+            )
+        else:
+            message = _(
+                "the kernel was built without {options}; {module_options} is built as a module "
+                "({modules}) that is not installed for {release} (configuration {source}); "
+                "needed by {who}"
+            )
         yield Issue(
-            title=f"the kernel lacks {title_names}, needed by {who.split(' (')[0]}",
-            message=f"{'; '.join(parts)} (configuration {config.source}); needed by {who}",
+            title=_("the kernel lacks {options}, needed by {who}").format(
+                options=title_names, who=short
+            ),
+            message=message.format(
+                options=names,
+                module_options=module_names,
+                modules=mods,
+                release=config.release,
+                source=config.source,
+                who=who,
+            ),
             evidence=tuple(evidence),
             severity=severity,
             impact=impact,
@@ -286,28 +336,28 @@ def _check(facts: Facts) -> Iterator[Issue]:
 
 
 def _fix_summary(built_out: list[Missing], no_module: list[Missing], release: str | None) -> str:
-    steps: list[str] = []
-    if no_module:
-        steps.append(
-            "install the package with this kernel's remaining modules (Ubuntu: "
-            f"linux-modules-extra-{release or '$(uname -r)'}; the distribution's full kernel "
-            "package elsewhere), then load them with modprobe"
-        )
-    if built_out:
-        names = ", ".join(f"CONFIG_{m.name}" for m in built_out)
-        steps.append(
-            f"boot a kernel built with {names} (=y, or =m with its module installed): the "
-            "distribution's generic kernel has them (Debian linux-image-amd64 or -arm64, Ubuntu "
-            "linux-generic); or rebuild this one with them; then reboot"
-        )
-    return "; ".join(steps)
+    install = _(
+        "install the package with this kernel's remaining modules (Ubuntu: "
+        "linux-modules-extra-{release}; the distribution's full kernel "
+        "package elsewhere), then load them with modprobe"
+    ).format(release=release or "$(uname -r)")
+    if not built_out:
+        return install
+    boot = _(
+        "boot a kernel built with {options} (=y, or =m with its module installed): the "
+        "distribution's generic kernel has them (Debian linux-image-amd64 or -arm64, Ubuntu "
+        "linux-generic); or rebuild this one with them; then reboot"
+    ).format(options=", ".join(f"CONFIG_{m.name}" for m in built_out))
+    if not no_module:
+        return boot
+    return _("{install_modules}; {boot_kernel}").format(install_modules=install, boot_kernel=boot)
 
 
 RULE = Rule(
     id="kernel-config-missing",
     severity=Severity.ERROR,
     highest=Severity.ERROR,
-    title="the kernel lacks an option the runtime, kubelet, kube-proxy, CNI or kubeadm needs",
+    title=N_("the kernel lacks an option the runtime, kubelet, kube-proxy, CNI or kubeadm needs"),
     check=_check,
     tags=("kernel", "preflight"),
 )

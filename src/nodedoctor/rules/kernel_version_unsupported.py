@@ -12,6 +12,7 @@ from nodedoctor.facts import Facts
 from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.system import kernel
 from nodedoctor.facts.target import target_facts
+from nodedoctor.i18n import N_, _
 from nodedoctor.model import FixHint, Issue, Severity
 from nodedoctor.rules.base import Rule, SkipRuleError
 
@@ -43,26 +44,30 @@ def _lts_supported(major: int, minor: int) -> bool:
 def _check(facts: Facts) -> Iterator[Issue]:
     k = facts.get(kernel)
     if k.release is None:
-        raise SkipRuleError("the kernel release is not known (no /proc/sys/kernel/osrelease)")
+        raise SkipRuleError(_("the kernel release is not known (no /proc/sys/kernel/osrelease)"))
     release = k.release.value
     m = _RELEASE.match(release)
     if not m:
-        raise SkipRuleError(f"the kernel release {release!r} is not major.minor")
+        raise SkipRuleError(
+            _("the kernel release {release!r} is not major.minor").format(release=release)
+        )
     major, minor = int(m.group(1)), int(m.group(2))
     evidence = [k.release.evidence]
     if (major, minor) < (3, 10):
         yield Issue(
-            title=f"kernel {release} is older than 3.10, which no Kubernetes release runs on",
-            message=(
-                f"the node runs kernel {release}: the kubelet and runc need the namespaces and "
+            title=_(
+                "kernel {release} is older than 3.10, which no Kubernetes release runs on"
+            ).format(release=release),
+            message=_(
+                "the node runs kernel {release}: the kubelet and runc need the namespaces and "
                 "cgroup features of 3.10 and later; kubeadm's preflight (system-validators "
-                f'"Requires 3.10+") stops with "{OLD_ERROR.format(release=release)}"'
-            ),
+                '"Requires 3.10+") stops with "{error}"'
+            ).format(release=release, error=OLD_ERROR.format(release=release)),
             evidence=tuple(evidence),
             severity=Severity.ERROR,
-            impact="kubeadm init and join stop; no container runtime runs pods on this kernel",
+            impact=_("kubeadm init and join stop; no container runtime runs pods on this kernel"),
             fix=FixHint(
-                summary="boot a supported kernel (5.10 or newer for cgroup v2), then reboot",
+                summary=_("boot a supported kernel (5.10 or newer for cgroup v2), then reboot"),
                 reboot=True,
             ),
         )
@@ -75,21 +80,23 @@ def _check(facts: Facts) -> Iterator[Issue]:
         return  # only kubeadm's preflight has a kernel version check
     evidence += target.evidence
     kminor = target.kubernetes_version.release[:2]
-    who = "kubeadm" if target.deployer == "kubeadm" else "Kubespray's kubeadm"
+    who = "kubeadm" if target.deployer == "kubeadm" else _("Kubespray's kubeadm")
     if kminor == (1, 32) and (major, minor) < (4, 19):
         text = NEW_TEXT.format(release=release, note=NOTE_4_19)
         yield Issue(
-            title=f"{who} 1.32 stops on kernel {release} (older than 4.19)",
-            message=(
-                f"{who} {target.minor_text}'s preflight (system-validators v1.9) requires kernel "
-                f'4.19 or newer and stops with "[ERROR SystemVerification]: {text}"; this '
-                f"node runs {release}"
+            title=_("{who} 1.32 stops on kernel {release} (older than 4.19)").format(
+                who=who, release=release
             ),
+            message=_(
+                "{who} {version}'s preflight (system-validators v1.9) requires kernel "
+                '4.19 or newer and stops with "[ERROR SystemVerification]: {text}"; this '
+                "node runs {release}"
+            ).format(who=who, version=target.minor_text, text=text, release=release),
             evidence=tuple(evidence),
             severity=Severity.ERROR,
-            impact=f"{who} init and join stop at preflight",
+            impact=_("{who} init and join stop at preflight").format(who=who),
             fix=FixHint(
-                summary=(
+                summary=_(
                     "boot a 4.19 or newer kernel (the distribution's newer kernel series), or "
                     "install Kubernetes 1.33 or newer, whose kubeadm only warns"
                 )
@@ -98,17 +105,19 @@ def _check(facts: Facts) -> Iterator[Issue]:
     elif kminor >= (1, 33) and not _lts_supported(major, minor):
         text = NEW_TEXT.format(release=release, note=NOTE_LTS)
         yield Issue(
-            title=f"{who} {target.minor_text} warns that kernel {release} is not a listed LTS",
-            message=(
-                f"{who} {target.minor_text}'s preflight (system-validators v1.10.1 and later) "
-                f'prints "[WARNING SystemVerification]: {text}" and goes on; distribution '
+            title=_("{who} {version} warns that kernel {release} is not a listed LTS").format(
+                who=who, version=target.minor_text, release=release
+            ),
+            message=_(
+                "{who} {version}'s preflight (system-validators v1.10.1 and later) "
+                'prints "[WARNING SystemVerification]: {text}" and goes on; distribution '
                 "kernels (RHEL 8's 4.18, RHEL 9's 5.14) carry the features Kubernetes needs "
                 "and run it (kubeadm 1.33.0, with v1.10.0, stopped here instead)"
-            ),
+            ).format(who=who, version=target.minor_text, text=text),
             evidence=tuple(evidence),
             severity=Severity.INFO,
-            impact="a preflight warning only, on current kubeadm releases",
-            fix=FixHint(summary="nothing to do on a distribution's supported kernel"),
+            impact=_("a preflight warning only, on current kubeadm releases"),
+            fix=FixHint(summary=_("nothing to do on a distribution's supported kernel")),
         )
 
 
@@ -116,8 +125,10 @@ RULE = Rule(
     id="kernel-version-unsupported",
     severity=Severity.ERROR,
     highest=Severity.ERROR,
-    title="the kernel is older than Kubernetes (or the kubeadm release to be installed) accepts",
+    title=N_(
+        "the kernel is older than Kubernetes (or the kubeadm release to be installed) accepts"
+    ),
     check=_check,
     tags=("kernel", "preflight", "kubeadm"),
-    applies_to="every node (kernels older than 3.10); kubeadm and Kubespray before install",
+    applies_to=N_("every node (kernels older than 3.10); kubeadm and Kubespray before install"),
 )
