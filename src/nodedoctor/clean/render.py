@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
+from collections.abc import Iterator
 from typing import TextIO
 
 from nodedoctor.clean.engine import ApplyResult
@@ -91,26 +93,26 @@ def plan_json(plan: CleanPlan, result: ApplyResult | None = None) -> str:
     return buffer.getvalue()
 
 
-def _plan_lines(plan: CleanPlan, indent: str = "") -> list[str]:
-    lines: list[str] = []
+def _plan_lines(plan: CleanPlan, indent: str = "") -> Iterator[str]:
+    """The plan's lines, one at a time: 100,000 steps are 340,000 lines (18 MiB), which as a
+    list and then one string would cost twice that in peak memory."""
     told: set[str] = set()
     # The labels once: a teardown has 100,000 steps, and a lookup costs microseconds.
     why, source = label("why", 4), _("from")
     actions = {a: label(a, 8) for a in {s.action for s in plan.steps}}
     for step in plan.steps:
-        lines.append(f"{indent}{actions[step.action]} {step.path}  ({_what(step)})")
+        yield f"{indent}{actions[step.action]} {step.path}  ({_what(step)})"
         if step.reason not in told:
             # Each reason once: a teardown has dozens of volume mounts and pod cgroups.
             told.add(step.reason)
-            lines.append(f"{indent}           {why} {step.reason}")
+            yield f"{indent}           {why} {step.reason}"
         if step.evidence.line is not None:
-            lines.append(f"{indent}           {source} {step.evidence.source}:{step.evidence.line}")
+            yield f"{indent}           {source} {step.evidence.source}:{step.evidence.line}"
     keep = label("keep", 8)
     for kept in plan.kept:
-        lines.append(f"{indent}{keep} {kept.path}  ({kept.kind}) {kept.reason}")
+        yield f"{indent}{keep} {kept.path}  ({kept.kind}) {kept.reason}"
     for note in plan.notes:
-        lines.append(f"{indent}{label('note', 8)} {note}")
-    return lines
+        yield f"{indent}{label('note', 8)} {note}"
 
 
 def _what(step: Step) -> str:
@@ -139,15 +141,25 @@ def _counts(steps: tuple[Step, ...]) -> str:
 
 
 def plan_text(plan: CleanPlan, applying: bool = False) -> str:
+    buffer = io.StringIO()
+    write_plan_text(buffer, plan, applying)
+    return buffer.getvalue()
+
+
+def write_plan_text(stream: TextIO, plan: CleanPlan, applying: bool = False) -> None:
+    """The plan for people, written line by line (:func:`_plan_lines`)."""
     title = (
         _("nodedoctor clean · {root} (live)")
         if plan.live
         else _("nodedoctor clean · {root} (offline: plan only)")
     )
-    lines = [title.format(root=plan.root), ""]
+    head = [title.format(root=plan.root), ""]
     if not plan.steps:
-        lines.append(_("nothing to clean"))
-    lines += _plan_lines(plan)
+        head.append(_("nothing to clean"))
+    stream.write("\n".join(head) + "\n")
+    for batch in _batches(_plan_lines(plan)):
+        stream.write(batch)
+    lines: list[str] = []
     if plan.blockers:
         names = ", ".join(f"{b.comm} (pid {b.pid})" for b in plan.blockers)
         refuses = _("running: {names}; --apply refuses unless --stop or --force")
@@ -159,7 +171,17 @@ def plan_text(plan: CleanPlan, applying: bool = False) -> str:
         lines += ["", _counts(plan.steps)]
         if plan.live and not applying:
             lines.append(_("apply with: nodedoctor clean --apply"))
-    return "\n".join(lines) + "\n"
+    if lines:
+        stream.write("\n".join(lines) + "\n")
+
+
+def _batches(lines: Iterator[str], size: int = 4096) -> Iterator[str]:
+    """``lines`` joined a few thousand at a time (a write per line costs more than it)."""
+    while True:
+        batch = list(itertools.islice(lines, size))
+        if not batch:
+            return
+        yield "\n".join(batch) + "\n"
 
 
 def result_text(plan: CleanPlan, result: ApplyResult) -> str:
@@ -179,5 +201,5 @@ def result_text(plan: CleanPlan, result: ApplyResult) -> str:
         lines.append(_("verified: nothing left to clean"))
     else:
         lines.append(_("left: {n} item(s) still to clean").format(n=len(left.steps)))
-    lines += _plan_lines(left, indent="  ") if left.steps or left.kept else []
+    lines += list(_plan_lines(left, indent="  ")) if left.steps or left.kept else []
     return "\n".join(lines) + "\n"

@@ -60,7 +60,7 @@ def _confirm(count: int) -> bool:
 def run(args: argparse.Namespace) -> int:
     from nodedoctor.clean.engine import CleanRefusedError, apply_plan
     from nodedoctor.clean.plan import plan_clean
-    from nodedoctor.clean.render import plan_text, result_text, write_plan_json
+    from nodedoctor.clean.render import result_text, write_plan_json, write_plan_text
     from nodedoctor.facts import Facts
 
     root = open_root(args)
@@ -71,10 +71,10 @@ def run(args: argparse.Namespace) -> int:
         if args.format == "json":
             write_plan_json(sys.stdout, plan)
         else:
-            sys.stdout.write(plan_text(plan))
+            write_plan_text(sys.stdout, plan)
         return EXIT_FINDINGS if plan.steps else EXIT_OK
     if args.format == "text":
-        sys.stdout.write(plan_text(plan, applying=True))
+        write_plan_text(sys.stdout, plan, applying=True)
     if not plan.steps:
         if args.format == "json":
             write_plan_json(sys.stdout, plan)
