@@ -14,8 +14,15 @@ changed") gets those causes beside the ones this node shows, never one confident
 Exit codes: 0 a matching rule found the cause on this node; 1 no cause found (the text
 matched no known symptom, or every matching rule passes here); 2 usage error.
 
+A text in Chinese (issue 16) is matched the same way, so an English error pasted inside a
+Chinese sentence is found as it is alone; when that finds no symptom in full, its words are
+compared with the Chinese phrasings of the rules' zh_CN runbooks
+(:class:`nodedoctor.rules.symptoms.DescriptionIndex`): "Pod 一直处于 Terminating" names the
+rule whose runbook describes it so. The answer is in the current language.
+
 Pasted text on stdin is read whole, line by line (:mod:`nodedoctor.sources.logs`): memory
-holds one block of lines however long the paste. ``check --logs FILE`` streams a log file
+holds one block of lines however long the paste (and its first ``MAX_LINE_CHARS`` for a
+description). ``check --logs FILE`` streams a log file
 through the same matching (:meth:`SymptomIndex.scan`, see :func:`scan_log`).
 """
 
@@ -40,7 +47,7 @@ from nodedoctor.cli.common import (
     terminal_columns,
     use_color,
 )
-from nodedoctor.i18n import _
+from nodedoctor.i18n import N_, _, ngettext
 from nodedoctor.model import Evidence, Report
 
 if TYPE_CHECKING:  # the rules (and their facts) load when a command runs: start-up cost
@@ -89,7 +96,7 @@ def _open_log(path: str) -> BinaryIO:
     mode = os.fstat(stream.fileno()).st_mode
     if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
         stream.close()
-        raise UsageError(f"--logs {path}: not a file or a pipe")
+        raise UsageError(_("--logs {path}: not a file or a pipe").format(path=path))
     return stream
 
 
@@ -102,21 +109,48 @@ def log_blocks(stream: BinaryIO) -> Iterator[list[str]]:
     return read_blocks(stream, max_chars=MAX_LINE_CHARS)
 
 
-def _match_stdin(index: SymptomIndex) -> list[SymptomMatch] | None:
-    """Matches of the text on stdin, streamed; ``None`` when it has no text at all."""
+def _match_stdin(index: SymptomIndex) -> tuple[list[SymptomMatch] | None, str]:
+    """Matches of the text on stdin, streamed (``None`` when it has no text at all), and
+    the text's first :data:`~nodedoctor.rules.symptoms.MAX_LINE_CHARS` characters."""
+    from nodedoctor.rules.symptoms import MAX_LINE_CHARS
+
     given = False
+    head: list[str] = []
+    head_chars = 0
 
     def blocks() -> Iterator[list[str]]:
-        nonlocal given
+        nonlocal given, head_chars
         for block in log_blocks(sys.stdin.buffer):
             given = given or any(line.strip() for line in block)
+            for line in block:
+                if head_chars >= MAX_LINE_CHARS:
+                    break
+                head.append(line[: MAX_LINE_CHARS - head_chars])
+                head_chars += len(head[-1]) + 1
             yield block
 
     try:
         matches = index.match_lines(blocks())
     except OSError as exc:
         raise UsageError(f"stdin: {exc.strerror or exc}") from None
-    return matches if given else None
+    return (matches if given else None), "\n".join(head)
+
+
+def _with_descriptions(matches: list[SymptomMatch], text: str) -> list[SymptomMatch]:
+    """The matches, and when none shows a symptom in full and the text is in Chinese, the
+    rules its description speaks of (their zh_CN runbooks' phrasings), best first."""
+    from nodedoctor.rules.symptoms import MAX_LINE_CHARS, description_index_for, is_chinese
+
+    text = text[:MAX_LINE_CHARS]
+    if any(m.kind == "full" for m in matches) or not is_chinese(text):
+        return matches
+    seen = {m.rule_id for m in matches}
+    described = [
+        replace(m, text=" ".join(text.split()))
+        for m in description_index_for(_ordinary_rules()).match(text)
+        if m.rule_id not in seen
+    ]
+    return sorted([*matches, *described], key=lambda m: m.rank, reverse=True)
 
 
 def _ordinary_rules() -> list[Rule]:
@@ -143,9 +177,23 @@ def _verdict(rule_id: str, report: Report, match: SymptomMatch | None = None) ->
 
 
 def _first_sentence(text: str) -> str:
+    """The text up to its first full stop (English ``. ``, Chinese ``。``), on one line."""
     flat = " ".join(text.split())
-    end = flat.find(". ")
-    return flat if end < 0 else flat[: end + 1]
+    ends = [i + 1 for i in (flat.find(". "), flat.find("。")) if i >= 0]
+    return flat[: min(ends)] if ends else flat
+
+
+def _shown(m: SymptomMatch) -> str:
+    """Where the text shows the match, and what."""
+    if m.kind == "description":
+        return _("your description reads like “{phrasing}”").format(phrasing=m.symptom)
+    if m.line and m.kind == "full":
+        return _("line {line} shows `{symptom}`").format(line=m.line, symptom=m.symptom)
+    if m.line:
+        return _("line {line} is part of `{symptom}`").format(line=m.line, symptom=m.symptom)
+    if m.kind == "full":
+        return _("the whole text shows `{symptom}`").format(symptom=m.symptom)
+    return _("the whole text is part of `{symptom}`").format(symptom=m.symptom)
 
 
 def _text_answer(matches: list[SymptomMatch], report: Report, color: bool) -> str:
@@ -154,15 +202,17 @@ def _text_answer(matches: list[SymptomMatch], report: Report, color: bool) -> st
 
     out: list[str] = []
     n = len(matches)
-    out.append(f"Your message matches {n} known symptom{'s' if n != 1 else ''}:")
+    out.append(
+        ngettext(
+            "Your message matches {n} known symptom:", "Your message matches {n} known symptoms:", n
+        ).format(n=n)
+    )
     out.append("")
     for m in matches:
         rule = rule_by_id(m.rule_id)
-        title = rule.title if rule else ""
-        how = "shows" if m.kind == "full" else "is part of"
-        where = f"line {m.line}" if m.line else "the whole text"
+        title = _(rule.title) if rule else ""
         out.append(f"  {m.rule_id}  {title}")
-        out.append(f"    {where} {how} `{m.symptom}`")
+        out.append(f"    {_shown(m)}")
     out.append("")
     from nodedoctor.render.hints import command_line
 
@@ -172,44 +222,64 @@ def _text_answer(matches: list[SymptomMatch], report: Report, color: bool) -> st
         verdict = _verdict(m.rule_id, report, m)
         rule = rule_by_id(m.rule_id)
         if verdict == "lookalike":
-            out.append(f"{m.rule_id} is not this problem: {m.not_this}")
+            out.append(
+                _("{rule} is not this problem: {explanation}").format(
+                    rule=m.rule_id, explanation=m.not_this
+                )
+            )
         elif verdict == "passed" and rule is not None:
-            out.append(f"{m.rule_id} passes on this node: not the cause here.")
-            out.append(f"  it looks for: {_first_sentence(rule.doc.summary)}")
-            verify = _first_sentence(rule.doc.section("Verify"))
+            doc = rule.localized_doc
+            out.append(_("{rule} passes on this node: not the cause here.").format(rule=m.rule_id))
+            out.append(_("  it looks for: {summary}").format(summary=_first_sentence(doc.summary)))
+            verify = _first_sentence(doc.section("Verify"))
             if verify:
-                out.append(f"  to confirm by hand: {verify}")
+                out.append(_("  to confirm by hand: {verify}").format(verify=verify))
         elif verdict == "skipped":
             reason = next(s.reason for s in report.skipped if s.rule == m.rule_id)
-            out.append(f"{m.rule_id} could not be checked here: {reason}")
+            out.append(
+                _("{rule} could not be checked here: {reason}").format(
+                    rule=m.rule_id, reason=reason
+                )
+            )
     shared = [m for m in matches if m.other_causes and not m.not_this]
     for m in shared:
         out.append(
-            f"`{m.symptom}` also follows other causes, which nodedoctor cannot see from the "
-            "node's files:"
+            _(
+                "`{symptom}` also follows other causes, which nodedoctor cannot see from the "
+                "node's files:"
+            ).format(symptom=m.symptom)
         )
         out.extend(f"  - {cause}" for cause in m.other_causes)
+    causes = ", ".join(m.rule_id for m in found)
     if found and shared:
         out.append(
-            f"Of the causes nodedoctor checks, this node shows: "
-            f"{', '.join(m.rule_id for m in found)}; the others above may add to it."
+            _(
+                "Of the causes nodedoctor checks, this node shows: {rules}; the others above "
+                "may add to it."
+            ).format(rules=causes)
         )
     elif found:
-        out.append(f"The cause on this node: {', '.join(m.rule_id for m in found)}.")
+        out.append(_("The cause on this node: {rules}.").format(rules=causes))
     elif shared:
         out.append(
-            "None of the causes nodedoctor checks is present on this node: look at the others "
-            f"above, and run '{check}' for everything else."
+            _(
+                "None of the causes nodedoctor checks is present on this node: look at the "
+                "others above, and run '{check}' for everything else."
+            ).format(check=check)
         )
     elif all(m.not_this for m in matches):
         out.append(
-            "The message comes from a problem nodedoctor does not check (above); run "
-            f"'{check}' for everything else."
+            _(
+                "The message comes from a problem nodedoctor does not check (above); run "
+                "'{check}' for everything else."
+            ).format(check=check)
         )
     else:
         out.append(
-            f"None of these is the cause on this node. Run '{check}' for everything "
-            "else, and 'nodedoctor explain ID' for what each symptom can also mean."
+            _(
+                "None of these is the cause on this node. Run '{check}' for everything else, "
+                "and 'nodedoctor explain ID' for what each symptom can also mean."
+            ).format(check=check)
         )
     out.append("")
     # The skipped rules are part of the answer: a symptom's rule may not have been checkable.
@@ -255,9 +325,13 @@ def run(args: argparse.Namespace) -> int:
             + "\n"
         )
         sys.stderr.flush()
-    matches = _match_stdin(index) if args.text == "-" else index.match_text(args.text)
+    if args.text == "-":
+        matches, text = _match_stdin(index)
+    else:
+        matches, text = index.match_text(args.text), args.text
     if matches is None or (args.text != "-" and not args.text.strip()):
         raise UsageError(_("no message given: pass the error text, or pipe it on stdin"))
+    matches = _with_descriptions(matches, text)
     root = open_root(args)  # a bad --root or --bundle is a usage error whatever the text
     if not matches:
         from nodedoctor.render.hints import command_line
@@ -271,10 +345,13 @@ def run(args: argparse.Namespace) -> int:
                 + "\n"
             )
         else:
+            check = command_line(("nodedoctor", "check", *node_options(args)))
             sys.stdout.write(
-                "Your message matches no symptom nodedoctor knows. Run "
-                f"'{command_line(('nodedoctor', 'check', *node_options(args)))}' to "
-                "look for every known problem on this node; 'nodedoctor rules' lists them.\n"
+                _(
+                    "Your message matches no symptom nodedoctor knows. Run '{check}' to look "
+                    "for every known problem on this node; 'nodedoctor rules' lists them."
+                ).format(check=check)
+                + "\n"
             )
         return EXIT_FINDINGS
     facts = Facts(
@@ -350,13 +427,22 @@ def with_log_evidence(report: Report, scan: LogScan) -> Report:
     return replace(report, findings=tuple(findings))
 
 
+#: A rule's verdict on the node, after the lines of a log that show its symptoms.
+_SCAN_STATES = {
+    "finding": N_("cause found here"),
+    "passed": N_("passes here"),
+    "skipped": N_("skipped"),
+}
+
+
 def describe_scan(scan: LogScan, report: Report) -> str:
     """A short block for the text report: what the log shows, and the verdict here."""
-    out = [f"symptoms found in {scan.source}:"]
+    out = [_("symptoms found in {source}:").format(source=scan.source)]
     for rule_id in scan.rule_ids:
         first = scan.matches[rule_id][0]
-        verdict = _verdict(rule_id, report)
-        state = {"finding": "cause found here", "passed": "passes here", "skipped": "skipped"}
-        count = scan.counts[rule_id]
-        out.append(f"  {rule_id}: {count} line(s), first at line {first.line} ({state[verdict]})")
+        state = _(_SCAN_STATES[_verdict(rule_id, report)])
+        line = _("{rule}: {count} line(s), first at line {line} ({state})").format(
+            rule=rule_id, count=scan.counts[rule_id], line=first.line, state=state
+        )
+        out.append(f"  {line}")
     return "\n".join(out) + "\n\n"

@@ -89,10 +89,13 @@ MAX_LINE_CHARS = 4000
 _WILDCARD = "\x00"
 _OOV = "\x01"
 _PLACEHOLDERS = re.compile(r"…|\.\.\.|%[qvsdwT]|<[^<>\s]{1,40}>")
+# ASCII word boundaries: an id written against Chinese text ("容器6f1c…报错") is still one.
 _UUID = re.compile(
-    r"\b[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}\b", re.I
+    r"\b[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}\b", re.I | re.A
 )
-_HEX = re.compile(r"\b[0-9a-f]{12,}\b", re.I)
+_HEX = re.compile(r"\b[0-9a-f]{12,}\b", re.I | re.A)
+#: Full-width ASCII forms and the ideographic space, as a Chinese input method types them.
+_FULL_WIDTH = re.compile("[\u3000\uff01-\uff5e]")
 _WORD = re.compile(rf"[a-z0-9]+|{_WILDCARD}")
 _TOKEN = re.compile(r"[a-z0-9]+")
 #: bytes.translate table: [a-z0-9] and line feeds kept, every other byte a space.
@@ -123,6 +126,8 @@ class Word:
 
 
 def _unescape(text: str) -> str:
+    if not text.isascii() and _FULL_WIDTH.search(text):
+        text = _FULL_WIDTH.sub(_half_width, text)
     return (
         text.replace('\\\\\\"', '"')
         .replace('\\"', '"')
@@ -131,6 +136,13 @@ def _unescape(text: str) -> str:
         .replace("\\t", " ")
         .replace("\\\\", "\\")
     )
+
+
+def _half_width(found: re.Match[str]) -> str:
+    """A full-width form as its ASCII character (U+FF43 is ``c``, U+FF08 ``(``), the
+    ideographic space as a space: one character for one, so offsets hold."""
+    char = found.group()
+    return " " if char == "\u3000" else chr(ord(char) - 0xFEE0)
 
 
 def _strip_prefixes(line: str) -> str:
@@ -206,3 +218,74 @@ def _weighted(token: str) -> tuple[str, float] | None:
     if len(token) > 4 and token.endswith("s") and not token.endswith("ss"):
         token = token[:-1]  # "cgroups" and "cgroup", "controllers" and "controller"
     return token, weight
+
+
+# -- descriptions in Chinese ----------------------------------------------------------------
+
+#: A run of Han characters (CJK Unified Ideographs, Extension A, compatibility ideographs).
+HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+#: An ASCII word of a description: identifiers keep their underscores (``ip_forward``).
+_DESCRIPTION_WORD = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
+#: Chinese words every kind of report uses: they say that something is wrong, not what.
+CHINESE_STOP_TERMS = frozenset(
+    {
+        "一直",
+        "不了",
+        "不能",
+        "之后",
+        "以后",
+        "出现",
+        "问题",
+        "失败",
+        "报错",
+        "错误",
+        "无法",
+        "提示",
+        "显示",
+        "怎么",
+        "如何",
+        "什么",
+        "为什",
+        "导致",
+        "时候",
+        "没有",
+        "还是",
+        "已经",
+        "可以",
+        "这个",
+        "一个",
+        "启用",
+        "未启",
+        "开启",
+        "不是",
+        "正常",
+        "请问",
+        "求助",
+    }
+)
+
+
+def description_terms(text: str) -> set[str]:
+    """The terms a description in Chinese is compared by: the character bigrams of each run
+    of Han characters (a lone character is its own term), and its ASCII words, lower-case,
+    plural "s" folded, numbers kept (ports, versions) but random-looking words dropped.
+    Full-width letters and punctuation count as their ASCII forms; only the first
+    :data:`MAX_LINE_CHARS` characters are read.
+
+    >>> sorted(description_terms("Pod 一直处于 Terminating（已 3 天）"))
+    ['3', 'pod', 'terminating', '一直', '处于', '天', '已', '直处']
+    """
+    text = _unescape(text[:MAX_LINE_CHARS]).lower()
+    out: set[str] = set()
+    for run in HAN.findall(text):
+        if len(run) == 1:
+            out.add(run)
+        out.update(run[i : i + 2] for i in range(len(run) - 1))
+    for token in _DESCRIPTION_WORD.findall(HAN.sub(" ", text)):
+        if token.isdigit():
+            out.add(token)
+            continue
+        weighted = _weighted(token)
+        if weighted is not None:
+            out.add(weighted[0])
+    return out
