@@ -136,7 +136,7 @@ def _match_stdin(index: SymptomIndex) -> tuple[list[SymptomMatch] | None, str]:
     return (matches if given else None), "\n".join(head)
 
 
-def _with_descriptions(matches: list[SymptomMatch], text: str) -> list[SymptomMatch]:
+def with_descriptions(matches: list[SymptomMatch], text: str) -> list[SymptomMatch]:
     """The matches, and when none shows a symptom in full and the text is in Chinese, the
     rules its description speaks of (their zh_CN runbooks' phrasings), best first."""
     from nodedoctor.rules.symptoms import MAX_LINE_CHARS, description_index_for, is_chinese
@@ -331,7 +331,7 @@ def run(args: argparse.Namespace) -> int:
         matches, text = index.match_text(args.text), args.text
     if matches is None or (args.text != "-" and not args.text.strip()):
         raise UsageError(_("no message given: pass the error text, or pipe it on stdin"))
-    matches = _with_descriptions(matches, text)
+    matches = with_descriptions(matches, text)
     root = open_root(args)  # a bad --root or --bundle is a usage error whatever the text
     if not matches:
         from nodedoctor.render.hints import command_line

@@ -494,12 +494,12 @@ def index_for(rules: Iterable[Rule]) -> SymptomIndex:
 # -- descriptions in Chinese ----------------------------------------------------------------
 
 #: A description names a rule when its score (:meth:`DescriptionIndex.scores`) reaches this,
-DESCRIPTION_THRESHOLD = 0.5
+DESCRIPTION_THRESHOLD = 0.45
 #: and the weight of its terms the rule uses reaches this (a term only one rule uses weighs
 #: 1, one that all use about 0.2): one telling term is not enough to name a cause.
 MIN_DESCRIPTION_WEIGHT = 1.5
 #: A term found only in the rest of a rule's runbook counts this share of its weight.
-CONTEXT_SHARE = 0.5
+CONTEXT_SHARE = 0.6
 #: A lone Han character (报, 上) is a weak term.
 LONE_CHARACTER_SHARE = 0.5
 #: A description names at most this many rules, each scoring at least this share of the best.
@@ -522,8 +522,8 @@ class DescriptionIndex:
     ``context``), scaled so that a term of one rule weighs 1; a word every report uses
     (失败, 报错, failed) a quarter of that, a lone character half. Terms of the text that
     no rule uses are chatter and weigh nothing. A rule's score is the mean of two shares: of
-    its best phrasing (Dice: the weight shared with the text, twice, over both weights), and
-    of the text's weight that the rule's terms explain (a term only in its context at
+    the weight of its phrasing most like the text that the text shows, and of the text's
+    weight that the rule's terms explain (a term only in its context at
     :data:`CONTEXT_SHARE`). A rule is named when the score reaches
     :data:`DESCRIPTION_THRESHOLD` and the weight it explains :data:`MIN_DESCRIPTION_WEIGHT`.
 
@@ -589,15 +589,15 @@ class DescriptionIndex:
             return []
         best: dict[str, tuple[float, str]] = {}
         for (rule_id, phrasing, terms), weight in zip(self.phrasings, self._phrasing_weights):
-            dice = 2 * self._weight(found & terms) / (weight + total)
-            if rule_id not in best or dice > best[rule_id][0]:
-                best[rule_id] = (dice, phrasing)
+            shown = self._weight(found & terms) / weight
+            if rule_id not in best or shown > best[rule_id][0]:
+                best[rule_id] = (shown, phrasing)
         out = []
-        for rule_id, (dice, phrasing) in best.items():
+        for rule_id, (shown, phrasing) in best.items():
             explains = self._explains[rule_id]
             explained = sum(weights[t] * explains.get(t, 0.0) for t in found)
             if explained > 0:
-                out.append(((dice + explained / total) / 2, explained, rule_id, phrasing))
+                out.append(((shown + explained / total) / 2, explained, rule_id, phrasing))
         return sorted(out, reverse=True)
 
     def match(self, text: str) -> list[SymptomMatch]:
