@@ -20,16 +20,15 @@ from nodedoctor import i18n
 from nodedoctor.cli import main
 from nodedoctor.cli.why import with_descriptions
 from nodedoctor.rules import all_rules, base
-from nodedoctor.rules._symptom_words import description_terms, words
+from nodedoctor.rules._symptom_descriptions import (
+    DescriptionIndex,
+    description_index_for,
+    description_terms,
+)
+from nodedoctor.rules._symptom_words import words
 from nodedoctor.rules.base import RuleDoc, parse_doc
 from nodedoctor.rules.families import ENGINE_RULES
-from nodedoctor.rules.symptoms import (
-    MAX_LINE_CHARS,
-    DescriptionIndex,
-    SymptomMatch,
-    description_index_for,
-    index_for,
-)
+from nodedoctor.rules.symptoms import MAX_LINE_CHARS, SymptomMatch, index_for
 from tests.helpers import ROOTS
 
 RULES = [r for r in all_rules() if r.id not in ENGINE_RULES]

@@ -17,8 +17,8 @@ matched no known symptom, or every matching rule passes here); 2 usage error.
 A text in Chinese (issue 16) is matched the same way, so an English error pasted inside a
 Chinese sentence is found as it is alone; when that finds no symptom in full, its words are
 compared with the Chinese phrasings of the rules' zh_CN runbooks
-(:class:`nodedoctor.rules.symptoms.DescriptionIndex`): "Pod 一直处于 Terminating" names the
-rule whose runbook describes it so. The answer is in the current language.
+(:mod:`nodedoctor.rules._symptom_descriptions`): "Pod 一直处于 Terminating" names the rule
+whose runbook describes it so. The answer is in the current language.
 
 Pasted text on stdin is read whole, line by line (:mod:`nodedoctor.sources.logs`): memory
 holds one block of lines however long the paste (and its first ``MAX_LINE_CHARS`` for a
@@ -139,7 +139,8 @@ def _match_stdin(index: SymptomIndex) -> tuple[list[SymptomMatch] | None, str]:
 def with_descriptions(matches: list[SymptomMatch], text: str) -> list[SymptomMatch]:
     """The matches, and when none shows a symptom in full and the text is in Chinese, the
     rules its description speaks of (their zh_CN runbooks' phrasings), best first."""
-    from nodedoctor.rules.symptoms import MAX_LINE_CHARS, description_index_for, is_chinese
+    from nodedoctor.rules._symptom_descriptions import description_index_for, is_chinese
+    from nodedoctor.rules.symptoms import MAX_LINE_CHARS
 
     text = text[:MAX_LINE_CHARS]
     if any(m.kind == "full" for m in matches) or not is_chinese(text):

@@ -23,6 +23,13 @@ varies. Matching is therefore tolerant, not literal:
    is a **fragment** of it: the alignment covers at least 80 % of the line's weight, at least
    three words' weight, and a near-contiguous stretch of the symptom.
 
+Words are runs of ASCII letters and digits, so an error pasted inside Chinese text ("kubelet
+报错 failed to find memory cgroup (v2)，怎么办？") gives the words it gives alone: Han
+characters and full-width punctuation separate words and are no word themselves, full-width
+letters count as ASCII, and an id written against Han characters is still an id. A Chinese
+description without an error is matched against the rules' Chinese phrasings instead
+(:class:`nodedoctor.rules._symptom_descriptions.DescriptionIndex`).
+
 Symptoms that share too few words with a line are not aligned at all, and results are cached
 by the line's words with every word that no symptom has forgotten, so lines that differ only
 in names, ids and times cost one alignment. A log or a paste (``check --logs``, ``why``) is
@@ -49,8 +56,6 @@ log costs about 2 us a line.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from nodedoctor._record import record, replace
@@ -60,35 +65,20 @@ from nodedoctor.rules._symptom_words import (
     _TOKEN,
     _TOKEN_BYTES,
     _TOKEN_CACHE_SIZE,
-    CHINESE_STOP_TERMS,
     EXTRA_LINE_WORD,
-    HAN,
     MAX_LINE_CHARS,
     MIN_FRAGMENT_WEIGHT,
     MIN_SYMPTOM_WEIGHT,
     MISSING_SYMPTOM_WORD,
-    STOP_WEIGHT,
-    STOP_WORDS,
     Word,
     _line_text,
     _unescape,
     _weighted,
-    description_terms,
     words,
 )
-from nodedoctor.rules.base import ZH_CN_PHRASINGS_LEAD, Rule
+from nodedoctor.rules.base import Rule
 
-__all__ = [
-    "MAX_LINE_CHARS",
-    "DescriptionIndex",
-    "Symptom",
-    "SymptomIndex",
-    "SymptomMatch",
-    "description_index_for",
-    "index_for",
-    "is_chinese",
-    "lines_of",
-]
+__all__ = ["MAX_LINE_CHARS", "Symptom", "SymptomIndex", "SymptomMatch", "index_for", "lines_of"]
 
 
 @record
@@ -133,7 +123,8 @@ class SymptomMatch:
     @property
     def rank(self) -> tuple[int, int, float, float]:
         """Better first: a line that is the rule's own (not a look-alike), a full match, then
-        a description's likeness (:class:`DescriptionIndex`), then a fragment."""
+        a description's likeness (``description``, :mod:`._symptom_descriptions`), then a
+        fragment."""
         own = 0 if self.not_this else 1
         return (own, _KIND_RANK.get(self.kind, 0), self.coverage, self.matched)
 
@@ -489,159 +480,3 @@ def index_for(rules: Iterable[Rule]) -> SymptomIndex:
             for text, causes in rule.doc.other_causes.items()
         },
     )
-
-
-# -- descriptions in Chinese ----------------------------------------------------------------
-
-#: A description names a rule when its score (:meth:`DescriptionIndex.scores`) reaches this,
-DESCRIPTION_THRESHOLD = 0.45
-#: and the weight of its terms the rule uses reaches this (a term only one rule uses weighs
-#: 1, one that all use about 0.2): one telling term is not enough to name a cause.
-MIN_DESCRIPTION_WEIGHT = 1.5
-#: A term found only in the rest of a rule's runbook counts this share of its weight.
-CONTEXT_SHARE = 0.6
-#: A lone Han character (报, 上) is a weak term.
-LONE_CHARACTER_SHARE = 0.5
-#: A description names at most this many rules, each scoring at least this share of the best.
-MAX_DESCRIBED_RULES = 3
-DESCRIBED_SHARE = 0.75
-
-
-def is_chinese(text: str) -> bool:
-    """Whether ``text`` holds Han characters: a description to match by its words too."""
-    return HAN.search(text) is not None
-
-
-class DescriptionIndex:
-    """Every rule's Chinese phrasings of its symptoms (the ``常见描述：`` items of its zh_CN
-    runbook, ``RuleDoc.phrasings``), to name the rules a description in Chinese speaks of.
-
-    A text is a set of terms (:func:`description_terms`: character bigrams of its Han runs
-    and its ASCII words). A term weighs by how few rules use it, inverse document frequency
-    over the rules' phrasings and the rest of their runbook's Symptoms and summary (their
-    ``context``), scaled so that a term of one rule weighs 1; a word every report uses
-    (失败, 报错, failed) a quarter of that, a lone character half. Terms of the text that
-    no rule uses are chatter and weigh nothing. A rule's score is the mean of two shares: of
-    the weight of its phrasing most like the text that the text shows, and of the text's
-    weight that the rule's terms explain (a term only in its context at
-    :data:`CONTEXT_SHARE`). A rule is named when the score reaches
-    :data:`DESCRIPTION_THRESHOLD` and the weight it explains :data:`MIN_DESCRIPTION_WEIGHT`.
-
-    >>> index = DescriptionIndex(
-    ...     [("swap-enabled", "节点开启了 swap，kubelet 起不来"),
-    ...      ("apparmor-blocks-runc-signal", "Pod 一直处于 Terminating 删不掉")],
-    ...     context=[("swap-enabled", "kubelet 启动时退出"), ("apparmor-blocks-runc-signal",
-    ...              "Pod 事件显示 FailedKillPod")])
-    >>> [(m.rule_id, m.kind) for m in index.match("Pod 删不掉了，一直 Terminating")]
-    [('apparmor-blocks-runc-signal', 'description')]
-    >>> index.match("今天天气很好")
-    []
-    """
-
-    def __init__(
-        self, phrasings: Iterable[tuple[str, str]], context: Iterable[tuple[str, str]] = ()
-    ) -> None:
-        #: (rule, phrasing, its terms).
-        self.phrasings: list[tuple[str, str, frozenset[str]]] = []
-        own: dict[str, set[str]] = {}
-        for rule_id, text in phrasings:
-            terms = frozenset(description_terms(text))
-            if terms:
-                self.phrasings.append((rule_id, text, terms))
-                own.setdefault(rule_id, set()).update(terms)
-        more: dict[str, set[str]] = {rule_id: set() for rule_id in own}
-        for rule_id, text in context:
-            if rule_id in more:  # a rule without phrasings has no twin to describe it
-                more[rule_id].update(description_terms(text) - own[rule_id])
-        counts: dict[str, int] = {}
-        for rule_id, rule_terms in own.items():
-            for term in rule_terms | more[rule_id]:
-                counts[term] = counts.get(term, 0) + 1
-        n = len(own)
-        self._weights = {
-            term: math.log(1 + n / count) / math.log(1 + n) * _term_share(term)
-            for term, count in counts.items()
-        }
-        #: rule -> term -> the share of the term's weight the rule explains.
-        self._explains: dict[str, dict[str, float]] = {
-            rule_id: {
-                **dict.fromkeys(more[rule_id], CONTEXT_SHARE),
-                **dict.fromkeys(own[rule_id], 1.0),
-            }
-            for rule_id in own
-        }
-        self._phrasing_weights = [self._weight(terms) for _rule, _text, terms in self.phrasings]
-
-    def _weight(self, terms: Iterable[str]) -> float:
-        weights = self._weights
-        return sum(weights.get(t, 0.0) for t in terms)
-
-    def rule_ids(self) -> set[str]:
-        return set(self._explains)
-
-    def scores(self, text: str) -> list[tuple[float, float, str, str]]:
-        """(score, weight the rule explains, rule, its phrasing most like the text) of every
-        rule that shares a term with the text, best first."""
-        weights = self._weights
-        found = {t for t in description_terms(text) if t in weights}
-        total = self._weight(found)
-        if total <= 0:
-            return []
-        best: dict[str, tuple[float, str]] = {}
-        for (rule_id, phrasing, terms), weight in zip(self.phrasings, self._phrasing_weights):
-            shown = self._weight(found & terms) / weight
-            if rule_id not in best or shown > best[rule_id][0]:
-                best[rule_id] = (shown, phrasing)
-        out = []
-        for rule_id, (shown, phrasing) in best.items():
-            explains = self._explains[rule_id]
-            explained = sum(weights[t] * explains.get(t, 0.0) for t in found)
-            if explained > 0:
-                out.append(((shown + explained / total) / 2, explained, rule_id, phrasing))
-        return sorted(out, reverse=True)
-
-    def match(self, text: str) -> list[SymptomMatch]:
-        """The rules the description speaks of, best first (kind ``description``, coverage:
-        the score, matched: the weight explained); none for a text unlike every rule's."""
-        named = [
-            s
-            for s in self.scores(text)
-            if s[0] >= DESCRIPTION_THRESHOLD and s[1] >= MIN_DESCRIPTION_WEIGHT
-        ]
-        if not named:
-            return []
-        top = named[0][0]
-        return [
-            SymptomMatch(rule_id, phrasing, "description", score, explained)
-            for score, explained, rule_id, phrasing in named[:MAX_DESCRIBED_RULES]
-            if score >= DESCRIBED_SHARE * top
-        ]
-
-
-def _term_share(term: str) -> float:
-    if term in STOP_WORDS or term in CHINESE_STOP_TERMS:
-        return STOP_WEIGHT
-    if len(term) == 1 and HAN.match(term):
-        return LONE_CHARACTER_SHARE
-    return 1.0
-
-
-def description_index_for(rules: Iterable[Rule]) -> DescriptionIndex:
-    """The index of the Chinese phrasings that the rules' zh_CN runbooks list
-    (``RuleDoc.phrasings``), with the rest of their Symptoms and their summary as context."""
-    from nodedoctor.rules import base
-
-    phrasings: list[tuple[str, str]] = []
-    context: list[tuple[str, str]] = []
-    for rule in rules:
-        doc = base.load_doc(rule.id, "zh_CN")
-        found = doc.phrasings
-        if not found:  # no twin (the English runbook stands in) or a twin without phrasings
-            continue
-        phrasings.extend((rule.id, p) for p in found)
-        context.append((rule.id, doc.summary))
-        paragraphs = re.split(r"\n\s*\n", doc.section("Symptoms"))
-        context.extend(
-            (rule.id, p) for p in paragraphs if not p.strip().startswith(ZH_CN_PHRASINGS_LEAD)
-        )
-    return DescriptionIndex(phrasings, context)
