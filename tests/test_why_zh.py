@@ -248,6 +248,12 @@ def test_unrelated_chinese_names_no_rule(twins: dict[str, RuleDoc], text: str) -
     assert _named(text) == []
 
 
+def test_ways_of_saying_the_same_state_are_one_term() -> None:
+    assert description_terms("驱动不一样") == description_terms("驱动不一致")
+    assert description_terms("CRI 没有启用") == description_terms("CRI 未启用")
+    assert description_terms("CRI 未启用") == description_terms("CRI 禁用") == {"cri", "禁用"}
+
+
 def test_descriptions_rank_by_likeness() -> None:
     index = DescriptionIndex(
         [
@@ -258,8 +264,8 @@ def test_descriptions_rank_by_likeness() -> None:
         ]
     )
     scores = index.scores("Pod 沙箱反复重建，控制平面也反复重启")
-    assert [rule for _score, _weight, rule, _phrasing in scores][:2] == ["a", "b"]
-    assert scores[0][3] == "Pod 沙箱反复重建"
+    assert [x.rule_id for x in scores][:2] == ["a", "b"]
+    assert scores[0].phrasing == "Pod 沙箱反复重建"
     assert [m.rule_id for m in index.match("沙箱反复重建")] == ["a"]
     assert [m.kind for m in index.match("沙箱反复重建")] == ["description"]
 
@@ -369,29 +375,32 @@ def test_why_finds_the_cause_of_an_error_inside_chinese(
 
 # -- the real zh_CN runbooks ------------------------------------------------------------------
 
-#: Descriptions a Chinese user writes, and the rule each speaks of.
+#: Descriptions a Chinese user writes, and the rules each speaks of (any is right first).
 DESCRIPTIONS = [
-    ("内存 cgroup 未启用", "cgroup-controller-disabled"),
-    ("Pod 一直处于 Terminating", "apparmor-blocks-runc-signal"),
-    ("沙箱反复重建", "cgroup-driver-mismatch"),
-    ("树莓派上 k3s 起不来 内存 cgroup", "cgroup-controller-disabled"),
-    ("microk8s kubepods 不存在", "kubepods-invalid"),
-    ("kk delete cluster 删除失败 /run/calico", "foreign-cgroup-mount"),
-    ("节点上 swap 开着 kubelet 起不来", "swap-enabled"),
-    ("kubeadm init 报 ip_forward", "ip-forwarding-disabled"),
-    ("容器运行时 CRI 未启用", "containerd-cri-disabled"),
-    ("cgroup 驱动不一致", "cgroup-driver-mismatch"),
-    ("kubeadm reset 以后 /var/lib/kubelet 下还有挂载，删不掉", "kubelet-mounts-left"),
-    ("kubeadm init 的时候提示 6443 端口被占用", "kubernetes-port-in-use"),
-    ("br_netfilter 模块没有加载，bridge-nf-call-iptables 不存在", "bridge-netfilter"),
-    ("改了 cmdline.txt 重启以后参数没生效", "boot-cmdline-ignored"),
-    ("升级 kubelet 以后在 cgroup v1 的机器上起不来", "cgroup-v1-unsupported"),
-    ("Pod 删不掉，删除的时候一直卡住", "apparmor-blocks-runc-signal"),
+    ("内存 cgroup 未启用", {"cgroup-controller-disabled"}),
+    ("Pod 一直处于 Terminating", {"apparmor-blocks-runc-signal"}),
+    ("沙箱反复重建", {"cgroup-driver-mismatch"}),
+    ("树莓派上 k3s 起不来 内存 cgroup", {"cgroup-controller-disabled"}),
+    (
+        "microk8s kubepods 不存在",
+        {"kubepods-invalid", "cgroup-controller-not-delegated"},  # MicroK8s' cpuset: either
+    ),
+    ("kk delete cluster 删除失败 /run/calico", {"foreign-cgroup-mount"}),
+    ("节点上 swap 开着 kubelet 起不来", {"swap-enabled"}),
+    ("kubeadm init 报 ip_forward", {"ip-forwarding-disabled"}),
+    ("容器运行时 CRI 未启用", {"containerd-cri-disabled"}),
+    ("cgroup 驱动不一致", {"cgroup-driver-mismatch"}),
+    ("kubeadm reset 以后 /var/lib/kubelet 下还有挂载，删不掉", {"kubelet-mounts-left"}),
+    ("kubeadm init 的时候提示 6443 端口被占用", {"kubernetes-port-in-use"}),
+    ("br_netfilter 模块没有加载，bridge-nf-call-iptables 不存在", {"bridge-netfilter"}),
+    ("改了 cmdline.txt 重启以后参数没生效", {"boot-cmdline-ignored"}),
+    ("升级 kubelet 以后在 cgroup v1 的机器上起不来", {"cgroup-v1-unsupported"}),
+    ("Pod 删不掉，删除的时候一直卡住", {"apparmor-blocks-runc-signal"}),
     (
         "kubelet 和 containerd 的 cgroup 驱动一个是 systemd 一个是 cgroupfs",
-        "cgroup-driver-mismatch",
+        {"cgroup-driver-mismatch"},
     ),
-    ("关掉交换分区以后 kubelet 就能启动了吗", "swap-enabled"),
+    ("关掉交换分区以后 kubelet 就能启动了吗", {"swap-enabled"}),
 ]
 UNRELATED = [
     "今天天气很好",
@@ -404,10 +413,11 @@ UNRELATED = [
 
 
 @pytest.mark.parametrize(("text", "expected"), DESCRIPTIONS, ids=[d[0] for d in DESCRIPTIONS])
-def test_the_runbooks_name_the_rule_a_description_speaks_of(text: str, expected: str) -> None:
-    assert expected in REGISTERED
+def test_the_runbooks_name_the_rule_a_description_speaks_of(text: str, expected: set[str]) -> None:
+    assert expected <= REGISTERED
     named = _named(text)
-    assert named[:1] == [expected], f"{text}: named {named}"
+    assert named, f"{text}: named no rule, wanted {expected}"
+    assert named[0] in expected, f"{text}: named {named}, wanted {expected}"
 
 
 @pytest.mark.parametrize("text", UNRELATED)

@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Iterable
 
+from nodedoctor._record import record
 from nodedoctor.rules._symptom_words import (
     MAX_LINE_CHARS,
     STOP_WEIGHT,
@@ -23,7 +24,13 @@ from nodedoctor.rules._symptom_words import (
 from nodedoctor.rules.base import ZH_CN_PHRASINGS_LEAD, Rule
 from nodedoctor.rules.symptoms import SymptomMatch
 
-__all__ = ["DescriptionIndex", "description_index_for", "description_terms", "is_chinese"]
+__all__ = [
+    "DescriptionIndex",
+    "Likeness",
+    "description_index_for",
+    "description_terms",
+    "is_chinese",
+]
 
 
 #: A run of Han characters (CJK Unified Ideographs, Extension A, compatibility ideographs).
@@ -69,44 +76,91 @@ CHINESE_STOP_TERMS = frozenset(
 )
 
 
+#: Ways of saying the same state, written as one (a description says 未启用 where the
+#: runbook says 被禁用): longest first, so that 没有启用 is not read as 没有 and 启用.
+_SAME = {
+    "禁用": ("没有启用", "没有开启", "未启用", "没启用", "未开启", "没开启"),
+    "不一致": ("不一样", "不相同", "不匹配"),
+    "删不掉": ("删除不了", "无法删除", "删不了"),
+}
+_SAME_FORMS = re.compile("|".join(sorted((f for fs in _SAME.values() for f in fs), key=len)[::-1]))
+_SAME_AS = {form: word for word, forms in _SAME.items() for form in forms}
+
+
 def description_terms(text: str) -> set[str]:
     """The terms a description in Chinese is compared by: the character bigrams of each run
     of Han characters (a lone character is its own term), and its ASCII words, lower-case,
-    plural "s" folded, numbers kept (ports, versions) but random-looking words dropped.
+    plural "s" folded, numbers kept (ports, versions) but random-looking words dropped, and
+    each two of them that follow each other (``cgroup v1``, ``delete cluster``).
+    A few ways of saying the same state are one (未启用 is 禁用, :data:`_SAME`).
     Full-width letters and punctuation count as their ASCII forms; only the first
     :data:`MAX_LINE_CHARS` characters are read.
 
     >>> sorted(description_terms("Pod 一直处于 Terminating（已 3 天）"))
     ['3', 'pod', 'terminating', '一直', '处于', '天', '已', '直处']
+    >>> sorted(description_terms("升级后 cgroup v1 上起不来"))
+    ['cgroup', 'cgroup v1', 'v1', '上起', '不来', '升级', '级后', '起不']
     """
     text = _unescape(text[:MAX_LINE_CHARS]).lower()
+    text = _SAME_FORMS.sub(lambda found: _SAME_AS[found.group()], text)
     out: set[str] = set()
     for run in HAN.findall(text):
         if len(run) == 1:
             out.add(run)
         out.update(run[i : i + 2] for i in range(len(run) - 1))
-    for token in _DESCRIPTION_WORD.findall(HAN.sub(" ", text)):
-        if token.isdigit():
-            out.add(token)
-            continue
-        weighted = _weighted(token)
-        if weighted is not None:
-            out.add(weighted[0])
+    for part in HAN.split(text):
+        kept = []
+        for token in _DESCRIPTION_WORD.findall(part):
+            if token.isdigit():
+                kept.append(token)
+            else:
+                weighted = _weighted(token)
+                if weighted is not None:
+                    kept.append(weighted[0])
+        out.update(kept)
+        out.update(f"{a} {b}" for a, b in zip(kept, kept[1:]))
     return out
 
 
 #: A description names a rule when its score (:meth:`DescriptionIndex.scores`) reaches this,
-DESCRIPTION_THRESHOLD = 0.45
+DESCRIPTION_THRESHOLD = 0.4
 #: and the weight of its terms the rule uses reaches this (a term only one rule uses weighs
 #: 1, one that all use about 0.2): one telling term is not enough to name a cause.
 MIN_DESCRIPTION_WEIGHT = 1.5
-#: A term found only in the rest of a rule's runbook counts this share of its weight.
+#: A description that shows this share of a phrasing's weight names its rule even when its
+#: terms are common ones ("内存 cgroup 未启用").
+WHOLE_PHRASING = 0.9
+#: A term found only in the rest of a rule's runbook counts this share of its weight (and of
+#: a use in the inverse document frequency).
 CONTEXT_SHARE = 0.6
 #: A lone Han character (报, 上) is a weak term.
 LONE_CHARACTER_SHARE = 0.5
 #: A description names at most this many rules, each scoring at least this share of the best.
 MAX_DESCRIBED_RULES = 3
 DESCRIBED_SHARE = 0.75
+
+
+@record
+class Likeness:
+    """How like a rule's phrasings a description is (:meth:`DescriptionIndex.scores`)."""
+
+    rule_id: str
+    #: The rule's phrasing most like the description.
+    phrasing: str
+    #: The mean of ``shown`` and the share of the description's weight the rule explains.
+    score: float
+    #: The weight of the description's terms that the rule uses.
+    explained: float
+    #: The share of the phrasing's weight that the description shows.
+    shown: float
+
+    @property
+    def names_rule(self) -> bool:
+        """Whether the description names the rule: it is like enough, and says enough of
+        what the rule's runbook says, or nearly all of one of its phrasings."""
+        return self.score >= DESCRIPTION_THRESHOLD and (
+            self.explained >= MIN_DESCRIPTION_WEIGHT or self.shown >= WHOLE_PHRASING
+        )
 
 
 def is_chinese(text: str) -> bool:
@@ -127,7 +181,8 @@ class DescriptionIndex:
     the weight of its phrasing most like the text that the text shows, and of the text's
     weight that the rule's terms explain (a term only in its context at
     :data:`CONTEXT_SHARE`). A rule is named when the score reaches
-    :data:`DESCRIPTION_THRESHOLD` and the weight it explains :data:`MIN_DESCRIPTION_WEIGHT`.
+    :data:`DESCRIPTION_THRESHOLD` and the weight it explains :data:`MIN_DESCRIPTION_WEIGHT`
+    (or the text shows :data:`WHOLE_PHRASING` of a phrasing).
 
     >>> index = DescriptionIndex(
     ...     [("swap-enabled", "节点开启了 swap，kubelet 起不来"),
@@ -155,10 +210,13 @@ class DescriptionIndex:
         for rule_id, text in context:
             if rule_id in more:  # a rule without phrasings has no twin to describe it
                 more[rule_id].update(description_terms(text) - own[rule_id])
-        counts: dict[str, int] = {}
+        # A rule that only mentions a term around its symptoms counts as a share of one.
+        counts: dict[str, float] = {}
         for rule_id, rule_terms in own.items():
-            for term in rule_terms | more[rule_id]:
-                counts[term] = counts.get(term, 0) + 1
+            for term in rule_terms:
+                counts[term] = counts.get(term, 0.0) + 1.0
+            for term in more[rule_id]:
+                counts[term] = counts.get(term, 0.0) + CONTEXT_SHARE
         n = len(own)
         self._weights = {
             term: math.log(1 + n / count) / math.log(1 + n) * _term_share(term)
@@ -181,9 +239,8 @@ class DescriptionIndex:
     def rule_ids(self) -> set[str]:
         return set(self._explains)
 
-    def scores(self, text: str) -> list[tuple[float, float, str, str]]:
-        """(score, weight the rule explains, rule, its phrasing most like the text) of every
-        rule that shares a term with the text, best first."""
+    def scores(self, text: str) -> list[Likeness]:
+        """How like each rule that shares a term with the text the text is, best first."""
         weights = self._weights
         found = {t for t in description_terms(text) if t in weights}
         total = self._weight(found)
@@ -199,24 +256,21 @@ class DescriptionIndex:
             explains = self._explains[rule_id]
             explained = sum(weights[t] * explains.get(t, 0.0) for t in found)
             if explained > 0:
-                out.append(((shown + explained / total) / 2, explained, rule_id, phrasing))
-        return sorted(out, reverse=True)
+                score = (shown + explained / total) / 2
+                out.append(Likeness(rule_id, phrasing, score, explained, shown))
+        return sorted(out, key=lambda x: (x.score, x.explained, x.rule_id), reverse=True)
 
     def match(self, text: str) -> list[SymptomMatch]:
         """The rules the description speaks of, best first (kind ``description``, coverage:
         the score, matched: the weight explained); none for a text unlike every rule's."""
-        named = [
-            s
-            for s in self.scores(text)
-            if s[0] >= DESCRIPTION_THRESHOLD and s[1] >= MIN_DESCRIPTION_WEIGHT
-        ]
+        named = [x for x in self.scores(text) if x.names_rule]
         if not named:
             return []
-        top = named[0][0]
+        top = named[0].score
         return [
-            SymptomMatch(rule_id, phrasing, "description", score, explained)
-            for score, explained, rule_id, phrasing in named[:MAX_DESCRIBED_RULES]
-            if score >= DESCRIBED_SHARE * top
+            SymptomMatch(x.rule_id, x.phrasing, "description", x.score, x.explained)
+            for x in named[:MAX_DESCRIBED_RULES]
+            if x.score >= DESCRIBED_SHARE * top
         ]
 
 
