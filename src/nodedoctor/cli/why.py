@@ -178,10 +178,35 @@ def _verdict(rule_id: str, report: Report, match: SymptomMatch | None = None) ->
 
 
 def _first_sentence(text: str) -> str:
-    """The text up to its first full stop (English ``. ``, Chinese ``。``), on one line."""
-    flat = " ".join(text.split())
+    """The text up to its first full stop (English ``. ``, Chinese ``。``), on one line: its
+    lines joined by a space, but by nothing between two Han characters or at full-width
+    punctuation (a Chinese runbook's line breaks are no spaces).
+
+    >>> _first_sentence("The kubelet\\n  exits. Then")
+    'The kubelet exits.'
+    >>> _first_sentence("内核不\\n提供\\nkubelet 所需的，\\n  `cpu`。其他")
+    '内核不提供 kubelet 所需的，`cpu`。'
+    """
+    flat = ""
+    for word in text.split():
+        if flat and not _joined(flat[-1], word[0]):
+            flat += " "
+        flat += word
     ends = [i + 1 for i in (flat.find(". "), flat.find("。")) if i >= 0]
     return flat[: min(ends)] if ends else flat
+
+
+def _joined(before: str, after: str) -> bool:
+    """Whether a line break between the two characters stands for no space."""
+    import unicodedata
+
+    def wide(char: str) -> bool:
+        return not char.isascii() and unicodedata.east_asian_width(char) in ("W", "F")
+
+    def punctuation(char: str) -> bool:
+        return wide(char) and unicodedata.category(char).startswith("P")
+
+    return (wide(before) and wide(after)) or punctuation(before) or punctuation(after)
 
 
 def _shown(m: SymptomMatch) -> str:
