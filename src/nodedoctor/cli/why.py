@@ -14,8 +14,15 @@ changed") gets those causes beside the ones this node shows, never one confident
 Exit codes: 0 a matching rule found the cause on this node; 1 no cause found (the text
 matched no known symptom, or every matching rule passes here); 2 usage error.
 
+A text in Chinese (issue 16) is matched the same way, so an English error pasted inside a
+Chinese sentence is found as it is alone; when that finds no symptom in full, its words are
+compared with the Chinese phrasings of the rules' zh_CN runbooks
+(:mod:`nodedoctor.rules._symptom_descriptions`): "Pod 一直处于 Terminating" names the rule
+whose runbook describes it so. The answer is in the current language.
+
 Pasted text on stdin is read whole, line by line (:mod:`nodedoctor.sources.logs`): memory
-holds one block of lines however long the paste. ``check --logs FILE`` streams a log file
+holds one block of lines however long the paste (and its first ``MAX_LINE_CHARS`` for a
+description). ``check --logs FILE`` streams a log file
 through the same matching (:meth:`SymptomIndex.scan`, see :func:`scan_log`).
 """
 
@@ -40,7 +47,7 @@ from nodedoctor.cli.common import (
     terminal_columns,
     use_color,
 )
-from nodedoctor.i18n import _, ngettext
+from nodedoctor.i18n import N_, _, ngettext
 from nodedoctor.model import Evidence, Report
 
 if TYPE_CHECKING:  # the rules (and their facts) load when a command runs: start-up cost
@@ -104,21 +111,49 @@ def log_blocks(stream: BinaryIO) -> Iterator[list[str]]:
     return read_blocks(stream, max_chars=MAX_LINE_CHARS)
 
 
-def _match_stdin(index: SymptomIndex) -> list[SymptomMatch] | None:
-    """Matches of the text on stdin, streamed; ``None`` when it has no text at all."""
+def _match_stdin(index: SymptomIndex) -> tuple[list[SymptomMatch] | None, str]:
+    """Matches of the text on stdin, streamed (``None`` when it has no text at all), and
+    the text's first :data:`~nodedoctor.rules.symptoms.MAX_LINE_CHARS` characters."""
+    from nodedoctor.rules.symptoms import MAX_LINE_CHARS
+
     given = False
+    head: list[str] = []
+    head_chars = 0
 
     def blocks() -> Iterator[list[str]]:
-        nonlocal given
+        nonlocal given, head_chars
         for block in log_blocks(sys.stdin.buffer):
             given = given or any(line.strip() for line in block)
+            for line in block:
+                if head_chars >= MAX_LINE_CHARS:
+                    break
+                head.append(line[: MAX_LINE_CHARS - head_chars])
+                head_chars += len(head[-1]) + 1
             yield block
 
     try:
         matches = index.match_lines(blocks())
     except OSError as exc:
         raise UsageError(_("stdin: {error}").format(error=exc.strerror or exc)) from None
-    return matches if given else None
+    return (matches if given else None), "\n".join(head)
+
+
+def with_descriptions(matches: list[SymptomMatch], text: str) -> list[SymptomMatch]:
+    """The matches, and when none shows a symptom in full and the text is in Chinese, the
+    rules its description speaks of (their zh_CN runbooks' phrasings), best first."""
+    from nodedoctor.rules._symptom_descriptions import description_index_for, is_chinese
+    from nodedoctor.rules.symptoms import MAX_LINE_CHARS
+
+    text = text[:MAX_LINE_CHARS]
+    if any(m.kind == "full" for m in matches) or not is_chinese(text):
+        return matches
+    seen = {m.rule_id for m in matches}
+    described = [
+        replace(m, text=" ".join(text.split()))
+        for m in description_index_for(_ordinary_rules()).match(text)
+        if m.rule_id not in seen
+    ]
+    return sorted([*matches, *described], key=lambda m: m.rank, reverse=True)
 
 
 def _ordinary_rules() -> list[Rule]:
@@ -145,9 +180,48 @@ def _verdict(rule_id: str, report: Report, match: SymptomMatch | None = None) ->
 
 
 def _first_sentence(text: str) -> str:
-    flat = " ".join(text.split())
-    ends = [i + 1 for i in (flat.find(". "), flat.find("\u3002")) if i >= 0]  # or "。"
+    """The text up to its first full stop (English ``. ``, Chinese ``。``), on one line: its
+    lines joined by a space, but by nothing between two Han characters or at full-width
+    punctuation (a Chinese runbook's line breaks are no spaces).
+
+    >>> _first_sentence("The kubelet\\n  exits. Then")
+    'The kubelet exits.'
+    >>> _first_sentence("内核不\\n提供\\nkubelet 所需的，\\n  `cpu`。其他")
+    '内核不提供 kubelet 所需的，`cpu`。'
+    """
+    flat = ""
+    for word in text.split():
+        if flat and not _joined(flat[-1], word[0]):
+            flat += " "
+        flat += word
+    ends = [i + 1 for i in (flat.find(". "), flat.find("。")) if i >= 0]
     return flat[: min(ends)] if ends else flat
+
+
+def _joined(before: str, after: str) -> bool:
+    """Whether a line break between the two characters stands for no space."""
+    import unicodedata
+
+    def wide(char: str) -> bool:
+        return not char.isascii() and unicodedata.east_asian_width(char) in ("W", "F")
+
+    def punctuation(char: str) -> bool:
+        return wide(char) and unicodedata.category(char).startswith("P")
+
+    return (wide(before) and wide(after)) or punctuation(before) or punctuation(after)
+
+
+def _shown(m: SymptomMatch) -> str:
+    """Where the text shows the match, and what."""
+    if m.kind == "description":
+        return _("your description reads like “{phrasing}”").format(phrasing=m.symptom)
+    if m.line and m.kind == "full":
+        return _("line {line} shows `{symptom}`").format(line=m.line, symptom=m.symptom)
+    if m.line:
+        return _("line {line} is part of `{symptom}`").format(line=m.line, symptom=m.symptom)
+    if m.kind == "full":
+        return _("the whole text shows `{symptom}`").format(symptom=m.symptom)
+    return _("the whole text is part of `{symptom}`").format(symptom=m.symptom)
 
 
 def _text_answer(matches: list[SymptomMatch], report: Report, color: bool) -> str:
@@ -165,20 +239,8 @@ def _text_answer(matches: list[SymptomMatch], report: Report, color: bool) -> st
     for m in matches:
         rule = rule_by_id(m.rule_id)
         title = _(rule.title) if rule else ""
-        if m.line:
-            how = (
-                _("line {line} shows `{symptom}`")
-                if m.kind == "full"
-                else _("line {line} is part of `{symptom}`")
-            )
-        else:
-            how = (
-                _("the whole text shows `{symptom}`")
-                if m.kind == "full"
-                else _("the whole text is part of `{symptom}`")
-            )
         out.append(f"  {m.rule_id}  {title}")
-        out.append("    " + how.format(line=m.line, symptom=m.symptom))
+        out.append(f"    {_shown(m)}")
     out.append("")
     from nodedoctor.render.hints import command_line
 
@@ -189,17 +251,17 @@ def _text_answer(matches: list[SymptomMatch], report: Report, color: bool) -> st
         rule = rule_by_id(m.rule_id)
         if verdict == "lookalike":
             out.append(
-                _("{rule} is not this problem: {why}").format(rule=m.rule_id, why=m.not_this)
+                _("{rule} is not this problem: {explanation}").format(
+                    rule=m.rule_id, explanation=m.not_this
+                )
             )
         elif verdict == "passed" and rule is not None:
             doc = rule.localized_doc
             out.append(_("{rule} passes on this node: not the cause here.").format(rule=m.rule_id))
-            out.append(
-                "  " + _("it looks for: {summary}").format(summary=_first_sentence(doc.summary))
-            )
+            out.append(_("  it looks for: {summary}").format(summary=_first_sentence(doc.summary)))
             verify = _first_sentence(doc.section("Verify"))
             if verify:
-                out.append("  " + _("to confirm by hand: {verify}").format(verify=verify))
+                out.append(_("  to confirm by hand: {verify}").format(verify=verify))
         elif verdict == "skipped":
             reason = next(s.reason for s in report.skipped if s.rule == m.rule_id)
             out.append(
@@ -291,9 +353,13 @@ def run(args: argparse.Namespace) -> int:
             + "\n"
         )
         sys.stderr.flush()
-    matches = _match_stdin(index) if args.text == "-" else index.match_text(args.text)
+    if args.text == "-":
+        matches, text = _match_stdin(index)
+    else:
+        matches, text = index.match_text(args.text), args.text
     if matches is None or (args.text != "-" and not args.text.strip()):
         raise UsageError(_("no message given: pass the error text, or pipe it on stdin"))
+    matches = with_descriptions(matches, text)
     root = open_root(args)  # a bad --root or --bundle is a usage error whatever the text
     if not matches:
         from nodedoctor.render.hints import command_line
@@ -391,20 +457,22 @@ def with_log_evidence(report: Report, scan: LogScan) -> Report:
     return replace(report, findings=tuple(findings))
 
 
+#: A rule's verdict on the node, after the lines of a log that show its symptoms.
+_SCAN_STATES = {
+    "finding": N_("cause found here"),
+    "passed": N_("passes here"),
+    "skipped": N_("skipped"),
+}
+
+
 def describe_scan(scan: LogScan, report: Report) -> str:
     """A short block for the text report: what the log shows, and the verdict here."""
     out = [_("symptoms found in {source}:").format(source=scan.source)]
-    state = {
-        "finding": _("cause found here"),
-        "passed": _("passes here"),
-        "skipped": _("skipped"),
-    }
     for rule_id in scan.rule_ids:
         first = scan.matches[rule_id][0]
-        verdict = _verdict(rule_id, report)
-        count = scan.counts[rule_id]
-        line = _("{rule}: {n} line(s), first at line {line} ({verdict})").format(
-            rule=rule_id, n=count, line=first.line, verdict=state[verdict]
+        state = _(_SCAN_STATES[_verdict(rule_id, report)])
+        line = _("{rule}: {count} line(s), first at line {line} ({state})").format(
+            rule=rule_id, count=scan.counts[rule_id], line=first.line, state=state
         )
         out.append(f"  {line}")
     return "\n".join(out) + "\n\n"

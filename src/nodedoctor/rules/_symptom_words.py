@@ -89,10 +89,13 @@ MAX_LINE_CHARS = 4000
 _WILDCARD = "\x00"
 _OOV = "\x01"
 _PLACEHOLDERS = re.compile(r"…|\.\.\.|%[qvsdwT]|<[^<>\s]{1,40}>")
+# ASCII word boundaries: an id written against Chinese text ("容器6f1c…报错") is still one.
 _UUID = re.compile(
-    r"\b[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}\b", re.I
+    r"\b[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}\b", re.I | re.A
 )
-_HEX = re.compile(r"\b[0-9a-f]{12,}\b", re.I)
+_HEX = re.compile(r"\b[0-9a-f]{12,}\b", re.I | re.A)
+#: Full-width ASCII forms and the ideographic space, as a Chinese input method types them.
+_FULL_WIDTH = re.compile("[\u3000\uff01-\uff5e]")
 _WORD = re.compile(rf"[a-z0-9]+|{_WILDCARD}")
 _TOKEN = re.compile(r"[a-z0-9]+")
 #: bytes.translate table: [a-z0-9] and line feeds kept, every other byte a space.
@@ -123,6 +126,8 @@ class Word:
 
 
 def _unescape(text: str) -> str:
+    if not text.isascii() and _FULL_WIDTH.search(text):
+        text = _FULL_WIDTH.sub(_half_width, text)
     return (
         text.replace('\\\\\\"', '"')
         .replace('\\"', '"')
@@ -131,6 +136,13 @@ def _unescape(text: str) -> str:
         .replace("\\t", " ")
         .replace("\\\\", "\\")
     )
+
+
+def _half_width(found: re.Match[str]) -> str:
+    """A full-width form as its ASCII character (U+FF43 is ``c``, U+FF08 ``(``), the
+    ideographic space as a space: one character for one, so offsets hold."""
+    char = found.group()
+    return " " if char == "\u3000" else chr(ord(char) - 0xFEE0)
 
 
 def _strip_prefixes(line: str) -> str:

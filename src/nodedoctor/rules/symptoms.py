@@ -23,6 +23,13 @@ varies. Matching is therefore tolerant, not literal:
    is a **fragment** of it: the alignment covers at least 80 % of the line's weight, at least
    three words' weight, and a near-contiguous stretch of the symptom.
 
+Words are runs of ASCII letters and digits, so an error pasted inside Chinese text ("kubelet
+报错 failed to find memory cgroup (v2)，怎么办？") gives the words it gives alone: Han
+characters and full-width punctuation separate words and are no word themselves, full-width
+letters count as ASCII, and an id written against Han characters is still an id. A Chinese
+description without an error is matched against the rules' Chinese phrasings instead
+(:class:`nodedoctor.rules._symptom_descriptions.DescriptionIndex`).
+
 Symptoms that share too few words with a line are not aligned at all, and results are cached
 by the line's words with every word that no symptom has forgotten, so lines that differ only
 in names, ids and times cost one alignment. A log or a paste (``check --logs``, ``why``) is
@@ -115,9 +122,14 @@ class SymptomMatch:
 
     @property
     def rank(self) -> tuple[int, int, float, float]:
-        """Better first: a line that is the rule's own (not a look-alike), a full match."""
+        """Better first: a line that is the rule's own (not a look-alike), a full match, then
+        a description's likeness (``description``, :mod:`._symptom_descriptions`), then a
+        fragment."""
         own = 0 if self.not_this else 1
-        return (own, 1 if self.kind == "full" else 0, self.coverage, self.matched)
+        return (own, _KIND_RANK.get(self.kind, 0), self.coverage, self.matched)
+
+
+_KIND_RANK = {"full": 2, "description": 1, "fragment": 0}
 
 
 #: A local alignment: (score, matched weight, first and last aligned symptom word).
