@@ -3,37 +3,17 @@ every line of the shown output that is not elided (``...``) must be in what it p
 
 from __future__ import annotations
 
-import os
-import re
-import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.readme_examples import assert_example_output, examples
 
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text()
 
 
-def _examples() -> list[tuple[str, list[str]]]:
-    examples: list[tuple[str, list[str]]] = []
-    for block in re.findall(r"```console\n(.*?)```", README, re.S):
-        command: str | None = None
-        shown: list[str] = []
-        for line in block.splitlines():
-            if line.startswith("$ "):
-                if command:
-                    examples.append((command, shown))
-                command, shown = line[2:], []
-            elif line.strip():
-                shown.append(line)
-        if command:
-            examples.append((command, shown))
-    return examples
-
-
-EXAMPLES = _examples()
+EXAMPLES = examples(README)
 
 
 def test_readme_has_examples() -> None:
@@ -42,24 +22,7 @@ def test_readme_has_examples() -> None:
 
 @pytest.mark.parametrize(("command", "shown"), EXAMPLES, ids=[c for c, _ in EXAMPLES])
 def test_readme_example_output(command: str, shown: list[str]) -> None:
-    argv = shlex.split(command)
-    assert argv[0] == "nodedoctor"
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "80"}
-    out = subprocess.run(
-        [sys.executable, "-m", "nodedoctor", *argv[1:]],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert out.returncode in (0, 1), out.stderr
-    printed = {" ".join(line.split()) for line in out.stdout.splitlines()}
-    missing = [
-        line for line in shown if "..." not in line and " ".join(line.split()) not in printed
-    ]
-    assert not missing, out.stdout
+    assert_example_output(command, shown)
 
 
 def test_licence_is_the_apache_licence_the_package_claims() -> None:

@@ -5,14 +5,13 @@ is not elided, ``...``, is printed), and every command it names parses."""
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.readme_examples import assert_example_output, examples
 
 REPO = Path(__file__).resolve().parent.parent
 README_ZH = (REPO / "README.zh-CN.md").read_text(encoding="utf-8")
@@ -23,24 +22,7 @@ def _first_commands(text: str) -> list[str]:
     return [line.split("#")[0].strip() for line in first.splitlines()]
 
 
-def _examples() -> list[tuple[str, list[str]]]:
-    examples: list[tuple[str, list[str]]] = []
-    for block in re.findall(r"```console\n(.*?)```", README_ZH, re.S):
-        command: str | None = None
-        shown: list[str] = []
-        for line in block.splitlines():
-            if line.startswith("$ "):
-                if command:
-                    examples.append((command, shown))
-                command, shown = line[2:], []
-            elif line.strip():
-                shown.append(line)
-        if command:
-            examples.append((command, shown))
-    return examples
-
-
-EXAMPLES = _examples()
+EXAMPLES = examples(README_ZH)
 
 
 def test_it_starts_with_the_same_two_commands_and_is_linked() -> None:
@@ -60,24 +42,7 @@ def test_it_has_examples() -> None:
 
 @pytest.mark.parametrize(("command", "shown"), EXAMPLES, ids=[c for c, _s in EXAMPLES])
 def test_example_output(command: str, shown: list[str]) -> None:
-    argv = shlex.split(command)
-    assert argv[0] == "nodedoctor"
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "80"}
-    out = subprocess.run(
-        [sys.executable, "-m", "nodedoctor", *argv[1:]],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert out.returncode in (0, 1), out.stderr
-    printed = {" ".join(line.split()) for line in out.stdout.splitlines()}
-    missing = [
-        line for line in shown if "..." not in line and " ".join(line.split()) not in printed
-    ]
-    assert not missing, out.stdout
+    assert_example_output(command, shown)
 
 
 def test_every_nodedoctor_command_it_names_parses() -> None:
