@@ -28,7 +28,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from nodedoctor.fix.manifest import FieldError, JournalError, node_path, read_manifest, typed
+from nodedoctor.fix.manifest import (
+    FieldError,
+    JournalError,
+    entry_header,
+    node_path,
+    read_manifest,
+    typed,
+)
 from nodedoctor.i18n import _
 
 CLEAN_JOURNAL_DIR = "/var/lib/nodedoctor/clean"
@@ -224,27 +231,15 @@ def load(directory: str) -> CleanEntry:
         raise CleanJournalError(f"{path}: damaged clean journal manifest: {exc}") from None
 
 
-def _time(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise FieldError(f"{name} is not a time")
-    return float(value)
-
-
 def _entry(directory: str, data: dict[str, Any]) -> CleanEntry:
-    entry_id = typed(data.get("id"), str, "id")
-    if entry_id != os.path.basename(directory.rstrip("/")):
-        raise FieldError(f"id {entry_id!r} is not the entry's directory name")
-    state = typed(data.get("state"), str, "state")
-    if state not in ENTRY_STATES:
-        raise FieldError(f"unknown state {state!r}")
-    rolled = data.get("rolled_back_at")
+    entry_id, state, created, rolled = entry_header(directory, data, ENTRY_STATES)
     return CleanEntry(
         id=entry_id,
         directory=directory,
-        created=_time(data.get("created"), "created"),
+        created=created,
         state=state,
         items=[Item.from_json(i) for i in typed(data.get("items", []), list, "items")],
-        rolled_back_at=None if rolled is None else _time(rolled, "rolled_back_at"),
+        rolled_back_at=rolled,
     )
 
 

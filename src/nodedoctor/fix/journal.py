@@ -56,6 +56,7 @@ from nodedoctor.fix.manifest import (
     BACKUP,
     SHA,
     FieldError,
+    entry_header,
     node_path,
     node_paths,
     optional_int,
@@ -335,34 +336,23 @@ def load(directory: str) -> Entry:
 
 
 def _entry(directory: str, data: dict[str, Any]) -> Entry:
-    entry_id = typed(data.get("id"), str, "id")
-    if entry_id != os.path.basename(directory.rstrip("/")):
-        raise FieldError(f"id {entry_id!r} is not the entry's directory name")
-    state = typed(data.get("state"), str, "state")
-    if state not in STATES:
-        raise FieldError(f"unknown state {state!r}")
-    created = data.get("created")
-    if isinstance(created, bool) or not isinstance(created, (int, float)):
-        raise FieldError("created is not a time")
+    entry_id, state, created, rolled = entry_header(directory, data, STATES)
     rules = data.get("rules", [])
     if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
         raise FieldError("rules is not a list of rule ids")
     files = data.get("files", [])
     if not isinstance(files, list):
         raise FieldError("files is not a list")
-    rolled = data.get("rolled_back_at")
-    if rolled is not None and (isinstance(rolled, bool) or not isinstance(rolled, (int, float))):
-        raise FieldError("rolled_back_at is not a time")
     return Entry(
         id=entry_id,
         directory=directory,
-        created=float(created),
+        created=created,
         state=state,
         rules=list(rules),
         files=[JournalFile.from_json(f) for f in files],
         created_dirs=node_paths(data.get("created_dirs", []), "created_dirs"),
         root_label=str(data.get("root", "")),
-        rolled_back_at=None if rolled is None else float(rolled),
+        rolled_back_at=rolled,
         temp_files=node_paths(data.get("temp_files", []), "temp_files"),
     )
 

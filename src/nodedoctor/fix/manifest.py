@@ -9,6 +9,7 @@ import json
 import os
 import re
 import stat
+from collections.abc import Collection
 from typing import Any
 
 #: A manifest names a few files (one per planned edit, a few boot entries); 4 MiB is far
@@ -32,6 +33,33 @@ def typed(value: Any, kind: type, name: str) -> Any:
     if not isinstance(value, kind):
         raise FieldError(f"{name} is not {kind.__name__}")
     return value
+
+
+def timestamp(value: object, name: str) -> float:
+    """A time (seconds since the epoch) of a manifest."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise FieldError(f"{name} is not a time")
+    return float(value)
+
+
+def entry_header(
+    directory: str, data: dict[str, Any], states: Collection[str]
+) -> tuple[str, str, float, float | None]:
+    """The fields every journal entry has: its id (the name of ``directory``), its state
+    (one of ``states``), when it was created and when it was rolled back (or None)."""
+    entry_id = typed(data.get("id"), str, "id")
+    if entry_id != os.path.basename(directory.rstrip("/")):
+        raise FieldError(f"id {entry_id!r} is not the entry's directory name")
+    state = typed(data.get("state"), str, "state")
+    if state not in states:
+        raise FieldError(f"unknown state {state!r}")
+    rolled = data.get("rolled_back_at")
+    return (
+        entry_id,
+        state,
+        timestamp(data.get("created"), "created"),
+        None if rolled is None else timestamp(rolled, "rolled_back_at"),
+    )
 
 
 def optional_int(value: object, name: str) -> int | None:
