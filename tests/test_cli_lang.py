@@ -74,4 +74,4 @@ def test_fix_and_clean_plans_in_chinese(capsys: pytest.CaptureFixture[str]) -> N
     assert "\n卸载     /run/calico/cgroup  (来自 none 的 cgroup2)\n" in out
     assert "\n           原因 空的 kubepods cgroup" in out
     assert "\n保留     /sys/fs/bpf  (bpffs) 标准 bpffs：" in out
-    assert "5 个卸载, 5 个待删除的空 cgroup, 4 个待移入变更记录的路径" in out
+    assert "5 个待卸载的挂载, 5 个待删除的空 cgroup, 4 个待移入变更记录的路径" in out
