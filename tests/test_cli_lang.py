@@ -75,3 +75,17 @@ def test_fix_and_clean_plans_in_chinese(capsys: pytest.CaptureFixture[str]) -> N
     assert "\n           原因 空的 kubepods cgroup" in out
     assert "\n保留     /sys/fs/bpf  (bpffs) 标准 bpffs：" in out
     assert "5 个待卸载的挂载, 5 个待删除的空 cgroup, 4 个待移入变更记录的路径" in out
+
+
+@pytest.mark.parametrize(
+    "command", ["check", "fix", "clean", "collect", "report", "why", "rules", "explain", "journal"]
+)
+def test_chinese_help_fits_80_columns(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse wraps at spaces by characters; a Chinese help text is wrapped by display
+    columns (only argparse's usage line of long choices, ASCII as in English, may be wider)."""
+    from nodedoctor.render.text import columns
+
+    _code, out, _err = _run(["--lang", "zh_CN", command, "--help"], capsys)
+    assert "选项" in out
+    wide = [line for line in out.splitlines() if not line.isascii() and columns(line) > 80]
+    assert not wide, wide

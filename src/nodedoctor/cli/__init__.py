@@ -100,6 +100,22 @@ class _Formatter(argparse.HelpFormatter):
             width = _terminal_width() - 2  # as argparse does
         super().__init__(prog, indent_increment, max_help_position, width, **kwargs)
 
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        """argparse wraps by characters at spaces; Chinese help is wrapped by display
+        columns (a wide character takes two) and between wide characters."""
+        if text.isascii():
+            return super()._split_lines(text, width)
+        from nodedoctor.render.text import wrap
+
+        return wrap(" ".join(text.split()), width)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.isascii():
+            return super()._fill_text(text, width, indent)
+        from nodedoctor.render.text import wrap
+
+        return "\n".join(wrap(" ".join(text.split()), width + len(indent), indent, indent))
+
 
 class RawDescriptionFormatter(_Formatter, argparse.RawDescriptionHelpFormatter):
     pass
