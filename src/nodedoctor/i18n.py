@@ -28,7 +28,7 @@ translated: ``_("--root {path}: not a directory").format(path=path)``.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 DOMAIN = "nodedoctor"
@@ -134,3 +134,15 @@ def N_(message: str) -> str:  # noqa: N802 (gettext's name for the marker)
     """Marks ``message`` for the catalog where it is defined (a constant); it is translated
     where it is used, with :func:`_`."""
     return message
+
+
+def listing(items: Iterable[str]) -> str:
+    """Items named in a sentence: ``a, b`` in English, ``a、b`` (the enumeration comma) in
+    Chinese.
+
+    >>> set_language("en"); listing(["containerd", "kubelet"])
+    'containerd, kubelet'
+    >>> set_language("zh_CN"); listing(["containerd", "kubelet"]); set_language(None)
+    'containerd、kubelet'
+    """
+    return ("、" if language() == "zh_CN" else ", ").join(items)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from nodedoctor.i18n import N_, _, language, ngettext
+from nodedoctor.i18n import N_, _, language, listing, ngettext
 from nodedoctor.model import Finding, Report, Severity
 from nodedoctor.render import html_assets
 from nodedoctor.render.hints import suggestions
@@ -140,7 +140,7 @@ def _finding(f: Finding, report: Report) -> str:
         for command in f.fix.commands:
             out.append(f"<pre>$ {_e(command)}</pre>")
         if f.fix.restart:
-            restart = _("then restart: {services}").format(services=", ".join(f.fix.restart))
+            restart = _("then restart: {services}").format(services=listing(f.fix.restart))
             out.append(f"<br>{_e(restart)}")
         if f.fix.reboot:
             out.append(f"<br>{_e(_('a reboot is needed for this to take effect'))}")

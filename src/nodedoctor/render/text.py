@@ -21,7 +21,7 @@ import textwrap
 from functools import lru_cache
 from typing import Any
 
-from nodedoctor.i18n import _, ngettext
+from nodedoctor.i18n import _, listing, ngettext
 from nodedoctor.model import Finding, Report, Severity
 from nodedoctor.render.hints import explain, suggestions
 
@@ -300,7 +300,7 @@ def _fix(f: Finding, report: Report, width: int) -> list[str]:
     lines = wrap(fix.summary, width, f"  {_('fix:')} ", "    ")
     lines += [f"    $ {c}" for c in fix.commands]
     if fix.restart:
-        services = ", ".join(fix.restart)
+        services = listing(fix.restart)
         lines += wrap(_("then restart: {services}").format(services=services), width, "    ")
     if fix.reboot:
         lines += wrap(_("a reboot is needed for this to take effect"), width, "    ")
