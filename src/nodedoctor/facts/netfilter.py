@@ -197,8 +197,10 @@ def netfilter_facts(facts: Facts) -> NetfilterFacts:
     if not ran_any:
         return NetfilterFacts(
             False,
-            "neither iptables-save nor nft ran here (not installed, or not recorded in this "
-            "bundle)",
+            _(
+                "neither iptables-save nor nft ran here (not installed, or not recorded in this "
+                "bundle)"
+            ),
             (),
             (),
             (),

@@ -75,7 +75,7 @@ def service(facts: Facts, unit: str) -> Service | None:
         return None
     svc = merge_service(files)
     problems = [
-        f"{directory}/{unit}.d cannot be read"
+        _("{path} cannot be read").format(path=f"{directory}/{unit}.d")
         for directory in UNIT_DIRS
         if facts.parse_failed(f"{directory}/{unit}.d")
     ]
