@@ -226,7 +226,7 @@ def controller_analysis(facts: Facts) -> ControllerAnalysis:
     if cg.mode is None:
         return ControllerAnalysis(
             mode=None,
-            unknown_reason="the cgroup mode cannot be told from this root",
+            unknown_reason=_("the cgroup mode cannot be told from this root"),
             statuses={},
             needed=(),
         )
@@ -237,7 +237,9 @@ def controller_analysis(facts: Facts) -> ControllerAnalysis:
         if cg.v2_root_controllers is None:
             return ControllerAnalysis(
                 mode=cg.mode,
-                unknown_reason="/sys/fs/cgroup/cgroup.controllers is not in this root",
+                unknown_reason=_("{path} is not in this root").format(
+                    path="/sys/fs/cgroup/cgroup.controllers"
+                ),
                 statuses={},
                 needed=needed,
             )
@@ -248,7 +250,7 @@ def controller_analysis(facts: Facts) -> ControllerAnalysis:
         if not cg.proc_cgroups_known:
             return ControllerAnalysis(
                 mode=cg.mode,
-                unknown_reason="/proc/cgroups is not in this root",
+                unknown_reason=_("{path} is not in this root").format(path="/proc/cgroups"),
                 statuses={},
                 needed=needed,
             )

@@ -22,6 +22,7 @@ import posixpath
 
 from nodedoctor._record import record
 from nodedoctor.facts import Facts
+from nodedoctor.i18n import _
 from nodedoctor.model import Evidence
 
 PATH_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
@@ -43,7 +44,7 @@ class NodePrograms:
 def _follow(facts: Facts, path: str) -> str:
     """The file a chain of links at ``path`` ends at, read link by link (so that ``collect``
     records each one), within the root."""
-    for _ in range(16):
+    for _unused in range(16):
         target = facts.root.readlink(path)
         if target is None:
             return path
@@ -80,9 +81,10 @@ def node_programs(facts: Facts) -> NodePrograms:
     if missing:
         return NodePrograms(
             False,
-            "this root does not hold the node's programs (no "
-            + ", ".join(missing)
-            + " in /usr/bin, /bin ...): a tree of files, not a whole system",
+            _(
+                "this root does not hold the node's programs (no {programs} in /usr/bin, "
+                "/bin ...): a tree of files, not a whole system"
+            ).format(programs=", ".join(missing)),
         )
     return NodePrograms(True)
 

@@ -19,7 +19,7 @@ from nodedoctor._record import record
 from nodedoctor.facts import Facts, Sourced, file_evidence
 from nodedoctor.facts.packages import packages
 from nodedoctor.facts.versions import Version
-from nodedoctor.i18n import N_
+from nodedoctor.i18n import N_, _
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.crio import CrioConfigFile, parse_crio_config
 
@@ -110,7 +110,8 @@ def crio_facts(facts: Facts) -> CrioFacts:
     failed = [p for p in read if facts.parse_failed(p)]
     present = bool(files) or item is not None or bool(failed)
     if failed:
-        return CrioFacts(present, version, names, None, None, (), f"{failed[0]} cannot be parsed")
+        unparsed = _("{path} cannot be parsed").format(path=failed[0])
+        return CrioFacts(present, version, names, None, None, (), unparsed)
     if not present:
         return CrioFacts(False, version, names, None, None, ())
     manager = _last(files, (*RUNTIME, "cgroup_manager")) or Sourced(
@@ -131,7 +132,7 @@ def crio_facts(facts: Facts) -> CrioFacts:
                 )
             )
     handlers: set[str] = set()
-    for _, conf in files:
+    for _path, conf in files:
         runtimes = conf.get((*RUNTIME, "runtimes"))
         if isinstance(runtimes, dict):
             handlers.update(runtimes)

@@ -26,6 +26,7 @@ from nodedoctor.facts import Facts
 from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.processes import Process, processes
 from nodedoctor.facts.profile import deployer_profile
+from nodedoctor.i18n import _
 from nodedoctor.model import Evidence
 from nodedoctor.sources.root import UnsafePathError
 
@@ -155,14 +156,15 @@ def _down(facts: Facts) -> CriSocket:
     kubelet = shown.kubelet()
     if kubelet is None:
         return CriSocket(
-            None, unknown="the kubelet is not running: nothing connects to the runtime"
+            None, unknown=_("the kubelet is not running: nothing connects to the runtime")
         )
     rt = facts.get(runtime_facts)
     if rt.name not in RUNTIME_PROCESS or rt.endpoint is None:
-        return CriSocket(None, unknown="the kubelet's container runtime cannot be told")
+        return CriSocket(None, unknown=_("the kubelet's container runtime cannot be told"))
     installed = _installed(facts, rt.name)
     if installed is None:
-        return CriSocket(None, unknown=f"{rt.name} is not known to be installed on this node")
+        why = _("{runtime} is not known to be installed on this node").format(runtime=rt.name)
+        return CriSocket(None, unknown=why)
     if shown.named(RUNTIME_PROCESS[rt.name]):
         return CriSocket(None, runs=True)
     down = RuntimeDown(
@@ -189,9 +191,8 @@ def cri_socket(facts: Facts) -> CriSocket:
         value = k.runtime_endpoint.value
         if isinstance(value, str) and value:
             if not value.startswith(("unix://", "/")):
-                return CriSocket(
-                    None, unknown=f"the kubelet's endpoint {value} is not a unix socket"
-                )
+                why = _("the kubelet's endpoint {endpoint} is not a unix socket")
+                return CriSocket(None, unknown=why.format(endpoint=value))
             endpoint = value if value.startswith("unix://") else f"unix://{value}"
             return CriSocket((_probe(facts, endpoint, k.runtime_endpoint.evidence),), "kubelet")
     deployer = facts.get(deployer_profile).deployer
@@ -200,7 +201,9 @@ def cri_socket(facts: Facts) -> CriSocket:
         if not running:
             return CriSocket(
                 None,
-                unknown=f"{deployer.title} starts its own containerd, and it is not running",
+                unknown=_("{deployer} starts its own containerd, and it is not running").format(
+                    deployer=deployer.title
+                ),
             )
         evidence = Evidence(running[0].evidence.source, f"{deployer.title} runs its containerd")
         return CriSocket((_probe(facts, deployer.containerd_socket, evidence),), "deployer")

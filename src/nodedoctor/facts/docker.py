@@ -12,6 +12,7 @@ from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
 from nodedoctor.facts.packages import packages
 from nodedoctor.facts.system import init_system
 from nodedoctor.facts.versions import Version
+from nodedoctor.i18n import _
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.docker import parse_daemon_json
 
@@ -52,7 +53,8 @@ def docker_facts(facts: Facts) -> DockerFacts:
                 Sourced(driver, Evidence(result.display, result.stdout.strip())),
             )
     if facts.parse_failed(DAEMON_JSON):
-        return DockerFacts(present, version, cri_dockerd, None, f"{DAEMON_JSON} cannot be parsed")
+        why = _("{path} cannot be parsed").format(path=DAEMON_JSON)
+        return DockerFacts(present, version, cri_dockerd, None, why)
     if daemon is not None and daemon.cgroup_driver is not None:
         ev = file_evidence(DAEMON_JSON, daemon.text or "", daemon.line)
         return DockerFacts(present, version, cri_dockerd, Sourced(daemon.cgroup_driver, ev))
@@ -60,7 +62,8 @@ def docker_facts(facts: Facts) -> DockerFacts:
         return DockerFacts(False, version, cri_dockerd, None)
     mode = facts.get(cgroup_facts).mode
     if mode is None:
-        return DockerFacts(present, version, cri_dockerd, None, "the cgroup mode is unknown")
+        why = _("the cgroup mode is unknown")
+        return DockerFacts(present, version, cri_dockerd, None, why)
     if mode is not CgroupMode.V2:
         return DockerFacts(
             present,
@@ -77,7 +80,8 @@ def docker_facts(facts: Facts) -> DockerFacts:
         )
     pid1 = facts.get(init_system)
     if pid1.systemd is None:
-        return DockerFacts(present, version, cri_dockerd, None, "whether systemd runs is unknown")
+        why = _("whether systemd runs is unknown")
+        return DockerFacts(present, version, cri_dockerd, None, why)
     driver = "systemd" if pid1.systemd else "cgroupfs"
     why = "with systemd" if pid1.systemd else "without systemd"
     return DockerFacts(

@@ -32,6 +32,7 @@ from __future__ import annotations
 from nodedoctor._record import record
 from nodedoctor.facts import Facts
 from nodedoctor.facts.teardown import teardown_facts
+from nodedoctor.i18n import _
 from nodedoctor.model import Evidence
 
 KUBERNETES_DIR = "/etc/kubernetes"
@@ -146,18 +147,22 @@ def kubeadm_leftovers(facts: Facts) -> KubeadmLeftovers:
     if kubelet.running is True:
         return KubeadmLeftovers(
             False,
-            "the kubelet is running: a kubeadm node in service has these files (a control "
-            "plane all of them); after a 'kubeadm init' or 'join' that failed half way, run "
-            "'kubeadm reset' before trying again",
+            _(
+                "the kubelet is running: a kubeadm node in service has these files (a control "
+                "plane all of them); after a 'kubeadm init' or 'join' that failed half way, run "
+                "'kubeadm reset' before trying again"
+            ),
             tuple(blockers),
             (),
         )
     if config:
         return KubeadmLeftovers(
             False,
-            f"the kubelet's configuration is still here ({config[0].source}): the node is "
-            "stopped, not torn down; 'kubeadm reset' removes all of it before a new "
-            "'kubeadm init' or 'join'",
+            _(
+                "the kubelet's configuration is still here ({path}): the node is stopped, not "
+                "torn down; 'kubeadm reset' removes all of it before a new 'kubeadm init' or "
+                "'join'"
+            ).format(path=config[0].source),
             tuple(blockers),
             (),
             config,

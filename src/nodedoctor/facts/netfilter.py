@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from nodedoctor._record import record
 from nodedoctor.facts import Facts
+from nodedoctor.i18n import _
 from nodedoctor.model import Evidence
 from nodedoctor.parsers import ParseError
 from nodedoctor.parsers.netfilter import (
@@ -132,8 +133,10 @@ def netfilter_facts(facts: Facts) -> NetfilterFacts:
     if not facts.running:
         return NetfilterFacts(
             False,
-            "the packet filter rules are read from the running kernel (iptables-save, nft "
-            "list ruleset): a live check or a bundle collected on the node",
+            _(
+                "the packet filter rules are read from the running kernel (iptables-save, nft "
+                "list ruleset): a live check or a bundle collected on the node"
+            ),
             (),
             (),
             (),
@@ -194,8 +197,10 @@ def netfilter_facts(facts: Facts) -> NetfilterFacts:
     if not ran_any:
         return NetfilterFacts(
             False,
-            "neither iptables-save nor nft ran here (not installed, or not recorded in this "
-            "bundle)",
+            _(
+                "neither iptables-save nor nft ran here (not installed, or not recorded in this "
+                "bundle)"
+            ),
             (),
             (),
             (),

@@ -26,6 +26,7 @@ from nodedoctor.facts import Facts, file_evidence
 from nodedoctor.facts.deployers import K3S_AGENT, Deployer
 from nodedoctor.facts.profile import deployer_profile
 from nodedoctor.facts.system import hostname_source
+from nodedoctor.i18n import _
 from nodedoctor.model import Evidence
 
 
@@ -100,7 +101,7 @@ def node_name(facts: Facts) -> NodeName:
         if deployer is not None and deployer.name == "kubespray":
             return NodeName(
                 None,
-                unknown_reason=(
+                unknown_reason=_(
                     "Kubespray names the node after its inventory name (kube_override_hostname) "
                     "and sets the hostname to it; its preinstall checks that name ('Stop if bad "
                     "hostname')"
@@ -108,5 +109,6 @@ def node_name(facts: Facts) -> NodeName:
             )
     host = facts.get(hostname_source)
     if host is None:
-        return NodeName(None, unknown_reason="this root has no /etc/hostname")
+        why = _("this root has no {path}").format(path="/etc/hostname")
+        return NodeName(None, unknown_reason=why)
     return _named(host.value, "hostname", host.evidence)

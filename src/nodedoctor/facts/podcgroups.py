@@ -26,6 +26,7 @@ from nodedoctor.facts.cgroups import CgroupMode, cgroup_facts
 from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.kubepods import PodCgroupEntry, kubepods_dirs, pod_cgroup_entries
 from nodedoctor.facts.teardown import teardown_facts
+from nodedoctor.i18n import _
 from nodedoctor.model import Evidence
 
 
@@ -93,8 +94,8 @@ def _hierarchies(facts: Facts) -> tuple[list[str], str | None]:
         points = sorted({h.mount_point for h in cg.v1_mounts.values()})
         if points:
             return points, None
-        return [], "no cgroup v1 hierarchy is mounted in this root"
-    return [], "the cgroup hierarchy is unknown (no mount table and no /sys/fs/cgroup)"
+        return [], _("no cgroup v1 hierarchy is mounted in this root")
+    return [], _("the cgroup hierarchy is unknown (no mount table and no /sys/fs/cgroup)")
 
 
 def _has_processes(facts: Facts, path: str) -> bool:
@@ -128,11 +129,15 @@ def _partial_listing(facts: Facts, pods_dir: str, hierarchies: list[str]) -> str
     if not incomplete:
         return None
     if pods_dir in incomplete:
-        return f"the bundle holds only part of {pods_dir} ({incomplete[pods_dir]})"
+        return _("the bundle holds only part of {path} ({why})").format(
+            path=pods_dir, why=incomplete[pods_dir]
+        )
     trees = tuple(h + d for h in hierarchies for d in kubepods_dirs(_cgroup_root(facts)))
     for directory, why in incomplete.items():
         if directory.startswith(trees):
-            return f"the bundle holds only part of the pod cgroups in {directory} ({why})"
+            return _("the bundle holds only part of the pod cgroups in {path} ({why})").format(
+                path=directory, why=why
+            )
     return None
 
 
@@ -142,7 +147,7 @@ def pod_cgroup_facts(facts: Facts) -> PodCgroupFacts:
     uids = frozenset(listing or ())
     hierarchies, reason = _hierarchies(facts)
     if not hierarchies or not any(facts.root.listdir(h) for h in hierarchies):
-        reason = reason or "no cgroup directories under /sys/fs/cgroup in this root"
+        reason = reason or _("no cgroup directories under /sys/fs/cgroup in this root")
     else:
         reason = _partial_listing(facts, pods_dir, hierarchies)
     if reason is not None:

@@ -225,10 +225,12 @@ def _log_mode(facts: Facts) -> OrphanedPodDirs:
     if not log.known:
         return OrphanedPodDirs(
             None,
-            "the kubelet runs: only it knows which pod directories belong to pods the API "
-            "server still has (a finished Job's pod keeps its directory), and it logs those it "
-            "cannot remove ('Orphaned pod \"<uid>\" found, but ...'); its log cannot be read "
-            "here (journalctl-kubelet: a live check or a bundle collected on the node)",
+            _(
+                "the kubelet runs: only it knows which pod directories belong to pods the API "
+                "server still has (a finished Job's pod keeps its directory), and it logs those "
+                "it cannot remove ('Orphaned pod \"<uid>\" found, but ...'); its log cannot be "
+                "read here (journalctl-kubelet: a live check or a bundle collected on the node)"
+            ),
             (),
         )
     pods: list[PodDir] = []

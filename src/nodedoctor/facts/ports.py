@@ -21,6 +21,7 @@ from __future__ import annotations
 from nodedoctor._record import record
 from nodedoctor.facts import Facts
 from nodedoctor.facts.mounts import host_procfs
+from nodedoctor.i18n import _
 from nodedoctor.parsers import ParseError
 from nodedoctor.parsers.proc_net import ListeningSocket, TcpTable, parse_proc_net_tcp
 
@@ -122,17 +123,17 @@ def _owners(facts: Facts, inodes: set[int]) -> tuple[dict[int, Owner], str | Non
         for fd in fds:
             budget -= 1
             if budget < 0:
-                return found, f"more than {MAX_FD_LINKS} open files to look through"
+                return found, _("more than {n} open files to look through").format(n=MAX_FD_LINKS)
             inode = wanted.get(facts.root.readlink(f"/proc/{pid}/fd/{fd}") or "")
             if inode is not None and inode not in found:
                 found[inode] = Owner(int(pid), comms[pid], fd)
                 if len(found) == len(wanted):
                     return found, None
     if hidden == len(ordered):
-        return found, "this root does not show the processes' open files (/proc/<pid>/fd)"
+        return found, _("this root does not show the processes' open files (/proc/<pid>/fd)")
     if hidden:
-        return found, "some processes' open files cannot be read (not root, or no SYS_PTRACE)"
-    return found, "no process shows it among its open files"
+        return found, _("some processes' open files cannot be read (not root, or no SYS_PTRACE)")
+    return found, _("no process shows it among its open files")
 
 
 def _table(facts: Facts, path: str) -> TcpTable | str | None:
@@ -147,9 +148,11 @@ def _table(facts: Facts, path: str) -> TcpTable | str | None:
         table = parse_proc_net_tcp(text)
     except ParseError as exc:
         facts.record_problem(path, exc.line, exc.message)
-        return f"{path} cannot be parsed"
+        return _("{path} cannot be parsed").format(path=path)
     if read.truncated and not table.others:
-        return f"{path} lists more listening sockets than the first {READ_LIMIT} bytes hold"
+        return _("{path} lists more listening sockets than the first {n} bytes hold").format(
+            path=path, n=READ_LIMIT
+        )
     return table
 
 
@@ -168,7 +171,7 @@ def kubernetes_ports(facts: Facts) -> KubernetesPorts:
         sources.append(path)
         sockets.extend((path, s) for s in table.listening if s.port in PORTS)
     if not sources:
-        return KubernetesPorts(None, unknown=f"no {base}/tcp in this root")
+        return KubernetesPorts(None, unknown=_("no {path} in this root").format(path=f"{base}/tcp"))
     owners: dict[int, Owner] = {}
     why: str | None = None
     if sockets:

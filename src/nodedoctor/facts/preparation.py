@@ -27,6 +27,7 @@ own default, ``failSwapOn: true``. Sources, per deployer, in each record's field
 from __future__ import annotations
 
 from nodedoctor._record import record
+from nodedoctor.i18n import N_
 
 #: It sets the value when it installs the node (persisted in a sysctl or modules file).
 AT_INSTALL = "install"
@@ -177,7 +178,7 @@ PREPARATIONS: dict[str, Preparation] = {
         Preparation(
             deployer="k3s",
             default_version=None,
-            version_source=(
+            version_source=N_(
                 "k3s installs the release of its stable channel (get.k3s.io "
                 "INSTALL_K3S_CHANNEL=stable, docs.k3s.io upgrades/manual), resolved online at "
                 "install time"

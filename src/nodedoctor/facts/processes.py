@@ -21,6 +21,7 @@ from nodedoctor._record import record
 from nodedoctor.facts import Facts
 from nodedoctor.facts.deployers import KUBELET_PROCESSES
 from nodedoctor.facts.mounts import host_procfs
+from nodedoctor.i18n import _
 from nodedoctor.model import Evidence
 
 #: Daemons the rules and the clean engine care about, by the kernel's ``comm`` name: every
@@ -62,7 +63,7 @@ class Processes:
     @property
     def unknown_reason(self) -> str:
         """Why what runs cannot be told (for a rule's skip reason)."""
-        return (
+        return _(
             "this root does not show what runs: its /proc is not a live procfs and holds no "
             "recorded /proc/<pid>/comm"
         )

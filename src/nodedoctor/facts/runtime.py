@@ -17,6 +17,7 @@ from nodedoctor.facts.crio import crio_facts
 from nodedoctor.facts.docker import CRI_DOCKERD_SOCKET, docker_facts
 from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.versions import Version
+from nodedoctor.i18n import _
 from nodedoctor.model import Evidence
 
 SOCKET_TIMEOUT = 0.5
@@ -137,9 +138,11 @@ def runtime_facts(facts: Facts) -> RuntimeFacts:
             d.unknown,
         )
     why = (
-        f"the kubelet's endpoint {endpoint.value} is not a runtime nodedoctor knows"
+        _("the kubelet's endpoint {endpoint} is not a runtime nodedoctor knows").format(
+            endpoint=endpoint.value
+        )
         if endpoint
-        else "no container runtime was found"
+        else _("no container runtime was found")
     )
     return RuntimeFacts(None, endpoint, None, None, None, answers, why)
 

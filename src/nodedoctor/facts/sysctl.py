@@ -32,6 +32,7 @@ import os
 from nodedoctor._record import record
 from nodedoctor.facts import Facts, file_evidence
 from nodedoctor.facts.mounts import host_procfs
+from nodedoctor.i18n import _
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.sysctl import SysctlAssignment, parse_modules_load, parse_sysctl_conf
 from nodedoctor.sources.root import UnsafePathError
@@ -192,8 +193,10 @@ def _running(facts: Facts) -> dict[str, RunningValue]:
                 None,
                 None,
                 None,
-                f"{proc_path(IP_FORWARD)} is not in this root: the node's running network "
-                "settings are unknown (a disk image, a root that did not record them)",
+                _(
+                    "{path} is not in this root: the node's running network settings are "
+                    "unknown (a disk image, a root that did not record them)"
+                ).format(path=proc_path(IP_FORWARD)),
             )
     return out
 

@@ -29,6 +29,7 @@ from nodedoctor.facts.kubelet import kubelet_facts
 from nodedoctor.facts.preparation import PREPARATIONS, Preparation
 from nodedoctor.facts.profile import deployer_profile
 from nodedoctor.facts.versions import Version
+from nodedoctor.i18n import _
 from nodedoctor.model import Evidence
 
 #: Where each part of the target came from (the JSON report's ``deployer_source`` and
@@ -138,16 +139,15 @@ def target_facts(facts: Facts) -> Target:
             )
             if k.version is not None and k.version.value.minor != version.minor:
                 installed = k.version.value.release
-                note = (
-                    f"the installed kubelet is {installed[0]}.{installed[1]}: the rules judge "
-                    "it as installed"
-                )
+                note = _(
+                    "the installed kubelet is {version}: the rules judge it as installed"
+                ).format(version=f"{installed[0]}.{installed[1]}")
     if version is None:
         prep = PREPARATIONS.get(deployer) if deployer else None
         if k.installed and k.version is not None:
             version, vsource, version_ev = k.version.value, KUBELET, k.version.evidence
         elif k.installed:
-            unknown = (
+            unknown = _(
                 "a kubelet is installed but its version cannot be told here "
                 "(--kubernetes-version gives it)"
             )
@@ -156,9 +156,9 @@ def target_facts(facts: Facts) -> Target:
             vsource = DEPLOYER_DEFAULT
             version_ev = Evidence(f"{deployer}'s default", prep.version_source)
         elif prep is not None:
-            unknown = prep.version_source
+            unknown = _(prep.version_source)  # marked N_() where only prose
         else:
-            unknown = "no deployer is named (--profile) or detected"
+            unknown = _("no deployer is named (--profile) or detected")
     evidence = tuple(e for e in (deployer_ev, version_ev) if e is not None)
     return Target(
         deployer,

@@ -21,7 +21,7 @@ import textwrap
 from functools import lru_cache
 from typing import Any
 
-from nodedoctor.i18n import _, listing, ngettext
+from nodedoctor.i18n import N_, _, listing, ngettext
 from nodedoctor.model import Finding, Report, Severity
 from nodedoctor.render.hints import explain, suggestions
 
@@ -211,27 +211,45 @@ def _header(node: dict[str, Any], version: str) -> list[str]:
         "flag" in (target.get("deployer_source"), target.get("version_source"))
         or (target.get("deployer") and target.get("kubelet_installed") is False)
     ):
-        parts.append(f"target: {_target_text(target)}")
+        parts.append(_("target: {description}").format(description=_target_text(target)))
     return [first, " · ".join(parts)]
 
 
-_SOURCE = {"flag": "given", "detected": "detected", "kubelet": "the kubelet's"}
+#: How the deployer was found, and how the Kubernetes version was (``deployer-default``:
+#: the deployer's own default, said with its name).
+_DEPLOYER_SOURCE = {"flag": N_("deployer given"), "detected": N_("deployer detected")}
+_VERSION_SOURCE = {
+    "flag": N_("version given"),
+    "detected": N_("version detected"),
+    "kubelet": N_("version the kubelet's"),
+}
 
 
 def _target_text(target: dict[str, Any]) -> str:
     """``kubeadm 1.35 (deployer given, version: kubeadm's default)``."""
-    deployer = target.get("deployer") or "deployer unknown"
-    version = target.get("kubernetes_version") or "version unknown"
-    vsource = target.get("version_source")
-    vtext = f"{deployer}'s default" if vsource == "deployer-default" else _SOURCE.get(vsource or "")
-    notes = [
-        f"deployer {_SOURCE[s]}" if (s := target.get("deployer_source")) in _SOURCE else None,
-        f"version {vtext}" if vtext else None,
-    ]
-    note = ", ".join(n for n in notes if n)
+    deployer = target.get("deployer") or _("deployer unknown")
+    version = target.get("kubernetes_version") or _("version unknown")
+    vsource = target.get("version_source") or ""
+    dsource = target.get("deployer_source") or ""
+    if vsource == "deployer-default":
+        vtext: str | None = _("version {deployer}'s default").format(deployer=deployer)
+    else:
+        vtext = _(_VERSION_SOURCE[vsource]) if vsource in _VERSION_SOURCE else None
+    dtext = _(_DEPLOYER_SOURCE[dsource]) if dsource in _DEPLOYER_SOURCE else None
+    if dtext and vtext:
+        note = _("{deployer_source}, {version_source}").format(
+            deployer_source=dtext, version_source=vtext
+        )
+    else:
+        note = dtext or vtext or ""
     if target.get("kubelet_installed") and target.get("version_note"):
-        note += f"; {target['version_note']}"  # the installed kubelet is another version
-    return f"{deployer} {version}" + (f" ({note})" if note else "")
+        # the installed kubelet is another version (shown only with a source given: a note)
+        note = _("{notes}; {note}").format(notes=note, note=target["version_note"])
+    if not note:
+        return f"{deployer} {version}"
+    return _("{deployer} {version} ({notes})").format(
+        deployer=deployer, version=version, notes=note
+    )
 
 
 def _wrap_header_line(line: str, width: int) -> list[str]:

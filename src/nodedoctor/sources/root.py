@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from nodedoctor._record import record
+from nodedoctor.i18n import _
 
 if TYPE_CHECKING:  # annotations only: an offline root never loads the command runner
     from nodedoctor.sources.commands import CommandResult, CommandRunner
@@ -263,7 +264,7 @@ class Root:
     def readlink(self, path: str) -> str | None:
         """The target of the link at ``path`` as written (not followed, not re-rooted: procfs's
         ``/proc/<pid>/fd/<n>`` reads ``socket:[12345]``), or ``None`` when it is not a link."""
-        parent, _, name = path.rpartition("/")
+        parent, _sep, name = path.rpartition("/")
         if not name or name in (".", ".."):
             return None
         try:
@@ -340,12 +341,16 @@ def not_a_node_root(root: Root, shown: str) -> str | None:
     """
     if has_node_marks(root):
         return None
-    message = f"{shown} does not look like a node's root: no /etc/os-release, /proc, /sys or /usr"
     inner = os.path.join(shown, "root")
     given_directory = os.path.isdir(shown) and os.path.realpath(shown) == root.base
     if given_directory and os.path.isdir(inner) and has_node_marks(Root(inner)):
-        message += f"; did you mean {inner}?"
-    return message
+        return _(
+            "{path} does not look like a node's root: no /etc/os-release, /proc, /sys or /usr; "
+            "did you mean {inner}?"
+        ).format(path=shown, inner=inner)
+    return _(
+        "{path} does not look like a node's root: no /etc/os-release, /proc, /sys or /usr"
+    ).format(path=shown)
 
 
 def directory_root(path: str) -> Root:

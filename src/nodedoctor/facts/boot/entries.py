@@ -117,22 +117,22 @@ def _unknown_params(entry: BlsEntry, path: str) -> str:
 
     options = entry.options
     if not options:
-        return (
-            f"{path} has no options line (GRUB's blscfg then uses $default_kernelopts from "
+        return _(
+            "{path} has no options line (GRUB's blscfg then uses $default_kernelopts from "
             "grub.cfg, which is not read here)"
-        )
+        ).format(path=path)
     if len(options) > 1:
         lines = ", ".join(str(o.line) for o in options)
-        return (
-            f"{path} has {len(options)} options lines ({lines}): GRUB's blscfg uses only the "
-            "first, the Boot Loader Specification combines them"
-        )
+        return _(
+            "{path} has {n} options lines ({lines}): GRUB's blscfg uses only the first, the "
+            "Boot Loader Specification combines them"
+        ).format(path=path, n=len(options), lines=lines)
     braced = braced_variables(options[0].value)
     if braced:
-        return (
-            f"{path} uses {braced[0]} (line {options[0].line}), which GRUB's blscfg does not "
-            "expand (it knows $name only)"
-        )
+        return _(
+            "{path} uses {variable} (line {line}), which GRUB's blscfg does not expand (it "
+            "knows $name only)"
+        ).format(path=path, variable=braced[0], line=options[0].line)
     return ""
 
 
@@ -219,14 +219,14 @@ def boot_entries(facts: Facts) -> BootEntries | None:
     problems: list[str] = []
     paths = facts.drop_ins(BLS_ENTRIES, "*.conf")
     if facts.parse_failed(BLS_ENTRIES):
-        problems.append(f"{BLS_ENTRIES} cannot be read")
+        problems.append(_("{path} cannot be read").format(path=BLS_ENTRIES))
     for path in paths:
         name = path.rsplit("/", 1)[-1]
         if name.startswith("."):
             continue  # GRUB's blscfg read_entry skips them
         parsed = facts.parse(path, parse_bls_entry)
         if parsed is None:
-            problems.append(f"{path} cannot be read as a boot entry")
+            problems.append(_("{path} cannot be read as a boot entry").format(path=path))
             continue
         if not parsed.bootable:
             continue  # the spec: an entry has a linux or efi key; this is not one
@@ -236,8 +236,11 @@ def boot_entries(facts: Facts) -> BootEntries | None:
             problems.append(unknown)
         elif "kernelopts" in unresolved:
             problems.append(
-                f"{path} uses $kernelopts, which "
-                + (f"{GRUBENV} cannot be read for" if env_problem else f"{GRUBENV} does not set")
+                (
+                    _("{path} uses $kernelopts, which {grubenv} cannot be read for")
+                    if env_problem
+                    else _("{path} uses $kernelopts, which {grubenv} does not set")
+                ).format(path=path, grubenv=GRUBENV)
             )
         entries.append(
             BootEntry(
@@ -252,7 +255,7 @@ def boot_entries(facts: Facts) -> BootEntries | None:
             )
         )
     if problems or not entries:
-        reason = "; ".join(problems) or f"no boot entry in {BLS_ENTRIES}"
+        reason = "; ".join(problems) or _("no boot entry in {path}").format(path=BLS_ENTRIES)
         return BootEntries(
             entries=tuple(entries), default=None, next_params=None, next_reason=reason
         )

@@ -18,6 +18,7 @@ from nodedoctor.facts.containerd.model import ContainerdFacts
 from nodedoctor.facts.packages import packages
 from nodedoctor.facts.profile import deployer_profile
 from nodedoctor.facts.versions import Version
+from nodedoctor.i18n import _
 
 
 def containerd_facts(facts: Facts) -> ContainerdFacts:
@@ -65,18 +66,19 @@ def containerd_facts(facts: Facts) -> ContainerdFacts:
                 empty,
                 present=True,
                 notes=(),
-                unknown=f"{top} uses k3s's base template, whose SystemdCgroup "
-                f"({layout.renderer}'s own choice) cannot be told",
+                unknown=_(
+                    "{path} uses k3s's base template, whose SystemdCgroup ({renderer}'s own "
+                    "choice) cannot be told"
+                ).format(path=top, renderer=layout.renderer),
             )
         files[0] = with_k3s_base(files[0], base, choice.value == "true")
         empty = replace(empty, files=tuple(files))
     if failed:
-        return replace(empty, unknown=f"{failed[0]} cannot be parsed")
+        return replace(empty, unknown=_("{path} cannot be parsed").format(path=failed[0]))
     if layout.name == "k3s" and not files:
         if layout.k3s_default is None:
-            return replace(
-                empty, unknown=f"{layout.renderer}'s own choice of driver cannot be told"
-            )
+            why = _("{renderer}'s own choice of driver cannot be told")
+            return replace(empty, unknown=why.format(renderer=layout.renderer))
         k3s_driver = "systemd" if layout.k3s_default.value == "true" else "cgroupfs"
         d = Sourced(k3s_driver, layout.k3s_default.evidence)
         return replace(
@@ -112,14 +114,14 @@ def containerd_facts(facts: Facts) -> ContainerdFacts:
         extra = import_problems(loaded, missing, globs if major == 1 else [])
         results.append(replace(result, problems=(*result.problems, *extra)))
     if failed:  # a relative import glob as containerd 1.x expands it, from /
-        return replace(empty, unknown=f"{failed[0]} cannot be parsed")
+        return replace(empty, unknown=_("{path} cannot be parsed").format(path=failed[0]))
     first = results[0]
     if len(results) > 1:
         a, b = results
         if a.outcome() != b.outcome():
             return replace(
                 empty,
-                unknown=(
+                unknown=_(
                     "the containerd version is unknown and containerd 1.x and 2.x would read "
                     "this configuration differently"
                 ),

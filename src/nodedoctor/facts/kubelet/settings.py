@@ -19,6 +19,7 @@ from nodedoctor.facts.packages import packages
 from nodedoctor.facts.processes import processes
 from nodedoctor.facts.profile import deployer_profile
 from nodedoctor.facts.versions import Version
+from nodedoctor.i18n import _
 from nodedoctor.model import Evidence
 from nodedoctor.parsers.kubeadm import parse_kubeadm_config
 from nodedoctor.parsers.kubelet import (
@@ -89,9 +90,13 @@ def _config_file(
     parsed = facts.parse(path, parse_kubelet_config)
     if parsed is None:
         if facts.parse_failed(path):
-            problems.append(f"{path} cannot be parsed")
+            problems.append(_("{path} cannot be parsed").format(path=path))
         else:
-            pending.append(f"{path} ({why}) does not exist; the kubelet cannot start without it")
+            pending.append(
+                _("{path} ({why}) does not exist; the kubelet cannot start without it").format(
+                    path=path, why=why
+                )
+            )
     return parsed
 
 
@@ -137,11 +142,17 @@ def kubelet_facts(facts: Facts) -> KubeletFacts:
     if config_flag is not None and config_flag.value:
         config_path = Sourced(config_flag.value, flag_ev(config_flag))
         config = _config_file(
-            facts, config_flag.value, problems, pending, f"named by {config_flag.text}"
+            facts,
+            config_flag.value,
+            problems,
+            pending,
+            _("named by {flag}").format(flag=config_flag.text),
         )
     elif args.assumed_config is not None and facts.root.exists(args.assumed_config.value):
         config_path = args.assumed_config
-        config = _config_file(facts, config_path.value, problems, pending, "kubeadm's config file")
+        config = _config_file(
+            facts, config_path.value, problems, pending, _("kubeadm's config file")
+        )
 
     config_dir: Sourced[str] | None = None
     drop_ins: list[tuple[str, KubeletConfigFile]] = []
@@ -151,11 +162,11 @@ def kubelet_facts(facts: Facts) -> KubeletFacts:
         for path in facts.drop_ins(dir_flag.value, "*.conf"):
             parsed = facts.parse(path, parse_kubelet_config)
             if parsed is None:
-                problems.append(f"{path} cannot be parsed")
+                problems.append(_("{path} cannot be parsed").format(path=path))
             else:
                 drop_ins.append((path, parsed))
         if facts.parse_failed(dir_flag.value):
-            problems.append(f"{dir_flag.value} cannot be read")
+            problems.append(_("{path} cannot be read").format(path=dir_flag.value))
 
     version = _version(facts, profile.name)
     ver = version.value if version else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 from nodedoctor._record import record
 from nodedoctor.facts import Facts, Sourced, file_evidence
 from nodedoctor.facts.kubelet.model import PlacedWord
+from nodedoctor.i18n import _
 from nodedoctor.parsers.systemd_unit import (
     EnvAssignment,
     PlacedAssignment,
@@ -74,7 +75,7 @@ def service(facts: Facts, unit: str) -> Service | None:
         return None
     svc = merge_service(files)
     problems = [
-        f"{directory}/{unit}.d cannot be read"
+        _("{path} cannot be read").format(path=f"{directory}/{unit}.d")
         for directory in UNIT_DIRS
         if facts.parse_failed(f"{directory}/{unit}.d")
     ]
@@ -88,11 +89,13 @@ def service(facts: Facts, unit: str) -> Service | None:
         parsed = facts.parse(path, parse_environment_file)
         if parsed is None:
             if facts.parse_failed(path):
-                problems.append(f"{path} cannot be parsed")
+                problems.append(_("{path} cannot be parsed").format(path=path))
             elif not optional:
                 problems.append(
-                    f"{path} is missing but {placed.path}:{placed.assignment.line} requires it "
-                    "(no '-' prefix), so systemd will not start the unit"
+                    _(
+                        "{path} is missing but {where} requires it (no '-' prefix), so systemd "
+                        "will not start the unit"
+                    ).format(path=path, where=f"{placed.path}:{placed.assignment.line}")
                 )
             continue
         for name, assignment in parsed.items():
@@ -103,8 +106,10 @@ def service(facts: Facts, unit: str) -> Service | None:
         if len(svc.exec_start) > 1:
             last = svc.exec_start[-1]
             problems.append(
-                f"{last.path}:{last.assignment.line}: more than one ExecStart= without a reset; "
-                "systemd refuses such a service"
+                _(
+                    "{where}: more than one ExecStart= without a reset; systemd refuses such a "
+                    "service"
+                ).format(where=f"{last.path}:{last.assignment.line}")
             )
         placed_exec = svc.exec_start[-1]
         exec_lines = placed_exec.assignment.text.splitlines()

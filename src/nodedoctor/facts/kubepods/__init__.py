@@ -44,6 +44,7 @@ from nodedoctor._record import record
 from nodedoctor.facts import Facts, Sourced, file_evidence
 from nodedoctor.facts.cgroups import CGROUP_ROOT, CgroupMode, cgroup_facts
 from nodedoctor.facts.kubelet import Setting, kubelet_facts
+from nodedoctor.i18n import _
 
 #: v2 controllers the kubelet requires on its cgroups, each only if the root has it
 #: (cgroup_v2_manager_linux.go ``Validate``).
@@ -247,21 +248,21 @@ def kubepods_facts(facts: Facts) -> KubepodsFacts:
         return KubepodsFacts(cg.mode, reason, None, None, None, None, None, (), None, {})
 
     if cg.mode is None:
-        return unknown("the cgroup hierarchy of this root is unknown (no mount table)")
+        return unknown(_("the cgroup hierarchy of this root is unknown (no mount table)"))
     if not kubelet.installed:
-        return unknown("no kubelet is installed")
+        return unknown(_("no kubelet is installed"))
     if not kubelet.configured:
         why = "; ".join((*kubelet.problems, *kubelet.pending)) or (
-            "no kubelet configuration was found"
+            _("no kubelet configuration was found")
         )
-        return unknown(f"the kubelet's configuration cannot be read ({why})")
+        return unknown(_("the kubelet's configuration cannot be read ({why})").format(why=why))
     driver = kubelet.cgroup_driver
     per_qos = kubelet.setting("cgroupsPerQOS")
     root_setting = kubelet.setting("cgroupRoot")
     if driver is None or driver.value not in ("cgroupfs", "systemd"):
-        return unknown("the kubelet's cgroup driver is not one it accepts")
+        return unknown(_("the kubelet's cgroup driver is not one it accepts"))
     if per_qos is None or per_qos.value is None or root_setting is None:
-        return unknown("cgroupsPerQOS or cgroupRoot has a value the kubelet refuses")
+        return unknown(_("cgroupsPerQOS or cgroupRoot has a value the kubelet refuses"))
     driver_name = str(driver.value)
     driver_note: str | None = None
     root_text = str(root_setting.value or "/")
@@ -270,7 +271,9 @@ def kubepods_facts(facts: Facts) -> KubepodsFacts:
     root_controllers = cg.v2_root_controllers
     if cg.mode is CgroupMode.V2:
         if root_controllers is None:
-            return unknown("/sys/fs/cgroup/cgroup.controllers is not in this root")
+            return unknown(
+                _("{path} is not in this root").format(path="/sys/fs/cgroup/cgroup.controllers")
+            )
         required = tuple(c for c in V2_REQUIRED if c in root_controllers.value)
 
     # With KubeletCgroupDriverFromCRI the runtime may choose the other driver; the tree tells.

@@ -26,6 +26,7 @@ from nodedoctor.facts.kubepods import (
     kubepods_facts,
 )
 from nodedoctor.facts.versions import Version
+from nodedoctor.i18n import _
 
 #: An enforceNodeAllocatable key that needs its cgroup named: (key, setting, flag).
 RESERVED_CGROUP_SETTINGS = (
@@ -280,7 +281,7 @@ def kubepods_startup(facts: Facts) -> KubepodsStartup:
         return KubepodsStartup(failures=tuple(failures))  # no cgroup is looked at
     kp = facts.get(kubepods_facts)
     if not kp.known:
-        reason = kp.unknown_reason or "where kubepods is cannot be told"
+        reason = kp.unknown_reason or _("where kubepods is cannot be told")
         return KubepodsStartup(failures=tuple(failures), unknown_reason=reason)
     root = _cgroup_root_failure(kp, kubelet, version)
     if root is not None:
