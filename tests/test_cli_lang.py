@@ -89,3 +89,6 @@ def test_chinese_help_fits_80_columns(command: str, capsys: pytest.CaptureFixtur
     assert "选项" in out
     wide = [line for line in out.splitlines() if not line.isascii() and columns(line) > 80]
     assert not wide, wide
+    if command == "fix":
+        # The examples stay one a line, each command whole and first on its line.
+        assert "\n  nodedoctor fix --only swap-enabled --apply " in out

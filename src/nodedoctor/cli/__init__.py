@@ -114,11 +114,12 @@ class _Formatter(argparse.HelpFormatter):
             return super()._fill_text(text, width, indent)
         from nodedoctor.render.text import wrap
 
-        return "\n".join(wrap(" ".join(text.split()), width + len(indent), indent, indent))
+        return "\n".join(wrap(" ".join(text.split()), width, indent, indent))
 
 
-class RawDescriptionFormatter(_Formatter, argparse.RawDescriptionHelpFormatter):
-    pass
+class RawDescriptionFormatter(argparse.RawDescriptionHelpFormatter, _Formatter):
+    """Descriptions and examples as written (their lines are commands to copy), in either
+    language; option help wrapped as :class:`_Formatter` does."""
 
 
 class _Parser(argparse.ArgumentParser):

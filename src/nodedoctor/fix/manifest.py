@@ -21,6 +21,11 @@ BACKUP = re.compile(r"files/[0-9]{1,9}")
 SHA = re.compile(r"[0-9a-f]{64}")
 
 
+#: Times in a manifest are seconds since 1970 before the year 2242 (time_t and gmtime()
+#: take them; 1e300, NaN or inf would raise in the listing).
+MAX_TIME = 2**33
+
+
 class JournalError(Exception):
     """A journal that is missing, unreadable or not ours."""
 
@@ -39,6 +44,8 @@ def timestamp(value: object, name: str) -> float:
     """A time (seconds since the epoch) of a manifest."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise FieldError(f"{name} is not a time")
+    if not 0 <= value < MAX_TIME:  # also NaN; json reads NaN, Infinity and 1e400 (inf)
+        raise FieldError(f"{name} is not a time: {value!r}")
     return float(value)
 
 
