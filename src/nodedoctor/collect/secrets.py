@@ -183,10 +183,15 @@ def redact_line(line: str) -> str:
         quote = pm.group("vq")
         return f"{key}{pm.group('sep')}{quote}{REDACTED}{quote}"
 
-    line = _INLINE_PAIR.sub(pair, line)
+    # Each pattern only where it can match (an inline pair needs a quote, a header the word
+    # Bearer): a 100,000-line mount table has neither, and the two cost 1.4 s of its 2.5 s.
+    if '"' in line or "'" in line:
+        line = _INLINE_PAIR.sub(pair, line)
     line = _FLAG.sub(flag, line)
     line = _BOOTSTRAP_TOKEN.sub(REDACTED, line)
-    return _AUTH_HEADER.sub(lambda am: f"{am.group(1)} {REDACTED}", line)
+    if "Bearer" in line:
+        line = _AUTH_HEADER.sub(lambda am: f"{am.group(1)} {REDACTED}", line)
+    return line
 
 
 def redact_text(text: str) -> tuple[str, list[int]]:
