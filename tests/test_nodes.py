@@ -49,16 +49,7 @@ NPD_PLUGINS = [
 
 #: (node, mode) -> what the code gets wrong there, as strict xfails (issue 11's false alarms
 #: were listed here until the running-state, deployer and hostname fixes landed).
-_KUBESPRAY_SYSTEMDCGROUP = (
-    "Kubespray <= v2.27 writes the runc option as 'systemdCgroup = true' (kubespray#12170"
-    " renamed it), which containerd 1.x's go-toml accepts; nodedoctor reads containerd as"
-    " cgroupfs: WARNING cgroup-driver-not-systemd"
-)
 KNOWN_WRONG: dict[tuple[str, str], str] = {
-    **{
-        ("kubespray-rocky9-rpi4-no-memory-cgroup", mode): _KUBESPRAY_SYSTEMDCGROUP
-        for mode in ("root", "bundle", "daemonset")
-    },
     ("kops-ubuntu2204", "bundle"): (
         "collect withholds kOps's KubeletConfiguration /var/lib/kubelet/kubelet.conf as a"
         " kubeconfig ('*/kubelet.conf'), so the bundle's kubelet 'says cgroupfs' and"

@@ -247,3 +247,29 @@ def test_systemd_cgroup_in_the_handler_table_is_misplaced(tmp_path: Path) -> Non
     [problem] = c.problems
     assert problem.evidence[0].line == 4
     assert f'[plugins."{CRI_V2}".containerd.runtimes.runc.options]' in problem.fix
+
+
+@pytest.mark.parametrize(
+    ("key", "version", "systemd"),
+    [
+        # Kubespray <= v2.27's template (kubespray#12170): go-toml v1 tries a lower first letter.
+        ("systemdCgroup", "1.7.27-1", True),
+        ("systemdcgroup", "1.7.27-1", True),
+        ("SYSTEMDCGROUP", "1.7.27-1", True),
+        # Not one of go-toml v1's four spellings: containerd 1.x leaves it unread.
+        ("SystemdCGroup", "1.7.27-1", False),
+        # go-toml v2 (containerd 2.x) takes any case.
+        ("SystemdCGroup", "2.1.5", True),
+        ("systemdCgroup", "2.1.5", True),
+        ("systemd_cgroup", "2.1.5", False),
+    ],
+)
+def test_systemd_cgroup_as_containerd_spells_it(
+    tmp_path: Path, key: str, version: str, systemd: bool
+) -> None:
+    c = _facts(tmp_path, {MAIN: f"version = 2\n{V2_RUNC}  {key} = true\n"}, version)
+    runc = c.handlers["runc"]
+    assert runc.systemd_cgroup is systemd
+    assert runc.present is systemd
+    if systemd:
+        assert runc.evidence.text == f"{key} = true"

@@ -32,7 +32,7 @@ from nodedoctor.facts.containerd.model import (
 from nodedoctor.facts.versions import Version
 from nodedoctor.i18n import _
 from nodedoctor.model import Evidence, Severity
-from nodedoctor.parsers.containerd import ContainerdConfigFile, Path
+from nodedoctor.parsers.containerd import MISSING, ContainerdConfigFile, Path
 
 
 @record
@@ -64,6 +64,31 @@ def _omits_key(version: Version | None) -> bool:
     return (2, 0, 0) <= version.release <= (2, 0, 6) or (2, 1, 0) <= version.release <= (2, 1, 4)
 
 
+#: How containerd finds the runc option SystemdCgroup (the field of runc's Options) in a
+#: runtime's options table. 1.5 to 1.7 decode the table with go-toml v1, which tries the
+#: field's name, then all lower case, all upper case and a lower-case first letter
+#: (pelletier/go-toml v1.9 marshal.go valueFromTree, keysToTry); 2.x decode with go-toml v2,
+#: which takes the name or any case of it (go-toml v2 decode.go structFieldPath), and 1.4 and
+#: older with BurntSushi/toml, which also matches any case. Kubespray up to v2.27 writes
+#: `systemdCgroup = true` (kubespray#12170 renamed it): containerd reads it as systemd.
+_GO_TOML_V1_SPELLINGS = ("SystemdCgroup", "systemdcgroup", "SYSTEMDCGROUP", "systemdCgroup")
+
+
+def _systemd_cgroup_key(options: object, merged: MergedConfig) -> tuple[str, object]:
+    """(the key as written, its node) of SystemdCgroup in ``options``, spelled as the
+    node's containerd reads it; ("SystemdCgroup", MISSING) when it has none."""
+    if not isinstance(options, dict):
+        return "SystemdCgroup", MISSING
+    for spelled in _GO_TOML_V1_SPELLINGS:
+        if spelled in options:
+            return spelled, options[spelled]
+    if merged.major != 1:  # go-toml v2: any case (1.x before 1.5 too, but 1.x is not told)
+        for spelled, node in options.items():
+            if isinstance(spelled, str) and spelled.lower() == "systemdcgroup":
+                return spelled, node
+    return "SystemdCgroup", MISSING
+
+
 def _runc_handlers(
     merged: MergedConfig, files: list[LoadedFile], version: Version | None, edit_file: LoadedFile
 ) -> tuple[str, dict[str, RuncHandler]]:
@@ -86,13 +111,11 @@ def _runc_handlers(
             rtype = "io.containerd.runc.v2" if name == "runc" else ""
         if rtype not in RUNC_TYPES and not (rtype == LEGACY_RUNTIME and merged.major == 1):
             continue
-        key = get_node(merged.tree, (*runtime, "options", "SystemdCgroup"))
+        spelled, key = _systemd_cgroup_key(get_node(merged.tree, (*runtime, "options")), merged)
         table_file = edit_file
         if isinstance(key, Leaf) and isinstance(key.value, bool):
             value = key.value
-            evidence = evidence_at(
-                files, key.file, key.path, f"SystemdCgroup = {str(value).lower()}"
-            )
+            evidence = evidence_at(files, key.file, key.path, f"{spelled} = {str(value).lower()}")
             table_file = next((f for f in files if f.path == key.file), edit_file)
             present = True
         elif rtype == LEGACY_RUNTIME and legacy_on and isinstance(legacy, Leaf):
