@@ -74,6 +74,16 @@ def _at_boot(facts: Facts) -> bool:
     return any(isinstance(s, Reboot) for s in _swap_off(facts).steps)
 
 
+def _uncontrolled_fix(facts: Facts) -> FixHint:
+    """Swap off where the kubelet runs with it on cgroup v1, which cannot control it."""
+    return FixHint(
+        summary=_(UNCONTROLLED_FIX),
+        files=("/etc/fstab",),
+        commands=("swapoff -a",),
+        reboot=_at_boot(facts),
+    )
+
+
 def _before_install(facts: Facts) -> Iterator[Issue]:
     """No kubelet yet: what the deployer does about swap (facts/preparation.py)."""
     t = facts.get(target_facts)
@@ -138,12 +148,7 @@ def _before_install(facts: Facts) -> Iterator[Issue]:
             ).format(who=who, mode=cg.mode.value),
             evidence=(*evidence, *((cg.mode_evidence,) if cg.mode_evidence else ())),
             severity=Severity.WARNING,
-            fix=FixHint(
-                summary=_(UNCONTROLLED_FIX),
-                files=("/etc/fstab",),
-                commands=("swapoff -a",),
-                reboot=_at_boot(facts),
-            ),
+            fix=_uncontrolled_fix(facts),
             impact=_(UNCONTROLLED_IMPACT),
             remedy=_swap_off(facts),
         )
@@ -211,12 +216,7 @@ def _check_swap(facts: Facts) -> Iterator[Issue]:
             ).format(mode=cg.mode.value),
             evidence=(*evidence, *((cg.mode_evidence,) if cg.mode_evidence else ())),
             severity=Severity.WARNING,
-            fix=FixHint(
-                summary=_(UNCONTROLLED_FIX),
-                files=("/etc/fstab",),
-                commands=("swapoff -a",),
-                reboot=_at_boot(facts),
-            ),
+            fix=_uncontrolled_fix(facts),
             impact=_(UNCONTROLLED_IMPACT),
             remedy=_swap_off(facts),
         )
