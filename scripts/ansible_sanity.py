@@ -63,24 +63,14 @@ def _pip_versions() -> list[str]:
 
 
 def _copy_collection(dest: Path) -> Path:
-    """Copy git's tracked (and new, not ignored) files of the collection under ``dest``."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", str(COLLECTION)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
+    """The collection staged under ``dest`` as build_collection.py stages it (git's tracked
+    and new, not ignored, files), with the built nodedoctor.pyz, in a git repository."""
+    from build_collection import stage  # scripts/ is this script's sys.path[0]
+
     target = dest / COLLECTION
     if target.exists():
         shutil.rmtree(target)
-    for name in listed:
-        source = REPO / name
-        if not source.is_file():
-            continue
-        out = dest / name
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, out)
+    stage(dest)
     pyz = REPO / COLLECTION / "files" / "nodedoctor.pyz"
     if pyz.is_file():
         shutil.copy2(pyz, target / "files" / "nodedoctor.pyz")

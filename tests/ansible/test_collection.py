@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.ansible.lab import ansible_env
 from tests.helpers import ROOTS, case_dirs, check_root, load_expect, materialize_case
 
 REPO = Path(__file__).resolve().parents[2]
@@ -97,20 +98,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
     (base / "inventory.ini").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (base / "ansible.cfg").write_text("[defaults]\n", encoding="utf-8")
     (base / "results").mkdir()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(base / "home"),
-        "ANSIBLE_CONFIG": str(base / "ansible.cfg"),
-        "ANSIBLE_HOME": str(base / "ansible-home"),
-        "ANSIBLE_LOCAL_TEMP": str(base / "tmp-local"),
-        "ANSIBLE_REMOTE_TEMP": str(base / "tmp-remote"),
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_RETRY_FILES_ENABLED": "0",
-        "NODEDOCTOR_PYZ": str(pyz),
-        "NODEDOCTOR_CACHE_DIR": str(base / "nodedoctor-cache"),
-        "LC_ALL": "C.UTF-8",
-    }
+    env = ansible_env(base, pyz)
     return base, hosts, env
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ansible.lab import ansible_env
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PLAYBOOK = shutil.which("ansible-playbook", path=str(BIN))
@@ -47,20 +49,8 @@ def _recap(out: str) -> dict[str, tuple[int, int, int]]:
 class Lab:
     def __init__(self, base: Path, pyz: Path) -> None:
         self.base = base
-        self.env = {
-            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-            "HOME": str(base / "home"),
-            "ANSIBLE_CONFIG": str(base / "ansible.cfg"),
-            "ANSIBLE_HOME": str(base / "ansible-home"),
-            "ANSIBLE_LOCAL_TEMP": str(base / "tmp-local"),
-            "ANSIBLE_REMOTE_TEMP": str(base / "tmp-remote"),
-            "ANSIBLE_COLLECTIONS_PATH": str(REPO),
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_RETRY_FILES_ENABLED": "0",
-            "NODEDOCTOR_PYZ": str(pyz),
-            "NODEDOCTOR_CACHE_DIR": str(base / "nodedoctor-cache"),
-            "LC_ALL": "C.UTF-8",
-        }
+        path = f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}"
+        self.env = ansible_env(base, pyz, path)
         (base / "ansible.cfg").write_text("[defaults]\n", encoding="utf-8")
 
     def inventory(self, name: str, hosts: dict[str, Path]) -> Path:
